@@ -1,0 +1,323 @@
+//! The lifecycle of a profile, per mode: the only place that ties the stages together.
+//!
+//! Every check and every piece of text is produced before the first write, so bad input
+//! leaves the previous files untouched; files are then written atomically under the
+//! per-profile lock, and if `apparmor_parser` refuses the result the previous files are put
+//! back byte for byte, so the profile on disk is again the one that is loaded. (libvirt 9.0
+//! deleted `.files` after a failed replace, leaving a profile that could not be parsed at
+//! all, weak spot W4.)
+
+use crate::cli::{Mode, Request};
+use crate::domain::Domain;
+use crate::error::{Error, Result, Warning};
+use crate::name::ProfileName;
+use crate::parser::{Op, Outcome, Parser};
+use crate::render;
+use crate::resolve::{FsResolver, Resolve};
+use crate::rules::{self, Rule, RuleSet};
+use crate::store::{self, Snapshot, Store};
+use crate::xml::MAX_INPUT;
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// Runs a request. `stdin` is read only by modes that need the XML; dry-run output goes to
+/// `out`; warnings are pushed to `warnings` as they are found (also when the run fails).
+pub fn run(
+    req: &Request,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    warnings: &mut Vec<Warning>,
+) -> Result<()> {
+    let store = Store::new(&req.apparmor_dir);
+    let parser = Parser::new(req.parser.clone(), &req.apparmor_dir);
+    match req.mode {
+        Mode::Create | Mode::Replace => generate(req, &store, &parser, stdin, out, warnings),
+        Mode::Add => parser_only(req, &store, &parser, Op::Add, out, warnings),
+        Mode::Remove => parser_only(req, &store, &parser, Op::Remove, out, warnings),
+        Mode::Delete => delete(req, &store, &parser, out, warnings),
+    }
+}
+
+/// Reads and parses the domain XML and checks that it is the domain `-u` names.
+pub fn read_domain(stdin: &mut dyn Read, profile: &ProfileName) -> Result<Domain> {
+    let mut bytes = Vec::new();
+    stdin
+        .take(MAX_INPUT as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Input(crate::error::io_reason(&e)))?;
+    if bytes.len() > MAX_INPUT {
+        return Err(Error::Input("the domain XML is larger than 10 MiB".into()));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Input("no domain XML was given".into()));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::Input("the domain XML is not valid UTF-8".into()))?;
+    let domain = crate::parse::parse_domain(&text)?;
+    if ProfileName::for_uuid(domain.uuid) != *profile {
+        return Err(Error::UuidMismatch {
+            given: profile.to_string(),
+            xml: domain.uuid.hyphenated().to_string(),
+        });
+    }
+    Ok(domain)
+}
+
+fn generate(
+    req: &Request,
+    store: &Store,
+    parser: &Parser,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    warnings: &mut Vec<Warning>,
+) -> Result<()> {
+    let domain = read_domain(stdin, &req.profile)?;
+    let mut resolver = FsResolver::new();
+    let built = rules::build(&domain, req.extra.as_ref(), &mut resolver);
+    let set = match built {
+        Ok(set) => set,
+        Err(e) => {
+            warnings.extend(resolver.take_warnings());
+            return Err(e);
+        }
+    };
+    warnings.extend(set.warnings.iter().cloned());
+
+    let template = store.template(domain.virt_type)?;
+    let profile_text = render::profile(&template, &req.profile, domain.virt_type)?;
+    let write_files = render::includes_files(domain.virt_type);
+    let profile_path = store.profile_path(&req.profile);
+    let files_path = store.files_path(&req.profile);
+
+    let _lock = if req.dry_run {
+        None
+    } else {
+        Some(store.lock(&req.profile)?)
+    };
+    let existing_profile = store::read_optional(&profile_path)?;
+    match (req.mode, &existing_profile) {
+        (Mode::Create, Some(_)) => {
+            return Err(Error::ProfileState {
+                path: profile_path,
+                why: "the profile already exists (use -r to replace it)",
+            })
+        }
+        (Mode::Replace, None) => {
+            return Err(Error::ProfileState {
+                path: profile_path,
+                why: "the profile does not exist (use -c to create it)",
+            })
+        }
+        _ => {}
+    }
+    // libvirt 9.0 recreated a zero-length profile on -r (left by a crash mid-write).
+    let new_profile = match &existing_profile {
+        Some(p) if !p.is_empty() => None,
+        Some(_) => {
+            warnings.push(Warning(format!(
+                "{} is empty; recreating it from the template",
+                crate::error::quote_path(&profile_path)
+            )));
+            Some(profile_text)
+        }
+        None => Some(profile_text),
+    };
+    let new_files = if write_files {
+        Some(files_content(req, &set, &files_path)?)
+    } else {
+        None
+    };
+
+    let op = if req.mode == Mode::Create {
+        Op::Add
+    } else {
+        Op::Replace
+    };
+    if req.dry_run {
+        if let Some(f) = &new_files {
+            would_write(out, &files_path, f)?;
+        }
+        if let Some(p) = &new_profile {
+            would_write(out, &profile_path, p)?;
+        }
+        if !req.no_load {
+            say(
+                out,
+                &format!("# would run {}\n", parser.describe(op, &profile_path)),
+            )?;
+        }
+        return Ok(());
+    }
+
+    let mut snapshot = Snapshot::default();
+    snapshot.save(&files_path)?;
+    snapshot.save(&profile_path)?;
+    let result = (|| {
+        if let Some(f) = &new_files {
+            if snapshot.before(&files_path) != Some(f.as_bytes()) {
+                store::write_atomic(&files_path, f.as_bytes())?;
+            }
+        }
+        if let Some(p) = &new_profile {
+            store::write_atomic(&profile_path, p.as_bytes())?;
+        }
+        if !req.no_load {
+            parser.run(op, &profile_path)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        if let Err(restore) = snapshot.restore() {
+            warnings.push(Warning(format!(
+                "could not restore the previous files: {restore}"
+            )));
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// The new `.files`: regenerated (with the `-f` file), or the existing one with the `-F`
+/// rule appended unless it is already there (libvirt 9.0 appended duplicates, and wrote a
+/// `.files` holding only the appended rule when none existed, dropping every domain rule).
+fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<String> {
+    let full = || render::files(&set.all(), true);
+    if !req.append {
+        return full();
+    }
+    let Some(existing) = store::read_optional(files_path)? else {
+        return full();
+    };
+    let existing = String::from_utf8(existing).map_err(|_| {
+        Error::io(
+            files_path,
+            "append to",
+            std::io::Error::other("the existing file is not valid UTF-8"),
+        )
+    })?;
+    let addition = render::files(&set.extra, false)?;
+    let present: std::collections::HashSet<&str> = render::rule_lines(&existing).collect();
+    if render::rule_lines(&addition).all(|l| present.contains(l)) {
+        return Ok(existing);
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&addition);
+    Ok(text)
+}
+
+fn parser_only(
+    req: &Request,
+    store: &Store,
+    parser: &Parser,
+    op: Op,
+    out: &mut dyn Write,
+    warnings: &mut Vec<Warning>,
+) -> Result<()> {
+    let profile_path = store.profile_path(&req.profile);
+    if !profile_path.exists() {
+        return Err(Error::ProfileState {
+            path: profile_path,
+            why: "the profile does not exist",
+        });
+    }
+    if req.dry_run {
+        if !req.no_load {
+            say(
+                out,
+                &format!("# would run {}\n", parser.describe(op, &profile_path)),
+            )?;
+        }
+        return Ok(());
+    }
+    let _lock = store.lock(&req.profile)?;
+    if !req.no_load {
+        unload_or_load(parser, op, &profile_path, warnings)?;
+    }
+    Ok(())
+}
+
+fn delete(
+    req: &Request,
+    store: &Store,
+    parser: &Parser,
+    out: &mut dyn Write,
+    warnings: &mut Vec<Warning>,
+) -> Result<()> {
+    let profile_path = store.profile_path(&req.profile);
+    let files_path = store.files_path(&req.profile);
+    let has_profile = profile_path.exists();
+    if !has_profile && !files_path.exists() {
+        return Err(Error::ProfileState {
+            path: profile_path,
+            why: "the profile does not exist",
+        });
+    }
+    if req.dry_run {
+        if has_profile && !req.no_load {
+            say(
+                out,
+                &format!(
+                    "# would run {}\n",
+                    parser.describe(Op::Remove, &profile_path)
+                ),
+            )?;
+        }
+        if files_path.exists() {
+            say(out, &format!("# would remove {}\n", files_path.display()))?;
+        }
+        return Ok(());
+    }
+    let lock = store.lock(&req.profile)?;
+    if has_profile && !req.no_load {
+        unload_or_load(parser, Op::Remove, &profile_path, warnings)?;
+    }
+    store::remove_optional(&files_path)?;
+    lock.remove_file();
+    Ok(())
+}
+
+fn unload_or_load(
+    parser: &Parser,
+    op: Op,
+    profile: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<()> {
+    if parser.run(op, profile)? == Outcome::NotLoaded {
+        warnings.push(Warning(format!(
+            "{} was not loaded; nothing to unload",
+            crate::error::quote_path(profile)
+        )));
+    }
+    Ok(())
+}
+
+fn would_write(out: &mut dyn Write, path: &Path, content: &str) -> Result<()> {
+    say(out, &format!("# would write {}\n{content}", path.display()))
+}
+
+fn say(out: &mut dyn Write, text: &str) -> Result<()> {
+    match out.write_all(text.as_bytes()) {
+        Ok(()) => Ok(()),
+        // `virt-aa-helper -d ... | head` is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("standard output", "write", e)),
+    }
+}
+
+impl RuleSet {
+    /// Domain rules followed by the `-f`/`-F` rules not already among them.
+    pub fn all(&self) -> Vec<Rule> {
+        let mut all = self.rules.clone();
+        for r in &self.extra {
+            if !all.iter().any(|a| {
+                a.pattern == r.pattern && a.perms == r.perms && a.deny_write == r.deny_write
+            }) {
+                all.push(r.clone());
+            }
+        }
+        all
+    }
+}

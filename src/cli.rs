@@ -1,0 +1,298 @@
+//! The command line: libvirt's flags, plus options for admins, packagers and tests.
+//!
+//! libvirtd execs the helper as `virt-aa-helper -c|-r|-R|-D -u libvirt-<uuid> [-F <file>]`
+//! with the domain XML on stdin (`security_apparmor.c`); those spellings must keep working.
+//! Parsing only validates and records (ripgrep's convention); [`Request`] is what the rest
+//! of the program acts on.
+
+use crate::error::{Error, Result};
+use crate::name::ProfileName;
+use crate::parser::DEFAULT_APPARMOR_DIR;
+use crate::rules::ExtraFile;
+use clap::{ArgGroup, CommandFactory, Parser};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Generate, load and unload the AppArmor profile that confines one libvirt domain.
+///
+/// Reads the domain XML on standard input (for --create and --replace), canonicalizes every
+/// path the domain needs (disks and their backing chains, firmware, nvram, kernel, character
+/// devices), writes DIR/libvirt/libvirt-<uuid>.files with one rule per path and
+/// DIR/libvirt/libvirt-<uuid> from the TEMPLATE, and loads it with apparmor_parser. Paths are
+/// escaped so that they match exactly one file, never a pattern.
+#[derive(Debug, Parser)]
+#[command(
+    name = "virt-aa-helper",
+    version,
+    about = "Generate, load and unload the AppArmor profile that confines a libvirt domain",
+    after_help = "Exit status: 0 success, 1 invalid domain XML, 2 invalid command line, 3 path refused, \
+4 profile missing or already present, 5 template unusable, 6 file I/O error, 7 apparmor_parser failed, \
+8 running set-uid/set-gid."
+)]
+#[command(group(ArgGroup::new("mode").args(["add", "create", "replace", "remove", "delete"]).multiple(false)))]
+#[command(group(ArgGroup::new("extra").args(["add_file", "append_file"]).multiple(false)))]
+pub struct Cli {
+    /// Load the existing profile into the kernel (apparmor_parser -a). Reads no XML.
+    #[arg(short = 'a', long = "add")]
+    pub add: bool,
+
+    /// Create the profile and its .files from the domain XML on stdin, then load it.
+    /// Refused if the profile already exists.
+    #[arg(short = 'c', long = "create")]
+    pub create: bool,
+
+    /// Regenerate .files from the domain XML on stdin (or append to it with -F) and reload
+    /// the profile. The profile must exist.
+    #[arg(short = 'r', long = "replace")]
+    pub replace: bool,
+
+    /// Unload the profile from the kernel; the files are kept.
+    #[arg(short = 'R', long = "remove")]
+    pub remove: bool,
+
+    /// Unload the profile and delete its .files (the profile file is kept, as libvirt does,
+    /// so local edits survive the next start).
+    #[arg(short = 'D', long = "delete")]
+    pub delete: bool,
+
+    /// Dry run: change nothing, load nothing; print to stdout what would be written and run.
+    #[arg(short = 'd', long = "dryrun", visible_alias = "dry-run")]
+    pub dryrun: bool,
+
+    /// The profile name: libvirt- followed by the domain's UUID in lower case with dashes.
+    /// Must match the XML's <uuid>.
+    #[arg(short = 'u', long = "uuid", value_name = "libvirt-UUID")]
+    pub uuid: Option<String>,
+
+    /// Also grant FILE (rwk) while regenerating from the XML. FILE must be absolute; a
+    /// trailing "/{,**}" means the directory and everything below it; any other pattern
+    /// character is part of the name.
+    #[arg(short = 'f', long = "add-file", value_name = "FILE")]
+    pub add_file: Option<PathBuf>,
+
+    /// Append a rule for FILE (rwk) to the existing .files instead of regenerating it (how
+    /// libvirtd hotplugs a disk or labels a runtime directory). Same syntax as -f.
+    #[arg(short = 'F', long = "append-file", value_name = "FILE")]
+    pub append_file: Option<PathBuf>,
+
+    /// Root of the AppArmor policy tree; profiles are in DIR/libvirt/. For any other tree
+    /// than the default, apparmor_parser is run with --base DIR.
+    #[arg(long = "apparmor-dir", value_name = "DIR", default_value = DEFAULT_APPARMOR_DIR)]
+    pub apparmor_dir: PathBuf,
+
+    /// The apparmor_parser to run (default: /sbin/apparmor_parser, else
+    /// /usr/sbin/apparmor_parser).
+    #[arg(long = "parser", value_name = "PATH")]
+    pub parser: Option<PathBuf>,
+
+    /// Write the files but do not run apparmor_parser.
+    #[arg(long = "no-load")]
+    pub no_load: bool,
+}
+
+/// What the program is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `-a`.
+    Add,
+    /// `-c`.
+    Create,
+    /// `-r`.
+    Replace,
+    /// `-R`.
+    Remove,
+    /// `-D`.
+    Delete,
+}
+
+impl Mode {
+    /// Whether the mode reads the domain XML.
+    pub fn reads_xml(self) -> bool {
+        matches!(self, Mode::Create | Mode::Replace)
+    }
+}
+
+/// A validated request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The mode.
+    pub mode: Mode,
+    /// `-u`.
+    pub profile: ProfileName,
+    /// `-d`.
+    pub dry_run: bool,
+    /// `-f` or `-F`.
+    pub extra: Option<ExtraFile>,
+    /// `-F` (append) rather than `-f`.
+    pub append: bool,
+    /// `--apparmor-dir`.
+    pub apparmor_dir: PathBuf,
+    /// `--parser`.
+    pub parser: Option<PathBuf>,
+    /// `--no-load`.
+    pub no_load: bool,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Do the work.
+    Run(Request),
+    /// Print this text on stdout and exit 0 (`--help`, `--version`).
+    Print(String),
+}
+
+/// The clap command (also used to generate the man page).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Parses argv into a request. Errors are one line.
+pub fn parse_args<I, T>(args: I) -> Result<Parsed>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    Ok(Parsed::Print(e.render().to_string()))
+                }
+                _ => {
+                    let text = e.to_string();
+                    let first = text.lines().next().unwrap_or("invalid command line");
+                    let first = first.strip_prefix("error: ").unwrap_or(first);
+                    Err(Error::Usage(format!("{first} (see --help)")))
+                }
+            };
+        }
+    };
+    cli.into_request().map(Parsed::Run)
+}
+
+impl Cli {
+    fn into_request(self) -> Result<Request> {
+        let mode = match (
+            self.add,
+            self.create,
+            self.replace,
+            self.remove,
+            self.delete,
+        ) {
+            (true, ..) => Mode::Add,
+            (_, true, ..) => Mode::Create,
+            (_, _, true, ..) => Mode::Replace,
+            (.., true, _) => Mode::Remove,
+            (.., true) => Mode::Delete,
+            _ => {
+                return Err(Error::Usage(
+                    "no mode given: use one of -a, -c, -r, -R or -D (see --help)".into(),
+                ))
+            }
+        };
+        let given = self
+            .uuid
+            .ok_or_else(|| Error::Usage("no profile name given: use -u libvirt-<uuid>".into()))?;
+        let profile = ProfileName::parse(&given)?;
+        let (extra, append) = match (self.add_file, self.append_file) {
+            (Some(f), _) => (Some(ExtraFile::parse(&f, "-f")?), false),
+            (_, Some(f)) => (Some(ExtraFile::parse(&f, "-F")?), true),
+            _ => (None, false),
+        };
+        if extra.is_some() && !mode.reads_xml() {
+            return Err(Error::Usage("-f and -F only go with -c or -r".into()));
+        }
+        Ok(Request {
+            mode,
+            profile,
+            dry_run: self.dryrun,
+            extra,
+            append,
+            apparmor_dir: self.apparmor_dir,
+            parser: self.parser,
+            no_load: self.no_load,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const U: &str = "libvirt-00000000-0000-0000-0000-0123456789ab";
+
+    fn req(args: &[&str]) -> Result<Request> {
+        let mut v = vec!["virt-aa-helper"];
+        v.extend_from_slice(args);
+        match parse_args(v)? {
+            Parsed::Run(r) => Ok(r),
+            Parsed::Print(_) => panic!("printed"),
+        }
+    }
+
+    #[test]
+    fn libvirtd_spellings() {
+        let r = req(&["-c", "-u", U]).unwrap();
+        assert_eq!(r.mode, Mode::Create);
+        assert_eq!(r.profile.to_string(), U);
+        let r = req(&["-r", &format!("-u{U}"), "-F", "/run/x/{,**}"]).unwrap();
+        assert_eq!(r.mode, Mode::Replace);
+        assert!(r.append);
+        let x = r.extra.unwrap();
+        assert!(x.subtree);
+        assert_eq!(x.path, PathBuf::from("/run/x"));
+        assert!(req(&["-dr", "-u", U]).unwrap().dry_run);
+        assert_eq!(req(&["-D", "-u", U]).unwrap().mode, Mode::Delete);
+    }
+
+    #[test]
+    fn long_forms_take_their_argument() {
+        // libvirt 9.0 declared --add-file/--append-file without an argument (inventory 1.1).
+        let r = req(&["--replace", "--uuid", U, "--add-file", "/a/b.img"]).unwrap();
+        assert!(!r.append);
+        assert_eq!(r.extra.unwrap().path, PathBuf::from("/a/b.img"));
+        let r = req(&[
+            "--replace",
+            &format!("--uuid={U}"),
+            "--append-file=/a/c.img",
+            "--dryrun",
+        ])
+        .unwrap();
+        assert!(r.append && r.dry_run);
+    }
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        for args in [
+            &["-z"][..],
+            &["-A"],
+            &["-c"],
+            &["-p"],
+            &["-c", "-n", "foo", "-u", U],
+            &["-c", "-u"],
+            &["-c", "-r", "-u", U],
+            &["-R", "-u", U, "-F", "/x"],
+            &["-r", "-u", U, "-F", "relative.img"],
+            &["-r", "-u", U, "-f", "/a", "-F", "/b"],
+            &["-u", U],
+        ] {
+            let e = req(args).unwrap_err();
+            let s = e.to_string();
+            assert!(!s.contains('\n'), "{args:?}: {s}");
+            assert_eq!(e.code(), 2, "{args:?}: {s}");
+        }
+    }
+
+    #[test]
+    fn help_and_version_print() {
+        assert!(
+            matches!(parse_args(["virt-aa-helper", "-h"]).unwrap(), Parsed::Print(s) if s.contains("--append-file"))
+        );
+        assert!(
+            matches!(parse_args(["virt-aa-helper", "--version"]).unwrap(), Parsed::Print(s) if s.contains(env!("CARGO_PKG_VERSION")))
+        );
+    }
+}

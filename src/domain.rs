@@ -1,0 +1,207 @@
+//! The narrow domain model: only what decides a file rule.
+//!
+//! Built by [`crate::parse`] from the XML without touching the filesystem. Paths are kept
+//! exactly as the XML gives them ([`XmlPath`]); canonicalization happens later, in
+//! [`crate::resolve`].
+
+use uuid::Uuid;
+
+/// A path string as written in the domain XML (not yet validated or canonicalized).
+pub type XmlPath = String;
+
+/// libvirt's virtualization types (`<domain type=...>`, `virDomainVirtType` in 9.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VirtType {
+    /// `qemu`, `kqemu` and `kvm`: the QEMU driver. Gets base rules and `TEMPLATE.qemu`.
+    Qemu(&'static str),
+    /// `lxc`: containers. `TEMPLATE.lxc`, no `.files` include (as libvirt does).
+    Lxc,
+    /// Any other type libvirt knows (`xen`, `test`, ...): needs an installed `TEMPLATE.<type>`.
+    Other(&'static str),
+}
+
+impl VirtType {
+    /// Every type string libvirt 9.0 accepts.
+    pub const KNOWN: [&'static str; 17] = [
+        "none",
+        "qemu",
+        "kqemu",
+        "kvm",
+        "xen",
+        "lxc",
+        "uml",
+        "openvz",
+        "test",
+        "vmware",
+        "hyperv",
+        "vbox",
+        "phyp",
+        "parallels",
+        "bhyve",
+        "vz",
+        "hvf",
+    ];
+
+    /// Parses libvirt's type string; `None` for an unknown type.
+    pub fn from_name(s: &str) -> Option<Self> {
+        let name = *Self::KNOWN.iter().find(|k| **k == s)?;
+        Some(match name {
+            "qemu" | "kqemu" | "kvm" => VirtType::Qemu(name),
+            "lxc" => VirtType::Lxc,
+            other => VirtType::Other(other),
+        })
+    }
+
+    /// The type string, which also names the template (`TEMPLATE.<template_name>`).
+    pub fn template_name(self) -> &'static str {
+        match self {
+            VirtType::Qemu(_) => "qemu",
+            VirtType::Lxc => "lxc",
+            VirtType::Other(n) => n,
+        }
+    }
+
+    /// The type as written in the XML.
+    pub fn name(self) -> &'static str {
+        match self {
+            VirtType::Qemu(n) | VirtType::Other(n) => n,
+            VirtType::Lxc => "lxc",
+        }
+    }
+}
+
+/// The parts of a domain that produce file rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    /// `<domain type=...>`.
+    pub virt_type: VirtType,
+    /// `<domain id=...>` of a running domain; libvirt's helper writes `-1` when absent.
+    pub id: Option<i64>,
+    /// `<name>`: non-empty, no `/`, no control characters (otherwise anything: it is escaped).
+    pub name: String,
+    /// `<uuid>`.
+    pub uuid: Uuid,
+    /// `<os>`.
+    pub os: Os,
+    /// `<devices><disk>` in document order.
+    pub disks: Vec<Disk>,
+    /// `<serial>`, `<console>`, `<parallel>` and `<channel>` in document order.
+    pub chardevs: Vec<Chardev>,
+}
+
+/// `<os>`: boot files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Os {
+    /// `<type>` (hvm, linux, ...).
+    pub os_type: String,
+    /// `<kernel>`.
+    pub kernel: Option<XmlPath>,
+    /// `<initrd>`.
+    pub initrd: Option<XmlPath>,
+    /// `<dtb>`.
+    pub dtb: Option<XmlPath>,
+    /// `<acpi><table type='slic'>`.
+    pub slic_table: Option<XmlPath>,
+    /// `<loader>` path.
+    pub loader: Option<XmlPath>,
+    /// `<nvram>` path (text form or `<source file=...>`).
+    pub nvram: Option<XmlPath>,
+}
+
+/// Where a disk's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// No medium (empty CD-ROM or floppy): no rule.
+    Empty,
+    /// A local file, block device or directory.
+    Local { kind: LocalKind, path: XmlPath },
+    /// Anything not on the local filesystem (network, volume, nvme, vhostuser): no rule in
+    /// libvirt 9.0; the storage and device issues handle these.
+    NotLocal { kind: String },
+}
+
+/// `<disk type=...>` for local sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalKind {
+    /// `type='file'`.
+    File,
+    /// `type='block'`.
+    Block,
+    /// `type='dir'` (a vvfat directory).
+    Dir,
+}
+
+/// How the layers below a disk's top image are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backing {
+    /// No `<backingStore>` in the XML: discover the chain from image headers, if the
+    /// format is declared (libvirt never probes a top image's format).
+    Discover,
+    /// `<backingStore/>` (empty): the image has no backing file.
+    None,
+    /// An explicit chain, top-most backing layer first. libvirt trusts it completely and
+    /// reads no header, even if the last layer has no terminating `<backingStore/>`.
+    Explicit(Vec<Layer>),
+}
+
+/// One explicit `<backingStore>` layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// `<source>` of the layer.
+    pub source: Source,
+    /// `<format type=...>`.
+    pub format: Option<String>,
+}
+
+/// A `<disk>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    /// `<target dev=...>`, for messages and provenance.
+    pub target: Option<String>,
+    /// `<source>` of the top image.
+    pub source: Source,
+    /// `<driver type=...>`: the declared image format.
+    pub format: Option<String>,
+    /// `<readonly/>`.
+    pub readonly: bool,
+    /// `<backingStore>`.
+    pub backing: Backing,
+}
+
+/// Which kind of character device element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChardevClass {
+    /// `<serial>`.
+    Serial,
+    /// `<console>`.
+    Console,
+    /// `<parallel>`.
+    Parallel,
+    /// `<channel>`.
+    Channel,
+}
+
+impl ChardevClass {
+    /// The element name.
+    pub fn element(self) -> &'static str {
+        match self {
+            ChardevClass::Serial => "serial",
+            ChardevClass::Console => "console",
+            ChardevClass::Parallel => "parallel",
+            ChardevClass::Channel => "channel",
+        }
+    }
+}
+
+/// A character device with a host path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chardev {
+    /// Element kind.
+    pub class: ChardevClass,
+    /// Position among the elements of its kind (0-based), for provenance.
+    pub index: usize,
+    /// `type=...`: `pty`, `dev`, `file`, `unix`, `pipe` carry a path.
+    pub kind: String,
+    /// `<source path=...>`, when present and non-empty.
+    pub path: Option<XmlPath>,
+}

@@ -1,0 +1,213 @@
+//! The one error type of the tool, and the exit code of each failure.
+//!
+//! Every variant names the thing it is about (an element, a path, a file, the parser) and
+//! why, so that libvirtd, which copies the helper's stderr into its own error message, shows
+//! the admin something actionable (the most common complaint about the C helper is an opaque
+//! "cannot load AppArmor profile", see `shared/research/anchors.md` section 2, rows 14 and 16).
+//!
+//! Exit codes are part of the interface and are documented in the man page:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success |
+//! | 1 | the domain XML or a value in it is invalid |
+//! | 2 | the command line is invalid (usage, profile name) |
+//! | 3 | a path was refused (restricted location, unrepresentable, symlink loop, backing chain) |
+//! | 4 | the profile is not in the state the mode needs (exists for `-c`, missing otherwise) |
+//! | 5 | a template is missing or unusable |
+//! | 6 | reading or writing a file failed |
+//! | 7 | `apparmor_parser` could not be run or failed |
+//! | 8 | the process runs with elevated privileges it must not have (set-uid/set-gid) |
+//!
+//! libvirtd only distinguishes zero from non-zero, like the C helper (which always exits 1).
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Every failure the tool reports. A closed set: adding a variant means giving it an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line is malformed (unknown option, missing mode, conflicting options).
+    #[error("{0}")]
+    Usage(String),
+
+    /// The `-u` argument is not `libvirt-` followed by a canonical lower-case UUID.
+    #[error("invalid profile name {}: {why}", quote(.given))]
+    ProfileName { given: String, why: &'static str },
+
+    /// Standard input could not be read or is larger than the cap.
+    #[error("standard input: {0}")]
+    Input(String),
+
+    /// The domain XML is not well-formed, or uses a construct we refuse (DOCTYPE, entities).
+    #[error("domain XML: {0}")]
+    Xml(String),
+
+    /// A domain element or attribute has a value we cannot accept.
+    #[error("domain XML: {element}: {why}")]
+    Domain { element: String, why: String },
+
+    /// `-u` names another domain than the XML's `<uuid>`.
+    #[error(
+        "profile name {given} does not match the domain's <uuid> {xml} (expected libvirt-{xml})"
+    )]
+    UuidMismatch { given: String, xml: String },
+
+    /// A path was refused: restricted location, unrepresentable in a rule, symlink loop,
+    /// backing chain loop...
+    #[error("{}: {why} (from {origin})", quote(.path.as_os_str()))]
+    Path {
+        path: PathBuf,
+        origin: String,
+        why: String,
+    },
+
+    /// The profile is not in the state the requested mode needs.
+    #[error("{}: {why}", quote(.path.as_os_str()))]
+    ProfileState { path: PathBuf, why: &'static str },
+
+    /// A template is missing or does not have the shape we need.
+    #[error("template {}: {why}", quote(.path.as_os_str()))]
+    Template { path: PathBuf, why: String },
+
+    /// An I/O operation on a named file failed.
+    #[error("{}: cannot {op}: {}", quote(.path.as_os_str()), io_reason(.source))]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        source: std::io::Error,
+    },
+
+    /// `apparmor_parser` could not be started.
+    #[error("cannot run {}: {}", quote(.parser.as_os_str()), io_reason(.source))]
+    ParserSpawn {
+        parser: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// `apparmor_parser` exited with an error; `message` is the first line it printed.
+    #[error("apparmor_parser {args} failed ({status}): {message}")]
+    Parser {
+        args: String,
+        status: String,
+        message: String,
+    },
+
+    /// Real and effective ids differ: the binary was installed set-uid or set-gid.
+    #[error("refusing to run set-uid or set-gid ({0}); run virt-aa-helper as root from libvirtd instead")]
+    Privilege(String),
+}
+
+impl Error {
+    /// The process exit status for this error (see the module documentation).
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Input(_) | Error::Xml(_) | Error::Domain { .. } | Error::UuidMismatch { .. } => {
+                1
+            }
+            Error::Usage(_) | Error::ProfileName { .. } => 2,
+            Error::Path { .. } => 3,
+            Error::ProfileState { .. } => 4,
+            Error::Template { .. } => 5,
+            Error::Io { .. } => 6,
+            Error::ParserSpawn { .. } | Error::Parser { .. } => 7,
+            Error::Privilege(_) => 8,
+        }
+    }
+
+    /// Shorthand for an [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            op,
+            source,
+        }
+    }
+
+    /// Shorthand for an [`Error::Domain`].
+    pub fn domain(element: impl Into<String>, why: impl Into<String>) -> Self {
+        Error::Domain {
+            element: element.into(),
+            why: why.into(),
+        }
+    }
+}
+
+/// The result type of the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A non-fatal finding, printed as `virt-aa-helper: warning: ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning(pub String);
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Quotes a user-supplied string for a one-line message: `'...'` with control characters,
+/// quotes and backslashes shown as escapes, so a hostile path cannot split or fake a line of
+/// libvirtd's log.
+pub fn quote(s: impl AsRef<OsStr>) -> String {
+    let s = s.as_ref().to_string_lossy();
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Quotes a path; see [`quote`].
+pub fn quote_path(p: &Path) -> String {
+    quote(p.as_os_str())
+}
+
+/// The OS reason of an I/O error without Rust's " (os error N)" suffix (as uutils does).
+pub fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_keeps_messages_on_one_line() {
+        assert_eq!(quote("/a\nb'c\\"), "'/a\\nb\\'c\\\\'");
+        assert_eq!(quote("x\u{1b}y"), "'x\\u{1b}y'");
+    }
+
+    #[test]
+    fn io_reason_strips_os_error_number() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(io_reason(&e), "No such file or directory");
+    }
+
+    #[test]
+    fn every_variant_has_a_distinct_documented_code() {
+        let e = Error::Privilege("uid 1000 != euid 0".into());
+        assert_eq!(e.code(), 8);
+        let e = Error::Usage("x".into());
+        assert_eq!(e.code(), 2);
+        let e = Error::io("/x", "read", std::io::Error::from_raw_os_error(13));
+        assert_eq!(e.to_string(), "'/x': cannot read: Permission denied");
+        assert_eq!(e.code(), 6);
+    }
+}

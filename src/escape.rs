@@ -1,0 +1,216 @@
+//! AppArmor quoting: the only way to put a path or a name into a rule.
+//!
+//! Quoting alone does not make a path literal in AppArmor: inside `"..."` the characters
+//! `* ? [ ] { } ^` keep their pattern meaning and `@{VAR}` still expands (measured with
+//! apparmor_parser 3.0.8, `shared/research/anchors.md` section 7). libvirt 9.0's helper wraps
+//! paths in quotes and escapes nothing, so a disk named `/{etc,x}/shadow` grants
+//! `/etc/shadow` (weak spot W1 of the inventory). Here every character that is not plainly
+//! literal is escaped, and control characters are refused:
+//!
+//! - `[A-Za-z0-9]`, `/ . _ - + ~ : = %`, space and printable non-ASCII characters are
+//!   written as they are (space and non-ASCII are literal inside quotes);
+//! - the pattern and syntax characters `* ? [ ] { } ^ , @ "` get a backslash
+//!   (`\*`, `\@`...), which the parser documents and keeps literal;
+//! - the backslash itself and every other ASCII punctuation character are written as a
+//!   three-digit octal escape (`\134`, `\043`...). The parser decodes escapes after
+//!   quoting and keeps the decoded character literal; `\\` cannot be used for a trailing
+//!   backslash because the lexer then reads `\"` as an escaped quote (weak spot W8: a VM
+//!   named `vah\` broke the C helper's profile);
+//! - control characters (C0, DEL, C1) are refused: they cannot be part of a path libvirt
+//!   accepts and would make the rule file unreadable for line-based tools.
+//!
+//! [`AaPattern`] can only be built here, so the renderer, which accepts nothing else, can
+//! never receive an unescaped path.
+
+use std::fmt::Write as _;
+
+/// A glob that the tool itself puts into a rule. These are the only unescaped pattern
+/// characters that ever reach a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Glob {
+    /// `**`: any number of path components (libvirt's base rules, e.g. `/var/log/libvirt/**/`).
+    AnyDepth,
+    /// `*`: anything within one component.
+    AnyInComponent,
+    /// `{,**}`: the directory itself and everything below it, as libvirtd passes for
+    /// runtime directories with `-F <dir>/{,**}` (`AppArmorSetPathLabel(allowSubtree)`).
+    SelfAndBelow,
+}
+
+impl Glob {
+    fn text(self) -> &'static str {
+        match self {
+            Glob::AnyDepth => "**",
+            Glob::AnyInComponent => "*",
+            Glob::SelfAndBelow => "{,**}",
+        }
+    }
+}
+
+/// One piece of a pattern: literal text (escaped) or one of our own globs.
+#[derive(Debug, Clone, Copy)]
+pub enum Part<'a> {
+    /// Text that must match literally.
+    Lit(&'a str),
+    /// A glob chosen by the tool.
+    Glob(Glob),
+}
+
+/// A path pattern ready to be written between double quotes in an AppArmor rule.
+///
+/// Invariant: every byte of user-supplied text in it has been escaped by [`escape_into`];
+/// the only unescaped pattern characters come from [`Glob`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AaPattern(String);
+
+/// Why a string cannot be put into a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EscapeError {
+    /// The string contains a control character (shown as its code point).
+    Control(char),
+    /// The string is not valid UTF-8.
+    NotUtf8,
+    /// The pattern would be empty.
+    Empty,
+}
+
+impl std::fmt::Display for EscapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EscapeError::Control(c) => write!(
+                f,
+                "contains the control character U+{:04X}, which cannot appear in an AppArmor rule",
+                *c as u32
+            ),
+            EscapeError::NotUtf8 => f.write_str("is not valid UTF-8"),
+            EscapeError::Empty => f.write_str("is empty"),
+        }
+    }
+}
+
+impl AaPattern {
+    /// A pattern that matches exactly the literal `text`.
+    pub fn literal(text: &str) -> Result<Self, EscapeError> {
+        Self::from_parts(&[Part::Lit(text)])
+    }
+
+    /// A pattern made of literal and glob parts, e.g. `/var/log/libvirt/` `**` `/name.log`.
+    pub fn from_parts(parts: &[Part<'_>]) -> Result<Self, EscapeError> {
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                Part::Lit(s) => escape_into(s, &mut out)?,
+                Part::Glob(g) => out.push_str(g.text()),
+            }
+        }
+        if out.is_empty() {
+            return Err(EscapeError::Empty);
+        }
+        Ok(AaPattern(out))
+    }
+
+    /// A literal path given as an OS string (refused if not UTF-8).
+    pub fn literal_os(text: &std::ffi::OsStr) -> Result<Self, EscapeError> {
+        Self::literal(text.to_str().ok_or(EscapeError::NotUtf8)?)
+    }
+
+    /// The escaped text, without the surrounding quotes.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AaPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Characters that get a plain backslash: AppArmor's pattern characters (`AARE = ?*[]{}^`
+/// in `parser/apparmor.d.pod`), the alternation separator, variable sigil and quote.
+const AARE: [char; 10] = ['*', '?', '[', ']', '{', '}', '^', ',', '@', '"'];
+
+/// Appends the escaped form of `s` to `out`.
+pub fn escape_into(s: &str, out: &mut String) -> Result<(), EscapeError> {
+    for c in s.chars() {
+        if c.is_control() {
+            return Err(EscapeError::Control(c));
+        }
+        if c.is_ascii_alphanumeric()
+            || matches!(c, '/' | '.' | '_' | '-' | '+' | '~' | ':' | '=' | '%' | ' ')
+        {
+            out.push(c);
+        } else if AARE.contains(&c) {
+            out.push('\\');
+            out.push(c);
+        } else if c.is_ascii() {
+            // Backslash and other punctuation (`\ # ! $ & ' ( ) ; < > | \``): octal.
+            let _ = write!(out, "\\{:03o}", c as u32);
+        } else {
+            // Printable non-ASCII: literal inside quotes (the lexer works on bytes and
+            // no UTF-8 byte of a multi-byte character is ASCII).
+            out.push(c);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(s: &str) -> String {
+        AaPattern::literal(s)
+            .map(|p| p.0)
+            .unwrap_or_else(|e| format!("ERR {e}"))
+    }
+
+    #[test]
+    fn plain_paths_stay_readable() {
+        assert_eq!(
+            esc("/var/lib/libvirt/images/vm 1.qcow2"),
+            "/var/lib/libvirt/images/vm 1.qcow2"
+        );
+        assert_eq!(esc("/srv/ä/x+y~z:1=2%"), "/srv/ä/x+y~z:1=2%");
+    }
+
+    #[test]
+    fn pattern_characters_are_backslashed() {
+        assert_eq!(esc("/{etc,x}/shadow"), "/\\{etc\\,x\\}/shadow");
+        assert_eq!(esc("/h/@{HOME}"), "/h/\\@\\{HOME\\}");
+        assert_eq!(
+            esc("/a*b?c[d]^e\"f"),
+            "/a\\*b?c\\[d\\]\\^e\\\"f".replace('?', "\\?")
+        );
+    }
+
+    #[test]
+    fn backslash_and_other_punctuation_are_octal() {
+        // A trailing backslash must not turn the closing quote into an escaped quote (W8).
+        assert_eq!(esc("/vm\\"), "/vm\\134");
+        // Escape sequences in the input stay literal text: `\145` is four characters.
+        assert_eq!(esc("/x\\145"), "/x\\134145");
+        assert_eq!(esc("/a#b!c$d"), "/a\\043b\\041c\\044d");
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert_eq!(AaPattern::literal("/a\nb"), Err(EscapeError::Control('\n')));
+        assert_eq!(
+            AaPattern::literal("/a\u{85}b"),
+            Err(EscapeError::Control('\u{85}'))
+        );
+        assert_eq!(AaPattern::literal(""), Err(EscapeError::Empty));
+    }
+
+    #[test]
+    fn globs_only_come_from_the_tool() {
+        let p = AaPattern::from_parts(&[
+            Part::Lit("/var/log/libvirt/"),
+            Part::Glob(Glob::AnyDepth),
+            Part::Lit("/a*b.log"),
+        ])
+        .map(|p| p.0);
+        assert_eq!(p.as_deref(), Ok("/var/log/libvirt/**/a\\*b.log"));
+    }
+}

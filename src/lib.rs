@@ -1,0 +1,88 @@
+//! `virt-aa-helper`: libvirt's AppArmor profile generator, rewritten.
+//!
+//! The pipeline, one module per stage (pure except where noted):
+//!
+//! 1. [`cli`]: argv to a validated [`cli::Request`];
+//! 2. [`xml`] and [`parse`]: domain XML to the narrow [`domain::Domain`] model (no filesystem);
+//! 3. [`resolve`]: canonical paths and backing chains (the only stage that reads the
+//!    filesystem), with [`image`] reading image headers from bytes;
+//! 4. [`rules`]: model to rules, checked by [`policy`] and escaped by [`escape`];
+//! 5. [`render`]: the profile from its TEMPLATE and the `.files` include;
+//! 6. [`store`]: atomic writes under a per-profile lock (I/O);
+//! 7. [`parser`]: `apparmor_parser` (I/O).
+//!
+//! [`app`] ties them together per mode; [`error`] is the one error type.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod domain;
+pub mod error;
+pub mod escape;
+pub mod image;
+pub mod name;
+pub mod origin;
+pub mod parse;
+pub mod parser;
+pub mod policy;
+pub mod render;
+pub mod resolve;
+pub mod rules;
+pub mod store;
+pub mod xml;
+
+use error::{Error, Warning};
+
+/// The name messages are prefixed with, as libvirt's helper does (`virt-aa-helper: error: ...`).
+pub const PROGRAM: &str = "virt-aa-helper";
+
+/// Refuses to run when real and effective user or group ids differ: the helper is run as
+/// root by libvirtd and must never be installed set-uid or set-gid, where an unprivileged
+/// caller would choose the policy tree, the parser and the profile.
+pub fn check_privileges() -> Result<(), Error> {
+    use rustix::process::{getegid, geteuid, getgid, getuid};
+    let (uid, euid, gid, egid) = (getuid(), geteuid(), getgid(), getegid());
+    if uid != euid || gid != egid {
+        return Err(Error::Privilege(format!(
+            "uid {} euid {} gid {} egid {}",
+            uid.as_raw(),
+            euid.as_raw(),
+            gid.as_raw(),
+            egid.as_raw()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the whole program on the given arguments and streams; returns the exit status.
+/// Errors and warnings are written to `err` as one line each.
+pub fn main_with<I, T>(
+    args: I,
+    stdin: &mut dyn std::io::Read,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut warnings: Vec<Warning> = Vec::new();
+    let result = check_privileges().and_then(|()| match cli::parse_args(args)? {
+        cli::Parsed::Print(text) => {
+            let _ = out.write_all(text.as_bytes());
+            Ok(())
+        }
+        cli::Parsed::Run(req) => app::run(&req, stdin, out, &mut warnings),
+    });
+    for w in &warnings {
+        let _ = writeln!(err, "{PROGRAM}: warning: {w}");
+    }
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(err, "{PROGRAM}: error: {e}");
+            e.code()
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Domain XML to [`Domain`]: the first stage of the pipeline, with no filesystem access.
+//!
+//! Only elements that decide a file rule are read; everything else is ignored, as libvirt's
+//! helper ignores what it has no rule for. What is read is checked the way libvirt's own
+//! parser checks it (known `type` strings, a valid `<uuid>`, a name without `/`), so that a
+//! domain libvirt would refuse is refused here too, with the element named.
+
+use crate::domain::{
+    Backing, Chardev, ChardevClass, Disk, Domain, Layer, LocalKind, Os, Source, VirtType,
+};
+use crate::error::{quote, Error, Result};
+use crate::xml::{self, Element};
+use uuid::Uuid;
+
+/// The `<os><type>` values libvirt 9.0 knows (`virDomainOSType`).
+const OS_TYPES: [&str; 6] = ["hvm", "xen", "linux", "exe", "uml", "xenpvh"];
+
+/// `<disk type=...>` values libvirt 9.0 knows (`virStorageType`).
+const DISK_TYPES: [&str; 8] = [
+    "file",
+    "block",
+    "dir",
+    "network",
+    "volume",
+    "nvme",
+    "vhostuser",
+    "vhostvdpa",
+];
+
+/// Chardev types whose `<source path>` is a host file (libvirt's helper, `get_files`).
+const PATH_CHARDEVS: [&str; 5] = ["pty", "dev", "file", "unix", "pipe"];
+
+/// Parses a domain XML document.
+pub fn parse_domain(input: &str) -> Result<Domain> {
+    let root = xml::parse(input)?;
+    domain_from(&root)
+}
+
+fn domain_from(root: &Element) -> Result<Domain> {
+    if root.name != "domain" {
+        return Err(Error::domain(
+            format!("<{}>", root.name),
+            "the root element must be <domain>",
+        ));
+    }
+    let type_str = root
+        .attr("type")
+        .ok_or_else(|| Error::domain("<domain>", "the type attribute is missing"))?;
+    let virt_type = VirtType::from_name(type_str).ok_or_else(|| {
+        Error::domain(
+            "<domain type>",
+            format!("unknown virtualization type {}", quote(type_str)),
+        )
+    })?;
+    let id = match root.attr("id") {
+        None => None,
+        Some(s) => Some(s.trim().parse::<i64>().map_err(|_| {
+            Error::domain("<domain id>", format!("{} is not an integer", quote(s)))
+        })?),
+    };
+
+    let name = root
+        .child("name")
+        .map(|n| n.text.as_str())
+        .ok_or_else(|| Error::domain("<name>", "missing"))?;
+    check_name(name)?;
+
+    let uuid_el = root
+        .child("uuid")
+        .ok_or_else(|| Error::domain("<uuid>", "missing"))?;
+    let uuid = Uuid::parse_str(uuid_el.trimmed_text()).map_err(|_| {
+        Error::domain(
+            "<uuid>",
+            format!("{} is not a valid UUID", quote(uuid_el.trimmed_text())),
+        )
+    })?;
+
+    let os = parse_os(root.child("os"))?;
+
+    let mut disks = Vec::new();
+    let mut chardevs = Vec::new();
+    let mut counters = [0usize; 4];
+    if let Some(devices) = root.child("devices") {
+        for dev in &devices.children {
+            match dev.name.as_str() {
+                "disk" => disks.push(parse_disk(dev)?),
+                "serial" | "console" | "parallel" | "channel" => {
+                    let (class, slot) = match dev.name.as_str() {
+                        "serial" => (ChardevClass::Serial, 0),
+                        "console" => (ChardevClass::Console, 1),
+                        "parallel" => (ChardevClass::Parallel, 2),
+                        _ => (ChardevClass::Channel, 3),
+                    };
+                    let index = counters[slot];
+                    counters[slot] += 1;
+                    chardevs.push(parse_chardev(dev, class, index));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    Ok(Domain {
+        virt_type,
+        id,
+        name: name.to_string(),
+        uuid,
+        os,
+        disks,
+        chardevs,
+    })
+}
+
+/// libvirt refuses an empty name, a `/` (the name becomes a file name) and a newline.
+/// Every other character is accepted and escaped when it lands in a rule; the C helper's
+/// refusal of `[ ] { } ? ^ , " *` (`valid_name`) stopped such VMs from starting at all.
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::domain("<name>", "empty"));
+    }
+    if name.contains('/') {
+        return Err(Error::domain(
+            "<name>",
+            format!("{} contains '/'", quote(name)),
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(Error::domain(
+            "<name>",
+            format!(
+                "{} contains the control character U+{:04X}",
+                quote(name),
+                c as u32
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_os(os: Option<&Element>) -> Result<Os> {
+    let os = os.ok_or_else(|| Error::domain("<os>", "missing"))?;
+    let os_type = os
+        .child("type")
+        .map(|t| t.trimmed_text())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::domain("<os><type>", "missing"))?;
+    if !OS_TYPES.contains(&os_type) {
+        return Err(Error::domain(
+            "<os><type>",
+            format!("unknown OS type {}", quote(os_type)),
+        ));
+    }
+    let text = |name: &str| os.child(name).and_then(text_path);
+    let nvram = os.child("nvram").and_then(|n| {
+        text_path(n).or_else(|| {
+            n.child("source")
+                .and_then(|s| s.attr("file"))
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+        })
+    });
+    let slic_table = os
+        .child("acpi")
+        .into_iter()
+        .flat_map(|a| a.children_named("table"))
+        .find(|t| t.attr("type") == Some("slic"))
+        .and_then(text_path);
+    Ok(Os {
+        os_type: os_type.to_string(),
+        kernel: text("kernel"),
+        initrd: text("initrd"),
+        dtb: text("dtb"),
+        slic_table,
+        loader: text("loader"),
+        nvram,
+    })
+}
+
+/// Text content as a path, `None` when empty (libvirt treats an empty element as absent).
+fn text_path(el: &Element) -> Option<String> {
+    let t = el.trimmed_text();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn parse_disk(disk: &Element) -> Result<Disk> {
+    let target = disk
+        .child("target")
+        .and_then(|t| t.attr("dev"))
+        .map(str::to_string);
+    let what = match &target {
+        Some(t) => format!("<disk> {}", quote(t)),
+        None => "<disk>".to_string(),
+    };
+    let source = parse_source(disk, disk.attr("type").unwrap_or("file"), &what)?;
+    let format = disk
+        .child("driver")
+        .and_then(|d| d.attr("type"))
+        .map(str::to_string);
+    let backing = parse_backing(disk, &what)?;
+    Ok(Disk {
+        target,
+        source,
+        format,
+        readonly: disk.child("readonly").is_some(),
+        backing,
+    })
+}
+
+/// The `<source>` of a disk or backing layer of the given storage type.
+fn parse_source(el: &Element, storage_type: &str, what: &str) -> Result<Source> {
+    if !DISK_TYPES.contains(&storage_type) {
+        return Err(Error::domain(
+            what,
+            format!("unknown storage type {}", quote(storage_type)),
+        ));
+    }
+    let attr = match storage_type {
+        "file" => "file",
+        "block" => "dev",
+        "dir" => "dir",
+        other => {
+            return Ok(Source::NotLocal {
+                kind: other.to_string(),
+            })
+        }
+    };
+    let kind = match storage_type {
+        "file" => LocalKind::File,
+        "block" => LocalKind::Block,
+        _ => LocalKind::Dir,
+    };
+    match el.child("source").and_then(|s| s.attr(attr)) {
+        Some(p) if !p.is_empty() => Ok(Source::Local {
+            kind,
+            path: p.to_string(),
+        }),
+        _ => Ok(Source::Empty),
+    }
+}
+
+/// Reads a `<backingStore>` chain iteratively (it can be 200 layers deep).
+fn parse_backing(disk: &Element, what: &str) -> Result<Backing> {
+    let Some(mut bs) = disk.child("backingStore") else {
+        return Ok(Backing::Discover);
+    };
+    let mut layers = Vec::new();
+    loop {
+        // An empty <backingStore/> terminates the chain.
+        if bs.attr("type").is_none() && bs.child("source").is_none() {
+            break;
+        }
+        let depth = layers.len() + 1;
+        let layer_what = format!("{what} <backingStore> {depth}");
+        let source = parse_source(bs, bs.attr("type").unwrap_or("file"), &layer_what)?;
+        let format = bs
+            .child("format")
+            .and_then(|f| f.attr("type"))
+            .map(str::to_string);
+        layers.push(Layer { source, format });
+        match bs.child("backingStore") {
+            Some(next) => bs = next,
+            None => break,
+        }
+    }
+    if layers.is_empty() {
+        Ok(Backing::None)
+    } else {
+        Ok(Backing::Explicit(layers))
+    }
+}
+
+fn parse_chardev(dev: &Element, class: ChardevClass, index: usize) -> Chardev {
+    // libvirt's default chardev type is pty.
+    let kind = dev.attr("type").unwrap_or("pty").to_string();
+    let path = if PATH_CHARDEVS.contains(&kind.as_str()) {
+        dev.children_named("source")
+            .find_map(|s| s.attr("path"))
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+    } else {
+        None
+    };
+    Chardev {
+        class,
+        index,
+        kind,
+        path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dom(body: &str) -> String {
+        format!(
+            "<domain type='kvm'><name>vm</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+             <os><type arch='x86_64'>hvm</type></os><devices>{body}</devices></domain>"
+        )
+    }
+
+    #[test]
+    fn reads_disks_with_explicit_chains() {
+        let d = parse_domain(&dom(
+            "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+               <source file='/i/top.qcow2'/>\
+               <backingStore type='file'><format type='qcow2'/><source file='/i/mid.qcow2'/>\
+                 <backingStore type='block'><format type='raw'/><source dev='/dev/sdb'/><backingStore/></backingStore>\
+               </backingStore><target dev='vda'/></disk>\
+             <disk type='file' device='cdrom'><target dev='hdc'/><readonly/></disk>",
+        ))
+        .unwrap();
+        assert_eq!(d.disks.len(), 2);
+        let vda = &d.disks[0];
+        assert_eq!(vda.target.as_deref(), Some("vda"));
+        assert_eq!(vda.format.as_deref(), Some("qcow2"));
+        match &vda.backing {
+            Backing::Explicit(layers) => {
+                assert_eq!(layers.len(), 2);
+                assert_eq!(
+                    layers[1].source,
+                    Source::Local {
+                        kind: LocalKind::Block,
+                        path: "/dev/sdb".into()
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.disks[1].source, Source::Empty);
+        assert!(d.disks[1].readonly);
+        assert_eq!(d.disks[1].backing, Backing::Discover);
+    }
+
+    #[test]
+    fn empty_backing_store_means_no_backing() {
+        let d = parse_domain(&dom(
+            "<disk type='file'><source file='/i/a.qcow2'/><backingStore/></disk>",
+        ))
+        .unwrap();
+        assert_eq!(d.disks[0].backing, Backing::None);
+    }
+
+    #[test]
+    fn chardevs_keep_their_class_and_index() {
+        let d = parse_domain(&dom("<serial type='file'><source path='/l/s0'/></serial>\
+             <serial type='tcp'><source mode='bind' host='h' service='1'/></serial>\
+             <console type='pipe'><source path='/p/c'/></console>\
+             <channel type='unix'><source mode='bind'/></channel>"))
+        .unwrap();
+        let got: Vec<_> = d
+            .chardevs
+            .iter()
+            .map(|c| (c.class.element(), c.index, c.path.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("serial", 0, Some("/l/s0")),
+                ("serial", 1, None),
+                ("console", 0, Some("/p/c")),
+                ("channel", 0, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_domains_name_the_element() {
+        let cases = [
+            (
+                "<domain><name>x</name></domain>",
+                "<domain>: the type attribute is missing",
+            ),
+            (
+                "<domain type='bogus'/>",
+                "unknown virtualization type 'bogus'",
+            ),
+            ("<dom type='kvm'/>", "the root element must be <domain>"),
+        ];
+        for (xml, want) in cases {
+            let e = parse_domain(xml).unwrap_err().to_string();
+            assert!(e.contains(want), "{xml}: {e}");
+        }
+        let no_os = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid></domain>";
+        assert!(parse_domain(no_os)
+            .unwrap_err()
+            .to_string()
+            .contains("<os>: missing"));
+        let bad_uuid = dom("").replace("0123456789ab", "0123456789ag");
+        assert!(parse_domain(&bad_uuid)
+            .unwrap_err()
+            .to_string()
+            .contains("<uuid>"));
+        let bad_os = dom("").replace(">hvm<", ">hvm_invalid<");
+        assert!(parse_domain(&bad_os)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown OS type"));
+        let slash = dom("").replace("<name>vm", "<name>v/m");
+        assert!(parse_domain(&slash)
+            .unwrap_err()
+            .to_string()
+            .contains("contains '/'"));
+        let nl = dom("").replace("<name>vm", "<name>v&#10;m");
+        assert!(parse_domain(&nl)
+            .unwrap_err()
+            .to_string()
+            .contains("U+000A"));
+    }
+
+    #[test]
+    fn names_with_pattern_characters_are_accepted() {
+        for c in ["[", "]", "{", "}", "?", "^", ",", "\"", "*", "@", "\\", " "] {
+            let xml = dom("").replace("<name>vm", &format!("<name>vm{}", c.replace('"', "&quot;")));
+            let d = parse_domain(&xml).unwrap();
+            assert_eq!(d.name, format!("vm{c}"));
+        }
+    }
+
+    #[test]
+    fn os_boot_files() {
+        let xml = "<domain type='kvm' id='7'><name>v</name><uuid>00000000000000000000000123456789ab</uuid>\
+            <os><type>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>\
+            <nvram>/var/lib/libvirt/qemu/nvram/v_VARS.fd</nvram><kernel>/k</kernel><initrd> </initrd>\
+            <acpi><table type='slic'>/s</table></acpi></os></domain>";
+        // 34 hex digits is not a UUID
+        assert!(parse_domain(xml).is_err());
+        let xml = xml.replace(
+            "00000000000000000000000123456789ab",
+            "000000000000000000000123456789ab",
+        );
+        let d = parse_domain(&xml).unwrap();
+        assert_eq!(d.id, Some(7));
+        assert_eq!(d.os.loader.as_deref(), Some("/usr/share/OVMF/OVMF_CODE.fd"));
+        assert_eq!(
+            d.os.nvram.as_deref(),
+            Some("/var/lib/libvirt/qemu/nvram/v_VARS.fd")
+        );
+        assert_eq!(d.os.kernel.as_deref(), Some("/k"));
+        assert_eq!(d.os.initrd, None);
+        assert_eq!(d.os.slic_table.as_deref(), Some("/s"));
+    }
+}

@@ -1,0 +1,208 @@
+//! Where a VM may never be given access, checked on canonical paths by whole components.
+//!
+//! libvirt 9.0's `valid_path` compares string prefixes: `/lib` also refuses `/libvirt/x`,
+//! while `/etc/` lets a filesystem share of `/etc` itself through (`"/etc/**" rwl`, weak
+//! spot W2), and `/` passes too. Here a path is compared component by component, and a
+//! directory granted with everything below it is refused when any restricted location lies
+//! inside it.
+//!
+//! The lists follow libvirt's (`vah.c` `valid_path`), widened to whole trees where libvirt's
+//! list was a patchwork of prefixes (`/usr`), plus the firmware directories newer libvirt
+//! releases added (`/usr/share/edk2-ovmf`, `/usr/share/qemu`, ...), since a refused firmware
+//! path stops the VM from starting (anchors.md section 2, row 8).
+
+use crate::resolve::CanonicalPath;
+use std::path::{Component, Path};
+
+/// Never accessible, whole trees.
+const RESTRICTED: &[&str] = &[
+    "/bin",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/lost+found",
+    "/proc",
+    "/sbin",
+    "/selinux",
+    "/sys",
+    "/usr",
+    "/boot",
+    "/vmlinuz",
+    "/vmlinuz.old",
+    "/initrd",
+    "/initrd.img",
+    "/initrd.img.old",
+];
+
+/// Inside a restricted tree but readable: kernels, initrds and firmware.
+const READ_ONLY_OK: &[&str] = &[
+    "/boot",
+    "/vmlinuz",
+    "/vmlinuz.old",
+    "/initrd",
+    "/initrd.img",
+    "/initrd.img.old",
+    "/usr/share/AAVMF",
+    "/usr/share/OVMF",
+    "/usr/share/ovmf",
+    "/usr/share/edk2",
+    "/usr/share/edk2-ovmf",
+    "/usr/share/qemu",
+    "/usr/share/qemu-efi",
+    "/usr/share/qemu-efi-aarch64",
+    "/usr/share/qemu-efi-loongarch64",
+    "/usr/share/qemu-efi-riscv64",
+    "/usr/share/seabios",
+    "/usr/lib/u-boot",
+    "/usr/lib/riscv64-linux-gnu/opensbi",
+];
+
+/// Inside a restricted tree but accessible read-write: PCI device nodes for host device
+/// assignment, vhost-scsi targets, libvirt-sandbox services (libvirt's override list).
+const ALWAYS_OK: &[&str] = &[
+    "/sys/devices",
+    "/sys/kernel/config/target/vhost",
+    "/etc/libvirt-sandbox/services",
+];
+
+/// What a rule grants on a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Read only (no `w` in the permissions).
+    Read,
+    /// Read and write.
+    Write,
+}
+
+/// Checks that `path` may be granted. `subtree` means the rule also covers everything below
+/// `path`. Returns why it is refused.
+pub fn check(path: &CanonicalPath, grant: Grant, subtree: bool) -> Result<(), String> {
+    let p = path.as_path();
+    if p == Path::new("/") {
+        return Err("the root directory can never be granted".into());
+    }
+    if let Some(r) = RESTRICTED.iter().find(|r| is_within(p, r)) {
+        let allowed = ALWAYS_OK
+            .iter()
+            .any(|ok| is_within(p, ok) && !pci_exception_too_wide(p))
+            || (grant == Grant::Read && READ_ONLY_OK.iter().any(|ok| is_within(p, ok)));
+        if !allowed {
+            let how = if grant == Grant::Write && READ_ONLY_OK.iter().any(|ok| is_within(p, ok)) {
+                "is only allowed read-only"
+            } else {
+                "is never allowed"
+            };
+            return Err(format!("{r} {how} (restricted location)"));
+        }
+    }
+    if subtree {
+        // A directory together with everything below it must not contain a restricted tree.
+        if let Some(r) = RESTRICTED.iter().find(|r| is_within(Path::new(r), p)) {
+            return Err(format!(
+                "granting everything below it would include {r} (restricted location)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `/sys/devices` is allowed only for PCI device nodes (`/sys/devices/pci*/...`), as in
+/// libvirt's override `/sys/devices/pci` - but by component, so `/sys/devices` itself or
+/// `/sys/devices/system` stay refused.
+fn pci_exception_too_wide(p: &Path) -> bool {
+    if !is_within(p, "/sys/devices") {
+        return false;
+    }
+    let mut comps = p.components().skip(3); // "/", "sys", "devices"
+    match comps.next() {
+        Some(Component::Normal(c)) => !c.to_string_lossy().starts_with("pci"),
+        _ => true,
+    }
+}
+
+/// Whether `p` is `dir` or below it, comparing whole components.
+fn is_within(p: &Path, dir: impl AsRef<Path>) -> bool {
+    p.starts_with(dir.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(p: &str) -> CanonicalPath {
+        CanonicalPath::from_canonical_literal(Path::new(p)).unwrap()
+    }
+
+    #[test]
+    fn restricted_trees_by_component() {
+        for p in [
+            "/etc/passwd",
+            "/etc",
+            "/usr",
+            "/usr/lib64/x",
+            "/lib",
+            "/proc/1/mem",
+            "/sys/kernel",
+        ] {
+            assert!(check(&c(p), Grant::Read, false).is_err(), "{p}");
+        }
+        // String prefixes are not components: libvirt refused these.
+        for p in [
+            "/libvirt/x.img",
+            "/library/x",
+            "/etcetera/x",
+            "/usrdata/x",
+            "/var/lib/libvirt/images/a",
+        ] {
+            assert_eq!(check(&c(p), Grant::Write, false), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn read_only_exceptions() {
+        assert_eq!(check(&c("/boot/vmlinuz-6.1"), Grant::Read, false), Ok(()));
+        assert!(check(&c("/boot/vmlinuz-6.1"), Grant::Write, false)
+            .unwrap_err()
+            .contains("only allowed read-only"));
+        assert_eq!(
+            check(&c("/usr/share/OVMF/OVMF_CODE.fd"), Grant::Read, false),
+            Ok(())
+        );
+        assert_eq!(
+            check(&c("/usr/share/qemu/bios.bin"), Grant::Read, false),
+            Ok(())
+        );
+        assert!(check(&c("/usr/share/doc/x"), Grant::Read, false).is_err());
+    }
+
+    #[test]
+    fn pci_and_vhost_overrides() {
+        let pci = "/sys/devices/pci0000:00/0000:00:19.0/config";
+        assert_eq!(check(&c(pci), Grant::Write, false), Ok(()));
+        assert!(check(&c("/sys/devices/system/cpu"), Grant::Read, false).is_err());
+        assert!(check(&c("/sys/devices"), Grant::Read, false).is_err());
+        assert_eq!(
+            check(
+                &c("/sys/kernel/config/target/vhost/naa.1"),
+                Grant::Write,
+                false
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn subtrees_must_not_contain_restricted_trees() {
+        assert!(check(&c("/"), Grant::Read, true).is_err());
+        assert!(check(&c("/"), Grant::Read, false).is_err());
+        assert!(check(&c("/usr"), Grant::Read, true).is_err());
+        assert!(check(&c("/etc"), Grant::Write, true).is_err());
+        assert_eq!(
+            check(&c("/var/lib/libvirt/qemu/domain-1-vm"), Grant::Write, true),
+            Ok(())
+        );
+        assert_eq!(check(&c("/run"), Grant::Write, true), Ok(()));
+    }
+}

@@ -1,0 +1,618 @@
+//! Domain model to AppArmor file rules.
+//!
+//! Pure: every filesystem question goes through the [`Resolve`] trait, so the mapping from
+//! elements to rules is tested without a filesystem. Permissions and emission order follow
+//! libvirt 9.0's helper (`get_files` in `src/security/virt-aa-helper.c`; inventory section
+//! 4): base rules, disks with their backing chains, serial, console, parallel and channel
+//! devices, then kernel, initrd, dtb, SLIC table, loader and nvram, then the `-f`/`-F` file.
+//!
+//! Deliberate differences from 9.0, each to close a hole or a VM-breaking gap:
+//! - paths are canonicalized and escaped (see [`crate::resolve::canonical`], [`crate::escape`]);
+//! - a chardev `pipe` also gets a rule for the bare path: QEMU opens `<p>.in`/`<p>.out` and
+//!   falls back to `<p>` when they do not exist (`qemu_chr_open_pipe`); console pipes are split
+//!   like the others (9.0 forgot them);
+//! - the short name in the domain directory rule is cut at 20 *characters* like libvirtd's
+//!   `virDomainDefGetShortName`, not 20 bytes (W9);
+//! - identical rules are written once (9.0 repeated a looping chain 200 times, W11).
+
+use crate::domain::{Backing, ChardevClass, Domain, LocalKind, Source, VirtType};
+use crate::error::{Error, Result, Warning};
+use crate::escape::{AaPattern, Glob, Part};
+use crate::origin::Origin;
+use crate::policy::{self, Grant};
+use crate::resolve::{CanonicalPath, Resolve};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// AppArmor file permissions, as libvirt writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Perms(&'static str);
+
+impl Perms {
+    /// Read, write, lock: writable disks, nvram, `-f`/`-F` files.
+    pub const RWK: Perms = Perms("rwk");
+    /// Read, lock: read-only disks, backing files, firmware.
+    pub const RK: Perms = Perms("rk");
+    /// Read, write: chardevs and sockets.
+    pub const RW: Perms = Perms("rw");
+    /// Read: kernel, initrd, dtb, tables.
+    pub const R: Perms = Perms("r");
+    /// Write: logs.
+    pub const W: Perms = Perms("w");
+
+    /// The permission letters.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// Read-only permissions get a `deny ... w` companion in libvirt 9.0, so that QEMU's
+    /// attempts to open them for writing are refused silently instead of being audited.
+    pub fn is_read_only(self) -> bool {
+        !self.0.contains('w')
+    }
+
+    fn grant(self) -> Grant {
+        if self.is_read_only() {
+            Grant::Read
+        } else {
+            Grant::Write
+        }
+    }
+}
+
+/// One file rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// The escaped path pattern.
+    pub pattern: AaPattern,
+    /// Permissions.
+    pub perms: Perms,
+    /// Whether a `deny "<pattern>" w,` follows (read-only files, libvirt 9.0 semantics).
+    pub deny_write: bool,
+    /// The element the rule comes from.
+    pub origin: Origin,
+}
+
+/// The rules for one domain, plus what the user should know about them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleSet {
+    /// Rules in emission order, without duplicates.
+    pub rules: Vec<Rule>,
+    /// The rule for the `-f`/`-F` file, if any.
+    pub extra: Vec<Rule>,
+    /// Non-fatal findings (missing paths, chains not followed).
+    pub warnings: Vec<Warning>,
+}
+
+/// An extra file from `-f`/`-F`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraFile {
+    /// The directory or file, absolute, as given (without the `/{,**}` suffix).
+    pub path: PathBuf,
+    /// The argument ended in `/{,**}`: the directory and everything below it.
+    pub subtree: bool,
+    /// The flag it came with, for provenance (`-f` or `-F`).
+    pub flag: &'static str,
+}
+
+/// The suffix libvirtd appends for "this directory and everything below it"
+/// (`AppArmorSetPathLabel(allowSubtree=true)` in `security_apparmor.c`).
+pub const SUBTREE_SUFFIX: &str = "/{,**}";
+
+impl ExtraFile {
+    /// Parses a `-f`/`-F` argument. Only the exact suffix `/{,**}` is a pattern; every
+    /// other glob character is part of the file name.
+    pub fn parse(arg: &Path, flag: &'static str) -> Result<Self> {
+        let text = arg.to_str().ok_or_else(|| {
+            Error::Usage(format!(
+                "{flag} {}: not valid UTF-8",
+                crate::error::quote_path(arg)
+            ))
+        })?;
+        let (path, subtree) = match text.strip_suffix(SUBTREE_SUFFIX) {
+            Some(dir) => (if dir.is_empty() { "/" } else { dir }, true),
+            None => (text, false),
+        };
+        if !Path::new(path).is_absolute() {
+            return Err(Error::Usage(format!(
+                "{flag} {}: not an absolute path",
+                crate::error::quote(text)
+            )));
+        }
+        Ok(ExtraFile {
+            path: PathBuf::from(path),
+            subtree,
+            flag,
+        })
+    }
+}
+
+/// Builds the rules for `domain` (and the extra file, if any).
+pub fn build(domain: &Domain, extra: Option<&ExtraFile>, r: &mut impl Resolve) -> Result<RuleSet> {
+    let mut b = Builder {
+        out: Vec::new(),
+        seen: HashSet::new(),
+    };
+    if matches!(domain.virt_type, VirtType::Qemu(_)) {
+        base_rules(domain, &mut b)?;
+    }
+    for (i, disk) in domain.disks.iter().enumerate() {
+        let origin = match &disk.target {
+            Some(t) => Origin::new("disk", t.clone()),
+            None => Origin::new("disk", format!("#{i}")),
+        };
+        disk_rules(disk, &origin, &mut b, r)?;
+    }
+    for class in [
+        ChardevClass::Serial,
+        ChardevClass::Console,
+        ChardevClass::Parallel,
+        ChardevClass::Channel,
+    ] {
+        for dev in domain.chardevs.iter().filter(|c| c.class == class) {
+            let Some(path) = &dev.path else { continue };
+            let origin = Origin::new(class.element(), dev.index.to_string());
+            if dev.kind == "pipe" {
+                for suffix in [".in", ".out", ""] {
+                    let p = format!("{path}{suffix}");
+                    b.file(r, Path::new(&p), Perms::RW, &origin)?;
+                }
+            } else {
+                b.file(r, Path::new(path), Perms::RW, &origin)?;
+            }
+        }
+    }
+    let os = &domain.os;
+    let boot: [(&str, &Option<String>, Perms); 6] = [
+        ("kernel", &os.kernel, Perms::R),
+        ("initrd", &os.initrd, Perms::R),
+        ("dtb", &os.dtb, Perms::R),
+        ("acpi table slic", &os.slic_table, Perms::R),
+        ("loader", &os.loader, Perms::RK),
+        ("nvram", &os.nvram, Perms::RWK),
+    ];
+    for (what, path, perms) in boot {
+        if let Some(p) = path {
+            b.file(r, Path::new(p), perms, &Origin::new("os", what))?;
+        }
+    }
+    let domain_rules = std::mem::take(&mut b.out);
+    // The -f/-F rule is kept apart: -F appends it alone to an existing .files.
+    let mut x = Builder {
+        out: Vec::new(),
+        seen: HashSet::new(),
+    };
+    if let Some(e) = extra {
+        let origin = Origin::new("argument", e.flag);
+        let canon = r.canonical(&e.path, &origin)?;
+        if e.subtree {
+            x.checked(&canon, Perms::RWK, true, &origin)?;
+            let text = path_text(&canon, &origin)?;
+            let dir = if text == "/" { "" } else { text };
+            let pattern = pattern(
+                &[
+                    Part::Lit(dir),
+                    Part::Lit("/"),
+                    Part::Glob(Glob::SelfAndBelow),
+                ],
+                &canon,
+                &origin,
+            )?;
+            x.push(pattern, Perms::RWK, false, origin);
+        } else {
+            x.add(canon, Perms::RWK, &origin)?;
+        }
+    }
+    Ok(RuleSet {
+        rules: domain_rules,
+        extra: x.out,
+        warnings: r.take_warnings(),
+    })
+}
+
+/// The rules every QEMU domain gets (libvirt 9.0 `main`, written before the device rules):
+/// its log, monitor socket, per-domain directory, pid file and tunnelled-migration socket.
+/// The name is escaped; the `**` and `*` are libvirt's own globs.
+fn base_rules(d: &Domain, b: &mut Builder) -> Result<()> {
+    let name = d.name.as_str();
+    let id = d.id.unwrap_or(-1).to_string();
+    // virDomainDefGetShortName: "<id>-<first 20 characters of the name>".
+    let short: String = name.chars().take(20).collect();
+    let origin = Origin::new("domain", "base");
+    let dir = format!("domain-{id}-{short}/");
+    let rules: [(Vec<Part<'_>>, Perms); 5] = [
+        (
+            vec![
+                Part::Lit("/var/log/libvirt/"),
+                Part::Glob(Glob::AnyDepth),
+                Part::Lit("/"),
+                Part::Lit(name),
+                Part::Lit(".log"),
+            ],
+            Perms::W,
+        ),
+        (
+            vec![
+                Part::Lit("/var/lib/libvirt/qemu/domain-"),
+                Part::Lit(name),
+                Part::Lit("/monitor.sock"),
+            ],
+            Perms::RW,
+        ),
+        (
+            vec![
+                Part::Lit("/var/lib/libvirt/qemu/"),
+                Part::Lit(&dir),
+                Part::Glob(Glob::AnyInComponent),
+            ],
+            Perms::RW,
+        ),
+        (
+            vec![
+                Part::Lit("/run/libvirt/"),
+                Part::Glob(Glob::AnyDepth),
+                Part::Lit("/"),
+                Part::Lit(name),
+                Part::Lit(".pid"),
+            ],
+            Perms::RWK,
+        ),
+        (
+            vec![
+                Part::Lit("/run/libvirt/"),
+                Part::Glob(Glob::AnyDepth),
+                Part::Lit("/"),
+                Part::Glob(Glob::AnyInComponent),
+                Part::Lit(".tunnelmigrate.dest."),
+                Part::Lit(name),
+            ],
+            Perms::RW,
+        ),
+    ];
+    for (parts, perms) in rules {
+        let p = AaPattern::from_parts(&parts)
+            .map_err(|e| Error::domain("<name>", format!("{} {e}", crate::error::quote(name))))?;
+        // Fixed rules: no deny companion, as in libvirt.
+        b.push(p, perms, false, origin.clone());
+    }
+    Ok(())
+}
+
+fn disk_rules(
+    disk: &crate::domain::Disk,
+    origin: &Origin,
+    b: &mut Builder,
+    r: &mut impl Resolve,
+) -> Result<()> {
+    let Source::Local { kind, path } = &disk.source else {
+        return Ok(());
+    };
+    let raw = Path::new(path);
+    let top_perms = if disk.readonly { Perms::RK } else { Perms::RWK };
+    let top = b.file(r, raw, top_perms, origin)?;
+    match &disk.backing {
+        Backing::None => {}
+        Backing::Explicit(layers) => {
+            for (i, layer) in layers.iter().enumerate() {
+                if let Source::Local { path, .. } = &layer.source {
+                    b.file(
+                        r,
+                        Path::new(path),
+                        Perms::RK,
+                        &origin.with(format_args!("backing {}", i + 1)),
+                    )?;
+                }
+            }
+        }
+        Backing::Discover => {
+            // A directory (vvfat) has no header.
+            if *kind == LocalKind::Dir {
+                return Ok(());
+            }
+            let layers = r.backing_chain(raw, &top, disk.format.as_deref(), origin)?;
+            for (i, layer) in layers.into_iter().enumerate() {
+                let lo = origin.with(format_args!("backing {}", i + 1));
+                b.add(layer.path, Perms::RK, &lo)
+                    .map_err(|e| name_parent(e, &layer.raw))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds "named by a backing header" context to a refusal of a backing layer.
+fn name_parent(e: Error, raw: &Path) -> Error {
+    match e {
+        Error::Path { path, origin, why } => Error::Path {
+            path,
+            origin: origin.clone(),
+            why: format!(
+                "{why}; the backing file name {} comes from an image header",
+                crate::error::quote_path(raw)
+            ),
+        },
+        other => other,
+    }
+}
+
+struct Builder {
+    out: Vec<Rule>,
+    seen: HashSet<(AaPattern, Perms, bool)>,
+}
+
+impl Builder {
+    /// Canonicalizes, checks and adds a rule for one file; returns its canonical path.
+    fn file(
+        &mut self,
+        r: &mut impl Resolve,
+        raw: &Path,
+        perms: Perms,
+        origin: &Origin,
+    ) -> Result<CanonicalPath> {
+        if !raw.is_absolute() {
+            return Err(Error::Path {
+                path: raw.to_path_buf(),
+                origin: origin.to_string(),
+                why: "is not an absolute path".into(),
+            });
+        }
+        let canon = r.canonical(raw, origin)?;
+        self.add(canon.clone(), perms, origin)?;
+        Ok(canon)
+    }
+
+    fn checked(
+        &mut self,
+        canon: &CanonicalPath,
+        perms: Perms,
+        subtree: bool,
+        origin: &Origin,
+    ) -> Result<()> {
+        policy::check(canon, perms.grant(), subtree).map_err(|why| Error::Path {
+            path: canon.as_path().to_path_buf(),
+            origin: origin.to_string(),
+            why,
+        })
+    }
+
+    fn add(&mut self, canon: CanonicalPath, perms: Perms, origin: &Origin) -> Result<()> {
+        self.checked(&canon, perms, false, origin)?;
+        let text = path_text(&canon, origin)?;
+        let p = pattern(&[Part::Lit(text)], &canon, origin)?;
+        self.push(p, perms, perms.is_read_only(), origin.clone());
+        Ok(())
+    }
+
+    fn push(&mut self, pattern: AaPattern, perms: Perms, deny_write: bool, origin: Origin) {
+        if self.seen.insert((pattern.clone(), perms, deny_write)) {
+            self.out.push(Rule {
+                pattern,
+                perms,
+                deny_write,
+                origin,
+            });
+        }
+    }
+}
+
+fn path_text<'a>(canon: &'a CanonicalPath, origin: &Origin) -> Result<&'a str> {
+    canon.as_path().to_str().ok_or_else(|| Error::Path {
+        path: canon.as_path().to_path_buf(),
+        origin: origin.to_string(),
+        why: "is not valid UTF-8 and cannot be written in a rule".into(),
+    })
+}
+
+fn pattern(parts: &[Part<'_>], canon: &CanonicalPath, origin: &Origin) -> Result<AaPattern> {
+    AaPattern::from_parts(parts).map_err(|e| Error::Path {
+        path: canon.as_path().to_path_buf(),
+        origin: origin.to_string(),
+        why: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_domain;
+    use crate::resolve::ChainLayer;
+
+    /// Treats every path as canonical already; serves backing chains from a table.
+    #[derive(Default)]
+    struct Fake {
+        chains: Vec<(&'static str, Vec<&'static str>)>,
+    }
+
+    impl Resolve for Fake {
+        fn canonical(&mut self, raw: &Path, _: &Origin) -> Result<CanonicalPath> {
+            Ok(CanonicalPath::from_canonical_literal(raw).expect("fixture paths are canonical"))
+        }
+        fn backing_chain(
+            &mut self,
+            raw: &Path,
+            _: &CanonicalPath,
+            format: Option<&str>,
+            _: &Origin,
+        ) -> Result<Vec<ChainLayer>> {
+            if format.is_none() {
+                return Ok(vec![]);
+            }
+            let chain = self.chains.iter().find(|(top, _)| Path::new(top) == raw);
+            Ok(chain
+                .map(|(_, layers)| {
+                    layers
+                        .iter()
+                        .map(|l| ChainLayer {
+                            raw: l.into(),
+                            path: CanonicalPath::from_canonical_literal(Path::new(l)).unwrap(),
+                            format: Some("qcow2".into()),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default())
+        }
+        fn take_warnings(&mut self) -> Vec<Warning> {
+            vec![]
+        }
+    }
+
+    fn lines(xml_devices: &str, os: &str, fake: &mut Fake) -> Vec<String> {
+        let xml = format!(
+            "<domain type='kvm' id='3'><name>vm1</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+             <os><type>hvm</type>{os}</os><devices>{xml_devices}</devices></domain>"
+        );
+        let d = parse_domain(&xml).unwrap();
+        let set = build(&d, None, fake).unwrap();
+        set.rules
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}{} <{}>",
+                    r.pattern,
+                    r.perms.as_str(),
+                    if r.deny_write { " +deny" } else { "" },
+                    r.origin
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn base_rules_for_qemu_domains() {
+        let got = lines("", "", &mut Fake::default());
+        assert_eq!(
+            got,
+            [
+                "/var/log/libvirt/**/vm1.log w <domain base>",
+                "/var/lib/libvirt/qemu/domain-vm1/monitor.sock rw <domain base>",
+                "/var/lib/libvirt/qemu/domain-3-vm1/* rw <domain base>",
+                "/run/libvirt/**/vm1.pid rwk <domain base>",
+                "/run/libvirt/**/*.tunnelmigrate.dest.vm1 rw <domain base>",
+            ]
+        );
+    }
+
+    #[test]
+    fn disks_chains_and_permissions() {
+        let mut fake = Fake {
+            chains: vec![("/i/top.qcow2", vec!["/i/base.qcow2"])],
+        };
+        let got = lines(
+            "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/><target dev='vda'/></disk>\
+             <disk type='file' device='cdrom'><source file='/i/cd.iso'/><readonly/><target dev='hdc'/></disk>\
+             <disk type='block'><source dev='/dev/sdb'/><backingStore/><target dev='vdb'/></disk>\
+             <disk type='network'><source protocol='nbd' name='x'/><target dev='vdc'/></disk>",
+            "",
+            &mut fake,
+        );
+        assert_eq!(
+            &got[5..],
+            [
+                "/i/top.qcow2 rwk <disk vda>",
+                "/i/base.qcow2 rk +deny <disk vda backing 1>",
+                "/i/cd.iso rk +deny <disk hdc>",
+                "/dev/sdb rwk <disk vdb>",
+            ]
+        );
+    }
+
+    #[test]
+    fn chardevs_in_class_order_with_pipes_split() {
+        let got = lines(
+            "<channel type='unix'><source mode='bind' path='/s/guestfwd'/></channel>\
+             <serial type='pipe'><source path='/p/ser'/></serial>\
+             <console type='file'><source path='/l/con.log'/></console>\
+             <parallel type='pty'><source path='/dev/pts/0'/></parallel>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            &got[5..],
+            [
+                "/p/ser.in rw <serial 0>",
+                "/p/ser.out rw <serial 0>",
+                "/p/ser rw <serial 0>",
+                "/l/con.log rw <console 0>",
+                "/dev/pts/0 rw <parallel 0>",
+                "/s/guestfwd rw <channel 0>",
+            ]
+        );
+    }
+
+    #[test]
+    fn boot_files() {
+        let got = lines(
+            "",
+            "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>\
+             <nvram>/var/lib/libvirt/qemu/nvram/vm1_VARS.fd</nvram><kernel>/boot/vmlinuz</kernel>\
+             <initrd>/boot/initrd.img</initrd><dtb>/d/x.dtb</dtb>",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            &got[5..],
+            [
+                "/boot/vmlinuz r +deny <os kernel>",
+                "/boot/initrd.img r +deny <os initrd>",
+                "/d/x.dtb r +deny <os dtb>",
+                "/usr/share/OVMF/OVMF_CODE.fd rk +deny <os loader>",
+                "/var/lib/libvirt/qemu/nvram/vm1_VARS.fd rwk <os nvram>",
+            ]
+        );
+    }
+
+    #[test]
+    fn restricted_paths_are_refused_with_the_element() {
+        let xml = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+            <os><type>hvm</type></os><devices><disk type='file'><source file='/etc/passwd'/><target dev='vda'/></disk></devices></domain>";
+        let d = parse_domain(xml).unwrap();
+        let e = build(&d, None, &mut Fake::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "'/etc/passwd': /etc is never allowed (restricted location) (from disk vda)"
+        );
+        let kernel = xml.replace("<devices>", "<devices/>").replace("<disk type='file'><source file='/etc/passwd'/><target dev='vda'/></disk></devices>", "")
+            .replace("<type>hvm</type>", "<type>hvm</type><kernel>/boot/vmlinuz</kernel>");
+        assert!(build(&parse_domain(&kernel).unwrap(), None, &mut Fake::default()).is_ok());
+    }
+
+    #[test]
+    fn extra_files_and_subtrees() {
+        let xml = "<domain type='lxc'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>exe</type></os></domain>";
+        let d = parse_domain(xml).unwrap();
+        let x = ExtraFile::parse(Path::new("/run/libvirt/qemu/channel/1-v/{,**}"), "-F").unwrap();
+        let set = build(&d, Some(&x), &mut Fake::default()).unwrap();
+        assert!(set.rules.is_empty(), "lxc gets no base rules");
+        assert_eq!(
+            set.extra[0].pattern.as_str(),
+            "/run/libvirt/qemu/channel/1-v/{,**}"
+        );
+        assert_eq!(set.extra[0].perms, Perms::RWK);
+        let x = ExtraFile::parse(Path::new("/run/hugepages/kvm/**"), "-F").unwrap();
+        let set = build(&d, Some(&x), &mut Fake::default()).unwrap();
+        assert_eq!(set.extra[0].pattern.as_str(), "/run/hugepages/kvm/\\*\\*");
+        assert!(ExtraFile::parse(Path::new("rel/x"), "-F").is_err());
+        let root = ExtraFile::parse(Path::new("/{,**}"), "-F").unwrap();
+        assert!(build(&d, Some(&root), &mut Fake::default()).is_err());
+    }
+
+    #[test]
+    fn duplicate_rules_are_written_once() {
+        let got = lines(
+            "<serial type='file'><source path='/l/s.log'/></serial><console type='file'><source path='/l/s.log'/><target type='serial'/></console>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(&got[5..], ["/l/s.log rw <serial 0>"]);
+    }
+
+    #[test]
+    fn hostile_names_are_escaped_in_base_rules() {
+        let xml = "<domain type='qemu'><name>a*{b,c}@{HOME}\\</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>hvm</type></os></domain>";
+        let d = parse_domain(xml).unwrap();
+        let set = build(&d, None, &mut Fake::default()).unwrap();
+        assert_eq!(
+            set.rules[0].pattern.as_str(),
+            "/var/log/libvirt/**/a\\*\\{b\\,c\\}\\@\\{HOME\\}\\134.log"
+        );
+    }
+}
