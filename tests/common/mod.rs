@@ -1,0 +1,490 @@
+//! Test harness: temporary trees with real files, symlinks and qcow2 images, a temporary
+//! AppArmor policy tree, the built binary, a recording `apparmor_parser`, and compilation
+//! of every generated profile with the real `apparmor_parser -Q -K`.
+//!
+//! Nothing here skips: a missing `apparmor_parser` or `qemu-img` fails the test with the
+//! package to install (`.ci/run` installs both).
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The profile name of the UUID most tests use (libvirt's test suite uses the same).
+pub const UUID: &str = "00000000-0000-0000-0000-0123456789ab";
+pub const PROFILE: &str = "libvirt-00000000-0000-0000-0000-0123456789ab";
+
+/// The real parser.
+pub fn real_parser() -> PathBuf {
+    for p in ["/sbin/apparmor_parser", "/usr/sbin/apparmor_parser"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("apparmor_parser not found: install it (apt-get install -y apparmor)");
+}
+
+/// `qemu-img`.
+pub fn qemu_img() -> PathBuf {
+    for p in ["/usr/bin/qemu-img", "/usr/local/bin/qemu-img"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("qemu-img not found: install it (apt-get install -y qemu-utils)");
+}
+
+/// A temporary directory tree for image files, with its canonical root.
+pub struct Tree {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl Tree {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = fs::canonicalize(tmp.path()).expect("canonical tempdir");
+        Tree { _tmp: tmp, root }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// The path as a string, for XML.
+    pub fn s(&self, rel: &str) -> String {
+        self.path(rel).display().to_string()
+    }
+
+    pub fn dir(&self, rel: &str) -> PathBuf {
+        let p = self.path(rel);
+        fs::create_dir_all(&p).expect("mkdir");
+        p
+    }
+
+    pub fn file(&self, rel: &str, content: &[u8]) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(d) = p.parent() {
+            fs::create_dir_all(d).expect("mkdir");
+        }
+        fs::write(&p, content).expect("write");
+        p
+    }
+
+    pub fn symlink(&self, rel: &str, target: impl AsRef<Path>) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(d) = p.parent() {
+            fs::create_dir_all(d).expect("mkdir");
+        }
+        std::os::unix::fs::symlink(target, &p).expect("symlink");
+        p
+    }
+
+    /// A qcow2 image made by qemu-img, optionally with a backing file (name as written into
+    /// the header) and its format.
+    pub fn qcow2(&self, rel: &str, backing: Option<(&str, &str)>) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(d) = p.parent() {
+            fs::create_dir_all(d).expect("mkdir");
+        }
+        let mut cmd = Command::new(qemu_img());
+        cmd.args(["create", "-q", "-f", "qcow2"]);
+        if let Some((b, fmt)) = backing {
+            cmd.args(["-u", "-b", b, "-F", fmt]);
+        }
+        cmd.arg(&p).arg("1M");
+        let out = cmd.output().expect("run qemu-img");
+        assert!(
+            out.status.success(),
+            "qemu-img failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        p
+    }
+}
+
+/// A temporary AppArmor policy tree: the system's tunables and abstractions, with the
+/// project's own abstractions on top, and an empty `libvirt/`.
+pub struct Policy {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+impl Policy {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = fs::canonicalize(tmp.path()).expect("canonical");
+        let sys = Path::new("/etc/apparmor.d");
+        assert!(
+            sys.join("tunables/global").exists(),
+            "/etc/apparmor.d/tunables/global missing: install apparmor (apt-get install -y apparmor)"
+        );
+        copy_dir(&sys.join("tunables"), &dir.join("tunables"));
+        if sys.join("abi").exists() {
+            copy_dir(&sys.join("abi"), &dir.join("abi"));
+        }
+        copy_dir(&sys.join("abstractions"), &dir.join("abstractions"));
+        let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("abstractions");
+        for e in fs::read_dir(&ours).expect("abstractions/") {
+            let e = e.expect("entry");
+            fs::copy(e.path(), dir.join("abstractions").join(e.file_name()))
+                .expect("copy abstraction");
+        }
+        fs::create_dir_all(dir.join("libvirt")).expect("mkdir libvirt");
+        Policy { _tmp: tmp, dir }
+    }
+
+    pub fn libvirt(&self, name: &str) -> PathBuf {
+        self.dir.join("libvirt").join(name)
+    }
+
+    pub fn profile(&self) -> PathBuf {
+        self.libvirt(PROFILE)
+    }
+
+    pub fn files(&self) -> PathBuf {
+        self.libvirt(&format!("{PROFILE}.files"))
+    }
+
+    pub fn read(&self, name: &str) -> Option<String> {
+        fs::read_to_string(self.libvirt(name)).ok()
+    }
+
+    /// Compiles a profile with the real parser (`-Q -K`, no kernel needed); panics with
+    /// the parser's output if it is rejected.
+    pub fn compile(&self, profile: &Path) {
+        let out = Command::new(real_parser())
+            .args(["-Q", "-K", "--base"])
+            .arg(&self.dir)
+            .arg("-I")
+            .arg(&self.dir)
+            .arg(profile)
+            .output()
+            .expect("run apparmor_parser");
+        assert!(
+            out.status.success(),
+            "apparmor_parser rejected {}:\n{}\n--- profile ---\n{}\n--- files ---\n{}",
+            profile.display(),
+            String::from_utf8_lossy(&out.stderr),
+            fs::read_to_string(profile).unwrap_or_default(),
+            fs::read_to_string(format!("{}.files", profile.display())).unwrap_or_default()
+        );
+    }
+
+    /// Compiles every profile in `libvirt/` (not `.files`, templates or hidden files).
+    pub fn compile_all(&self) -> usize {
+        let mut n = 0;
+        for e in fs::read_dir(self.dir.join("libvirt")).expect("read libvirt/") {
+            let e = e.expect("entry");
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("libvirt-") && !name.ends_with(".files") {
+                self.compile(&e.path());
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for e in fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let ft = e.file_type().expect("file type");
+        let dst = to.join(e.file_name());
+        if ft.is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else if ft.is_symlink() {
+            let target = fs::read_link(e.path()).expect("readlink");
+            std::os::unix::fs::symlink(target, &dst).expect("symlink");
+        } else {
+            fs::copy(e.path(), &dst).expect("copy");
+        }
+    }
+}
+
+/// A fake `apparmor_parser` that records its argv (one line per run) and then either
+/// compiles for real with `-Q -K` (the default: every profile a lifecycle test loads is
+/// checked by the real parser) or fails with a parser-like error.
+pub struct RecordingParser {
+    _tmp: tempfile::TempDir,
+    pub script: PathBuf,
+    log: PathBuf,
+    mode: PathBuf,
+}
+
+impl RecordingParser {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let script = dir.join("apparmor_parser");
+        let log = dir.join("argv.log");
+        let mode = dir.join("mode");
+        let real = real_parser();
+        fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n\
+                 here=$(dirname \"$0\")\n\
+                 printf '%s\\n' \"$*\" >> \"$here/argv.log\"\n\
+                 mode=$(cat \"$here/mode\" 2>/dev/null)\n\
+                 case \"$mode\" in\n\
+                 fail) echo 'AppArmor parser error for x in profile x at line 1: simulated failure' >&2; exit 1 ;;\n\
+                 notloaded) exit 234 ;;\n\
+                 esac\n\
+                 exec {} -Q -K \"$@\"\n",
+                real.display()
+            ),
+        )
+        .expect("write script");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+        RecordingParser {
+            _tmp: tmp,
+            script,
+            log,
+            mode,
+        }
+    }
+
+    /// `""` (compile for real), `"fail"` or `"notloaded"`.
+    pub fn set_mode(&self, mode: &str) {
+        fs::write(&self.mode, mode).expect("write mode");
+    }
+
+    /// The argv of every run so far, and clears the log.
+    pub fn take_calls(&self) -> Vec<String> {
+        let s = fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = fs::remove_file(&self.log);
+        s.lines().map(str::to_string).collect()
+    }
+}
+
+/// Runs the built binary.
+pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_virt-aa-helper"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn virt-aa-helper");
+    {
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(s) = stdin {
+            // The helper may exit before reading (bad arguments): ignore EPIPE.
+            let _ = pipe.write_all(s.as_bytes());
+        }
+    }
+    child.wait_with_output().expect("wait")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The rule lines of a dry run's `.files`, without comments and the header.
+pub fn dry_rules(o: &Output) -> Vec<String> {
+    let out = stdout(o);
+    let mut in_files = false;
+    let mut rules = Vec::new();
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("# would write ") {
+            in_files = rest.ends_with(".files");
+            continue;
+        }
+        if line.starts_with("# would run") {
+            in_files = false;
+        }
+        if in_files {
+            let code = match line.find("  #") {
+                Some(i) => &line[..i],
+                None => line,
+            };
+            let code = code.trim();
+            if !code.is_empty() && !code.starts_with('#') {
+                rules.push(code.to_string());
+            }
+        }
+    }
+    rules
+}
+
+/// The files a dry run would write, as (path, content).
+pub fn dry_files(o: &Output) -> Vec<(PathBuf, String)> {
+    let out = stdout(o);
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    for line in out.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("# would write ") {
+            files.push((PathBuf::from(rest.trim_end()), String::new()));
+        } else if line.starts_with("# would ") {
+            files.push((PathBuf::new(), String::new()));
+        } else if let Some((_, content)) = files.last_mut() {
+            content.push_str(line);
+        }
+    }
+    files
+        .into_iter()
+        .filter(|(p, _)| !p.as_os_str().is_empty())
+        .collect()
+}
+
+/// Writes what a dry run would write into a fresh policy tree and compiles the profile
+/// with the real parser: dry runs are held to the same standard as real runs.
+pub fn compile_dry_run(o: &Output) {
+    let policy = Policy::new();
+    let mut profile = None;
+    for (path, content) in dry_files(o) {
+        let name = path.file_name().expect("file name").to_owned();
+        let dst = policy.dir.join("libvirt").join(&name);
+        fs::write(&dst, content).expect("write");
+        if !name.to_string_lossy().ends_with(".files") {
+            profile = Some(dst);
+        }
+    }
+    if let Some(p) = profile {
+        policy.compile(&p);
+    } else {
+        // -r dry runs print only .files: compile it inside the built-in template.
+        let files = policy.files();
+        if files.exists() {
+            let tpl = include_str!("../../templates/TEMPLATE.qemu").replace("{{ name }}", PROFILE);
+            let p = policy.profile();
+            fs::write(&p, tpl).expect("write profile");
+            policy.compile(&p);
+        }
+    }
+}
+
+/// A domain XML like libvirt's test suite's template, with `devices` inside `<devices>`
+/// and `os` inside `<os>` after `<type>`.
+pub fn domain(devices: &str, os: &str) -> String {
+    domain_named("virt-aa-helper-test", devices, os)
+}
+
+pub fn domain_named(name: &str, devices: &str, os: &str) -> String {
+    format!(
+        "<domain type='kvm'>\n  <name>{name}</name>\n  <uuid>{UUID}</uuid>\n  <memory>524288</memory>\n  <vcpu>1</vcpu>\n  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n    <boot dev='hd'/>\n{os}  </os>\n  <devices>\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n{devices}    <interface type='network'>\n      <source network='default'/>\n      <model type='virtio'/>\n    </interface>\n    <input type='tablet' bus='usb'/>\n    <graphics type='vnc' port='-1'/>\n  </devices>\n</domain>\n"
+    )
+}
+
+/// A file disk.
+pub fn disk(path: &str, target: &str, extra: &str) -> String {
+    format!(
+        "    <disk type='file' device='disk'>\n      <source file='{}'/>\n      <target dev='{target}' bus='ide'/>\n{extra}    </disk>\n",
+        xml_attr(path)
+    )
+}
+
+/// Escapes text for an XML attribute in single quotes.
+pub fn xml_attr(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('\'', "&apos;")
+}
+
+/// Shows a readable diff of two line lists.
+#[track_caller]
+pub fn assert_lines(got: &[String], want: &[&str]) {
+    if got.iter().map(String::as_str).ne(want.iter().copied()) {
+        let mut msg = String::from("rules differ (- want, + got):\n");
+        for w in want {
+            if !got.iter().any(|g| g == w) {
+                msg.push_str(&format!("- {w}\n"));
+            }
+        }
+        for g in got {
+            if !want.contains(&g.as_str()) {
+                msg.push_str(&format!("+ {g}\n"));
+            }
+        }
+        msg.push_str("got, in order:\n");
+        for g in got {
+            msg.push_str(&format!("  {g}\n"));
+        }
+        panic!("{msg}");
+    }
+}
+
+/// The compiled form of every path rule in `profile`, as `(aare, regex)` pairs from
+/// `apparmor_parser -D rule-exprs`: what the parser really made of each quoted path.
+pub fn compiled_exprs(policy: &Policy, profile: &Path) -> Vec<(String, String)> {
+    let out = Command::new(real_parser())
+        .args(["-Q", "-K", "-D", "rule-exprs", "--base"])
+        .arg(&policy.dir)
+        .arg("-I")
+        .arg(&policy.dir)
+        .arg(profile)
+        .output()
+        .expect("run apparmor_parser");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    text.lines()
+        .filter_map(|l| l.strip_prefix("aare: "))
+        .filter_map(|l| l.split_once("   ->   "))
+        .map(|(a, r)| (a.to_string(), r.to_string()))
+        .collect()
+}
+
+/// If the parser's regex for a rule matches exactly one literal string, that string.
+/// `None` if it contains any unescaped regex operator (a glob, an alternation...).
+pub fn literal_of(regex: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = regex.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?),
+            // '?' is not an operator in the parser's regex dialect (a literal ? is shown bare).
+            '(' | ')' | '|' | '[' | ']' | '*' | '+' | '.' | '^' | '$' | '{' | '}' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Asserts that `profile` contains a rule whose compiled form matches exactly `path` and
+/// nothing else.
+#[track_caller]
+pub fn assert_literal_rule(policy: &Policy, profile: &Path, path: &Path) {
+    let want = path.to_str().expect("utf-8 path");
+    let exprs = compiled_exprs(policy, profile);
+    assert!(
+        exprs
+            .iter()
+            .any(|(_, re)| literal_of(re).as_deref() == Some(want)),
+        "no rule matching exactly {want:?}; compiled rules:\n{}",
+        exprs
+            .iter()
+            .map(|(a, r)| format!("  {a} -> {r}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // And no rule that is a pattern built from the path's text.
+    let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or(want);
+    for (aare, re) in &exprs {
+        if aare.contains(stem) || re.contains(stem) {
+            assert!(
+                literal_of(re).is_some(),
+                "rule {aare} compiles to a pattern {re}"
+            );
+        }
+    }
+}
+
+/// The rules after the five base rules every QEMU domain gets.
+pub fn device_rules(o: &Output) -> Vec<String> {
+    let all = dry_rules(o);
+    assert!(all.len() >= 5, "missing base rules: {all:?}\n{}", stderr(o));
+    all[5..].to_vec()
+}
