@@ -228,7 +228,8 @@ impl RecordingParser {
             &script,
             format!(
                 "#!/bin/sh\n\
-                 here=$(dirname \"$0\")\n\
+                 PATH=/usr/bin:/bin\n\
+                 here=${{0%/*}}\n\
                  printf '%s\\n' \"$*\" >> \"$here/argv.log\"\n\
                  mode=$(cat \"$here/mode\" 2>/dev/null)\n\
                  case \"$mode\" in\n\
