@@ -32,7 +32,12 @@ impl Env {
 
     fn ok(&self, args: &[&str], xml: Option<&str>) -> std::process::Output {
         let o = self.run(args, xml);
-        assert!(o.status.success(), "{args:?} failed ({:?}): {}", o.status.code(), stderr(&o));
+        assert!(
+            o.status.success(),
+            "{args:?} failed ({:?}): {}",
+            o.status.code(),
+            stderr(&o)
+        );
         o
     }
 
@@ -42,7 +47,10 @@ impl Env {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap_or_default())
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap_or_default(),
+                )
             })
             .collect();
         v.sort();
@@ -50,7 +58,10 @@ impl Env {
     }
 
     fn files_rules(&self) -> Vec<String> {
-        let text = self.policy.read(&format!("{PROFILE}.files")).expect(".files exists");
+        let text = self
+            .policy
+            .read(&format!("{PROFILE}.files"))
+            .expect(".files exists");
         text.lines()
             .filter_map(|l| {
                 let code = l.split("  #").next().unwrap_or("").trim();
@@ -76,11 +87,17 @@ fn create_replace_append_remove_delete() {
 
     // -c: both files written, loaded with -a.
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
-    assert_eq!(env.parser.take_calls(), [format!("--base {pd} -a {}", profile.display())]);
+    assert_eq!(
+        env.parser.take_calls(),
+        [format!("--base {pd} -a {}", profile.display())]
+    );
     let prof_text = fs::read_to_string(&profile).unwrap();
     assert!(prof_text.contains(&format!("profile {PROFILE} flags=(attach_disconnected) {{")));
     assert!(prof_text.contains(&format!("  #include <libvirt/{PROFILE}.files>\n\n}}\n")));
-    assert_lines(&env.files_rules(), &[&format!("\"{}\" rwk,", env.tree.s("images/vm.img"))]);
+    assert_lines(
+        &env.files_rules(),
+        &[&format!("\"{}\" rwk,", env.tree.s("images/vm.img"))],
+    );
     for p in [&profile, &files] {
         use std::os::unix::fs::MetadataExt;
         assert_eq!(fs::metadata(p).unwrap().mode() & 0o777, 0o644);
@@ -97,11 +114,15 @@ fn create_replace_append_remove_delete() {
     // -r with a second disk: .files regenerated, loaded with -r, profile untouched.
     env.tree.file("images/second.img", b"");
     let xml2 = domain(
-        &(disk(&env.tree.s("images/vm.img"), "vda", "") + &disk(&env.tree.s("images/second.img"), "vdb", "")),
+        &(disk(&env.tree.s("images/vm.img"), "vda", "")
+            + &disk(&env.tree.s("images/second.img"), "vdb", "")),
         "",
     );
     env.ok(&["-r", "-u", PROFILE], Some(&xml2));
-    assert_eq!(env.parser.take_calls(), [format!("--base {pd} -r {}", profile.display())]);
+    assert_eq!(
+        env.parser.take_calls(),
+        [format!("--base {pd} -r {}", profile.display())]
+    );
     assert_eq!(fs::read_to_string(&profile).unwrap(), prof_text);
     assert_lines(
         &env.files_rules(),
@@ -113,12 +134,33 @@ fn create_replace_append_remove_delete() {
 
     // -F extra: appended once, even when repeated; -F of a subtree.
     env.tree.file("hot/plug.img", b"");
-    env.ok(&["-r", "-u", PROFILE, "-F", &env.tree.s("hot/plug.img")], Some(&xml2));
-    env.ok(&["-r", "-u", PROFILE, "-F", &env.tree.s("hot/plug.img")], Some(&xml2));
-    env.ok(&["-r", "-u", PROFILE, "-F", &format!("{}/{{,**}}", env.tree.s("hot"))], Some(&xml2));
+    env.ok(
+        &["-r", "-u", PROFILE, "-F", &env.tree.s("hot/plug.img")],
+        Some(&xml2),
+    );
+    env.ok(
+        &["-r", "-u", PROFILE, "-F", &env.tree.s("hot/plug.img")],
+        Some(&xml2),
+    );
+    env.ok(
+        &[
+            "-r",
+            "-u",
+            PROFILE,
+            "-F",
+            &format!("{}/{{,**}}", env.tree.s("hot")),
+        ],
+        Some(&xml2),
+    );
     assert_eq!(env.parser.take_calls().len(), 3);
     let rules = env.files_rules();
-    assert_eq!(rules[2..], [format!("\"{}\" rwk,", env.tree.s("hot/plug.img")), format!("\"{}/{{,**}}\" rwk,", env.tree.s("hot"))]);
+    assert_eq!(
+        rules[2..],
+        [
+            format!("\"{}\" rwk,", env.tree.s("hot/plug.img")),
+            format!("\"{}/{{,**}}\" rwk,", env.tree.s("hot"))
+        ]
+    );
 
     // A plain -r drops the -F rules (how libvirtd revokes a hot-unplugged disk).
     env.ok(&["-r", "-u", PROFILE], Some(&xml2));
@@ -127,7 +169,10 @@ fn create_replace_append_remove_delete() {
 
     // -R: unload, files kept. Not loaded (exit 234): a warning, success.
     env.ok(&["-R", "-u", PROFILE], None);
-    assert_eq!(env.parser.take_calls(), [format!("--base {pd} -R {}", profile.display())]);
+    assert_eq!(
+        env.parser.take_calls(),
+        [format!("--base {pd} -R {}", profile.display())]
+    );
     assert!(profile.exists() && files.exists());
     env.parser.set_mode("notloaded");
     let o = env.ok(&["-R", "-u", PROFILE], None);
@@ -137,7 +182,10 @@ fn create_replace_append_remove_delete() {
 
     // -D: unload and delete .files; the profile file stays (libvirt keeps local edits).
     env.ok(&["-D", "-u", PROFILE], None);
-    assert_eq!(env.parser.take_calls(), [format!("--base {pd} -R {}", profile.display())]);
+    assert_eq!(
+        env.parser.take_calls(),
+        [format!("--base {pd} -R {}", profile.display())]
+    );
     assert!(profile.exists());
     assert!(!files.exists());
     assert!(!env.policy.lock_exists());
@@ -160,11 +208,17 @@ fn failing_parser_on_replace_leaves_previous_files_byte_identical() {
     env.parser.set_mode("fail");
     env.tree.file("images/new.img", b"");
     let xml2 = domain(&disk(&env.tree.s("images/new.img"), "vdb", ""), "");
-    for args in [&["-r", "-u", PROFILE][..], &["-r", "-u", PROFILE, "-F", &env.tree.s("images/new.img")]] {
+    for args in [
+        &["-r", "-u", PROFILE][..],
+        &["-r", "-u", PROFILE, "-F", &env.tree.s("images/new.img")],
+    ] {
         let o = env.run(args, Some(&xml2));
         assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
         let err = stderr(&o);
-        assert!(err.contains("simulated failure"), "the parser's own message is shown: {err}");
+        assert!(
+            err.contains("simulated failure"),
+            "the parser's own message is shown: {err}"
+        );
         assert_eq!(err.lines().count(), 1, "{err}");
         assert_eq!(env.files(), before, "previous files restored byte for byte");
     }
@@ -177,7 +231,11 @@ fn failing_parser_on_create_leaves_nothing() {
     env.parser.set_mode("fail");
     let o = env.run(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
     assert_eq!(o.status.code(), Some(7));
-    let left: Vec<_> = env.files().into_iter().filter(|(n, _)| !n.starts_with('.')).collect();
+    let left: Vec<_> = env
+        .files()
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect();
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -213,7 +271,10 @@ fn installed_legacy_template_is_filled_byte_compatibly() {
     env.ok(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
     let want = stock
         .replace("profile LIBVIRT_TEMPLATE", &format!("profile {PROFILE}"))
-        .replace("/srv/shared/** r,\n}", &format!("/srv/shared/** r,\n  #include <libvirt/{PROFILE}.files>\n\n}}"));
+        .replace(
+            "/srv/shared/** r,\n}",
+            &format!("/srv/shared/** r,\n  #include <libvirt/{PROFILE}.files>\n\n}}"),
+        );
     assert_eq!(fs::read_to_string(env.policy.profile()).unwrap(), want);
     env.policy.compile(&env.policy.profile());
 }
@@ -233,22 +294,115 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
     let env = Env::new();
     let good = xml_with_disk(&env.tree);
     let cases: Vec<(&str, Vec<String>, String, i32, &str)> = vec![
-        ("malformed XML", vec![], good.replace("</devices>", "<devices>"), 1, "domain XML: line"),
-        ("DOCTYPE", vec![], format!("<!DOCTYPE domain [<!ENTITY x 'y'>]>{good}"), 1, "DOCTYPE"),
-        ("entity", vec![], good.replace("<name>virt-aa-helper-test</name>", "<name>&x;</name>"), 1, "undefined entity"),
-        ("wrong uuid", vec![], good.replace("0123456789ab", "0123456789aa"), 1, "does not match the domain's <uuid>"),
-        ("missing uuid", vec![], good.replace(&format!("<uuid>{UUID}</uuid>"), ""), 1, "<uuid>: missing"),
-        ("unknown virt type", vec![], good.replace("type='kvm'", "type='hyperkvm'"), 1, "unknown virtualization type 'hyperkvm'"),
-        ("no template for type", vec![], good.replace("type='kvm'", "type='xen'"), 5, "TEMPLATE.xen"),
-        ("relative -F", vec!["-F".into(), "images/vm.img".into()], good.clone(), 2, "-F 'images/vm.img': not an absolute path"),
-        ("restricted -F", vec!["-F".into(), "/etc/shadow".into()], good.clone(), 3, "'/etc/shadow': /etc is never allowed"),
-        ("restricted subtree", vec!["-f".into(), "/usr/{,**}".into()], good.clone(), 3, "'/usr': /usr is never allowed"),
-        ("root subtree", vec!["-F".into(), "/{,**}".into()], good.clone(), 3, "root directory can never be granted"),
-        ("restricted disk", vec![], good.replace(&env.tree.s("images/vm.img"), "/etc/passwd"), 3, "(from disk vda)"),
-        ("relative disk", vec![], good.replace(&env.tree.s("images/vm.img"), "vm.img"), 3, "'vm.img': is not an absolute path"),
+        (
+            "malformed XML",
+            vec![],
+            good.replace("</devices>", "<devices>"),
+            1,
+            "domain XML: line",
+        ),
+        (
+            "DOCTYPE",
+            vec![],
+            format!("<!DOCTYPE domain [<!ENTITY x 'y'>]>{good}"),
+            1,
+            "DOCTYPE",
+        ),
+        (
+            "entity",
+            vec![],
+            good.replace("<name>virt-aa-helper-test</name>", "<name>&x;</name>"),
+            1,
+            "undefined entity",
+        ),
+        (
+            "wrong uuid",
+            vec![],
+            good.replace("0123456789ab", "0123456789aa"),
+            1,
+            "does not match the domain's <uuid>",
+        ),
+        (
+            "missing uuid",
+            vec![],
+            good.replace(&format!("<uuid>{UUID}</uuid>"), ""),
+            1,
+            "<uuid>: missing",
+        ),
+        (
+            "unknown virt type",
+            vec![],
+            good.replace("type='kvm'", "type='hyperkvm'"),
+            1,
+            "unknown virtualization type 'hyperkvm'",
+        ),
+        (
+            "no template for type",
+            vec![],
+            good.replace("type='kvm'", "type='xen'"),
+            5,
+            "TEMPLATE.xen",
+        ),
+        (
+            "relative -F",
+            vec!["-F".into(), "images/vm.img".into()],
+            good.clone(),
+            2,
+            "-F 'images/vm.img': not an absolute path",
+        ),
+        (
+            "restricted -F",
+            vec!["-F".into(), "/etc/shadow".into()],
+            good.clone(),
+            3,
+            "'/etc/shadow': /etc is never allowed",
+        ),
+        (
+            "restricted subtree",
+            vec!["-f".into(), "/usr/{,**}".into()],
+            good.clone(),
+            3,
+            "'/usr': /usr is never allowed",
+        ),
+        (
+            "root subtree",
+            vec!["-F".into(), "/{,**}".into()],
+            good.clone(),
+            3,
+            "root directory can never be granted",
+        ),
+        (
+            "restricted disk",
+            vec![],
+            good.replace(&env.tree.s("images/vm.img"), "/etc/passwd"),
+            3,
+            "(from disk vda)",
+        ),
+        (
+            "relative disk",
+            vec![],
+            good.replace(&env.tree.s("images/vm.img"), "vm.img"),
+            3,
+            "'vm.img': is not an absolute path",
+        ),
         ("empty stdin", vec![], String::new(), 1, "no domain XML"),
-        ("not a domain", vec![], "<network/>".into(), 1, "root element must be <domain>"),
-        ("bad profile name", vec!["-u".into(), "libvirt-00000000-0000-0000-0000-0123456789AB".into()], good.clone(), 2, "lower case"),
+        (
+            "not a domain",
+            vec![],
+            "<network/>".into(),
+            1,
+            "root element must be <domain>",
+        ),
+        (
+            "bad profile name",
+            vec![
+                "-u".into(),
+                "libvirt-00000000-0000-0000-0000-0123456789AB".into(),
+            ],
+            good.clone(),
+            2,
+            "lower case",
+        ),
     ];
     for (what, extra, xml, code, needle) in cases {
         for mode in ["-c", "-r"] {
@@ -265,11 +419,17 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
                 assert_eq!(o.status.code(), Some(4), "{what} {mode}: {err}");
             } else {
                 assert_eq!(o.status.code(), Some(code), "{what} {mode}: {err}");
-                assert!(err.contains(needle), "{what} {mode}: want {needle:?} in {err}");
+                assert!(
+                    err.contains(needle),
+                    "{what} {mode}: want {needle:?} in {err}"
+                );
             }
             let errors: Vec<_> = err.lines().filter(|l| l.contains(": error: ")).collect();
             assert_eq!(errors.len(), 1, "{what}: {err}");
-            assert!(err.lines().all(|l| l.starts_with("virt-aa-helper: ")), "{what}: {err}");
+            assert!(
+                err.lines().all(|l| l.starts_with("virt-aa-helper: ")),
+                "{what}: {err}"
+            );
             assert!(stdout(&o).is_empty(), "{what}");
             assert_eq!(env.files(), before, "{what} {mode}: nothing written");
         }
@@ -279,7 +439,10 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
     env.ok(&["-c", "-u", PROFILE], Some(&good));
     env.parser.take_calls();
     let before = env.files();
-    for xml in [good.replace("</devices>", "<devices>"), good.replace(&env.tree.s("images/vm.img"), "/etc/passwd")] {
+    for xml in [
+        good.replace("</devices>", "<devices>"),
+        good.replace(&env.tree.s("images/vm.img"), "/etc/passwd"),
+    ] {
         let o = env.run(&["-r", "-u", PROFILE], Some(&xml));
         assert!(!o.status.success());
         assert_eq!(env.files(), before);
@@ -301,7 +464,14 @@ fn dry_run_writes_and_loads_nothing_in_every_mode() {
     let before = env.files();
     for args in [
         &["-d", "-r", "-u", PROFILE][..],
-        &["-d", "-r", "-u", PROFILE, "-F", "/var/lib/libvirt/images/x.img"],
+        &[
+            "-d",
+            "-r",
+            "-u",
+            PROFILE,
+            "-F",
+            "/var/lib/libvirt/images/x.img",
+        ],
         &["-d", "-a", "-u", PROFILE],
         &["-d", "-R", "-u", PROFILE],
         &["-d", "-D", "-u", PROFILE],
@@ -310,7 +480,10 @@ fn dry_run_writes_and_loads_nothing_in_every_mode() {
         assert!(!stdout(&o).is_empty(), "{args:?} prints what it would do");
         assert_eq!(env.files(), before, "{args:?}");
     }
-    assert!(env.parser.take_calls().is_empty(), "a dry run never runs the parser");
+    assert!(
+        env.parser.take_calls().is_empty(),
+        "a dry run never runs the parser"
+    );
 }
 
 #[test]
@@ -323,7 +496,10 @@ fn lxc_profiles_have_no_files_include() {
     let text = fs::read_to_string(env.policy.profile()).unwrap();
     assert!(text.contains("#include <abstractions/libvirt-lxc>"));
     assert!(!text.contains(".files"));
-    assert!(!env.policy.files().exists(), "libvirt never writes .files for LXC");
+    assert!(
+        !env.policy.files().exists(),
+        "libvirt never writes .files for LXC"
+    );
     assert_eq!(env.parser.take_calls().len(), 1);
 }
 
@@ -333,7 +509,9 @@ fn concurrent_appends_all_survive() {
     let env = Env::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
-    let paths: Vec<String> = (0..12).map(|i| env.tree.s(&format!("hot/{i}.img"))).collect();
+    let paths: Vec<String> = (0..12)
+        .map(|i| env.tree.s(&format!("hot/{i}.img")))
+        .collect();
     std::thread::scope(|s| {
         for p in &paths {
             let env = &env;
@@ -343,7 +521,10 @@ fn concurrent_appends_all_survive() {
     });
     let rules = env.files_rules();
     for p in &paths {
-        assert!(rules.contains(&format!("\"{p}\" rwk,")), "{p} lost: {rules:?}");
+        assert!(
+            rules.contains(&format!("\"{p}\" rwk,")),
+            "{p} lost: {rules:?}"
+        );
     }
     assert_eq!(rules.len(), 1 + paths.len());
     env.policy.compile(&env.policy.profile());
@@ -351,11 +532,26 @@ fn concurrent_appends_all_survive() {
 
 #[test]
 fn shipped_example_dry_run() {
-    let xml = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/examples/demo.xml")).unwrap();
-    let o = run(&["-d", "-c", "-u", "libvirt-6f1f3c36-6a7e-4c54-9b2a-3d1e5f0a7b11"], Some(&xml));
+    let xml =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/examples/demo.xml"))
+            .unwrap();
+    let o = run(
+        &[
+            "-d",
+            "-c",
+            "-u",
+            "libvirt-6f1f3c36-6a7e-4c54-9b2a-3d1e5f0a7b11",
+        ],
+        Some(&xml),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let rules = dry_rules(&o);
-    assert!(rules.contains(&"\"/var/lib/libvirt/images/debian-12 netinst \\[amd64\\].iso\" rk,".to_string()), "{rules:?}");
+    assert!(
+        rules.contains(
+            &"\"/var/lib/libvirt/images/debian-12 netinst \\[amd64\\].iso\" rk,".to_string()
+        ),
+        "{rules:?}"
+    );
     compile_dry_run(&o);
 }
 
@@ -363,9 +559,25 @@ fn shipped_example_dry_run() {
 fn help_and_version() {
     let o = run(&["-h"], None);
     assert!(o.status.success());
-    for flag in ["--create", "--replace", "--add", "--remove", "--delete", "--dryrun", "--uuid", "--add-file", "--append-file", "--apparmor-dir", "--parser", "--no-load"] {
+    for flag in [
+        "--create",
+        "--replace",
+        "--add",
+        "--remove",
+        "--delete",
+        "--dryrun",
+        "--uuid",
+        "--add-file",
+        "--append-file",
+        "--apparmor-dir",
+        "--parser",
+        "--no-load",
+    ] {
         assert!(stdout(&o).contains(flag), "{flag}");
     }
     let o = run(&["--version"], None);
-    assert_eq!(stdout(&o).trim(), format!("virt-aa-helper {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("virt-aa-helper {}", env!("CARGO_PKG_VERSION"))
+    );
 }
