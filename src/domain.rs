@@ -162,7 +162,7 @@ pub struct Disk {
     pub source: Source,
     /// `<driver type=...>`: the declared image format.
     pub format: Option<String>,
-    /// `<readonly/>`.
+    /// `<readonly/>`, or a CD-ROM (libvirt forces those read-only).
     pub readonly: bool,
     /// `<backingStore>`.
     pub backing: Backing,

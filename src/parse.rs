@@ -201,7 +201,8 @@ fn parse_disk(disk: &Element) -> Result<Disk> {
         target,
         source,
         format,
-        readonly: disk.child("readonly").is_some(),
+        // libvirt forces CD-ROMs read-only (virDomainDiskDefPostParse).
+        readonly: disk.child("readonly").is_some() || disk.attr("device") == Some("cdrom"),
         backing,
     })
 }

@@ -284,12 +284,17 @@ fn disk_rules(
     b: &mut Builder,
     r: &mut impl Resolve,
 ) -> Result<()> {
-    let Source::Local { kind, path } = &disk.source else {
-        return Ok(());
+    // libvirt walks the whole chain and skips the elements that are not local
+    // (storage_source_add_files): a network disk can have local backing layers.
+    let top = match &disk.source {
+        Source::Empty => return Ok(()),
+        Source::NotLocal { .. } => None,
+        Source::Local { kind, path } => {
+            let perms = if disk.readonly { Perms::RK } else { Perms::RWK };
+            let raw = Path::new(path);
+            Some((*kind, raw, b.file(r, raw, perms, origin)?))
+        }
     };
-    let raw = Path::new(path);
-    let top_perms = if disk.readonly { Perms::RK } else { Perms::RWK };
-    let top = b.file(r, raw, top_perms, origin)?;
     match &disk.backing {
         Backing::None => {}
         Backing::Explicit(layers) => {
@@ -305,11 +310,14 @@ fn disk_rules(
             }
         }
         Backing::Discover => {
-            // A directory (vvfat) has no header.
-            if *kind == LocalKind::Dir {
+            // A directory (vvfat) has no header; a network image is not read.
+            let Some((kind, raw, canon)) = top else {
+                return Ok(());
+            };
+            if kind == LocalKind::Dir {
                 return Ok(());
             }
-            let layers = r.backing_chain(raw, &top, disk.format.as_deref(), origin)?;
+            let layers = r.backing_chain(raw, &canon, disk.format.as_deref(), origin)?;
             for (i, layer) in layers.into_iter().enumerate() {
                 let lo = origin.with(format_args!("backing {}", i + 1));
                 b.add(layer.path, Perms::RK, &lo)
@@ -512,6 +520,25 @@ mod tests {
                 "/i/base.qcow2 rk +deny <disk vda backing 1>",
                 "/i/cd.iso rk +deny <disk hdc>",
                 "/dev/sdb rwk <disk vdb>",
+            ]
+        );
+    }
+
+    #[test]
+    fn network_disks_keep_their_local_backing_layers_and_cdroms_are_read_only() {
+        let got = lines(
+            "<disk type='network'><driver type='qcow2'/><source protocol='nbd' name='bar'/>\
+               <backingStore type='block'><format type='qcow2'/><source dev='/dev/vg/base'/><backingStore/></backingStore>\
+               <target dev='vdb'/></disk>\
+             <disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc'/></disk>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            &got[5..],
+            [
+                "/dev/vg/base rk +deny <disk vdb backing 1>",
+                "/dev/sr0 rk +deny <disk hdc>"
             ]
         );
     }
