@@ -226,6 +226,68 @@ fn failing_parser_on_replace_leaves_previous_files_byte_identical() {
 }
 
 #[test]
+fn parser_runs_with_a_cleared_environment() {
+    let env = Env::new();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_virt-aa-helper"));
+    cmd.args(["-c", "-u", PROFILE, "--apparmor-dir"])
+        .arg(&env.policy.dir)
+        .arg("--parser")
+        .arg(&env.parser.script)
+        .env("LD_LIBRARY_PATH", "/nonexistent/evil")
+        .env("APPARMOR_SECRET", "x")
+        .env("PATH", "/tmp/evil:/usr/bin:/bin")
+        .stdin(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(xml_with_disk(&env.tree).as_bytes())
+            .unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(env.parser.last_env(), ["PATH=/sbin:/usr/sbin"]);
+}
+
+#[test]
+fn refuses_to_run_setuid() {
+    // A copy of the binary, owned by root with the set-uid bit, run by an unprivileged
+    // user: real and effective uids differ.
+    assert!(
+        is_root(),
+        "this test needs root (CI runs as root) to install a set-uid copy of the binary"
+    );
+    let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("virt-aa-helper");
+    fs::copy(env!("CARGO_BIN_EXE_virt-aa-helper"), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o4755)).unwrap();
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["-d", "-R", "-u", PROFILE])
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("refusing to run set-uid or set-gid"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+fn is_root() -> bool {
+    // The effective uid is the third field of the "Uid:" line.
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        == Some("0")
+}
+
+#[test]
 fn failing_parser_on_create_leaves_nothing() {
     let env = Env::new();
     env.parser.set_mode("fail");

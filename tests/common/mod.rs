@@ -228,6 +228,7 @@ impl RecordingParser {
             &script,
             format!(
                 "#!/bin/sh\n\
+                 /usr/bin/env > \"${{0%/*}}/env.log\"\n\
                  PATH=/usr/bin:/bin\n\
                  here=${{0%/*}}\n\
                  printf '%s\\n' \"$*\" >> \"$here/argv.log\"\n\
@@ -248,6 +249,19 @@ impl RecordingParser {
             log,
             mode,
         }
+    }
+
+    /// The environment the parser saw on its last run (`NAME=value` lines, sorted), minus
+    /// what the recording shell itself sets (`PWD`, `SHLVL` and `_`).
+    pub fn last_env(&self) -> Vec<String> {
+        let s = fs::read_to_string(self.log.with_file_name("env.log")).unwrap_or_default();
+        let mut v: Vec<String> = s
+            .lines()
+            .filter(|l| !["PWD=", "SHLVL=", "_="].iter().any(|p| l.starts_with(p)))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
     }
 
     /// `""` (compile for real), `"fail"` or `"notloaded"`.
