@@ -33,30 +33,35 @@ use std::path::PathBuf;
 #[command(group(ArgGroup::new("extra").args(["add_file", "append_file"]).multiple(false)))]
 pub struct Cli {
     /// Load the existing profile into the kernel (apparmor_parser -a). Reads no XML.
-    #[arg(short = 'a', long = "add")]
+    #[arg(short = 'a', long = "add", overrides_with = "add")]
     pub add: bool,
 
     /// Create the profile and its .files from the domain XML on stdin, then load it.
     /// Refused if the profile already exists.
-    #[arg(short = 'c', long = "create")]
+    #[arg(short = 'c', long = "create", overrides_with = "create")]
     pub create: bool,
 
     /// Regenerate .files from the domain XML on stdin (or append to it with -F) and reload
     /// the profile. The profile must exist.
-    #[arg(short = 'r', long = "replace")]
+    #[arg(short = 'r', long = "replace", overrides_with = "replace")]
     pub replace: bool,
 
     /// Unload the profile from the kernel; the files are kept.
-    #[arg(short = 'R', long = "remove")]
+    #[arg(short = 'R', long = "remove", overrides_with = "remove")]
     pub remove: bool,
 
     /// Unload the profile and delete its .files (the profile file is kept, as libvirt does,
     /// so local edits survive the next start).
-    #[arg(short = 'D', long = "delete")]
+    #[arg(short = 'D', long = "delete", overrides_with = "delete")]
     pub delete: bool,
 
     /// Dry run: change nothing, load nothing; print to stdout what would be written and run.
-    #[arg(short = 'd', long = "dryrun", visible_alias = "dry-run")]
+    #[arg(
+        short = 'd',
+        long = "dryrun",
+        visible_alias = "dry-run",
+        overrides_with = "dryrun"
+    )]
     pub dryrun: bool,
 
     /// The profile name: libvirt- followed by the domain's UUID in lower case with dashes.
@@ -86,7 +91,7 @@ pub struct Cli {
     pub parser: Option<PathBuf>,
 
     /// Write the files but do not run apparmor_parser.
-    #[arg(long = "no-load")]
+    #[arg(long = "no-load", overrides_with = "no_load")]
     pub no_load: bool,
 }
 
@@ -246,6 +251,9 @@ mod tests {
         assert_eq!(x.path, PathBuf::from("/run/x"));
         assert!(req(&["-dr", "-u", U]).unwrap().dry_run);
         assert_eq!(req(&["-D", "-u", U]).unwrap().mode, Mode::Delete);
+        // getopt accepts a repeated flag; so do we.
+        let r = req(&["-d", "-r", "-d", "-r", "-u", U]).unwrap();
+        assert!(r.dry_run && r.mode == Mode::Replace);
     }
 
     #[test]

@@ -67,6 +67,40 @@ const ALWAYS_OK: &[&str] = &[
     "/etc/libvirt-sandbox/services",
 ];
 
+/// Directories that hold the files of every domain (libvirt's default locations). A rule
+/// for one of them, or an ancestor, together with everything below it would give one VM the
+/// images, sockets and state of all the others; libvirtd only ever asks for a per-domain
+/// directory below them (`AppArmorSetPathLabel(allowSubtree)`: `domain-<id>-<name>`,
+/// `channel/<id>-<name>`, hugepage and memory-backing directories per domain).
+const SHARED: &[&str] = &[
+    "/var/lib/libvirt",
+    "/var/lib/libvirt/images",
+    "/var/lib/libvirt/boot",
+    "/var/lib/libvirt/qemu",
+    "/var/lib/libvirt/qemu/nvram",
+    "/var/lib/libvirt/qemu/channel",
+    "/var/lib/libvirt/qemu/channel/target",
+    "/var/lib/libvirt/qemu/ram",
+    "/var/lib/libvirt/qemu/save",
+    "/var/lib/libvirt/qemu/snapshot",
+    "/var/lib/libvirt/qemu/dump",
+    "/var/lib/libvirt/swtpm",
+    "/var/log/libvirt",
+    "/var/log/libvirt/qemu",
+    "/var/log/swtpm",
+    "/var/cache/libvirt",
+    "/run/libvirt",
+    "/run/libvirt/qemu",
+    "/run/libvirt/qemu/channel",
+    "/run/libvirt/qemu/swtpm",
+    "/dev/hugepages/libvirt",
+    "/dev/hugepages/libvirt/qemu",
+];
+
+/// The shallowest directory that may be granted with everything below it: three
+/// components (`/srv/vms/one`), never `/home`, `/var/lib` or `/tmp` as a whole.
+const MIN_SUBTREE_DEPTH: usize = 3;
+
 /// What a rule grants on a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {
@@ -102,6 +136,20 @@ pub fn check(path: &CanonicalPath, grant: Grant, subtree: bool) -> Result<(), St
         if let Some(r) = RESTRICTED.iter().find(|r| is_within(Path::new(r), p)) {
             return Err(format!(
                 "granting everything below it would include {r} (restricted location)"
+            ));
+        }
+        if let Some(shared) = SHARED.iter().find(|d| is_within(Path::new(d), p)) {
+            return Err(format!(
+                "granting everything below it would include {shared}, which holds the files of every domain"
+            ));
+        }
+        let depth = p
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .count();
+        if depth < MIN_SUBTREE_DEPTH {
+            return Err(format!(
+                "too wide to grant with everything below it (a directory must be at least {MIN_SUBTREE_DEPTH} levels deep)"
             ));
         }
     }
@@ -203,6 +251,24 @@ mod tests {
             check(&c("/var/lib/libvirt/qemu/domain-1-vm"), Grant::Write, true),
             Ok(())
         );
-        assert_eq!(check(&c("/run"), Grant::Write, true), Ok(()));
+        assert_eq!(
+            check(&c("/run/libvirt/qemu/channel/1-vm"), Grant::Write, true),
+            Ok(())
+        );
+        assert_eq!(check(&c("/srv/vms/one"), Grant::Write, true), Ok(()));
+        for wide in [
+            "/run",
+            "/tmp",
+            "/home",
+            "/var/lib",
+            "/var/lib/libvirt",
+            "/var/lib/libvirt/images",
+            "/run/libvirt/qemu",
+            "/srv/vms",
+        ] {
+            assert!(check(&c(wide), Grant::Write, true).is_err(), "{wide}");
+            // The directory alone is fine.
+            assert_eq!(check(&c(wide), Grant::Write, false), Ok(()), "{wide}");
+        }
     }
 }

@@ -163,6 +163,13 @@ fn element(start: &BytesStart<'_>, line: usize) -> Result<Element> {
         let attr =
             attr.map_err(|e| Error::Xml(format!("line {line}: {}", one_line(&e.to_string()))))?;
         let key = attr.key.as_ref().to_string();
+        // quick-xml does not enforce these well-formedness rules; libxml2 (libvirt's
+        // parser) does: a raw '<' in an attribute value and characters XML 1.0 forbids.
+        if attr.value.contains('<') {
+            return Err(Error::Xml(format!(
+                "line {line}: attribute {key}: unescaped '<' in an attribute value"
+            )));
+        }
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| {
@@ -172,6 +179,7 @@ fn element(start: &BytesStart<'_>, line: usize) -> Result<Element> {
                 ))
             })?
             .into_owned();
+        check_chars(&value, line)?;
         if attrs.iter().any(|(k, _)| *k == key) {
             return Err(Error::Xml(format!(
                 "line {line}: duplicate attribute {key}"
@@ -208,7 +216,22 @@ fn attach(
     Ok(())
 }
 
+/// XML 1.0 `Char`: no control characters but tab, newline and carriage return (a
+/// character reference cannot produce them either).
+fn check_chars(text: &str, line: usize) -> Result<()> {
+    match text.chars().find(|&c| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    }) {
+        Some(c) => Err(Error::Xml(format!(
+            "line {line}: the character U+{:04X} is not allowed in XML",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn push_text(stack: &mut [Element], text: &str, lines: &LineIndex, pos: usize) -> Result<()> {
+    check_chars(text, lines.line(pos))?;
     match stack.last_mut() {
         Some(el) => el.text.push_str(text),
         None if text.trim().is_empty() => {}
@@ -288,6 +311,21 @@ mod tests {
         assert!(parse("<a/><b/>").is_err());
         assert!(parse("").is_err());
         assert!(parse("<a x='1' x='2'/>").is_err());
+    }
+
+    #[test]
+    fn not_well_formed_documents_are_refused() {
+        // quick-xml accepts these; libxml2 does not.
+        for doc in [
+            "<a b='x<y'/>",
+            "<a>\u{1}</a>",
+            "<a b='&#1;'/>",
+            "<a>&#0;</a>",
+            "<a>&#x1b;</a>",
+        ] {
+            assert!(parse(doc).is_err(), "{doc:?}");
+        }
+        assert!(parse("<a b='x&lt;y'>\t&#10;</a>").is_ok());
     }
 
     #[test]

@@ -1,0 +1,1291 @@
+//! libvirt 9.0's `tests/virt-aa-helper-test`, ported case by case for the devices this
+//! tool supports now (disks, chardevs, kernel/initrd/dtb, loader, nvram, `-f`/`-F`).
+//!
+//! The shell suite ran every case as a dry run and checked only the exit status and, for
+//! some cases, a loose `grep` regex over stdout+stderr. Here every passing case asserts the
+//! exact device rules and compiles the generated profile with the real `apparmor_parser`;
+//! every failing case asserts the exit code, an empty stdout and one
+//! `virt-aa-helper: error: ` line naming the offending argument or element.
+//!
+//! Exit codes: the C helper exited 1 for every failure. This tool distinguishes them
+//! (1 invalid XML/domain, 2 command line or profile name, 3 refused path, 4 profile state),
+//! so the failing cases assert the specific code instead of the C suite's `1`.
+//!
+//! Replace (`-r`) cases: the C suite ran `--dryrun -r` without any profile on disk, which
+//! the C helper allowed. This tool refuses `-r` when the profile does not exist (exit 4,
+//! even in a dry run: see `replace_without_existing_profile`), so each `-r` case first
+//! creates the profile in a temporary policy tree with `-c --no-load` from the base XML,
+//! the way libvirtd creates it at VM start and replaces it on hotplug.
+//!
+//! Ported with the device issue (devices not implemented yet, so not in this file):
+//! - 42 "create hostdev (USB)" and 43 "create hostdev (PCI)" (only run with `test_hostdev`)
+//! - 76 "sdl Xauthority"
+//! - 78 "vnc socket"
+//! - 79 "input dev passthrough"
+//! - 80 "nvdimm"
+//! - 81 "dri egl", 82 "dri spice"
+//! - 83 "shmem", 84 "shmem serverpath", 85 "shmem plain", 86 "shmem doorbell",
+//!   87 "shmem doorbell serverpath"
+//!
+//! Case numbers are those of `shared/research/virt-aa-helper-inventory.md` section 6.
+
+mod common;
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The C suite's nonexistent_uuid.
+const NONEXISTENT_PROFILE: &str = "libvirt-00000000-0000-0000-0000-000000000001";
+
+/// The C suite's `$tmpdir` with `1.img` and `2.img` (empty files), and the name of an
+/// image that does not exist.
+struct Fixture {
+    t: Tree,
+    disk1: String,
+    disk2: String,
+    nonexistent: String,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let t = Tree::new();
+        t.file("1.img", b"");
+        t.file("2.img", b"");
+        Fixture {
+            disk1: t.s("1.img"),
+            disk2: t.s("2.img"),
+            nonexistent: t.s("nonexistent.img"),
+            t,
+        }
+    }
+
+    /// The C template: one raw ide disk `hda` with the given source.
+    fn xml(&self, disk_path: &str) -> String {
+        domain(&raw_disk(disk_path, "hda", ""), "")
+    }
+
+    /// The template with disk1, plus `devices` (the C suite's `</devices>` substitution).
+    fn with_devices(&self, devices: &str) -> String {
+        domain(
+            &format!("{}{devices}", raw_disk(&self.disk1, "hda", "")),
+            "",
+        )
+    }
+
+    /// The template with disk1, plus `os` inside `<os>` (the `</os>` substitution).
+    fn with_os(&self, os: &str) -> String {
+        domain(&raw_disk(&self.disk1, "hda", ""), os)
+    }
+
+    /// The rule every case gets for disk1.
+    fn disk1_rule(&self) -> String {
+        format!("\"{}\" rwk,", self.disk1)
+    }
+}
+
+/// A raw file disk, as in the C template (`<driver name='qemu' type='raw'/>`).
+fn raw_disk(path: &str, target: &str, extra: &str) -> String {
+    disk(
+        path,
+        target,
+        &format!("      <driver name='qemu' type='raw'/>\n{extra}"),
+    )
+}
+
+/// An empty directory for `--apparmor-dir`, so that `-c` never sees a profile of the
+/// host's `/etc/apparmor.d`.
+fn empty_apparmor_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// `--dryrun -c -u PROFILE` (the C suite's extra_args) in an empty policy tree; must
+/// succeed, and what it would write must compile.
+fn dry_create(xml: &str) -> Output {
+    let dir = empty_apparmor_dir();
+    let o = run(
+        &[
+            "-d",
+            "-c",
+            "-u",
+            PROFILE,
+            "--apparmor-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        Some(xml),
+    );
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    compile_dry_run(&o);
+    o
+}
+
+/// A policy tree holding the profile created (not loaded) from `xml`.
+fn with_profile(xml: &str) -> Policy {
+    let policy = Policy::new();
+    let o = run(
+        &[
+            "-c",
+            "-u",
+            PROFILE,
+            "--no-load",
+            "--apparmor-dir",
+            policy.dir.to_str().unwrap(),
+        ],
+        Some(xml),
+    );
+    assert!(
+        o.status.success(),
+        "creating the profile failed: exit {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    assert!(policy.profile().exists() && policy.files().exists());
+    policy
+}
+
+/// Runs `--dryrun -r -u PROFILE` plus `extra` against `policy`.
+fn run_dry_replace(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "-d",
+        "-r",
+        "-u",
+        PROFILE,
+        "--apparmor-dir",
+        policy.dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args, Some(xml))
+}
+
+/// A `-r` dry run on a profile created from the base XML; must succeed and compile.
+fn dry_replace(f: &Fixture, xml: &str, extra: &[&str]) -> Output {
+    let policy = with_profile(&f.xml(&f.disk1));
+    let o = run_dry_replace(&policy, xml, extra);
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    compile_dry_run(&o);
+    o
+}
+
+/// Asserts an expected failure: exit `code`, nothing on stdout, and stderr ending in one
+/// `virt-aa-helper: error: ` line (only warnings before it) that contains every `needle`.
+#[track_caller]
+fn assert_refused(o: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(o.stdout.is_empty(), "stdout not empty:\n{}", stdout(o));
+    let lines: Vec<&str> = err.lines().collect();
+    let (last, before) = lines.split_last().expect("no error message on stderr");
+    assert!(
+        last.starts_with("virt-aa-helper: error: "),
+        "last stderr line is not an error: {err}"
+    );
+    for l in before {
+        assert!(
+            l.starts_with("virt-aa-helper: warning: "),
+            "more than one error line or stray output: {err}"
+        );
+    }
+    for n in needles {
+        assert!(last.contains(n), "error does not name {n:?}: {last}");
+    }
+}
+
+/// `path` as the tool canonicalizes it: symlinks resolved in the part that exists, the
+/// missing rest appended as is. Host paths (`/boot`, `/usr/share/OVMF`, `/dev`) may or may
+/// not exist, or be symlinks, depending on the machine.
+fn canonical(path: &str) -> String {
+    let mut existing = Path::new(path);
+    let mut missing = Vec::new();
+    while fs::symlink_metadata(existing).is_err() {
+        missing.push(existing.file_name().expect("file name"));
+        existing = existing.parent().expect("parent");
+    }
+    let mut p: PathBuf = fs::canonicalize(existing).expect("canonicalize");
+    for m in missing.iter().rev() {
+        p.push(m);
+    }
+    p.display().to_string()
+}
+
+fn mkfifo(path: &Path) {
+    let st = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(st.success(), "mkfifo {}", path.display());
+}
+
+/// The read-only rule pair: `"<p>" <perms>,` and `deny "<p>" w,`.
+fn read_only(path: &str, perms: &str) -> [String; 2] {
+    [
+        format!("\"{path}\" {perms},"),
+        format!("deny \"{path}\" w,"),
+    ]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Expected failures (C cases 1-36)
+// ---------------------------------------------------------------------------------------
+
+// virt-aa-helper-test: "invalid arg" (-z)
+#[test]
+fn invalid_arg() {
+    // C: getopt "invalid option", then "unsupported option", exit 1.
+    assert_refused(&run(&["-d", "-z"], None), 2, &["'-z'"]);
+}
+
+// virt-aa-helper-test: "invalid case" (-A)
+#[test]
+fn invalid_case() {
+    assert_refused(&run(&["-d", "-A"], None), 2, &["'-A'"]);
+}
+
+// virt-aa-helper-test: "not enough args" (-c)
+#[test]
+fn not_enough_args_create() {
+    // C: an empty uuid fails valid_uuid ("invalid UUID"). Here the message says -u is missing.
+    assert_refused(&run(&["-d", "-c"], None), 2, &["no profile name", "-u"]);
+}
+
+// virt-aa-helper-test: "not enough args" (-p)
+#[test]
+fn not_enough_args_p() {
+    // C: -p was still in the getopt string and failed on its missing argument. Here -p is
+    // an unknown option, with or without an argument (so are -H and -b).
+    assert_refused(&run(&["-d", "-p"], None), 2, &["'-p'"]);
+    assert_refused(&run(&["-d", "-p", "0"], None), 2, &["'-p'"]);
+    assert_refused(&run(&["-d", "-H", "x"], None), 2, &["'-H'"]);
+    assert_refused(&run(&["-d", "-b", "x"], None), 2, &["'-b'"]);
+}
+
+// virt-aa-helper-test: "no -u with -c"
+#[test]
+fn no_u_with_create() {
+    let f = Fixture::new();
+    let o = run(&["-d", "-c"], Some(&f.xml(&f.disk1)));
+    assert_refused(&o, 2, &["no profile name", "-u"]);
+}
+
+// virt-aa-helper-test: "bad uuid (bad digit)"
+#[test]
+fn bad_uuid_bad_digit() {
+    let f = Fixture::new();
+    let name = "libvirt-00000000-0000-0000-0000-00000000000g";
+    let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1)));
+    assert_refused(&o, 2, &["invalid profile name", &format!("'{name}'")]);
+}
+
+// virt-aa-helper-test: "bad uuid (too long)"
+#[test]
+fn bad_uuid_too_long() {
+    let f = Fixture::new();
+    let name = format!("{PROFILE}abcdef");
+    let o = run(&["-d", "-c", "-u", &name], Some(&f.xml(&f.disk1)));
+    assert_refused(&o, 2, &["invalid profile name", &format!("'{name}'")]);
+}
+
+// virt-aa-helper-test: "bad uuid (too short)"
+#[test]
+fn bad_uuid_too_short() {
+    let f = Fixture::new();
+    let name = "libvirt-00000000-0000-0000-0000-0123456789a";
+    let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1)));
+    assert_refused(&o, 2, &["invalid profile name", &format!("'{name}'")]);
+}
+
+// Not in the C suite: the forms of the uuid the C helper's valid_uuid accepted
+// (virUUIDParse takes upper case and no dashes) and then refused as "given uuid does not
+// match XML uuid" (exit 1). Here -u must be exactly what libvirtd passes, so they are
+// refused as a bad profile name (exit 2) before the XML is read.
+#[test]
+fn bad_uuid_not_in_libvirt_form() {
+    let f = Fixture::new();
+    for name in [
+        "libvirt-00000000-0000-0000-0000-0123456789AB",
+        "libvirt-000000000000000000000000000123456789ab",
+        "LIBVIRT-00000000-0000-0000-0000-0123456789ab",
+    ] {
+        let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1)));
+        assert_refused(&o, 2, &["invalid profile name", &format!("'{name}'")]);
+    }
+}
+
+// virt-aa-helper-test: "non-matching uuid"
+#[test]
+fn non_matching_uuid() {
+    let f = Fixture::new();
+    let name = "libvirt-00000000-0000-0000-0000-00000000000a";
+    let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1)));
+    assert_refused(&o, 1, &[name, "<uuid>", UUID]);
+}
+
+// virt-aa-helper-test: "missing uuid" (-c -u)
+#[test]
+fn missing_uuid() {
+    let f = Fixture::new();
+    let o = run(&["-d", "-c", "-u"], Some(&f.xml(&f.disk1)));
+    assert_refused(&o, 2, &["--uuid", "value is required"]);
+}
+
+// virt-aa-helper-test: "no -u with -R"
+#[test]
+fn no_u_with_remove() {
+    assert_refused(&run(&["-d", "-R"], None), 2, &["no profile name", "-u"]);
+}
+
+// virt-aa-helper-test: "non-existent uuid" (-R -u libvirt-...0001)
+#[test]
+fn non_existent_uuid() {
+    // C: "profile does not exist", exit 1. Here exit 4 (profile state), checked before any
+    // apparmor_parser run. The policy tree is a temporary one, so the host's does not matter.
+    let policy = Policy::new();
+    let o = run(
+        &[
+            "-d",
+            "-R",
+            "-u",
+            NONEXISTENT_PROFILE,
+            "--apparmor-dir",
+            policy.dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_refused(&o, 4, &[NONEXISTENT_PROFILE, "does not exist"]);
+}
+
+// virt-aa-helper-test: "no -u with -r"
+#[test]
+fn no_u_with_replace() {
+    assert_refused(&run(&["-d", "-r"], None), 2, &["no profile name", "-u"]);
+}
+
+// virt-aa-helper-test: "old '-n' option"
+#[test]
+fn old_n_option() {
+    let f = Fixture::new();
+    let o = run(
+        &["-d", "-c", "-n", "foo", "-u", PROFILE],
+        Some(&f.xml(&f.disk1)),
+    );
+    assert_refused(&o, 2, &["'-n'"]);
+}
+
+// virt-aa-helper-test: "bad disk" (/etc/passwd)
+#[test]
+fn bad_disk() {
+    let f = Fixture::new();
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(&f.xml("/etc/passwd")));
+    assert_refused(&o, 3, &["'/etc/passwd'", "disk hda", "restricted"]);
+}
+
+// virt-aa-helper-test: "bad disk2" (/etc/passwd plus a good disk)
+#[test]
+fn bad_disk2() {
+    // The C suite gave the second disk the same target hda; hdb here so that the error
+    // names exactly one disk.
+    let f = Fixture::new();
+    let xml = domain(
+        &format!(
+            "{}{}",
+            raw_disk("/etc/passwd", "hda", ""),
+            raw_disk(&f.disk2, "hdb", "")
+        ),
+        "",
+    );
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
+    assert_refused(&o, 3, &["'/etc/passwd'", "disk hda"]);
+}
+
+// virt-aa-helper-test: "malformed xml" (</devices> replaced by <devices>)
+#[test]
+fn malformed_xml() {
+    let f = Fixture::new();
+    let xml = f.xml(&f.disk1).replace("</devices>", "<devices>");
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
+    assert_refused(&o, 1, &["domain XML", "</devices>"]);
+}
+
+// virt-aa-helper-test: "disk in /boot without probing" and "disk in /boot with probing"
+#[test]
+fn disk_in_boot() {
+    // C: both cases passed -p 0/1, removed from the helper, so they failed on the option,
+    // not on /boot (and were skipped without a /boot/initrd* file). Ported as real cases: a
+    // writable disk in /boot is refused; the same disk read-only is allowed, like a kernel.
+    let f = Fixture::new();
+    let policy = with_profile(&f.xml(&f.disk1));
+    let o = run_dry_replace(&policy, &f.xml("/boot/initrd"), &[]);
+    assert_refused(&o, 3, &["'/boot/initrd'", "disk hda", "read-only"]);
+
+    let ro = domain(&raw_disk("/boot/initrd", "hda", "      <readonly/>\n"), "");
+    let o = run_dry_replace(&policy, &ro, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    compile_dry_run(&o);
+    assert_lines(
+        &device_rules(&o),
+        &strs(&read_only(&canonical("/boot/initrd"), "rk")),
+    );
+}
+
+// virt-aa-helper-test: "-r with invalid -f with probing" and "... without probing"
+#[test]
+fn replace_with_invalid_add_file() {
+    // C: the -p option made both cases fail before -f was looked at, and the disk
+    // /boot/initrd (rw) would have failed anyway. Here the disk is /boot/initrd read-only
+    // (allowed), so the refusal is the -f file's.
+    let f = Fixture::new();
+    let policy = with_profile(&f.xml(&f.disk1));
+    let xml = domain(&raw_disk("/boot/initrd", "hda", "      <readonly/>\n"), "");
+    let o = run_dry_replace(&policy, &xml, &["-f", "/etc/passwd"]);
+    assert_refused(&o, 3, &["'/etc/passwd'", "argument -f", "restricted"]);
+}
+
+// virt-aa-helper-test: "-r with invalid -F with probing" and "... without probing"
+#[test]
+fn replace_with_invalid_append_file() {
+    // As above, for -F.
+    let f = Fixture::new();
+    let policy = with_profile(&f.xml(&f.disk1));
+    let before = policy.read(&format!("{PROFILE}.files")).unwrap();
+    let xml = domain(&raw_disk("/boot/initrd", "hda", "      <readonly/>\n"), "");
+    let o = run_dry_replace(&policy, &xml, &["-F", "/etc/passwd"]);
+    assert_refused(&o, 3, &["'/etc/passwd'", "argument -F", "restricted"]);
+    // And for real: nothing is appended.
+    let o = run(
+        &[
+            "-r",
+            "-u",
+            PROFILE,
+            "--no-load",
+            "--apparmor-dir",
+            policy.dir.to_str().unwrap(),
+            "-F",
+            "/etc/passwd",
+        ],
+        Some(&xml),
+    );
+    assert_refused(&o, 3, &["'/etc/passwd'", "argument -F"]);
+    assert_eq!(policy.read(&format!("{PROFILE}.files")).unwrap(), before);
+}
+
+// virt-aa-helper-test: "-c with malformed xml" (`<source file='...1.img</disk>'/>`)
+#[test]
+fn create_with_malformed_xml() {
+    // C: libxml2 refuses "Unescaped '<' not allowed in attributes values", exit 1; so do we
+    // (quick-xml alone would accept it).
+    let f = Fixture::new();
+    // The C suite's sed puts a raw `</disk>` inside the attribute: no XML escaping.
+    let xml = f
+        .xml("@DISK@")
+        .replace("@DISK@", &format!("{}</disk>", f.disk1));
+    assert!(xml.contains("1.img</disk>'"));
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
+    assert_refused(&o, 1, &["domain XML", "unescaped '<'"]);
+}
+
+// virt-aa-helper-test: "-c with no os.type"
+#[test]
+fn create_with_no_os_type() {
+    let f = Fixture::new();
+    let xml = f
+        .xml(&f.disk1)
+        .replace("<type arch='x86_64' machine='pc'>hvm</type>", "");
+    assert!(!xml.contains("hvm"));
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
+    assert_refused(&o, 1, &["<os><type>", "missing"]);
+}
+
+// virt-aa-helper-test: "-c with invalid hvm"
+#[test]
+fn create_with_invalid_hvm() {
+    let f = Fixture::new();
+    let xml = f.xml(&f.disk1).replace("hvm</type>", "hvm_invalid</type>");
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
+    assert_refused(&o, 1, &["<os><type>", "'hvm_invalid'"]);
+}
+
+// virt-aa-helper-test: "-c with invalid domain name char /"
+#[test]
+fn create_with_invalid_domain_name_char_slash() {
+    let f = Fixture::new();
+    let xml = domain_named("virt-aa-helper-test-/", &raw_disk(&f.disk1, "hda", ""), "");
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
+    assert_refused(&o, 1, &["<name>", "'virt-aa-helper-test-/'", "'/'"]);
+}
+
+// Not in the C suite: the other characters refused in a name, control characters.
+#[test]
+fn create_with_control_character_in_domain_name() {
+    let f = Fixture::new();
+    for (text, shown) in [("&#9;", "U+0009"), ("&#10;", "U+000A")] {
+        let xml = domain_named(
+            &format!("virt-aa-helper-test{text}"),
+            &raw_disk(&f.disk1, "hda", ""),
+            "",
+        );
+        let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
+        assert_refused(&o, 1, &["<name>", "control character", shown]);
+    }
+    // A raw U+0001 is not even well-formed XML (libxml2 refuses it too).
+    let xml = domain_named(
+        "virt-aa-helper-test\u{1}",
+        &raw_disk(&f.disk1, "hda", ""),
+        "",
+    );
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
+    assert_refused(&o, 1, &["domain XML", "U+0001 is not allowed in XML"]);
+}
+
+// virt-aa-helper-test: "-c with invalid domain name char [" (and ] { } ? ^ , " *)
+#[test]
+fn create_with_invalid_domain_name_chars_are_escaped() {
+    // C refused these nine names with "bad name" (exit 1): they are AppArmor pattern
+    // characters or rule syntax, and the C helper pasted the name into its base rules
+    // unescaped. libvirt itself accepts them in a domain name, so this tool accepts them
+    // and escapes them in the base rules; each profile must compile and keep the name
+    // literal. The domain directory rule uses the 20-character short name, which cuts the
+    // character off.
+    let f = Fixture::new();
+    for c in ['[', ']', '{', '}', '?', '^', ',', '"', '*'] {
+        let name = format!("virt-aa-helper-test-{c}");
+        let xml = domain_named(&name, &raw_disk(&f.disk1, "hda", ""), "");
+        let o = dry_create(&xml);
+        let e = format!("virt-aa-helper-test-\\{c}");
+        assert_lines(
+            &dry_rules(&o),
+            &[
+                &format!("\"/var/log/libvirt/**/{e}.log\" w,"),
+                &format!("\"/var/lib/libvirt/qemu/domain-{e}/monitor.sock\" rw,"),
+                "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test-/*\" rw,",
+                &format!("\"/run/libvirt/**/{e}.pid\" rwk,"),
+                &format!("\"/run/libvirt/**/*.tunnelmigrate.dest.{e}\" rw,"),
+                &f.disk1_rule(),
+            ],
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Expected passes (C cases 37-88)
+// ---------------------------------------------------------------------------------------
+
+// virt-aa-helper-test: "create (x86_64)"
+#[test]
+fn create_x86_64() {
+    let f = Fixture::new();
+    let o = dry_create(&f.xml(&f.disk1));
+    assert_lines(
+        &dry_rules(&o),
+        &[
+            "\"/var/log/libvirt/**/virt-aa-helper-test.log\" w,",
+            "\"/var/lib/libvirt/qemu/domain-virt-aa-helper-test/monitor.sock\" rw,",
+            "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test/*\" rw,",
+            "\"/run/libvirt/**/virt-aa-helper-test.pid\" rwk,",
+            "\"/run/libvirt/**/*.tunnelmigrate.dest.virt-aa-helper-test\" rw,",
+            &f.disk1_rule(),
+        ],
+    );
+    // -c also writes the profile itself.
+    let out = stdout(&o);
+    assert!(
+        out.contains("# would write ")
+            && out.contains(&format!("profile {PROFILE} flags=(attach_disconnected) {{")),
+        "{out}"
+    );
+    // C: the interface of the template (kvm, virtio model) also got "/dev/vhost-net" rw;
+    // vhost-net is not implemented here yet (see the report).
+}
+
+// virt-aa-helper-test: "create (i686)"
+#[test]
+fn create_i686() {
+    let f = Fixture::new();
+    let xml = f.xml(&f.disk1).replace("arch='x86_64'", "arch='i686'");
+    assert!(xml.contains("arch='i686'"));
+    assert_lines(&device_rules(&dry_create(&xml)), &[&f.disk1_rule()]);
+}
+
+// virt-aa-helper-test: "create (ppc)"
+#[test]
+fn create_ppc() {
+    let f = Fixture::new();
+    let xml = f.xml(&f.disk1).replace("arch='x86_64'", "arch='ppc'");
+    assert!(xml.contains("arch='ppc'"));
+    assert_lines(&device_rules(&dry_create(&xml)), &[&f.disk1_rule()]);
+}
+
+// virt-aa-helper-test: "create multiple disks"
+#[test]
+fn create_multiple_disks() {
+    let f = Fixture::new();
+    let xml = domain(
+        &format!(
+            "{}{}",
+            raw_disk(&f.disk1, "hda", ""),
+            raw_disk(&f.disk2, "hdb", "")
+        ),
+        "",
+    );
+    assert_lines(
+        &device_rules(&dry_create(&xml)),
+        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.disk2)],
+    );
+}
+
+// virt-aa-helper-test: "create (readonly)"
+#[test]
+fn create_readonly_disk() {
+    // The C regex "$disk1.*rk,$" also matched "rwk,"; the exact rules tell them apart.
+    let f = Fixture::new();
+    let xml = domain(&raw_disk(&f.disk1, "hda", "      <readonly/>\n"), "");
+    let o = dry_create(&xml);
+    assert_lines(&device_rules(&o), &strs(&read_only(&f.disk1, "rk")));
+    assert!(
+        stdout(&o).contains("# don't audit writes to readonly files"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+// virt-aa-helper-test: "create (non-existent disk)"
+#[test]
+fn create_non_existent_disk() {
+    let f = Fixture::new();
+    let o = dry_create(&f.xml(&f.nonexistent));
+    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", f.nonexistent)]);
+    // C: "path does not exist, skipping file type checks".
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("virt-aa-helper: warning: ")
+            && err.contains(&f.nonexistent)
+            && err.contains("does not exist yet"),
+        "{err}"
+    );
+}
+
+// virt-aa-helper-test: "create (relative path)" ($tmpdir/./../<base>//./1.img)
+#[test]
+fn create_relative_path() {
+    let f = Fixture::new();
+    let base = f.t.root.file_name().unwrap().to_str().unwrap();
+    let path = format!("{}/./../{base}//./1.img", f.t.root.display());
+    let o = dry_create(&f.xml(&path));
+    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+}
+
+// virt-aa-helper-test: "replace"
+#[test]
+fn replace() {
+    // The profile was created for disk1; -r regenerates .files from the new XML.
+    let f = Fixture::new();
+    let policy = with_profile(&f.xml(&f.disk1));
+    let o = run_dry_replace(&policy, &f.xml(&f.disk2), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    compile_dry_run(&o);
+    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", f.disk2)]);
+    // -r prints only the new .files and the reload, not the profile.
+    let files = dry_files(&o);
+    assert_eq!(files.len(), 1, "{}", stdout(&o));
+    assert_eq!(files[0].0, policy.files());
+    let out = stdout(&o);
+    let reload = format!(" -r {}", policy.profile().display());
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("# would run ") && l.ends_with(&reload)),
+        "{out}"
+    );
+}
+
+// Not in the C suite: the C helper's dry run allowed -r without a profile on disk.
+#[test]
+fn replace_without_existing_profile() {
+    let f = Fixture::new();
+    let policy = Policy::new();
+    let o = run_dry_replace(&policy, &f.xml(&f.disk1), &[]);
+    assert_refused(&o, 4, &[PROFILE, "does not exist"]);
+}
+
+// virt-aa-helper-test: "replace (non-existent disk)"
+#[test]
+fn replace_non_existent_disk() {
+    let f = Fixture::new();
+    let o = dry_replace(&f, &f.xml(&f.nonexistent), &[]);
+    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", f.nonexistent)]);
+}
+
+// virt-aa-helper-test: "replace (adding disk)" (-f disk2)
+#[test]
+fn replace_adding_disk() {
+    let f = Fixture::new();
+    let o = dry_replace(&f, &f.xml(&f.disk1), &["-f", &f.disk2]);
+    assert_lines(
+        &device_rules(&o),
+        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.disk2)],
+    );
+    assert!(
+        stdout(&o).contains(&format!("\"{}\" rwk,  # argument -f", f.disk2)),
+        "{}",
+        stdout(&o)
+    );
+}
+
+// virt-aa-helper-test: "replace (adding non-existent disk)" (-f nonexistent)
+#[test]
+fn replace_adding_non_existent_disk() {
+    let f = Fixture::new();
+    let o = dry_replace(&f, &f.xml(&f.disk1), &["-f", &f.nonexistent]);
+    assert_lines(
+        &device_rules(&o),
+        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.nonexistent)],
+    );
+}
+
+// virt-aa-helper-test: "replace (appending disk)" (-F disk2)
+#[test]
+fn replace_appending_disk() {
+    let f = Fixture::new();
+    let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", &f.disk2]);
+    let want = [f.disk1_rule(), format!("\"{}\" rwk,", f.disk2)];
+    assert_lines(&device_rules(&o), &strs(&want));
+
+    // For real: -F appends to the existing .files instead of regenerating it, so the
+    // rules come from the file, not from the XML given now (which names disk2 as hda).
+    let policy = with_profile(&f.xml(&f.disk1));
+    let o = run(
+        &[
+            "-r",
+            "-u",
+            PROFILE,
+            "--no-load",
+            "--apparmor-dir",
+            policy.dir.to_str().unwrap(),
+            "-F",
+            &f.disk2,
+        ],
+        Some(&f.xml(&f.disk2)),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = policy.read(&format!("{PROFILE}.files")).unwrap();
+    assert!(
+        files.ends_with(&format!(
+            "  {}  # disk hda\n  \"{}\" rwk,  # argument -F\n",
+            f.disk1_rule(),
+            f.disk2
+        )),
+        "{files}"
+    );
+    assert_eq!(policy.compile_all(), 1);
+}
+
+// virt-aa-helper-test: "replace (appending non-existent disk)" (-F nonexistent)
+#[test]
+fn replace_appending_non_existent_disk() {
+    let f = Fixture::new();
+    let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", &f.nonexistent]);
+    assert_lines(
+        &device_rules(&o),
+        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.nonexistent)],
+    );
+}
+
+// virt-aa-helper-test: "disk (empty cdrom)"
+#[test]
+fn disk_empty_cdrom() {
+    let f = Fixture::new();
+    let o = dry_replace(
+        &f,
+        &f.with_devices(
+            "    <disk type='block' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>\n",
+        ),
+        &[],
+    );
+    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+}
+
+// virt-aa-helper-test: "serial"
+#[test]
+fn serial() {
+    let f = Fixture::new();
+    let log = f.t.s("serial.log");
+    let o = dry_replace(
+        &f,
+        &f.with_devices(&format!(
+            "    <serial type='file'><source path='{log}'/><target port='0'/></serial>\n"
+        )),
+        &[],
+    );
+    assert_lines(
+        &device_rules(&o),
+        &[&f.disk1_rule(), &format!("\"{log}\" rw,")],
+    );
+    assert!(
+        stdout(&o).contains(&format!("\"{log}\" rw,  # serial 0")),
+        "{}",
+        stdout(&o)
+    );
+}
+
+// virt-aa-helper-test: "serial (pty)"
+#[test]
+fn serial_pty() {
+    let f = Fixture::new();
+    let o = dry_replace(
+        &f,
+        &f.with_devices("    <serial type='pty'><target port='0'/></serial>\n"),
+        &[],
+    );
+    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+}
+
+// virt-aa-helper-test: "serial (dev)"
+#[test]
+fn serial_dev() {
+    let f = Fixture::new();
+    let o = dry_replace(
+        &f,
+        &f.with_devices(
+            "    <serial type='dev'><source path='/dev/ttyS0'/><target port='0'/></serial>\n",
+        ),
+        &[],
+    );
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &f.disk1_rule(),
+            &format!("\"{}\" rw,", canonical("/dev/ttyS0")),
+        ],
+    );
+}
+
+/// A pipe chardev of class `class` at `<tmp>/<name>` with the given `<target>`, and
+/// `<name>.in` and `<name>.out` created as FIFOs, through -r; returns the device rules.
+fn pipe_rules(class: &str, name: &str, target: &str) -> (Fixture, Vec<String>, String) {
+    let f = Fixture::new();
+    let p = f.t.s(name);
+    mkfifo(&f.t.path(&format!("{name}.in")));
+    mkfifo(&f.t.path(&format!("{name}.out")));
+    let o = dry_replace(
+        &f,
+        &f.with_devices(&format!(
+            "    <{class} type='pipe'><source path='{p}'/>{target}</{class}>\n"
+        )),
+        &[],
+    );
+    assert!(
+        stdout(&o).contains(&format!("\"{p}.in\" rw,  # {class} 0")),
+        "{}",
+        stdout(&o)
+    );
+    (f, device_rules(&o), p)
+}
+
+// virt-aa-helper-test: "serial (pipe)"
+#[test]
+fn serial_pipe() {
+    // C: a typo in the suite (the check regex pasted into the mkfifo line) left this case
+    // without any check. C wrote only "<p>.in" and "<p>.out"; this tool also grants the
+    // bare path, which QEMU opens when the .in/.out pair does not exist.
+    let (f, rules, p) = pipe_rules("serial", "serial.pipe", "<target port='0'/>");
+    assert_lines(
+        &rules,
+        &[
+            &f.disk1_rule(),
+            &format!("\"{p}.in\" rw,"),
+            &format!("\"{p}.out\" rw,"),
+            &format!("\"{p}\" rw,"),
+        ],
+    );
+}
+
+// virt-aa-helper-test: "console"
+#[test]
+fn console() {
+    let f = Fixture::new();
+    let log = f.t.s("console.log");
+    f.t.file("console.log", b"");
+    let o = dry_replace(
+        &f,
+        &f.with_devices(&format!(
+            "    <console type='file'><source path='{log}'/><target port='0'/></console>\n"
+        )),
+        &[],
+    );
+    assert_lines(
+        &device_rules(&o),
+        &[&f.disk1_rule(), &format!("\"{log}\" rw,")],
+    );
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+// virt-aa-helper-test: "console (pty)"
+#[test]
+fn console_pty() {
+    let f = Fixture::new();
+    let o = dry_replace(
+        &f,
+        &f.with_devices("    <console type='pty'><target port='0'/></console>\n"),
+        &[],
+    );
+    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+}
+
+// virt-aa-helper-test: "console (pipe)"
+#[test]
+fn console_pipe() {
+    // C: a console pipe was split into .in/.out only because libvirt copies a console with
+    // a serial target into the serials; a console with another target got the bare path
+    // only. Here every console pipe gets .in, .out and the bare path.
+    let (f, rules, p) = pipe_rules("console", "console.pipe", "<target port='0'/>");
+    assert_lines(
+        &rules,
+        &[
+            &f.disk1_rule(),
+            &format!("\"{p}.in\" rw,"),
+            &format!("\"{p}.out\" rw,"),
+            &format!("\"{p}\" rw,"),
+        ],
+    );
+}
+
+// virt-aa-helper-test: "parallel (pty)"
+#[test]
+fn parallel_pty() {
+    let f = Fixture::new();
+    let o = dry_replace(
+        &f,
+        &f.with_devices(
+            "    <parallel type='pty'><source path='/dev/pts/0'/><target port='0'/></parallel>\n",
+        ),
+        &[],
+    );
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &f.disk1_rule(),
+            &format!("\"{}\" rw,", canonical("/dev/pts/0")),
+        ],
+    );
+}
+
+// virt-aa-helper-test: "parallel (pipe)"
+#[test]
+fn parallel_pipe() {
+    // C: only .in and .out (see serial_pipe).
+    let (f, rules, p) = pipe_rules("parallel", "parallel.pipe", "<target port='0'/>");
+    assert_lines(
+        &rules,
+        &[
+            &f.disk1_rule(),
+            &format!("\"{p}.in\" rw,"),
+            &format!("\"{p}.out\" rw,"),
+            &format!("\"{p}\" rw,"),
+        ],
+    );
+}
+
+// virt-aa-helper-test: "channel (unix)"
+#[test]
+fn channel_unix() {
+    let f = Fixture::new();
+    let sock = f.t.s("guestfwd");
+    f.t.file("guestfwd", b"");
+    let o = dry_replace(
+        &f,
+        &f.with_devices(&format!(
+            "    <channel type='unix'><source mode='bind' path='{sock}'/><target type='guestfwd' address='10.0.2.1' port='4600'/></channel>\n"
+        )),
+        &[],
+    );
+    assert_lines(
+        &device_rules(&o),
+        &[&f.disk1_rule(), &format!("\"{sock}\" rw,")],
+    );
+}
+
+// virt-aa-helper-test: "channel (pty)"
+#[test]
+fn channel_pty() {
+    let f = Fixture::new();
+    let o = dry_replace(
+        &f,
+        &f.with_devices("    <channel type='pty'><target type='virtio'/></channel>\n"),
+        &[],
+    );
+    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+}
+
+/// `<os>` with `<elem>path</elem>` through -r; asserts `"<canonical path>" r,` + deny.
+fn assert_boot_file(f: &Fixture, elem: &str, path: &str) {
+    let o = dry_replace(
+        f,
+        &f.with_os(&format!("    <{elem}>{path}</{elem}>\n")),
+        &[],
+    );
+    let want = read_only(&canonical(path), "r");
+    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
+    assert!(
+        stdout(&o).contains(&format!("{}  # os {elem}", want[0])),
+        "{}",
+        stdout(&o)
+    );
+}
+
+// virt-aa-helper-test: "kernel"
+#[test]
+fn kernel() {
+    let f = Fixture::new();
+    f.t.file("kernel", b"");
+    assert_boot_file(&f, "kernel", &f.t.s("kernel"));
+}
+
+// virt-aa-helper-test: "ovmf (old path)", "OVMF (new path)", "AAVMF", "AAVMF32", "qemu-efi"
+#[test]
+fn firmware_loaders() {
+    // C: each case was skipped when the firmware file was missing. Here it runs on every
+    // host: a missing loader gets its rule with a warning. An existing one is named by its
+    // canonical path.
+    let f = Fixture::new();
+    let policy = with_profile(&f.xml(&f.disk1));
+    for (title, fw) in [
+        ("ovmf (old path)", "/usr/share/ovmf/OVMF.fd"),
+        ("OVMF (new path)", "/usr/share/OVMF/OVMF_CODE.fd"),
+        ("AAVMF", "/usr/share/AAVMF/AAVMF_CODE.fd"),
+        ("AAVMF32", "/usr/share/AAVMF/AAVMF32_CODE.fd"),
+        ("qemu-efi", "/usr/share/qemu-efi/QEMU_EFI.fd"),
+    ] {
+        let xml = f.with_os(&format!(
+            "    <loader readonly='yes' type='pflash'>{fw}</loader>\n"
+        ));
+        let o = run_dry_replace(&policy, &xml, &[]);
+        assert!(o.status.success(), "{title}: {}", stderr(&o));
+        compile_dry_run(&o);
+        let want = read_only(&canonical(fw), "rk");
+        assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
+        let warned = stderr(&o).contains("does not exist yet");
+        assert_eq!(
+            warned,
+            fs::metadata(fw).is_err(),
+            "{title}: a warning iff {fw} is missing: {}",
+            stderr(&o)
+        );
+    }
+}
+
+// virt-aa-helper-test: "initrd"
+#[test]
+fn initrd() {
+    let f = Fixture::new();
+    f.t.file("initrd", b"");
+    assert_boot_file(&f, "initrd", &f.t.s("initrd"));
+}
+
+// virt-aa-helper-test: "kernel in /boot"
+#[test]
+fn kernel_in_boot() {
+    // /boot is restricted, but readable: a kernel is read-only.
+    assert_boot_file(&Fixture::new(), "kernel", "/boot/kernel");
+}
+
+// virt-aa-helper-test: "initrd in /boot"
+#[test]
+fn initrd_in_boot() {
+    assert_boot_file(&Fixture::new(), "initrd", "/boot/initrd");
+}
+
+// virt-aa-helper-test: "kernel is /vmlinuz"
+#[test]
+fn kernel_is_vmlinuz() {
+    // On a host with a kernel package, /vmlinuz is a symlink into /boot and the rule names
+    // its target (the C helper resolved it too).
+    assert_boot_file(&Fixture::new(), "kernel", "/vmlinuz");
+}
+
+// virt-aa-helper-test: "initrd is /initrd/ramdisk"
+#[test]
+fn initrd_is_initrd_ramdisk() {
+    assert_boot_file(&Fixture::new(), "initrd", "/initrd/ramdisk");
+}
+
+// virt-aa-helper-test: "initrd is /initrd.img"
+#[test]
+fn initrd_is_initrd_img() {
+    assert_boot_file(&Fixture::new(), "initrd", "/initrd.img");
+}
+
+// virt-aa-helper-test: "hugepages" (-F /run/hugepages/kvm/**)
+#[test]
+fn hugepages() {
+    // C passed glob characters in -f/-F through, so "/run/hugepages/kvm/**" granted the
+    // whole tree. Here the only subtree syntax is the exact suffix "/{,**}" (what libvirtd
+    // passes for directories); any other pattern character is part of the file name, so
+    // this is a rule for the literal file "**".
+    let f = Fixture::new();
+    let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", "/run/hugepages/kvm/**"]);
+    let literal = format!("\"{}/\\*\\*\" rwk,", canonical("/run/hugepages/kvm"));
+    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &literal]);
+
+    // For real, and what the parser makes of it: a rule matching only that literal name.
+    let policy = with_profile(&f.xml(&f.disk1));
+    let o = run(
+        &[
+            "-r",
+            "-u",
+            PROFILE,
+            "--no-load",
+            "--apparmor-dir",
+            policy.dir.to_str().unwrap(),
+            "-F",
+            "/run/hugepages/kvm/**",
+        ],
+        Some(&f.xml(&f.disk1)),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(policy.compile_all(), 1);
+    let want = format!("{}/**", canonical("/run/hugepages/kvm"));
+    let exprs = compiled_exprs(&policy, &policy.profile());
+    assert!(
+        exprs
+            .iter()
+            .any(|(_, re)| literal_of(re).as_deref() == Some(want.as_str())),
+        "no rule matching exactly {want:?}: {exprs:?}"
+    );
+}
+
+// virt-aa-helper-test: "hugepages", the way libvirtd really labels a directory:
+// -F <dir>/{,**} (AppArmorSetPathLabel with allowSubtree).
+#[test]
+fn hugepages_subtree() {
+    let f = Fixture::new();
+    let dir = f.t.dir("hugepages/kvm").display().to_string();
+    let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", &format!("{dir}/{{,**}}")]);
+    assert_lines(
+        &device_rules(&o),
+        &[&f.disk1_rule(), &format!("\"{dir}/{{,**}}\" rwk,")],
+    );
+    // The same for a directory that does not exist yet (the C suite's path).
+    let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", "/run/hugepages/kvm/{,**}"]);
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &f.disk1_rule(),
+            &format!("\"{}/{{,**}}\" rwk,", canonical("/run/hugepages/kvm")),
+        ],
+    );
+}
+
+// virt-aa-helper-test: "help"
+#[test]
+fn help() {
+    // Like C: usage on stdout, exit 0.
+    let o = run(&["-d", "-h"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Usage: virt-aa-helper"), "{out}");
+    assert!(out.contains("--uuid"), "{out}");
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+}
+
+// ---------------------------------------------------------------------------------------
+// The rest of the supported device set, with no case of its own in the C suite
+// ---------------------------------------------------------------------------------------
+
+// Disks of type block and dir, a cdrom with an image, a qcow2 backing chain.
+#[test]
+fn create_block_dir_cdrom_and_backing_chain_disks() {
+    let f = Fixture::new();
+    f.t.dir("share");
+    f.t.file("install [amd64].iso", b"");
+    f.t.qcow2("base.qcow2", None);
+    f.t.qcow2("top.qcow2", Some(("base.qcow2", "qcow2")));
+    let iso = f.t.s("install [amd64].iso");
+    let devices = format!(
+        "{}    <disk type='block' device='disk'><source dev='{}'/><target dev='vdb'/></disk>\n    <disk type='dir' device='disk'><source dir='{}'/><target dev='vdc'/><readonly/></disk>\n    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='{iso}'/><target dev='hdc'/><readonly/></disk>\n{}",
+        raw_disk(&f.disk1, "hda", ""),
+        f.disk2,
+        f.t.s("share"),
+        disk(
+            &f.t.s("top.qcow2"),
+            "vdd",
+            "      <driver name='qemu' type='qcow2'/>\n"
+        ),
+    );
+    let o = dry_create(&domain(&devices, ""));
+    let share = read_only(&f.t.s("share"), "rk");
+    // Pattern characters in a path are escaped: the rule is for that file only.
+    let cdrom = read_only(&iso.replace('[', "\\[").replace(']', "\\]"), "rk");
+    let base = read_only(&f.t.s("base.qcow2"), "rk");
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &f.disk1_rule(),
+            &format!("\"{}\" rwk,", f.disk2),
+            &share[0],
+            &share[1],
+            &cdrom[0],
+            &cdrom[1],
+            &format!("\"{}\" rwk,", f.t.s("top.qcow2")),
+            &base[0],
+            &base[1],
+        ],
+    );
+}
+
+// <os><dtb>, and <nvram> with its loader.
+#[test]
+fn dtb_loader_and_nvram() {
+    let f = Fixture::new();
+    f.t.file("dtb", b"");
+    f.t.file("code.fd", b"");
+    let vars = f.t.s("nvram/VARS.fd");
+    let o = dry_replace(
+        &f,
+        &f.with_os(&format!(
+            "    <loader readonly='yes' type='pflash'>{}</loader>\n    <nvram>{vars}</nvram>\n    <dtb>{}</dtb>\n",
+            f.t.s("code.fd"),
+            f.t.s("dtb")
+        )),
+        &[],
+    );
+    let dtb = read_only(&f.t.s("dtb"), "r");
+    let code = read_only(&f.t.s("code.fd"), "rk");
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &f.disk1_rule(),
+            &dtb[0],
+            &dtb[1],
+            &code[0],
+            &code[1],
+            &format!("\"{vars}\" rwk,"),
+        ],
+    );
+}
+
+// A channel pipe is split like the other chardevs.
+#[test]
+fn channel_pipe() {
+    let (f, rules, p) = pipe_rules(
+        "channel",
+        "channel.pipe",
+        "<target type='virtio' name='org.example.0'/>",
+    );
+    assert_lines(
+        &rules,
+        &[
+            &f.disk1_rule(),
+            &format!("\"{p}.in\" rw,"),
+            &format!("\"{p}.out\" rw,"),
+            &format!("\"{p}\" rw,"),
+        ],
+    );
+}
