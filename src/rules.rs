@@ -317,11 +317,22 @@ fn disk_rules(
             if kind == LocalKind::Dir {
                 return Ok(());
             }
-            let layers = r.backing_chain(raw, &canon, disk.format.as_deref(), origin)?;
-            for (i, layer) in layers.into_iter().enumerate() {
+            let chain = r.image_chain(raw, &canon, disk.format.as_deref(), origin)?;
+            // Companions (qcow2 data file, VMDK extents) get the permissions of their
+            // image: QEMU writes a writable image's data file.
+            let top_perms = if disk.readonly { Perms::RK } else { Perms::RWK };
+            for c in chain.top_companions {
+                b.add(c.path, top_perms, &origin.with(c.what))
+                    .map_err(|e| name_parent(e, &c.raw))?;
+            }
+            for (i, layer) in chain.layers.into_iter().enumerate() {
                 let lo = origin.with(format_args!("backing {}", i + 1));
                 b.add(layer.path, Perms::RK, &lo)
                     .map_err(|e| name_parent(e, &layer.raw))?;
+                for c in layer.companions {
+                    b.add(c.path, Perms::RK, &lo.with(c.what))
+                        .map_err(|e| name_parent(e, &c.raw))?;
+                }
             }
         }
     }
@@ -423,7 +434,7 @@ fn pattern(parts: &[Part<'_>], canon: &CanonicalPath, origin: &Origin) -> Result
 mod tests {
     use super::*;
     use crate::parse::parse_domain;
-    use crate::resolve::ChainLayer;
+    use crate::resolve::{Chain, ChainLayer};
 
     /// Treats every path as canonical already; serves backing chains from a table.
     #[derive(Default)]
@@ -435,18 +446,18 @@ mod tests {
         fn canonical(&mut self, raw: &Path, _: &Origin) -> Result<CanonicalPath> {
             Ok(CanonicalPath::from_canonical_literal(raw).expect("fixture paths are canonical"))
         }
-        fn backing_chain(
+        fn image_chain(
             &mut self,
             raw: &Path,
             _: &CanonicalPath,
             format: Option<&str>,
             _: &Origin,
-        ) -> Result<Vec<ChainLayer>> {
+        ) -> Result<Chain> {
             if format.is_none() {
-                return Ok(vec![]);
+                return Ok(Chain::default());
             }
             let chain = self.chains.iter().find(|(top, _)| Path::new(top) == raw);
-            Ok(chain
+            let layers = chain
                 .map(|(_, layers)| {
                     layers
                         .iter()
@@ -454,10 +465,15 @@ mod tests {
                             raw: l.into(),
                             path: CanonicalPath::from_canonical_literal(Path::new(l)).unwrap(),
                             format: Some("qcow2".into()),
+                            companions: vec![],
                         })
                         .collect()
                 })
-                .unwrap_or_default())
+                .unwrap_or_default();
+            Ok(Chain {
+                top_companions: vec![],
+                layers,
+            })
         }
         fn take_warnings(&mut self) -> Vec<Warning> {
             vec![]

@@ -27,6 +27,17 @@ use std::path::{Path, PathBuf};
 /// Deepest backing chain followed, as in libvirt and QEMU.
 pub const MAX_CHAIN_DEPTH: usize = 200;
 
+/// A file an image needs besides its backing file (qcow2 data file, VMDK extent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanionFile {
+    /// What it is (`data file`, `extent`).
+    pub what: &'static str,
+    /// The path as the header names it, made absolute.
+    pub raw: PathBuf,
+    /// Its canonical form.
+    pub path: CanonicalPath,
+}
+
 /// One backing layer found by reading headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainLayer {
@@ -36,6 +47,17 @@ pub struct ChainLayer {
     pub path: CanonicalPath,
     /// Its format as recorded by the parent, if any.
     pub format: Option<String>,
+    /// Files this layer needs besides its own.
+    pub companions: Vec<CompanionFile>,
+}
+
+/// What lies below a disk image, read from headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chain {
+    /// Files the top image needs besides itself.
+    pub top_companions: Vec<CompanionFile>,
+    /// Backing layers, top-most first.
+    pub layers: Vec<ChainLayer>,
 }
 
 /// Filesystem questions the rules stage asks.
@@ -43,16 +65,15 @@ pub trait Resolve {
     /// The canonical form of an absolute path from the XML or the command line.
     fn canonical(&mut self, raw: &Path, origin: &Origin) -> Result<CanonicalPath>;
 
-    /// The backing layers below the image `raw` (canonical form `top`), whose declared
-    /// format is `format`. Top-most backing layer first; empty when there is none or the
-    /// chain cannot be followed safely.
-    fn backing_chain(
+    /// The files below and beside the image `raw` (canonical form `top`), whose declared
+    /// format is `format`. Empty when there is none or the chain cannot be followed safely.
+    fn image_chain(
         &mut self,
         raw: &Path,
         top: &CanonicalPath,
         format: Option<&str>,
         origin: &Origin,
-    ) -> Result<Vec<ChainLayer>>;
+    ) -> Result<Chain>;
 
     /// Takes the warnings collected so far.
     fn take_warnings(&mut self) -> Vec<Warning>;
@@ -72,6 +93,38 @@ impl FsResolver {
 
     fn warn(&mut self, msg: String) {
         self.warnings.push(Warning(msg));
+    }
+
+    /// The local path a header names, made absolute: QEMU resolves a relative name against
+    /// the directory of the image as it was opened (`bdrv_get_full_backing_filename`), not
+    /// against its realpath. `None`, with a warning, for a non-local name (network
+    /// protocols need no file rule).
+    fn local_name(
+        &mut self,
+        name: &str,
+        image_raw: &Path,
+        image: &CanonicalPath,
+        origin: &Origin,
+    ) -> Option<PathBuf> {
+        let local = match classify(name) {
+            Name::Local(p) => p,
+            Name::Network => {
+                self.warn(format!(
+                    "{} (from {origin}) names the non-local {}; no file rule is needed for it",
+                    quote_path(image.as_path()),
+                    quote(name)
+                ));
+                return None;
+            }
+        };
+        Some(if Path::new(&local).is_absolute() {
+            PathBuf::from(local)
+        } else {
+            image_raw
+                .parent()
+                .unwrap_or_else(|| Path::new("/"))
+                .join(local)
+        })
     }
 }
 
@@ -102,78 +155,82 @@ impl Resolve for FsResolver {
         }
     }
 
-    fn backing_chain(
+    fn image_chain(
         &mut self,
         raw: &Path,
         top: &CanonicalPath,
         format: Option<&str>,
         origin: &Origin,
-    ) -> Result<Vec<ChainLayer>> {
-        let mut layers: Vec<ChainLayer> = Vec::new();
+    ) -> Result<Chain> {
+        let mut chain = Chain::default();
         let mut seen: HashSet<CanonicalPath> = HashSet::from([top.clone()]);
         let mut trail: Vec<PathBuf> = vec![top.as_path().to_path_buf()];
         let mut cur_raw = raw.to_path_buf();
         let mut cur = top.clone();
         let mut cur_format = format.map(str::to_string);
+        let mut cur_origin = origin.clone();
 
         loop {
             let Some(fmt) = cur_format.as_deref() else {
-                if !layers.is_empty() {
+                if !chain.layers.is_empty() {
                     self.warn(format!(
-                        "{} (from {origin}) has no backing format recorded by its parent; it is not probed (a guest could forge its header), so its own backing chain is not followed",
+                        "{} (from {cur_origin}) has no format recorded by the image above it; it is not probed (a guest could forge its header), so its own backing chain is not followed",
                         quote_path(cur.as_path())
                     ));
                 }
                 break;
             };
-            let found = match fmt {
-                "raw" => None,
-                "qcow2" => match read_header(cur.as_path()) {
-                    Ok(Some(header)) => image::qcow2_backing(&header).map_err(|e| Error::Path {
-                        path: cur.as_path().to_path_buf(),
-                        origin: origin.to_string(),
-                        why: format!("declared qcow2 but {e}"),
-                    })?,
-                    Ok(None) => None,
-                    Err(why) => {
-                        self.warn(format!(
-                            "cannot read the header of {} (from {origin}): {why}; its rule is kept but the backing chain ends there",
-                            quote_path(cur.as_path())
-                        ));
-                        None
-                    }
-                },
-                other => {
+            if !image::READABLE.contains(&fmt) {
+                if fmt != "raw" {
                     self.warn(format!(
-                        "{} (from {origin}) is a {} image, whose header this version does not read; its backing chain is not followed",
+                        "{} (from {cur_origin}) is a {} image, whose header is not read; its backing chain is not followed",
                         quote_path(cur.as_path()),
-                        quote(other)
+                        quote(fmt)
+                    ));
+                }
+                break;
+            }
+            let info = match read_header(cur.as_path()) {
+                Ok(Some(header)) => image::read(fmt, &header).map_err(|e| Error::Path {
+                    path: cur.as_path().to_path_buf(),
+                    origin: cur_origin.to_string(),
+                    why: format!("declared {fmt} but {e}"),
+                })?,
+                Ok(None) => None,
+                Err(why) => {
+                    self.warn(format!(
+                        "cannot read the header of {} (from {cur_origin}): {why}; its own rule is kept but the chain ends there",
+                        quote_path(cur.as_path())
                     ));
                     None
                 }
             };
-            let Some(backing) = found else { break };
+            let Some(info) = info else { break };
 
-            if is_network_name(&backing.name) {
-                self.warn(format!(
-                    "{} (from {origin}) has the non-local backing {}; no file rule is needed for it",
-                    quote_path(cur.as_path()),
-                    quote(&backing.name)
-                ));
-                break;
+            for c in &info.companions {
+                let c_origin = cur_origin.with(c.what);
+                let Some(c_raw) = self.local_name(&c.name, &cur_raw, &cur, &c_origin) else {
+                    continue;
+                };
+                let path = self.canonical(&c_raw, &c_origin)?;
+                let file = CompanionFile {
+                    what: c.what,
+                    raw: c_raw,
+                    path,
+                };
+                match chain.layers.last_mut() {
+                    Some(layer) => layer.companions.push(file),
+                    None => chain.top_companions.push(file),
+                }
             }
-            let next_raw = if Path::new(&backing.name).is_absolute() {
-                PathBuf::from(&backing.name)
-            } else {
-                // QEMU resolves a relative name against the directory of the image as it
-                // was opened (bdrv_get_full_backing_filename), not against its realpath.
-                cur_raw
-                    .parent()
-                    .unwrap_or_else(|| Path::new("/"))
-                    .join(&backing.name)
-            };
-            let depth = layers.len() + 1;
+
+            let Some(backing) = info.backing else { break };
+            let depth = chain.layers.len() + 1;
             let layer_origin = origin.with(format_args!("backing {depth}"));
+            let Some(next_raw) = self.local_name(&backing.name, &cur_raw, &cur, &layer_origin)
+            else {
+                break;
+            };
             let next = self.canonical(&next_raw, &layer_origin)?;
             trail.push(next.as_path().to_path_buf());
             if !seen.insert(next.clone()) {
@@ -191,16 +248,18 @@ impl Resolve for FsResolver {
                     why: format!("backing chain deeper than {MAX_CHAIN_DEPTH} layers"),
                 });
             }
-            layers.push(ChainLayer {
+            chain.layers.push(ChainLayer {
                 raw: next_raw.clone(),
                 path: next.clone(),
                 format: backing.format.clone(),
+                companions: Vec::new(),
             });
             cur_raw = next_raw;
             cur = next;
             cur_format = backing.format;
+            cur_origin = layer_origin;
         }
-        Ok(layers)
+        Ok(chain)
     }
 
     fn take_warnings(&mut self) -> Vec<Warning> {
@@ -208,13 +267,57 @@ impl Resolve for FsResolver {
     }
 }
 
-/// QEMU's protocol syntax: `json:{...}`, `nbd:...`, `rbd:...`, `gluster://...`: a colon
-/// before the first slash (libvirt's `virStorageIsFile` test, `ss.c`).
-fn is_network_name(name: &str) -> bool {
+/// What a name in a header refers to.
+#[derive(Debug, PartialEq, Eq)]
+enum Name {
+    /// A local file (possibly relative).
+    Local(String),
+    /// A network protocol or a JSON description of a non-file driver.
+    Network,
+}
+
+/// Classifies a backing name the way QEMU and libvirt do (`virStorageSourceNewFromBackingAbsolute`):
+/// `json:{...}` is a JSON description whose `file` driver with a `filename` is a local
+/// file; a colon before the first slash is a protocol (`nbd:`, `rbd:`, `gluster://`,
+/// `http://`...); anything else is a file name.
+fn classify(name: &str) -> Name {
+    if let Some(json) = name.strip_prefix("json:") {
+        return match serde_json::from_str::<serde_json::Value>(json) {
+            Ok(v) => json_file(&v).map_or(Name::Network, Name::Local),
+            Err(_) => Name::Network,
+        };
+    }
     match (name.find(':'), name.find('/')) {
-        (Some(colon), Some(slash)) => colon < slash,
-        (Some(_), None) => true,
-        _ => false,
+        (Some(colon), Some(slash)) if colon < slash => Name::Network,
+        (Some(_), None) => Name::Network,
+        _ => Name::Local(name.to_string()),
+    }
+}
+
+/// The local file of a `json:` description: `{"file.filename": ...}` (flattened),
+/// `{"file": {"driver": "file", "filename": ...}}` or `{"driver": "file", "filename": ...}`.
+fn json_file(v: &serde_json::Value) -> Option<String> {
+    let obj = v.as_object()?;
+    let is_file = |o: &serde_json::Map<String, serde_json::Value>, prefix: &str| {
+        o.get(&format!("{prefix}driver"))
+            .and_then(|d| d.as_str())
+            .is_none_or(|d| d == "file")
+    };
+    if let Some(f) = obj.get("file.filename").and_then(|f| f.as_str()) {
+        return is_file(obj, "file.").then(|| f.to_string());
+    }
+    if let Some(inner) = obj.get("file").and_then(|f| f.as_object()) {
+        if let Some(f) = inner.get("filename").and_then(|f| f.as_str()) {
+            return is_file(inner, "").then(|| f.to_string());
+        }
+        return json_file(&serde_json::Value::Object(inner.clone()));
+    }
+    match (
+        obj.get("driver").and_then(|d| d.as_str()),
+        obj.get("filename").and_then(|f| f.as_str()),
+    ) {
+        (Some("file"), Some(f)) => Some(f.to_string()),
+        _ => None,
     }
 }
 
@@ -258,14 +361,32 @@ mod tests {
     fn protocol_names_are_not_files() {
         for n in [
             "nbd:unix:/s",
-            "json:{\"file.filename\":\"/x\"}",
             "gluster://h/v/i",
             "rbd:pool/img",
+            "http://h/x",
+            r#"json:{"driver":"nbd","server":{}}"#,
+            "json:not json",
         ] {
-            assert!(is_network_name(n), "{n}");
+            assert_eq!(classify(n), Name::Network, "{n}");
         }
         for n in ["/a:b/c", "base.qcow2", "../x:y", "/abs"] {
-            assert!(!is_network_name(n), "{n}");
+            assert_eq!(classify(n), Name::Local(n.into()), "{n}");
         }
+    }
+
+    #[test]
+    fn json_pseudo_paths_with_a_local_file() {
+        for n in [
+            r#"json:{"file.filename":"/img/a.qcow2"}"#,
+            r#"json:{"file.driver":"file","file.filename":"/img/a.qcow2"}"#,
+            r#"json:{"driver":"qcow2","file":{"driver":"file","filename":"/img/a.qcow2"}}"#,
+            r#"json:{"driver":"file","filename":"/img/a.qcow2"}"#,
+        ] {
+            assert_eq!(classify(n), Name::Local("/img/a.qcow2".into()), "{n}");
+        }
+        assert_eq!(
+            classify(r#"json:{"file.driver":"nbd","file.filename":"/x"}"#),
+            Name::Network
+        );
     }
 }

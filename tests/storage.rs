@@ -1,0 +1,451 @@
+//! Storage: backing chains and their companions with real images made by qemu-img, and
+//! the refusals that keep a header from handing the guest the host.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn qcow2_driver() -> &'static str {
+    "      <driver name='qemu' type='qcow2'/>\n"
+}
+
+fn driver(fmt: &str) -> String {
+    format!("      <driver name='qemu' type='{fmt}'/>\n")
+}
+
+fn dry(xml: &str) -> std::process::Output {
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(xml));
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    compile_dry_run(&o);
+    o
+}
+
+fn refused(xml: &str) -> String {
+    let policy = Policy::new();
+    let o = run(
+        &[
+            "-c",
+            "-u",
+            PROFILE,
+            "--no-load",
+            "--apparmor-dir",
+            policy.dir.to_str().unwrap(),
+        ],
+        Some(xml),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    assert_eq!(
+        std::fs::read_dir(policy.dir.join("libvirt"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing written"
+    );
+    let err = stderr(&o);
+    assert_eq!(
+        err.lines().filter(|l| l.contains(": error: ")).count(),
+        1,
+        "{err}"
+    );
+    err
+}
+
+fn ro(path: &str) -> [String; 2] {
+    [format!("\"{path}\" rk,"), format!("deny \"{path}\" w,")]
+}
+
+fn qemu_img(args: &[&str]) {
+    let out = Command::new(qemu_img_path())
+        .args(args)
+        .output()
+        .expect("qemu-img");
+    assert!(
+        out.status.success(),
+        "qemu-img {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn qemu_img_path() -> std::path::PathBuf {
+    common::qemu_img()
+}
+
+/// A chain of `depth` qcow2 images below `top.qcow2`, each naming the next by a relative
+/// name; returns the expected rule lines.
+fn chain(t: &Tree, depth: usize) -> (String, Vec<String>) {
+    t.qcow2("chain/l0.qcow2", None);
+    for i in 1..=depth {
+        t.qcow2(
+            &format!("chain/l{i}.qcow2"),
+            Some((&format!("l{}.qcow2", i - 1), "qcow2")),
+        );
+    }
+    let top = t.s(&format!("chain/l{depth}.qcow2"));
+    let mut want = vec![format!("\"{top}\" rwk,")];
+    for i in (0..depth).rev() {
+        want.extend(ro(&t.s(&format!("chain/l{i}.qcow2"))));
+    }
+    (top, want)
+}
+
+#[test]
+fn qcow2_chains_of_depth_1_2_and_50() {
+    for depth in [1, 2, 50] {
+        let t = Tree::new();
+        let (top, want) = chain(&t, depth);
+        let o = dry(&domain(&disk(&top, "vda", qcow2_driver()), ""));
+        let want: Vec<&str> = want.iter().map(String::as_str).collect();
+        assert_lines(&device_rules(&o), &want);
+        let out = stdout(&o);
+        assert!(
+            out.contains(&format!("# disk vda backing {depth}\n")),
+            "depth {depth}"
+        );
+    }
+}
+
+#[test]
+fn relative_backing_names_resolve_against_the_image_as_opened() {
+    // QEMU resolves a relative name against the directory of the path it opened, so an
+    // image reached through a symlinked directory finds its base next to the link target.
+    let t = Tree::new();
+    t.qcow2("pool/base.qcow2", None);
+    t.qcow2("pool/sub/top.qcow2", Some(("../base.qcow2", "qcow2")));
+    t.symlink("vm", t.path("pool/sub"));
+    let o = dry(&domain(
+        &disk(&t.s("vm/top.qcow2"), "vda", qcow2_driver()),
+        "",
+    ));
+    let base = t.s("pool/base.qcow2");
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &format!("\"{}\" rwk,", t.s("pool/sub/top.qcow2")),
+            &ro(&base)[0],
+            &ro(&base)[1],
+        ],
+    );
+}
+
+#[test]
+fn qed_with_raw_backing() {
+    let t = Tree::new();
+    t.file("base.raw", &[0u8; 4096]);
+    let top = t.path("top.qed");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qed",
+        "-b",
+        "base.raw",
+        "-F",
+        "raw",
+        top.to_str().unwrap(),
+        "1M",
+    ]);
+    let o = dry(&domain(&disk(&t.s("top.qed"), "vda", &driver("qed")), ""));
+    let base = t.s("base.raw");
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &format!("\"{}\" rwk,", t.s("top.qed")),
+            &ro(&base)[0],
+            &ro(&base)[1],
+        ],
+    );
+}
+
+#[test]
+fn qed_with_qcow2_backing_is_not_followed_below() {
+    // QED cannot record a non-raw backing format: the backing file gets its rule, but its
+    // own header is not probed.
+    let t = Tree::new();
+    t.qcow2("deep.qcow2", None);
+    t.qcow2("mid.qcow2", Some(("deep.qcow2", "qcow2")));
+    let top = t.path("top.qed");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qed",
+        "-b",
+        "mid.qcow2",
+        "-F",
+        "qcow2",
+        top.to_str().unwrap(),
+        "1M",
+    ]);
+    let o = dry(&domain(&disk(&t.s("top.qed"), "vda", &driver("qed")), ""));
+    let mid = t.s("mid.qcow2");
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &format!("\"{}\" rwk,", t.s("top.qed")),
+            &ro(&mid)[0],
+            &ro(&mid)[1],
+        ],
+    );
+    assert!(stderr(&o).contains("is not probed"), "{}", stderr(&o));
+}
+
+#[test]
+fn vmdk_with_backing_and_flat_extents() {
+    let t = Tree::new();
+    let parent = t.path("parent.vmdk");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "vmdk",
+        "-o",
+        "subformat=monolithicFlat",
+        parent.to_str().unwrap(),
+        "1M",
+    ]);
+    let child = t.path("child.vmdk");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "vmdk",
+        "-b",
+        "parent.vmdk",
+        "-F",
+        "vmdk",
+        child.to_str().unwrap(),
+        "1M",
+    ]);
+    let o = dry(&domain(
+        &disk(&t.s("child.vmdk"), "vda", &driver("vmdk")),
+        "",
+    ));
+    let p = t.s("parent.vmdk");
+    let flat = t.s("parent-flat.vmdk");
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &format!("\"{}\" rwk,", t.s("child.vmdk")),
+            &ro(&p)[0],
+            &ro(&p)[1],
+            &ro(&flat)[0],
+            &ro(&flat)[1],
+        ],
+    );
+    assert!(stdout(&o).contains("# disk vda backing 1 extent"));
+}
+
+#[test]
+fn qcow2_external_data_file_gets_the_image_permissions() {
+    let t = Tree::new();
+    let img = t.path("img/with-data.qcow2");
+    std::fs::create_dir_all(img.parent().unwrap()).unwrap();
+    let data = t.path("data/raw.data");
+    std::fs::create_dir_all(data.parent().unwrap()).unwrap();
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        &format!("data_file={},data_file_raw=on", data.display()),
+        img.to_str().unwrap(),
+        "1M",
+    ]);
+    let o = dry(&domain(
+        &disk(&t.s("img/with-data.qcow2"), "vda", qcow2_driver()),
+        "",
+    ));
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &format!("\"{}\" rwk,", t.s("img/with-data.qcow2")),
+            &format!("\"{}\" rwk,", t.s("data/raw.data")),
+        ],
+    );
+    assert!(stdout(&o).contains("# disk vda data file"));
+    // Read-only disk: the data file is read-only too.
+    let o = dry(&domain(
+        &disk(
+            &t.s("img/with-data.qcow2"),
+            "vda",
+            &format!("{}      <readonly/>\n", qcow2_driver()),
+        ),
+        "",
+    ));
+    let mut want: Vec<String> = ro(&t.s("img/with-data.qcow2")).to_vec();
+    want.extend(ro(&t.s("data/raw.data")));
+    let want: Vec<&str> = want.iter().map(String::as_str).collect();
+    assert_lines(&device_rules(&o), &want);
+}
+
+#[test]
+fn backing_file_reaching_etc_shadow_is_refused_every_way() {
+    let t = Tree::new();
+    t.symlink("links/shadow.img", "/etc/shadow");
+    let depth = t.root.components().count() - 1;
+    let dotdot = format!("{}etc/shadow", "../".repeat(depth + 2));
+    for (name, backing) in [
+        ("direct.qcow2", "/etc/shadow".to_string()),
+        ("via-link.qcow2", t.s("links/shadow.img")),
+        ("dotdot.qcow2", dotdot),
+    ] {
+        t.qcow2(name, Some((&backing, "raw")));
+        let err = refused(&domain(&disk(&t.s(name), "vda", qcow2_driver()), ""));
+        assert!(err.contains("'/etc/shadow'"), "{name}: {err}");
+        assert!(err.contains("/etc is never allowed"), "{name}: {err}");
+        assert!(err.contains("disk vda backing 1"), "{name}: {err}");
+        assert!(err.contains("comes from an image header"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn data_file_reaching_a_restricted_path_is_refused() {
+    let t = Tree::new();
+    // Forge the extension by hand: qemu-img refuses to create a data file in /etc.
+    t.qcow2("evil.qcow2", None);
+    let mut bytes = std::fs::read(t.path("evil.qcow2")).unwrap();
+    let name = b"/etc/passwd";
+    // v3 header: extensions start at header_length (offset 100).
+    let hl = u32::from_be_bytes(bytes[100..104].try_into().unwrap()) as usize;
+    let mut ext = Vec::new();
+    ext.extend_from_slice(&0x4441_5441u32.to_be_bytes());
+    ext.extend_from_slice(&(name.len() as u32).to_be_bytes());
+    ext.extend_from_slice(name);
+    ext.resize(8 + name.len().div_ceil(8) * 8, 0);
+    ext.extend_from_slice(&[0u8; 8]);
+    bytes[hl..hl + ext.len()].copy_from_slice(&ext);
+    std::fs::write(t.path("evil.qcow2"), &bytes).unwrap();
+    let err = refused(&domain(
+        &disk(&t.s("evil.qcow2"), "vda", qcow2_driver()),
+        "",
+    ));
+    assert!(
+        err.contains("'/etc/passwd'") && err.contains("disk vda data file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_pseudo_path_backing_is_the_local_file() {
+    let t = Tree::new();
+    t.qcow2("base.qcow2", None);
+    let json = format!(
+        r#"json:{{"driver":"qcow2","file":{{"driver":"file","filename":"{}"}}}}"#,
+        t.s("base.qcow2")
+    );
+    t.qcow2("top.qcow2", Some((&json, "qcow2")));
+    let o = dry(&domain(&disk(&t.s("top.qcow2"), "vda", qcow2_driver()), ""));
+    let base = t.s("base.qcow2");
+    assert_lines(
+        &device_rules(&o),
+        &[
+            &format!("\"{}\" rwk,", t.s("top.qcow2")),
+            &ro(&base)[0],
+            &ro(&base)[1],
+        ],
+    );
+}
+
+#[test]
+fn network_backing_names_get_no_rule_and_a_warning() {
+    let t = Tree::new();
+    for (i, name) in [
+        "nbd:unix:/run/nbd.sock",
+        "http://example.org/base.img",
+        r#"json:{"driver":"nbd","server":{"type":"unix","path":"/s"}}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        let img = format!("n{i}.qcow2");
+        t.qcow2(&img, Some((name, "raw")));
+        let o = dry(&domain(&disk(&t.s(&img), "vda", qcow2_driver()), ""));
+        assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", t.s(&img))]);
+        assert!(
+            stderr(&o).contains("names the non-local"),
+            "{name}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn declared_format_with_the_wrong_magic_is_an_error() {
+    let t = Tree::new();
+    t.file("raw.img", &[0u8; 4096]);
+    let o = run(
+        &["-d", "-c", "-u", PROFILE],
+        Some(&domain(&disk(&t.s("raw.img"), "vda", qcow2_driver()), "")),
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("declared qcow2 but is not a qcow2 image"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unreadable_header_keeps_the_rule_and_says_the_chain_ends() {
+    // A FIFO where an image should be: never opened (it would block), warned about.
+    let t = Tree::new();
+    let fifo = t.path("pipe.qcow2");
+    let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(st.success());
+    let o = dry(&domain(
+        &disk(&t.s("pipe.qcow2"), "vda", qcow2_driver()),
+        "",
+    ));
+    assert_lines(
+        &device_rules(&o),
+        &[&format!("\"{}\" rwk,", t.s("pipe.qcow2"))],
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot read the header") && err.contains("chain ends there"),
+        "{err}"
+    );
+}
+
+#[test]
+fn self_referencing_image_is_a_loop() {
+    let t = Tree::new();
+    t.qcow2("self.qcow2", Some(("self.qcow2", "qcow2")));
+    let o = run(
+        &["-d", "-c", "-u", PROFILE],
+        Some(&domain(
+            &disk(&t.s("self.qcow2"), "vda", qcow2_driver()),
+            "",
+        )),
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("backing chain loop"), "{}", stderr(&o));
+}
+
+#[test]
+fn chain_deeper_than_200_is_refused() {
+    let t = Tree::new();
+    t.qcow2("d/l0.qcow2", None);
+    for i in 1..=201 {
+        t.qcow2(
+            &format!("d/l{i}.qcow2"),
+            Some((&format!("l{}.qcow2", i - 1), "qcow2")),
+        );
+    }
+    let o = run(
+        &["-d", "-c", "-u", PROFILE],
+        Some(&domain(
+            &disk(&t.s("d/l201.qcow2"), "vda", qcow2_driver()),
+            "",
+        )),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("deeper than 200"), "{}", stderr(&o));
+}
