@@ -213,4 +213,59 @@ mod tests {
         .map(|p| p.0);
         assert_eq!(p.as_deref(), Ok("/var/log/libvirt/**/a\\*b.log"));
     }
+
+    /// What apparmor_parser's lexer does to a quoted string (`processunquoted`,
+    /// parser_misc.c): `\ooo` octal and `\c` decode to the character, and a character that
+    /// came from an escape is literal. Returns the literal text, or `None` if an unescaped
+    /// pattern character remains (the string would be a glob).
+    fn parser_literal(escaped: &str) -> Option<String> {
+        let b = escaped.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => {
+                    let rest = &b[i + 1..];
+                    if rest.len() >= 3 && rest[..3].iter().all(|d| (b'0'..=b'7').contains(d)) {
+                        let v = (rest[0] - b'0') as u32 * 64
+                            + (rest[1] - b'0') as u32 * 8
+                            + (rest[2] - b'0') as u32;
+                        out.push(u8::try_from(v).ok()?);
+                        i += 4;
+                    } else {
+                        out.push(*rest.first()?);
+                        i += 2;
+                    }
+                }
+                c if b"*?[]{}^,@\"".contains(&c) => return None,
+                c => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_round_trips_through_the_parser_model(s in "\\PC{0,40}") {
+            match AaPattern::literal(&s) {
+                Ok(p) => {
+                    proptest::prop_assert_eq!(parser_literal(p.as_str()), Some(s.clone()));
+                    // Only safe characters and escapes; never a raw quote or pattern char.
+                    proptest::prop_assert!(!p.as_str().chars().any(|c| c.is_control()));
+                }
+                Err(e) => {
+                    proptest::prop_assert!(s.is_empty() || s.chars().any(|c| c.is_control()), "{e}");
+                }
+            }
+        }
+
+        #[test]
+        fn hostile_ascii_round_trips(s in "[ -~]{1,40}") {
+            let p = AaPattern::literal(&s).unwrap();
+            proptest::prop_assert_eq!(parser_literal(p.as_str()), Some(s));
+        }
+    }
 }

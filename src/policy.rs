@@ -34,6 +34,22 @@ const RESTRICTED: &[&str] = &[
     "/initrd",
     "/initrd.img",
     "/initrd.img.old",
+    // Device nodes that are the host itself, whatever a disk element says: physical memory
+    // and I/O ports, CPU MSRs, the kernel log, hibernation images, device-mapper and loop
+    // control (libvirt's list let every /dev node through).
+    "/dev/mem",
+    "/dev/kmem",
+    "/dev/port",
+    "/dev/cpu",
+    "/dev/kmsg",
+    "/dev/snapshot",
+    "/dev/mapper/control",
+    "/dev/loop-control",
+    // Control sockets of host daemons: a QEMU that may connect to them can act as root.
+    "/run/dbus",
+    "/run/systemd",
+    "/run/docker.sock",
+    "/run/containerd",
 ];
 
 /// Inside a restricted tree but readable: kernels, initrds and firmware.
@@ -117,6 +133,9 @@ pub fn check(path: &CanonicalPath, grant: Grant, subtree: bool) -> Result<(), St
     if p == Path::new("/") {
         return Err("the root directory can never be granted".into());
     }
+    if is_daemon_socket(p) {
+        return Err("is a libvirt daemon's control socket (restricted location)".into());
+    }
     if let Some(r) = RESTRICTED.iter().find(|r| is_within(p, r)) {
         let allowed = ALWAYS_OK
             .iter()
@@ -154,6 +173,31 @@ pub fn check(path: &CanonicalPath, grant: Grant, subtree: bool) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// libvirt's own daemons listen on `/run/libvirt/<daemon>-sock` (`libvirt-sock`,
+/// `virtqemud-sock`, `virtqemud-admin-sock`, `virtlogd-sock`, ...): a QEMU process that may
+/// connect to one can manage every domain on the host.
+fn is_daemon_socket(p: &Path) -> bool {
+    let mut comps = p.components();
+    let prefix = [
+        Component::RootDir,
+        Component::Normal("run".as_ref()),
+        Component::Normal("libvirt".as_ref()),
+    ];
+    if !prefix
+        .iter()
+        .all(|want| comps.next().as_ref() == Some(want))
+    {
+        return false;
+    }
+    match (comps.next(), comps.next()) {
+        (Some(Component::Normal(name)), None) => {
+            let name = name.to_string_lossy();
+            name.ends_with("-sock") || name.ends_with("-sock-ro")
+        }
+        _ => false,
+    }
 }
 
 /// `/sys/devices` is allowed only for PCI device nodes (`/sys/devices/pci*/...`), as in
@@ -203,6 +247,32 @@ mod tests {
             "/etcetera/x",
             "/usrdata/x",
             "/var/lib/libvirt/images/a",
+        ] {
+            assert_eq!(check(&c(p), Grant::Write, false), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn host_devices_and_daemon_sockets() {
+        for p in [
+            "/dev/mem",
+            "/dev/kmem",
+            "/dev/port",
+            "/dev/cpu/0/msr",
+            "/run/libvirt/libvirt-sock",
+            "/run/libvirt/libvirt-sock-ro",
+            "/run/libvirt/virtqemud-admin-sock",
+            "/run/dbus/system_bus_socket",
+            "/run/systemd/private",
+        ] {
+            assert!(check(&c(p), Grant::Write, false).is_err(), "{p}");
+        }
+        for p in [
+            "/dev/sdb",
+            "/dev/vfio/12",
+            "/dev/bus/usb/002/004",
+            "/run/libvirt/qemu/channel/1-vm/org.qemu.guest_agent.0",
+            "/dev/memory-backend",
         ] {
             assert_eq!(check(&c(p), Grant::Write, false), Ok(()), "{p}");
         }

@@ -292,4 +292,52 @@ mod tests {
         let root = std::fs::canonicalize(t.path()).unwrap();
         assert_eq!(canon(format!("{}/", root.display())), root);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// Random walks over a tree with directories, files, symlinks (relative, absolute,
+        /// dangling, looping) and missing names: the output is absolute with no `.`, `..`
+        /// or empty components, and equals the kernel's answer (std::fs::canonicalize)
+        /// whenever the path exists.
+        #[test]
+        fn canonical_paths_are_clean_and_agree_with_the_kernel(
+            comps in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "b", "f", "la", "lb", "ld", "lf", "abs", "loop", ".", "..", "", "missing", "x y"]),
+                0..12,
+            )
+        ) {
+            let t = tempfile::tempdir().unwrap();
+            let root = std::fs::canonicalize(t.path()).unwrap();
+            std::fs::create_dir_all(root.join("a/b")).unwrap();
+            std::fs::create_dir_all(root.join("b")).unwrap();
+            std::fs::write(root.join("f"), b"").unwrap();
+            std::fs::write(root.join("a/f"), b"").unwrap();
+            for dir in [root.clone(), root.join("a"), root.join("b")] {
+                let _ = symlink("a", dir.join("la"));
+                let _ = symlink("../b", dir.join("lb"));
+                let _ = symlink("nowhere/x", dir.join("ld"));
+                let _ = symlink("f", dir.join("lf"));
+                let _ = symlink(&root, dir.join("abs"));
+                let _ = symlink("loop", dir.join("loop"));
+            }
+            let input = format!("{}/{}", root.display(), comps.join("/"));
+            match canonicalize(Path::new(&input)) {
+                Ok(c) => {
+                    let out = c.path.as_path();
+                    proptest::prop_assert!(out.is_absolute());
+                    proptest::prop_assert!(out.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))));
+                    proptest::prop_assert!(!out.to_string_lossy().contains("//"));
+                    if let Ok(kernel) = std::fs::canonicalize(&input) {
+                        proptest::prop_assert_eq!(out, kernel.as_path(), "input {}", input);
+                        proptest::prop_assert!(c.missing_from.is_none());
+                    }
+                }
+                Err(CanonError::SymlinkLoop(_)) => {
+                    proptest::prop_assert!(comps.contains(&"loop"));
+                }
+                Err(e) => proptest::prop_assert!(false, "{input}: {e}"),
+            }
+        }
+    }
 }
