@@ -1,0 +1,51 @@
+//! Domain XML -> model -> rules -> .files text, with a resolver that never touches the
+//! filesystem: any input must give a result or an error, never a panic or a hang.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::path::Path;
+use virt_aa_helper::error::{Error, Result, Warning};
+use virt_aa_helper::origin::Origin;
+use virt_aa_helper::resolve::{CanonicalPath, Chain, Resolve};
+
+/// Accepts paths that are already canonical; refuses the rest like a failed lookup.
+struct Lexical;
+
+impl Resolve for Lexical {
+    fn canonical(&mut self, raw: &Path, origin: &Origin) -> Result<CanonicalPath> {
+        CanonicalPath::from_canonical_literal(raw).ok_or_else(|| Error::Path {
+            path: raw.to_path_buf(),
+            origin: origin.to_string(),
+            why: "not canonical".into(),
+        })
+    }
+    fn image_chain(
+        &mut self,
+        _: &Path,
+        _: &CanonicalPath,
+        _: Option<&str>,
+        _: &Origin,
+    ) -> Result<Chain> {
+        Ok(Chain::default())
+    }
+    fn take_warnings(&mut self) -> Vec<Warning> {
+        Vec::new()
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(domain) = virt_aa_helper::parse::parse_domain(text) else {
+        return;
+    };
+    if let Ok(set) = virt_aa_helper::rules::build(&domain, None, &mut Lexical) {
+        let files = virt_aa_helper::render::files(&set.all(), true).expect("rendering never fails");
+        // Every rule line is one line: no injected newline can reach the profile.
+        assert_eq!(
+            files.lines().count(),
+            1 + set.all().len() + 2 * set.all().iter().filter(|r| r.deny_write).count()
+        );
+    }
+});
