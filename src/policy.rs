@@ -1,15 +1,24 @@
 //! Where a VM may never be given access, checked on canonical paths by whole components.
 //!
-//! libvirt 9.0's `valid_path` compares string prefixes: `/lib` also refuses `/libvirt/x`,
-//! while `/etc/` lets a filesystem share of `/etc` itself through (`"/etc/**" rwl`, weak
-//! spot W2), and `/` passes too. Here a path is compared component by component, and a
-//! directory granted with everything below it is refused when any restricted location lies
-//! inside it.
+//! libvirt 9.0's `valid_path` compares string prefixes: `/usr/lib` also refused `/usr/library`,
+//! while `/etc/` let a filesystem share of `/etc` itself through
+//! (`"/etc/**" rwl`, weak spot W2), and `/` passes too. Here a path is compared component by
+//! component against the canonical target (so a symlink or `..` cannot reach around it):
 //!
-//! The lists follow libvirt's (`vah.c` `valid_path`), widened to whole trees where libvirt's
-//! list was a patchwork of prefixes (`/usr`), plus the firmware directories newer libvirt
-//! releases added (`/usr/share/edk2-ovmf`, `/usr/share/qemu`, ...), since a refused firmware
-//! path stops the VM from starting (anchors.md section 2, row 8).
+//! - never: `/`, `/bin`, `/boot`, `/etc`, `/lib*`, `/lost+found`, `/proc`, `/sbin`,
+//!   `/selinux`, `/sys`, `/usr`, the top-level kernel and initrd links, host-control devices
+//!   (`/dev/mem`, `/dev/kmem`, `/dev/port`, `/dev/cpu`, ...) and host daemons' control
+//!   sockets (`/run/dbus`, `/run/systemd`, libvirt's own `/run/libvirt/*-sock`);
+//! - read-only allowed: `/boot`, the kernel and initrd links, and the firmware directories
+//!   (`/usr/share/OVMF`, `/usr/share/qemu`, `/usr/share/seabios`, ...: libvirt's list plus
+//!   those newer releases added, since a refused firmware stops the VM, anchors.md section 2
+//!   row 8);
+//! - allowed read-write inside restricted trees: PCI device nodes `/sys/devices/pci*`, vhost
+//!   targets `/sys/kernel/config/target/vhost`, `/etc/libvirt-sandbox/services` (libvirt's
+//!   override list, by component);
+//! - a directory granted with everything below it must contain none of the above, must not
+//!   contain a directory that holds every domain's files (`/var/lib/libvirt/images`,
+//!   `/run/libvirt/qemu`, ...), and must be at least [`MIN_SUBTREE_DEPTH`] levels deep.
 
 use crate::resolve::CanonicalPath;
 use std::path::{Component, Path};
@@ -18,10 +27,6 @@ use std::path::{Component, Path};
 const RESTRICTED: &[&str] = &[
     "/bin",
     "/etc",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
     "/lost+found",
     "/proc",
     "/sbin",
@@ -136,7 +141,7 @@ pub fn check(path: &CanonicalPath, grant: Grant, subtree: bool) -> Result<(), St
     if is_daemon_socket(p) {
         return Err("is a libvirt daemon's control socket (restricted location)".into());
     }
-    if let Some(r) = RESTRICTED.iter().find(|r| is_within(p, r)) {
+    if let Some(r) = restricted_tree(p) {
         let allowed = ALWAYS_OK
             .iter()
             .any(|ok| is_within(p, ok) && !pci_exception_too_wide(p))
@@ -173,6 +178,18 @@ pub fn check(path: &CanonicalPath, grant: Grant, subtree: bool) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// The restricted tree `p` is in: one of [`RESTRICTED`], or a top-level directory whose
+/// name starts with `lib` (`/lib`, `/lib64`, `/libx32`, `/libexec`...).
+fn restricted_tree(p: &Path) -> Option<&'static str> {
+    if let Some(r) = RESTRICTED.iter().find(|r| is_within(p, r)) {
+        return Some(r);
+    }
+    match p.components().nth(1) {
+        Some(Component::Normal(top)) if top.to_string_lossy().starts_with("lib") => Some("/lib*"),
+        _ => None,
+    }
 }
 
 /// libvirt's own daemons listen on `/run/libvirt/<daemon>-sock` (`libvirt-sock`,
@@ -235,6 +252,9 @@ mod tests {
             "/usr",
             "/usr/lib64/x",
             "/lib",
+            "/lib64/ld-linux-x86-64.so.2",
+            "/libx32",
+            "/libvirt/x.img",
             "/proc/1/mem",
             "/sys/kernel",
         ] {
@@ -242,8 +262,7 @@ mod tests {
         }
         // String prefixes are not components: libvirt refused these.
         for p in [
-            "/libvirt/x.img",
-            "/library/x",
+            "/srv/lib/x.img",
             "/etcetera/x",
             "/usrdata/x",
             "/var/lib/libvirt/images/a",
