@@ -87,6 +87,114 @@ pub struct Domain {
     pub disks: Vec<Disk>,
     /// `<serial>`, `<console>`, `<parallel>` and `<channel>` in document order.
     pub chardevs: Vec<Chardev>,
+    /// `<graphics>`.
+    pub graphics: Vec<Graphics>,
+    /// `<hostdev mode='subsystem'>`.
+    pub hostdevs: Vec<Hostdev>,
+    /// `<filesystem>` with a host directory.
+    pub filesystems: Vec<Filesystem>,
+    /// `<input type='evdev'|'passthrough'>` host devices.
+    pub inputs: Vec<XmlPath>,
+    /// `<interface>`.
+    pub interfaces: Vec<Interface>,
+    /// `<memory model='nvdimm'>` backing paths.
+    pub nvdimms: Vec<XmlPath>,
+    /// `<sysinfo type='fwcfg'><entry file=...>`.
+    pub fw_cfg_files: Vec<XmlPath>,
+    /// `<shmem>`.
+    pub shmems: Vec<Shmem>,
+    /// `<tpm>`.
+    pub tpms: Vec<Tpm>,
+    /// `<smartcard>`.
+    pub smartcards: Vec<Smartcard>,
+}
+
+/// A `<graphics>` device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Graphics {
+    /// `type=...` (vnc, spice, sdl, egl-headless, dbus, ...).
+    pub kind: String,
+    /// `<gl enable='yes'>` (spice, dbus).
+    pub gl: bool,
+    /// `<gl rendernode=...>`.
+    pub rendernode: Option<XmlPath>,
+    /// Unix socket listens (`<listen type='socket' socket=...>`, or vnc's `socket=`).
+    pub sockets: Vec<XmlPath>,
+    /// sdl `xauth=...`.
+    pub xauth: Option<XmlPath>,
+}
+
+/// A `<hostdev mode='subsystem'>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hostdev {
+    /// USB: found on the host by vendor/product and/or bus/device.
+    Usb {
+        vendor: Option<u16>,
+        product: Option<u16>,
+        bus: Option<u16>,
+        device: Option<u16>,
+    },
+    /// PCI: the address `dddd:bb:ss.f`, and whether the backend is VFIO (or the default).
+    Pci { address: String, vfio: bool },
+    /// Mediated device (vfio-pci, vfio-ap, vfio-ccw).
+    Mdev,
+    /// SCSI, scsi_host and others: no rule in libvirt 9.0.
+    Other(String),
+}
+
+/// A `<filesystem>` passed through from a host directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filesystem {
+    /// `<source dir=...>`.
+    pub source: XmlPath,
+    /// `<readonly/>`.
+    pub readonly: bool,
+    /// `<target dir=...>`, for provenance.
+    pub target: Option<String>,
+}
+
+/// An `<interface>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Interface {
+    /// `type=...`.
+    pub kind: String,
+    /// `<model type=...>`.
+    pub model: Option<String>,
+    /// `<driver name=...>`.
+    pub driver: Option<String>,
+    /// vhost-user: `<source type=... path=...>` type and path.
+    pub vhostuser: Option<(String, XmlPath)>,
+}
+
+/// A `<shmem>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shmem {
+    /// `name=...`.
+    pub name: String,
+    /// `<model type=...>` (libvirt's default is `ivshmem`).
+    pub model: String,
+    /// `<server path=...>`.
+    pub server_path: Option<XmlPath>,
+}
+
+/// A `<tpm>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tpm {
+    /// `model=...`.
+    pub model: Option<String>,
+    /// `<backend type=...>`.
+    pub backend: String,
+    /// `<backend version=...>`.
+    pub version: Option<String>,
+}
+
+/// A `<smartcard>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Smartcard {
+    /// `mode=...`.
+    pub mode: String,
+    /// `<database>`.
+    pub database: Option<XmlPath>,
 }
 
 /// `<os>`: boot files.
@@ -94,6 +202,10 @@ pub struct Domain {
 pub struct Os {
     /// `<type>` (hvm, linux, ...).
     pub os_type: String,
+    /// `<type arch=...>`.
+    pub arch: Option<String>,
+    /// `<type machine=...>`.
+    pub machine: Option<String>,
     /// `<kernel>`.
     pub kernel: Option<XmlPath>,
     /// `<initrd>`.

@@ -35,6 +35,8 @@ pub enum Glob {
     /// `{,**}`: the directory itself and everything below it, as libvirtd passes for
     /// runtime directories with `-F <dir>/{,**}` (`AppArmorSetPathLabel(allowSubtree)`).
     SelfAndBelow,
+    /// `{,*}`: the directory itself and the files in it (smartcard NSS database).
+    SelfAndChildren,
 }
 
 impl Glob {
@@ -43,6 +45,7 @@ impl Glob {
             Glob::AnyDepth => "**",
             Glob::AnyInComponent => "*",
             Glob::SelfAndBelow => "{,**}",
+            Glob::SelfAndChildren => "{,*}",
         }
     }
 }
@@ -107,6 +110,12 @@ impl AaPattern {
             return Err(EscapeError::Empty);
         }
         Ok(AaPattern(out))
+    }
+
+    /// A pattern written in the source code itself (libvirt's fixed GL and VFIO blocks).
+    /// Only a `&'static str` is accepted, so no runtime value can become a pattern this way.
+    pub fn fixed(text: &'static str) -> Self {
+        AaPattern(text.to_string())
     }
 
     /// A literal path given as an OS string (refused if not UTF-8).

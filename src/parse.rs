@@ -6,7 +6,8 @@
 //! domain libvirt would refuse is refused here too, with the element named.
 
 use crate::domain::{
-    Backing, Chardev, ChardevClass, Disk, Domain, Layer, LocalKind, Os, Source, VirtType,
+    Backing, Chardev, ChardevClass, Disk, Domain, Filesystem, Graphics, Hostdev, Interface, Layer,
+    LocalKind, Os, Shmem, Smartcard, Source, Tpm, VirtType,
 };
 use crate::error::{quote, Error, Result};
 use crate::xml::{self, Element};
@@ -77,13 +78,100 @@ fn domain_from(root: &Element) -> Result<Domain> {
 
     let os = parse_os(root.child("os"))?;
 
-    let mut disks = Vec::new();
-    let mut chardevs = Vec::new();
+    let mut d = Domain {
+        virt_type,
+        id,
+        name: name.to_string(),
+        uuid,
+        os,
+        disks: Vec::new(),
+        chardevs: Vec::new(),
+        graphics: Vec::new(),
+        hostdevs: Vec::new(),
+        filesystems: Vec::new(),
+        inputs: Vec::new(),
+        interfaces: Vec::new(),
+        nvdimms: Vec::new(),
+        fw_cfg_files: Vec::new(),
+        shmems: Vec::new(),
+        tpms: Vec::new(),
+        smartcards: Vec::new(),
+    };
+    for sysinfo in root
+        .children_named("sysinfo")
+        .filter(|s| s.attr("type") == Some("fwcfg"))
+    {
+        for entry in sysinfo.children_named("entry") {
+            if let Some(f) = entry.attr("file").filter(|f| !f.is_empty()) {
+                d.fw_cfg_files.push(f.to_string());
+            }
+        }
+    }
     let mut counters = [0usize; 4];
     if let Some(devices) = root.child("devices") {
         for dev in &devices.children {
             match dev.name.as_str() {
-                "disk" => disks.push(parse_disk(dev)?),
+                "disk" => d.disks.push(parse_disk(dev)?),
+                "graphics" => d.graphics.push(parse_graphics(dev)),
+                "hostdev" => {
+                    if let Some(h) = parse_hostdev(dev)? {
+                        d.hostdevs.push(h);
+                    }
+                }
+                "filesystem" => {
+                    if let Some(f) = parse_filesystem(dev) {
+                        d.filesystems.push(f);
+                    }
+                }
+                "input" => {
+                    if matches!(dev.attr("type"), Some("evdev" | "passthrough")) {
+                        if let Some(p) = dev
+                            .child("source")
+                            .and_then(|s| s.attr("evdev").or_else(|| s.attr("dev")))
+                            .filter(|p| !p.is_empty())
+                        {
+                            d.inputs.push(p.to_string());
+                        }
+                    }
+                }
+                "interface" => d.interfaces.push(parse_interface(dev)),
+                "memory" if dev.attr("model") == Some("nvdimm") => {
+                    if let Some(p) = dev
+                        .child("source")
+                        .and_then(|s| s.child("path"))
+                        .and_then(text_path)
+                    {
+                        d.nvdimms.push(p);
+                    }
+                }
+                "shmem" => d.shmems.push(Shmem {
+                    name: dev.attr("name").unwrap_or_default().to_string(),
+                    model: dev
+                        .child("model")
+                        .and_then(|m| m.attr("type"))
+                        .unwrap_or("ivshmem")
+                        .to_string(),
+                    server_path: dev
+                        .child("server")
+                        .and_then(|s| s.attr("path"))
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string),
+                }),
+                "tpm" => {
+                    let backend = dev.child("backend");
+                    d.tpms.push(Tpm {
+                        model: dev.attr("model").map(str::to_string),
+                        backend: backend
+                            .and_then(|b| b.attr("type"))
+                            .unwrap_or("passthrough")
+                            .to_string(),
+                        version: backend.and_then(|b| b.attr("version")).map(str::to_string),
+                    });
+                }
+                "smartcard" => d.smartcards.push(Smartcard {
+                    mode: dev.attr("mode").unwrap_or_default().to_string(),
+                    database: dev.child("database").and_then(text_path),
+                }),
                 "serial" | "console" | "parallel" | "channel" => {
                     let (class, slot) = match dev.name.as_str() {
                         "serial" => (ChardevClass::Serial, 0),
@@ -93,22 +181,163 @@ fn domain_from(root: &Element) -> Result<Domain> {
                     };
                     let index = counters[slot];
                     counters[slot] += 1;
-                    chardevs.push(parse_chardev(dev, class, index));
+                    d.chardevs.push(parse_chardev(dev, class, index));
                 }
                 _ => {}
             }
         }
     }
+    Ok(d)
+}
 
-    Ok(Domain {
-        virt_type,
-        id,
-        name: name.to_string(),
-        uuid,
-        os,
-        disks,
-        chardevs,
+fn parse_graphics(dev: &Element) -> Graphics {
+    let kind = dev.attr("type").unwrap_or_default().to_string();
+    let gl = dev.child("gl");
+    let mut sockets: Vec<String> = dev
+        .children_named("listen")
+        .filter(|l| l.attr("type") == Some("socket"))
+        .filter_map(|l| l.attr("socket"))
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    // vnc's older spelling; libvirt turns it into a socket listen.
+    if let Some(s) = dev.attr("socket").filter(|p| !p.is_empty()) {
+        if !sockets.iter().any(|x| x == s) {
+            sockets.insert(0, s.to_string());
+        }
+    }
+    Graphics {
+        gl: gl.and_then(|g| g.attr("enable")) == Some("yes") || dev.attr("gl") == Some("yes"),
+        rendernode: gl
+            .and_then(|g| g.attr("rendernode"))
+            .or_else(|| dev.attr("rendernode"))
+            .filter(|p| !p.is_empty())
+            .map(str::to_string),
+        sockets,
+        xauth: (kind == "sdl")
+            .then(|| dev.attr("xauth"))
+            .flatten()
+            .filter(|p| !p.is_empty())
+            .map(str::to_string),
+        kind,
+    }
+}
+
+/// A number in libvirt's hostdev attributes: decimal, or hex with `0x`.
+fn number(el: &Element, attr: &str, what: &str) -> Result<Option<u16>> {
+    let Some(v) = el.attr(attr) else {
+        return Ok(None);
+    };
+    let v = v.trim();
+    let parsed = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16),
+        None => v.parse::<u16>(),
+    };
+    parsed
+        .map(Some)
+        .map_err(|_| Error::domain(what, format!("{attr}={} is not a number", quote(v))))
+}
+
+fn parse_hostdev(dev: &Element) -> Result<Option<Hostdev>> {
+    // mode='capabilities' devices are containers' and have no host file (libvirt 9.0 read
+    // them through the wrong union member).
+    if dev.attr("mode").unwrap_or("subsystem") != "subsystem" {
+        return Ok(None);
+    }
+    let src = dev.child("source");
+    let kind = dev.attr("type").unwrap_or_default();
+    Ok(Some(match kind {
+        "usb" => {
+            let what = "<hostdev type='usb'>";
+            let vendor = src.and_then(|s| s.child("vendor"));
+            let product = src.and_then(|s| s.child("product"));
+            let addr = src.and_then(|s| s.child("address"));
+            Hostdev::Usb {
+                vendor: vendor.map(|v| number(v, "id", what)).transpose()?.flatten(),
+                product: product
+                    .map(|v| number(v, "id", what))
+                    .transpose()?
+                    .flatten(),
+                bus: addr.map(|a| number(a, "bus", what)).transpose()?.flatten(),
+                device: addr
+                    .map(|a| number(a, "device", what))
+                    .transpose()?
+                    .flatten(),
+            }
+        }
+        "pci" => {
+            let what = "<hostdev type='pci'>";
+            let Some(a) = src.and_then(|s| s.child("address")) else {
+                return Err(Error::domain(what, "missing <source><address>"));
+            };
+            let domain = number(a, "domain", what)?.unwrap_or(0);
+            let bus = number(a, "bus", what)?.unwrap_or(0);
+            let slot = number(a, "slot", what)?.unwrap_or(0);
+            let function = number(a, "function", what)?.unwrap_or(0);
+            if bus > 0xff || slot > 0x1f || function > 7 {
+                return Err(Error::domain(what, "PCI address out of range"));
+            }
+            let driver = dev.child("driver").and_then(|d| d.attr("name"));
+            Hostdev::Pci {
+                address: format!("{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"),
+                vfio: matches!(driver, None | Some("vfio") | Some("default")),
+            }
+        }
+        "mdev" => Hostdev::Mdev,
+        other => Hostdev::Other(other.to_string()),
+    }))
+}
+
+fn parse_filesystem(dev: &Element) -> Option<Filesystem> {
+    // libvirt 9.0: type mount (the default) with the path (default) driver only; virtiofs
+    // runs virtiofsd outside this profile.
+    if dev.attr("type").unwrap_or("mount") != "mount" {
+        return None;
+    }
+    if !matches!(
+        dev.child("driver").and_then(|d| d.attr("type")),
+        None | Some("path")
+    ) {
+        return None;
+    }
+    let source = dev
+        .child("source")
+        .and_then(|s| s.attr("dir"))
+        .filter(|p| !p.is_empty())?;
+    Some(Filesystem {
+        source: source.to_string(),
+        readonly: dev.child("readonly").is_some(),
+        target: dev
+            .child("target")
+            .and_then(|t| t.attr("dir"))
+            .map(str::to_string),
     })
+}
+
+fn parse_interface(dev: &Element) -> Interface {
+    let kind = dev.attr("type").unwrap_or_default().to_string();
+    let vhostuser = (kind == "vhostuser")
+        .then(|| dev.child("source"))
+        .flatten()
+        .and_then(|s| {
+            let path = s.attr("path").filter(|p| !p.is_empty())?;
+            Some((
+                s.attr("type").unwrap_or("unix").to_string(),
+                path.to_string(),
+            ))
+        });
+    Interface {
+        model: dev
+            .child("model")
+            .and_then(|m| m.attr("type"))
+            .map(str::to_string),
+        driver: dev
+            .child("driver")
+            .and_then(|m| m.attr("name"))
+            .map(str::to_string),
+        vhostuser,
+        kind,
+    }
 }
 
 /// libvirt refuses an empty name, a `/` (the name becomes a file name) and a newline.
@@ -165,8 +394,11 @@ fn parse_os(os: Option<&Element>) -> Result<Os> {
         .flat_map(|a| a.children_named("table"))
         .find(|t| t.attr("type") == Some("slic"))
         .and_then(text_path);
+    let type_el = os.child("type");
     Ok(Os {
         os_type: os_type.to_string(),
+        arch: type_el.and_then(|t| t.attr("arch")).map(str::to_string),
+        machine: type_el.and_then(|t| t.attr("machine")).map(str::to_string),
         kernel: text("kernel"),
         initrd: text("initrd"),
         dtb: text("dtb"),

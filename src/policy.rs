@@ -131,9 +131,22 @@ pub enum Grant {
     Write,
 }
 
-/// Checks that `path` may be granted. `subtree` means the rule also covers everything below
-/// `path`. Returns why it is refused.
-pub fn check(path: &CanonicalPath, grant: Grant, subtree: bool) -> Result<(), String> {
+/// How much a rule covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The path itself.
+    File,
+    /// The directory and everything below it, as the domain XML asks (a `<filesystem>`
+    /// share): it must not contain a restricted tree.
+    Share,
+    /// The directory and everything below it, as a `-f`/`-F` argument asks at run time:
+    /// libvirtd only ever asks for a per-domain directory, so it must also not contain a
+    /// directory shared by every domain, and must be deep enough.
+    RuntimeSubtree,
+}
+
+/// Checks that `path` may be granted with `grant` over `scope`. Returns why it is refused.
+pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), String> {
     let p = path.as_path();
     if p == Path::new("/") {
         return Err("the root directory can never be granted".into());
@@ -155,13 +168,15 @@ pub fn check(path: &CanonicalPath, grant: Grant, subtree: bool) -> Result<(), St
             return Err(format!("{r} {how} (restricted location)"));
         }
     }
-    if subtree {
+    if scope != Scope::File {
         // A directory together with everything below it must not contain a restricted tree.
         if let Some(r) = RESTRICTED.iter().find(|r| is_within(Path::new(r), p)) {
             return Err(format!(
                 "granting everything below it would include {r} (restricted location)"
             ));
         }
+    }
+    if scope == Scope::RuntimeSubtree {
         if let Some(shared) = SHARED.iter().find(|d| is_within(Path::new(d), p)) {
             return Err(format!(
                 "granting everything below it would include {shared}, which holds the files of every domain"
@@ -258,7 +273,7 @@ mod tests {
             "/proc/1/mem",
             "/sys/kernel",
         ] {
-            assert!(check(&c(p), Grant::Read, false).is_err(), "{p}");
+            assert!(check(&c(p), Grant::Read, Scope::File).is_err(), "{p}");
         }
         // String prefixes are not components: libvirt refused these.
         for p in [
@@ -267,7 +282,7 @@ mod tests {
             "/usrdata/x",
             "/var/lib/libvirt/images/a",
         ] {
-            assert_eq!(check(&c(p), Grant::Write, false), Ok(()), "{p}");
+            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
         }
     }
 
@@ -284,7 +299,7 @@ mod tests {
             "/run/dbus/system_bus_socket",
             "/run/systemd/private",
         ] {
-            assert!(check(&c(p), Grant::Write, false).is_err(), "{p}");
+            assert!(check(&c(p), Grant::Write, Scope::File).is_err(), "{p}");
         }
         for p in [
             "/dev/sdb",
@@ -293,38 +308,41 @@ mod tests {
             "/run/libvirt/qemu/channel/1-vm/org.qemu.guest_agent.0",
             "/dev/memory-backend",
         ] {
-            assert_eq!(check(&c(p), Grant::Write, false), Ok(()), "{p}");
+            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
         }
     }
 
     #[test]
     fn read_only_exceptions() {
-        assert_eq!(check(&c("/boot/vmlinuz-6.1"), Grant::Read, false), Ok(()));
-        assert!(check(&c("/boot/vmlinuz-6.1"), Grant::Write, false)
+        assert_eq!(
+            check(&c("/boot/vmlinuz-6.1"), Grant::Read, Scope::File),
+            Ok(())
+        );
+        assert!(check(&c("/boot/vmlinuz-6.1"), Grant::Write, Scope::File)
             .unwrap_err()
             .contains("only allowed read-only"));
         assert_eq!(
-            check(&c("/usr/share/OVMF/OVMF_CODE.fd"), Grant::Read, false),
+            check(&c("/usr/share/OVMF/OVMF_CODE.fd"), Grant::Read, Scope::File),
             Ok(())
         );
         assert_eq!(
-            check(&c("/usr/share/qemu/bios.bin"), Grant::Read, false),
+            check(&c("/usr/share/qemu/bios.bin"), Grant::Read, Scope::File),
             Ok(())
         );
-        assert!(check(&c("/usr/share/doc/x"), Grant::Read, false).is_err());
+        assert!(check(&c("/usr/share/doc/x"), Grant::Read, Scope::File).is_err());
     }
 
     #[test]
     fn pci_and_vhost_overrides() {
         let pci = "/sys/devices/pci0000:00/0000:00:19.0/config";
-        assert_eq!(check(&c(pci), Grant::Write, false), Ok(()));
-        assert!(check(&c("/sys/devices/system/cpu"), Grant::Read, false).is_err());
-        assert!(check(&c("/sys/devices"), Grant::Read, false).is_err());
+        assert_eq!(check(&c(pci), Grant::Write, Scope::File), Ok(()));
+        assert!(check(&c("/sys/devices/system/cpu"), Grant::Read, Scope::File).is_err());
+        assert!(check(&c("/sys/devices"), Grant::Read, Scope::File).is_err());
         assert_eq!(
             check(
                 &c("/sys/kernel/config/target/vhost/naa.1"),
                 Grant::Write,
-                false
+                Scope::File
             ),
             Ok(())
         );
@@ -332,19 +350,34 @@ mod tests {
 
     #[test]
     fn subtrees_must_not_contain_restricted_trees() {
-        assert!(check(&c("/"), Grant::Read, true).is_err());
-        assert!(check(&c("/"), Grant::Read, false).is_err());
-        assert!(check(&c("/usr"), Grant::Read, true).is_err());
-        assert!(check(&c("/etc"), Grant::Write, true).is_err());
+        assert!(check(&c("/"), Grant::Read, Scope::RuntimeSubtree).is_err());
+        assert!(check(&c("/"), Grant::Read, Scope::File).is_err());
+        assert!(check(&c("/usr"), Grant::Read, Scope::RuntimeSubtree).is_err());
+        assert!(check(&c("/etc"), Grant::Write, Scope::RuntimeSubtree).is_err());
+        // A filesystem share of /etc, /usr or / (libvirt 9.0 granted "/etc/**" rwl).
+        for p in ["/etc", "/usr", "/", "/sys"] {
+            assert!(check(&c(p), Grant::Read, Scope::Share).is_err(), "{p}");
+        }
         assert_eq!(
-            check(&c("/var/lib/libvirt/qemu/domain-1-vm"), Grant::Write, true),
+            check(
+                &c("/var/lib/libvirt/qemu/domain-1-vm"),
+                Grant::Write,
+                Scope::RuntimeSubtree
+            ),
             Ok(())
         );
         assert_eq!(
-            check(&c("/run/libvirt/qemu/channel/1-vm"), Grant::Write, true),
+            check(
+                &c("/run/libvirt/qemu/channel/1-vm"),
+                Grant::Write,
+                Scope::RuntimeSubtree
+            ),
             Ok(())
         );
-        assert_eq!(check(&c("/srv/vms/one"), Grant::Write, true), Ok(()));
+        assert_eq!(
+            check(&c("/srv/vms/one"), Grant::Write, Scope::RuntimeSubtree),
+            Ok(())
+        );
         for wide in [
             "/run",
             "/tmp",
@@ -355,9 +388,18 @@ mod tests {
             "/run/libvirt/qemu",
             "/srv/vms",
         ] {
-            assert!(check(&c(wide), Grant::Write, true).is_err(), "{wide}");
-            // The directory alone is fine.
-            assert_eq!(check(&c(wide), Grant::Write, false), Ok(()), "{wide}");
+            assert!(
+                check(&c(wide), Grant::Write, Scope::RuntimeSubtree).is_err(),
+                "{wide}"
+            );
+            // An admin's filesystem share of it is fine (but /run holds /run/dbus), and so
+            // is the directory alone.
+            assert_eq!(
+                check(&c(wide), Grant::Write, Scope::Share).is_ok(),
+                wide != "/run",
+                "{wide}"
+            );
+            assert_eq!(check(&c(wide), Grant::Write, Scope::File), Ok(()), "{wide}");
         }
     }
 }

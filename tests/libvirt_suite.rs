@@ -85,6 +85,19 @@ impl Fixture {
 }
 
 /// A raw file disk, as in the C template (`<driver name='qemu' type='raw'/>`).
+/// All rules of a dry run but the `/dev/vhost-net` rule that the template's virtio
+/// `<interface>` on `kvm` always gets (asserted once; `device_rules` does the same).
+fn dry_rules(o: &Output) -> Vec<String> {
+    let mut rules = common::dry_rules(o);
+    assert_eq!(
+        rules.iter().filter(|r| *r == VHOST_NET).count(),
+        1,
+        "{rules:?}"
+    );
+    rules.retain(|r| r != VHOST_NET);
+    rules
+}
+
 fn raw_disk(path: &str, target: &str, extra: &str) -> String {
     disk(
         path,
@@ -778,7 +791,7 @@ fn replace_appending_disk() {
     let files = policy.read(&format!("{PROFILE}.files")).unwrap();
     assert!(
         files.ends_with(&format!(
-            "  {}  # disk hda\n  \"{}\" rwk,  # argument -F\n",
+            "  {}  # disk hda\n  \"/dev/vhost-net\" rw,  # interface vhost-net\n  \"{}\" rwk,  # argument -F\n",
             f.disk1_rule(),
             f.disk2
         )),

@@ -24,6 +24,11 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+/// Where the kernel lists USB devices.
+const SYS_USB: &str = "/sys/bus/usb/devices";
+/// Where the kernel lists PCI devices.
+const SYS_PCI: &str = "/sys/bus/pci/devices";
+
 /// Deepest backing chain followed, as in libvirt and QEMU.
 pub const MAX_CHAIN_DEPTH: usize = 200;
 
@@ -75,8 +80,35 @@ pub trait Resolve {
         origin: &Origin,
     ) -> Result<Chain>;
 
+    /// The device node of a host USB device (`/dev/bus/usb/BBB/DDD`), found in sysfs by
+    /// vendor/product and/or bus/device like libvirt's `virHostdevFindUSBDevice`; `None` if
+    /// the host has no such device.
+    fn usb_device(&mut self, id: UsbId) -> Option<PathBuf>;
+
+    /// The sysfs files QEMU opens for an assigned PCI device (`config`, `resource*`, `rom`,
+    /// `vendor`, `device`, `reset` under `/sys/bus/pci/devices/<address>/`, as libvirt's
+    /// `virPCIDeviceFileIterate`), those that exist.
+    fn pci_files(&mut self, address: &str) -> Vec<PathBuf>;
+
+    /// The host's DRM render node for GL without an explicit one (`virHostGetDRMRenderNode`):
+    /// the first `/dev/dri/renderD*`.
+    fn drm_render_node(&mut self) -> Option<PathBuf>;
+
     /// Takes the warnings collected so far.
     fn take_warnings(&mut self) -> Vec<Warning>;
+}
+
+/// How a `<hostdev type='usb'>` names its device.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsbId {
+    /// `<vendor id=...>`.
+    pub vendor: Option<u16>,
+    /// `<product id=...>`.
+    pub product: Option<u16>,
+    /// `<address bus=...>`.
+    pub bus: Option<u16>,
+    /// `<address device=...>`.
+    pub device: Option<u16>,
 }
 
 /// The real resolver.
@@ -260,6 +292,71 @@ impl Resolve for FsResolver {
             cur_origin = layer_origin;
         }
         Ok(chain)
+    }
+
+    fn usb_device(&mut self, id: UsbId) -> Option<PathBuf> {
+        if id.vendor.is_none() && id.bus.is_none() {
+            return None;
+        }
+        let read_hex = |p: PathBuf| {
+            std::fs::read_to_string(p)
+                .ok()
+                .and_then(|s| u16::from_str_radix(s.trim(), 16).ok())
+        };
+        let read_dec = |p: PathBuf| {
+            std::fs::read_to_string(p)
+                .ok()
+                .and_then(|s| s.trim().parse::<u16>().ok())
+        };
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(SYS_USB)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for dev in entries {
+            let matches = |want: Option<u16>, got: Option<u16>| want.is_none() || want == got;
+            if matches(id.vendor, read_hex(dev.join("idVendor")))
+                && matches(id.product, read_hex(dev.join("idProduct")))
+                && matches(id.bus, read_dec(dev.join("busnum")))
+                && matches(id.device, read_dec(dev.join("devnum")))
+            {
+                let bus = read_dec(dev.join("busnum"))?;
+                let num = read_dec(dev.join("devnum"))?;
+                return Some(PathBuf::from(format!("/dev/bus/usb/{bus:03}/{num:03}")));
+            }
+        }
+        None
+    }
+
+    fn pci_files(&mut self, address: &str) -> Vec<PathBuf> {
+        let dir = Path::new(SYS_PCI).join(address);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                matches!(n.as_ref(), "config" | "rom" | "vendor" | "device" | "reset")
+                    || n.starts_with("resource")
+            })
+            .map(|e| dir.join(e.file_name()))
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn drm_render_node(&mut self) -> Option<PathBuf> {
+        let mut nodes: Vec<PathBuf> = std::fs::read_dir("/dev/dri")
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+            .map(|e| e.path())
+            .collect();
+        nodes.sort();
+        nodes.into_iter().next()
     }
 
     fn take_warnings(&mut self) -> Vec<Warning> {

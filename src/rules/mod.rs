@@ -19,7 +19,9 @@ use crate::domain::{Backing, ChardevClass, Domain, LocalKind, Source, VirtType};
 use crate::error::{Error, Result, Warning};
 use crate::escape::{AaPattern, Glob, Part};
 use crate::origin::Origin;
-use crate::policy::{self, Grant};
+use crate::policy::{self, Grant, Scope};
+
+mod devices;
 use crate::resolve::{CanonicalPath, Resolve};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,12 @@ impl Perms {
     pub const R: Perms = Perms("r");
     /// Write: logs.
     pub const W: Perms = Perms("w");
+    /// Read, write, link: writable filesystem shares.
+    pub const RWL: Perms = Perms("rwl");
+    /// Map executable, read: GL driver libraries.
+    pub const MR: Perms = Perms("mr");
+    /// No allow rule: only the `deny ... w` line (libvirt's GL block).
+    pub const DENY_W_ONLY: Perms = Perms("");
 
     /// The permission letters.
     pub fn as_str(self) -> &'static str {
@@ -49,6 +57,11 @@ impl Perms {
     /// attempts to open them for writing are refused silently instead of being audited.
     pub fn is_read_only(self) -> bool {
         !self.0.contains('w')
+    }
+
+    /// Whether there is an allow rule at all.
+    pub fn allows(self) -> bool {
+        !self.0.is_empty()
     }
 
     fn grant(self) -> Grant {
@@ -129,10 +142,7 @@ impl ExtraFile {
 
 /// Builds the rules for `domain` (and the extra file, if any).
 pub fn build(domain: &Domain, extra: Option<&ExtraFile>, r: &mut impl Resolve) -> Result<RuleSet> {
-    let mut b = Builder {
-        out: Vec::new(),
-        seen: HashSet::new(),
-    };
+    let mut b = Builder::new();
     if matches!(domain.virt_type, VirtType::Qemu(_)) {
         base_rules(domain, &mut b)?;
     }
@@ -176,17 +186,15 @@ pub fn build(domain: &Domain, extra: Option<&ExtraFile>, r: &mut impl Resolve) -
             b.file(r, Path::new(p), perms, &Origin::new("os", what))?;
         }
     }
+    devices::rules(domain, &mut b, r)?;
     let domain_rules = std::mem::take(&mut b.out);
     // The -f/-F rule is kept apart: -F appends it alone to an existing .files.
-    let mut x = Builder {
-        out: Vec::new(),
-        seen: HashSet::new(),
-    };
+    let mut x = Builder::new();
     if let Some(e) = extra {
         let origin = Origin::new("argument", e.flag);
         let canon = r.canonical(&e.path, &origin)?;
         if e.subtree {
-            x.checked(&canon, Perms::RWK, true, &origin)?;
+            x.checked(&canon, Perms::RWK, Scope::RuntimeSubtree, &origin)?;
             let text = path_text(&canon, &origin)?;
             let dir = if text == "/" { "" } else { text };
             let pattern = pattern(
@@ -203,11 +211,20 @@ pub fn build(domain: &Domain, extra: Option<&ExtraFile>, r: &mut impl Resolve) -
             x.add(canon, Perms::RWK, &origin)?;
         }
     }
+    let mut warnings = r.take_warnings();
+    warnings.append(&mut b.warnings);
     Ok(RuleSet {
         rules: domain_rules,
         extra: x.out,
-        warnings: r.take_warnings(),
+        warnings,
     })
+}
+
+/// libvirt's `virDomainDefGetShortName`: `<id>-<first 20 characters of the name>`, with
+/// `-1` for a domain that is not running (what libvirt's helper writes then).
+fn short_name(d: &Domain) -> String {
+    let short: String = d.name.chars().take(20).collect();
+    format!("{}-{short}", d.id.unwrap_or(-1))
 }
 
 /// The rules every QEMU domain gets (libvirt 9.0 `main`, written before the device rules):
@@ -215,11 +232,9 @@ pub fn build(domain: &Domain, extra: Option<&ExtraFile>, r: &mut impl Resolve) -
 /// The name is escaped; the `**` and `*` are libvirt's own globs.
 fn base_rules(d: &Domain, b: &mut Builder) -> Result<()> {
     let name = d.name.as_str();
-    let id = d.id.unwrap_or(-1).to_string();
-    // virDomainDefGetShortName: "<id>-<first 20 characters of the name>".
-    let short: String = name.chars().take(20).collect();
+
     let origin = Origin::new("domain", "base");
-    let dir = format!("domain-{id}-{short}/");
+    let dir = format!("domain-{}/", short_name(d));
     let rules: [(Vec<Part<'_>>, Perms); 5] = [
         (
             vec![
@@ -357,9 +372,22 @@ fn name_parent(e: Error, raw: &Path) -> Error {
 struct Builder {
     out: Vec<Rule>,
     seen: HashSet<(AaPattern, Perms, bool)>,
+    warnings: Vec<Warning>,
 }
 
 impl Builder {
+    fn new() -> Self {
+        Builder {
+            out: Vec::new(),
+            seen: HashSet::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn warn(&mut self, msg: String) {
+        self.warnings.push(Warning(msg));
+    }
+
     /// Canonicalizes, checks and adds a rule for one file; returns its canonical path.
     fn file(
         &mut self,
@@ -384,10 +412,10 @@ impl Builder {
         &mut self,
         canon: &CanonicalPath,
         perms: Perms,
-        subtree: bool,
+        scope: Scope,
         origin: &Origin,
     ) -> Result<()> {
-        policy::check(canon, perms.grant(), subtree).map_err(|why| Error::Path {
+        policy::check(canon, perms.grant(), scope).map_err(|why| Error::Path {
             path: canon.as_path().to_path_buf(),
             origin: origin.to_string(),
             why,
@@ -395,7 +423,7 @@ impl Builder {
     }
 
     fn add(&mut self, canon: CanonicalPath, perms: Perms, origin: &Origin) -> Result<()> {
-        self.checked(&canon, perms, false, origin)?;
+        self.checked(&canon, perms, Scope::File, origin)?;
         let text = path_text(&canon, origin)?;
         let p = pattern(&[Part::Lit(text)], &canon, origin)?;
         self.push(p, perms, perms.is_read_only(), origin.clone());
@@ -474,6 +502,17 @@ mod tests {
                 top_companions: vec![],
                 layers,
             })
+        }
+        fn usb_device(&mut self, _: crate::resolve::UsbId) -> Option<PathBuf> {
+            None
+        }
+        fn pci_files(&mut self, address: &str) -> Vec<PathBuf> {
+            vec![PathBuf::from(format!(
+                "/sys/devices/pci0000:00/{address}/config"
+            ))]
+        }
+        fn drm_render_node(&mut self) -> Option<PathBuf> {
+            Some("/dev/dri/renderD128".into())
         }
         fn take_warnings(&mut self) -> Vec<Warning> {
             vec![]
@@ -656,6 +695,102 @@ mod tests {
         assert_eq!(
             set.rules[0].pattern.as_str(),
             "/var/log/libvirt/**/a\\*\\{b\\,c\\}\\@\\{HOME\\}\\134.log"
+        );
+    }
+
+    #[test]
+    fn graphics_hostdevs_and_gl() {
+        let got = lines(
+            "<graphics type='vnc' socket='/run/vnc.sock'/>\
+             <graphics type='spice'><listen type='socket' socket='/run/spice.sock'/><gl enable='yes'/></graphics>\
+             <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/></source></hostdev>\
+             <hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0xbeef'/></source></hostdev>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            &got[5..10],
+            [
+                "/run/vnc.sock rw <graphics vnc 0>",
+                "/dev/dri/renderD128 rw <graphics spice 1 rendernode>",
+                "/run/spice.sock rw <graphics spice 1>",
+                "/sys/devices/pci0000:00/0000:06:12.5/config rw <hostdev pci 0000:06:12.5>",
+                "/dev/vfio/vfio rw <hostdev vfio>",
+            ]
+        );
+        assert_eq!(got[10], "/dev/vfio/[0-9]* rw <hostdev vfio>");
+        assert_eq!(got[11], "/usr/lib{,32,64}/dri/*.so* mr <graphics gl>");
+        assert_eq!(
+            got.last().map(String::as_str),
+            Some("/var/lib/libvirt/.cache/  +deny <graphics gl>")
+        );
+    }
+
+    #[test]
+    fn shares_inputs_memory_shmem_tpm_smartcard() {
+        let got = lines(
+            "<filesystem type='mount'><source dir='/export/fs1'/><target dir='fs1'/></filesystem>\
+             <filesystem type='mount'><driver type='virtiofs'/><source dir='/export/vfs'/><target dir='v'/></filesystem>\
+             <filesystem type='mount'><source dir='/export/ro'/><target dir='ro'/><readonly/></filesystem>\
+             <input type='passthrough' bus='virtio'><source evdev='/dev/input/event1'/></input>\
+             <interface type='vhostuser'><source type='unix' path='/run/vhost.sock' mode='server'/><model type='virtio'/></interface>\
+             <memory model='nvdimm'><source><path>/tmp/nvdimm</path></source></memory>\
+             <shmem name='s0'><model type='ivshmem-plain'/></shmem>\
+             <shmem name='s1'><model type='ivshmem-doorbell'/></shmem>\
+             <shmem name='s2'><model type='ivshmem-plain'/><server path='/run/shm.sock'/></shmem>\
+             <tpm model='tpm-tis'><backend type='emulator'/></tpm>\
+             <smartcard mode='host-certificates'><database>/srv/nss/</database></smartcard>\
+             <smartcard mode='host'/>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            &got[5..],
+            [
+                "/export/fs1/** rwl <filesystem fs1>",
+                "/export/fs1/ r <filesystem fs1>",
+                "/export/ro/** r <filesystem ro>",
+                "/export/ro/ r <filesystem ro>",
+                "/dev/input/event1 rw <input 0>",
+                "/run/vhost.sock rw <interface 0 vhostuser>",
+                "/tmp/nvdimm rw <memory nvdimm 0>",
+                "/dev/shm/s0 rw <shmem s0>",
+                "/var/lib/libvirt/shmem-s1-sock rw <shmem s1>",
+                "/run/shm.sock rw <shmem s2>",
+                "/run/libvirt/qemu/swtpm/3-vm1-swtpm.sock rw <tpm 0>",
+                "/var/lib/libvirt/swtpm/00000000-0000-0000-0000-0123456789ab/tpm1.2/ r <tpm 0>",
+                "/var/lib/libvirt/swtpm/00000000-0000-0000-0000-0123456789ab/tpm1.2/** rwk <tpm 0>",
+                "/var/log/swtpm/libvirt/qemu/vm1-swtpm.log w <tpm 0>",
+                "/run/libvirt/qemu/swtpm/3-vm1-swtpm.pid rw <tpm 0>",
+                "/srv/nss/{,*} rk <smartcard 0>",
+                "/etc/pki/nssdb/{,*} rk <smartcard 1>",
+                "/dev/vhost-net rw <interface vhost-net>",
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_device_strings_are_escaped_or_refused() {
+        // The smartcard database was a raw rule injection in libvirt 9.0 (W3).
+        let got = lines(
+            "<smartcard mode='host-certificates'><database>/tmp/x\" rwkl, /** rwkl, #</database></smartcard>\
+             <shmem name='a*{b}'><model type='ivshmem-plain'/></shmem>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            &got[5..],
+            [
+                "/dev/shm/a\\*\\{b\\} rw <shmem a??b?>",
+                "/tmp/x\\\" rwkl\\, /\\*\\* rwkl\\, \\043/{,*} rk <smartcard 0>",
+            ]
+        );
+        let xml = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+            <os><type>hvm</type></os><devices><filesystem><source dir='/etc'/><target dir='e'/></filesystem></devices></domain>";
+        let e = build(&parse_domain(xml).unwrap(), None, &mut Fake::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "'/etc': /etc is never allowed (restricted location) (from filesystem e)"
         );
     }
 }

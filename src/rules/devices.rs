@@ -1,0 +1,408 @@
+//! Rules for the devices after the boot files, in libvirt 9.0's order (`get_files`,
+//! `vah.c:1011-1321`): graphics (render nodes, listen sockets, SDL xauth), host devices,
+//! filesystem shares, input devices, vhost-user interfaces, NVDIMMs, fw_cfg files, shared
+//! memory, TPM emulator state, smartcard databases, then the fixed vhost-net, VFIO and GL
+//! blocks.
+//!
+//! Fixes over 9.0, each noted where it happens: a graphics render node or socket is checked
+//! like any path (9.0 ignored the result for render nodes, W10); a TPM without a version
+//! gets the version libvirt's QEMU driver would choose (9.0 wrote `(null)`, W10); the
+//! smartcard database is escaped and checked (9.0 pasted it raw, a rule injection, W3); an
+//! SDL display without xauth is not an error.
+
+use super::{path_text, pattern, Builder, Perms};
+use crate::domain::{Domain, Hostdev, VirtType};
+use crate::error::{Error, Result};
+use crate::escape::{AaPattern, Glob, Part};
+use crate::origin::Origin;
+use crate::policy::Scope;
+use crate::resolve::{Resolve, UsbId};
+use std::path::Path;
+
+pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
+    let needs_gl = graphics(d, b, r)?;
+    let needs_vfio = hostdevs(d, b, r)?;
+    for (i, fs) in d.filesystems.iter().enumerate() {
+        let origin = Origin::new(
+            "filesystem",
+            fs.target.clone().unwrap_or_else(|| i.to_string()),
+        );
+        share(b, r, Path::new(&fs.source), fs.readonly, &origin)?;
+    }
+    for (i, p) in d.inputs.iter().enumerate() {
+        b.file(
+            r,
+            Path::new(p),
+            Perms::RW,
+            &Origin::new("input", i.to_string()),
+        )?;
+    }
+    for (i, net) in d.interfaces.iter().enumerate() {
+        if let Some((kind, path)) = &net.vhostuser {
+            let origin = Origin::new("interface", format!("{i} vhostuser"));
+            if kind == "pipe" {
+                for suffix in [".in", ".out", ""] {
+                    b.file(r, Path::new(&format!("{path}{suffix}")), Perms::RW, &origin)?;
+                }
+            } else {
+                b.file(r, Path::new(path), Perms::RW, &origin)?;
+            }
+        }
+    }
+    for (i, p) in d.nvdimms.iter().enumerate() {
+        b.file(
+            r,
+            Path::new(p),
+            Perms::RW,
+            &Origin::new("memory nvdimm", i.to_string()),
+        )?;
+    }
+    for (i, p) in d.fw_cfg_files.iter().enumerate() {
+        b.file(
+            r,
+            Path::new(p),
+            Perms::R,
+            &Origin::new("sysinfo fwcfg", i.to_string()),
+        )?;
+    }
+    shmems(d, b, r)?;
+    tpms(d, b)?;
+    smartcards(d, b, r)?;
+    if needs_vhost_net(d) {
+        b.push(
+            AaPattern::fixed("/dev/vhost-net"),
+            Perms::RW,
+            false,
+            Origin::new("interface", "vhost-net"),
+        );
+    }
+    if needs_vfio {
+        let o = Origin::new("hostdev", "vfio");
+        b.push(
+            AaPattern::fixed("/dev/vfio/vfio"),
+            Perms::RW,
+            false,
+            o.clone(),
+        );
+        b.push(AaPattern::fixed("/dev/vfio/[0-9]*"), Perms::RW, false, o);
+    }
+    if needs_gl {
+        gl_block(b);
+    }
+    Ok(())
+}
+
+/// Render nodes, unix listen sockets, SDL's xauth. Returns whether the GL block is needed.
+fn graphics(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<bool> {
+    let mut needs_gl = false;
+    for (i, g) in d.graphics.iter().enumerate() {
+        let origin = Origin::new("graphics", format!("{} {i}", g.kind));
+        // virDomainGraphicsSupportsRenderNode / NeedsAutoRenderNode.
+        if matches!(g.kind.as_str(), "spice" | "egl-headless" | "dbus") {
+            if let Some(node) = &g.rendernode {
+                b.file(r, Path::new(node), Perms::RW, &origin)?;
+                needs_gl = true;
+            } else if g.kind == "egl-headless" || g.gl {
+                needs_gl = true;
+                if let Some(node) = r.drm_render_node() {
+                    b.file(r, &node, Perms::RW, &origin.with("rendernode"))?;
+                }
+            }
+        }
+        for s in &g.sockets {
+            b.file(r, Path::new(s), Perms::RW, &origin)?;
+        }
+    }
+    // libvirt reads the xauth only when SDL is the only display (vah.c:1042).
+    if let [g] = d.graphics.as_slice() {
+        if let Some(x) = &g.xauth {
+            b.file(
+                r,
+                Path::new(x),
+                Perms::R,
+                &Origin::new("graphics", "sdl xauth"),
+            )?;
+        }
+    }
+    Ok(needs_gl)
+}
+
+/// USB and PCI device files; returns whether the VFIO block is needed.
+fn hostdevs(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<bool> {
+    let mut needs_vfio = false;
+    for (i, h) in d.hostdevs.iter().enumerate() {
+        match h {
+            Hostdev::Usb {
+                vendor,
+                product,
+                bus,
+                device,
+            } => {
+                let origin = Origin::new("hostdev usb", i.to_string());
+                let id = UsbId {
+                    vendor: *vendor,
+                    product: *product,
+                    bus: *bus,
+                    device: *device,
+                };
+                match r.usb_device(id) {
+                    Some(node) => {
+                        b.file(r, &node, Perms::RW, &origin)?;
+                    }
+                    None => b.warn(format!(
+                        "{origin}: no such USB device on this host; no rule (libvirt skips it too)"
+                    )),
+                }
+            }
+            Hostdev::Pci { address, vfio } => {
+                needs_vfio |= *vfio;
+                let origin = Origin::new("hostdev pci", address.clone());
+                for f in r.pci_files(address) {
+                    b.file(r, &f, Perms::RW, &origin)?;
+                }
+            }
+            Hostdev::Mdev => needs_vfio = true,
+            Hostdev::Other(_) => {}
+        }
+    }
+    Ok(needs_vfio)
+}
+
+/// A directory shared with the guest: `"<d>/**"` with the share's permissions and `"<d>/" r`
+/// (libvirt's `vah_add_path(..., recursive=true)`: read-only shares get no deny rule, which
+/// "can only lead to troubles when mounting / readonly").
+fn share(
+    b: &mut Builder,
+    r: &mut impl Resolve,
+    raw: &Path,
+    readonly: bool,
+    origin: &Origin,
+) -> Result<()> {
+    if !raw.is_absolute() {
+        return Err(Error::Path {
+            path: raw.to_path_buf(),
+            origin: origin.to_string(),
+            why: "is not an absolute path".into(),
+        });
+    }
+    let canon = r.canonical(raw, origin)?;
+    let perms = if readonly { Perms::R } else { Perms::RWL };
+    b.checked(&canon, perms, Scope::Share, origin)?;
+    let text = path_text(&canon, origin)?;
+    let dir = text.trim_end_matches('/');
+    let all = pattern(
+        &[Part::Lit(dir), Part::Lit("/"), Part::Glob(Glob::AnyDepth)],
+        &canon,
+        origin,
+    )?;
+    b.push(all, perms, false, origin.clone());
+    let itself = pattern(&[Part::Lit(dir), Part::Lit("/")], &canon, origin)?;
+    b.push(itself, Perms::R, false, origin.clone());
+    Ok(())
+}
+
+fn shmems(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
+    for s in &d.shmems {
+        let origin = Origin::new("shmem", s.name.clone());
+        // An explicit server path wins; else QEMU's defaults for the model
+        // (qemuBuildShmemBackendMemProps, qemuDomainPrepareShmemChardev).
+        let path = match (&s.server_path, s.model.as_str()) {
+            (Some(p), _) => p.clone(),
+            (None, "ivshmem-plain") => format!("/dev/shm/{}", s.name),
+            (None, "ivshmem" | "ivshmem-doorbell") => {
+                format!("/var/lib/libvirt/shmem-{}-sock", s.name)
+            }
+            (None, _) => continue,
+        };
+        b.file(r, Path::new(&path), Perms::RW, &origin)?;
+    }
+    Ok(())
+}
+
+/// swtpm's socket, state directory, log and pid file for each emulated TPM.
+fn tpms(d: &Domain, b: &mut Builder) -> Result<()> {
+    let uuid = d.uuid.hyphenated().to_string();
+    let short = super::short_name(d);
+    for (i, t) in d.tpms.iter().enumerate() {
+        if t.backend != "emulator" {
+            continue;
+        }
+        let origin = Origin::new("tpm", i.to_string());
+        let version = match t.version.as_deref() {
+            Some("1.2") => "tpm1.2",
+            Some("2.0") => "tpm2",
+            // qemuDomainTPMDefPostParse: CRB, SPAPR and Arm virt machines get TPM 2.0.
+            _ if is_tpm2_default(d, t.model.as_deref()) => "tpm2",
+            _ => "tpm1.2",
+        };
+        let name = d.name.as_str();
+        let rules: [(Vec<Part<'_>>, Perms); 5] = [
+            (
+                vec![
+                    Part::Lit("/run/libvirt/qemu/swtpm/"),
+                    Part::Lit(&short),
+                    Part::Lit("-swtpm.sock"),
+                ],
+                Perms::RW,
+            ),
+            (
+                vec![
+                    Part::Lit("/var/lib/libvirt/swtpm/"),
+                    Part::Lit(&uuid),
+                    Part::Lit("/"),
+                    Part::Lit(version),
+                    Part::Lit("/"),
+                ],
+                Perms::R,
+            ),
+            (
+                vec![
+                    Part::Lit("/var/lib/libvirt/swtpm/"),
+                    Part::Lit(&uuid),
+                    Part::Lit("/"),
+                    Part::Lit(version),
+                    Part::Lit("/"),
+                    Part::Glob(Glob::AnyDepth),
+                ],
+                Perms::RWK,
+            ),
+            (
+                vec![
+                    Part::Lit("/var/log/swtpm/libvirt/qemu/"),
+                    Part::Lit(name),
+                    Part::Lit("-swtpm.log"),
+                ],
+                Perms::W,
+            ),
+            (
+                vec![
+                    Part::Lit("/run/libvirt/qemu/swtpm/"),
+                    Part::Lit(&short),
+                    Part::Lit("-swtpm.pid"),
+                ],
+                Perms::RW,
+            ),
+        ];
+        for (parts, perms) in rules {
+            let p = AaPattern::from_parts(&parts).map_err(|e| {
+                Error::domain("<name>", format!("{} {e}", crate::error::quote(name)))
+            })?;
+            b.push(p, perms, false, origin.clone());
+        }
+    }
+    Ok(())
+}
+
+fn is_tpm2_default(d: &Domain, model: Option<&str>) -> bool {
+    let arm_virt = matches!(d.os.arch.as_deref(), Some("aarch64" | "armv7l" | "armv6l"))
+        && d.os
+            .machine
+            .as_deref()
+            .is_some_and(|m| m == "virt" || m.starts_with("virt-"));
+    let ppc_pseries = d.os.arch.as_deref().is_some_and(|a| a.starts_with("ppc64"))
+        && d.os
+            .machine
+            .as_deref()
+            .is_some_and(|m| m.starts_with("pseries"));
+    matches!(model, Some("tpm-crb" | "tpm-spapr")) || (model.is_none() && ppc_pseries) || arm_virt
+}
+
+/// The NSS database QEMU's smartcard emulation reads: the directory and its files.
+fn smartcards(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
+    const DEFAULT_DB: &str = "/etc/pki/nssdb";
+    for (i, sc) in d.smartcards.iter().enumerate() {
+        let origin = Origin::new("smartcard", i.to_string());
+        let db = match (sc.mode.as_str(), &sc.database) {
+            ("host", _) | ("host-certificates", None) => None,
+            ("host-certificates", Some(db)) => Some(db),
+            _ => continue,
+        };
+        match db {
+            // libvirt's fixed default database (under /etc, read-only).
+            None => b.push(
+                AaPattern::fixed("/etc/pki/nssdb/{,*}"),
+                Perms::RK,
+                false,
+                origin,
+            ),
+            Some(db) => {
+                let raw = Path::new(db);
+                if !raw.is_absolute() {
+                    return Err(Error::Path {
+                        path: raw.to_path_buf(),
+                        origin: origin.to_string(),
+                        why: "is not an absolute path".into(),
+                    });
+                }
+                let canon = r.canonical(raw, &origin)?;
+                if canon.as_path() == Path::new(DEFAULT_DB) {
+                    b.push(
+                        AaPattern::fixed("/etc/pki/nssdb/{,*}"),
+                        Perms::RK,
+                        false,
+                        origin,
+                    );
+                    continue;
+                }
+                b.checked(&canon, Perms::RK, Scope::Share, &origin)?;
+                let text = path_text(&canon, &origin)?;
+                let p = pattern(
+                    &[
+                        Part::Lit(text.trim_end_matches('/')),
+                        Part::Lit("/"),
+                        Part::Glob(Glob::SelfAndChildren),
+                    ],
+                    &canon,
+                    &origin,
+                )?;
+                b.push(p, Perms::RK, false, origin);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// libvirt 9.0 (vah.c:1282): on KVM, any interface without a model, or with a virtio model
+/// and a driver other than `qemu`, may use the in-kernel vhost-net backend.
+fn needs_vhost_net(d: &Domain) -> bool {
+    d.virt_type == VirtType::Qemu("kvm")
+        && d.interfaces.iter().any(|n| match &n.model {
+            None => true,
+            Some(m) => {
+                n.driver.as_deref() != Some("qemu")
+                    && matches!(
+                        m.as_str(),
+                        "virtio" | "virtio-transitional" | "virtio-non-transitional"
+                    )
+            }
+        })
+}
+
+/// libvirt's fixed block for GL: Mesa/DRI drivers and their configuration, probing of DRI
+/// device attributes (vah.c:1301-1321). Paths under /usr, /etc, /proc and /sys are allowed
+/// here because the text is the tool's own, not from the XML.
+fn gl_block(b: &mut Builder) {
+    let o = Origin::new("graphics", "gl");
+    let rules: [(&'static str, Perms); 15] = [
+        ("/usr/lib{,32,64}/dri/*.so*", Perms::MR),
+        ("/usr/lib/@{multiarch}/dri/*.so*", Perms::MR),
+        ("/usr/lib/fglrx/dri/*.so*", Perms::MR),
+        ("/etc/drirc", Perms::R),
+        ("/usr/share/drirc.d/{,*.conf}", Perms::R),
+        ("/etc/glvnd/egl_vendor.d/{,*}", Perms::R),
+        ("/usr/share/glvnd/egl_vendor.d/{,*}", Perms::R),
+        ("/usr/share/egl/egl_external_platform.d/", Perms::R),
+        ("/usr/share/egl/egl_external_platform.d/*", Perms::R),
+        ("/proc/modules", Perms::R),
+        ("/proc/driver/nvidia/params", Perms::R),
+        ("/dev/nvidiactl", Perms::RW),
+        ("/dev/dri/", Perms::R),
+        ("/sys/devices/**/{uevent,vendor,device,subsystem_vendor,subsystem_device,config,revision}", Perms::R),
+        // dri libs try to write a cache; DAC refuses it anyway, so don't audit it.
+        ("/var/lib/libvirt/.cache/", Perms::DENY_W_ONLY),
+    ];
+    for (text, perms) in rules {
+        let deny = perms == Perms::DENY_W_ONLY;
+        b.push(AaPattern::fixed(text), perms, deny, o.clone());
+    }
+}
