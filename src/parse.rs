@@ -134,7 +134,15 @@ fn domain_from(root: &Element) -> Result<Domain> {
                         }
                     }
                 }
-                "interface" => d.interfaces.push(parse_interface(dev)),
+                "interface" => {
+                    // An SR-IOV interface is a PCI host device to libvirt (it is added to
+                    // the domain's hostdevs when parsed).
+                    if dev.attr("type") == Some("hostdev") {
+                        d.hostdevs
+                            .push(pci_hostdev(dev, "<interface type='hostdev'>")?);
+                    }
+                    d.interfaces.push(parse_interface(dev));
+                }
                 "memory" if dev.attr("model") == Some("nvdimm") => {
                     if let Some(p) = dev
                         .child("source")
@@ -265,27 +273,30 @@ fn parse_hostdev(dev: &Element) -> Result<Option<Hostdev>> {
                     .flatten(),
             }
         }
-        "pci" => {
-            let what = "<hostdev type='pci'>";
-            let Some(a) = src.and_then(|s| s.child("address")) else {
-                return Err(Error::domain(what, "missing <source><address>"));
-            };
-            let domain = number(a, "domain", what)?.unwrap_or(0);
-            let bus = number(a, "bus", what)?.unwrap_or(0);
-            let slot = number(a, "slot", what)?.unwrap_or(0);
-            let function = number(a, "function", what)?.unwrap_or(0);
-            if bus > 0xff || slot > 0x1f || function > 7 {
-                return Err(Error::domain(what, "PCI address out of range"));
-            }
-            let driver = dev.child("driver").and_then(|d| d.attr("name"));
-            Hostdev::Pci {
-                address: format!("{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"),
-                vfio: matches!(driver, None | Some("vfio") | Some("default")),
-            }
-        }
+        "pci" => pci_hostdev(dev, "<hostdev type='pci'>")?,
         "mdev" => Hostdev::Mdev,
         other => Hostdev::Other(other.to_string()),
     }))
+}
+
+/// A PCI device to assign: `<source><address domain bus slot function>` and the backend
+/// `<driver name>` (VFIO when absent, as libvirt's default).
+fn pci_hostdev(dev: &Element, what: &str) -> Result<Hostdev> {
+    let Some(a) = dev.child("source").and_then(|s| s.child("address")) else {
+        return Err(Error::domain(what, "missing <source><address>"));
+    };
+    let domain = number(a, "domain", what)?.unwrap_or(0);
+    let bus = number(a, "bus", what)?.unwrap_or(0);
+    let slot = number(a, "slot", what)?.unwrap_or(0);
+    let function = number(a, "function", what)?.unwrap_or(0);
+    if bus > 0xff || slot > 0x1f || function > 7 {
+        return Err(Error::domain(what, "PCI address out of range"));
+    }
+    let driver = dev.child("driver").and_then(|d| d.attr("name"));
+    Ok(Hostdev::Pci {
+        address: format!("{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"),
+        vfio: matches!(driver, None | Some("vfio") | Some("default")),
+    })
 }
 
 fn parse_filesystem(dev: &Element) -> Option<Filesystem> {

@@ -793,4 +793,22 @@ mod tests {
             "'/etc': /etc is never allowed (restricted location) (from filesystem e)"
         );
     }
+
+    #[test]
+    fn sriov_interfaces_are_pci_hostdevs() {
+        let got = lines(
+            "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x03' slot='0x07' function='0x1'/></source></interface>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            &got[5..],
+            [
+                "/sys/devices/pci0000:00/0000:03:07.1/config rw <hostdev pci 0000:03:07.1>",
+                "/dev/vhost-net rw <interface vhost-net>",
+                "/dev/vfio/vfio rw <hostdev vfio>",
+                "/dev/vfio/[0-9]* rw <hostdev vfio>",
+            ]
+        );
+    }
 }
