@@ -72,7 +72,7 @@ fn generate(
     warnings: &mut Vec<Warning>,
 ) -> Result<()> {
     let domain = read_domain(stdin, &req.profile)?;
-    let mut resolver = FsResolver::new();
+    let mut resolver = FsResolver::with_sysfs(&req.sysfs);
     let built = rules::build(&domain, req.extra.as_ref(), &mut resolver);
     let set = match built {
         Ok(set) => set,

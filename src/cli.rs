@@ -90,6 +90,10 @@ pub struct Cli {
     #[arg(long = "parser", value_name = "PATH")]
     pub parser: Option<PathBuf>,
 
+    /// Where sysfs is mounted, for finding assigned USB and PCI host devices.
+    #[arg(long = "sysfs", value_name = "DIR", default_value = crate::resolve::DEFAULT_SYSFS)]
+    pub sysfs: PathBuf,
+
     /// Write the files but do not run apparmor_parser.
     #[arg(long = "no-load", overrides_with = "no_load")]
     pub no_load: bool,
@@ -136,6 +140,8 @@ pub struct Request {
     pub parser: Option<PathBuf>,
     /// `--no-load`.
     pub no_load: bool,
+    /// `--sysfs`.
+    pub sysfs: PathBuf,
 }
 
 /// What the command line asks for.
@@ -219,6 +225,7 @@ impl Cli {
             apparmor_dir: self.apparmor_dir,
             parser: self.parser,
             no_load: self.no_load,
+            sysfs: self.sysfs,
         })
     }
 }

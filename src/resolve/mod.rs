@@ -24,10 +24,8 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-/// Where the kernel lists USB devices.
-const SYS_USB: &str = "/sys/bus/usb/devices";
-/// Where the kernel lists PCI devices.
-const SYS_PCI: &str = "/sys/bus/pci/devices";
+/// Where sysfs is mounted.
+pub const DEFAULT_SYSFS: &str = "/sys";
 
 /// Deepest backing chain followed, as in libvirt and QEMU.
 pub const MAX_CHAIN_DEPTH: usize = 200;
@@ -112,15 +110,34 @@ pub struct UsbId {
 }
 
 /// The real resolver.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FsResolver {
     warnings: Vec<Warning>,
+    sysfs: PathBuf,
+}
+
+impl Default for FsResolver {
+    fn default() -> Self {
+        FsResolver {
+            warnings: Vec::new(),
+            sysfs: PathBuf::from(DEFAULT_SYSFS),
+        }
+    }
 }
 
 impl FsResolver {
-    /// A resolver with no warnings yet.
+    /// A resolver reading host devices from `/sys`.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A resolver reading host devices (USB and PCI lookups) from another sysfs tree, for
+    /// tests and for hosts that mount it elsewhere.
+    pub fn with_sysfs(sysfs: &Path) -> Self {
+        FsResolver {
+            warnings: Vec::new(),
+            sysfs: sysfs.to_path_buf(),
+        }
     }
 
     fn warn(&mut self, msg: String) {
@@ -308,7 +325,7 @@ impl Resolve for FsResolver {
                 .ok()
                 .and_then(|s| s.trim().parse::<u16>().ok())
         };
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(SYS_USB)
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(self.sysfs.join("bus/usb/devices"))
             .ok()?
             .flatten()
             .map(|e| e.path())
@@ -330,7 +347,7 @@ impl Resolve for FsResolver {
     }
 
     fn pci_files(&mut self, address: &str) -> Vec<PathBuf> {
-        let dir = Path::new(SYS_PCI).join(address);
+        let dir = self.sysfs.join("bus/pci/devices").join(address);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Vec::new();
         };
