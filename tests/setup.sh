@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on Debian (run as root; safe to run again):
+#   apparmor        the real apparmor_parser compiles every profile the tests generate
+#   qemu-utils      qemu-img makes real qcow2 chains
+#   libvirt-daemon  libvirt's C virt-aa-helper, the oracle of tests/differential.rs
+#   libvirt source  its tests/qemuxml2argvdata/*.xml corpus, unpacked into target/libvirt-src/
+# apt-get update runs at most once, and only when something must be installed or fetched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+C_HELPER=/usr/lib/libvirt/virt-aa-helper
+SRC_DIR=target/libvirt-src
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/setup.sh: run as root (it installs Debian packages)" >&2
+    exit 1
+fi
+
+updated=
+apt_update() {
+    if [ -z "$updated" ]; then
+        apt-get update -qq
+        updated=1
+    fi
+}
+apt_install() {
+    apt_update
+    # No recommends: libvirt-daemon would otherwise pull in qemu-system, swtpm, lvm2...
+    apt-get install -y -qq --no-install-recommends "$@"
+}
+
+have_corpus() {
+    compgen -G "$SRC_DIR/*/tests/qemuxml2argvdata/*.xml" >/dev/null
+}
+
+need=()
+command -v apparmor_parser >/dev/null 2>&1 || [ -x /usr/sbin/apparmor_parser ] || need+=(apparmor)
+command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+[ -x "$C_HELPER" ] || need+=(libvirt-daemon)
+fetch=
+if ! have_corpus; then
+    fetch=1
+    # apt-get source unpacks with dpkg-source.
+    command -v dpkg-source >/dev/null 2>&1 || need+=(dpkg-dev)
+    # Source indexes: add deb-src entries mirroring the binary ones, unless some exist.
+    # (Before the one apt-get update, which then fetches them.)
+    if ! grep -qsE '^[[:space:]]*(Types:.*deb-src|deb-src[[:space:]])' \
+        /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
+        if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+            sed 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+                >/etc/apt/sources.list.d/debian-src.sources
+            echo "tests/setup.sh: wrote /etc/apt/sources.list.d/debian-src.sources"
+        elif grep -qsE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list; then
+            sed -nE 's/^[[:space:]]*deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list \
+                >/etc/apt/sources.list.d/debian-src.list
+            echo "tests/setup.sh: wrote /etc/apt/sources.list.d/debian-src.list"
+        else
+            echo "tests/setup.sh: no Debian apt source found to derive deb-src entries from" >&2
+            exit 1
+        fi
+    fi
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+    apt_install "${need[@]}"
+fi
+# On some machines installing libvirt-daemon replaces a newer, non-Debian qemu-utils.
+if ! command -v qemu-img >/dev/null 2>&1; then
+    apt_install --reinstall qemu-utils
+fi
+
+if [ -n "$fetch" ]; then
+    apt_update
+    # The source of the installed C helper, so that corpus and oracle are the same release.
+    version=$(dpkg-query -W -f='${source:Version}' libvirt-daemon)
+    # Start clean: a half-unpacked tree from an interrupted run would make dpkg-source fail.
+    rm -rf "$SRC_DIR"
+    mkdir -p "$SRC_DIR"
+    (
+        cd "$SRC_DIR"
+        # dpkg-source lists every patch it applies on stdout. The download runs as root
+        # anyway (the _apt user cannot write here): say so instead of warning about it.
+        src=(apt-get source -qq -o APT::Sandbox::User=root)
+        "${src[@]}" "libvirt=$version" >/dev/null || "${src[@]}" libvirt >/dev/null
+    )
+    have_corpus || {
+        echo "tests/setup.sh: apt-get source libvirt left no $SRC_DIR/*/tests/qemuxml2argvdata" >&2
+        exit 1
+    }
+fi
+
+apparmor_parser --version | head -n 1
+qemu-img --version | head -n 1
+echo "C helper: $C_HELPER (libvirt-daemon $(dpkg-query -W -f='${Version}' libvirt-daemon))"
+for d in "$SRC_DIR"/*/tests/qemuxml2argvdata; do
+    if [ -d "$d" ]; then
+        echo "libvirt source: $(cd "${d%/tests/qemuxml2argvdata}" && pwd)"
+    fi
+done
