@@ -72,8 +72,11 @@ fn generate(
     warnings: &mut Vec<Warning>,
 ) -> Result<()> {
     let domain = read_domain(stdin, &req.profile)?;
-    let mut resolver = FsResolver::with_sysfs(&req.sysfs);
-    let built = rules::build(&domain, req.extra.as_ref(), &mut resolver);
+    let mut resolver = FsResolver::with_sysfs(&req.sysfs).pool_dir(&req.pool_dir);
+    let config = rules::Config {
+        bridge_helper: req.bridge_helper.clone(),
+    };
+    let built = rules::build_with(&domain, req.extra.as_ref(), &config, &mut resolver);
     let set = match built {
         Ok(set) => set,
         Err(e) => {
@@ -181,7 +184,7 @@ fn generate(
 /// rule appended unless it is already there (libvirt 9.0 appended duplicates, and wrote a
 /// `.files` holding only the appended rule when none existed, dropping every domain rule).
 fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<String> {
-    let full = || render::files(&set.all(), true);
+    let full = || render::files(&set.all(), &set.blocks, true);
     if !req.append {
         return full();
     }
@@ -195,7 +198,7 @@ fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<Stri
             std::io::Error::other("the existing file is not valid UTF-8"),
         )
     })?;
-    let addition = render::files(&set.extra, false)?;
+    let addition = render::files(&set.extra, &[], false)?;
     let present: std::collections::HashSet<&str> = render::rule_lines(&existing).collect();
     if render::rule_lines(&addition).all(|l| present.contains(l)) {
         return Ok(existing);

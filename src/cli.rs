@@ -94,6 +94,14 @@ pub struct Cli {
     #[arg(long = "sysfs", value_name = "DIR", default_value = crate::resolve::DEFAULT_SYSFS)]
     pub sysfs: PathBuf,
 
+    /// Where libvirt keeps storage pool definitions, for <disk type='volume'>.
+    #[arg(long = "pool-dir", value_name = "DIR", default_value = crate::resolve::DEFAULT_POOL_DIR)]
+    pub pool_dir: PathBuf,
+
+    /// The set-uid qemu-bridge-helper that domains with a bridge interface may run.
+    #[arg(long = "bridge-helper", value_name = "PATH", default_value = crate::rules::DEFAULT_BRIDGE_HELPER)]
+    pub bridge_helper: String,
+
     /// Write the files but do not run apparmor_parser.
     #[arg(long = "no-load", overrides_with = "no_load")]
     pub no_load: bool,
@@ -142,6 +150,10 @@ pub struct Request {
     pub no_load: bool,
     /// `--sysfs`.
     pub sysfs: PathBuf,
+    /// `--pool-dir`.
+    pub pool_dir: PathBuf,
+    /// `--bridge-helper`.
+    pub bridge_helper: String,
 }
 
 /// What the command line asks for.
@@ -208,6 +220,12 @@ impl Cli {
             .uuid
             .ok_or_else(|| Error::Usage("no profile name given: use -u libvirt-<uuid>".into()))?;
         let profile = ProfileName::parse(&given)?;
+        if !std::path::Path::new(&self.bridge_helper).is_absolute() {
+            return Err(Error::Usage(format!(
+                "--bridge-helper {}: not an absolute path",
+                crate::error::quote(&self.bridge_helper)
+            )));
+        }
         let (extra, append) = match (self.add_file, self.append_file) {
             (Some(f), _) => (Some(ExtraFile::parse(&f, "-f")?), false),
             (_, Some(f)) => (Some(ExtraFile::parse(&f, "-F")?), true),
@@ -226,6 +244,8 @@ impl Cli {
             parser: self.parser,
             no_load: self.no_load,
             sysfs: self.sysfs,
+            pool_dir: self.pool_dir,
+            bridge_helper: self.bridge_helper,
         })
     }
 }

@@ -107,6 +107,50 @@ pub struct Domain {
     pub tpms: Vec<Tpm>,
     /// `<smartcard>`.
     pub smartcards: Vec<Smartcard>,
+    /// Other host paths QEMU opens, each with how it uses it (gaps libvirt 9.0 left:
+    /// chardev logs, virtio-pmem, pstore, audio files, rng and redirdev sockets...).
+    pub others: Vec<OtherPath>,
+    /// Fixed device nodes the domain's features need (`/dev/sev`, `/dev/sgx_vepc`...).
+    pub features: Vec<Feature>,
+}
+
+/// A host path from an element libvirt 9.0's helper ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherPath {
+    /// Element and index, for provenance (`serial 0 log`, `rng 0`...).
+    pub element: &'static str,
+    /// Detail for provenance.
+    pub detail: String,
+    /// The path.
+    pub path: XmlPath,
+    /// How QEMU opens it.
+    pub access: Access,
+}
+
+/// How QEMU uses a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads it.
+    Read,
+    /// Writes it (logs).
+    Write,
+    /// Reads and writes it (sockets, memory backends).
+    ReadWrite,
+}
+
+/// A domain feature that needs fixed device nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feature {
+    /// `<launchSecurity type='sev'|'sev-snp'>`: `/dev/sev`.
+    Sev,
+    /// `<memory model='sgx-epc'>`: `/dev/sgx_vepc`, `/dev/sgx_provision`.
+    Sgx,
+    /// `<tpm><backend type='passthrough'><device path=...>`: the device and its cancel file.
+    TpmPassthrough(XmlPath),
+    /// `<interface type='bridge'>` (index): QEMU may run the set-uid bridge helper.
+    BridgeHelper(usize),
+    /// `<interface type='user'><backend type='passt'>` (index): QEMU connects to passt.
+    Passt(usize),
 }
 
 /// A `<graphics>` device.
@@ -227,8 +271,16 @@ pub enum Source {
     Empty,
     /// A local file, block device or directory.
     Local { kind: LocalKind, path: XmlPath },
-    /// Anything not on the local filesystem (network, volume, nvme, vhostuser): no rule in
-    /// libvirt 9.0; the storage and device issues handle these.
+    /// Network storage (nbd, iscsi, rbd, gluster, http...): no file, except the unix
+    /// sockets it is reached through (`<host transport='unix' socket=...>`).
+    Network { sockets: Vec<XmlPath> },
+    /// A vhost-user disk: the unix socket of the backend.
+    VhostUser { socket: XmlPath },
+    /// An NVMe disk assigned with VFIO: its PCI address `dddd:bb:ss.f`.
+    Nvme { address: String },
+    /// A storage pool volume (`<source pool=... volume=...>`).
+    Volume { pool: String, volume: String },
+    /// Anything else not on the local filesystem (vhostvdpa...).
     NotLocal { kind: String },
 }
 
@@ -263,6 +315,9 @@ pub struct Layer {
     pub source: Source,
     /// `<format type=...>`.
     pub format: Option<String>,
+    /// False when the source carries `<seclabel model='apparmor' relabel='no'/>`: the admin
+    /// manages its access, so no rule is written (sVirt).
+    pub relabel: bool,
 }
 
 /// A `<disk>`.
@@ -278,6 +333,8 @@ pub struct Disk {
     pub readonly: bool,
     /// `<backingStore>`.
     pub backing: Backing,
+    /// See [`Layer::relabel`].
+    pub relabel: bool,
 }
 
 /// Which kind of character device element.

@@ -6,8 +6,8 @@
 //! domain libvirt would refuse is refused here too, with the element named.
 
 use crate::domain::{
-    Backing, Chardev, ChardevClass, Disk, Domain, Filesystem, Graphics, Hostdev, Interface, Layer,
-    LocalKind, Os, Shmem, Smartcard, Source, Tpm, VirtType,
+    Access, Backing, Chardev, ChardevClass, Disk, Domain, Feature, Filesystem, Graphics, Hostdev,
+    Interface, Layer, LocalKind, Os, OtherPath, Shmem, Smartcard, Source, Tpm, VirtType,
 };
 use crate::error::{quote, Error, Result};
 use crate::xml::{self, Element};
@@ -96,7 +96,15 @@ fn domain_from(root: &Element) -> Result<Domain> {
         shmems: Vec::new(),
         tpms: Vec::new(),
         smartcards: Vec::new(),
+        others: Vec::new(),
+        features: Vec::new(),
     };
+    check_seclabels(root)?;
+    if let Some(ls) = root.child("launchSecurity") {
+        if matches!(ls.attr("type"), Some("sev" | "sev-snp")) {
+            d.features.push(Feature::Sev);
+        }
+    }
     for sysinfo in root
         .children_named("sysinfo")
         .filter(|s| s.attr("type") == Some("fwcfg"))
@@ -137,11 +145,83 @@ fn domain_from(root: &Element) -> Result<Domain> {
                 "interface" => {
                     // An SR-IOV interface is a PCI host device to libvirt (it is added to
                     // the domain's hostdevs when parsed).
-                    if dev.attr("type") == Some("hostdev") {
-                        d.hostdevs
-                            .push(pci_hostdev(dev, "<interface type='hostdev'>")?);
+                    let index = d.interfaces.len();
+                    match dev.attr("type") {
+                        Some("hostdev") => d
+                            .hostdevs
+                            .push(pci_hostdev(dev, "<interface type='hostdev'>")?),
+                        Some("bridge") => d.features.push(Feature::BridgeHelper(index)),
+                        Some("user")
+                            if dev.child("backend").and_then(|b| b.attr("type"))
+                                == Some("passt") =>
+                        {
+                            d.features.push(Feature::Passt(index))
+                        }
+                        _ => {}
                     }
                     d.interfaces.push(parse_interface(dev));
+                }
+                "memory" if dev.attr("model") == Some("virtio-pmem") => {
+                    if let Some(p) = dev
+                        .child("source")
+                        .and_then(|s| s.child("path"))
+                        .and_then(text_path)
+                    {
+                        push_other(&mut d, "memory virtio-pmem", p, Access::ReadWrite);
+                    }
+                }
+                "memory"
+                    if dev.attr("model") == Some("sgx-epc")
+                        && !d.features.contains(&Feature::Sgx) =>
+                {
+                    d.features.push(Feature::Sgx);
+                }
+                "pstore" => {
+                    if let Some(p) = dev.child("path").and_then(text_path) {
+                        push_other(&mut d, "pstore", p, Access::ReadWrite);
+                    }
+                }
+                "audio" if dev.attr("type") == Some("file") => {
+                    if let Some(p) = dev.attr("path").filter(|p| !p.is_empty()) {
+                        push_other(&mut d, "audio", p.to_string(), Access::Write);
+                    }
+                }
+                "rng" => {
+                    if let Some(b) = dev.child("backend") {
+                        match b.attr("model") {
+                            // /dev/random and /dev/urandom are in every profile already
+                            // (abstractions/base).
+                            Some("random") => {
+                                if let Some(p) = text_path(b)
+                                    .filter(|p| p != "/dev/random" && p != "/dev/urandom")
+                                {
+                                    push_other(&mut d, "rng", p, Access::Read);
+                                }
+                            }
+                            Some("egd") => {
+                                let kind = b.attr("type").unwrap_or("pty");
+                                if PATH_CHARDEVS.contains(&kind) {
+                                    if let Some(p) = b
+                                        .children_named("source")
+                                        .find_map(|s| s.attr("path"))
+                                        .filter(|p| !p.is_empty())
+                                    {
+                                        push_other(&mut d, "rng", p.to_string(), Access::ReadWrite);
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                "redirdev" if dev.attr("type") == Some("unix") => {
+                    if let Some(p) = dev
+                        .children_named("source")
+                        .find_map(|s| s.attr("path"))
+                        .filter(|p| !p.is_empty())
+                    {
+                        push_other(&mut d, "redirdev", p.to_string(), Access::ReadWrite);
+                    }
                 }
                 "memory" if dev.attr("model") == Some("nvdimm") => {
                     if let Some(p) = dev
@@ -167,6 +247,15 @@ fn domain_from(root: &Element) -> Result<Domain> {
                 }),
                 "tpm" => {
                     let backend = dev.child("backend");
+                    if backend.and_then(|b| b.attr("type")) == Some("passthrough") {
+                        if let Some(p) = backend
+                            .and_then(|b| b.child("device"))
+                            .and_then(|dv| dv.attr("path"))
+                            .filter(|p| !p.is_empty())
+                        {
+                            d.features.push(Feature::TpmPassthrough(p.to_string()));
+                        }
+                    }
                     d.tpms.push(Tpm {
                         model: dev.attr("model").map(str::to_string),
                         backend: backend
@@ -189,6 +278,20 @@ fn domain_from(root: &Element) -> Result<Domain> {
                     };
                     let index = counters[slot];
                     counters[slot] += 1;
+                    // QEMU writes the chardev log itself when libvirt's stdio handler is
+                    // "file" (with virtlogd it gets a file descriptor instead).
+                    if let Some(log) = dev
+                        .child("log")
+                        .and_then(|l| l.attr("file"))
+                        .filter(|p| !p.is_empty())
+                    {
+                        d.others.push(OtherPath {
+                            element: class.element(),
+                            detail: format!("{index} log"),
+                            path: log.to_string(),
+                            access: Access::Write,
+                        });
+                    }
                     d.chardevs.push(parse_chardev(dev, class, index));
                 }
                 _ => {}
@@ -196,6 +299,35 @@ fn domain_from(root: &Element) -> Result<Domain> {
         }
     }
     Ok(d)
+}
+
+/// Records a path from an element libvirt 9.0's helper ignored, numbered per element.
+fn push_other(d: &mut Domain, element: &'static str, path: String, access: Access) {
+    let index = d.others.iter().filter(|o| o.element == element).count();
+    d.others.push(OtherPath {
+        element,
+        detail: index.to_string(),
+        path,
+        access,
+    });
+}
+
+/// A domain with a static AppArmor label keeps the profile its admin wrote: libvirtd never
+/// runs the helper for it, and refusing makes a manual run say so instead of writing a
+/// profile nobody loads. (`type='none'` is left alone, as libvirt's helper does.)
+fn check_seclabels(root: &Element) -> Result<()> {
+    for l in root.children_named("seclabel") {
+        if l.attr("model").is_some_and(|m| m != "apparmor") {
+            continue;
+        }
+        if l.attr("type") == Some("static") {
+            return Err(Error::domain(
+                "<seclabel type='static'>",
+                "the domain has a static AppArmor label: nothing is generated for statically labelled domains (the admin's profile is used as is)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse_graphics(dev: &Element) -> Graphics {
@@ -231,15 +363,19 @@ fn parse_graphics(dev: &Element) -> Graphics {
     }
 }
 
-/// A number in libvirt's hostdev attributes: decimal, or hex with `0x`.
+/// A number in libvirt's hostdev attributes, read like `strtoul(s, NULL, 0)`: `0x` hex,
+/// a leading `0` octal, else decimal.
 fn number(el: &Element, attr: &str, what: &str) -> Result<Option<u16>> {
     let Some(v) = el.attr(attr) else {
         return Ok(None);
     };
     let v = v.trim();
-    let parsed = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        Some(hex) => u16::from_str_radix(hex, 16),
-        None => v.parse::<u16>(),
+    let parsed = if let Some(hex) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        u16::from_str_radix(hex, 16)
+    } else if v.len() > 1 && v.starts_with('0') {
+        u16::from_str_radix(&v[1..], 8)
+    } else {
+        v.parse::<u16>()
     };
     parsed
         .map(Some)
@@ -282,8 +418,19 @@ fn parse_hostdev(dev: &Element) -> Result<Option<Hostdev>> {
 /// A PCI device to assign: `<source><address domain bus slot function>` and the backend
 /// `<driver name>` (VFIO when absent, as libvirt's default).
 fn pci_hostdev(dev: &Element, what: &str) -> Result<Hostdev> {
+    let address =
+        pci_address(dev, what)?.ok_or_else(|| Error::domain(what, "missing <source><address>"))?;
+    let driver = dev.child("driver").and_then(|d| d.attr("name"));
+    Ok(Hostdev::Pci {
+        address,
+        vfio: matches!(driver, None | Some("vfio") | Some("default")),
+    })
+}
+
+/// `<source><address domain bus slot function>` as `dddd:bb:ss.f`.
+fn pci_address(dev: &Element, what: &str) -> Result<Option<String>> {
     let Some(a) = dev.child("source").and_then(|s| s.child("address")) else {
-        return Err(Error::domain(what, "missing <source><address>"));
+        return Ok(None);
     };
     let domain = number(a, "domain", what)?.unwrap_or(0);
     let bus = number(a, "bus", what)?.unwrap_or(0);
@@ -292,11 +439,22 @@ fn pci_hostdev(dev: &Element, what: &str) -> Result<Hostdev> {
     if bus > 0xff || slot > 0x1f || function > 7 {
         return Err(Error::domain(what, "PCI address out of range"));
     }
-    let driver = dev.child("driver").and_then(|d| d.attr("name"));
-    Ok(Hostdev::Pci {
-        address: format!("{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"),
-        vfio: matches!(driver, None | Some("vfio") | Some("default")),
-    })
+    Ok(Some(format!(
+        "{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"
+    )))
+}
+
+/// sVirt: `<seclabel model='apparmor' relabel='no'/>` on a source (or disk) means the
+/// admin manages the file's access; libvirt then leaves it out of the profile.
+fn relabel(el: &Element) -> bool {
+    let labels = el.children_named("seclabel").chain(
+        el.child("source")
+            .into_iter()
+            .flat_map(|s| s.children_named("seclabel")),
+    );
+    !labels
+        .into_iter()
+        .any(|l| l.attr("model").is_none_or(|m| m == "apparmor") && l.attr("relabel") == Some("no"))
 }
 
 fn parse_filesystem(dev: &Element) -> Option<Filesystem> {
@@ -441,6 +599,7 @@ fn parse_disk(disk: &Element) -> Result<Disk> {
         .map(str::to_string);
     let backing = parse_backing(disk, &what)?;
     Ok(Disk {
+        relabel: relabel(disk),
         target,
         source,
         format,
@@ -458,10 +617,60 @@ fn parse_source(el: &Element, storage_type: &str, what: &str) -> Result<Source> 
             format!("unknown storage type {}", quote(storage_type)),
         ));
     }
+    let src = el.child("source");
     let attr = match storage_type {
         "file" => "file",
         "block" => "dev",
         "dir" => "dir",
+        "network" => {
+            let sockets = src
+                .into_iter()
+                .flat_map(|s| s.children_named("host"))
+                .filter(|h| h.attr("transport") == Some("unix"))
+                .filter_map(|h| h.attr("socket"))
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect();
+            return Ok(Source::Network { sockets });
+        }
+        "vhostuser" => {
+            return Ok(
+                match src.and_then(|s| s.attr("path")).filter(|p| !p.is_empty()) {
+                    Some(p) => Source::VhostUser {
+                        socket: p.to_string(),
+                    },
+                    None => Source::Empty,
+                },
+            )
+        }
+        "nvme" => {
+            return Ok(match src {
+                Some(_) => match pci_address(el, what)? {
+                    Some(address) => Source::Nvme { address },
+                    None => Source::Empty,
+                },
+                None => Source::Empty,
+            })
+        }
+        "volume" => {
+            let pool = src.and_then(|s| s.attr("pool")).unwrap_or_default();
+            let volume = src.and_then(|s| s.attr("volume")).unwrap_or_default();
+            if pool.is_empty() || volume.is_empty() {
+                return Ok(Source::Empty);
+            }
+            for (what_attr, v) in [("pool", pool), ("volume", volume)] {
+                if v.contains('/') || v == ".." || v == "." {
+                    return Err(Error::domain(
+                        what,
+                        format!("{what_attr} {} is not a plain name", quote(v)),
+                    ));
+                }
+            }
+            return Ok(Source::Volume {
+                pool: pool.to_string(),
+                volume: volume.to_string(),
+            });
+        }
         other => {
             return Ok(Source::NotLocal {
                 kind: other.to_string(),
@@ -500,7 +709,11 @@ fn parse_backing(disk: &Element, what: &str) -> Result<Backing> {
             .child("format")
             .and_then(|f| f.attr("type"))
             .map(str::to_string);
-        layers.push(Layer { source, format });
+        layers.push(Layer {
+            source,
+            format,
+            relabel: relabel(bs),
+        });
         match bs.child("backingStore") {
             Some(next) => bs = next,
             None => break,

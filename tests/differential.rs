@@ -152,8 +152,15 @@ enum Outcome {
     /// C accepts: both rule sets, or ours' failure.
     Compared {
         c: BTreeSet<String>,
-        ours: Result<BTreeSet<String>, OursFailure>,
+        ours: Result<Ours, OursFailure>,
     },
+}
+
+/// Our rule set, and where each rule comes from (the provenance comment of its line; a
+/// `deny` line takes the comment of the rule it follows).
+struct Ours {
+    rules: BTreeSet<String>,
+    origins: BTreeMap<String, String>,
 }
 
 struct OursFailure {
@@ -284,13 +291,33 @@ fn run_c(profile: &str, xml: &str, name: &str) -> Result<BTreeSet<String>, Strin
 }
 
 /// Runs ours; its rule set, or how it failed.
-fn run_ours(profile: &str, xml: &str, dir: &str) -> Result<BTreeSet<String>, OursFailure> {
+fn run_ours(profile: &str, xml: &str, dir: &str) -> Result<Ours, OursFailure> {
     let out = common::run(
         &["-d", "-c", "-u", profile, "--apparmor-dir", dir],
         Some(xml),
     );
     if out.status.success() {
-        return Ok(common::dry_rules(&out).into_iter().collect());
+        let mut origins = BTreeMap::new();
+        let mut last = String::new();
+        for (_, content) in common::dry_files(&out) {
+            for line in content.lines() {
+                let (code, comment) = match line.find("  # ") {
+                    Some(i) => (line[..i].trim(), Some(line[i + 4..].trim())),
+                    None => (line.trim(), None),
+                };
+                if code.is_empty() || code.starts_with('#') {
+                    continue;
+                }
+                if let Some(c) = comment {
+                    last = c.to_string();
+                }
+                origins
+                    .entry(code.to_string())
+                    .or_insert_with(|| last.clone());
+            }
+        }
+        let rules = common::dry_rules(&out).into_iter().collect();
+        return Ok(Ours { rules, origins });
     }
     let err = common::stderr(&out);
     let line = err
@@ -345,6 +372,8 @@ enum Kind {
         pattern: Pattern,
         c_has: Vec<Pattern>,
         ours_has: Vec<Pattern>,
+        /// For `ours` rules: the provenance comment must match (`from: PATTERN`).
+        from: Option<Pattern>,
     },
     OursError(Pattern),
 }
@@ -402,8 +431,27 @@ fn parse_list(text: &str) -> (Vec<Entry>, Vec<Matcher>) {
                 pattern: Pattern::parse(value),
                 c_has: Vec::new(),
                 ours_has: Vec::new(),
+                from: None,
             },
             "ours error" => Kind::OursError(Pattern::parse(value)),
+            "from" => {
+                let current = matchers.last_mut().filter(|m| m.entry == entry);
+                let Some(Matcher {
+                    kind:
+                        Kind::Rule {
+                            side: Side::Ours,
+                            from,
+                            ..
+                        },
+                    ..
+                }) = current
+                else {
+                    err("`from` must follow an `ours` matcher".to_string());
+                    continue;
+                };
+                *from = Some(Pattern::parse(value));
+                continue;
+            }
             "c has" | "ours has" => {
                 let current = matchers.last_mut().filter(|m| m.entry == entry);
                 let Some(Matcher {
@@ -655,7 +703,7 @@ fn analyse(matchers: &[Matcher], cases: &[Case]) -> Analysis {
                     }
                 }
             }
-            Ok(ours) if ours == c => {
+            Ok(ours) if ours.rules == *c => {
                 a.identical += 1;
                 continue;
             }
@@ -697,9 +745,10 @@ fn analyse(matchers: &[Matcher], cases: &[Case]) -> Analysis {
 fn explain(
     matchers: &[Matcher],
     c: &BTreeSet<String>,
-    ours: &BTreeSet<String>,
+    ours_all: &Ours,
     explained: &mut BTreeMap<usize, Vec<DiffLine>>,
 ) -> (Vec<String>, Vec<String>) {
+    let ours = &ours_all.rules;
     let mut only_c: BTreeSet<&String> = c.difference(ours).collect();
     let mut only_ours: BTreeSet<&String> = ours.difference(c).collect();
     for (i, m) in matchers.iter().enumerate() {
@@ -721,16 +770,24 @@ fn explain(
                 pattern,
                 c_has,
                 ours_has,
+                from,
             } => {
                 let (pool, mark) = match side {
                     Side::C => (&mut only_c, '-'),
                     Side::Ours => (&mut only_ours, '+'),
                 };
                 for rule in pool.clone() {
-                    let ok = pattern.matches(rule).iter().any(|b| {
-                        c_has.iter().all(|p| c.contains(&p.fill(b)))
-                            && ours_has.iter().all(|p| ours.contains(&p.fill(b)))
+                    let from_ok = from.as_ref().is_none_or(|f| {
+                        ours_all
+                            .origins
+                            .get(rule)
+                            .is_some_and(|o| !f.matches(o).is_empty())
                     });
+                    let ok = from_ok
+                        && pattern.matches(rule).iter().any(|b| {
+                            c_has.iter().all(|p| c.contains(&p.fill(b)))
+                                && ours_has.iter().all(|p| ours.contains(&p.fill(b)))
+                        });
                     if ok {
                         pool.remove(rule);
                         explained

@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(set) = virt_aa_helper::rules::build(&domain, None, &mut Lexical) {
-        let files = virt_aa_helper::render::files(&set.all(), true).expect("rendering never fails");
+        let files = virt_aa_helper::render::files(&set.all(), &[], true).expect("rendering never fails");
         // Every rule is one line (two more for a read-only file's deny): no injected
         // newline can reach the profile.
         let all = set.all();

@@ -27,6 +27,9 @@ use std::path::{Path, PathBuf};
 /// Where sysfs is mounted.
 pub const DEFAULT_SYSFS: &str = "/sys";
 
+/// Where libvirtd keeps storage pool definitions.
+pub const DEFAULT_POOL_DIR: &str = "/etc/libvirt/storage";
+
 /// Deepest backing chain followed, as in libvirt and QEMU.
 pub const MAX_CHAIN_DEPTH: usize = 200;
 
@@ -92,6 +95,20 @@ pub trait Resolve {
     /// the first `/dev/dri/renderD*`.
     fn drm_render_node(&mut self) -> Option<PathBuf>;
 
+    /// The path of a volume of a storage pool (`<disk type='volume'>`): the pool's
+    /// `<target><path>` joined with the volume name, from the pool definitions libvirt
+    /// keeps (`/etc/libvirt/storage/<pool>.xml`). `None` if the pool is unknown or has no
+    /// local target (network pools).
+    fn volume_path(&mut self, pool: &str, volume: &str) -> Option<PathBuf>;
+
+    /// The IOMMU group number of a PCI device (`/sys/bus/pci/devices/<addr>/iommu_group`).
+    fn iommu_group(&mut self, address: &str) -> Option<u32>;
+
+    /// The cancel file of a passed-through TPM (`tpm0`), as libvirt's
+    /// `virTPMCreateCancelPath`: `/sys/class/tpm/<dev>/device/cancel`, else
+    /// `/sys/class/misc/<dev>/device/cancel`, the one that exists.
+    fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf>;
+
     /// Takes the warnings collected so far.
     fn take_warnings(&mut self) -> Vec<Warning>;
 }
@@ -114,6 +131,7 @@ pub struct UsbId {
 pub struct FsResolver {
     warnings: Vec<Warning>,
     sysfs: PathBuf,
+    pools: PathBuf,
 }
 
 impl Default for FsResolver {
@@ -121,6 +139,7 @@ impl Default for FsResolver {
         FsResolver {
             warnings: Vec::new(),
             sysfs: PathBuf::from(DEFAULT_SYSFS),
+            pools: PathBuf::from(DEFAULT_POOL_DIR),
         }
     }
 }
@@ -135,9 +154,15 @@ impl FsResolver {
     /// tests and for hosts that mount it elsewhere.
     pub fn with_sysfs(sysfs: &Path) -> Self {
         FsResolver {
-            warnings: Vec::new(),
             sysfs: sysfs.to_path_buf(),
+            ..Self::default()
         }
+    }
+
+    /// Reads storage pool definitions from `dir` instead of `/etc/libvirt/storage`.
+    pub fn pool_dir(mut self, dir: &Path) -> Self {
+        self.pools = dir.to_path_buf();
+        self
     }
 
     fn warn(&mut self, msg: String) {
@@ -331,19 +356,36 @@ impl Resolve for FsResolver {
             .map(|e| e.path())
             .collect();
         entries.sort();
-        for dev in entries {
-            let matches = |want: Option<u16>, got: Option<u16>| want.is_none() || want == got;
-            if matches(id.vendor, read_hex(dev.join("idVendor")))
-                && matches(id.product, read_hex(dev.join("idProduct")))
-                && matches(id.bus, read_dec(dev.join("busnum")))
-                && matches(id.device, read_dec(dev.join("devnum")))
-            {
+        let found: Vec<PathBuf> = entries
+            .into_iter()
+            .filter(|dev| {
+                let matches = |want: Option<u16>, got: Option<u16>| want.is_none() || want == got;
+                matches(id.vendor, read_hex(dev.join("idVendor")))
+                    && matches(id.product, read_hex(dev.join("idProduct")))
+                    && matches(id.bus, read_dec(dev.join("busnum")))
+                    && matches(id.device, read_dec(dev.join("devnum")))
+            })
+            .filter_map(|dev| {
                 let bus = read_dec(dev.join("busnum"))?;
                 let num = read_dec(dev.join("devnum"))?;
-                return Some(PathBuf::from(format!("/dev/bus/usb/{bus:03}/{num:03}")));
+                Some(PathBuf::from(format!("/dev/bus/usb/{bus:03}/{num:03}")))
+            })
+            .collect();
+        // libvirt refuses an ambiguous vendor/product match ("Multiple USB devices ... use
+        // <address> to specify one"), so its helper wrote no rule: neither do we.
+        match found.as_slice() {
+            [one] => Some(one.clone()),
+            [] => None,
+            many => {
+                self.warn(format!(
+                    "{} USB devices match vendor {:04x} product {:04x}; add <address> to choose one",
+                    many.len(),
+                    id.vendor.unwrap_or(0),
+                    id.product.unwrap_or(0)
+                ));
+                None
             }
         }
-        None
     }
 
     fn pci_files(&mut self, address: &str) -> Vec<PathBuf> {
@@ -374,6 +416,59 @@ impl Resolve for FsResolver {
             .collect();
         nodes.sort();
         nodes.into_iter().next()
+    }
+
+    fn volume_path(&mut self, pool: &str, volume: &str) -> Option<PathBuf> {
+        let file = self.pools.join(format!("{pool}.xml"));
+        let text = match crate::store::read_optional(&file) {
+            Ok(Some(bytes)) => String::from_utf8(bytes).ok()?,
+            Ok(None) => return None,
+            Err(e) => {
+                self.warn(format!("storage pool {}: {e}", quote(pool)));
+                return None;
+            }
+        };
+        let root = match crate::xml::parse(&text) {
+            Ok(root) => root,
+            Err(e) => {
+                self.warn(format!(
+                    "storage pool definition {}: {e}",
+                    quote_path(&file)
+                ));
+                return None;
+            }
+        };
+        // Pools whose volumes are files or device nodes below the target path.
+        if root.name != "pool"
+            || !matches!(
+                root.attr("type"),
+                Some("dir" | "fs" | "netfs" | "logical" | "disk")
+            )
+        {
+            return None;
+        }
+        let target = root.child("target")?.child("path")?.trimmed_text();
+        Path::new(target)
+            .is_absolute()
+            .then(|| Path::new(target).join(volume))
+    }
+
+    fn iommu_group(&mut self, address: &str) -> Option<u32> {
+        let link = std::fs::read_link(
+            self.sysfs
+                .join("bus/pci/devices")
+                .join(address)
+                .join("iommu_group"),
+        )
+        .ok()?;
+        link.file_name()?.to_str()?.parse().ok()
+    }
+
+    fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {
+        ["class/tpm", "class/misc"]
+            .iter()
+            .map(|class| self.sysfs.join(class).join(device).join("device/cancel"))
+            .find(|p| p.exists())
     }
 
     fn take_warnings(&mut self) -> Vec<Warning> {

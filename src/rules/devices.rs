@@ -11,7 +11,7 @@
 //! SDL display without xauth is not an error.
 
 use super::{path_text, pattern, Builder, Perms};
-use crate::domain::{Domain, Hostdev, VirtType};
+use crate::domain::{Access, Domain, Feature, Hostdev, VirtType};
 use crate::error::{Error, Result};
 use crate::escape::{AaPattern, Glob, Part};
 use crate::origin::Origin;
@@ -68,6 +68,8 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result
     shmems(d, b, r)?;
     tpms(d, b)?;
     smartcards(d, b, r)?;
+    others(d, b, r)?;
+    features(d, b, r)?;
     if needs_vhost_net(d) {
         b.push(
             AaPattern::fixed("/dev/vhost-net"),
@@ -88,6 +90,145 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result
     }
     if needs_gl {
         gl_block(b);
+    }
+    Ok(())
+}
+
+/// Paths libvirt 9.0's helper ignored although QEMU opens them: chardev logs, virtio-pmem
+/// and pstore backends, audio files, rng and redirdev sockets and devices.
+fn others(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
+    for o in &d.others {
+        let perms = match o.access {
+            Access::Read => Perms::R,
+            Access::Write => Perms::W,
+            Access::ReadWrite => Perms::RW,
+        };
+        let origin = Origin::new(o.element, o.detail.clone());
+        // libvirt's helper skipped relative paths with a warning (vah_add_path); these
+        // elements got no rule at all from it, so a relative one is not an error here.
+        if !Path::new(&o.path).is_absolute() {
+            b.warn(format!(
+                "{origin}: {} is not an absolute path; no rule",
+                crate::error::quote(&o.path)
+            ));
+            continue;
+        }
+        b.file(r, Path::new(&o.path), perms, &origin)?;
+    }
+    Ok(())
+}
+
+/// Device nodes and blocks for domain features (gaps of libvirt 9.0; the SEV and SGX rules
+/// are those of later libvirt releases).
+fn features(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
+    for f in &d.features {
+        match f {
+            Feature::Sev => b.push(
+                AaPattern::fixed("/dev/sev"),
+                Perms::RW,
+                false,
+                Origin::new("launchSecurity", "sev"),
+            ),
+            Feature::Sgx => {
+                let o = Origin::new("memory", "sgx-epc");
+                b.push(
+                    AaPattern::fixed("/dev/sgx_vepc"),
+                    Perms::RW,
+                    false,
+                    o.clone(),
+                );
+                b.push(AaPattern::fixed("/dev/sgx_provision"), Perms::R, true, o);
+            }
+            Feature::TpmPassthrough(dev) => {
+                let o = Origin::new("tpm", "passthrough");
+                b.file(r, Path::new(dev), Perms::RW, &o)?;
+                // The cancel file lives in sysfs below the TPM's device; it is looked up
+                // by the device's name only, so it is trusted like a fixed path.
+                let name = Path::new(dev)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                let tpm_name = name
+                    .strip_prefix("tpmrm")
+                    .or_else(|| name.strip_prefix("tpm"));
+                match tpm_name.filter(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())) {
+                    Some(_) => match r.tpm_cancel(name) {
+                        Some(cancel) => {
+                            let canon = r.canonical(&cancel, &o)?;
+                            let text = path_text(&canon, &o)?;
+                            let p = pattern(&[Part::Lit(text)], &canon, &o)?;
+                            b.push(p, Perms::RW, false, o.with("cancel"));
+                        }
+                        None => b.warn(format!(
+                            "{o}: no cancel file for {} in sysfs",
+                            crate::error::quote(name)
+                        )),
+                    },
+                    None => b.warn(format!(
+                        "{o}: {} is not a TPM device name (tpmN); no cancel file",
+                        crate::error::quote(name)
+                    )),
+                }
+            }
+            Feature::BridgeHelper(i) => bridge_helper(d, b, *i)?,
+            Feature::Passt(i) => {
+                let short = super::short_name(d);
+                let p = AaPattern::from_parts(&[
+                    Part::Lit("/run/libvirt/qemu/passt/"),
+                    Part::Lit(&short),
+                    Part::Lit("-"),
+                    Part::Glob(Glob::AnyInComponent),
+                    Part::Lit(".socket"),
+                ])
+                .map_err(|e| {
+                    Error::domain("<name>", format!("{} {e}", crate::error::quote(&d.name)))
+                })?;
+                b.push(
+                    p,
+                    Perms::RW,
+                    false,
+                    Origin::new("interface", format!("{i} passt")),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `<interface type='bridge'>`: QEMU may run the set-uid `qemu-bridge-helper` to get a tap
+/// device. It runs in a child profile of its own (a `Cx` transition) that may do exactly
+/// what the helper needs, as Debian's libvirtd profile does for libvirtd's own use. Only
+/// domains with a bridge interface get it, so guests on NAT networks never can.
+fn bridge_helper(d: &Domain, b: &mut Builder, index: usize) -> Result<()> {
+    let helper = b.bridge_helper.clone();
+    let helper = AaPattern::literal(&helper).map_err(|e| {
+        Error::Usage(format!(
+            "--bridge-helper {}: {e}",
+            crate::error::quote(&helper)
+        ))
+    })?;
+    let me = crate::name::ProfileName::for_uuid(d.uuid);
+    let block = format!(
+        "  # QEMU may run the set-uid bridge helper, confined in a child profile\n\
+         \x20 \"{helper}\" Cx -> qemu_bridge_helper,  # interface {index} bridge\n\
+         \x20 unix (send, receive) type=stream addr=none peer=(label={me}//qemu_bridge_helper),\n\
+         \x20 profile qemu_bridge_helper {{\n\
+         \x20   #include <abstractions/base>\n\
+         \x20   capability setuid,\n\
+         \x20   capability setgid,\n\
+         \x20   capability setpcap,\n\
+         \x20   capability net_admin,\n\
+         \x20   network inet stream,\n\
+         \x20   unix (send, receive) type=stream addr=none peer=(label={me}),\n\
+         \x20   \"/dev/net/tun\" rw,\n\
+         \x20   \"/etc/qemu/\" r,\n\
+         \x20   \"/etc/qemu/**\" r,\n\
+         \x20   owner @{{PROC}}/*/status r,\n\
+         \x20   \"{helper}\" rmix,\n\
+         \x20 }}\n"
+    );
+    if !b.blocks.contains(&block) {
+        b.blocks.push(block);
     }
     Ok(())
 }
@@ -157,7 +298,13 @@ fn hostdevs(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<bool> {
             Hostdev::Pci { address, vfio } => {
                 needs_vfio |= *vfio;
                 let origin = Origin::new("hostdev pci", address.clone());
-                for f in r.pci_files(address) {
+                let files = r.pci_files(address);
+                if files.is_empty() {
+                    b.warn(format!(
+                        "{origin}: no such PCI device on this host; no sysfs rules"
+                    ));
+                }
+                for f in files {
                     b.file(r, &f, Perms::RW, &origin)?;
                 }
             }

@@ -93,6 +93,9 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// The rule for the `-f`/`-F` file, if any.
     pub extra: Vec<Rule>,
+    /// Non-file rules written after the file rules (the bridge helper's child profile),
+    /// already escaped.
+    pub blocks: Vec<String>,
     /// Non-fatal findings (missing paths, chains not followed).
     pub warnings: Vec<Warning>,
 }
@@ -140,9 +143,38 @@ impl ExtraFile {
     }
 }
 
-/// Builds the rules for `domain` (and the extra file, if any).
+/// Debian's `qemu-system-common` installs the bridge helper here.
+pub const DEFAULT_BRIDGE_HELPER: &str = "/usr/lib/qemu/qemu-bridge-helper";
+
+/// Site settings that change rules.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Absolute path of `qemu-bridge-helper`.
+    pub bridge_helper: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bridge_helper: DEFAULT_BRIDGE_HELPER.to_string(),
+        }
+    }
+}
+
+/// Builds the rules for `domain` (and the extra file, if any) with the default [`Config`].
 pub fn build(domain: &Domain, extra: Option<&ExtraFile>, r: &mut impl Resolve) -> Result<RuleSet> {
+    build_with(domain, extra, &Config::default(), r)
+}
+
+/// Builds the rules for `domain` (and the extra file, if any).
+pub fn build_with(
+    domain: &Domain,
+    extra: Option<&ExtraFile>,
+    config: &Config,
+    r: &mut impl Resolve,
+) -> Result<RuleSet> {
     let mut b = Builder::new();
+    b.bridge_helper = config.bridge_helper.clone();
     if matches!(domain.virt_type, VirtType::Qemu(_)) {
         base_rules(domain, &mut b)?;
     }
@@ -216,6 +248,7 @@ pub fn build(domain: &Domain, extra: Option<&ExtraFile>, r: &mut impl Resolve) -
     Ok(RuleSet {
         rules: domain_rules,
         extra: x.out,
+        blocks: b.blocks,
         warnings,
     })
 }
@@ -299,28 +332,78 @@ fn disk_rules(
     b: &mut Builder,
     r: &mut impl Resolve,
 ) -> Result<()> {
+    if !disk.relabel {
+        // sVirt: the admin manages this disk's access (and its chain's).
+        b.warn(format!(
+            "{origin}: <seclabel model='apparmor' relabel='no'/>: no rule written for it"
+        ));
+        return Ok(());
+    }
+    let perms = if disk.readonly { Perms::RK } else { Perms::RWK };
     // libvirt walks the whole chain and skips the elements that are not local
     // (storage_source_add_files): a network disk can have local backing layers.
-    let top = match &disk.source {
+    let top: Option<(LocalKind, PathBuf)> = match &disk.source {
         Source::Empty => return Ok(()),
-        Source::NotLocal { .. } => None,
-        Source::Local { kind, path } => {
-            let perms = if disk.readonly { Perms::RK } else { Perms::RWK };
-            let raw = Path::new(path);
-            Some((*kind, raw, b.file(r, raw, perms, origin)?))
+        Source::Local { kind, path } => Some((*kind, PathBuf::from(path))),
+        Source::Volume { pool, volume } => match r.volume_path(pool, volume) {
+            Some(path) => Some((LocalKind::File, path)),
+            None => {
+                b.warn(format!(
+                    "{origin}: volume {} of pool {} not found among the storage pool definitions; no rule",
+                    crate::error::quote(volume),
+                    crate::error::quote(pool)
+                ));
+                None
+            }
+        },
+        // Gaps of libvirt 9.0: the unix socket a network disk or a vhost-user disk is
+        // reached through, and an NVMe disk's VFIO group.
+        Source::Network { sockets } => {
+            for s in sockets {
+                b.file(r, Path::new(s), Perms::RW, &origin.with("socket"))?;
+            }
+            None
         }
+        Source::VhostUser { socket } => {
+            b.file(
+                r,
+                Path::new(socket),
+                Perms::RW,
+                &origin.with("vhost-user socket"),
+            )?;
+            None
+        }
+        Source::Nvme { address } => {
+            vfio_group(b, r, address, &origin.with("nvme"));
+            None
+        }
+        Source::NotLocal { .. } => None,
+    };
+    let top = match top {
+        Some((kind, raw)) => {
+            let canon = b.file(r, &raw, perms, origin)?;
+            Some((kind, raw, canon))
+        }
+        None => None,
     };
     match &disk.backing {
         Backing::None => {}
         Backing::Explicit(layers) => {
             for (i, layer) in layers.iter().enumerate() {
-                if let Source::Local { path, .. } = &layer.source {
-                    b.file(
-                        r,
-                        Path::new(path),
-                        Perms::RK,
-                        &origin.with(format_args!("backing {}", i + 1)),
-                    )?;
+                let lo = origin.with(format_args!("backing {}", i + 1));
+                if !layer.relabel {
+                    continue;
+                }
+                match &layer.source {
+                    Source::Local { path, .. } => {
+                        b.file(r, Path::new(path), Perms::RK, &lo)?;
+                    }
+                    Source::Network { sockets } => {
+                        for s in sockets {
+                            b.file(r, Path::new(s), Perms::RW, &lo.with("socket"))?;
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -332,12 +415,11 @@ fn disk_rules(
             if kind == LocalKind::Dir {
                 return Ok(());
             }
-            let chain = r.image_chain(raw, &canon, disk.format.as_deref(), origin)?;
+            let chain = r.image_chain(&raw, &canon, disk.format.as_deref(), origin)?;
             // Companions (qcow2 data file, VMDK extents) get the permissions of their
             // image: QEMU writes a writable image's data file.
-            let top_perms = if disk.readonly { Perms::RK } else { Perms::RWK };
             for c in chain.top_companions {
-                b.add(c.path, top_perms, &origin.with(c.what))
+                b.add(c.path, perms, &origin.with(c.what))
                     .map_err(|e| name_parent(e, &c.raw))?;
             }
             for (i, layer) in chain.layers.into_iter().enumerate() {
@@ -352,6 +434,41 @@ fn disk_rules(
         }
     }
     Ok(())
+}
+
+/// The VFIO container and the IOMMU group node of a PCI device (`/dev/vfio/<group>`, what
+/// libvirtd passes with `-F` when it hotplugs an NVMe disk). When the group cannot be found
+/// (the device is not on this host), libvirt's generic VFIO rules, with a warning.
+fn vfio_group(b: &mut Builder, r: &mut impl Resolve, address: &str, origin: &Origin) {
+    b.push(
+        AaPattern::fixed("/dev/vfio/vfio"),
+        Perms::RW,
+        false,
+        origin.clone(),
+    );
+    match r.iommu_group(address) {
+        Some(group) => {
+            match AaPattern::from_parts(&[Part::Lit("/dev/vfio/"), Part::Lit(&group.to_string())]) {
+                Ok(p) => b.push(p, Perms::RW, false, origin.clone()),
+                Err(_) => any_vfio_group(b, origin),
+            }
+        }
+        None => {
+            b.warn(format!(
+                "{origin}: PCI device {address} not found on this host; granting every VFIO group"
+            ));
+            any_vfio_group(b, origin);
+        }
+    }
+}
+
+fn any_vfio_group(b: &mut Builder, origin: &Origin) {
+    b.push(
+        AaPattern::fixed("/dev/vfio/[0-9]*"),
+        Perms::RW,
+        false,
+        origin.clone(),
+    );
 }
 
 /// Adds "named by a backing header" context to a refusal of a backing layer.
@@ -373,6 +490,10 @@ struct Builder {
     out: Vec<Rule>,
     seen: HashSet<(AaPattern, Perms, bool)>,
     warnings: Vec<Warning>,
+    /// Non-file rules (child profiles), already escaped.
+    blocks: Vec<String>,
+    /// Path of the set-uid bridge helper.
+    bridge_helper: String,
 }
 
 impl Builder {
@@ -381,6 +502,8 @@ impl Builder {
             out: Vec::new(),
             seen: HashSet::new(),
             warnings: Vec::new(),
+            blocks: Vec::new(),
+            bridge_helper: DEFAULT_BRIDGE_HELPER.to_string(),
         }
     }
 
@@ -513,6 +636,15 @@ mod tests {
         }
         fn drm_render_node(&mut self) -> Option<PathBuf> {
             Some("/dev/dri/renderD128".into())
+        }
+        fn volume_path(&mut self, pool: &str, volume: &str) -> Option<PathBuf> {
+            (pool == "default").then(|| PathBuf::from(format!("/var/lib/libvirt/images/{volume}")))
+        }
+        fn iommu_group(&mut self, address: &str) -> Option<u32> {
+            (address == "0000:01:00.0").then_some(12)
+        }
+        fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {
+            (device == "tpm0").then(|| PathBuf::from("/sys/devices/pnp0/00:05/cancel"))
         }
         fn take_warnings(&mut self) -> Vec<Warning> {
             vec![]
