@@ -8,6 +8,7 @@
 //! all, weak spot W4.)
 
 use crate::cli::{Mode, Request};
+use crate::config::Config;
 use crate::domain::Domain;
 use crate::error::{Error, Result, Warning};
 use crate::name::ProfileName;
@@ -72,11 +73,22 @@ fn generate(
     warnings: &mut Vec<Warning>,
 ) -> Result<()> {
     let domain = read_domain(stdin, &req.profile)?;
-    let mut resolver = FsResolver::with_sysfs(&req.sysfs).pool_dir(&req.pool_dir);
-    let config = rules::Config {
-        bridge_helper: req.bridge_helper.clone(),
+    let config = load_config(&req.config)?;
+    let pool_dir = req
+        .pool_dir
+        .clone()
+        .or(config.pool_dir.clone())
+        .unwrap_or_else(|| crate::resolve::DEFAULT_POOL_DIR.into());
+    let mut resolver = FsResolver::with_sysfs(&req.sysfs).pool_dir(&pool_dir);
+    let options = rules::Options {
+        bridge_helper: req
+            .bridge_helper
+            .clone()
+            .or(config.bridge_helper.clone())
+            .unwrap_or_else(|| rules::DEFAULT_BRIDGE_HELPER.to_string()),
+        backing_deny_write: config.backing_deny_write,
     };
-    let built = rules::build_with(&domain, req.extra.as_ref(), &config, &mut resolver);
+    let built = rules::build_with(&domain, req.extra.as_ref(), &options, &mut resolver);
     let set = match built {
         Ok(set) => set,
         Err(e) => {
@@ -87,7 +99,12 @@ fn generate(
     warnings.extend(set.warnings.iter().cloned());
 
     let template = store.template(domain.virt_type)?;
-    let profile_text = render::profile(&template, &req.profile, domain.virt_type)?;
+    let profile_text = render::profile(
+        &template,
+        &req.profile,
+        domain.virt_type,
+        config.files_include,
+    )?;
     let write_files = render::includes_files(domain.virt_type);
     let profile_path = store.profile_path(&req.profile);
     let files_path = store.files_path(&req.profile);
@@ -209,6 +226,30 @@ fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<Stri
     }
     text.push_str(&addition);
     Ok(text)
+}
+
+/// The site configuration; a missing file means libvirt 9.0's behaviour. Like templates, it
+/// must not be writable by anyone but root.
+fn load_config(path: &Path) -> Result<Config> {
+    let bytes = store::read_trusted(path).map_err(|e| match e {
+        Error::Template { path, why } => Error::Config {
+            path,
+            line: None,
+            why,
+        },
+        other => other,
+    })?;
+    match bytes {
+        None => Ok(Config::default()),
+        Some(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|_| Error::Config {
+                path: path.to_path_buf(),
+                line: None,
+                why: "not valid UTF-8".into(),
+            })?;
+            Config::parse(&text, path)
+        }
+    }
 }
 
 fn parser_only(

@@ -94,13 +94,25 @@ pub struct Cli {
     #[arg(long = "sysfs", value_name = "DIR", default_value = crate::resolve::DEFAULT_SYSFS)]
     pub sysfs: PathBuf,
 
-    /// Where libvirt keeps storage pool definitions, for <disk type='volume'>.
-    #[arg(long = "pool-dir", value_name = "DIR", default_value = crate::resolve::DEFAULT_POOL_DIR)]
-    pub pool_dir: PathBuf,
+    /// Where libvirt keeps storage pool definitions, for <disk type='volume'> (default: the
+    /// configuration's pool_dir, else /etc/libvirt/storage).
+    #[arg(long = "pool-dir", value_name = "DIR")]
+    pub pool_dir: Option<PathBuf>,
 
-    /// The set-uid qemu-bridge-helper that domains with a bridge interface may run.
-    #[arg(long = "bridge-helper", value_name = "PATH", default_value = crate::rules::DEFAULT_BRIDGE_HELPER)]
-    pub bridge_helper: String,
+    /// The set-uid qemu-bridge-helper that domains with a bridge interface may run
+    /// (default: the configuration's bridge_helper, else /usr/lib/qemu/qemu-bridge-helper).
+    #[arg(long = "bridge-helper", value_name = "PATH")]
+    pub bridge_helper: Option<String>,
+
+    /// The site configuration file; a missing file means libvirt 9.0's behaviour. Lines are
+    /// `key = value`, `#` starts a comment. backing_deny_write = yes|no: "no" leaves out the
+    /// `deny w` rule of read-only backing files, so that block-commit and block-pull work
+    /// (newer libvirt). files_include = required|if-exists: "if-exists" makes new profiles
+    /// include their .files with `#include if exists` (newer libvirt). bridge_helper = PATH
+    /// and pool_dir = DIR: defaults for --bridge-helper and --pool-dir. The file must not be
+    /// writable by group or others.
+    #[arg(long = "config", value_name = "FILE", default_value = crate::config::DEFAULT_CONFIG)]
+    pub config: PathBuf,
 
     /// Write the files but do not run apparmor_parser.
     #[arg(long = "no-load", overrides_with = "no_load")]
@@ -151,9 +163,11 @@ pub struct Request {
     /// `--sysfs`.
     pub sysfs: PathBuf,
     /// `--pool-dir`.
-    pub pool_dir: PathBuf,
+    pub pool_dir: Option<PathBuf>,
     /// `--bridge-helper`.
-    pub bridge_helper: String,
+    pub bridge_helper: Option<String>,
+    /// `--config`.
+    pub config: PathBuf,
 }
 
 /// What the command line asks for.
@@ -220,10 +234,14 @@ impl Cli {
             .uuid
             .ok_or_else(|| Error::Usage("no profile name given: use -u libvirt-<uuid>".into()))?;
         let profile = ProfileName::parse(&given)?;
-        if !std::path::Path::new(&self.bridge_helper).is_absolute() {
+        if let Some(h) = self
+            .bridge_helper
+            .as_deref()
+            .filter(|h| !std::path::Path::new(h).is_absolute())
+        {
             return Err(Error::Usage(format!(
                 "--bridge-helper {}: not an absolute path",
-                crate::error::quote(&self.bridge_helper)
+                crate::error::quote(h)
             )));
         }
         let (extra, append) = match (self.add_file, self.append_file) {
@@ -246,6 +264,7 @@ impl Cli {
             sysfs: self.sysfs,
             pool_dir: self.pool_dir,
             bridge_helper: self.bridge_helper,
+            config: self.config,
         })
     }
 }

@@ -11,7 +11,7 @@
 //! |------|---------|
 //! | 0 | success |
 //! | 1 | the domain XML or a value in it is invalid |
-//! | 2 | the command line is invalid (usage, profile name) |
+//! | 2 | the command line or the configuration file is invalid (usage, profile name) |
 //! | 3 | a path was refused (restricted location, unrepresentable, symlink loop, backing chain) |
 //! | 4 | the profile is not in the state the mode needs (exists for `-c`, missing otherwise) |
 //! | 5 | a template is missing or unusable |
@@ -31,6 +31,14 @@ pub enum Error {
     /// The command line is malformed (unknown option, missing mode, conflicting options).
     #[error("{0}")]
     Usage(String),
+
+    /// The site configuration file has an error.
+    #[error("{}{}: {why}", quote(.path.as_os_str()), .line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Config {
+        path: PathBuf,
+        line: Option<usize>,
+        why: String,
+    },
 
     /// The `-u` argument is not `libvirt-` followed by a canonical lower-case UUID.
     #[error("invalid profile name {}: {why}", quote(.given))]
@@ -106,7 +114,7 @@ impl Error {
             Error::Input(_) | Error::Xml(_) | Error::Domain { .. } | Error::UuidMismatch { .. } => {
                 1
             }
-            Error::Usage(_) | Error::ProfileName { .. } => 2,
+            Error::Usage(_) | Error::ProfileName { .. } | Error::Config { .. } => 2,
             Error::Path { .. } => 3,
             Error::ProfileState { .. } => 4,
             Error::Template { .. } => 5,

@@ -16,6 +16,7 @@
 //! escaper), permission strings from [`Perms`](crate::rules::Perms), sanitized origins and the
 //! validated profile name; tera's own (HTML) autoescaping is switched off.
 
+use crate::config::FilesInclude;
 use crate::domain::VirtType;
 use crate::error::{Error, Result};
 use crate::name::ProfileName;
@@ -53,15 +54,23 @@ pub fn includes_files(virt: VirtType) -> bool {
 }
 
 /// The line libvirt inserts into the profile to include the `.files`.
-pub fn include_line(name: &ProfileName) -> String {
-    format!("  #include <libvirt/{name}.files>\n")
+pub fn include_line(name: &ProfileName, how: FilesInclude) -> String {
+    match how {
+        FilesInclude::Required => format!("  #include <libvirt/{name}.files>\n"),
+        FilesInclude::IfExists => format!("  #include if exists <libvirt/{name}.files>\n"),
+    }
 }
 
 /// Renders the profile for `name` from `template`.
-pub fn profile(template: &Template, name: &ProfileName, virt: VirtType) -> Result<String> {
+pub fn profile(
+    template: &Template,
+    name: &ProfileName,
+    virt: VirtType,
+    how: FilesInclude,
+) -> Result<String> {
     match template {
         Template::Installed { path, text } => {
-            legacy(text, name, includes_files(virt)).map_err(|why| Error::Template {
+            legacy(text, name, includes_files(virt).then_some(how)).map_err(|why| Error::Template {
                 path: path.clone(),
                 why: why.into(),
             })
@@ -73,22 +82,28 @@ pub fn profile(template: &Template, name: &ProfileName, virt: VirtType) -> Resul
             };
             let mut ctx = tera::Context::new();
             ctx.insert("name", &name.to_string());
+            ctx.insert("if_exists", &(how == FilesInclude::IfExists));
             render_one(tname, text, &ctx)
         }
     }
 }
 
-/// libvirt's template substitution (see the module documentation).
-pub fn legacy(text: &str, name: &ProfileName, include: bool) -> Result<String, &'static str> {
+/// libvirt's template substitution (see the module documentation); `include` is how the
+/// `.files` is included, `None` for none (LXC).
+pub fn legacy(
+    text: &str,
+    name: &ProfileName,
+    include: Option<FilesInclude>,
+) -> Result<String, &'static str> {
     const MARK: &str = "\nprofile LIBVIRT_TEMPLATE";
     const CLOSE: &str = "\n}";
     if !text.contains(MARK) || !text.contains(CLOSE) {
         return Err("it must contain a line starting with 'profile LIBVIRT_TEMPLATE' and a closing '}' at the start of a line");
     }
     let mut out = text.replace(MARK, &format!("\nprofile {name}"));
-    if include {
+    if let Some(how) = include {
         if let Some(at) = out.rfind(CLOSE) {
-            out.insert_str(at + 1, &format!("{}\n", include_line(name)));
+            out.insert_str(at + 1, &format!("{}\n", include_line(name, how)));
         }
     }
     Ok(out)
@@ -160,14 +175,23 @@ mod tests {
 
     #[test]
     fn builtin_qemu_equals_libvirt_stock_template_filled_in() {
+        for how in [FilesInclude::Required, FilesInclude::IfExists] {
+            let built = profile(
+                &Template::BuiltIn(VirtType::Qemu("kvm")),
+                &name(),
+                VirtType::Qemu("kvm"),
+                how,
+            )
+            .unwrap();
+            assert_eq!(built, legacy(STOCK_QEMU, &name(), Some(how)).unwrap());
+        }
         let built = profile(
             &Template::BuiltIn(VirtType::Qemu("kvm")),
             &name(),
             VirtType::Qemu("kvm"),
+            FilesInclude::Required,
         )
         .unwrap();
-        let legacy = legacy(STOCK_QEMU, &name(), true).unwrap();
-        assert_eq!(built, legacy);
         assert!(built.contains(
             "profile libvirt-00000000-0000-0000-0000-0123456789ab flags=(attach_disconnected) {\n  #include <abstractions/libvirt-qemu>\n  #include <libvirt/libvirt-00000000-0000-0000-0000-0123456789ab.files>\n\n}\n"
         ));
@@ -176,13 +200,13 @@ mod tests {
     #[test]
     fn legacy_inserts_before_the_last_brace_only() {
         let t = "x\nprofile LIBVIRT_TEMPLATE {\n  ^hat {\n  }\n  /a r,\n}\n";
-        let out = legacy(t, &name(), true).unwrap();
+        let out = legacy(t, &name(), Some(FilesInclude::Required)).unwrap();
         assert_eq!(
             out,
             "x\nprofile libvirt-00000000-0000-0000-0000-0123456789ab {\n  ^hat {\n  }\n  /a r,\n  #include <libvirt/libvirt-00000000-0000-0000-0000-0123456789ab.files>\n\n}\n"
         );
-        assert!(legacy("profile X {\n}\n", &name(), true).is_err());
-        let lxc = legacy(t, &name(), false).unwrap();
+        assert!(legacy("profile X {\n}\n", &name(), Some(FilesInclude::Required)).is_err());
+        let lxc = legacy(t, &name(), None).unwrap();
         assert!(!lxc.contains(".files"));
     }
 

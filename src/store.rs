@@ -157,10 +157,10 @@ fn read_capped(file: File, path: &Path) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Reads a template, refusing one that another user could have written: a template writable
-/// by a non-root user is a way around the whole policy (sudo-rs checks its sudoers the same
+/// Reads a template or the configuration, refusing one that another user could have
+/// written: a template writable by a non-root user is a way around the whole policy (sudo-rs checks its sudoers the same
 /// way, `secure_open`). The checks are made on the opened file, not the path.
-fn read_trusted(path: &Path) -> Result<Option<Vec<u8>>> {
+pub fn read_trusted(path: &Path) -> Result<Option<Vec<u8>>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -650,3 +650,78 @@ fn help_and_version() {
         format!("virt-aa-helper {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Writes a site configuration file (mode 0644) and returns its path.
+fn config(t: &Tree, text: &str) -> String {
+    let p = t.file("etc/virt-aa-helper.conf", text.as_bytes());
+    p.display().to_string()
+}
+
+#[test]
+fn site_configuration_opts_into_newer_libvirt_fixes() {
+    let env = Env::new();
+    env.tree.qcow2("images/base.qcow2", None);
+    env.tree
+        .qcow2("images/top.qcow2", Some(("base.qcow2", "qcow2")));
+    let xml = domain(
+        &disk(
+            &env.tree.s("images/top.qcow2"),
+            "vda",
+            "      <driver name='qemu' type='qcow2'/>\n",
+        ),
+        "",
+    );
+    let base = env.tree.s("images/base.qcow2");
+
+    // Defaults: libvirt 9.0 (deny-write on backing files, a required include).
+    let cfg = config(&env.tree, "# nothing set\n");
+    env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
+    assert!(env.files_rules().contains(&format!("deny \"{base}\" w,")));
+    let profile = fs::read_to_string(env.policy.profile()).unwrap();
+    assert!(profile.contains(&format!("  #include <libvirt/{PROFILE}.files>\n")));
+
+    // Opt in: block-commit can work (no deny rule), a missing .files cannot break the profile.
+    fs::remove_file(env.policy.profile()).unwrap();
+    let cfg = config(
+        &env.tree,
+        "backing_deny_write = no\nfiles_include = if-exists\n",
+    );
+    env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
+    let rules = env.files_rules();
+    assert!(rules.contains(&format!("\"{base}\" rk,")), "{rules:?}");
+    assert!(!rules.iter().any(|r| r.starts_with("deny")), "{rules:?}");
+    let profile = fs::read_to_string(env.policy.profile()).unwrap();
+    assert!(profile.contains(&format!("  #include if exists <libvirt/{PROFILE}.files>\n")));
+    fs::remove_file(env.policy.files()).unwrap();
+    env.policy.compile(&env.policy.profile());
+}
+
+#[test]
+fn bad_site_configuration_is_refused_with_its_line() {
+    let env = Env::new();
+    let xml = xml_with_disk(&env.tree);
+    let cfg = config(
+        &env.tree,
+        "backing_deny_write = no\nfiles_include = sometimes\n",
+    );
+    let o = env.run(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("virt-aa-helper.conf' line 2: files_include is required or if-exists"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(env.files().is_empty());
+    // Writable by others: a way around the policy, refused.
+    let cfg = config(&env.tree, "backing_deny_write = no\n");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&cfg, fs::Permissions::from_mode(0o666)).unwrap();
+    let o = env.run(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("writable by group or others"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(env.files().is_empty());
+}

@@ -146,35 +146,39 @@ impl ExtraFile {
 /// Debian's `qemu-system-common` installs the bridge helper here.
 pub const DEFAULT_BRIDGE_HELPER: &str = "/usr/lib/qemu/qemu-bridge-helper";
 
-/// Site settings that change rules.
+/// Site settings that change rules (see [`crate::config`]).
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Options {
     /// Absolute path of `qemu-bridge-helper`.
     pub bridge_helper: String,
+    /// Read-only backing files also get `deny ... w` (libvirt 9.0).
+    pub backing_deny_write: bool,
 }
 
-impl Default for Config {
+impl Default for Options {
     fn default() -> Self {
-        Config {
+        Options {
             bridge_helper: DEFAULT_BRIDGE_HELPER.to_string(),
+            backing_deny_write: true,
         }
     }
 }
 
-/// Builds the rules for `domain` (and the extra file, if any) with the default [`Config`].
+/// Builds the rules for `domain` (and the extra file, if any) with the default [`Options`].
 pub fn build(domain: &Domain, extra: Option<&ExtraFile>, r: &mut impl Resolve) -> Result<RuleSet> {
-    build_with(domain, extra, &Config::default(), r)
+    build_with(domain, extra, &Options::default(), r)
 }
 
 /// Builds the rules for `domain` (and the extra file, if any).
 pub fn build_with(
     domain: &Domain,
     extra: Option<&ExtraFile>,
-    config: &Config,
+    options: &Options,
     r: &mut impl Resolve,
 ) -> Result<RuleSet> {
     let mut b = Builder::new();
-    b.bridge_helper = config.bridge_helper.clone();
+    b.bridge_helper = options.bridge_helper.clone();
+    b.backing_deny_write = options.backing_deny_write;
     if matches!(domain.virt_type, VirtType::Qemu(_)) {
         base_rules(domain, &mut b)?;
     }
@@ -396,7 +400,8 @@ fn disk_rules(
                 }
                 match &layer.source {
                     Source::Local { path, .. } => {
-                        b.file(r, Path::new(path), Perms::RK, &lo)?;
+                        let canon = r.canonical(Path::new(path), &lo)?;
+                        b.add_backing(canon, &lo)?;
                     }
                     Source::Network { sockets } => {
                         for s in sockets {
@@ -424,10 +429,10 @@ fn disk_rules(
             }
             for (i, layer) in chain.layers.into_iter().enumerate() {
                 let lo = origin.with(format_args!("backing {}", i + 1));
-                b.add(layer.path, Perms::RK, &lo)
+                b.add_backing(layer.path, &lo)
                     .map_err(|e| name_parent(e, &layer.raw))?;
                 for c in layer.companions {
-                    b.add(c.path, Perms::RK, &lo.with(c.what))
+                    b.add_backing(c.path, &lo.with(c.what))
                         .map_err(|e| name_parent(e, &c.raw))?;
                 }
             }
@@ -494,6 +499,8 @@ struct Builder {
     blocks: Vec<String>,
     /// Path of the set-uid bridge helper.
     bridge_helper: String,
+    /// Read-only backing files also get `deny ... w`.
+    backing_deny_write: bool,
 }
 
 impl Builder {
@@ -504,6 +511,7 @@ impl Builder {
             warnings: Vec::new(),
             blocks: Vec::new(),
             bridge_helper: DEFAULT_BRIDGE_HELPER.to_string(),
+            backing_deny_write: true,
         }
     }
 
@@ -550,6 +558,16 @@ impl Builder {
         let text = path_text(&canon, origin)?;
         let p = pattern(&[Part::Lit(text)], &canon, origin)?;
         self.push(p, perms, perms.is_read_only(), origin.clone());
+        Ok(())
+    }
+
+    /// A read-only backing layer: `rk`, with `deny w` unless the site turned it off
+    /// (`backing_deny_write = no`: block-commit needs libvirtd's later `-F` grant to win).
+    fn add_backing(&mut self, canon: CanonicalPath, origin: &Origin) -> Result<()> {
+        self.checked(&canon, Perms::RK, Scope::File, origin)?;
+        let text = path_text(&canon, origin)?;
+        let p = pattern(&[Part::Lit(text)], &canon, origin)?;
+        self.push(p, Perms::RK, self.backing_deny_write, origin.clone());
         Ok(())
     }
 

@@ -369,7 +369,11 @@ pub fn compile_dry_run(o: &Output) {
         // -r dry runs print only .files: compile it inside the built-in template.
         let files = policy.files();
         if files.exists() {
-            let tpl = include_str!("../../templates/TEMPLATE.qemu").replace("{{ name }}", PROFILE);
+            // The built-in template as the binary fills it (libvirt 9.0's include).
+            let tpl = include_str!("../../templates/TEMPLATE.qemu")
+                .replace("{{ name }}", PROFILE)
+                .replace("{% if if_exists %} if exists{% endif %}", "");
+            assert!(!tpl.contains("{%"), "template syntax left in {tpl}");
             let p = policy.profile();
             fs::write(&p, tpl).expect("write profile");
             policy.compile(&p);
