@@ -13,18 +13,7 @@ fn create(devices: &str, extra_root: &str, opts: &[&str]) -> (Policy, Vec<String
         "<domain type='kvm' id='4'><name>gaps</name><uuid>{UUID}</uuid>\
          <os><type arch='x86_64' machine='q35'>hvm</type></os>{extra_root}<devices>{devices}</devices></domain>"
     );
-    let policy = Policy::new();
-    let dir = policy.dir.to_str().unwrap().to_string();
-    let mut args = vec!["-c", "-u", PROFILE, "--no-load", "--apparmor-dir", &dir];
-    args.extend_from_slice(opts);
-    let o = run(&args, Some(&xml));
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        stderr(&o)
-    );
-    assert_eq!(policy.compile_all(), 1);
+    let (policy, o) = create_ok(&xml, opts);
     let text = policy.read(&format!("{PROFILE}.files")).unwrap();
     let rules: Vec<String> = text
         .lines()
@@ -125,24 +114,12 @@ fn volume_disk_in_a_directory_pool() {
 
 #[test]
 fn volume_names_cannot_leave_the_pool() {
-    let policy = Policy::new();
     let xml = format!(
         "<domain type='kvm'><name>v</name><uuid>{UUID}</uuid><os><type>hvm</type></os><devices>\
          <disk type='volume'><source pool='default' volume='../../etc/shadow'/><target dev='vda'/></disk></devices></domain>"
     );
-    let o = run(
-        &[
-            "-c",
-            "-u",
-            PROFILE,
-            "--no-load",
-            "--apparmor-dir",
-            policy.dir.to_str().unwrap(),
-        ],
-        Some(&xml),
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("is not a plain name"), "{}", stderr(&o));
+    let err = create_refused(&xml, &[], 1);
+    assert!(err.contains("is not a plain name"), "{err}");
 }
 
 #[test]
@@ -305,29 +282,11 @@ fn svirt_relabel_no_disk_gets_no_rule() {
 fn static_apparmor_seclabel_is_refused() {
     let label =
         "<seclabel type='static' model='apparmor' relabel='no'><label>custom</label></seclabel>";
-    let policy = Policy::new();
     let xml = format!(
         "<domain type='kvm'><name>v</name><uuid>{UUID}</uuid><os><type>hvm</type></os>{label}<devices/></domain>"
     );
-    let o = run(
-        &[
-            "-c",
-            "-u",
-            PROFILE,
-            "--no-load",
-            "--apparmor-dir",
-            policy.dir.to_str().unwrap(),
-        ],
-        Some(&xml),
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("statically labelled"), "{}", stderr(&o));
-    assert_eq!(
-        std::fs::read_dir(policy.dir.join("libvirt"))
-            .unwrap()
-            .count(),
-        0
-    );
+    let err = create_refused(&xml, &[], 1);
+    assert!(err.contains("statically labelled"), "{err}");
     // A dynamic AppArmor label, type='none' (libvirtd never asks then; libvirt's helper
     // generates as usual) or a static SELinux label are fine.
     let (_, rules, _) = create("", "<seclabel type='none' model='apparmor'/>", &[]);

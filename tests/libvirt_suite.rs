@@ -131,40 +131,15 @@ fn dry_create(xml: &str) -> Output {
 /// [`dry_create`] plus `extra` arguments (`--sysfs DIR`).
 fn dry_create_with(xml: &str, extra: &[&str]) -> Output {
     let dir = empty_apparmor_dir();
-    let mut args = vec![
-        "-d",
-        "-c",
-        "-u",
-        PROFILE,
-        "--apparmor-dir",
-        dir.path().to_str().unwrap(),
-    ];
+    let mut args = vec!["--apparmor-dir", dir.path().to_str().unwrap()];
     args.extend_from_slice(extra);
-    let o = run(&args, Some(xml));
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        stderr(&o)
-    );
-    compile_dry_run(&o);
-    o
+    common::dry_create(xml, &args)
 }
 
 /// A policy tree holding the profile created (not loaded) from `xml`.
 fn with_profile(xml: &str) -> Policy {
     let policy = Policy::new();
-    let o = run(
-        &[
-            "-c",
-            "-u",
-            PROFILE,
-            "--no-load",
-            "--apparmor-dir",
-            policy.dir.to_str().unwrap(),
-        ],
-        Some(xml),
-    );
+    let o = create_in(&policy, xml, &[]);
     assert!(
         o.status.success(),
         "creating the profile failed: exit {:?}: {}",

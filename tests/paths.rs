@@ -8,39 +8,12 @@ use common::*;
 use std::path::Path;
 
 fn dry_create(xml: &str) -> std::process::Output {
-    let o = run(&["-d", "-c", "-u", PROFILE], Some(xml));
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        stderr(&o)
-    );
-    compile_dry_run(&o);
-    o
+    common::dry_create(xml, &[])
 }
 
 /// Creates the profile for real (no load) in a fresh policy tree and compiles it.
 fn create(xml: &str) -> (Policy, std::process::Output) {
-    let policy = Policy::new();
-    let o = run(
-        &[
-            "-c",
-            "-u",
-            PROFILE,
-            "--no-load",
-            "--apparmor-dir",
-            policy.dir.to_str().unwrap(),
-        ],
-        Some(xml),
-    );
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        stderr(&o)
-    );
-    assert_eq!(policy.compile_all(), 1);
-    (policy, o)
+    create_ok(xml, &[])
 }
 
 #[test]
@@ -201,37 +174,18 @@ fn raw_disk_with_a_forged_qcow2_header_is_never_parsed() {
 fn qcow2_naming_a_restricted_backing_file_is_refused() {
     let t = Tree::new();
     t.qcow2("evil.qcow2", Some(("/etc/shadow", "raw")));
-    let policy = Policy::new();
-    let o = run(
-        &[
-            "-c",
-            "-u",
-            PROFILE,
-            "--no-load",
-            "--apparmor-dir",
-            policy.dir.to_str().unwrap(),
-        ],
-        Some(&domain(
-            &disk(
-                &t.s("evil.qcow2"),
-                "vda",
-                "      <driver name='qemu' type='qcow2'/>\n",
-            ),
-            "",
-        )),
+    let xml = domain(
+        &disk(
+            &t.s("evil.qcow2"),
+            "vda",
+            "      <driver name='qemu' type='qcow2'/>\n",
+        ),
+        "",
     );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    let err = stderr(&o);
+    let err = create_refused(&xml, &[], 3);
     assert!(
         err.contains("'/etc/shadow'") && err.contains("disk vda backing 1"),
         "{err}"
-    );
-    assert_eq!(
-        std::fs::read_dir(policy.dir.join("libvirt"))
-            .unwrap()
-            .count(),
-        0,
-        "nothing written"
     );
 }
 

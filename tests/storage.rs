@@ -14,46 +14,12 @@ fn driver(fmt: &str) -> String {
 }
 
 fn dry(xml: &str) -> std::process::Output {
-    let o = run(&["-d", "-c", "-u", PROFILE], Some(xml));
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        stderr(&o)
-    );
-    compile_dry_run(&o);
-    o
+    dry_create(xml, &[])
 }
 
+/// Refused as a restricted path (exit 3), nothing written; stderr.
 fn refused(xml: &str) -> String {
-    let policy = Policy::new();
-    let o = run(
-        &[
-            "-c",
-            "-u",
-            PROFILE,
-            "--no-load",
-            "--apparmor-dir",
-            policy.dir.to_str().unwrap(),
-        ],
-        Some(xml),
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stdout(&o).is_empty());
-    assert_eq!(
-        std::fs::read_dir(policy.dir.join("libvirt"))
-            .unwrap()
-            .count(),
-        0,
-        "nothing written"
-    );
-    let err = stderr(&o);
-    assert_eq!(
-        err.lines().filter(|l| l.contains(": error: ")).count(),
-        1,
-        "{err}"
-    );
-    err
+    create_refused(xml, &[], 3)
 }
 
 fn ro(path: &str) -> [String; 2] {

@@ -173,22 +173,15 @@ fn features(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
             Feature::BridgeHelper(i) => bridge_helper(d, b, *i)?,
             Feature::Passt(i) => {
                 let short = super::short_name(d);
-                let p = AaPattern::from_parts(&[
+                let parts = vec![
                     Part::Lit("/run/libvirt/qemu/passt/"),
                     Part::Lit(&short),
                     Part::Lit("-"),
                     Part::Glob(Glob::AnyInComponent),
                     Part::Lit(".socket"),
-                ])
-                .map_err(|e| {
-                    Error::domain("<name>", format!("{} {e}", crate::error::quote(&d.name)))
-                })?;
-                b.push(
-                    p,
-                    Perms::RW,
-                    false,
-                    Origin::new("interface", format!("{i} passt")),
-                );
+                ];
+                let origin = Origin::new("interface", format!("{i} passt"));
+                b.push_named(&[(parts, Perms::RW)], &d.name, &origin)?;
             }
         }
     }
@@ -430,12 +423,7 @@ fn tpms(d: &Domain, b: &mut Builder) -> Result<()> {
                 Perms::RW,
             ),
         ];
-        for (parts, perms) in rules {
-            let p = AaPattern::from_parts(&parts).map_err(|e| {
-                Error::domain("<name>", format!("{} {e}", crate::error::quote(name)))
-            })?;
-            b.push(p, perms, false, origin.clone());
-        }
+        b.push_named(&rules, name, &origin)?;
     }
     Ok(())
 }

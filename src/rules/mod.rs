@@ -321,13 +321,8 @@ fn base_rules(d: &Domain, b: &mut Builder) -> Result<()> {
             Perms::RW,
         ),
     ];
-    for (parts, perms) in rules {
-        let p = AaPattern::from_parts(&parts)
-            .map_err(|e| Error::domain("<name>", format!("{} {e}", crate::error::quote(name))))?;
-        // Fixed rules: no deny companion, as in libvirt.
-        b.push(p, perms, false, origin.clone());
-    }
-    Ok(())
+    // Fixed rules: no deny companion, as in libvirt.
+    b.push_named(&rules, name, &origin)
 }
 
 fn disk_rules(
@@ -568,6 +563,24 @@ impl Builder {
         let text = path_text(&canon, origin)?;
         let p = pattern(&[Part::Lit(text)], &canon, origin)?;
         self.push(p, Perms::RK, self.backing_deny_write, origin.clone());
+        Ok(())
+    }
+
+    /// Pushes libvirt's fixed per-domain rules (base, swtpm, passt), built from the tool's
+    /// own text and the domain's name; a name that cannot be written in a rule (a control
+    /// character) is an error naming `<name>`.
+    fn push_named(
+        &mut self,
+        rules: &[(Vec<Part<'_>>, Perms)],
+        name: &str,
+        origin: &Origin,
+    ) -> Result<()> {
+        for (parts, perms) in rules {
+            let p = AaPattern::from_parts(parts).map_err(|e| {
+                Error::domain("<name>", format!("{} {e}", crate::error::quote(name)))
+            })?;
+            self.push(p, *perms, false, origin.clone());
+        }
         Ok(())
     }
 

@@ -518,3 +518,61 @@ pub fn device_rules(o: &Output) -> Vec<String> {
     all.retain(|r| r != VHOST_NET);
     all[5..].to_vec()
 }
+
+/// `-d -c -u PROFILE` plus `extra` on `xml`: must succeed; what it would write is compiled
+/// by the real parser.
+pub fn dry_create(xml: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["-d", "-c", "-u", PROFILE];
+    args.extend_from_slice(extra);
+    let o = run(&args, Some(xml));
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    compile_dry_run(&o);
+    o
+}
+
+/// `-c -u PROFILE --no-load --apparmor-dir <policy>` plus `extra` on `xml`.
+pub fn create_in(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
+    let dir = policy.dir.to_str().expect("utf-8 policy dir").to_string();
+    let mut args = vec!["-c", "-u", PROFILE, "--no-load", "--apparmor-dir", &dir];
+    args.extend_from_slice(extra);
+    run(&args, Some(xml))
+}
+
+/// [`create_in`] a fresh policy tree: must succeed, and the profile must compile.
+pub fn create_ok(xml: &str, extra: &[&str]) -> (Policy, Output) {
+    let policy = Policy::new();
+    let o = create_in(&policy, xml, extra);
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    assert_eq!(policy.compile_all(), 1);
+    (policy, o)
+}
+
+/// [`create_in`] a fresh policy tree: must be refused with exit `code`, one error line, no
+/// stdout and nothing written. Returns stderr.
+pub fn create_refused(xml: &str, extra: &[&str], code: i32) -> String {
+    let policy = Policy::new();
+    let o = create_in(&policy, xml, extra);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{err}");
+    assert!(stdout(&o).is_empty());
+    assert_eq!(
+        err.lines().filter(|l| l.contains(": error: ")).count(),
+        1,
+        "{err}"
+    );
+    let written = fs::read_dir(policy.dir.join("libvirt"))
+        .expect("libvirt/")
+        .count();
+    assert_eq!(written, 0, "nothing written");
+    err
+}
