@@ -3,10 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use virt_aa_helper::error::{Error, Result, Warning};
 use virt_aa_helper::origin::Origin;
-use virt_aa_helper::resolve::{CanonicalPath, Chain, Resolve};
+use virt_aa_helper::resolve::{CanonicalPath, Chain, Resolve, UsbId};
 
 /// Accepts paths that are already canonical; refuses the rest like a failed lookup.
 struct Lexical;
@@ -28,6 +28,24 @@ impl Resolve for Lexical {
     ) -> Result<Chain> {
         Ok(Chain::default())
     }
+    fn usb_device(&mut self, _: UsbId) -> Option<PathBuf> {
+        None
+    }
+    fn pci_files(&mut self, _: &str) -> Vec<PathBuf> {
+        Vec::new()
+    }
+    fn drm_render_node(&mut self) -> Option<PathBuf> {
+        None
+    }
+    fn volume_path(&mut self, _: &str, _: &str) -> Option<PathBuf> {
+        None
+    }
+    fn iommu_group(&mut self, _: &str) -> Option<u32> {
+        None
+    }
+    fn tpm_cancel(&mut self, _: &str) -> Option<PathBuf> {
+        None
+    }
     fn take_warnings(&mut self) -> Vec<Warning> {
         Vec::new()
     }
@@ -41,9 +59,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(set) = virt_aa_helper::rules::build(&domain, None, &mut Lexical) {
-        let files = virt_aa_helper::render::files(&set.all(), &[], true).expect("rendering never fails");
-        // Every rule is one line (two more for a read-only file's deny): no injected
-        // newline can reach the profile.
+        // Every rule is one line (two more for a read-only file's deny) and the blocks keep
+        // their lines: no injected newline can reach the profile.
         let all = set.all();
         let lines: usize = all
             .iter()
@@ -57,6 +74,9 @@ fuzz_target!(|data: &[u8]| {
                 }
             })
             .sum();
-        assert_eq!(files.lines().count(), 1 + lines);
+        let block_lines: usize = set.blocks.iter().map(|b| b.lines().count()).sum();
+        let files =
+            virt_aa_helper::render::files(&all, &set.blocks, true).expect("rendering never fails");
+        assert_eq!(files.lines().count(), 1 + lines + block_lines);
     }
 });
