@@ -181,9 +181,15 @@ fn create_replace_append_remove_delete() {
         [format!("--base {pd} -R {}", profile.display())]
     );
     assert!(profile.exists() && files.exists());
-    env.parser.set_mode("notloaded");
-    let o = env.ok(&["-R", "-u", PROFILE], None);
-    assert!(stderr(&o).contains("was not loaded"), "{}", stderr(&o));
+    for mode in ["notloaded", "notloaded254"] {
+        env.parser.set_mode(mode);
+        let o = env.ok(&["-R", "-u", PROFILE], None);
+        assert!(
+            stderr(&o).contains("was not loaded"),
+            "{mode}: {}",
+            stderr(&o)
+        );
+    }
     env.parser.set_mode("");
     env.parser.take_calls();
 

@@ -236,6 +236,7 @@ impl RecordingParser {
                  case \"$mode\" in\n\
                  fail) echo 'AppArmor parser error for x in profile x at line 1: simulated failure' >&2; exit 1 ;;\n\
                  notloaded) exit 234 ;;\n\
+                 notloaded254) echo \"Profile doesn't exist\" >&2; exit 254 ;;\n\
                  esac\n\
                  exec {} -Q -K \"$@\"\n",
                 real.display()
@@ -264,7 +265,8 @@ impl RecordingParser {
         v
     }
 
-    /// `""` (compile for real), `"fail"` or `"notloaded"`.
+    /// `""` (compile for real), `"fail"`, `"notloaded"` (exit 234, what libvirt expects) or
+    /// `"notloaded254"` (what apparmor 3.0's parser answers on a real kernel).
     pub fn set_mode(&self, mode: &str) {
         fs::write(&self.mode, mode).expect("write mode");
     }
