@@ -4,6 +4,8 @@
 #   qemu-utils      qemu-img makes real qcow2 chains
 #   libvirt-daemon  libvirt's C virt-aa-helper, the oracle of tests/differential.rs
 #   libvirt source  its tests/qemuxml2argvdata/*.xml corpus, unpacked into target/libvirt-src/
+#   target/kernel/  Debian's kernel, busybox-static and qemu-system-x86, unpacked (not
+#                   installed) for tests/kernel.rs by tests/kernel/setup.sh
 # apt-get update runs at most once, and only when something must be installed or fetched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,6 +91,9 @@ if [ -n "$fetch" ]; then
         exit 1
     }
 fi
+
+# The guest that tests/kernel.rs boots (apparmor's aa-exec and qemu-utils' qemu-io run in it).
+bash tests/kernel/setup.sh
 
 apparmor_parser --version | head -n 1
 qemu-img --version | head -n 1
