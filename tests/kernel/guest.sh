@@ -26,8 +26,6 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t securityfs securityfs /sys/kernel/security
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 
@@ -66,6 +64,14 @@ finish() {
     finish
 }
 export VAH_REAL_HELPER
+# Fresh /tmp and /run, unless the checkout, the run directory or the helper lives below them
+# (CI may clone anywhere): a tmpfs there would hide them. The overlay is writable anyway.
+for d in /tmp /run; do
+    case "$PROJECT/ $RUN/ $VAH_REAL_HELPER" in
+    "$d"/* | *" $d"/*) continue ;;
+    esac
+    mount -t tmpfs tmpfs "$d"
+done
 AA=/sys/kernel/security/apparmor
 
 # --- Bookkeeping ---------------------------------------------------------------------------
