@@ -329,3 +329,33 @@ fn usb_hostdev_lookup_is_unambiguous_and_reads_numbers_like_libvirt() {
     let (_, rules, _) = create(by_addr, "", &["--sysfs", &sys.s("")]);
     assert_lines(&rules, &["\"/dev/bus/usb/008/001\" rw,"]);
 }
+
+#[test]
+fn hostile_strings_from_every_kind_of_element_compile_to_literals() {
+    // libvirt 9.0 pasted the smartcard database into the rule unchecked (W3): a rule
+    // injection. Here it, a shmem name and a socket path are escaped like disk paths.
+    let (policy, rules, _) = create(
+        "<smartcard mode='host-certificates'><database>/srv/nss\" rwkl, /** rwkl, #x</database></smartcard>\
+         <shmem name='s*{a,b}@{HOME}'><model type='ivshmem-plain'/></shmem>\
+         <redirdev bus='usb' type='unix'><source mode='connect' path='/run/r[1]^.sock'/></redirdev>",
+        "",
+        &[],
+    );
+    let exprs = compiled_exprs(&policy, &policy.profile());
+    for want in ["/dev/shm/s*{a,b}@{HOME}", "/run/r[1]^.sock"] {
+        assert!(
+            exprs
+                .iter()
+                .any(|(_, re)| literal_of(re).as_deref() == Some(want)),
+            "{want}: {rules:?}"
+        );
+    }
+    // The database rule is the directory and its files, nothing more: no "/**" anywhere.
+    assert!(!exprs.iter().any(|(a, _)| a == "/**"), "{exprs:?}");
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.starts_with("\"/srv/nss\\\" rwkl\\, /\\*\\* rwkl\\, \\043x/{,*}\" rk,")),
+        "{rules:?}"
+    );
+}
