@@ -15,7 +15,7 @@ use crate::name::ProfileName;
 use crate::parser::{Op, Outcome, Parser};
 use crate::render;
 use crate::resolve::{FsResolver, Resolve};
-use crate::rules::{self, Rule, RuleSet};
+use crate::rules::{self, RuleSet};
 use crate::store::{self, Snapshot, Store};
 use crate::xml::MAX_INPUT;
 use std::io::{Read, Write};
@@ -231,13 +231,10 @@ fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<Stri
 /// The site configuration; a missing file means libvirt 9.0's behaviour. Like templates, it
 /// must not be writable by anyone but root.
 fn load_config(path: &Path) -> Result<Config> {
-    let bytes = store::read_trusted(path).map_err(|e| match e {
-        Error::Template { path, why } => Error::Config {
-            path,
-            line: None,
-            why,
-        },
-        other => other,
+    let bytes = store::read_trusted(path, |path, why| Error::Config {
+        path,
+        line: None,
+        why,
     })?;
     match bytes {
         None => Ok(Config::default()),
@@ -348,20 +345,5 @@ fn say(out: &mut dyn Write, text: &str) -> Result<()> {
         // `virt-aa-helper -d ... | head` is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::io("standard output", "write", e)),
-    }
-}
-
-impl RuleSet {
-    /// Domain rules followed by the `-f`/`-F` rules not already among them.
-    pub fn all(&self) -> Vec<Rule> {
-        let mut all = self.rules.clone();
-        for r in &self.extra {
-            if !all.iter().any(|a| {
-                a.pattern == r.pattern && a.perms == r.perms && a.deny_write == r.deny_write
-            }) {
-                all.push(r.clone());
-            }
-        }
-        all
     }
 }

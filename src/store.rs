@@ -98,7 +98,7 @@ impl Store {
     /// one, else the built-in one.
     pub fn template(&self, virt: VirtType) -> Result<Template> {
         let path = self.dir.join(format!("TEMPLATE.{}", virt.template_name()));
-        match read_trusted(&path)? {
+        match read_trusted(&path, |path, why| Error::Template { path, why })? {
             Some(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| Error::Template {
                     path: path.clone(),
@@ -159,8 +159,9 @@ fn read_capped(file: File, path: &Path) -> Result<Vec<u8>> {
 
 /// Reads a template or the configuration, refusing one that another user could have
 /// written: a template writable by a non-root user is a way around the whole policy (sudo-rs checks its sudoers the same
-/// way, `secure_open`). The checks are made on the opened file, not the path.
-pub fn read_trusted(path: &Path) -> Result<Option<Vec<u8>>> {
+/// way, `secure_open`). The checks are made on the opened file, not the path; a refusal is
+/// reported through `refuse` (a template error or a configuration error).
+pub fn read_trusted(path: &Path, refuse: fn(PathBuf, String) -> Error) -> Result<Option<Vec<u8>>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -169,22 +170,19 @@ pub fn read_trusted(path: &Path) -> Result<Option<Vec<u8>>> {
     let md = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
     let euid = rustix::process::geteuid().as_raw();
     if md.uid() != 0 && md.uid() != euid {
-        return Err(Error::Template {
-            path: path.to_path_buf(),
-            why: format!("is owned by uid {}, not by root", md.uid()),
-        });
+        return Err(refuse(
+            path.to_path_buf(),
+            format!("is owned by uid {}, not by root", md.uid()),
+        ));
     }
     if md.mode() & 0o022 != 0 {
-        return Err(Error::Template {
-            path: path.to_path_buf(),
-            why: "is writable by group or others".into(),
-        });
+        return Err(refuse(
+            path.to_path_buf(),
+            "is writable by group or others".into(),
+        ));
     }
     if !md.is_file() {
-        return Err(Error::Template {
-            path: path.to_path_buf(),
-            why: "is not a regular file".into(),
-        });
+        return Err(refuse(path.to_path_buf(), "is not a regular file".into()));
     }
     read_capped(file, path).map(Some)
 }

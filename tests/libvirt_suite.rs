@@ -98,14 +98,7 @@ impl Fixture {
 /// All rules of a dry run but the `/dev/vhost-net` rule that the template's virtio
 /// `<interface>` on `kvm` always gets (asserted once; `device_rules` does the same).
 fn dry_rules(o: &Output) -> Vec<String> {
-    let mut rules = common::dry_rules(o);
-    assert_eq!(
-        rules.iter().filter(|r| *r == VHOST_NET).count(),
-        1,
-        "{rules:?}"
-    );
-    rules.retain(|r| r != VHOST_NET);
-    rules
+    without_vhost_net(common::dry_rules(o))
 }
 
 fn raw_disk(path: &str, target: &str, extra: &str) -> String {

@@ -64,7 +64,7 @@ impl Env {
             .policy
             .read(&format!("{PROFILE}.files"))
             .expect(".files exists");
-        let mut rules: Vec<String> = text
+        let rules: Vec<String> = text
             .lines()
             .filter_map(|l| {
                 let code = l.split("  #").next().unwrap_or("").trim();
@@ -72,10 +72,7 @@ impl Env {
             })
             .skip(5)
             .collect();
-        let vhost = "\"/dev/vhost-net\" rw,";
-        assert_eq!(rules.iter().filter(|r| *r == vhost).count(), 1, "{rules:?}");
-        rules.retain(|r| r != vhost);
-        rules
+        without_vhost_net(rules)
     }
 }
 

@@ -100,6 +100,21 @@ pub struct RuleSet {
     pub warnings: Vec<Warning>,
 }
 
+impl RuleSet {
+    /// Domain rules followed by the `-f`/`-F` rules not already among them.
+    pub fn all(&self) -> Vec<Rule> {
+        let mut all = self.rules.clone();
+        for r in &self.extra {
+            if !all.iter().any(|a| {
+                a.pattern == r.pattern && a.perms == r.perms && a.deny_write == r.deny_write
+            }) {
+                all.push(r.clone());
+            }
+        }
+        all
+    }
+}
+
 /// An extra file from `-f`/`-F`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraFile {

@@ -507,17 +507,23 @@ pub fn assert_literal_rule(policy: &Policy, profile: &Path, path: &Path) {
 /// helper adds it too).
 pub const VHOST_NET: &str = "\"/dev/vhost-net\" rw,";
 
+/// `rules` without [`VHOST_NET`], which must be there exactly once.
+#[track_caller]
+pub fn without_vhost_net(mut rules: Vec<String>) -> Vec<String> {
+    assert_eq!(
+        rules.iter().filter(|r| *r == VHOST_NET).count(),
+        1,
+        "the template's virtio NIC gets vhost-net once: {rules:?}"
+    );
+    rules.retain(|r| r != VHOST_NET);
+    rules
+}
+
 /// The rules after the five base rules every QEMU domain gets, without [`VHOST_NET`]
 /// (asserted to be there exactly once), so a test states only what its own elements cause.
 pub fn device_rules(o: &Output) -> Vec<String> {
-    let mut all = dry_rules(o);
+    let all = without_vhost_net(dry_rules(o));
     assert!(all.len() >= 5, "missing base rules: {all:?}\n{}", stderr(o));
-    assert_eq!(
-        all.iter().filter(|r| *r == VHOST_NET).count(),
-        1,
-        "the template's virtio NIC gets vhost-net once: {all:?}"
-    );
-    all.retain(|r| r != VHOST_NET);
     all[5..].to_vec()
 }
 
