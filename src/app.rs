@@ -29,14 +29,17 @@ pub fn run(
     out: &mut dyn Write,
     warnings: &mut Vec<Warning>,
 ) -> Result<()> {
-    let store = Store::new(&req.apparmor_dir);
+    let mut store = Store::new(&req.apparmor_dir);
     let parser = Parser::new(req.parser.clone(), &req.apparmor_dir);
-    match req.mode {
-        Mode::Create | Mode::Replace => generate(req, &store, &parser, stdin, out, warnings),
-        Mode::Add => parser_only(req, &store, &parser, Op::Add, out, warnings),
-        Mode::Remove => parser_only(req, &store, &parser, Op::Remove, out, warnings),
-        Mode::Delete => delete(req, &store, &parser, out, warnings),
-    }
+    let result = match req.mode {
+        Mode::Create | Mode::Replace => generate(req, &mut store, &parser, stdin, out, warnings),
+        Mode::Add => parser_only(req, &mut store, &parser, Op::Add, out, warnings),
+        Mode::Remove => parser_only(req, &mut store, &parser, Op::Remove, out, warnings),
+        Mode::Delete => delete(req, &mut store, &parser, out, warnings),
+    };
+    // The store's warnings (a skipped lock or directory fsync), also when the run failed.
+    warnings.extend(store.take_warnings());
+    result
 }
 
 /// Reads and parses the domain XML and checks that it is the domain `-u` names.
@@ -66,7 +69,7 @@ pub fn read_domain(stdin: &mut dyn Read, profile: &ProfileName) -> Result<Domain
 
 fn generate(
     req: &Request,
-    store: &Store,
+    store: &mut Store,
     parser: &Parser,
     stdin: &mut dyn Read,
     out: &mut dyn Write,
@@ -175,11 +178,11 @@ fn generate(
     let result = (|| {
         if let Some(f) = &new_files {
             if snapshot.before(&files_path) != Some(f.as_bytes()) {
-                store::write_atomic(&files_path, f.as_bytes())?;
+                store.write_atomic(&files_path, f.as_bytes())?;
             }
         }
         if let Some(p) = &new_profile {
-            store::write_atomic(&profile_path, p.as_bytes())?;
+            store.write_atomic(&profile_path, p.as_bytes())?;
         }
         if !req.no_load {
             parser.run(op, &profile_path)?;
@@ -187,7 +190,7 @@ fn generate(
         Ok(())
     })();
     if let Err(e) = result {
-        if let Err(restore) = snapshot.restore() {
+        if let Err(restore) = snapshot.restore(store) {
             warnings.push(Warning(format!(
                 "could not restore the previous files: {restore}"
             )));
@@ -251,7 +254,7 @@ fn load_config(path: &Path) -> Result<Config> {
 
 fn parser_only(
     req: &Request,
-    store: &Store,
+    store: &mut Store,
     parser: &Parser,
     op: Op,
     out: &mut dyn Write,
@@ -282,7 +285,7 @@ fn parser_only(
 
 fn delete(
     req: &Request,
-    store: &Store,
+    store: &mut Store,
     parser: &Parser,
     out: &mut dyn Write,
     warnings: &mut Vec<Warning>,
@@ -315,7 +318,8 @@ fn delete(
     if has_profile && !req.no_load {
         unload_or_load(parser, Op::Remove, &profile_path, warnings)?;
     }
-    store::remove_optional(&files_path)?;
+    store.remove_optional(&files_path)?;
+    // Also when the lock could not be taken: a lock file an earlier run left goes too.
     lock.remove_file();
     Ok(())
 }

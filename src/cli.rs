@@ -85,8 +85,8 @@ pub struct Cli {
     #[arg(long = "apparmor-dir", value_name = "DIR", default_value = DEFAULT_APPARMOR_DIR)]
     pub apparmor_dir: PathBuf,
 
-    /// The apparmor_parser to run (default: /sbin/apparmor_parser, else
-    /// /usr/sbin/apparmor_parser).
+    /// The apparmor_parser to run (default: the first of /sbin/apparmor_parser,
+    /// /usr/sbin/apparmor_parser and /usr/bin/apparmor_parser that exists).
     #[arg(long = "parser", value_name = "PATH")]
     pub parser: Option<PathBuf>,
 

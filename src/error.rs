@@ -15,7 +15,7 @@
 //! | 3 | a path was refused (restricted location, unrepresentable, symlink loop, backing chain) |
 //! | 4 | the profile is not in the state the mode needs (exists for `-c`, missing otherwise) |
 //! | 5 | a template is missing or unusable |
-//! | 6 | reading or writing a file failed |
+//! | 6 | reading or writing a file failed (also a file the helper's own AppArmor profile denies) |
 //! | 7 | `apparmor_parser` could not be run or failed |
 //! | 8 | the process runs with elevated privileges it must not have (set-uid/set-gid) |
 //!
@@ -87,6 +87,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A file the admin configured (a storage pool definition) exists but the helper may not
+    /// read it: under AppArmor, its own profile lacks the rule `hint` names. An error, not a
+    /// warning: going on without it would leave a disk without its rule.
+    #[error("{}: cannot be read ({}); {hint}", quote(.path.as_os_str()), io_reason(.source))]
+    Denied {
+        path: PathBuf,
+        source: std::io::Error,
+        hint: String,
+    },
+
     /// `apparmor_parser` could not be started.
     #[error("cannot run {}: {}", quote(.parser.as_os_str()), io_reason(.source))]
     ParserSpawn {
@@ -118,7 +128,8 @@ impl Error {
             Error::Path { .. } => 3,
             Error::ProfileState { .. } => 4,
             Error::Template { .. } => 5,
-            Error::Io { .. } => 6,
+            // A denied read is a failed read: same code as any other I/O error.
+            Error::Io { .. } | Error::Denied { .. } => 6,
             Error::ParserSpawn { .. } | Error::Parser { .. } => 7,
             Error::Privilege(_) => 8,
         }
@@ -153,6 +164,45 @@ impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The site file of the helper's own AppArmor profile, where an admin adds the rules a
+/// warning or error names. The helper's profile is loaded from the system's policy tree
+/// whatever `--apparmor-dir` says, so this path is fixed. (Debian's stock profile and
+/// `profiles/usr.lib.libvirt.virt-aa-helper` both include it.)
+pub const HELPER_LOCAL_PROFILE: &str = "/etc/apparmor.d/local/usr.lib.libvirt.virt-aa-helper";
+
+/// Whether an I/O error is a refusal (`EACCES` or `EPERM`: DAC, or an LSM such as AppArmor
+/// confining the helper) rather than a missing file or a broken disk.
+pub fn is_denied(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::PermissionDenied
+}
+
+/// The AppArmor rule `<path><tail> <perms>,` that allows what was denied: `path` escaped
+/// (so a directory with pattern characters names only itself), `tail` a fixed glob from
+/// the source (`/libvirt-*.lock`, `/*.xml`, `/`), quoted if it holds a space.
+pub fn allow_rule(path: &Path, tail: &'static str, perms: &str) -> String {
+    let mut pattern = String::new();
+    let escaped = path
+        .to_str()
+        .is_some_and(|p| crate::escape::escape_into(p, &mut pattern).is_ok());
+    if !escaped {
+        // Not representable in a rule (control character, not UTF-8): show it for the
+        // admin to write by hand; quote() keeps the message on one line.
+        return format!("{}{tail} {perms},", quote(path.as_os_str()));
+    }
+    pattern.push_str(tail);
+    if pattern.contains(' ') {
+        format!("\"{pattern}\" {perms},")
+    } else {
+        format!("{pattern} {perms},")
+    }
+}
+
+/// `if AppArmor confines the helper, allow it with '<rule>' in <local file>`: the end of a
+/// message about a denied access, naming what to add to the helper's profile.
+pub fn allow_hint(rule: &str) -> String {
+    format!("if AppArmor confines the helper, allow it with '{rule}' in {HELPER_LOCAL_PROFILE}")
 }
 
 /// Quotes a user-supplied string for a one-line message: `'...'` with control characters,
@@ -217,5 +267,40 @@ mod tests {
         let e = Error::io("/x", "read", std::io::Error::from_raw_os_error(13));
         assert_eq!(e.to_string(), "'/x': cannot read: Permission denied");
         assert_eq!(e.code(), 6);
+        let e = Error::Denied {
+            path: "/p/x.xml".into(),
+            source: std::io::Error::from_raw_os_error(13),
+            hint: allow_hint(&allow_rule(Path::new("/p"), "/*.xml", "r")),
+        };
+        assert_eq!(e.to_string(), "'/p/x.xml': cannot be read (Permission denied); if AppArmor confines the helper, allow it with '/p/*.xml r,' in /etc/apparmor.d/local/usr.lib.libvirt.virt-aa-helper");
+        assert_eq!(e.code(), 6);
+    }
+
+    #[test]
+    fn denied_means_eacces_or_eperm() {
+        for (errno, denied) in [(13, true), (1, true), (2, false), (5, false)] {
+            assert_eq!(
+                is_denied(&std::io::Error::from_raw_os_error(errno)),
+                denied,
+                "{errno}"
+            );
+        }
+    }
+
+    #[test]
+    fn allow_rules_escape_the_path() {
+        assert_eq!(
+            allow_rule(
+                Path::new("/etc/apparmor.d/libvirt"),
+                "/libvirt-*.lock",
+                "rwk"
+            ),
+            "/etc/apparmor.d/libvirt/libvirt-*.lock rwk,"
+        );
+        assert_eq!(
+            allow_rule(Path::new("/a b/{x}"), "/", "r"),
+            "\"/a b/\\{x\\}/\" r,"
+        );
+        assert_eq!(allow_rule(Path::new("/a\nb"), "/", "r"), "'/a\\nb'/ r,");
     }
 }

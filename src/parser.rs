@@ -11,8 +11,13 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Where the system's parser lives, first match wins.
-pub const DEFAULT_PARSERS: [&str; 2] = ["/sbin/apparmor_parser", "/usr/sbin/apparmor_parser"];
+/// Where the system's parser lives, first match wins: `/sbin` first, where libvirt looks and
+/// Debian installs it; `/usr/bin` last, for distributions that merged `sbin` into `bin`.
+pub const DEFAULT_PARSERS: [&str; 3] = [
+    "/sbin/apparmor_parser",
+    "/usr/sbin/apparmor_parser",
+    "/usr/bin/apparmor_parser",
+];
 
 /// The default policy tree; for any other tree the parser gets `--base <tree>`.
 pub const DEFAULT_APPARMOR_DIR: &str = "/etc/apparmor.d";
@@ -163,6 +168,18 @@ mod tests {
         assert_eq!(
             p.describe(Op::Add, Path::new("/tmp/t/libvirt/p")),
             "/x/parser --base /tmp/t -a /tmp/t/libvirt/p"
+        );
+    }
+
+    #[test]
+    fn default_parsers_sbin_first_then_merged_bin() {
+        assert_eq!(
+            DEFAULT_PARSERS,
+            [
+                "/sbin/apparmor_parser",
+                "/usr/sbin/apparmor_parser",
+                "/usr/bin/apparmor_parser"
+            ]
         );
     }
 

@@ -5,9 +5,19 @@
 //! `apparmor_parser` run rejects). Here every write goes to a temporary file in the same
 //! directory, is flushed with fsync and renamed over the target, and the directory is synced;
 //! a read-modify-write-load sequence holds an exclusive `flock` on a per-profile lock file.
+//!
+//! Every file created in `libvirt/` is named `libvirt-<uuid>...` (the profile, `.files`,
+//! `.lock`, and `<name>.XXXXXX.tmp` temporaries): the helper's own AppArmor profile lets it
+//! write only `libvirt-<uuid>*` there (Debian 12's stock
+//! `/etc/apparmor.d/usr.lib.libvirt.virt-aa-helper`; newer libvirt's `libvirt-@{UUID}*`).
+//! The lock and the directory fsync are safety steps that profile does not allow (no `k`,
+//! no read of the directory): when they are denied the run goes on without them, as
+//! libvirt 9.0 always did, with one warning naming the rule that enables them.
 
 use crate::domain::VirtType;
-use crate::error::{Error, Result};
+use crate::error::{
+    allow_hint, allow_rule, io_reason, is_denied, quote_path, Error, Result, Warning,
+};
 use crate::name::ProfileName;
 use crate::render::Template;
 use std::fs::{File, OpenOptions};
@@ -21,10 +31,20 @@ pub const MAX_FILE: u64 = 10 * 1024 * 1024;
 /// Mode of written profile files (libvirt writes 0644).
 pub const FILE_MODE: u32 = 0o644;
 
-/// The policy tree's `libvirt/` directory.
-#[derive(Debug, Clone)]
+/// Attempts to open the lock file when it keeps disappearing between the exclusive create
+/// and the plain open (another run's `-D`); a dangling symlink in its place would otherwise
+/// loop forever.
+const LOCK_OPEN_ATTEMPTS: usize = 100;
+
+/// The policy tree's `libvirt/` directory, and what it noticed during this run.
+#[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
+    /// Warnings about skipped safety steps, taken by [`Store::take_warnings`].
+    warnings: Vec<Warning>,
+    /// Opening the directory to fsync it was denied: every later sync of this run is
+    /// skipped too (one warning per run, not per write). Every write of a run is in `dir`.
+    dir_sync_denied: bool,
 }
 
 impl Store {
@@ -32,6 +52,8 @@ impl Store {
     pub fn new(apparmor_dir: &Path) -> Self {
         Store {
             dir: apparmor_dir.join("libvirt"),
+            warnings: Vec::new(),
+            dir_sync_denied: false,
         }
     }
 
@@ -50,37 +72,74 @@ impl Store {
         self.dir.join(format!("{name}.files"))
     }
 
-    /// `libvirt/.libvirt-<uuid>.lock`: hidden, so `apparmor_parser` never loads it when it is
-    /// given the directory.
+    /// `libvirt/libvirt-<uuid>.lock`: named like the profile because the helper's own
+    /// AppArmor profile lets it create only `libvirt-<uuid>*` in `libvirt/` (a hidden
+    /// `.libvirt-<uuid>.lock` is denied). Its name does not matter to `apparmor_parser`,
+    /// which never loads the contents of `libvirt/` by itself, only the profile libvirt
+    /// passes it (and the `.files` that profile includes).
     pub fn lock_path(&self, name: &ProfileName) -> PathBuf {
-        self.dir.join(format!(".{name}.lock"))
+        self.dir.join(format!("{name}.lock"))
+    }
+
+    /// The warnings found so far (skipped lock or directory fsync), taken.
+    pub fn take_warnings(&mut self) -> Vec<Warning> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Takes the exclusive per-profile lock, creating `libvirt/` if needed. Blocks until
-    /// other runs for the same profile are done.
-    pub fn lock(&self, name: &ProfileName) -> Result<Lock> {
+    /// other runs for the same profile are done. If opening or locking the file is denied
+    /// (`EACCES`/`EPERM`: the helper's AppArmor profile has no `k` for it), goes on
+    /// without the lock, as libvirt 9.0 does, with a warning naming the rule to add.
+    pub fn lock(&mut self, name: &ProfileName) -> Result<Lock> {
         self.ensure_dir()?;
         let path = self.lock_path(name);
+        let mut attempts = 0;
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| Error::io(&path, "open the lock file", e))?;
-            file.lock().map_err(|e| Error::io(&path, "lock", e))?;
+            attempts += 1;
+            let (file, created) = match open_lock_file(&path) {
+                Ok(opened) => opened,
+                Err(e) if is_denied(&e) => return Ok(self.without_lock(path, &e)),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && attempts < LOCK_OPEN_ATTEMPTS =>
+                {
+                    continue
+                }
+                Err(e) => return Err(Error::io(&path, "open the lock file", e)),
+            };
+            if let Err(e) = file.lock() {
+                if created {
+                    // Leave nothing behind: the file exists only because this run made it.
+                    let _ = std::fs::remove_file(&path);
+                }
+                if is_denied(&e) {
+                    return Ok(self.without_lock(path, &e));
+                }
+                return Err(Error::io(&path, "lock", e));
+            }
             // If another run removed the lock file (-D) while we waited, we hold a lock on
             // an orphaned inode: start again on the current file.
             let held = file.metadata().map_err(|e| Error::io(&path, "stat", e))?;
             match std::fs::metadata(&path) {
                 Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
-                    return Ok(Lock { _file: file, path });
+                    return Ok(Lock {
+                        file: Some(file),
+                        path,
+                    });
                 }
                 _ => continue,
             }
         }
+    }
+
+    fn without_lock(&mut self, path: PathBuf, e: &std::io::Error) -> Lock {
+        self.warnings.push(Warning(format!(
+            "{}: cannot lock ({}): running without the per-profile lock, as libvirt 9.0 does; {}",
+            quote_path(&path),
+            io_reason(e),
+            allow_hint(&allow_rule(&self.dir, "/libvirt-*.lock", "rwk"))
+        )));
+        Lock { file: None, path }
     }
 
     fn ensure_dir(&self) -> Result<()> {
@@ -115,18 +174,107 @@ impl Store {
             }),
         }
     }
+
+    /// Writes `bytes` to `path` atomically: temporary file `<name>.XXXXXX.tmp` in the same
+    /// directory (so it matches the same `libvirt-<uuid>*` rule as the target), mode 0644,
+    /// fsync, rename, fsync of the directory.
+    pub fn write_atomic(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let dir = path.parent().unwrap_or_else(|| Path::new("/"));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&temp_prefix(path))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
+        tmp.write_all(bytes)
+            .and_then(|_| {
+                tmp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+            })
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| Error::io(tmp.path(), "write", e))?;
+        tmp.persist(path)
+            .map_err(|e| Error::io(path, "replace", e.error))?;
+        self.sync_dir(dir)
+    }
+
+    /// Removes `path` if it exists (and syncs the directory).
+    pub fn remove_optional(&mut self, path: &Path) -> Result<()> {
+        match std::fs::remove_file(path) {
+            Ok(()) => self.sync_dir(path.parent().unwrap_or_else(|| Path::new("/"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(path, "remove", e)),
+        }
+    }
+
+    /// Makes a rename or removal in `dir` durable. Opening the directory is denied by the
+    /// helper's stock AppArmor profile (it may read `libvirt/*`, not `libvirt/`): then the
+    /// run goes on without, as libvirt 9.0 does, with one warning per run.
+    fn sync_dir(&mut self, dir: &Path) -> Result<()> {
+        if self.dir_sync_denied {
+            return Ok(());
+        }
+        let handle = match File::open(dir) {
+            Ok(handle) => handle,
+            Err(e) if is_denied(&e) => {
+                self.dir_sync_denied = true;
+                self.warnings.push(Warning(format!(
+                    "{}: cannot open the directory to fsync it ({}): going on without the directory fsync after renames, as libvirt 9.0 does; {}",
+                    quote_path(dir),
+                    io_reason(&e),
+                    allow_hint(&allow_rule(dir, "/", "r"))
+                )));
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io(dir, "sync directory", e)),
+        };
+        handle
+            .sync_all()
+            .map_err(|e| Error::io(dir, "sync directory", e))
+    }
 }
 
-/// Holds the per-profile lock until dropped.
+/// The prefix of the temporary file written before it is renamed to `target`: the target's
+/// own name and a dot (the random part and `.tmp` follow), so it starts with
+/// `libvirt-<uuid>` like every file the helper's profile lets it create.
+pub fn temp_prefix(target: &Path) -> String {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{name}.")
+}
+
+/// Opens the lock file, creating it if needed; also says whether this call created it (so a
+/// failed lock can remove what this run made, and only that). `NotFound` if it vanished
+/// between the exclusive create and the plain open (a `-D` of another run).
+fn open_lock_file(path: &Path) -> std::io::Result<(File, bool)> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).mode(0o600);
+    match options.clone().create_new(true).open(path) {
+        Ok(file) => return Ok((file, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    options.open(path).map(|file| (file, false))
+}
+
+/// Holds the per-profile lock until dropped (or stands for it when it could not be taken).
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    /// `None` when taking the lock was denied and the run goes on without it.
+    file: Option<File>,
     path: PathBuf,
 }
 
 impl Lock {
-    /// Removes the lock file while holding the lock (when the profile is deleted). Waiters
-    /// notice the changed inode and retry on a fresh file.
+    /// Whether the lock is really held (false in the degraded mode of [`Store::lock`]).
+    pub fn is_held(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Removes the lock file (when the profile is deleted): while holding the lock, waiters
+    /// notice the changed inode and retry on a fresh file; without it (denied), this removes
+    /// a lock file an earlier run left, so `-D` leaves nothing behind either way.
     pub fn remove_file(&self) {
         let _ = std::fs::remove_file(&self.path);
     }
@@ -160,11 +308,25 @@ fn read_capped(file: File, path: &Path) -> Result<Vec<u8>> {
 /// Reads a template or the configuration, refusing one that another user could have
 /// written: a template writable by a non-root user is a way around the whole policy (sudo-rs checks its sudoers the same
 /// way, `secure_open`). The checks are made on the opened file, not the path; a refusal is
-/// reported through `refuse` (a template error or a configuration error).
+/// reported through `refuse` (a template error or a configuration error). A file that
+/// exists but may not be read (`EACCES`/`EPERM`, e.g. the helper's AppArmor profile has no
+/// rule for it) is refused too, naming the rule to add: the admin asked for that file, so
+/// going on with the defaults would silently drop their settings. (A missing file under
+/// AppArmor is `ENOENT`, as without it: the defaults.)
 pub fn read_trusted(path: &Path, refuse: fn(PathBuf, String) -> Error) -> Result<Option<Vec<u8>>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if is_denied(&e) => {
+            return Err(refuse(
+                path.to_path_buf(),
+                format!(
+                    "cannot be read ({}); {}",
+                    io_reason(&e),
+                    allow_hint(&allow_rule(path, "", "r"))
+                ),
+            ))
+        }
         Err(e) => return Err(Error::io(path, "open", e)),
     };
     let md = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
@@ -185,46 +347,6 @@ pub fn read_trusted(path: &Path, refuse: fn(PathBuf, String) -> Error) -> Result
         return Err(refuse(path.to_path_buf(), "is not a regular file".into()));
     }
     read_capped(file, path).map(Some)
-}
-
-/// Writes `bytes` to `path` atomically: temporary file in the same directory, mode 0644,
-/// fsync, rename, fsync of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("/"));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| {
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
-        })
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(tmp.path(), "write", e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io(path, "replace", e.error))?;
-    sync_dir(dir)
-}
-
-/// Removes `path` if it exists (and syncs the directory).
-pub fn remove_optional(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => sync_dir(path.parent().unwrap_or_else(|| Path::new("/"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(path, "remove", e)),
-    }
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, "sync directory", e))
 }
 
 /// The previous contents of the files a run changes, to put back if loading fails.
@@ -249,16 +371,17 @@ impl Snapshot {
             .and_then(|(_, b)| b.as_deref())
     }
 
-    /// Puts every recorded file back as it was (rewritten atomically, or removed).
-    pub fn restore(&self) -> Result<()> {
+    /// Puts every recorded file back as it was (rewritten atomically through `store`, or
+    /// removed).
+    pub fn restore(&self, store: &mut Store) -> Result<()> {
         for (path, before) in self.saved.iter().rev() {
             match before {
                 Some(bytes) => {
                     if read_optional(path)?.as_deref() != Some(bytes.as_slice()) {
-                        write_atomic(path, bytes)?;
+                        store.write_atomic(path, bytes)?;
                     }
                 }
-                None => remove_optional(path)?,
+                None => store.remove_optional(path)?,
             }
         }
         Ok(())
@@ -269,30 +392,58 @@ impl Snapshot {
 mod tests {
     use super::*;
 
+    const NAME: &str = "libvirt-00000000-0000-0000-0000-0123456789ab";
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
     #[test]
     fn atomic_write_replaces_and_sets_mode() {
         let t = tempfile::tempdir().unwrap();
+        let mut store = Store::new(t.path());
         let p = t.path().join("f");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
+        store.write_atomic(&p, b"one").unwrap();
+        store.write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o644);
-        let leftovers: Vec<_> = std::fs::read_dir(t.path()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+        assert_eq!(names(t.path()), ["f"], "no temporary file is left behind");
+        assert!(store.take_warnings().is_empty());
+    }
+
+    #[test]
+    fn temporaries_are_named_after_their_target() {
+        // The helper's AppArmor profile allows only libvirt-<uuid>* in libvirt/.
+        assert_eq!(
+            temp_prefix(&Path::new("/x/libvirt").join(format!("{NAME}.files"))),
+            format!("{NAME}.files.")
+        );
+        let store = Store::new(Path::new("/x"));
+        let name = ProfileName::parse(NAME).unwrap();
+        assert_eq!(
+            store.lock_path(&name),
+            Path::new("/x/libvirt").join(format!("{NAME}.lock"))
+        );
     }
 
     #[test]
     fn snapshot_restores_content_and_absence() {
         let t = tempfile::tempdir().unwrap();
+        let mut store = Store::new(t.path());
         let a = t.path().join("a");
         let b = t.path().join("b");
         std::fs::write(&a, b"old").unwrap();
         let mut s = Snapshot::default();
         s.save(&a).unwrap();
         s.save(&b).unwrap();
-        write_atomic(&a, b"new").unwrap();
-        write_atomic(&b, b"new").unwrap();
-        s.restore().unwrap();
+        store.write_atomic(&a, b"new").unwrap();
+        store.write_atomic(&b, b"new").unwrap();
+        s.restore(&mut store).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"old");
         assert!(!b.exists());
     }
@@ -322,12 +473,26 @@ mod tests {
     #[test]
     fn lock_is_exclusive_per_profile() {
         let t = tempfile::tempdir().unwrap();
-        let store = Store::new(t.path());
-        let name = ProfileName::parse("libvirt-00000000-0000-0000-0000-0123456789ab").unwrap();
+        let mut store = Store::new(t.path());
+        let name = ProfileName::parse(NAME).unwrap();
         let held = store.lock(&name).unwrap();
+        assert!(held.is_held());
         let other = File::open(store.lock_path(&name)).unwrap();
         assert!(other.try_lock().is_err());
         drop(held);
         assert!(other.try_lock().is_ok());
+        assert!(store.take_warnings().is_empty());
+    }
+
+    #[test]
+    fn a_dangling_lock_symlink_is_an_error_not_a_loop() {
+        let t = tempfile::tempdir().unwrap();
+        let mut store = Store::new(t.path());
+        let name = ProfileName::parse(NAME).unwrap();
+        std::fs::create_dir(store.dir()).unwrap();
+        std::os::unix::fs::symlink(t.path().join("nowhere/x"), store.lock_path(&name)).unwrap();
+        let e = store.lock(&name).unwrap_err();
+        assert_eq!(e.code(), 6);
+        assert!(e.to_string().contains("cannot open the lock file"), "{e}");
     }
 }

@@ -203,8 +203,35 @@ fn create_replace_append_remove_delete() {
 
 impl Policy {
     fn lock_exists(&self) -> bool {
-        self.libvirt(&format!(".{PROFILE}.lock")).exists()
+        self.libvirt(&format!("{PROFILE}.lock")).exists()
     }
+}
+
+#[test]
+fn only_the_profile_is_left_after_delete() {
+    // The helper's AppArmor profile lets it create only libvirt-<uuid>* in libvirt/; every
+    // file it makes there (lock, temporaries, .files) is gone after -D, the profile stays.
+    let env = Env::new();
+    let xml = xml_with_disk(&env.tree);
+    let names = || -> Vec<String> { env.files().into_iter().map(|(n, _)| n).collect() };
+    env.ok(&["-c", "-u", PROFILE], Some(&xml));
+    assert_eq!(
+        names(),
+        [
+            PROFILE.to_string(),
+            format!("{PROFILE}.files"),
+            format!("{PROFILE}.lock")
+        ]
+    );
+    env.tree.file("hot/plug.img", b"");
+    env.ok(
+        &["-r", "-u", PROFILE, "-F", &env.tree.s("hot/plug.img")],
+        Some(&xml),
+    );
+    env.ok(&["-r", "-u", PROFILE], Some(&xml));
+    env.ok(&["-D", "-u", PROFILE], None);
+    assert_eq!(env.parser.take_calls().len(), 4);
+    assert_eq!(names(), [PROFILE]);
 }
 
 #[test]
@@ -303,10 +330,12 @@ fn failing_parser_on_create_leaves_nothing() {
     env.parser.set_mode("fail");
     let o = env.run(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
     assert_eq!(o.status.code(), Some(7));
+    // The lock file stays until -D (libvirtd runs -D when a start fails).
+    let lock = format!("{PROFILE}.lock");
     let left: Vec<_> = env
         .files()
         .into_iter()
-        .filter(|(n, _)| !n.starts_with('.'))
+        .filter(|(n, _)| *n != lock)
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }

@@ -37,8 +37,8 @@ impl Resolve for Lexical {
     fn drm_render_node(&mut self) -> Option<PathBuf> {
         None
     }
-    fn volume_path(&mut self, _: &str, _: &str) -> Option<PathBuf> {
-        None
+    fn volume_path(&mut self, _: &str, _: &str) -> Result<Option<PathBuf>> {
+        Ok(None)
     }
     fn iommu_group(&mut self, _: &str) -> Option<u32> {
         None

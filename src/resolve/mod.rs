@@ -98,8 +98,9 @@ pub trait Resolve {
     /// The path of a volume of a storage pool (`<disk type='volume'>`): the pool's
     /// `<target><path>` joined with the volume name, from the pool definitions libvirt
     /// keeps (`/etc/libvirt/storage/<pool>.xml`). `None` if the pool is unknown or has no
-    /// local target (network pools).
-    fn volume_path(&mut self, pool: &str, volume: &str) -> Option<PathBuf>;
+    /// local target (network pools). An error if the pool's definition exists but may not
+    /// be read (the helper's AppArmor profile lacks the rule): the disk would get no rule.
+    fn volume_path(&mut self, pool: &str, volume: &str) -> Result<Option<PathBuf>>;
 
     /// The IOMMU group number of a PCI device (`/sys/bus/pci/devices/<addr>/iommu_group`).
     fn iommu_group(&mut self, address: &str) -> Option<u32>;
@@ -418,14 +419,29 @@ impl Resolve for FsResolver {
         nodes.into_iter().next()
     }
 
-    fn volume_path(&mut self, pool: &str, volume: &str) -> Option<PathBuf> {
+    fn volume_path(&mut self, pool: &str, volume: &str) -> Result<Option<PathBuf>> {
         let file = self.pools.join(format!("{pool}.xml"));
         let text = match crate::store::read_optional(&file) {
-            Ok(Some(bytes)) => String::from_utf8(bytes).ok()?,
-            Ok(None) => return None,
+            Ok(Some(bytes)) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(_) => return Ok(None),
+            },
+            Ok(None) => return Ok(None),
+            // The pool exists but the helper may not read it (Debian's stock helper profile
+            // has no rule for /etc/libvirt/storage): an error naming the rule to add, not a
+            // warning, or the disk would silently get no rule and the VM fail to open it.
+            Err(Error::Io { source, .. }) if crate::error::is_denied(&source) => {
+                let hint =
+                    crate::error::allow_hint(&crate::error::allow_rule(&self.pools, "/*.xml", "r"));
+                return Err(Error::Denied {
+                    path: file,
+                    source,
+                    hint,
+                });
+            }
             Err(e) => {
                 self.warn(format!("storage pool {}: {e}", quote(pool)));
-                return None;
+                return Ok(None);
             }
         };
         let root = match crate::xml::parse(&text) {
@@ -435,7 +451,7 @@ impl Resolve for FsResolver {
                     "storage pool definition {}: {e}",
                     quote_path(&file)
                 ));
-                return None;
+                return Ok(None);
             }
         };
         // Pools whose volumes are files or device nodes below the target path.
@@ -445,12 +461,15 @@ impl Resolve for FsResolver {
                 Some("dir" | "fs" | "netfs" | "logical" | "disk")
             )
         {
-            return None;
+            return Ok(None);
         }
-        let target = root.child("target")?.child("path")?.trimmed_text();
-        Path::new(target)
-            .is_absolute()
-            .then(|| Path::new(target).join(volume))
+        let target = root
+            .child("target")
+            .and_then(|t| t.child("path"))
+            .map(|p| p.trimmed_text());
+        Ok(target
+            .filter(|t| Path::new(t).is_absolute())
+            .map(|t| Path::new(t).join(volume)))
     }
 
     fn iommu_group(&mut self, address: &str) -> Option<u32> {

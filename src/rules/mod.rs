@@ -359,7 +359,7 @@ fn disk_rules(
     let top: Option<(LocalKind, PathBuf)> = match &disk.source {
         Source::Empty => return Ok(()),
         Source::Local { kind, path } => Some((*kind, PathBuf::from(path))),
-        Source::Volume { pool, volume } => match r.volume_path(pool, volume) {
+        Source::Volume { pool, volume } => match r.volume_path(pool, volume)? {
             Some(path) => Some((LocalKind::File, path)),
             None => {
                 b.warn(format!(
@@ -683,8 +683,9 @@ mod tests {
         fn drm_render_node(&mut self) -> Option<PathBuf> {
             Some("/dev/dri/renderD128".into())
         }
-        fn volume_path(&mut self, pool: &str, volume: &str) -> Option<PathBuf> {
-            (pool == "default").then(|| PathBuf::from(format!("/var/lib/libvirt/images/{volume}")))
+        fn volume_path(&mut self, pool: &str, volume: &str) -> Result<Option<PathBuf>> {
+            Ok((pool == "default")
+                .then(|| PathBuf::from(format!("/var/lib/libvirt/images/{volume}"))))
         }
         fn iommu_group(&mut self, address: &str) -> Option<u32> {
             (address == "0000:01:00.0").then_some(12)

@@ -174,13 +174,15 @@ impl Policy {
         );
     }
 
-    /// Compiles every profile in `libvirt/` (not `.files`, templates or hidden files).
+    /// Compiles every profile in `libvirt/` (not `.files`, `.lock`, templates or hidden
+    /// files).
     pub fn compile_all(&self) -> usize {
         let mut n = 0;
         for e in fs::read_dir(self.dir.join("libvirt")).expect("read libvirt/") {
             let e = e.expect("entry");
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("libvirt-") && !name.ends_with(".files") {
+            if name.starts_with("libvirt-") && !name.ends_with(".files") && !name.ends_with(".lock")
+            {
                 self.compile(&e.path());
                 n += 1;
             }
