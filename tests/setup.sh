@@ -3,6 +3,10 @@
 #   apparmor        the real apparmor_parser compiles every profile the tests generate
 #   qemu-utils      qemu-img makes real qcow2 chains
 #   libvirt-daemon  libvirt's C virt-aa-helper, the oracle of tests/differential.rs
+#   libvirt-daemon-system, libvirt-clients
+#                   Debian's libvirtd with its AppArmor profiles (usr.sbin.libvirtd and the
+#                   helper's own usr.lib.libvirt.virt-aa-helper, which tests/helper_profile.rs
+#                   compares ours with) and virsh: tests/libvirtd.rs runs them in the guest
 #   libvirt source  its tests/qemuxml2argvdata/*.xml corpus, unpacked into target/libvirt-src/
 #   target/kernel/  Debian's kernel, busybox-static and qemu-system-x86, unpacked (not
 #                   installed) for tests/kernel.rs by tests/kernel/setup.sh
@@ -40,6 +44,9 @@ need=()
 command -v apparmor_parser >/dev/null 2>&1 || [ -x /usr/sbin/apparmor_parser ] || need+=(apparmor)
 command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 [ -x "$C_HELPER" ] || need+=(libvirt-daemon)
+[ -f /etc/apparmor.d/usr.lib.libvirt.virt-aa-helper ] && [ -x /usr/sbin/libvirtd ] ||
+    need+=(libvirt-daemon-system)
+command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
 fetch=
 if ! have_corpus; then
     fetch=1

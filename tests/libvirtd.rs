@@ -1,0 +1,183 @@
+//! The helper where users run it: exec'd by Debian 12's libvirtd, confined by a helper profile,
+//! in Debian's AppArmor kernel.
+//!
+//! Boots the kernel harness's guest (`tests/vm`: Debian's kernel with AppArmor, the host's `/`
+//! read-only under a tmpfs overlay) with Debian's qemu-system-x86 as the overlay's top layer,
+//! so that the guest has the host's libvirt-daemon-system (installed by `tests/setup.sh`) and
+//! QEMU at `/usr/bin/qemu-system-x86_64`. There `tests/libvirtd/guest.sh` loads
+//! `usr.sbin.libvirtd`, starts `virtlogd` and `libvirtd` (confined, enforce), puts the helper
+//! under test at `/usr/lib/libvirt/virt-aa-helper`, and runs the same plan once per scenario:
+//!
+//! - `stock`: our helper under Debian's own `/etc/apparmor.d/usr.lib.libvirt.virt-aa-helper`;
+//! - `ours`: our helper under the profile we ship (`profiles/usr.lib.libvirt.virt-aa-helper`),
+//!   which must cause no AppArmor denial at all;
+//! - `lexical` (negative control, unconfined): our helper behind
+//!   `tests/kernel/lexical-helper.sh`, which folds `..` as text: the plan must fail.
+//!
+//! The plan: define and start a VM whose qcow2 disk has a relative backing file and is named
+//! through a symlink, `/./` and `..`; QEMU's label and open files; hotplug and unplug a qcow2
+//! disk on virtio-scsi; insert and eject a CD-ROM; a compromised QEMU (the monitor's
+//! `blockdev-add`) reaching for another VM's image and `/etc/shadow`; destroy and undefine;
+//! and the kernel's DENIED records for the helper and for the VM. It also reports how many
+//! helper runs (and so profile compiles) libvirtd makes per step, from libvirtd's own log.
+//!
+//! `VAH_LIBVIRTD_HELPER=c` runs the plan with libvirt's C helper instead of ours (under both
+//! profiles, without the control), for comparison; `VAH_LIBVIRTD_HELPER=lexical` puts the
+//! broken helper in the scenarios that must pass (the test must then fail). The kernel
+//! harness's variables (`VAH_KERNEL_DIR`, `VAH_KERNEL_ACCEL`, `VAH_KERNEL_TIMEOUT`) apply. The
+//! guest's console is kept in `target/kernel/libvirtd-run/console.log`.
+//!
+//! It takes two to four minutes, so the quick `cargo test` leaves it out (`#[ignore]`);
+//! `.ci/run` runs it with `cargo test --test libvirtd -- --ignored`.
+
+mod vm;
+
+use std::path::PathBuf;
+use std::time::Duration;
+use vm::{root, sections, shell_quote, Section};
+
+/// Checks in the preamble (the kernel, libvirtd) and in each scenario.
+const PREAMBLE_CHECKS: usize = 6;
+const SCENARIO_CHECKS: usize = 42;
+
+/// Checks the lexical control must fail: QEMU cannot open the disk the profile names wrongly.
+const CONTROL_MUST_FAIL: &[&str] = &[
+    "start: virsh start",
+    "start: QEMU holds the overlay open (canonical path)",
+    "start: .files grants the overlay's canonical path",
+];
+
+#[test]
+#[ignore = "boots a VM with libvirtd (2 to 4 minutes): cargo test --test libvirtd -- --ignored (.ci/run does)"]
+fn libvirtd_runs_the_helper_under_its_profile() {
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_virt-aa-helper"));
+    let kind = std::env::var("VAH_LIBVIRTD_HELPER").unwrap_or_else(|_| "ours".into());
+    assert!(
+        matches!(kind.as_str(), "ours" | "c" | "lexical"),
+        "VAH_LIBVIRTD_HELPER must be ours, c or lexical, not {kind:?}"
+    );
+    let mut scenarios = vec![
+        ("stock".to_string(), kind.clone(), "stock"),
+        ("ours".to_string(), kind.clone(), "ours"),
+    ];
+    let control = kind != "c";
+    if control {
+        scenarios.push(("lexical".into(), "lexical".into(), "none"));
+    }
+    for (name, k, _) in scenarios.iter_mut() {
+        if k == "c" {
+            *name = format!("c-{name}");
+        }
+    }
+    let words: Vec<String> = scenarios
+        .iter()
+        .map(|(n, k, p)| format!("{n}:{k}:{p}"))
+        .collect();
+    let top = vm::assets().dir.join("qemu");
+    let boot = vm::boot(&vm::Spec {
+        run: "libvirtd-run",
+        script: root().join("tests/libvirtd/guest.sh"),
+        env: format!(
+            "PROJECT={}\nOURS={}\nSCENARIOS={}\n",
+            shell_quote(root().to_str().expect("UTF-8 project path")),
+            shell_quote(ours.to_str().expect("UTF-8 helper path")),
+            shell_quote(&words.join(" "))
+        ),
+        top: Some(top),
+        memory_mib: 2048,
+        timeout: Duration::from_secs(900),
+    });
+    let secs = sections(&boot.lines);
+    let get = |name: &str| secs.iter().find(|(n, _)| n == name).map(|(_, s)| s);
+
+    let mut passed = 0;
+    let mut failed: Vec<String> = Vec::new();
+    let mut judge = |name: &str, s: Option<&Section>, want: usize| {
+        println!("== {name}");
+        let Some(s) = s else {
+            println!("FAIL {name}: no results");
+            failed.push(format!("{name}: no results"));
+            return;
+        };
+        for c in &s.passed {
+            println!("PASS {c}");
+        }
+        for c in &s.failed {
+            println!("FAIL {c}");
+        }
+        for i in &s.info {
+            println!("INFO {i}");
+        }
+        passed += s.passed.len();
+        failed.extend(s.failed.iter().map(|c| format!("{name}: {c}")));
+        let total = s.passed.len() + s.failed.len();
+        if s.closing != Some((s.passed.len(), s.failed.len())) {
+            failed.push(format!(
+                "{name}: the guest's count {:?} differs from its lines: a check was cut short",
+                s.closing
+            ));
+        } else if total != want {
+            failed.push(format!("{name}: {total} checks ran, {want} expected"));
+        }
+    };
+    judge("libvirtd", get("libvirtd"), PREAMBLE_CHECKS);
+    for (name, k, p) in scenarios.iter().filter(|(n, _, _)| n != "lexical") {
+        println!("-- scenario {name}: helper {k}, helper profile {p}");
+        judge(name, get(name), SCENARIO_CHECKS);
+    }
+    if control {
+        println!("== lexical (negative control): the plan with tests/kernel/lexical-helper.sh");
+        match get("lexical") {
+            None => {
+                println!("FAIL negative control: no results");
+                failed.push("negative control: no results".into());
+            }
+            Some(s) => {
+                for c in &s.failed {
+                    println!("  [lexical] FAIL {c}");
+                }
+                let total = s.passed.len() + s.failed.len();
+                let missed: Vec<&str> = CONTROL_MUST_FAIL
+                    .iter()
+                    .copied()
+                    .filter(|c| !s.fails(c))
+                    .collect();
+                if missed.is_empty() && total == SCENARIO_CHECKS {
+                    passed += 1;
+                    println!(
+                        "PASS negative control lexical: the harness fails it ({} of {total} checks failed)",
+                        s.failed.len()
+                    );
+                } else {
+                    let why = format!(
+                        "negative control lexical: {} of {total} checks failed ({SCENARIO_CHECKS} expected); not failed although they must: {missed:?}",
+                        s.failed.len()
+                    );
+                    println!("FAIL {why}");
+                    failed.push(why);
+                }
+            }
+        }
+    }
+    for l in boot.lines.iter().filter(|l| l.starts_with("FAIL guest")) {
+        failed.push(l.clone());
+    }
+    println!(
+        "guest: {} under {}, {:.0} s from boot to result (console: {})",
+        secs.iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        boot.accel,
+        boot.elapsed.as_secs_f64(),
+        boot.run.join("console.log").display()
+    );
+    println!("libvirtd: {passed} passed, {} failed", failed.len());
+    assert!(
+        failed.is_empty(),
+        "checks failed:\n  {}\n(the guest's results: {}; console: {})",
+        failed.join("\n  "),
+        boot.run.join("result.log").display(),
+        boot.run.join("console.log").display()
+    );
+}

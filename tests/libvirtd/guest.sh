@@ -1,0 +1,634 @@
+#!/bin/sh
+# The guest side of tests/libvirtd.rs: PID 1 after the initramfs (tests/kernel/init.sh) has
+# switch_root'ed into the host's / (read-only 9p) under a tmpfs overlay whose top lower layer
+# is Debian's qemu-system-x86 (so QEMU is /usr/bin/qemu-system-x86_64 here), in Debian's
+# kernel with AppArmor enforcing. Argument: the run directory, whose run.env sets PROJECT (the
+# source tree), SCENARIOS ("NAME:HELPER:PROFILE" words) and OURS (our built helper).
+#
+# Here the helper runs as on a Debian 12 host: Debian's libvirtd (package
+# libvirt-daemon-system, its usr.sbin.libvirtd profile loaded, libvirtd in enforce mode)
+# execs /usr/lib/libvirt/virt-aa-helper, which the kernel confines with the helper profile of
+# the scenario:
+#   HELPER   ours | c (libvirt's C helper) | lexical (negative control: ours behind
+#            tests/kernel/lexical-helper.sh, which folds ".." as text)
+#   PROFILE  stock (Debian's /etc/apparmor.d/usr.lib.libvirt.virt-aa-helper) | ours
+#            ($PROJECT/profiles/usr.lib.libvirt.virt-aa-helper) | none (the helper runs
+#            unconfined: a shell-script helper cannot run under either profile)
+# Each scenario defines and starts a VM (it sits in firmware: no OS is needed), hotplugs and
+# unplugs a disk, inserts and ejects a CD-ROM, plays a compromised QEMU through the monitor,
+# then destroys and undefines the VM; every step is judged by what the kernel and QEMU do.
+#
+# Writes to the second serial port (/dev/ttyS1, a file on the host):
+#   == libvirtd VERSION | == scenario NAME HELPER PROFILE
+#   PASS <check>   or   FAIL <check>: <why>   INFO <measurement>
+#   -- NAME: N passed, N failed
+# and "== end" last. Check names are the same in every scenario.
+
+RUN=$1
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C
+export HOME=/root
+umask 022
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t securityfs securityfs /sys/kernel/security
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+# A bare devtmpfs has none of these; bash process substitution and libvirt use them.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+
+exec 3>/dev/ttyS1
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+
+now() {
+    cut -d' ' -f1 /proc/uptime
+}
+out() {
+    printf '%s\n' "$*" >&3
+    printf '[%s] %s%s\n' "$(now)" "${NAME:+$NAME: }" "$*"
+}
+finish() {
+    out "== end"
+    exec 3>&-
+    sync
+    sleep 1
+    echo o >/proc/sysrq-trigger
+    sleep 30
+}
+
+# shellcheck source=/dev/null
+. "$RUN/run.env" || {
+    out "FAIL guest: cannot read $RUN/run.env"
+    finish
+}
+# Fresh /tmp and /run, unless the checkout or the run directory lives below them.
+for d in /tmp /run; do
+    case "$PROJECT/ $RUN/ $OURS" in
+    "$d"/* | *" $d"/*) continue ;;
+    esac
+    mount -t tmpfs tmpfs "$d"
+done
+AA=/sys/kernel/security/apparmor
+LOG=/var/log/libvirt/libvirtd.log
+HELPER_PATH=/usr/lib/libvirt/virt-aa-helper
+# Every AppArmor denial must reach the kernel log: without auditd the kernel prints audit
+# records through printk_ratelimit(), which drops all but 10 in 5 s.
+echo 0 >/proc/sys/kernel/printk_ratelimit
+
+# --- Bookkeeping -------------------------------------------------------------------------------
+pass=0
+fail=0
+ok() {
+    pass=$((pass + 1))
+    out "PASS $1"
+}
+bad() {
+    fail=$((fail + 1))
+    out "FAIL $1: $2"
+}
+last() {
+    printf '%s\n' "$1" | sed '/^[[:space:]]*$/d' | tail -n 1
+}
+# check CHECK CMD...: PASS if the command succeeds, else FAIL with its last line.
+check() {
+    c=$1
+    shift
+    if o=$("$@" 2>&1); then
+        ok "$c"
+    else
+        bad "$c" "$(last "$o")"
+    fi
+}
+# vsh ARGS...: virsh with a time limit; sets $o.
+vsh() {
+    o=$(timeout 120 virsh -q "$@" 2>&1)
+}
+
+# --- The host as Debian sets it up -------------------------------------------------------------
+# A stand-in for the host's /etc/shadow on the overlay (the real one is never read), readable
+# by everyone so that only AppArmor can keep QEMU (user libvirt-qemu) from it.
+rm -f /etc/shadow
+printf 'root:*:19000:0:99999:7:::\n' >/etc/shadow
+chmod 644 /etc/shadow
+# libvirtd's debug log: every command it runs (util.command) and the security drivers.
+cat >>/etc/libvirt/libvirtd.conf <<EOF
+log_filters="1:util.command 1:security 3:util 3:rpc 3:qemu 3:conf"
+log_outputs="1:file:$LOG"
+auth_unix_rw="none"
+auth_unix_ro="none"
+EOF
+printf 'security_driver = "apparmor"\n' >>/etc/libvirt/qemu.conf
+# No networks: the default network would need dnsmasq and a bridge, which this guest lacks.
+rm -f /etc/libvirt/qemu/networks/autostart/*
+mkdir -p /var/log/libvirt /var/lib/libvirt/qemu /var/cache/libvirt /run/libvirt
+# Libvirt's C helper and Debian's helper profile, before any scenario replaces them.
+cp -p "$HELPER_PATH" /usr/lib/libvirt/virt-aa-helper.debian
+cp -p /etc/apparmor.d/usr.lib.libvirt.virt-aa-helper /etc/apparmor.d/.stock-helper-profile
+
+preamble() {
+    out "== libvirtd $(dpkg-query -W -f='${Version}' libvirt-daemon-system 2>&1) kernel $(uname -r)"
+    NAME=
+    if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ]; then
+        ok "kernel: AppArmor is enabled"
+    else
+        bad "kernel: AppArmor is enabled" "$(cat /sys/kernel/security/lsm 2>&1)"
+    fi
+    check "libvirtd profile: usr.sbin.libvirtd loads" apparmor_parser -r /etc/apparmor.d/usr.sbin.libvirtd
+    check "qemu: /usr/bin/qemu-system-x86_64 runs (the top layer)" /usr/bin/qemu-system-x86_64 --version
+    virtlogd -d
+    libvirtd -d
+    i=0
+    while ! virsh -q uri >/dev/null 2>&1 && [ $i -lt 300 ]; do
+        sleep 0.2
+        i=$((i + 1))
+    done
+    check "libvirtd: virsh uri answers" virsh -q uri
+    pid=$(pidof libvirtd)
+    label=$(cat "/proc/$pid/attr/current" 2>&1)
+    if [ "$label" = "libvirtd (enforce)" ]; then
+        ok "libvirtd: runs confined by its profile (enforce)"
+    else
+        bad "libvirtd: runs confined by its profile (enforce)" "pid '${pid:-none}': $label"
+    fi
+    vsh capabilities
+    if printf '%s' "$o" | grep -q '<model>apparmor</model>'; then
+        ok "libvirtd: virsh capabilities shows the apparmor secmodel"
+    else
+        bad "libvirtd: virsh capabilities shows the apparmor secmodel" "$(printf '%s' "$o" | grep -A2 '<secmodel>' | tr -d '\n ')"
+    fi
+    out "-- libvirtd: $pass passed, $fail failed"
+}
+
+# --- Fixtures -----------------------------------------------------------------------------------
+# raw PATH BYTE: a 1 MiB raw image whose first 64 KiB are BYTE (octal, as tr takes it).
+raw() {
+    head -c 65536 /dev/zero | tr '\000' "\\$2" >"$1" && truncate -s 1M "$1"
+}
+fixture() {
+    printf '[%s] %s: setup: %s\n' "$(now)" "$NAME" "$*"
+    if ! so=$("$@" 2>&1); then
+        bad "setup" "$* failed: $(last "$so")"
+        return 1
+    fi
+}
+
+domain_xml() {
+    cat <<EOF
+<domain type='qemu'>
+  <name>$VM</name>
+  <uuid>$UUID</uuid>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$DISK'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <target dev='hdc' bus='ide'/>
+      <readonly/>
+    </disk>
+    <controller type='scsi' model='virtio-scsi'/>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+}
+
+# --- What QEMU and the kernel say ---------------------------------------------------------------
+qemu_pid() {
+    cat "/run/libvirt/qemu/$VM.pid" 2>/dev/null
+}
+# holds PATH: the running QEMU has PATH open (as the kernel names it).
+holds() {
+    p=$(qemu_pid)
+    [ -n "$p" ] && for f in /proc/"$p"/fd/*; do
+        [ "$(readlink "$f")" = "$1" ] && return 0
+    done
+    return 1
+}
+# wait_holds yes|no PATH: up to 15 s for QEMU to open or close PATH.
+wait_holds() {
+    # No QEMU: nothing is held (and nothing to wait for).
+    if [ -z "$(qemu_pid)" ]; then
+        [ "$1" = no ]
+        return
+    fi
+    i=0
+    while [ $i -lt 75 ]; do
+        if holds "$2"; then
+            [ "$1" = yes ] && return 0
+        else
+            [ "$1" = no ] && return 0
+        fi
+        sleep 0.2
+        i=$((i + 1))
+    done
+    return 1
+}
+expect_holds() {
+    if wait_holds "$2" "$3"; then
+        ok "$1"
+    else
+        bad "$1" "QEMU (pid $(qemu_pid)) open files: $(for f in /proc/"$(qemu_pid)"/fd/*; do readlink "$f"; done 2>/dev/null | grep '^/' | grep -v '^/dev' | tr '\n' ' ')"
+    fi
+}
+# monitor_open CHECK PATH: a compromised QEMU (the monitor's blockdev-add) opens PATH read-only;
+# it must fail with EACCES, and the kernel must say it was AppArmor (a DENIED record for the
+# VM's profile and that name), not DAC.
+nodes=0
+monitor_denied() {
+    nodes=$((nodes + 1))
+    vsh qemu-monitor-command "$VM" "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"file\",\"node-name\":\"probe$nodes\",\"filename\":\"$2\",\"read-only\":true}}"
+    if printf '%s' "$o" | grep -q '"return"'; then
+        bad "$1" "QEMU opened it: $(last "$o")"
+        vsh qemu-monitor-command "$VM" "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"probe$nodes\"}}"
+    elif ! printf '%s' "$o" | grep -q 'Permission denied'; then
+        bad "$1" "failed, but not with EACCES: $(last "$o")"
+    elif ! denials "libvirt-$UUID" | grep -qF "name=\"$2\""; then
+        bad "$1" "EACCES, but no AppArmor DENIED record for $2 (DAC?)"
+    else
+        ok "$1"
+    fi
+}
+# denials PROFILE: the kernel's AppArmor DENIED records for PROFILE since the scenario began.
+denials() {
+    dmesg | grep 'apparmor="DENIED"' | grep -F "profile=\"$1\""
+}
+in_files() {
+    grep -qF "\"$1\"" "/etc/apparmor.d/libvirt/libvirt-$UUID.files" 2>/dev/null
+}
+files_has() {
+    if in_files "$2"; then
+        ok "$1"
+    else
+        bad "$1" "$2 is not in libvirt-$UUID.files"
+    fi
+}
+files_lacks() {
+    if [ -e "/etc/apparmor.d/libvirt/libvirt-$UUID.files" ] && ! in_files "$2"; then
+        ok "$1"
+    else
+        bad "$1" "$2 is still in libvirt-$UUID.files (or the file is gone)"
+    fi
+}
+kernel_mode() {
+    sed -n "s/^libvirt-$UUID (\(.*\))\$/\1/p" "$AA/profiles"
+}
+
+# The helper runs libvirtd logged since line $1 of its log, one per line: the arguments.
+helper_runs() {
+    sleep 0.5
+    tail -n +"$(($1 + 1))" "$LOG" | grep 'About to run' | grep -F "$HELPER_PATH" |
+        sed "s|.*$HELPER_PATH||"
+}
+log_mark() {
+    wc -l <"$LOG" 2>/dev/null || echo 0
+}
+# helper_ms MARK: the milliseconds libvirtd waited for the helper since line MARK of its log
+# (from each run's "About to run" to the "Result status" line of the same thread).
+helper_ms() {
+    tail -n +"$(($1 + 1))" "$LOG" | awk -v helper="$HELPER_PATH" '
+    function secs(t,    a) { split(t, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
+    {
+        ts = secs(substr($2, 1, 12)); tid = $3
+        if ($0 ~ /About to run/ && index($0, helper)) { start[tid] = ts; busy[tid] = 1 }
+        else if ($0 ~ /virCommandRun:.*Result status/ && busy[tid]) { total += ts - start[tid]; busy[tid] = 0 }
+    }
+    END { printf "%d", total * 1000 }'
+}
+# phase NAME MARK: an INFO line with the helper runs of a phase (-c/-r compile a profile).
+phase() {
+    runs=$(helper_runs "$2")
+    n=$(printf '%s' "$runs" | grep -c .)
+    compiles=$(printf '%s' "$runs" | grep -cE '^ *-[cr] ')
+    ms=$(helper_ms "$2")
+    out "INFO calls $1: $n runs, $compiles compiles, ${ms} ms in the helper:$(printf '%s' "$runs" | sed "s/-u libvirt-$UUID//" | tr -s ' ' | tr '\n' ';')"
+    total_runs=$((total_runs + n))
+    total_ms=$((total_ms + ms))
+}
+
+# direct CHECK ARGS...: the installed helper for the second VM, its XML on stdin.
+direct() {
+    c=$1
+    shift
+    if o=$(timeout 60 "$HELPER_PATH" "$@" -u "libvirt-$U2" <"$B/domain2.xml" 2>&1); then
+        ok "$c"
+    else
+        bad "$c" "exit $?: $(last "$o")"
+    fi
+}
+mode2() {
+    sed -n "s/^libvirt-$U2 (\(.*\))\$/\1/p" "$AA/profiles"
+}
+modes() {
+    U2=$(printf '00000000-0000-4000-9000-%012d' "$nth")
+    F2=/etc/apparmor.d/libvirt/libvirt-$U2.files
+    sed -e "s|<name>$VM</name>|<name>$VM-2</name>|" -e "s|<uuid>$UUID</uuid>|<uuid>$U2</uuid>|" \
+        "$B/domain.xml" >"$B/domain2.xml"
+    fixture raw "$B/extra-f.img" 101 || return
+    fixture raw "$B/extra-F.img" 102 || return
+    direct "modes: -c" -c
+    m=$(mode2)
+    direct "modes: -r -f FILE" -r -f "$B/extra-f.img"
+    direct "modes: -r -F FILE" -r -F "$B/extra-F.img"
+    if [ "$m" = enforce ] && grep -qF "\"$B/extra-f.img\"" "$F2" 2>/dev/null &&
+        grep -qF "\"$B/extra-F.img\"" "$F2"; then
+        ok "modes: loaded in enforce mode, -f and -F files in .files"
+    else
+        bad "modes: loaded in enforce mode, -f and -F files in .files" "mode '$m'; .files: $(grep -c extra "$F2" 2>&1)"
+    fi
+    direct "modes: -R" -R
+    m=$(mode2)
+    direct "modes: -a" -a
+    m2=$(mode2)
+    if [ -z "$m" ] && [ "$m2" = enforce ]; then
+        ok "modes: -R unloads, -a loads"
+    else
+        bad "modes: -R unloads, -a loads" "after -R '$m', after -a '$m2'"
+    fi
+    direct "modes: -D" -D
+    m=$(mode2)
+    left=$(ls -A /etc/apparmor.d/libvirt | grep -F "$U2" | grep -vx "libvirt-$U2" | tr '\n' ' ')
+    if [ -z "$m" ] && [ -z "$left" ]; then
+        ok "modes: -D unloads; only the profile is left"
+    else
+        bad "modes: -D unloads; only the profile is left" "mode '$m'; left: $left"
+    fi
+}
+
+# --- One scenario -------------------------------------------------------------------------------
+scenario() {
+    NAME=$1
+    KIND=$2
+    PROF=$3
+    UUID=$4
+    VM=vah-$NAME
+    pass=0
+    fail=0
+    total_runs=0
+    total_ms=0
+    out "== scenario $NAME $KIND $PROF"
+    dmesg -C
+    scenario_mark=$(log_mark)
+    plan
+    # Whatever happened, leave nothing running for the next scenario.
+    timeout 60 virsh -q destroy "$VM" >/dev/null 2>&1
+    timeout 60 virsh -q undefine "$VM" >/dev/null 2>&1
+    out "-- $NAME: $pass passed, $fail failed"
+}
+
+install_helper() {
+    case $KIND in
+    ours) cp "$OURS" "$HELPER_PATH" ;;
+    c) cp /usr/lib/libvirt/virt-aa-helper.debian "$HELPER_PATH" ;;
+    lexical)
+        cp "$OURS" /usr/lib/libvirt/virt-aa-helper.real &&
+            printf '#!/bin/sh\nVAH_REAL_HELPER=/usr/lib/libvirt/virt-aa-helper.real exec /bin/sh %s "$@"\n' \
+                "$PROJECT/tests/kernel/lexical-helper.sh" >"$HELPER_PATH" &&
+            chmod 755 "$HELPER_PATH"
+        ;;
+    *) return 1 ;;
+    esac
+}
+install_profile() {
+    P=/etc/apparmor.d/usr.lib.libvirt.virt-aa-helper
+    case $PROF in
+    stock) cp /etc/apparmor.d/.stock-helper-profile "$P" && apparmor_parser -r "$P" ;;
+    ours) cp "$PROJECT/profiles/usr.lib.libvirt.virt-aa-helper" "$P" && apparmor_parser -r "$P" ;;
+    none)
+        if grep -q '^virt-aa-helper ' "$AA/profiles"; then
+            printf 'profile virt-aa-helper {}\n' | apparmor_parser -R
+        fi
+        ;;
+    *) return 1 ;;
+    esac
+}
+
+plan() {
+    fixture install_helper || return
+    fixture install_profile || return
+    mode=$(sed -n 's/^virt-aa-helper (\(.*\))$/\1/p' "$AA/profiles")
+    want_mode=enforce
+    [ "$PROF" = none ] && want_mode=
+    if [ "$mode" = "$want_mode" ]; then
+        ok "helper: the helper profile ($PROF) is in the kernel as wanted (${mode:-not loaded})"
+    else
+        bad "helper: the helper profile ($PROF) is in the kernel as wanted (${mode:-not loaded})" "mode '$mode'"
+    fi
+
+    # The disk: a qcow2 overlay in real/store/images whose backing file is the relative name
+    # base.img (a raw image that alone holds 0xab), named through vms/link ->
+    # ../real/store/deep, /./ and a ".." after the symlink: the kernel resolves it to
+    # real/store/images; folding ".." as text gives vms/images, where a decoy sits.
+    B=/srv/vah/$NAME
+    R=$B/real/store
+    fixture mkdir -p "$R/images" "$R/deep" "$R/hot" "$B/vms/images" "$B/other" "$B/iso" || return
+    fixture raw "$R/images/base.img" 253 || return
+    fixture qemu-img create -q -f qcow2 -b base.img -F raw "$R/images/overlay.qcow2" || return
+    fixture ln -s ../real/store/deep "$B/vms/link" || return
+    DISK=$B/vms/./link/../images/overlay.qcow2
+    fixture qemu-img create -q -f qcow2 "$B/vms/images/overlay.qcow2" 1M || return
+    # Another VM's disk, readable by everyone (only AppArmor stands in the way).
+    OTHER=$B/other/vm2.img
+    fixture raw "$OTHER" 253 || return
+    # The disk hotplugged later, named through the same symlink and "..".
+    fixture qemu-img create -q -f qcow2 "$R/hot/plug.qcow2" 1M || return
+    HOT=$B/vms/link/../hot/plug.qcow2
+    HOT_REAL=$R/hot/plug.qcow2
+    ISO=$B/iso/media.iso
+    fixture raw "$ISO" 151 || return
+    fixture chmod -R a+rX /srv/vah || return
+    domain_xml >"$B/domain.xml"
+
+    # --- Start ---
+    mark=$(log_mark)
+    check "define: virsh define" virsh -q define "$B/domain.xml"
+    vsh start "$VM"
+    if [ $? -eq 0 ]; then
+        ok "start: virsh start"
+    else
+        bad "start: virsh start" "$(last "$o")"
+    fi
+    phase start "$mark"
+    pid=$(qemu_pid)
+    label=$(cat "/proc/$pid/attr/current" 2>&1)
+    if [ -n "$pid" ] && [ "$label" = "libvirt-$UUID (enforce)" ]; then
+        ok "start: QEMU runs as libvirt-<uuid> (enforce)"
+    else
+        bad "start: QEMU runs as libvirt-<uuid> (enforce)" "pid '${pid:-none}': $label"
+    fi
+    expect_holds "start: QEMU holds the overlay open (canonical path)" yes "$R/images/overlay.qcow2"
+    expect_holds "start: QEMU holds the relative backing file open (canonical path)" yes "$R/images/base.img"
+    runs=$(helper_runs "$mark")
+    if [ -n "$runs" ] && ! printf '%s\n' "$runs" | grep -vqF -- "-u libvirt-$UUID"; then
+        ok "start: every helper run is in libvirtd's log ($(printf '%s\n' "$runs" | grep -c .) runs)"
+    else
+        bad "start: every helper run is in libvirtd's log" "runs: $(printf '%s' "$runs" | tr '\n' ';')"
+    fi
+    # Which binary ran: the installed file is the one under test, and the .files it wrote
+    # has (ours) or lacks (libvirt's) our provenance comments.
+    F=/etc/apparmor.d/libvirt/libvirt-$UUID.files
+    case $KIND in
+    c) want=/usr/lib/libvirt/virt-aa-helper.debian installed=$HELPER_PATH style=c ;;
+    lexical) want=$OURS installed=/usr/lib/libvirt/virt-aa-helper.real style=ours ;;
+    *) want=$OURS installed=$HELPER_PATH style=ours ;;
+    esac
+    if grep -q '# domain base' "$F" 2>/dev/null; then wrote=ours; else wrote=c; fi
+    if cmp -s "$want" "$installed" && [ "$wrote" = "$style" ]; then
+        ok "start: the helper under test wrote the profile"
+    else
+        bad "start: the helper under test wrote the profile" "installed $(sha256sum <"$installed" | cut -c1-12), want $(sha256sum <"$want" | cut -c1-12), .files written in $wrote's style"
+    fi
+    # The per-profile lock: ours keeps its lock file while the VM lives when it could lock
+    # it, and removes the file it created when the profile denied the lock (k).
+    lockf=/etc/apparmor.d/libvirt/libvirt-$UUID.lock
+    want_lock=no
+    [ "$KIND" != c ] && [ "$PROF" != stock ] && want_lock=yes
+    [ -e "$lockf" ] && have_lock=yes || have_lock=no
+    if [ "$have_lock" = "$want_lock" ]; then
+        ok "start: the lock file is there exactly when the helper could lock it"
+    else
+        bad "start: the lock file is there exactly when the helper could lock it" "lock file there: $have_lock, expected: $want_lock"
+    fi
+    files_has "start: .files grants the overlay's canonical path" "$R/images/overlay.qcow2"
+    files_has "start: .files grants the backing file's canonical path" "$R/images/base.img"
+
+    # --- A compromised QEMU ---
+    monitor_denied "compromised QEMU: another VM's image is denied" "$OTHER"
+    monitor_denied "compromised QEMU: /etc/shadow is denied" /etc/shadow
+
+    # --- Hotplug and unplug (virtio-scsi: no guest OS needs to acknowledge) ---
+    mark=$(log_mark)
+    vsh attach-disk "$VM" "$HOT" sda --targetbus scsi --subdriver qcow2 --live
+    if [ $? -eq 0 ]; then ok "hotplug: virsh attach-disk (through a symlink and ..)"; else bad "hotplug: virsh attach-disk (through a symlink and ..)" "$(last "$o")"; fi
+    phase hotplug "$mark"
+    expect_holds "hotplug: QEMU holds the plugged disk open" yes "$HOT_REAL"
+    files_has "hotplug: .files grants the plugged disk's canonical path" "$HOT_REAL"
+    mark=$(log_mark)
+    vsh detach-disk "$VM" sda --live
+    if [ $? -eq 0 ]; then ok "unplug: virsh detach-disk"; else bad "unplug: virsh detach-disk" "$(last "$o")"; fi
+    expect_holds "unplug: QEMU closes the unplugged disk" no "$HOT_REAL"
+    phase unplug "$mark"
+    files_lacks "unplug: .files no longer grants it" "$HOT_REAL"
+    monitor_denied "unplug: QEMU can no longer open it" "$HOT_REAL"
+
+    # --- CD-ROM media ---
+    monitor_denied "cdrom: the ISO is denied before it is inserted" "$ISO"
+    mark=$(log_mark)
+    vsh change-media "$VM" hdc "$ISO" --insert --live
+    if [ $? -eq 0 ]; then ok "cdrom: virsh change-media --insert"; else bad "cdrom: virsh change-media --insert" "$(last "$o")"; fi
+    phase insert "$mark"
+    expect_holds "cdrom: QEMU holds the inserted ISO open" yes "$ISO"
+    mark=$(log_mark)
+    vsh change-media "$VM" hdc --eject --live
+    if [ $? -eq 0 ]; then ok "cdrom: virsh change-media --eject"; else bad "cdrom: virsh change-media --eject" "$(last "$o")"; fi
+    phase eject "$mark"
+    expect_holds "cdrom: QEMU closes the ejected ISO" no "$ISO"
+    monitor_denied "cdrom: the ISO is denied after it is ejected" "$ISO"
+
+    # --- Destroy and undefine ---
+    mark=$(log_mark)
+    vsh destroy "$VM"
+    if [ $? -eq 0 ]; then ok "destroy: virsh destroy"; else bad "destroy: virsh destroy" "$(last "$o")"; fi
+    phase destroy "$mark"
+    m=$(kernel_mode)
+    if [ -z "$m" ]; then ok "destroy: the profile leaves the kernel's list"; else bad "destroy: the profile leaves the kernel's list" "still listed ($m)"; fi
+    mark=$(log_mark)
+    check "undefine: virsh undefine" virsh -q undefine "$VM"
+    phase undefine "$mark"
+    left=$(ls -A /etc/apparmor.d/libvirt | grep -F "$UUID" | grep -vx "libvirt-$UUID" | tr '\n' ' ')
+    if [ -z "$left" ]; then
+        ok "undefine: of this VM's files only the profile libvirt-<uuid> is left (as libvirt 9.0)"
+    else
+        bad "undefine: of this VM's files only the profile libvirt-<uuid> is left (as libvirt 9.0)" "also: $left"
+    fi
+    out "INFO calls total: $total_runs helper runs, $total_ms ms in the helper"
+
+    # --- Every mode, run as libvirtd runs it (exec'd by path, so the kernel attaches the
+    # helper profile), for the modes this libvirt does not use in the plan above ---
+    modes
+    # What the helper said (libvirtd logs each run's stderr): under Debian's profile, our
+    # helper warns that it goes on without the lock and the directory fsync, once each per
+    # run; otherwise it says nothing.
+    said=$(tail -n +"$((scenario_mark + 1))" "$LOG" | grep -o 'virt-aa-helper: warning: [^\]*' | sed 's/ (Permission denied).*//')
+    printf '%s\n' "$said" | grep . | sort | uniq -c | while read -r n rest; do out "INFO helper said x$n: $rest"; done
+    unexpected=$said
+    if [ "$KIND" = ours ] && [ "$PROF" = stock ]; then
+        unexpected=$(printf '%s\n' "$said" | grep . | grep -v "'/etc/apparmor.d/libvirt/libvirt-$UUID.lock': cannot lock\$" |
+            grep -v "'/etc/apparmor.d/libvirt': cannot open the directory to fsync it\$")
+        nw=$(printf '%s\n' "$said" | grep -c .)
+        [ "$nw" -eq $((2 * total_runs)) ] || unexpected="$nw warnings for $total_runs runs; $unexpected"
+    fi
+    if [ -z "$unexpected" ]; then
+        ok "helper: it warns only of what the profile denies"
+    else
+        bad "helper: it warns only of what the profile denies" "$(printf '%s' "$unexpected" | head -n 2 | tr '\n' ' ')"
+    fi
+
+    # --- What the kernel denied ---
+    hd=$(denials virt-aa-helper)
+    out "INFO denials virt-aa-helper: $(printf '%s' "$hd" | grep -c .)"
+    printf '%s\n' "$hd" | sed -n 's/.*\(operation="[^"]*"\).*\(name="[^"]*"\).*\(denied_mask="[^"]*"\).*/INFO denied virt-aa-helper \1 \2 \3/p' | sort | uniq -c |
+        while read -r n rest; do out "$rest x$n"; done
+    case $PROF in
+    stock)
+        # Under Debian's profile only the optional steps may be denied: the lock (k) and
+        # the directory open for fsync.
+        other=$(printf '%s\n' "$hd" | grep . | grep -v "name=\"/etc/apparmor.d/libvirt/libvirt-$UUID.lock\"" |
+            grep -v "name=\"/etc/apparmor.d/libvirt/libvirt-$U2.lock\"" |
+            grep -v 'name="/etc/apparmor.d/libvirt/"')
+        ;;
+    *) other=$hd ;;
+    esac
+    if [ -z "$other" ]; then
+        ok "denials: the helper met no AppArmor denial it cannot do without"
+    else
+        bad "denials: the helper met no AppArmor denial it cannot do without" "$(printf '%s\n' "$other" | head -n 3 | sed 's/.*apparmor=/apparmor=/' | tr '\n' ' ')"
+    fi
+    vd=$(denials "libvirt-$UUID" | grep -vF "name=\"$OTHER\"" | grep -vF 'name="/etc/shadow"' |
+        grep -vF "name=\"$ISO\"" | grep -vF "name=\"$HOT_REAL\"")
+    if [ -z "$vd" ]; then
+        ok "denials: the VM's only denials are the ones the checks provoke"
+    else
+        bad "denials: the VM's only denials are the ones the checks provoke" "$(printf '%s\n' "$vd" | head -n 3 | sed 's/.*apparmor=/apparmor=/' | tr '\n' ' ')"
+    fi
+}
+
+main() {
+preamble
+# The scenarios run one after another (one libvirtd); each has its own VM, UUID and images.
+nth=0
+for spec in $SCENARIOS; do
+    nth=$((nth + 1))
+    n=${spec%%:*}
+    rest=${spec#*:}
+    scenario "$n" "${rest%%:*}" "${rest#*:}" "$(printf '00000000-0000-4000-8000-%012d' "$nth")"
+done
+NAME=
+dmesg | grep 'apparmor="DENIED"' | tail -n 40
+tail -n 30 "$LOG"
+}
+
+# PID 1 must reap the orphans: QEMU daemonizes, so its parent is init, and libvirtd waits for
+# a killed QEMU to disappear (kill -0) before it goes on; a zombie nobody reaps made every
+# capabilities probe and destroy wait for libvirt's SIGKILL time-outs. dash's wait reaps every
+# child while the plan runs in the background.
+main &
+wait
+finish
