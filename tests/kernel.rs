@@ -251,25 +251,5 @@ fn confinement_in_a_real_apparmor_kernel() {
             );
         }
     }
-    for l in boot.lines.iter().filter(|l| l.starts_with("FAIL guest")) {
-        failed.push(l.clone());
-    }
-    println!(
-        "guest: {} under {}, {:.0} s from boot to result (console: {})",
-        secs.iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        boot.accel,
-        boot.elapsed.as_secs_f64(),
-        boot.run.join("console.log").display()
-    );
-    println!("kernel: {passed} passed, {} failed", failed.len());
-    assert!(
-        failed.is_empty(),
-        "confinement checks failed:\n  {}\n(the guest's results: {}; console: {})",
-        failed.join("\n  "),
-        boot.run.join("result.log").display(),
-        boot.run.join("console.log").display()
-    );
+    vm::conclude("kernel", &boot, &secs, passed, failed);
 }

@@ -159,25 +159,5 @@ fn libvirtd_runs_the_helper_under_its_profile() {
             }
         }
     }
-    for l in boot.lines.iter().filter(|l| l.starts_with("FAIL guest")) {
-        failed.push(l.clone());
-    }
-    println!(
-        "guest: {} under {}, {:.0} s from boot to result (console: {})",
-        secs.iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        boot.accel,
-        boot.elapsed.as_secs_f64(),
-        boot.run.join("console.log").display()
-    );
-    println!("libvirtd: {passed} passed, {} failed", failed.len());
-    assert!(
-        failed.is_empty(),
-        "checks failed:\n  {}\n(the guest's results: {}; console: {})",
-        failed.join("\n  "),
-        boot.run.join("result.log").display(),
-        boot.run.join("console.log").display()
-    );
+    vm::conclude("libvirtd", &boot, &secs, passed, failed);
 }

@@ -17,86 +17,15 @@
 # and "== end" last. The host test judges: every check passes with our helper; each negative
 # control fails some. Check names are the same in every scenario.
 
-RUN=$1
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C
-umask 022
-
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t securityfs securityfs /sys/kernel/security
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
+# shellcheck source=../vm/guest-lib.sh
+. "$(dirname "$0")/../vm/guest-lib.sh"
+export VAH_REAL_HELPER
 
 # The guest's own /etc/shadow: a stand-in on the overlay (the host's is never read), which the
 # profile must deny like the real one.
 rm -f /etc/shadow
 printf 'root:*:19000:0:99999:7:::\n' >/etc/shadow
 chmod 640 /etc/shadow
-
-exec 3>/dev/ttyS1
-stty -F /dev/ttyS1 raw -echo 2>/dev/null
-
-now() {
-    cut -d' ' -f1 /proc/uptime
-}
-# Results go to fd 3 (the result port, or a scenario's file), and to the console with the
-# guest's uptime and the scenario's name (the host keeps the console as
-# target/kernel/run/console.log).
-out() {
-    printf '%s\n' "$*" >&3
-    printf '[%s] %s%s\n' "$(now)" "${NAME:+$NAME: }" "$*"
-}
-
-finish() {
-    out "== end"
-    exec 3>&-
-    sync
-    sleep 1
-    echo o >/proc/sysrq-trigger
-    sleep 30
-}
-
-# shellcheck source=/dev/null
-. "$RUN/run.env" || {
-    out "FAIL guest: cannot read $RUN/run.env"
-    finish
-}
-export VAH_REAL_HELPER
-# Fresh /tmp and /run, unless the checkout, the run directory or the helper lives below them
-# (CI may clone anywhere): a tmpfs there would hide them. The overlay is writable anyway.
-for d in /tmp /run; do
-    case "$PROJECT/ $RUN/ $VAH_REAL_HELPER" in
-    "$d"/* | *" $d"/*) continue ;;
-    esac
-    mount -t tmpfs tmpfs "$d"
-done
-AA=/sys/kernel/security/apparmor
-
-# --- Bookkeeping ---------------------------------------------------------------------------
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    out "PASS $1"
-}
-bad() {
-    fail=$((fail + 1))
-    out "FAIL $1: $2"
-}
-# The last non-empty line of a command's output, for FAIL lines.
-last() {
-    printf '%s\n' "$1" | sed '/^[[:space:]]*$/d' | tail -n 1
-}
-# setup CMD...: makes a fixture; if that fails, a FAIL line and status 1 (the caller stops).
-setup() {
-    printf '[%s] %s: setup: %s\n' "$(now)" "$NAME" "$*"
-    if ! so=$("$@" 2>&1); then
-        bad "setup" "$* failed: $(last "$so")"
-        return 1
-    fi
-}
 
 # --- The kernel ------------------------------------------------------------------------------
 kernel_checks() {

@@ -24,77 +24,21 @@
 #   -- NAME: N passed, N failed
 # and "== end" last. Check names are the same in every scenario.
 
-RUN=$1
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C
+# shellcheck source=../vm/guest-lib.sh
+. "$(dirname "$0")/../vm/guest-lib.sh"
 export HOME=/root
-umask 022
-
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t securityfs securityfs /sys/kernel/security
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 # A bare devtmpfs has none of these; bash process substitution and libvirt use them.
 ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
-
-exec 3>/dev/ttyS1
-stty -F /dev/ttyS1 raw -echo 2>/dev/null
-
-now() {
-    cut -d' ' -f1 /proc/uptime
-}
-out() {
-    printf '%s\n' "$*" >&3
-    printf '[%s] %s%s\n' "$(now)" "${NAME:+$NAME: }" "$*"
-}
-finish() {
-    out "== end"
-    exec 3>&-
-    sync
-    sleep 1
-    echo o >/proc/sysrq-trigger
-    sleep 30
-}
-
-# shellcheck source=/dev/null
-. "$RUN/run.env" || {
-    out "FAIL guest: cannot read $RUN/run.env"
-    finish
-}
-# Fresh /tmp and /run, unless the checkout or the run directory lives below them.
-for d in /tmp /run; do
-    case "$PROJECT/ $RUN/ $OURS" in
-    "$d"/* | *" $d"/*) continue ;;
-    esac
-    mount -t tmpfs tmpfs "$d"
-done
-AA=/sys/kernel/security/apparmor
 LOG=/var/log/libvirt/libvirtd.log
 HELPER_PATH=/usr/lib/libvirt/virt-aa-helper
 # Every AppArmor denial must reach the kernel log: without auditd the kernel prints audit
 # records through printk_ratelimit(), which drops all but 10 in 5 s.
 echo 0 >/proc/sys/kernel/printk_ratelimit
 
-# --- Bookkeeping -------------------------------------------------------------------------------
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    out "PASS $1"
-}
-bad() {
-    fail=$((fail + 1))
-    out "FAIL $1: $2"
-}
-last() {
-    printf '%s\n' "$1" | sed '/^[[:space:]]*$/d' | tail -n 1
-}
 # check CHECK CMD...: PASS if the command succeeds, else FAIL with its last line.
 check() {
     c=$1
@@ -170,14 +114,6 @@ preamble() {
 raw() {
     head -c 65536 /dev/zero | tr '\000' "\\$2" >"$1" && truncate -s 1M "$1"
 }
-fixture() {
-    printf '[%s] %s: setup: %s\n' "$(now)" "$NAME" "$*"
-    if ! so=$("$@" 2>&1); then
-        bad "setup" "$* failed: $(last "$so")"
-        return 1
-    fi
-}
-
 domain_xml() {
     cat <<EOF
 <domain type='qemu'>
@@ -341,8 +277,8 @@ modes() {
     F2=/etc/apparmor.d/libvirt/libvirt-$U2.files
     sed -e "s|<name>$VM</name>|<name>$VM-2</name>|" -e "s|<uuid>$UUID</uuid>|<uuid>$U2</uuid>|" \
         "$B/domain.xml" >"$B/domain2.xml"
-    fixture raw "$B/extra-f.img" 101 || return
-    fixture raw "$B/extra-F.img" 102 || return
+    setup raw "$B/extra-f.img" 101 || return
+    setup raw "$B/extra-F.img" 102 || return
     direct "modes: -c" -c
     m=$(mode2)
     direct "modes: -r -f FILE" -r -f "$B/extra-f.img"
@@ -421,8 +357,8 @@ install_profile() {
 }
 
 plan() {
-    fixture install_helper || return
-    fixture install_profile || return
+    setup install_helper || return
+    setup install_profile || return
     mode=$(sed -n 's/^virt-aa-helper (\(.*\))$/\1/p' "$AA/profiles")
     want_mode=enforce
     [ "$PROF" = none ] && want_mode=
@@ -438,22 +374,22 @@ plan() {
     # real/store/images; folding ".." as text gives vms/images, where a decoy sits.
     B=/srv/vah/$NAME
     R=$B/real/store
-    fixture mkdir -p "$R/images" "$R/deep" "$R/hot" "$B/vms/images" "$B/other" "$B/iso" || return
-    fixture raw "$R/images/base.img" 253 || return
-    fixture qemu-img create -q -f qcow2 -b base.img -F raw "$R/images/overlay.qcow2" || return
-    fixture ln -s ../real/store/deep "$B/vms/link" || return
+    setup mkdir -p "$R/images" "$R/deep" "$R/hot" "$B/vms/images" "$B/other" "$B/iso" || return
+    setup raw "$R/images/base.img" 253 || return
+    setup qemu-img create -q -f qcow2 -b base.img -F raw "$R/images/overlay.qcow2" || return
+    setup ln -s ../real/store/deep "$B/vms/link" || return
     DISK=$B/vms/./link/../images/overlay.qcow2
-    fixture qemu-img create -q -f qcow2 "$B/vms/images/overlay.qcow2" 1M || return
+    setup qemu-img create -q -f qcow2 "$B/vms/images/overlay.qcow2" 1M || return
     # Another VM's disk, readable by everyone (only AppArmor stands in the way).
     OTHER=$B/other/vm2.img
-    fixture raw "$OTHER" 253 || return
+    setup raw "$OTHER" 253 || return
     # The disk hotplugged later, named through the same symlink and "..".
-    fixture qemu-img create -q -f qcow2 "$R/hot/plug.qcow2" 1M || return
+    setup qemu-img create -q -f qcow2 "$R/hot/plug.qcow2" 1M || return
     HOT=$B/vms/link/../hot/plug.qcow2
     HOT_REAL=$R/hot/plug.qcow2
     ISO=$B/iso/media.iso
-    fixture raw "$ISO" 151 || return
-    fixture chmod -R a+rX /srv/vah || return
+    setup raw "$ISO" 151 || return
+    setup chmod -R a+rX /srv/vah || return
     domain_xml >"$B/domain.xml"
 
     # --- Start ---

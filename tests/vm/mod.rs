@@ -499,3 +499,36 @@ pub fn sections(lines: &[String]) -> Vec<(String, Section)> {
     }
     out
 }
+
+/// The end of a harness: adds the guest's own failures ("FAIL guest ..."), prints where and
+/// how long the guest ran and the closing `NAME: N passed, N failed` line, and fails the
+/// test if anything failed.
+pub fn conclude(
+    harness: &str,
+    boot: &Boot,
+    secs: &[(String, Section)],
+    passed: usize,
+    mut failed: Vec<String>,
+) {
+    for l in boot.lines.iter().filter(|l| l.starts_with("FAIL guest")) {
+        failed.push(l.clone());
+    }
+    println!(
+        "guest: {} under {}, {:.0} s from boot to result (console: {})",
+        secs.iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        boot.accel,
+        boot.elapsed.as_secs_f64(),
+        boot.run.join("console.log").display()
+    );
+    println!("{harness}: {passed} passed, {} failed", failed.len());
+    assert!(
+        failed.is_empty(),
+        "{harness} checks failed:\n  {}\n(the guest's results: {}; console: {})",
+        failed.join("\n  "),
+        boot.run.join("result.log").display(),
+        boot.run.join("console.log").display()
+    );
+}
