@@ -145,15 +145,6 @@ fn chown_r(p: &Path) {
     }
 }
 
-fn is_root() -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        == Some("0")
-}
-
 /// Asserts that each file is there with exactly that content.
 #[track_caller]
 fn assert_written(files: &[(PathBuf, String)]) {
@@ -161,6 +152,23 @@ fn assert_written(files: &[(PathBuf, String)]) {
         let got = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(&got, want, "{}", path.display());
     }
+}
+
+/// `-r -F images/hot.img` as the unprivileged user: exit 0, exactly `warning` on stderr, the
+/// files an unrestricted run writes, the disk appended.
+#[track_caller]
+fn append_hot_disk(host: &Host, xml: &str, warning: &str) {
+    let extra = host.s("images/hot.img");
+    let want = host.expected(&["-r", "-u", PROFILE, "-F", &extra], xml);
+    let o = host.as_nobody(&["-r", "-u", PROFILE, "-F", &extra], Some(xml));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), warning);
+    assert_written(&want);
+    assert!(
+        fs::read_to_string(host.libvirt().join(format!("{PROFILE}.files")))
+            .unwrap()
+            .contains(&format!("\"{extra}\" rwk,"))
+    );
 }
 
 /// Compiles the profile written in `host` with the real parser, in a full policy tree.
@@ -195,17 +203,7 @@ fn a_denied_lock_is_skipped_with_one_warning() {
     compile(&host);
 
     // -r -F: appended, the same single warning.
-    let extra = host.s("images/hot.img");
-    let want = host.expected(&["-r", "-u", PROFILE, "-F", &extra], &xml);
-    let o = host.as_nobody(&["-r", "-u", PROFILE, "-F", &extra], Some(&xml));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stderr(&o), warning);
-    assert_written(&want);
-    assert!(
-        fs::read_to_string(host.libvirt().join(format!("{PROFILE}.files")))
-            .unwrap()
-            .contains(&format!("\"{extra}\" rwk,"))
-    );
+    append_hot_disk(&host, &xml, &warning);
 
     // -D without the lock still removes the lock file the earlier run left.
     let o = host.as_nobody(&["-D", "-u", PROFILE], None);
@@ -236,17 +234,7 @@ fn a_denied_directory_fsync_is_skipped_with_one_warning_per_run() {
     assert_written(&want);
     compile(&host);
 
-    let extra = host.s("images/hot.img");
-    let want = host.expected(&["-r", "-u", PROFILE, "-F", &extra], &xml);
-    let o = host.as_nobody(&["-r", "-u", PROFILE, "-F", &extra], Some(&xml));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stderr(&o), warning);
-    assert_written(&want);
-    assert!(
-        fs::read_to_string(host.libvirt().join(format!("{PROFILE}.files")))
-            .unwrap()
-            .contains(&format!("\"{extra}\" rwk,"))
-    );
+    append_hot_disk(&host, &xml, &warning);
     compile(&host);
 
     // No temporary left behind; the lock file is the helper's own (it could take it).

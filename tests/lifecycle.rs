@@ -314,16 +314,6 @@ fn refuses_to_run_setuid() {
     );
 }
 
-fn is_root() -> bool {
-    // The effective uid is the third field of the "Uid:" line.
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        == Some("0")
-}
-
 #[test]
 fn failing_parser_on_create_leaves_nothing() {
     let env = Env::new();

@@ -586,3 +586,13 @@ pub fn create_refused(xml: &str, extra: &[&str], code: i32) -> String {
     assert_eq!(written, 0, "nothing written");
     err
 }
+
+/// Whether the test runs as root (effective uid 0: the third field of the "Uid:" line).
+pub fn is_root() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        == Some("0")
+}
