@@ -117,7 +117,7 @@ fn generate(
     } else {
         Some(store.lock(&req.profile)?)
     };
-    let existing_profile = store::read_optional(&profile_path)?;
+    let existing_profile = store::read_own(&profile_path)?;
     match (req.mode, &existing_profile) {
         (Mode::Create, Some(_)) => {
             return Err(Error::ProfileState {
@@ -208,7 +208,7 @@ fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<Stri
     if !req.append {
         return full();
     }
-    let Some(existing) = store::read_optional(files_path)? else {
+    let Some(existing) = store::read_own(files_path)? else {
         return full();
     };
     let existing = String::from_utf8(existing).map_err(|_| {

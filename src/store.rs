@@ -249,7 +249,13 @@ pub fn temp_prefix(target: &Path) -> String {
 /// between the exclusive create and the plain open (a `-D` of another run).
 fn open_lock_file(path: &Path) -> std::io::Result<(File, bool)> {
     let mut options = OpenOptions::new();
-    options.read(true).write(true).mode(0o600);
+    // Never through a symbolic link: a link planted in place of the lock would make the
+    // helper open (and create) whatever it names.
+    options
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
     match options.clone().create_new(true).open(path) {
         Ok(file) => return Ok((file, true)),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -280,14 +286,89 @@ impl Lock {
     }
 }
 
-/// Reads a file if it exists, refusing files over [`MAX_FILE`].
+/// Reads a file if it exists, refusing files over [`MAX_FILE`] and anything but a regular
+/// file (a FIFO in its place would block the helper forever while it holds the lock).
+/// Follows symbolic links: for files the admin manages (storage pool definitions).
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    let file = match File::open(path) {
+    read_regular(path, Follow::Links)
+}
+
+/// Reads a profile or `.files` the helper wrote itself, if it exists: a regular file, never
+/// read through a symbolic link. A `.files` symlinked to another file would otherwise copy
+/// that file's lines (say, another VM's rules) into the regenerated rules on `-F`, and a
+/// FIFO would hang `-r` while it holds the lock (issue 9, class 6). The helper only ever
+/// renames regular files into place, so anything else was planted or broken: an error.
+pub fn read_own(path: &Path) -> Result<Option<Vec<u8>>> {
+    read_regular(path, Follow::Never)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    Links,
+    Never,
+}
+
+/// Opens `path` for reading without blocking (`O_NONBLOCK`: opening a FIFO does not wait
+/// for a writer) and, with [`Follow::Never`], without following a final symbolic link
+/// (`O_NOFOLLOW`); then checks the type on the opened descriptor, so nothing swapped in
+/// between a check and the open is read.
+fn read_regular(path: &Path, follow: Follow) -> Result<Option<Vec<u8>>> {
+    use rustix::fs::OFlags;
+    let mut flags = OFlags::NONBLOCK | OFlags::NOCTTY;
+    if follow == Follow::Never {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e)
+            if follow == Follow::Never
+                && e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) =>
+        {
+            return Err(Error::io(
+                path,
+                "read",
+                std::io::Error::other(
+                    "it is a symbolic link; the helper reads only the files it wrote itself",
+                ),
+            ))
+        }
         Err(e) => return Err(Error::io(path, "open", e)),
     };
+    let kind = file
+        .metadata()
+        .map_err(|e| Error::io(path, "stat", e))?
+        .file_type();
+    if !kind.is_file() {
+        return Err(Error::io(
+            path,
+            "read",
+            std::io::Error::other(format!("it is {}, not a regular file", describe(kind))),
+        ));
+    }
     read_capped(file, path).map(Some)
+}
+
+/// "a FIFO", "a directory"...: what a non-regular file is, for messages.
+fn describe(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "a special file"
+    }
 }
 
 fn read_capped(file: File, path: &Path) -> Result<Vec<u8>> {
@@ -314,7 +395,13 @@ fn read_capped(file: File, path: &Path) -> Result<Vec<u8>> {
 /// going on with the defaults would silently drop their settings. (A missing file under
 /// AppArmor is `ENOENT`, as without it: the defaults.)
 pub fn read_trusted(path: &Path, refuse: fn(PathBuf, String) -> Error) -> Result<Option<Vec<u8>>> {
-    let file = match File::open(path) {
+    // O_NONBLOCK: a FIFO in place of a template or the configuration is opened without
+    // waiting for a writer, then refused below as not a regular file.
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32)
+        .open(path);
+    let file = match opened {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) if is_denied(&e) => {
@@ -358,7 +445,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Records the current content (or absence) of `path`.
     pub fn save(&mut self, path: &Path) -> Result<()> {
-        let before = read_optional(path)?;
+        let before = read_own(path)?;
         self.saved.push((path.to_path_buf(), before));
         Ok(())
     }
@@ -377,7 +464,7 @@ impl Snapshot {
         for (path, before) in self.saved.iter().rev() {
             match before {
                 Some(bytes) => {
-                    if read_optional(path)?.as_deref() != Some(bytes.as_slice()) {
+                    if read_own(path)?.as_deref() != Some(bytes.as_slice()) {
                         store.write_atomic(path, bytes)?;
                     }
                 }

@@ -549,30 +549,47 @@ fn json_file(v: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// Reads the first [`HEADER_READ`] bytes of a regular file or block device. `Ok(None)` if
-/// the file does not exist (yet). FIFOs, sockets and character devices are never opened:
-/// reading them could block the helper forever (O_NONBLOCK guards the race).
+/// Reads the first [`HEADER_READ`] bytes of a regular file or block device at a canonical
+/// path. `Ok(None)` if the file does not exist (yet). FIFOs, sockets and character devices
+/// are never opened: reading them could block the helper forever, and opening some has
+/// effects of its own (a watchdog starts counting down). The type is checked before the
+/// open (lstat: the path is canonical, so its last component is no link) and again on the
+/// opened descriptor; the open neither follows a link (`O_NOFOLLOW`: one swapped in after
+/// the path was resolved is refused) nor waits (`O_NONBLOCK`: a FIFO swapped in is opened
+/// without blocking and then refused). Planting a device node takes root, so the window
+/// between the two checks cannot bring a device in.
 fn read_header(path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
-    let md = match std::fs::metadata(path) {
+    use rustix::fs::OFlags;
+    const NOT_A_FILE: &str = "not a regular file or block device";
+    let md = match std::fs::symlink_metadata(path) {
         Ok(md) => md,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(crate::error::io_reason(&e)),
     };
     let ft = md.file_type();
+    if ft.is_symlink() {
+        return Err("it became a symbolic link after its path was resolved".into());
+    }
     if !(ft.is_file() || ft.is_block_device()) {
-        return Err("not a regular file or block device".into());
+        return Err(NOT_A_FILE.into());
     }
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY).bits() as i32)
         .open(path)
-        .map_err(|e| crate::error::io_reason(&e))?;
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                "it became a symbolic link after its path was resolved".to_string()
+            } else {
+                crate::error::io_reason(&e)
+            }
+        })?;
     let ft = file
         .metadata()
         .map_err(|e| crate::error::io_reason(&e))?
         .file_type();
     if !(ft.is_file() || ft.is_block_device()) {
-        return Err("not a regular file or block device".into());
+        return Err(NOT_A_FILE.into());
     }
     let mut buf = Vec::with_capacity(HEADER_READ);
     file.take(HEADER_READ as u64)
@@ -584,6 +601,33 @@ fn read_header(path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_reads_refuse_links_and_fifos_without_blocking() {
+        let t = tempfile::tempdir().unwrap();
+        let img = t.path().join("img");
+        std::fs::write(&img, b"QFI\xfb").unwrap();
+        assert_eq!(read_header(&img).unwrap().unwrap(), b"QFI\xfb");
+        // A link where the canonical path had a file: refused, not followed.
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&img, &link).unwrap();
+        let e = read_header(&link).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        // A FIFO: refused at once (no writer, so a blocking open would never return).
+        let fifo = t.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        assert_eq!(
+            read_header(&fifo).unwrap_err(),
+            "not a regular file or block device"
+        );
+        // Missing: not yet there, no error.
+        assert_eq!(read_header(&t.path().join("missing")).unwrap(), None);
+    }
 
     #[test]
     fn protocol_names_are_not_files() {
