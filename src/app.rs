@@ -14,7 +14,7 @@ use crate::error::{Error, Result, Warning};
 use crate::name::ProfileName;
 use crate::parser::{Op, Outcome, Parser};
 use crate::render;
-use crate::resolve::{FsResolver, Resolve};
+use crate::resolve::FsResolver;
 use crate::rules::{self, RuleSet};
 use crate::store::{self, Snapshot, Store};
 use crate::xml::MAX_INPUT;
@@ -37,7 +37,8 @@ pub fn run(
         Mode::Remove => parser_only(req, &mut store, &parser, Op::Remove, out, warnings),
         Mode::Delete => delete(req, &mut store, &parser, out, warnings),
     };
-    // The store's warnings (a skipped lock or directory fsync), also when the run failed.
+    // The store's warnings not taken yet (a skipped lock or directory fsync), also when the
+    // run failed.
     warnings.extend(store.take_warnings());
     result
 }
@@ -91,15 +92,14 @@ fn generate(
             .unwrap_or_else(|| rules::DEFAULT_BRIDGE_HELPER.to_string()),
         backing_deny_write: config.backing_deny_write,
     };
-    let built = rules::build_with(&domain, req.extra.as_ref(), &options, &mut resolver);
-    let set = match built {
-        Ok(set) => set,
-        Err(e) => {
-            warnings.extend(resolver.take_warnings());
-            return Err(e);
-        }
-    };
-    warnings.extend(set.warnings.iter().cloned());
+    // Pushes its warnings also when it fails: those before the failing element are kept.
+    let set = rules::build_with(
+        &domain,
+        req.extra.as_ref(),
+        &options,
+        &mut resolver,
+        warnings,
+    )?;
 
     let template = store.template(domain.virt_type)?;
     let profile_text = render::profile(
@@ -117,6 +117,9 @@ fn generate(
     } else {
         Some(store.lock(&req.profile)?)
     };
+    // The store's warnings as they happen, not after this run's later ones: one stream in
+    // the order things were found.
+    warnings.extend(store.take_warnings());
     let existing_profile = store::read_own(&profile_path)?;
     match (req.mode, &existing_profile) {
         (Mode::Create, Some(_)) => {
@@ -190,7 +193,10 @@ fn generate(
         Ok(())
     })();
     if let Err(e) = result {
-        if let Err(restore) = snapshot.restore(store) {
+        let restored = snapshot.restore(store);
+        // The writes' and the restore's store warnings come before the restore's outcome.
+        warnings.extend(store.take_warnings());
+        if let Err(restore) = restored {
             warnings.push(Warning(format!(
                 "could not restore the previous files: {restore}"
             )));
@@ -277,6 +283,7 @@ fn parser_only(
         return Ok(());
     }
     let _lock = store.lock(&req.profile)?;
+    warnings.extend(store.take_warnings());
     if !req.no_load {
         unload_or_load(parser, op, &profile_path, warnings)?;
     }
@@ -315,6 +322,7 @@ fn delete(
         return Ok(());
     }
     let lock = store.lock(&req.profile)?;
+    warnings.extend(store.take_warnings());
     if has_profile && !req.no_load {
         unload_or_load(parser, Op::Remove, &profile_path, warnings)?;
     }

@@ -256,6 +256,50 @@ fn bridge_helper_only_for_bridge_interfaces() {
     );
 }
 
+/// A profile may define a child profile only once: with a child profile (and `Cx` rule)
+/// per bridge interface, apparmor_parser refused the profile and the VM could not start.
+#[test]
+fn bridge_helper_child_profile_once_for_several_bridge_interfaces() {
+    let bridge = |n: usize| {
+        format!(
+            "<interface type='bridge'><source bridge='br{n}'/><model type='virtio'/></interface>"
+        )
+    };
+    for count in [2, 3] {
+        let devices: String = (0..count).map(bridge).collect();
+        let xml = format!(
+            "<domain type='kvm' id='4'><name>gaps</name><uuid>{UUID}</uuid>\
+             <os><type arch='x86_64' machine='q35'>hvm</type></os><devices>{devices}</devices></domain>"
+        );
+        // Compiled by the real parser, which refuses a child profile defined twice.
+        let o = dry_create(&xml, &[]);
+        let (_, files) = dry_files(&o)
+            .into_iter()
+            .find(|(p, _)| p.to_string_lossy().ends_with(".files"))
+            .expect("a .files");
+        let defs = files
+            .lines()
+            .filter(|l| l.trim() == "profile qemu_bridge_helper {")
+            .count();
+        assert_eq!(defs, 1, "{count} bridges:\n{files}");
+        let execs: Vec<&str> = files
+            .lines()
+            .filter(|l| l.contains("Cx -> qemu_bridge_helper"))
+            .collect();
+        // The first bridge interface names it, as with a single one.
+        assert_eq!(
+            execs,
+            ["  \"/usr/lib/qemu/qemu-bridge-helper\" Cx -> qemu_bridge_helper,  # interface 0 bridge"],
+            "{count} bridges:\n{files}"
+        );
+        let peers = files
+            .lines()
+            .filter(|l| l.contains("peer=(label=libvirt-") && l.contains("//qemu_bridge_helper)"))
+            .count();
+        assert_eq!(peers, 1, "{count} bridges:\n{files}");
+    }
+}
+
 #[test]
 fn svirt_relabel_no_disk_gets_no_rule() {
     let t = Tree::new();

@@ -380,6 +380,58 @@ fn unreadable_header_keeps_the_rule_and_says_the_chain_ends() {
     );
 }
 
+/// A failed run still prints what it found before the failing element, in document order
+/// whichever stage found it (the resolver: an unreadable header, a missing file; the rules
+/// stage: a disk left to the admin), then the one error; nothing is written.
+#[test]
+fn warnings_before_a_refused_disk_are_printed_in_document_order() {
+    let t = Tree::new();
+    let fifo = t.path("pipe.qcow2");
+    let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(st.success());
+    t.file("admin.img", b"");
+    let disks = [
+        disk(&t.s("pipe.qcow2"), "vda", qcow2_driver()),
+        format!(
+            "    <disk type='file' device='disk'>\n      <source file='{}'><seclabel model='apparmor' relabel='no'/></source>\n      <target dev='vdb'/>\n    </disk>\n",
+            t.s("admin.img")
+        ),
+        disk(&t.s("missing/new.img"), "vdc", ""),
+        disk("/etc/shadow", "vdd", ""),
+    ];
+    let err = refused(&domain(&disks.concat(), ""));
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    let want = [
+        format!(
+            "virt-aa-helper: warning: cannot read the header of '{}' (from disk vda)",
+            t.s("pipe.qcow2")
+        ),
+        "virt-aa-helper: warning: disk vdb: <seclabel model='apparmor' relabel='no'/>".to_string(),
+        format!(
+            "virt-aa-helper: warning: '{}' (from disk vdc) does not exist yet",
+            t.s("missing/new.img")
+        ),
+        "virt-aa-helper: error: '/etc/shadow': ".to_string(),
+    ];
+    for (line, want) in lines.iter().zip(&want) {
+        assert!(line.starts_with(want.as_str()), "{want:?} first in:\n{err}");
+    }
+    assert!(lines[3].ends_with("(from disk vdd)"), "{err}");
+
+    // Without the refused disk: the same warnings, in the same order.
+    let o = dry(&domain(&disks[..3].concat(), ""));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    for (line, want) in lines.iter().zip(&want) {
+        assert!(
+            line.starts_with(want.as_str()),
+            "{want:?} in place in:\n{err}"
+        );
+    }
+}
+
 #[test]
 fn self_referencing_image_is_a_loop() {
     let t = Tree::new();

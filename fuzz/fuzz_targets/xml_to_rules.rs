@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(domain) = virt_aa_helper::parse::parse_domain(text) else {
         return;
     };
-    if let Ok(set) = virt_aa_helper::rules::build(&domain, None, &mut Lexical) {
+    if let Ok(set) = virt_aa_helper::rules::build(&domain, None, &mut Lexical, &mut Vec::new()) {
         // Every rule is one line (two more for a read-only file's deny) and the blocks keep
         // their lines: no injected newline can reach the profile.
         let all = set.all();

@@ -107,10 +107,13 @@ fn others(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
         // libvirt's helper skipped relative paths with a warning (vah_add_path); these
         // elements got no rule at all from it, so a relative one is not an error here.
         if !Path::new(&o.path).is_absolute() {
-            b.warn(format!(
-                "{origin}: {} is not an absolute path; no rule",
-                crate::error::quote(&o.path)
-            ));
+            b.warn(
+                r,
+                format!(
+                    "{origin}: {} is not an absolute path; no rule",
+                    crate::error::quote(&o.path)
+                ),
+            );
             continue;
         }
         b.file(r, Path::new(&o.path), perms, &origin)?;
@@ -159,15 +162,21 @@ fn features(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
                             let p = pattern(&[Part::Lit(text)], &canon, &o)?;
                             b.push(p, Perms::RW, false, o.with("cancel"));
                         }
-                        None => b.warn(format!(
-                            "{o}: no cancel file for {} in sysfs",
-                            crate::error::quote(name)
-                        )),
+                        None => b.warn(
+                            r,
+                            format!(
+                                "{o}: no cancel file for {} in sysfs",
+                                crate::error::quote(name)
+                            ),
+                        ),
                     },
-                    None => b.warn(format!(
-                        "{o}: {} is not a TPM device name (tpmN); no cancel file",
-                        crate::error::quote(name)
-                    )),
+                    None => b.warn(
+                        r,
+                        format!(
+                            "{o}: {} is not a TPM device name (tpmN); no cancel file",
+                            crate::error::quote(name)
+                        ),
+                    ),
                 }
             }
             Feature::BridgeHelper(i) => bridge_helper(d, b, *i)?,
@@ -192,7 +201,14 @@ fn features(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
 /// device. It runs in a child profile of its own (a `Cx` transition) that may do exactly
 /// what the helper needs, as Debian's libvirtd profile does for libvirtd's own use. Only
 /// domains with a bridge interface get it, so guests on NAT networks never can.
+///
+/// Written once per domain, for the first bridge interface: a profile may define a child
+/// profile (and its `Cx` rule) only once, and `apparmor_parser` refuses a second
+/// definition, so a domain with two bridges could not start.
 fn bridge_helper(d: &Domain, b: &mut Builder, index: usize) -> Result<()> {
+    if b.has_bridge_helper {
+        return Ok(());
+    }
     let helper = b.bridge_helper.clone();
     let helper = AaPattern::literal(&helper).map_err(|e| {
         Error::Usage(format!(
@@ -220,9 +236,8 @@ fn bridge_helper(d: &Domain, b: &mut Builder, index: usize) -> Result<()> {
          \x20   \"{helper}\" rmix,\n\
          \x20 }}\n"
     );
-    if !b.blocks.contains(&block) {
-        b.blocks.push(block);
-    }
+    b.blocks.push(block);
+    b.has_bridge_helper = true;
     Ok(())
 }
 
@@ -283,9 +298,12 @@ fn hostdevs(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<bool> {
                     Some(node) => {
                         b.file(r, &node, Perms::RW, &origin)?;
                     }
-                    None => b.warn(format!(
+                    None => b.warn(
+                        r,
+                        format!(
                         "{origin}: no such USB device on this host; no rule (libvirt skips it too)"
-                    )),
+                    ),
+                    ),
                 }
             }
             Hostdev::Pci { address, vfio } => {
@@ -293,9 +311,10 @@ fn hostdevs(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<bool> {
                 let origin = Origin::new("hostdev pci", address.clone());
                 let files = r.pci_files(address);
                 if files.is_empty() {
-                    b.warn(format!(
-                        "{origin}: no such PCI device on this host; no sysfs rules"
-                    ));
+                    b.warn(
+                        r,
+                        format!("{origin}: no such PCI device on this host; no sysfs rules"),
+                    );
                 }
                 for f in files {
                     b.file(r, &f, Perms::RW, &origin)?;

@@ -96,8 +96,6 @@ pub struct RuleSet {
     /// Non-file rules written after the file rules (the bridge helper's child profile),
     /// already escaped.
     pub blocks: Vec<String>,
-    /// Non-fatal findings (missing paths, chains not followed).
-    pub warnings: Vec<Warning>,
 }
 
 impl RuleSet {
@@ -180,29 +178,52 @@ impl Default for Options {
 }
 
 /// Builds the rules for `domain` (and the extra file, if any) with the default [`Options`].
-pub fn build(domain: &Domain, extra: Option<&ExtraFile>, r: &mut impl Resolve) -> Result<RuleSet> {
-    build_with(domain, extra, &Options::default(), r)
+pub fn build(
+    domain: &Domain,
+    extra: Option<&ExtraFile>,
+    r: &mut impl Resolve,
+    warnings: &mut Vec<Warning>,
+) -> Result<RuleSet> {
+    build_with(domain, extra, &Options::default(), r, warnings)
 }
 
-/// Builds the rules for `domain` (and the extra file, if any).
+/// Builds the rules for `domain` (and the extra file, if any). Non-fatal findings (missing
+/// paths, chains not followed), the resolver's and this stage's in one stream in document
+/// order, are pushed to `warnings`, also when the build fails: those found before the
+/// failing element are still worth reporting, and dropping them hid the cause of a later
+/// failure from the admin.
 pub fn build_with(
     domain: &Domain,
     extra: Option<&ExtraFile>,
     options: &Options,
     r: &mut impl Resolve,
+    warnings: &mut Vec<Warning>,
 ) -> Result<RuleSet> {
     let mut b = Builder::new();
     b.bridge_helper = options.bridge_helper.clone();
     b.backing_deny_write = options.backing_deny_write;
+    let result = build_into(domain, extra, &mut b, r);
+    // The resolver's warnings found after the builder's last one.
+    b.warnings.extend(r.take_warnings());
+    warnings.append(&mut b.warnings);
+    result
+}
+
+fn build_into(
+    domain: &Domain,
+    extra: Option<&ExtraFile>,
+    b: &mut Builder,
+    r: &mut impl Resolve,
+) -> Result<RuleSet> {
     if matches!(domain.virt_type, VirtType::Qemu(_)) {
-        base_rules(domain, &mut b)?;
+        base_rules(domain, b)?;
     }
     for (i, disk) in domain.disks.iter().enumerate() {
         let origin = match &disk.target {
             Some(t) => Origin::new("disk", t.clone()),
             None => Origin::new("disk", format!("#{i}")),
         };
-        disk_rules(disk, &origin, &mut b, r)?;
+        disk_rules(disk, &origin, b, r)?;
     }
     for class in [
         ChardevClass::Serial,
@@ -237,7 +258,7 @@ pub fn build_with(
             b.file(r, Path::new(p), perms, &Origin::new("os", what))?;
         }
     }
-    devices::rules(domain, &mut b, r)?;
+    devices::rules(domain, b, r)?;
     let domain_rules = std::mem::take(&mut b.out);
     // The -f/-F rule is kept apart: -F appends it alone to an existing .files.
     let mut x = Builder::new();
@@ -262,13 +283,10 @@ pub fn build_with(
             x.add(canon, Perms::RWK, &origin)?;
         }
     }
-    let mut warnings = r.take_warnings();
-    warnings.append(&mut b.warnings);
     Ok(RuleSet {
         rules: domain_rules,
         extra: x.out,
-        blocks: b.blocks,
-        warnings,
+        blocks: std::mem::take(&mut b.blocks),
     })
 }
 
@@ -348,9 +366,10 @@ fn disk_rules(
 ) -> Result<()> {
     if !disk.relabel {
         // sVirt: the admin manages this disk's access (and its chain's).
-        b.warn(format!(
-            "{origin}: <seclabel model='apparmor' relabel='no'/>: no rule written for it"
-        ));
+        b.warn(
+            r,
+            format!("{origin}: <seclabel model='apparmor' relabel='no'/>: no rule written for it"),
+        );
         return Ok(());
     }
     let perms = if disk.readonly { Perms::RK } else { Perms::RWK };
@@ -362,7 +381,7 @@ fn disk_rules(
         Source::Volume { pool, volume } => match r.volume_path(pool, volume)? {
             Some(path) => Some((LocalKind::File, path)),
             None => {
-                b.warn(format!(
+                b.warn(r, format!(
                     "{origin}: volume {} of pool {} not found among the storage pool definitions; no rule",
                     crate::error::quote(volume),
                     crate::error::quote(pool)
@@ -469,9 +488,12 @@ fn vfio_group(b: &mut Builder, r: &mut impl Resolve, address: &str, origin: &Ori
             }
         }
         None => {
-            b.warn(format!(
+            b.warn(
+                r,
+                format!(
                 "{origin}: PCI device {address} not found on this host; granting every VFIO group"
-            ));
+            ),
+            );
             any_vfio_group(b, origin);
         }
     }
@@ -509,6 +531,8 @@ struct Builder {
     blocks: Vec<String>,
     /// Path of the set-uid bridge helper.
     bridge_helper: String,
+    /// The bridge helper's child profile is in `blocks` already.
+    has_bridge_helper: bool,
     /// Read-only backing files also get `deny ... w`.
     backing_deny_write: bool,
 }
@@ -521,11 +545,16 @@ impl Builder {
             warnings: Vec::new(),
             blocks: Vec::new(),
             bridge_helper: DEFAULT_BRIDGE_HELPER.to_string(),
+            has_bridge_helper: false,
             backing_deny_write: true,
         }
     }
 
-    fn warn(&mut self, msg: String) {
+    /// Records a warning after the resolver's pending ones. Both find things while the
+    /// same elements are walked, so taking the resolver's first keeps a single stream in
+    /// document order (collecting the two apart printed them out of order).
+    fn warn(&mut self, r: &mut impl Resolve, msg: String) {
+        self.warnings.extend(r.take_warnings());
         self.warnings.push(Warning(msg));
     }
 
@@ -633,14 +662,20 @@ mod tests {
     use crate::parse::parse_domain;
     use crate::resolve::{Chain, ChainLayer};
 
-    /// Treats every path as canonical already; serves backing chains from a table.
+    /// Treats every path as canonical already; serves backing chains from a table; warns,
+    /// as the real resolver does for a missing path, about every path below `/new/`.
     #[derive(Default)]
     struct Fake {
         chains: Vec<(&'static str, Vec<&'static str>)>,
+        warnings: Vec<Warning>,
     }
 
     impl Resolve for Fake {
-        fn canonical(&mut self, raw: &Path, _: &Origin) -> Result<CanonicalPath> {
+        fn canonical(&mut self, raw: &Path, origin: &Origin) -> Result<CanonicalPath> {
+            if raw.starts_with("/new") {
+                self.warnings
+                    .push(Warning(format!("{} ({origin}) is new", raw.display())));
+            }
             Ok(CanonicalPath::from_canonical_literal(raw).expect("fixture paths are canonical"))
         }
         fn image_chain(
@@ -694,7 +729,7 @@ mod tests {
             (device == "tpm0").then(|| PathBuf::from("/sys/devices/pnp0/00:05/cancel"))
         }
         fn take_warnings(&mut self) -> Vec<Warning> {
-            vec![]
+            std::mem::take(&mut self.warnings)
         }
     }
 
@@ -704,7 +739,7 @@ mod tests {
              <os><type>hvm</type>{os}</os><devices>{xml_devices}</devices></domain>"
         );
         let d = parse_domain(&xml).unwrap();
-        let set = build(&d, None, fake).unwrap();
+        let set = build(&d, None, fake, &mut Vec::new()).unwrap();
         set.rules
             .iter()
             .map(|r| {
@@ -738,6 +773,7 @@ mod tests {
     fn disks_chains_and_permissions() {
         let mut fake = Fake {
             chains: vec![("/i/top.qcow2", vec!["/i/base.qcow2"])],
+            ..Fake::default()
         };
         let got = lines(
             "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/><target dev='vda'/></disk>\
@@ -826,14 +862,63 @@ mod tests {
         let xml = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
             <os><type>hvm</type></os><devices><disk type='file'><source file='/etc/passwd'/><target dev='vda'/></disk></devices></domain>";
         let d = parse_domain(xml).unwrap();
-        let e = build(&d, None, &mut Fake::default()).unwrap_err();
+        let e = build(&d, None, &mut Fake::default(), &mut Vec::new()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "'/etc/passwd': /etc is never allowed (restricted location) (from disk vda)"
         );
         let kernel = xml.replace("<devices>", "<devices/>").replace("<disk type='file'><source file='/etc/passwd'/><target dev='vda'/></disk></devices>", "")
             .replace("<type>hvm</type>", "<type>hvm</type><kernel>/boot/vmlinuz</kernel>");
-        assert!(build(&parse_domain(&kernel).unwrap(), None, &mut Fake::default()).is_ok());
+        assert!(build(
+            &parse_domain(&kernel).unwrap(),
+            None,
+            &mut Fake::default(),
+            &mut Vec::new()
+        )
+        .is_ok());
+    }
+
+    /// The resolver's warnings and this stage's come out as one stream in document order,
+    /// and those found before a failing element are not lost with the error.
+    #[test]
+    fn warnings_in_document_order_also_when_the_build_fails() {
+        let disks = "<disk type='file'><source file='/new/a.img'/><target dev='vda'/></disk>\
+            <disk type='file'><source file='/i/admin.img'><seclabel model='apparmor' relabel='no'/></source><target dev='vdb'/></disk>\
+            <disk type='file'><source file='/new/c.img'/><target dev='vdc'/></disk>";
+        let want = [
+            "/new/a.img (disk vda) is new",
+            "disk vdb: <seclabel model='apparmor' relabel='no'/>: no rule written for it",
+            "/new/c.img (disk vdc) is new",
+        ];
+        let xml = |extra: &str| {
+            format!(
+                "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+                 <os><type>hvm</type></os><devices>{disks}{extra}</devices></domain>"
+            )
+        };
+        let text = |w: Vec<Warning>| w.into_iter().map(|w| w.0).collect::<Vec<_>>();
+
+        let mut warnings = Vec::new();
+        let ok = build(
+            &parse_domain(&xml("")).unwrap(),
+            None,
+            &mut Fake::default(),
+            &mut warnings,
+        );
+        assert!(ok.is_ok());
+        assert_eq!(text(warnings), want);
+
+        let shadow = "<disk type='file'><source file='/etc/shadow'/><target dev='vdd'/></disk>";
+        let mut warnings = Vec::new();
+        let e = build(
+            &parse_domain(&xml(shadow)).unwrap(),
+            None,
+            &mut Fake::default(),
+            &mut warnings,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("(from disk vdd)"), "{e}");
+        assert_eq!(text(warnings), want);
     }
 
     #[test]
@@ -841,7 +926,7 @@ mod tests {
         let xml = "<domain type='lxc'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>exe</type></os></domain>";
         let d = parse_domain(xml).unwrap();
         let x = ExtraFile::parse(Path::new("/run/libvirt/qemu/channel/1-v/{,**}"), "-F").unwrap();
-        let set = build(&d, Some(&x), &mut Fake::default()).unwrap();
+        let set = build(&d, Some(&x), &mut Fake::default(), &mut Vec::new()).unwrap();
         assert!(set.rules.is_empty(), "lxc gets no base rules");
         assert_eq!(
             set.extra[0].pattern.as_str(),
@@ -849,11 +934,11 @@ mod tests {
         );
         assert_eq!(set.extra[0].perms, Perms::RWK);
         let x = ExtraFile::parse(Path::new("/run/hugepages/kvm/**"), "-F").unwrap();
-        let set = build(&d, Some(&x), &mut Fake::default()).unwrap();
+        let set = build(&d, Some(&x), &mut Fake::default(), &mut Vec::new()).unwrap();
         assert_eq!(set.extra[0].pattern.as_str(), "/run/hugepages/kvm/\\*\\*");
         assert!(ExtraFile::parse(Path::new("rel/x"), "-F").is_err());
         let root = ExtraFile::parse(Path::new("/{,**}"), "-F").unwrap();
-        assert!(build(&d, Some(&root), &mut Fake::default()).is_err());
+        assert!(build(&d, Some(&root), &mut Fake::default(), &mut Vec::new()).is_err());
     }
 
     #[test]
@@ -870,7 +955,7 @@ mod tests {
     fn hostile_names_are_escaped_in_base_rules() {
         let xml = "<domain type='qemu'><name>a*{b,c}@{HOME}\\</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>hvm</type></os></domain>";
         let d = parse_domain(xml).unwrap();
-        let set = build(&d, None, &mut Fake::default()).unwrap();
+        let set = build(&d, None, &mut Fake::default(), &mut Vec::new()).unwrap();
         assert_eq!(
             set.rules[0].pattern.as_str(),
             "/var/log/libvirt/**/a\\*\\{b\\,c\\}\\@\\{HOME\\}\\134.log"
@@ -966,7 +1051,13 @@ mod tests {
         );
         let xml = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
             <os><type>hvm</type></os><devices><filesystem><source dir='/etc'/><target dir='e'/></filesystem></devices></domain>";
-        let e = build(&parse_domain(xml).unwrap(), None, &mut Fake::default()).unwrap_err();
+        let e = build(
+            &parse_domain(xml).unwrap(),
+            None,
+            &mut Fake::default(),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "'/etc': /etc is never allowed (restricted location) (from filesystem e)"
