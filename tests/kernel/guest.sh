@@ -216,10 +216,6 @@ domain() {
     printf "<domain type='kvm'>\n  <name>vah-%s</name>\n  <uuid>%s</uuid>\n  <memory>524288</memory>\n  <vcpu>1</vcpu>\n  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n  <devices>\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n%s\n  </devices>\n</domain>\n" "$NAME" "$UUID" "$1"
 }
 
-# raw PATH BYTE: a 1 MiB raw image whose first 64 KiB are BYTE (octal, as tr takes it).
-raw() {
-    head -c 65536 /dev/zero | tr '\000' "\\$2" >"$1" && truncate -s 1M "$1"
-}
 
 # --- One scenario ----------------------------------------------------------------------------------
 scenario() {

@@ -110,10 +110,6 @@ preamble() {
 }
 
 # --- Fixtures -----------------------------------------------------------------------------------
-# raw PATH BYTE: a 1 MiB raw image whose first 64 KiB are BYTE (octal, as tr takes it).
-raw() {
-    head -c 65536 /dev/zero | tr '\000' "\\$2" >"$1" && truncate -s 1M "$1"
-}
 domain_xml() {
     cat <<EOF
 <domain type='qemu'>
