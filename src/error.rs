@@ -207,12 +207,21 @@ pub fn allow_hint(rule: &str) -> String {
 
 /// Quotes a user-supplied string for a one-line message: `'...'` with control characters,
 /// quotes and backslashes shown as escapes, so a hostile path cannot split or fake a line of
-/// libvirtd's log.
+/// libvirtd's log. A string longer than [`QUOTE_MAX`] characters is shortened in the middle
+/// (a path near `PATH_MAX` would otherwise fill several screens of one log line).
 pub fn quote(s: impl AsRef<OsStr>) -> String {
     let s = s.as_ref().to_string_lossy();
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().min(QUOTE_MAX) + 2);
     out.push('\'');
-    for c in s.chars() {
+    let count = s.chars().count();
+    let keep_tail = QUOTE_MAX / 4;
+    for (i, c) in s.chars().enumerate() {
+        if count > QUOTE_MAX && i >= QUOTE_MAX - keep_tail && i < count - keep_tail {
+            if i == QUOTE_MAX - keep_tail {
+                let _ = write!(out, "...({} characters)...", count - QUOTE_MAX);
+            }
+            continue;
+        }
         match c {
             '\'' => out.push_str("\\'"),
             '\\' => out.push_str("\\\\"),
@@ -227,6 +236,9 @@ pub fn quote(s: impl AsRef<OsStr>) -> String {
     out.push('\'');
     out
 }
+
+/// The longest string [`quote`] shows whole.
+pub const QUOTE_MAX: usize = 400;
 
 /// Quotes a path; see [`quote`].
 pub fn quote_path(p: &Path) -> String {
@@ -250,6 +262,21 @@ mod tests {
     fn quote_keeps_messages_on_one_line() {
         assert_eq!(quote("/a\nb'c\\"), "'/a\\nb\\'c\\\\'");
         assert_eq!(quote("x\u{1b}y"), "'x\\u{1b}y'");
+    }
+
+    #[test]
+    fn quote_shortens_huge_strings_in_the_middle() {
+        let whole = "a".repeat(QUOTE_MAX);
+        assert_eq!(quote(&whole), format!("'{whole}'"));
+        let long = format!("/{}{}/tail", "h".repeat(400), "m".repeat(4000));
+        let q = quote(&long);
+        assert!(q.starts_with("'/hhh"), "{q}");
+        assert!(q.ends_with("mmm/tail'"), "{q}");
+        assert!(q.contains("...(4006 characters)..."), "{q}");
+        assert_eq!(
+            q.chars().count(),
+            QUOTE_MAX + 2 + "...(4006 characters)...".len()
+        );
     }
 
     #[test]

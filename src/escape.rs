@@ -75,7 +75,18 @@ pub enum EscapeError {
     NotUtf8,
     /// The pattern would be empty.
     Empty,
+    /// The escaped pattern is longer than [`MAX_PATTERN_LEN`] (its length).
+    TooLong(usize),
 }
+
+/// The longest escaped pattern `apparmor_parser` can read: its flex lexer holds a token in
+/// a 16 KiB buffer, and a quoted path of more than 16380 characters between the quotes stops
+/// the whole profile ("input buffer overflow, can't enlarge buffer because scanner uses
+/// REJECT", measured with apparmor_parser 3.0.8; tests/escape_batch.rs compiles the
+/// boundary). A path shorter than `PATH_MAX` always fits, even with every character escaped
+/// as four; a long domain name in a base rule may not, and is refused here instead of
+/// making the parser fail.
+pub const MAX_PATTERN_LEN: usize = 16380;
 
 impl std::fmt::Display for EscapeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,6 +98,10 @@ impl std::fmt::Display for EscapeError {
             ),
             EscapeError::NotUtf8 => f.write_str("is not valid UTF-8"),
             EscapeError::Empty => f.write_str("is empty"),
+            EscapeError::TooLong(len) => write!(
+                f,
+                "is {len} characters long once escaped, more than apparmor_parser can read ({MAX_PATTERN_LEN})"
+            ),
         }
     }
 }
@@ -108,6 +123,9 @@ impl AaPattern {
         }
         if out.is_empty() {
             return Err(EscapeError::Empty);
+        }
+        if out.len() > MAX_PATTERN_LEN {
+            return Err(EscapeError::TooLong(out.len()));
         }
         Ok(AaPattern(out))
     }
@@ -167,6 +185,7 @@ pub fn escape_into(s: &str, out: &mut String) -> Result<(), EscapeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     fn esc(s: &str) -> String {
         AaPattern::literal(s)
@@ -210,6 +229,67 @@ mod tests {
             Err(EscapeError::Control('\u{85}'))
         );
         assert_eq!(AaPattern::literal(""), Err(EscapeError::Empty));
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        assert_eq!(
+            EscapeError::Control('\n').to_string(),
+            "contains the control character U+000A, which cannot appear in an AppArmor rule"
+        );
+        assert_eq!(EscapeError::NotUtf8.to_string(), "is not valid UTF-8");
+        assert_eq!(EscapeError::Empty.to_string(), "is empty");
+        assert_eq!(
+            EscapeError::TooLong(16381).to_string(),
+            "is 16381 characters long once escaped, more than apparmor_parser can read (16380)"
+        );
+        let bad = std::ffi::OsStr::from_bytes(b"/a\xffb");
+        assert_eq!(AaPattern::literal_os(bad), Err(EscapeError::NotUtf8));
+        let good = AaPattern::literal_os(std::ffi::OsStr::new("/a b")).map(|p| p.to_string());
+        assert_eq!(good.as_deref(), Ok("/a b"));
+    }
+
+    #[test]
+    fn the_longest_pattern_the_parser_reads() {
+        // Every escaped character counts: `#` is four (`\043`).
+        let fits = format!("/{}", "#".repeat((MAX_PATTERN_LEN - 1) / 4));
+        let p = AaPattern::literal(&fits).unwrap();
+        assert!(p.as_str().len() <= MAX_PATTERN_LEN);
+        let at = "a".repeat(MAX_PATTERN_LEN);
+        assert_eq!(
+            AaPattern::literal(&at).map(|p| p.as_str().len()),
+            Ok(MAX_PATTERN_LEN)
+        );
+        let over = "a".repeat(MAX_PATTERN_LEN + 1);
+        assert_eq!(
+            AaPattern::literal(&over),
+            Err(EscapeError::TooLong(MAX_PATTERN_LEN + 1))
+        );
+        // A glob part counts too.
+        let glob = AaPattern::from_parts(&[
+            Part::Lit(&"a".repeat(MAX_PATTERN_LEN - 5)),
+            Part::Glob(Glob::SelfAndBelow),
+        ]);
+        assert_eq!(glob.map(|p| p.as_str().len()), Ok(MAX_PATTERN_LEN));
+    }
+
+    #[test]
+    fn fixed_patterns_and_every_glob_are_written_as_is() {
+        assert_eq!(
+            AaPattern::fixed("/dev/vfio/vfio").as_str(),
+            "/dev/vfio/vfio"
+        );
+        assert_eq!(AaPattern::fixed("/a*").to_string(), "/a*");
+        let all = AaPattern::from_parts(&[
+            Part::Lit("/d/"),
+            Part::Glob(Glob::AnyDepth),
+            Part::Lit("/"),
+            Part::Glob(Glob::AnyInComponent),
+            Part::Lit("/"),
+            Part::Glob(Glob::SelfAndBelow),
+            Part::Glob(Glob::SelfAndChildren),
+        ]);
+        assert_eq!(all.map(|p| p.0).as_deref(), Ok("/d/**/*/{,**}{,*}"));
     }
 
     #[test]

@@ -103,3 +103,35 @@ fn hostile_domain_names_stay_literal_in_the_base_rules() {
         );
     }
 }
+
+/// The escaper's length limit is the parser's: a pattern of exactly
+/// `MAX_PATTERN_LEN` characters compiles, one more would not (and is refused before it
+/// reaches the parser).
+#[test]
+fn the_longest_escaped_pattern_compiles() {
+    use virt_aa_helper::escape::{EscapeError, MAX_PATTERN_LEN};
+    // `/srv/` plus `#` (each escaped as `\043`) and plain letters to the exact length.
+    let hashes = (MAX_PATTERN_LEN - 5) / 4;
+    let letters = MAX_PATTERN_LEN - 5 - 4 * hashes;
+    let path = format!("/srv/{}{}", "#".repeat(hashes), "a".repeat(letters));
+    let pat = AaPattern::literal(&path).unwrap();
+    assert_eq!(pat.as_str().len(), MAX_PATTERN_LEN);
+    let policy = Policy::new();
+    let profile = policy.libvirt("long");
+    std::fs::write(
+        &profile,
+        format!("profile long {{\n  \"{pat}\" rwk,\n  deny \"{pat}\" w,\n}}\n"),
+    )
+    .unwrap();
+    let exprs = compiled_exprs(&policy, &profile);
+    assert!(
+        exprs
+            .iter()
+            .any(|(_, re)| literal_of(re).as_deref() == Some(path.as_str())),
+        "the longest pattern did not compile to its literal"
+    );
+    assert_eq!(
+        AaPattern::literal(&format!("{path}a")),
+        Err(EscapeError::TooLong(MAX_PATTERN_LEN + 1))
+    );
+}

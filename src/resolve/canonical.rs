@@ -35,6 +35,12 @@ use std::path::{Component, Path, PathBuf};
 /// kernel's limit, `MAXSYMLINKS`).
 pub const MAX_SYMLINKS: usize = 40;
 
+/// The kernel's `PATH_MAX`, terminating NUL included: a path of this many bytes or more
+/// can never be opened (`ENAMETOOLONG`), and `apparmor_parser`'s lexer cannot hold its
+/// escaped form (a quoted token over 16 KiB: "input buffer overflow, can't enlarge buffer
+/// because scanner uses REJECT"), so the whole profile would fail to load.
+pub const PATH_MAX: usize = 4096;
+
 /// An absolute path with no `.`, `..`, empty or symlink components in its existing part.
 /// Only [`canonicalize`] builds one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,8 +90,12 @@ pub enum CanonError {
     NotAbsolute,
     /// More than [`MAX_SYMLINKS`] symlinks on the way (a loop, or a hostile chain).
     SymlinkLoop(PathBuf),
-    /// A component could not be examined (permission denied, I/O error, invalid name).
+    /// A component could not be examined (permission denied, I/O error, a name too long).
+    /// Never treated as missing: folding the rest of the path as text would name a file
+    /// the helper could not check.
     Io(PathBuf, io::Error),
+    /// The path, as given or once resolved, is [`PATH_MAX`] bytes or longer.
+    TooLong(usize),
 }
 
 impl fmt::Display for CanonError {
@@ -103,6 +113,11 @@ impl fmt::Display for CanonError {
                 crate::error::quote_path(at),
                 crate::error::io_reason(e)
             ),
+            CanonError::TooLong(len) => write!(
+                f,
+                "is {len} bytes long, longer than the kernel's PATH_MAX ({} bytes)",
+                PATH_MAX - 1
+            ),
         }
     }
 }
@@ -112,6 +127,7 @@ pub fn canonicalize(input: &Path) -> Result<Canonical, CanonError> {
     if !input.is_absolute() {
         return Err(CanonError::NotAbsolute);
     }
+    check_len(input)?;
     let mut pending: VecDeque<OsString> = VecDeque::new();
     push_components(&mut pending, input, false);
 
@@ -169,10 +185,20 @@ pub fn canonicalize(input: &Path) -> Result<Canonical, CanonError> {
     for m in missing {
         path.push(m);
     }
+    // Symlinks can make the resolved path longer than the input.
+    check_len(&path)?;
     Ok(Canonical {
         path: CanonicalPath(path),
         missing_from,
     })
+}
+
+fn check_len(p: &Path) -> Result<(), CanonError> {
+    let len = p.as_os_str().len();
+    if len >= PATH_MAX {
+        return Err(CanonError::TooLong(len));
+    }
+    Ok(())
 }
 
 /// Queues the components of `p` (without the root), in front of the queue if `front`.
@@ -281,6 +307,90 @@ mod tests {
         assert!(matches!(
             canonicalize(Path::new("rel/x")),
             Err(CanonError::NotAbsolute)
+        ));
+    }
+
+    /// A path of `n` bytes made of missing components (at most 255 bytes each, so only the
+    /// total length matters).
+    fn long_path(root: &Path, n: usize) -> PathBuf {
+        let mut s = root.display().to_string();
+        while s.len() < n {
+            let left = n - s.len() - 1;
+            s.push('/');
+            s.push_str(&"a".repeat(left.min(200)));
+        }
+        PathBuf::from(s)
+    }
+
+    #[test]
+    fn path_max_boundary() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let ok = long_path(&root, PATH_MAX - 1);
+        assert_eq!(ok.as_os_str().len(), PATH_MAX - 1);
+        assert_eq!(canon(&ok), ok);
+        let long = long_path(&root, PATH_MAX);
+        match canonicalize(&long) {
+            Err(e @ CanonError::TooLong(PATH_MAX)) => {
+                assert!(e.to_string().contains("PATH_MAX (4095 bytes)"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // A short path that a symlink makes too long once resolved.
+        let target = long_path(&root, PATH_MAX - 3);
+        symlink(&target, root.join("l")).unwrap();
+        assert_eq!(canon(root.join("l")), target);
+        assert!(matches!(
+            canonicalize(&root.join("l/xy")),
+            Err(CanonError::TooLong(n)) if n == PATH_MAX
+        ));
+    }
+
+    #[test]
+    fn a_component_that_cannot_be_examined_is_refused_not_folded() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        // ENAMETOOLONG (a component over NAME_MAX): not "missing", so the rest of the path
+        // is never folded as text.
+        let long = root.join("n".repeat(256)).join("../x.img");
+        match canonicalize(&long) {
+            Err(CanonError::Io(at, e)) => {
+                assert_eq!(at, root.join("n".repeat(256)));
+                assert_ne!(e.kind(), io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        // 255 bytes is a valid name that does not exist.
+        assert_eq!(
+            canon(root.join("n".repeat(255)).join("../x.img")),
+            root.join("x.img")
+        );
+    }
+
+    #[test]
+    fn forty_symlinks_resolve_forty_one_do_not() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::write(root.join("f"), b"").unwrap();
+        // l1 -> l2 -> ... -> l41 -> f
+        for i in 1..=41 {
+            let to = if i == 41 {
+                "f".to_string()
+            } else {
+                format!("l{}", i + 1)
+            };
+            symlink(to, root.join(format!("l{i}"))).unwrap();
+        }
+        // The kernel agrees: 40 links resolve, 41 are a loop (ELOOP).
+        assert_eq!(canon(root.join("l2")), root.join("f"));
+        assert_eq!(
+            std::fs::canonicalize(root.join("l2")).unwrap(),
+            root.join("f")
+        );
+        assert!(std::fs::canonicalize(root.join("l1")).is_err());
+        assert!(matches!(
+            canonicalize(&root.join("l1")),
+            Err(CanonError::SymlinkLoop(_))
         ));
     }
 
