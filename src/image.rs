@@ -439,11 +439,13 @@ fn c_value<'a>(desc: &'a [u8], key: &[u8]) -> Option<Result<&'a [u8], ()>> {
 /// lines are skipped). A line QEMU calls invalid makes the image fail to open: an error.
 fn extents(desc: &[u8]) -> Result<Vec<Companion>, HeaderError> {
     let mut out = Vec::new();
+    // QEMU scans from each line start; scanning from the newline before it is the same,
+    // as the scan begins by skipping white space.
     let starts = std::iter::once(0).chain(
         desc.iter()
             .enumerate()
             .filter(|(_, &c)| c == b'\n')
-            .map(|(i, _)| i + 1),
+            .map(|(i, _)| i),
     );
     for start in starts {
         let Some(e) = Extent::scan(&desc[start..]) else {
@@ -501,6 +503,11 @@ impl<'a> Extent<'a> {
     }
 }
 
+/// C `isspace`.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 /// A `sscanf` cursor over a C string.
 struct Cursor<'a> {
     s: &'a [u8],
@@ -508,13 +515,9 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    /// C `isspace`.
+    /// White space, as a space in a `sscanf` format.
     fn space(&mut self) {
-        while self
-            .s
-            .get(self.at)
-            .is_some_and(|&b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-        {
+        while self.s.get(self.at).is_some_and(|&b| is_c_space(b)) {
             self.at += 1;
         }
     }
@@ -537,9 +540,7 @@ impl<'a> Cursor<'a> {
     /// `%Ns`.
     fn word(&mut self, max: usize) -> Option<&'a [u8]> {
         self.space();
-        self.take_while(max, |b| {
-            !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-        })
+        self.take_while(max, |b| !is_c_space(b))
     }
 
     /// `%lld`: optional sign, decimal digits; out of range saturates like `strtoll`.
@@ -809,10 +810,13 @@ mod tests {
         let mut h = qcow1_hdr(1024, MAX_NAME as u32);
         put(&mut h, 1024, "/".repeat(MAX_NAME).as_bytes());
         assert_eq!(info("qcow", &h).backing.unwrap().name.len(), MAX_NAME);
+        put(&mut h, 1024, "/".repeat(MAX_NAME + 1).as_bytes());
         put(&mut h, 16, &(MAX_NAME as u32 + 1).to_be_bytes());
         assert!(corrupt("qcow", &h));
         put(&mut h, 16, &u32::MAX.to_be_bytes());
         assert!(corrupt("qcow", &h));
+        // 64 KiB: qcow2's default cluster, where QEMU accepts a backing name.
+        assert_eq!(HEADER_READ, 65536);
         // A name ending exactly at HEADER_READ is read; one byte past is refused.
         let mut h = qcow1_hdr((HEADER_READ - 8) as u64, 8);
         h.resize(HEADER_READ, 0);
@@ -1033,6 +1037,8 @@ mod tests {
         assert!(corrupt("vmdk", &bad));
         // QEMU searches the first DESC_SIZE bytes: a hint whose closing quote is the last
         // of them is read, one byte later it is unterminated.
+        // DESC_SIZE in block/vmdk.c: 20 sectors.
+        assert_eq!(VMDK_DESC_SIZE, 10240);
         let key = "parentFileNameHint=\"";
         let pad = VMDK_DESC_SIZE - key.len() - 2;
         let at_end = format!("{}{key}p\"", " ".repeat(pad));
