@@ -315,6 +315,8 @@ pub struct Layer {
     pub source: Source,
     /// `<format type=...>`.
     pub format: Option<String>,
+    /// `<source><dataStore>`: its qcow2 external data file, declared by the XML.
+    pub data_store: Option<Source>,
     /// False when the source carries `<seclabel model='apparmor' relabel='no'/>`: the admin
     /// manages its access, so no rule is written (sVirt).
     pub relabel: bool,
@@ -333,6 +335,10 @@ pub struct Disk {
     pub readonly: bool,
     /// `<backingStore>`.
     pub backing: Backing,
+    /// `<source><dataStore>` (libvirt >= 10.10): the qcow2 external data file, declared by
+    /// the XML. The only way a data file gets the disk's own permissions: a name read from
+    /// the image header gets at most read-only.
+    pub data_store: Option<Source>,
     /// See [`Layer::relabel`].
     pub relabel: bool,
 }

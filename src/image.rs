@@ -16,9 +16,19 @@
 //! | format | backing name | backing format | companions |
 //! |---|---|---|---|
 //! | qcow (v1) | offset u64 BE @8, size u32 BE @16 | never recorded | - |
-//! | qcow2 (v2, v3) | as qcow | extension `0xE2792ACA` | external data file, extension `0x44415441` |
+//! | qcow2 (v2, v3) | as qcow | extension `0xE2792ACA` | external data file, extension `0x44415441`, only if incompatible feature bit 2 is set (v3) |
 //! | QED | offset u32 LE @56, size u32 LE @60, if feature bit 0 | `raw` if feature bit 2, else not recorded | - |
-//! | VMDK | `parentFileNameHint="..."` in the descriptor | always VMDK (QEMU opens the parent as VMDK) | extent files |
+//! | VMDK | `parentFileNameHint="..."` in the descriptor | always VMDK (QEMU opens the parent as VMDK) | `RW` extent files of a descriptor file |
+//!
+//! Companions are reported only where QEMU itself opens them (issue 9, class 1: image
+//! content never widens a profile; OpenStack CVE-2022-47951 and CVE-2024-32498 are this
+//! attack). QEMU's `qcow2_do_open` opens the data file a header names only when the
+//! external-data-file incompatible bit is set, and a version 2 header has no feature
+//! fields (they read as zero), so its extension is ignored. QEMU's `vmdk_open` parses extent
+//! lines only in a descriptor file (`vmdk_open_desc_file`): the descriptor embedded in a
+//! sparse extent (`KDMV`) is read for the parent hint and CIDs only, unless its capacity is
+//! zero, in which case `vmdk_open_vmdk4` opens it as a descriptor file. What the rules
+//! stage grants them is decided there: at most read-only (see [`crate::rules`]).
 
 /// How many bytes of an image are read.
 pub const HEADER_READ: usize = 64 * 1024;
@@ -35,7 +45,8 @@ pub struct ImageInfo {
     /// The image below this one, if any.
     pub backing: Option<BackingRef>,
     /// Other files QEMU opens for this image (qcow2 external data file, VMDK extents),
-    /// as named in the header (relative names are relative to the image).
+    /// as named in the header (relative names are relative to the image), only those
+    /// QEMU really opens.
     pub companions: Vec<Companion>,
 }
 
@@ -53,8 +64,27 @@ pub struct BackingRef {
 pub struct Companion {
     /// The name as stored.
     pub name: String,
-    /// What it is, for messages and provenance (`data file`, `extent`).
-    pub what: &'static str,
+    /// What it is.
+    pub kind: CompanionKind,
+}
+
+/// The kinds of [`Companion`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanionKind {
+    /// A qcow2 external data file (the XML can declare it with `<dataStore>`).
+    DataFile,
+    /// A VMDK extent named by a descriptor file.
+    Extent,
+}
+
+impl CompanionKind {
+    /// For messages and provenance.
+    pub fn what(self) -> &'static str {
+        match self {
+            CompanionKind::DataFile => "data file",
+            CompanionKind::Extent => "extent",
+        }
+    }
 }
 
 /// Why a header cannot be used.
@@ -81,13 +111,17 @@ impl std::fmt::Display for HeaderError {
 /// Reads the header of an image of the declared `format`. `Ok(None)` for formats that
 /// have no backing file or companions to read (raw and everything not in [`READABLE`]).
 pub fn read(format: &str, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
-    match format {
-        "qcow" => qcow1(h).map(Some),
-        "qcow2" => qcow2(h).map(Some),
-        "qed" => qed(h).map(Some),
-        "vmdk" => vmdk(h).map(Some),
-        _ => Ok(None),
-    }
+    let mut info = match format {
+        "qcow" => qcow1(h)?,
+        "qcow2" => qcow2(h)?,
+        "qed" => qed(h)?,
+        "vmdk" => vmdk(h)?,
+        _ => return Ok(None),
+    };
+    // An empty name is no backing file for QEMU (`bdrv_open_backing_file`); as a path it
+    // would name the image's own directory.
+    info.backing = info.backing.filter(|b| !b.name.is_empty());
+    Ok(Some(info))
 }
 
 fn be32(b: &[u8], at: usize) -> Result<u32, HeaderError> {
@@ -120,7 +154,7 @@ fn le64(b: &[u8], at: usize) -> Result<u64, HeaderError> {
 
 /// The `size` bytes at `offset`, checked against the buffer and [`MAX_NAME`], as a name.
 fn name_at(h: &[u8], offset: u64, size: u64, what: &'static str) -> Result<String, HeaderError> {
-    if size as usize > MAX_NAME || size > MAX_NAME as u64 {
+    if size > MAX_NAME as u64 {
         return Err(HeaderError::Corrupt(what));
     }
     let start = usize::try_from(offset).map_err(|_| HeaderError::Corrupt(what))?;
@@ -148,6 +182,12 @@ const EXT_BACKING_FORMAT: u32 = 0xE279_2ACA;
 const EXT_DATA_FILE: u32 = 0x4441_5441;
 /// qcow2 header extension list terminator.
 const EXT_END: u32 = 0;
+/// qcow2 incompatible feature bit 2: the image uses an external data file.
+const QCOW2_INCOMPAT_DATA_FILE: u64 = 1 << 2;
+/// Length of a qcow2 version 2 header; extensions follow it.
+const QCOW2_V2_HEADER: usize = 72;
+/// Shortest qcow2 version 3 header (QEMU: "qcow2 header too short").
+const QCOW2_V3_HEADER: usize = 104;
 
 fn qcow_backing_name(h: &[u8]) -> Result<Option<(u64, String)>, HeaderError> {
     let offset = be64(h, 8)?;
@@ -182,14 +222,19 @@ fn qcow2(h: &[u8]) -> Result<ImageInfo, HeaderError> {
     if h.get(0..4) != Some(QCOW_MAGIC) {
         return Err(HeaderError::BadMagic("qcow2"));
     }
-    let header_len = match be32(h, 4)? {
-        2 => 72usize,
-        3 => be32(h, 100)? as usize,
+    // Version 2 has no feature fields: QEMU's qcow2_do_open reads them as zero, so a v2
+    // image never has an external data file. Version 3 stores its header length at 100
+    // and QEMU refuses one shorter than the 104 bytes of the v3 fields.
+    let (header_len, incompatible) = match be32(h, 4)? {
+        2 => (QCOW2_V2_HEADER, 0),
+        3 => match be32(h, 100)? as usize {
+            len if len < QCOW2_V3_HEADER => {
+                return Err(HeaderError::Corrupt("header length below 104"))
+            }
+            len => (len, be64(h, 72)?),
+        },
         v => return Err(HeaderError::Version("qcow2", v.into())),
     };
-    if header_len < 72 {
-        return Err(HeaderError::Corrupt("header length below 72"));
-    }
     let backing = qcow_backing_name(h)?;
     // Extensions follow the header and end before the backing file name, if any.
     let until = backing
@@ -197,18 +242,27 @@ fn qcow2(h: &[u8]) -> Result<ImageInfo, HeaderError> {
         .map(|(o, _)| usize::try_from(*o).unwrap_or(usize::MAX))
         .unwrap_or(h.len());
     let mut format = None;
-    let mut companions = Vec::new();
+    let mut data_file = None;
     for (kind, data) in extensions(h, header_len, until)? {
         match kind {
             EXT_BACKING_FORMAT => {
                 format = Some(text(trim_nul(data), "backing format is not text")?);
             }
-            EXT_DATA_FILE => companions.push(Companion {
-                name: text(trim_nul(data), "data file name is not text")?,
-                what: "data file",
-            }),
+            // Several extensions: QEMU keeps the last one read.
+            EXT_DATA_FILE => data_file = Some(data),
             _ => {}
         }
+    }
+    let mut companions = Vec::new();
+    if let Some(data) = data_file.filter(|_| incompatible & QCOW2_INCOMPAT_DATA_FILE != 0) {
+        let name = text(trim_nul(data), "data file name is not text")?;
+        if name.len() > MAX_NAME {
+            return Err(HeaderError::Corrupt("data file name too long"));
+        }
+        companions.push(Companion {
+            name,
+            kind: CompanionKind::DataFile,
+        });
     }
     Ok(ImageInfo {
         backing: backing.map(|(_, name)| BackingRef { name, format }),
@@ -275,119 +329,284 @@ fn qed(h: &[u8]) -> Result<ImageInfo, HeaderError> {
     })
 }
 
-const VMDK_MAGIC: &[u8] = b"KDMV";
+/// A VMDK4 sparse extent (monolithicSparse, streamOptimized...).
+const VMDK4_MAGIC: &[u8] = b"KDMV";
+/// A VMDK3 (ESX "COWD") sparse extent.
+const VMDK3_MAGIC: &[u8] = b"COWD";
 const VMDK_DESCRIPTOR_TEXT: &[u8] = b"# Disk DescriptorFile";
+/// Where QEMU reads a sparse extent's parent hint (`vmdk_open`: `s->desc_offset = 0x200`),
+/// whatever the header's descriptor offset says.
+const VMDK_SPARSE_DESC: usize = 0x200;
+/// How much of the descriptor QEMU's `vmdk_parent_open` searches (`DESC_SIZE`).
+const VMDK_DESC_SIZE: usize = 20 * 512;
+/// The longest extent name QEMU's `vmdk_parse_extents` reads (`%511[^\n\r"]`).
+const VMDK_EXTENT_NAME: usize = 511;
+/// The descriptor types QEMU's `vmdk_open_desc_file` opens.
+const VMDK_DESC_TYPES: [&str; 6] = [
+    "monolithicFlat",
+    "vmfs",
+    "vmfsSparse",
+    "seSparse",
+    "twoGbMaxExtentSparse",
+    "twoGbMaxExtentFlat",
+];
+/// The extent types QEMU opens a file for (`ZERO` has none).
+const VMDK_EXTENT_TYPES: [&[u8]; 5] = [b"FLAT", b"SPARSE", b"VMFS", b"VMFSSPARSE", b"SESPARSE"];
 
 fn vmdk(h: &[u8]) -> Result<ImageInfo, HeaderError> {
-    let descriptor: &[u8] = if h.starts_with(VMDK_MAGIC) {
-        // Sparse extent with an embedded descriptor: version u32 LE @4, descriptor offset
-        // and size in 512-byte sectors, u64 LE @28 and @36.
-        let version = le32(h, 4)?;
-        if !(1..=3).contains(&version) {
-            return Err(HeaderError::Version("vmdk", version.into()));
+    // (where the parent hint is read, the descriptor whose extents QEMU opens)
+    let (hint_at, extents_from): (usize, Option<&[u8]>) = if h.starts_with(VMDK4_MAGIC) {
+        // VMDK4 header after the magic: version u32 @4, capacity u64 @12, descriptor
+        // offset in sectors u64 @28 (all LE). vmdk_open_vmdk4 opens the embedded
+        // descriptor as a descriptor file (extents included) only for a zero capacity;
+        // it checks the version after that.
+        let capacity = le64(h, 12)?;
+        let desc_sector = le64(h, 28)?;
+        if capacity == 0 && desc_sector != 0 {
+            let start = desc_sector
+                .checked_mul(512)
+                .and_then(|s| usize::try_from(s).ok())
+                .ok_or(HeaderError::Corrupt("descriptor offset"))?;
+            let desc = h
+                .get(start..)
+                .ok_or(HeaderError::Corrupt("descriptor outside the bytes read"))?;
+            (VMDK_SPARSE_DESC, Some(desc))
+        } else {
+            let version = le32(h, 4)?;
+            if version > 3 {
+                return Err(HeaderError::Version("vmdk", version.into()));
+            }
+            (VMDK_SPARSE_DESC, None)
         }
-        let off = le64(h, 28)?;
-        let len = le64(h, 36)?;
-        if off == 0 || len == 0 {
-            return Ok(ImageInfo::default());
-        }
-        let start = off
-            .checked_mul(512)
-            .and_then(|s| usize::try_from(s).ok())
-            .ok_or(HeaderError::Corrupt("descriptor offset"))?;
-        let size = len
-            .checked_mul(512)
-            .and_then(|s| usize::try_from(s).ok())
-            .ok_or(HeaderError::Corrupt("descriptor size"))?;
-        let end = start.saturating_add(size).min(h.len());
-        h.get(start..end)
-            .ok_or(HeaderError::Corrupt("descriptor outside the header"))?
+    } else if h.starts_with(VMDK3_MAGIC) {
+        (VMDK_SPARSE_DESC, None)
     } else if h.starts_with(VMDK_DESCRIPTOR_TEXT) {
         // A separate (text) descriptor file.
-        h
+        (0, Some(h))
     } else {
         return Err(HeaderError::BadMagic("vmdk"));
     };
-    // The descriptor ends at the first NUL (padding of the embedded area).
-    let descriptor = &descriptor[..descriptor
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(descriptor.len())];
-    let text = String::from_utf8_lossy(descriptor);
     let mut info = ImageInfo::default();
-    for line in text.lines().map(str::trim) {
-        if let Some(v) = line.strip_prefix("parentFileNameHint=") {
-            let name =
-                unquote(v).ok_or(HeaderError::Corrupt("parentFileNameHint is not quoted"))?;
-            if name.len() > MAX_NAME {
-                return Err(HeaderError::Corrupt("parentFileNameHint too long"));
+    if let Some(desc) = extents_from {
+        let desc = c_str(desc);
+        match c_value(desc, b"createType") {
+            Some(Ok(t)) if VMDK_DESC_TYPES.iter().any(|k| k.as_bytes() == t) => {}
+            _ => {
+                return Err(HeaderError::Corrupt(
+                    "descriptor without a createType QEMU opens",
+                ))
             }
-            info.backing = Some(BackingRef {
-                name: name.to_string(),
-                format: Some("vmdk".into()),
-            });
-        } else if let Some(name) = extent_file(line) {
-            if name.len() > MAX_NAME {
-                return Err(HeaderError::Corrupt("extent file name too long"));
-            }
-            info.companions.push(Companion {
-                name: name.to_string(),
-                what: "extent",
-            });
         }
+        info.companions = extents(desc)?;
+    }
+    let hint_area = h
+        .get(hint_at..)
+        .map(|d| c_str(&d[..d.len().min(VMDK_DESC_SIZE)]))
+        .unwrap_or_default();
+    if let Some(name) = c_value(hint_area, b"parentFileNameHint") {
+        let name = name.map_err(|_| HeaderError::Corrupt("parentFileNameHint is not quoted"))?;
+        if name.len() > MAX_NAME {
+            return Err(HeaderError::Corrupt("parentFileNameHint too long"));
+        }
+        info.backing = Some(BackingRef {
+            name: text(name, "parentFileNameHint is not text")?,
+            format: Some("vmdk".into()),
+        });
     }
     Ok(info)
 }
 
-/// `"text"` -> `text`.
-fn unquote(v: &str) -> Option<&str> {
-    v.trim().strip_prefix('"')?.strip_suffix('"')
+/// The bytes before the first NUL: QEMU reads descriptors as C strings.
+fn c_str(b: &[u8]) -> &[u8] {
+    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
 }
 
-/// The file of an extent line: `RW 2048 FLAT "disk-flat.vmdk" 0`. `ZERO` extents have none.
-fn extent_file(line: &str) -> Option<&str> {
-    let mut words = line.splitn(4, ' ');
-    let access = words.next()?;
-    if !matches!(access, "RW" | "RDONLY" | "NOACCESS") {
-        return None;
+/// A descriptor value as QEMU's `vmdk_parse_description` and `vmdk_parent_open` find it:
+/// the first occurrence of `key` anywhere, two bytes skipped (`="`), up to the next `"`.
+/// `None` without the key, `Some(Err(()))` without the closing quote (QEMU fails).
+fn c_value<'a>(desc: &'a [u8], key: &[u8]) -> Option<Result<&'a [u8], ()>> {
+    let at = desc.windows(key.len()).position(|w| w == key)?;
+    let rest = desc.get(at + key.len() + 2..).unwrap_or_default();
+    Some(match rest.iter().position(|&c| c == b'"') {
+        Some(end) => Ok(&rest[..end]),
+        None => Err(()),
+    })
+}
+
+/// The extent files QEMU's `vmdk_parse_extents` opens: on every line,
+/// `sscanf(line, "%10s %" SCNd64 " %10s \"%511[^\n\r\"]\" %" SCNd64, ...)`; only `RW`
+/// extents of a type with a file and a positive size are opened (`RDONLY` and `NOACCESS`
+/// lines are skipped). A line QEMU calls invalid makes the image fail to open: an error.
+fn extents(desc: &[u8]) -> Result<Vec<Companion>, HeaderError> {
+    let mut out = Vec::new();
+    // QEMU scans from each line start; scanning from the newline before it is the same,
+    // as the scan begins by skipping white space.
+    let starts = std::iter::once(0).chain(
+        desc.iter()
+            .enumerate()
+            .filter(|(_, &c)| c == b'\n')
+            .map(|(i, _)| i),
+    );
+    for start in starts {
+        let Some(e) = Extent::scan(&desc[start..]) else {
+            continue;
+        };
+        if e.access != b"RW" {
+            continue;
+        }
+        let valid = match e.kind {
+            b"FLAT" => e.offset.is_some_and(|o| o >= 0),
+            _ => e.offset.is_none(),
+        };
+        if !valid {
+            return Err(HeaderError::Corrupt("invalid extent line"));
+        }
+        if e.sectors <= 0 || !VMDK_EXTENT_TYPES.contains(&e.kind) {
+            continue;
+        }
+        out.push(Companion {
+            name: text(e.name, "extent file name is not text")?,
+            kind: CompanionKind::Extent,
+        });
     }
-    let _sectors: u64 = words.next()?.parse().ok()?;
-    let kind = words.next()?;
-    if kind == "ZERO" {
-        return None;
+    Ok(out)
+}
+
+/// One extent line as `sscanf` converts it, when it converts at least four fields.
+struct Extent<'a> {
+    access: &'a [u8],
+    sectors: i64,
+    kind: &'a [u8],
+    name: &'a [u8],
+    offset: Option<i64>,
+}
+
+impl<'a> Extent<'a> {
+    fn scan(s: &'a [u8]) -> Option<Self> {
+        let mut c = Cursor { s, at: 0 };
+        let access = c.word(10)?;
+        let sectors = c.int()?;
+        let kind = c.word(10)?;
+        c.space();
+        if !c.lit(b'"') {
+            return None;
+        }
+        let name = c.take_while(VMDK_EXTENT_NAME, |b| !matches!(b, b'\n' | b'\r' | b'"'))?;
+        let offset = if c.lit(b'"') { c.int() } else { None };
+        Some(Extent {
+            access,
+            sectors,
+            kind,
+            name,
+            offset,
+        })
     }
-    let rest = words.next()?.trim();
-    let rest = rest.strip_prefix('"')?;
-    let end = rest.find('"')?;
-    Some(&rest[..end])
+}
+
+/// C `isspace`.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// A `sscanf` cursor over a C string.
+struct Cursor<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// White space, as a space in a `sscanf` format.
+    fn space(&mut self) {
+        while self.s.get(self.at).is_some_and(|&b| is_c_space(b)) {
+            self.at += 1;
+        }
+    }
+
+    fn lit(&mut self, want: u8) -> bool {
+        let hit = self.s.get(self.at) == Some(&want);
+        self.at += usize::from(hit);
+        hit
+    }
+
+    /// At least one and at most `max` bytes matching `ok`.
+    fn take_while(&mut self, max: usize, ok: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
+        let start = self.at;
+        while self.at - start < max && self.s.get(self.at).is_some_and(|&b| ok(b)) {
+            self.at += 1;
+        }
+        (self.at > start).then(|| &self.s[start..self.at])
+    }
+
+    /// `%Ns`.
+    fn word(&mut self, max: usize) -> Option<&'a [u8]> {
+        self.space();
+        self.take_while(max, |b| !is_c_space(b))
+    }
+
+    /// `%lld`: optional sign, decimal digits; out of range saturates like `strtoll`.
+    fn int(&mut self) -> Option<i64> {
+        self.space();
+        let negative = if self.lit(b'-') {
+            true
+        } else {
+            self.lit(b'+');
+            false
+        };
+        let digits = self.take_while(usize::MAX, |b| b.is_ascii_digit())?;
+        let magnitude = digits.iter().fold(0i64, |n, &d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+        Some(if negative { -magnitude } else { magnitude })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A minimal qcow2 v3 header with optional backing name, format and data file.
-    fn qcow2_img(backing: Option<&str>, format: Option<&str>, data: Option<&str>) -> Vec<u8> {
+    fn put(h: &mut Vec<u8>, at: usize, bytes: &[u8]) {
+        if h.len() < at + bytes.len() {
+            h.resize(at + bytes.len(), 0);
+        }
+        h[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// A qcow2 extension: type, length, data padded to 8 bytes.
+    fn ext(kind: u32, data: &[u8]) -> Vec<u8> {
+        let mut e = kind.to_be_bytes().to_vec();
+        e.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        e.extend_from_slice(data);
+        e.resize(8 + data.len().div_ceil(8) * 8, 0);
+        e
+    }
+
+    /// A qcow2 header of `version` (2 or 3) with the incompatible features `incompat`
+    /// (v3), the given extensions after the header and an optional backing name at 1024.
+    fn qcow2_hdr(version: u32, incompat: u64, exts: &[Vec<u8>], backing: Option<&str>) -> Vec<u8> {
         let mut h = vec![0u8; 4096];
-        h[0..4].copy_from_slice(QCOW_MAGIC);
-        h[4..8].copy_from_slice(&3u32.to_be_bytes());
-        h[100..104].copy_from_slice(&104u32.to_be_bytes());
-        let mut at = 104;
-        for (kind, val) in [(EXT_BACKING_FORMAT, format), (EXT_DATA_FILE, data)] {
-            if let Some(f) = val {
-                h[at..at + 4].copy_from_slice(&kind.to_be_bytes());
-                h[at + 4..at + 8].copy_from_slice(&(f.len() as u32).to_be_bytes());
-                h[at + 8..at + 8 + f.len()].copy_from_slice(f.as_bytes());
-                at += 8 + f.len().div_ceil(8) * 8;
-            }
+        put(&mut h, 0, QCOW_MAGIC);
+        put(&mut h, 4, &version.to_be_bytes());
+        let mut at = if version == 3 {
+            put(&mut h, 72, &incompat.to_be_bytes());
+            put(&mut h, 100, &104u32.to_be_bytes());
+            104
+        } else {
+            72
+        };
+        for e in exts {
+            put(&mut h, at, e);
+            at += e.len();
         }
         if let Some(b) = backing {
-            let off = 1024usize;
-            h[8..16].copy_from_slice(&(off as u64).to_be_bytes());
-            h[16..20].copy_from_slice(&(b.len() as u32).to_be_bytes());
-            h[off..off + b.len()].copy_from_slice(b.as_bytes());
+            put(&mut h, 8, &1024u64.to_be_bytes());
+            put(&mut h, 16, &(b.len() as u32).to_be_bytes());
+            put(&mut h, 1024, b.as_bytes());
         }
         h
+    }
+
+    fn info(format: &str, h: &[u8]) -> ImageInfo {
+        read(format, h).unwrap().unwrap()
     }
 
     fn backing(name: &str, format: Option<&str>) -> Option<BackingRef> {
@@ -397,119 +616,543 @@ mod tests {
         })
     }
 
+    fn names(i: &ImageInfo) -> Vec<&str> {
+        i.companions.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    fn corrupt(format: &str, h: &[u8]) -> bool {
+        matches!(read(format, h), Err(HeaderError::Corrupt(_)))
+    }
+
+    const DATA_BIT: u64 = QCOW2_INCOMPAT_DATA_FILE;
+
     #[test]
-    fn qcow2_name_format_and_data_file() {
-        let info = read(
+    fn qcow2_v3_data_file_only_with_the_incompatible_bit() {
+        let exts = [
+            ext(EXT_BACKING_FORMAT, b"qcow2"),
+            ext(EXT_DATA_FILE, b"/d/x.data"),
+        ];
+        let i = info(
             "qcow2",
-            &qcow2_img(Some("../base.qcow2"), Some("qcow2"), Some("d.raw")),
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(info.backing, backing("../base.qcow2", Some("qcow2")));
+            &qcow2_hdr(3, DATA_BIT, &exts, Some("../base.qcow2")),
+        );
+        assert_eq!(i.backing, backing("../base.qcow2", Some("qcow2")));
         assert_eq!(
-            info.companions,
+            i.companions,
             [Companion {
-                name: "d.raw".into(),
-                what: "data file"
+                name: "/d/x.data".into(),
+                kind: CompanionKind::DataFile
             }]
         );
-        let info = read("qcow2", &qcow2_img(None, None, Some("/d/x.data")))
-            .unwrap()
-            .unwrap();
-        assert_eq!(info.backing, None);
+        assert_eq!(i.companions[0].kind.what(), "data file");
+        // The bit clear (other bits set): QEMU ignores the extension.
+        for incompat in [0, 1, 2, 8, !DATA_BIT] {
+            let i = info("qcow2", &qcow2_hdr(3, incompat, &exts, None));
+            assert!(i.companions.is_empty(), "{incompat:#x}");
+        }
+        // Several extensions: the last one, like QEMU.
+        let two = [ext(EXT_DATA_FILE, b"/a"), ext(EXT_DATA_FILE, b"/b")];
         assert_eq!(
-            info.companions.len(),
-            1,
-            "data file found without a backing file"
+            names(&info("qcow2", &qcow2_hdr(3, DATA_BIT, &two, None))),
+            ["/b"]
         );
-        let info = read("qcow2", &qcow2_img(Some("/b.raw"), None, None))
-            .unwrap()
-            .unwrap();
-        assert_eq!(info.backing, backing("/b.raw", None));
+        // Length limit and text.
+        let long = "/".repeat(MAX_NAME);
+        let ok = [ext(EXT_DATA_FILE, long.as_bytes())];
+        assert_eq!(
+            names(&info("qcow2", &qcow2_hdr(3, DATA_BIT, &ok, None))),
+            [&long]
+        );
+        let long = "/".repeat(MAX_NAME + 1);
+        let bad = [ext(EXT_DATA_FILE, long.as_bytes())];
+        assert!(corrupt("qcow2", &qcow2_hdr(3, DATA_BIT, &bad, None)));
+        let bad = [ext(EXT_DATA_FILE, b"/a\xff")];
+        assert!(corrupt("qcow2", &qcow2_hdr(3, DATA_BIT, &bad, None)));
     }
 
     #[test]
-    fn qcow2_never_trusts_lengths() {
-        let mut h = qcow2_img(Some("/b"), None, None);
-        h[16..20].copy_from_slice(&5000u32.to_be_bytes());
-        assert!(matches!(read("qcow2", &h), Err(HeaderError::Corrupt(_))));
-        let mut h = qcow2_img(Some("/b"), None, None);
-        h[8..16].copy_from_slice(&u64::MAX.to_be_bytes());
-        assert!(matches!(read("qcow2", &h), Err(HeaderError::Corrupt(_))));
-        let h = qcow2_img(Some("/b"), Some("qcow2"), None);
-        assert!(read("qcow2", &h[..50]).is_err());
-        let mut h = qcow2_img(Some("/b"), Some("qcow2"), None);
-        h[108..112].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(matches!(read("qcow2", &h), Err(HeaderError::Corrupt(_))));
-        let mut h = qcow2_img(Some("/b\0/etc/shadow"), None, None);
-        h[20] = 0;
-        assert!(matches!(read("qcow2", &h), Err(HeaderError::Corrupt(_))));
+    fn qcow2_v2_has_no_features_and_its_extensions_start_at_72() {
+        let exts = [
+            ext(EXT_BACKING_FORMAT, b"raw\0\0"),
+            ext(EXT_DATA_FILE, b"/d/x.data"),
+        ];
+        let mut h = qcow2_hdr(2, 0, &exts, Some("/b.raw"));
+        // Whatever lies where v3 keeps its feature bits.
+        put(&mut h, 72 + 80, &u64::MAX.to_be_bytes());
+        let i = info("qcow2", &h);
+        assert_eq!(i.backing, backing("/b.raw", Some("raw")));
+        assert!(i.companions.is_empty());
     }
 
     #[test]
-    fn magic_and_versions() {
+    fn qcow2_header_length_and_versions() {
+        let mut h = qcow2_hdr(3, 0, &[], Some("/b"));
+        put(&mut h, 100, &103u32.to_be_bytes());
+        assert!(corrupt("qcow2", &h));
+        // A longer header: the extensions start after it.
+        let mut h = qcow2_hdr(3, 0, &[], Some("/b"));
+        put(&mut h, 100, &112u32.to_be_bytes());
+        put(&mut h, 104, &ext(EXT_BACKING_FORMAT, b"vmdk")[..8]);
+        put(&mut h, 112, &ext(EXT_BACKING_FORMAT, b"qcow2"));
+        assert_eq!(info("qcow2", &h).backing, backing("/b", Some("qcow2")));
+        for v in [0u32, 1, 4] {
+            let h = qcow2_hdr(v, 0, &[], None);
+            assert_eq!(
+                read("qcow2", &h),
+                Err(HeaderError::Version("qcow2", v.into()))
+            );
+        }
         assert_eq!(
             read("qcow2", b"RAW DATA"),
             Err(HeaderError::BadMagic("qcow2"))
         );
-        let mut h = qcow2_img(None, None, None);
-        h[4..8].copy_from_slice(&1u32.to_be_bytes());
-        assert_eq!(read("qcow2", &h), Err(HeaderError::Version("qcow2", 1)));
-        // The same bytes are a valid qcow (v1) header.
-        assert_eq!(read("qcow", &h).unwrap().unwrap(), ImageInfo::default());
-        assert_eq!(read("raw", b"QFI\xfb...").unwrap(), None);
-        assert_eq!(read("qed", b"QFI\xfb"), Err(HeaderError::BadMagic("qed")));
-        assert_eq!(read("vmdk", b"QFI\xfb"), Err(HeaderError::BadMagic("vmdk")));
+        // Truncated before the version, the v3 fields, the header length.
+        let h = qcow2_hdr(3, 0, &[], None);
+        for len in [6, 20, 80, 102] {
+            assert!(corrupt("qcow2", &h[..len]), "{len}");
+        }
+    }
+
+    #[test]
+    fn qcow2_extensions() {
+        // Padding: a 5-byte extension takes 8 bytes of data.
+        let exts = [
+            ext(0x1234_5678, b"12345"),
+            ext(EXT_BACKING_FORMAT, b"qcow2"),
+        ];
+        assert_eq!(
+            info("qcow2", &qcow2_hdr(3, 0, &exts, Some("/b"))).backing,
+            backing("/b", Some("qcow2"))
+        );
+        // The end marker ends the list.
+        let exts = [ext(EXT_END, b""), ext(EXT_BACKING_FORMAT, b"qcow2")];
+        assert_eq!(
+            info("qcow2", &qcow2_hdr(3, 0, &exts, Some("/b"))).backing,
+            backing("/b", None)
+        );
+        // Trailing NULs are not part of the name; all NULs is an empty one.
+        let exts = [ext(EXT_BACKING_FORMAT, b"qcow2\0\0\0")];
+        assert_eq!(
+            info("qcow2", &qcow2_hdr(3, 0, &exts, Some("/b"))).backing,
+            backing("/b", Some("qcow2"))
+        );
+        let exts = [ext(EXT_BACKING_FORMAT, b"\0\0")];
+        assert_eq!(
+            info("qcow2", &qcow2_hdr(3, 0, &exts, Some("/b"))).backing,
+            backing("/b", Some(""))
+        );
+        let exts = [ext(EXT_BACKING_FORMAT, b"q\0w")];
+        assert!(corrupt("qcow2", &qcow2_hdr(3, 0, &exts, Some("/b"))));
+        // Extensions end where the backing name starts: one that runs into it is corrupt,
+        // one that ends exactly there is read.
+        let mut h = qcow2_hdr(3, 0, &[ext(EXT_BACKING_FORMAT, b"qcow2")], Some("/b"));
+        put(&mut h, 8, &112u64.to_be_bytes());
+        put(&mut h, 112, b"/b");
+        assert!(corrupt("qcow2", &h));
+        let mut h = qcow2_hdr(3, 0, &[ext(EXT_BACKING_FORMAT, b"")], Some("/b"));
+        put(&mut h, 8, &112u64.to_be_bytes());
+        put(&mut h, 112, b"/b");
+        assert_eq!(info("qcow2", &h).backing, backing("/b", Some("")));
+        // An extension header cut by the end of the area is not read.
+        let mut h = qcow2_hdr(3, 0, &[ext(EXT_BACKING_FORMAT, b"")], Some("/b"));
+        put(&mut h, 8, &111u64.to_be_bytes());
+        put(&mut h, 111, b"/b");
+        assert_eq!(info("qcow2", &h).backing, backing("/b", None));
+        // Lengths past the bytes read.
+        let mut h = qcow2_hdr(3, 0, &[ext(EXT_BACKING_FORMAT, b"qcow2")], None);
+        put(&mut h, 108, &u32::MAX.to_be_bytes());
+        assert!(corrupt("qcow2", &h));
+        let h = qcow2_hdr(3, 0, &[ext(EXT_BACKING_FORMAT, b"qcow2")], None);
+        assert!(corrupt("qcow2", &h[..115]));
+        // Extensions run to the end of the bytes read without a backing file.
+        let mut h = qcow2_hdr(3, 0, &[], None);
+        h.truncate(104);
+        h.extend_from_slice(&ext(EXT_BACKING_FORMAT, b"qcow2")[..13]);
+        assert_eq!(info("qcow2", &h).backing, None);
+        assert_eq!(read("qcow2", &h).unwrap().unwrap().companions, []);
+    }
+
+    /// A qcow (v1) header with a backing name of `size` bytes at `offset`.
+    fn qcow1_hdr(offset: u64, size: u32) -> Vec<u8> {
+        let mut h = vec![0u8; 2048];
+        put(&mut h, 0, QCOW_MAGIC);
+        put(&mut h, 4, &1u32.to_be_bytes());
+        put(&mut h, 8, &offset.to_be_bytes());
+        put(&mut h, 16, &size.to_be_bytes());
+        h
+    }
+
+    #[test]
+    fn qcow1_backing_name_and_zero_fields() {
+        let mut h = qcow1_hdr(48, 6);
+        put(&mut h, 48, b"/b.img");
+        assert_eq!(info("qcow", &h).backing, backing("/b.img", None));
+        assert_eq!(info("qcow", &h).companions, []);
+        // A zero offset means no backing file, whatever the size says (offset 0 holds the
+        // magic, which is no name); a zero size too.
+        assert_eq!(info("qcow", &qcow1_hdr(0, 5)).backing, None);
+        assert_eq!(info("qcow", &qcow1_hdr(0, 0)).backing, None);
+        assert_eq!(info("qcow", &qcow1_hdr(48, 0)).backing, None);
+        let mut h = qcow1_hdr(48, 2);
+        put(&mut h, 4, &2u32.to_be_bytes());
+        assert_eq!(read("qcow", &h), Err(HeaderError::Version("qcow", 2)));
+        assert_eq!(
+            read("qcow", b"QED\0...."),
+            Err(HeaderError::BadMagic("qcow"))
+        );
+        assert!(corrupt("qcow", &h[..6]));
+        assert!(corrupt("qcow", &qcow1_hdr(48, 2)[..18]));
+    }
+
+    #[test]
+    fn names_are_capped_and_bounded_by_the_bytes_read() {
+        // MAX_NAME bytes accepted, one more refused.
+        let mut h = qcow1_hdr(1024, MAX_NAME as u32);
+        put(&mut h, 1024, "/".repeat(MAX_NAME).as_bytes());
+        assert_eq!(info("qcow", &h).backing.unwrap().name.len(), MAX_NAME);
+        put(&mut h, 1024, "/".repeat(MAX_NAME + 1).as_bytes());
+        put(&mut h, 16, &(MAX_NAME as u32 + 1).to_be_bytes());
+        assert!(corrupt("qcow", &h));
+        put(&mut h, 16, &u32::MAX.to_be_bytes());
+        assert!(corrupt("qcow", &h));
+        // 64 KiB: qcow2's default cluster, where QEMU accepts a backing name.
+        assert_eq!(HEADER_READ, 65536);
+        // A name ending exactly at HEADER_READ is read; one byte past is refused.
+        let mut h = qcow1_hdr((HEADER_READ - 8) as u64, 8);
+        h.resize(HEADER_READ, 0);
+        put(&mut h, HEADER_READ - 8, b"/end.img");
+        assert_eq!(info("qcow", &h).backing, backing("/end.img", None));
+        put(&mut h, 8, &((HEADER_READ - 7) as u64).to_be_bytes());
+        assert!(corrupt("qcow", &h));
+        // Offsets that overflow.
+        put(&mut h, 8, &u64::MAX.to_be_bytes());
+        assert!(corrupt("qcow", &h));
+        // Not UTF-8, or a NUL inside (QEMU would stop at it; the rule would not).
+        let mut h = qcow1_hdr(48, 4);
+        put(&mut h, 48, b"/a\xffb");
+        assert!(corrupt("qcow", &h));
+        put(&mut h, 48, b"/a\0b");
+        assert!(corrupt("qcow", &h));
+        // An empty name is no backing file (QED can say so).
+        let mut h = qed_hdr(QED_F_BACKING_FILE, 512, 0);
+        put(&mut h, 512, b"x");
+        assert_eq!(info("qed", &h).backing, None);
+    }
+
+    fn qed_hdr(features: u64, offset: u32, size: u32) -> Vec<u8> {
+        let mut h = vec![0u8; 1024];
+        put(&mut h, 0, QED_MAGIC);
+        put(&mut h, 16, &features.to_le_bytes());
+        put(&mut h, 56, &offset.to_le_bytes());
+        put(&mut h, 60, &size.to_le_bytes());
+        h
     }
 
     #[test]
     fn qed_backing_and_no_probe_flag() {
-        let mut h = vec![0u8; 1024];
-        h[0..4].copy_from_slice(QED_MAGIC);
         let name = b"base.raw";
-        h[16..24]
-            .copy_from_slice(&(QED_F_BACKING_FILE | QED_F_BACKING_FORMAT_NO_PROBE).to_le_bytes());
-        h[56..60].copy_from_slice(&512u32.to_le_bytes());
-        h[60..64].copy_from_slice(&(name.len() as u32).to_le_bytes());
-        h[512..512 + name.len()].copy_from_slice(name);
-        assert_eq!(
-            read("qed", &h).unwrap().unwrap().backing,
-            backing("base.raw", Some("raw"))
-        );
-        h[16..24].copy_from_slice(&QED_F_BACKING_FILE.to_le_bytes());
-        assert_eq!(
-            read("qed", &h).unwrap().unwrap().backing,
-            backing("base.raw", None)
-        );
-        h[16..24].copy_from_slice(&0u64.to_le_bytes());
-        assert_eq!(read("qed", &h).unwrap().unwrap().backing, None);
-        h[16..24].copy_from_slice(&QED_F_BACKING_FILE.to_le_bytes());
-        h[56..60].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(read("qed", &h).is_err());
+        let both = QED_F_BACKING_FILE | QED_F_BACKING_FORMAT_NO_PROBE;
+        let mut h = qed_hdr(both, 512, name.len() as u32);
+        put(&mut h, 512, name);
+        assert_eq!(info("qed", &h).backing, backing("base.raw", Some("raw")));
+        put(&mut h, 16, &QED_F_BACKING_FILE.to_le_bytes());
+        assert_eq!(info("qed", &h).backing, backing("base.raw", None));
+        // Other feature bits: no backing file.
+        for f in [0u64, 2, QED_F_BACKING_FORMAT_NO_PROBE, !QED_F_BACKING_FILE] {
+            put(&mut h, 16, &f.to_le_bytes());
+            assert_eq!(info("qed", &h).backing, None, "{f:#x}");
+        }
+        put(&mut h, 16, &QED_F_BACKING_FILE.to_le_bytes());
+        put(&mut h, 56, &u32::MAX.to_le_bytes());
+        assert!(corrupt("qed", &h));
+        assert!(corrupt("qed", &h[..20]));
+        assert!(corrupt("qed", &h[..62]));
+        assert_eq!(read("qed", b"QFI\xfb"), Err(HeaderError::BadMagic("qed")));
+        assert_eq!(info("qed", &qed_hdr(0, 0, 0)), ImageInfo::default());
+    }
+
+    /// A VMDK4 sparse header: version, capacity, descriptor at sector 1 holding `desc`.
+    fn kdmv(version: u32, capacity: u64, desc: &str) -> Vec<u8> {
+        let mut h = vec![0u8; 4096];
+        put(&mut h, 0, VMDK4_MAGIC);
+        put(&mut h, 4, &version.to_le_bytes());
+        put(&mut h, 12, &capacity.to_le_bytes());
+        put(&mut h, 28, &1u64.to_le_bytes());
+        put(&mut h, 36, &20u64.to_le_bytes());
+        put(&mut h, 512, desc.as_bytes());
+        h
+    }
+
+    const FLAT_DESC: &str = "# Disk DescriptorFile\nversion=1\nCID=fffffffe\n\
+        parentCID=ffffffff\ncreateType=\"monolithicFlat\"\n\
+        parentFileNameHint=\"/img/parent.vmdk\"\n\
+        RW 2048 FLAT \"disk-flat.vmdk\" 0\nRW 10 ZERO\n";
+
+    fn desc(create_type: &str, extents: &str) -> String {
+        format!("# Disk DescriptorFile\ncreateType=\"{create_type}\"\n{extents}")
+    }
+
+    fn extents_of(lines: &str) -> Result<Vec<String>, HeaderError> {
+        read("vmdk", desc("twoGbMaxExtentFlat", lines).as_bytes())
+            .map(|i| i.unwrap().companions.into_iter().map(|c| c.name).collect())
     }
 
     #[test]
-    fn vmdk_descriptors() {
-        let text = "# Disk DescriptorFile\nversion=1\nparentFileNameHint=\"/img/parent.vmdk\"\n\
-                    RW 2048 FLAT \"disk-flat.vmdk\" 0\nRW 10 ZERO\nRDONLY 4 SPARSE \"s p.vmdk\"\n";
-        let info = read("vmdk", text.as_bytes()).unwrap().unwrap();
-        assert_eq!(info.backing, backing("/img/parent.vmdk", Some("vmdk")));
-        let names: Vec<_> = info.companions.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["disk-flat.vmdk", "s p.vmdk"]);
-
-        // Embedded descriptor in a sparse extent.
-        let mut h = vec![0u8; 4096];
-        h[0..4].copy_from_slice(VMDK_MAGIC);
-        h[4..8].copy_from_slice(&1u32.to_le_bytes());
-        h[28..36].copy_from_slice(&1u64.to_le_bytes());
-        h[36..44].copy_from_slice(&2u64.to_le_bytes());
-        h[512..512 + text.len()].copy_from_slice(text.as_bytes());
+    fn vmdk_descriptor_file_extents() {
+        let i = info("vmdk", FLAT_DESC.as_bytes());
+        assert_eq!(i.backing, backing("/img/parent.vmdk", Some("vmdk")));
         assert_eq!(
-            read("vmdk", &h).unwrap().unwrap().backing,
+            i.companions,
+            [Companion {
+                name: "disk-flat.vmdk".into(),
+                kind: CompanionKind::Extent
+            }]
+        );
+        assert_eq!(i.companions[0].kind.what(), "extent");
+        // Every type with a file; QEMU skips RDONLY and NOACCESS extents entirely.
+        let all = "RW 1 FLAT \"f\" 0\nRW 1 SPARSE \"s\"\nRW 1 VMFS \"v\"\nRW 1 VMFSSPARSE \"vs\"\n\
+                   RW 1 SESPARSE \"se\"\nRDONLY 1 FLAT \"ro\" 0\nNOACCESS 1 FLAT \"na\" 0\n\
+                   RW 1 ZERO\nRW 1 OTHER \"o\"\nRW 0 FLAT \"zero-size\" 0\nRW -5 SPARSE \"neg\"\n\
+                   RW 1 FLAT \"\" 0\nRWXXXXXXXXXXX 1 FLAT \"long-access\" 0\n";
+        assert_eq!(extents_of(all).unwrap(), ["f", "s", "v", "vs", "se"]);
+        // sscanf's spelling: tabs, CRLF, a sign, a huge size, spaces in the name, an
+        // absolute name, the second line of a file without a final newline.
+        let odd = "\tRW\t+7\tFLAT\t\"a b\"\t0\r\nRW 99999999999999999999 SPARSE \"/abs/x\"\nRW 1 SPARSE \"y\"";
+        assert_eq!(extents_of(odd).unwrap(), ["a b", "/abs/x", "y"]);
+        // Lines QEMU calls invalid make the image fail to open.
+        for bad in [
+            "RW 1 FLAT \"f\"\n",
+            "RW 1 FLAT \"f\" -1\n",
+            "RW 1 VMFS \"v\" 0\n",
+            "RW 1 SPARSE \"s\" 0\n",
+            "RW 1 ZERO \"z\" 0\n",
+        ] {
+            assert!(
+                matches!(extents_of(bad), Err(HeaderError::Corrupt(_))),
+                "{bad}"
+            );
+        }
+        let mut h = desc("vmfs", "RW 1 VMFS \"v").into_bytes();
+        h.extend_from_slice(b"\xff\"\n");
+        assert!(corrupt("vmdk", &h));
+        // Incomplete lines are not extents.
+        for skip in [
+            "RW",
+            "RW x FLAT \"f\" 0",
+            "RW 1",
+            "RW 1 FLAT f 0",
+            "RW - FLAT \"f\" 0",
+            "RW + FLAT \"f\" 0",
+        ] {
+            assert_eq!(extents_of(skip).unwrap(), Vec::<String>::new(), "{skip}");
+        }
+        // QEMU reads 511 bytes of a name: a longer SPARSE name is cut there (that file is
+        // what QEMU opens), a longer FLAT one leaves no offset and is invalid.
+        let n511 = "n".repeat(VMDK_EXTENT_NAME);
+        assert_eq!(
+            extents_of(&format!("RW 1 FLAT \"{n511}\" 0")).unwrap(),
+            [n511.as_str()]
+        );
+        assert_eq!(
+            extents_of(&format!("RW 1 SPARSE \"{n511}x\"")).unwrap(),
+            [n511.as_str()]
+        );
+        assert!(extents_of(&format!("RW 1 FLAT \"{n511}x\" 0")).is_err());
+        // A type word is at most 10 bytes (VMFSSPARSE is exactly 10).
+        assert_eq!(
+            extents_of("RW 1 VMFSSPARSEX \"x\"").unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn vmdk_descriptor_create_types() {
+        for t in VMDK_DESC_TYPES {
+            let i = info("vmdk", desc(t, "RW 1 FLAT \"f\" 0\n").as_bytes());
+            assert_eq!(names(&i), ["f"], "{t}");
+        }
+        for bad in [
+            desc("monolithicSparse", ""),
+            desc("streamOptimized", ""),
+            "# Disk DescriptorFile\nRW 1 FLAT \"f\" 0\n".to_string(),
+            "# Disk DescriptorFile\ncreateType=\"monolithicFlat".to_string(),
+            "# Disk DescriptorFile\ncreateType".to_string(),
+        ] {
+            assert!(corrupt("vmdk", bad.as_bytes()), "{bad}");
+        }
+        // A NUL ends the descriptor.
+        let h = format!(
+            "{}\0RW 1 FLAT \"after-nul\" 0\n",
+            desc("monolithicFlat", "")
+        );
+        assert_eq!(info("vmdk", h.as_bytes()).companions, []);
+        assert_eq!(read("vmdk", b"QFI\xfb"), Err(HeaderError::BadMagic("vmdk")));
+        assert_eq!(
+            read("vmdk", b"createType=\"vmfs\""),
+            Err(HeaderError::BadMagic("vmdk"))
+        );
+    }
+
+    #[test]
+    fn vmdk_parent_hint_as_qemu_reads_it() {
+        let d = |hint: &str| desc("vmfs", &format!("{hint}\n"));
+        assert_eq!(
+            info("vmdk", d("parentFileNameHint=\"p\"").as_bytes()).backing,
+            backing("p", Some("vmdk"))
+        );
+        // The first occurrence anywhere, two bytes skipped after the key.
+        let two = "# parentFileNameHint=\"first\"\nparentFileNameHint=\"second\"";
+        assert_eq!(
+            info("vmdk", d(two).as_bytes()).backing,
+            backing("first", Some("vmdk"))
+        );
+        assert_eq!(
+            info("vmdk", d("parentFileNameHint:'x\"").as_bytes()).backing,
+            backing("x", Some("vmdk"))
+        );
+        assert_eq!(
+            info("vmdk", d("parentFileNameHint=\"\"").as_bytes()).backing,
+            None
+        );
+        for bad in [
+            "parentFileNameHint=\"open",
+            "parentFileNameHint=",
+            "parentFileNameHint",
+        ] {
+            assert!(corrupt("vmdk", d(bad).as_bytes()), "{bad}");
+        }
+        let ok = format!("parentFileNameHint=\"{}\"", "p".repeat(MAX_NAME));
+        assert_eq!(
+            info("vmdk", d(&ok).as_bytes()).backing.unwrap().name.len(),
+            MAX_NAME
+        );
+        let long = format!("parentFileNameHint=\"{}\"", "p".repeat(MAX_NAME + 1));
+        assert!(corrupt("vmdk", d(&long).as_bytes()));
+        assert!(corrupt(
+            "vmdk",
+            d("parentFileNameHint=\"\u{0}\"").as_bytes()
+        ));
+        let mut bad = d("parentFileNameHint=\"x").into_bytes();
+        bad.extend_from_slice(b"\xff\"");
+        assert!(corrupt("vmdk", &bad));
+        // QEMU searches the first DESC_SIZE bytes: a hint whose closing quote is the last
+        // of them is read, one byte later it is unterminated.
+        // DESC_SIZE in block/vmdk.c: 20 sectors.
+        assert_eq!(VMDK_DESC_SIZE, 10240);
+        let key = "parentFileNameHint=\"";
+        let pad = VMDK_DESC_SIZE - key.len() - 2;
+        let at_end = format!("{}{key}p\"", " ".repeat(pad));
+        assert_eq!(at_end.len(), VMDK_DESC_SIZE);
+        assert_eq!(
+            info("vmdk", &kdmv(1, 1, &at_end)).backing,
+            backing("p", Some("vmdk"))
+        );
+        let past = format!("{}{key}pp\"", " ".repeat(pad));
+        assert!(corrupt("vmdk", &kdmv(1, 1, &past)));
+    }
+
+    #[test]
+    fn vmdk_sparse_extents_read_only_the_parent_hint_at_0x200() {
+        let embedded = "# Disk DescriptorFile\ncreateType=\"monolithicSparse\"\n\
+                        parentFileNameHint=\"/img/parent.vmdk\"\n\
+                        RW 2048 SPARSE \"/root/.ssh/authorized_keys\"\n\
+                        RW 2048 FLAT \"other-vm.img\" 0\n";
+        for v in 0..=3 {
+            let i = info("vmdk", &kdmv(v, 2048, embedded));
+            assert_eq!(i.backing, backing("/img/parent.vmdk", Some("vmdk")), "{v}");
+            assert_eq!(
+                i.companions,
+                [],
+                "{v}: embedded extent lines are never opened"
+            );
+        }
+        assert_eq!(
+            read("vmdk", &kdmv(4, 2048, embedded)),
+            Err(HeaderError::Version("vmdk", 4))
+        );
+        // The header's descriptor offset does not move where QEMU reads the hint.
+        let mut h = kdmv(1, 2048, embedded);
+        put(&mut h, 28, &5u64.to_le_bytes());
+        put(&mut h, 5 * 512, b"parentFileNameHint=\"/elsewhere\"");
+        assert_eq!(
+            info("vmdk", &h).backing,
             backing("/img/parent.vmdk", Some("vmdk"))
         );
-        // A descriptor pointing past the bytes read.
-        h[28..36].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(read("vmdk", &h).is_err());
+        // No hint, or fewer bytes than 0x200.
+        assert_eq!(info("vmdk", &kdmv(1, 2048, "")), ImageInfo::default());
+        assert_eq!(info("vmdk", &kdmv(1, 2048, "")[..64]), ImageInfo::default());
+        assert!(corrupt("vmdk", &kdmv(1, 2048, "")[..30]));
+        assert!(corrupt("vmdk", &kdmv(1, 2048, "")[..16]));
+        // VMDK3 (COWD): the hint at 0x200 too, no extents.
+        let mut h = vec![0u8; 2048];
+        put(&mut h, 0, VMDK3_MAGIC);
+        put(
+            &mut h,
+            512,
+            b"RW 1 FLAT \"f\" 0\nparentFileNameHint=\"/p3\"",
+        );
+        assert_eq!(info("vmdk", &h).backing, backing("/p3", Some("vmdk")));
+        assert_eq!(info("vmdk", &h).companions, []);
+    }
+
+    #[test]
+    fn vmdk_sparse_with_zero_capacity_opens_its_descriptor_as_a_file() {
+        // vmdk_open_vmdk4: capacity 0 and a descriptor: a descriptor file, extents and
+        // all, whatever the version.
+        let d = desc(
+            "vmfs",
+            "RW 1 VMFS \"vmfs.img\"\nparentFileNameHint=\"/p\"\n",
+        );
+        for v in [1, 7] {
+            let i = info("vmdk", &kdmv(v, 0, &d));
+            assert_eq!(names(&i), ["vmfs.img"]);
+            assert_eq!(i.backing, backing("/p", Some("vmdk")));
+        }
+        // Its descriptor follows the header's offset.
+        let mut h = kdmv(1, 0, "");
+        put(&mut h, 28, &3u64.to_le_bytes());
+        put(&mut h, 3 * 512, d.as_bytes());
+        assert_eq!(names(&info("vmdk", &h)), ["vmfs.img"]);
+        // ... and needs a createType QEMU opens.
+        assert!(corrupt("vmdk", &kdmv(1, 0, "RW 1 VMFS \"vmfs.img\"\n")));
+        // No descriptor offset: a plain sparse extent, version checked.
+        let mut h = kdmv(1, 0, &d);
+        put(&mut h, 28, &0u64.to_le_bytes());
+        assert_eq!(names(&info("vmdk", &h)), Vec::<&str>::new());
+        put(&mut h, 4, &4u32.to_le_bytes());
+        assert_eq!(read("vmdk", &h), Err(HeaderError::Version("vmdk", 4)));
+        // A descriptor past the bytes read, or an offset that overflows.
+        let mut h = kdmv(1, 0, &d);
+        put(&mut h, 28, &9u64.to_le_bytes());
+        assert!(corrupt("vmdk", &h));
+        put(&mut h, 28, &(u64::MAX / 256).to_le_bytes());
+        assert!(corrupt("vmdk", &h));
+        // Exactly at the end of the bytes read: empty, so no createType.
+        let mut h = kdmv(1, 0, "");
+        h.truncate(4096);
+        put(&mut h, 28, &8u64.to_le_bytes());
+        assert!(corrupt("vmdk", &h));
+    }
+
+    #[test]
+    fn other_formats_are_not_read() {
+        assert_eq!(read("raw", b"QFI\xfb...").unwrap(), None);
+        assert_eq!(read("luks", b"KDMV").unwrap(), None);
+    }
+
+    #[test]
+    fn errors_name_the_format_and_the_reason() {
+        assert_eq!(
+            HeaderError::BadMagic("qcow2").to_string(),
+            "is not a qcow2 image (wrong magic number)"
+        );
+        assert_eq!(
+            HeaderError::Version("vmdk", 4).to_string(),
+            "has an unsupported vmdk version 4"
+        );
+        assert_eq!(
+            HeaderError::Corrupt("why").to_string(),
+            "has a corrupt header: why"
+        );
     }
 }

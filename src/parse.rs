@@ -598,7 +598,9 @@ fn parse_disk(disk: &Element) -> Result<Disk> {
         .and_then(|d| d.attr("type"))
         .map(str::to_string);
     let backing = parse_backing(disk, &what)?;
+    let data_store = parse_data_store(disk, &what)?;
     Ok(Disk {
+        data_store,
         relabel: relabel(disk),
         target,
         source,
@@ -691,6 +693,16 @@ fn parse_source(el: &Element, storage_type: &str, what: &str) -> Result<Source> 
     }
 }
 
+/// `<source><dataStore type=...><format/><source .../></dataStore></source>` of a disk or
+/// backing layer (libvirt >= 10.10, `formatdomain`: the qcow2 image's external data file).
+fn parse_data_store(el: &Element, what: &str) -> Result<Option<Source>> {
+    let Some(ds) = el.child("source").and_then(|s| s.child("dataStore")) else {
+        return Ok(None);
+    };
+    let what = format!("{what} <dataStore>");
+    parse_source(ds, ds.attr("type").unwrap_or("file"), &what).map(Some)
+}
+
 /// Reads a `<backingStore>` chain iteratively (it can be 200 layers deep).
 fn parse_backing(disk: &Element, what: &str) -> Result<Backing> {
     let Some(mut bs) = disk.child("backingStore") else {
@@ -710,6 +722,7 @@ fn parse_backing(disk: &Element, what: &str) -> Result<Backing> {
             .and_then(|f| f.attr("type"))
             .map(str::to_string);
         layers.push(Layer {
+            data_store: parse_data_store(bs, &layer_what)?,
             source,
             format,
             relabel: relabel(bs),

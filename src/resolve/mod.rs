@@ -17,7 +17,7 @@ pub mod canonical;
 pub use canonical::{canonicalize, CanonError, Canonical, CanonicalPath};
 
 use crate::error::{quote, quote_path, Error, Result, Warning};
-use crate::image::{self, HEADER_READ};
+use crate::image::{self, CompanionKind, HEADER_READ};
 use crate::origin::Origin;
 use std::collections::HashSet;
 use std::io::Read;
@@ -33,11 +33,12 @@ pub const DEFAULT_POOL_DIR: &str = "/etc/libvirt/storage";
 /// Deepest backing chain followed, as in libvirt and QEMU.
 pub const MAX_CHAIN_DEPTH: usize = 200;
 
-/// A file an image needs besides its backing file (qcow2 data file, VMDK extent).
+/// A file an image needs besides its backing file (qcow2 data file, VMDK extent), found
+/// only where QEMU itself opens one (see [`crate::image`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompanionFile {
-    /// What it is (`data file`, `extent`).
-    pub what: &'static str,
+    /// What it is.
+    pub kind: CompanionKind,
     /// The path as the header names it, made absolute.
     pub raw: PathBuf,
     /// Its canonical form.
@@ -283,13 +284,24 @@ impl Resolve for FsResolver {
             let Some(info) = info else { break };
 
             for c in &info.companions {
-                let c_origin = cur_origin.with(c.what);
+                let c_origin = cur_origin.with(c.kind.what());
+                // QEMU opens a header's data file name as given (qcow2_do_open), not
+                // against the image's directory like a backing name: a relative one is
+                // relative to QEMU's working directory, which the helper cannot know.
+                if c.kind == CompanionKind::DataFile && !Path::new(&c.name).is_absolute() {
+                    self.warn(format!(
+                        "{} (from {c_origin}) names the data file {}, not an absolute path: QEMU opens it relative to its own working directory, so no rule is written for it (declare the data file with <dataStore>)",
+                        quote_path(cur.as_path()),
+                        quote(&c.name)
+                    ));
+                    continue;
+                }
                 let Some(c_raw) = self.local_name(&c.name, &cur_raw, &cur, &c_origin) else {
                     continue;
                 };
                 let path = self.canonical(&c_raw, &c_origin)?;
                 let file = CompanionFile {
-                    what: c.what,
+                    kind: c.kind,
                     raw: c_raw,
                     path,
                 };

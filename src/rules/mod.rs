@@ -18,6 +18,7 @@
 use crate::domain::{Backing, ChardevClass, Domain, LocalKind, Source, VirtType};
 use crate::error::{Error, Result, Warning};
 use crate::escape::{AaPattern, Glob, Part};
+use crate::image::CompanionKind;
 use crate::origin::Origin;
 use crate::policy::{self, Grant, Scope};
 
@@ -419,6 +420,9 @@ fn disk_rules(
         }
         None => None,
     };
+    // The data file the XML declares (`<dataStore>`, libvirt >= 10.10) is named by the
+    // admin like the disk itself: the disk's permissions, checked like the disk.
+    let declared_data = data_store(b, r, &disk.data_store, Some(perms), origin)?;
     match &disk.backing {
         Backing::None => {}
         Backing::Explicit(layers) => {
@@ -439,6 +443,8 @@ fn disk_rules(
                     }
                     _ => {}
                 }
+                // A backing layer's data file is read-only like the layer.
+                data_store(b, r, &layer.data_store, None, &lo)?;
             }
         }
         Backing::Discover => {
@@ -450,24 +456,68 @@ fn disk_rules(
                 return Ok(());
             }
             let chain = r.image_chain(&raw, &canon, disk.format.as_deref(), origin)?;
-            // Companions (qcow2 data file, VMDK extents) get the permissions of their
-            // image: QEMU writes a writable image's data file.
+            // Issue 9, class 1: no writable grant ever comes from image bytes (OpenStack
+            // CVE-2022-47951, CVE-2024-32498). A companion the header names (the resolver
+            // reports only those QEMU opens) is read-only like a backing file, whatever
+            // the disk's permissions.
             for c in chain.top_companions {
-                b.add(c.path, perms, &origin.with(c.what))
+                if c.kind == CompanionKind::DataFile && declared_data {
+                    // libvirt passes the <dataStore> file as QEMU's data-file option:
+                    // QEMU never opens the name in the header.
+                    continue;
+                }
+                let co = origin.with(c.kind.what());
+                b.add_backing(c.path.clone(), &co)
                     .map_err(|e| name_parent(e, &c.raw))?;
+                if !disk.readonly {
+                    let advice = match c.kind {
+                        CompanionKind::DataFile => "declare it with <dataStore> in the disk's <source>",
+                        CompanionKind::Extent => "add a rule for it to the VM's own profile or convert the image (README: VMDK descriptors)",
+                    };
+                    b.warn(r, format!(
+                        "{co}: {} is named by the image, not by the XML, so it is read-only (a writable grant never comes from image bytes) and QEMU cannot write it; {advice}",
+                        crate::error::quote_path(c.path.as_path())
+                    ));
+                }
             }
             for (i, layer) in chain.layers.into_iter().enumerate() {
                 let lo = origin.with(format_args!("backing {}", i + 1));
                 b.add_backing(layer.path, &lo)
                     .map_err(|e| name_parent(e, &layer.raw))?;
                 for c in layer.companions {
-                    b.add_backing(c.path, &lo.with(c.what))
+                    b.add_backing(c.path, &lo.with(c.kind.what()))
                         .map_err(|e| name_parent(e, &c.raw))?;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The rule of a `<dataStore>`: `perms` for the disk's own, read-only (`None`) for a
+/// backing layer's. Only a local file or block device needs one. Returns whether the
+/// XML declares a data store at all.
+fn data_store(
+    b: &mut Builder,
+    r: &mut impl Resolve,
+    ds: &Option<Source>,
+    perms: Option<Perms>,
+    origin: &Origin,
+) -> Result<bool> {
+    let Some(Source::Local { path, .. }) = ds else {
+        return Ok(ds.is_some());
+    };
+    let o = origin.with("dataStore");
+    match perms {
+        Some(p) => {
+            b.file(r, Path::new(path), p, &o)?;
+        }
+        None => {
+            let canon = r.canonical(Path::new(path), &o)?;
+            b.add_backing(canon, &o)?;
+        }
+    }
+    Ok(true)
 }
 
 /// The VFIO container and the IOMMU group node of a PCI device (`/dev/vfio/<group>`, what
@@ -515,7 +565,7 @@ fn name_parent(e: Error, raw: &Path) -> Error {
             path,
             origin: origin.clone(),
             why: format!(
-                "{why}; the backing file name {} comes from an image header",
+                "{why}; the name {} comes from an image header",
                 crate::error::quote_path(raw)
             ),
         },
