@@ -13,7 +13,9 @@
 //!   like the others (9.0 forgot them);
 //! - the short name in the domain directory rule is cut at 20 *characters* like libvirtd's
 //!   `virDomainDefGetShortName`, not 20 bytes (W9);
-//! - identical rules are written once (9.0 repeated a looping chain 200 times, W11).
+//! - identical rules are written once (9.0 repeated a looping chain 200 times, W11);
+//! - every path is also checked by [`crate::state`] (another domain's private state is
+//!   refused), and the base rules name exactly this domain's own files (`base_rules`).
 
 use crate::domain::{Backing, ChardevClass, Domain, LocalKind, Source, VirtType};
 use crate::error::{Error, Result, Warning};
