@@ -14,7 +14,7 @@
 //!
 //! | Directory | Entry | What | Source |
 //! |---|---|---|---|
-//! | `/var/lib/libvirt/qemu/` | `domain-<short>/` | libDir: `monitor.sock`, `master-key.aes`, graphics, virtiofs and pr-helper sockets, `*.base64` secrets, screendump and memory-peek temp files | `qemu_domain.c:1733` `qemuDomainSetPrivatePaths`; `qemu_process.c:3143`, `qemu_domain.c:566`, `qemu_driver.c:3350,10587` |
+//! | `/var/lib/libvirt/qemu/` | `domain-<short>/` | libDir: `monitor.sock`, `master-key.aes`, graphics, virtiofs and pr-helper sockets, `*.base64` secrets, screendump and memory-peek temp files | `qemu_domain.c:1733` `qemuDomainSetPrivatePaths`; `qemu_process.c:3143`, `qemu_domain.c:566`, `qemu_domain.c:527`, `qemu_driver.c:3353,10587` |
 //! | `/var/lib/libvirt/qemu/` | `domain-<name>/` | the pre-short-name layout, only for a domain whose status XML predates it (never created by 9.0): not accepted | `qemu_domain.c:1713` `qemuDomainSetPrivatePathsOld` |
 //! | `.../qemu/channel/target/` | `domain-<short>/` | channel sockets | `qemu_conf.c:171`, `qemu_domain.c:1736,9906` |
 //! | `.../qemu/ram/` | `<short>/` | file-backed guest RAM | `qemu_conf.c:173,1603` `qemuGetMemoryBackingDomainPath` |
@@ -35,7 +35,7 @@
 //! | `/run/libvirt/qemu/dbus/` | `<short>-dbus.sock`, `.conf`, `.pid` | the domain's D-Bus daemon | `qemu_conf.c:229`, `qemu_dbus.c:37,48` |
 //! | `/run/libvirt/qemu/slirp/` | `<short>-<alias>-slirp.pid` | slirp helper | `qemu_conf.c:227`, `qemu_slirp.c:150` |
 //! | `/run/libvirt/qemu/passt/` | `<short>-<alias>-passt.pid`, `<short>-<alias>.socket` | passt | `qemu_conf.c:228`, `qemu_passt.c:48,63` |
-//! | `/run/libvirt/qemu/channel/` | `<short>/` | channel sockets of older releases | (kept for `-F` of such a directory) |
+//! | `/run/libvirt/qemu/channel/` | `<short>/` | not a 9.0 location (its channel sockets are in `channel/target/`); `src/policy.rs` lists it as shared, so an `-F` of `<short>/` there is judged like the others | |
 //! | `/dev/hugepages/libvirt/qemu/` | `<short>/` | hugepage backing (default hugetlbfs mount) | `qemu_conf.c:1526,1531` |
 //! | `/run/libvirt/`, `/var/log/libvirt/`, `/var/log/swtpm/`, `/var/cache/libvirt/` | anything else | the daemons' own state and sockets | |
 //!
