@@ -6,7 +6,8 @@
 //! 2. [`xml`] and [`parse`]: domain XML to the narrow [`domain::Domain`] model (no filesystem);
 //! 3. [`resolve`]: canonical paths and backing chains (the only stage that reads the
 //!    filesystem), with [`image`] reading image headers from bytes;
-//! 4. [`rules`]: model to rules, checked by [`policy`] and escaped by [`escape`];
+//! 4. [`rules`]: model to rules, checked by [`policy`] (restricted host paths) and
+//!    [`state`] (every domain's private state is its own) and escaped by [`escape`];
 //! 5. [`render`]: the profile from its TEMPLATE and the `.files` include;
 //! 6. [`store`]: atomic writes under a per-profile lock (I/O);
 //! 7. [`parser`]: `apparmor_parser` (I/O).
@@ -30,6 +31,7 @@ pub mod policy;
 pub mod render;
 pub mod resolve;
 pub mod rules;
+pub mod state;
 pub mod store;
 pub mod xml;
 

@@ -137,7 +137,8 @@ pub enum Scope {
     /// The path itself.
     File,
     /// The directory and everything below it, as the domain XML asks (a `<filesystem>`
-    /// share): it must not contain a restricted tree.
+    /// share): it must not contain a restricted tree nor a directory shared by every
+    /// domain.
     Share,
     /// The directory and everything below it, as a `-f`/`-F` argument asks at run time:
     /// libvirtd only ever asks for a per-domain directory, so it must also not contain a
@@ -176,12 +177,16 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
             ));
         }
     }
-    if scope == Scope::RuntimeSubtree {
+    // A filesystem share of one of these gives the guest every domain's files as surely as
+    // a runtime subtree does (libvirt 9.0 let a share of /var/lib/libvirt through).
+    if scope != Scope::File {
         if let Some(shared) = SHARED.iter().find(|d| is_within(Path::new(d), p)) {
             return Err(format!(
                 "granting everything below it would include {shared}, which holds the files of every domain"
             ));
         }
+    }
+    if scope == Scope::RuntimeSubtree {
         let depth = p
             .components()
             .filter(|c| matches!(c, Component::Normal(_)))
@@ -392,11 +397,14 @@ mod tests {
                 check(&c(wide), Grant::Write, Scope::RuntimeSubtree).is_err(),
                 "{wide}"
             );
-            // An admin's filesystem share of it is fine (but /run holds /run/dbus), and so
-            // is the directory alone.
+            // An admin's filesystem share of it is fine unless it holds every domain's
+            // files (or /run/dbus), and so is the directory alone.
+            let holds_domains = wide.starts_with("/var/lib/libvirt")
+                || wide.starts_with("/run")
+                || wide == "/var/lib";
             assert_eq!(
                 check(&c(wide), Grant::Write, Scope::Share).is_ok(),
-                wide != "/run",
+                !holds_domains,
                 "{wide}"
             );
             assert_eq!(check(&c(wide), Grant::Write, Scope::File), Ok(()), "{wide}");

@@ -125,11 +125,11 @@ fn volume_names_cannot_leave_the_pool() {
 #[test]
 fn chardev_log_files() {
     let (_, rules, _) = create(
-        "<serial type='pty'><log file='/var/log/libvirt/qemu/gaps-serial0.log' append='off'/><target port='0'/></serial>",
+        "<serial type='pty'><log file='/var/log/vm/gaps-serial0.log' append='off'/><target port='0'/></serial>",
         "",
         &[],
     );
-    assert_lines(&rules, &["\"/var/log/libvirt/qemu/gaps-serial0.log\" w,"]);
+    assert_lines(&rules, &["\"/var/log/vm/gaps-serial0.log\" w,"]);
 }
 
 #[test]
@@ -157,7 +157,7 @@ fn tpm_passthrough_device_and_cancel_file() {
 fn virtio_pmem_pstore_audio_rng_redirdev() {
     let (_, rules, _) = create(
         "<memory model='virtio-pmem' access='shared'><source><path>/srv/pmem.img</path></source><target><size unit='KiB'>524288</size></target></memory>\
-         <pstore backend='acpi-erst'><path>/var/lib/libvirt/qemu/nvram/gaps-pstore.raw</path><size unit='KiB'>8</size></pstore>\
+         <pstore backend='acpi-erst'><path>/srv/nvram/gaps-pstore.raw</path><size unit='KiB'>8</size></pstore>\
          <audio id='1' type='file' path='/srv/audio/gaps.wav'/>\
          <rng model='virtio'><backend model='egd' type='unix'><source mode='connect' path='/run/rng.sock'/></backend></rng>\
          <rng model='virtio'><backend model='random'>/dev/hwrng</backend></rng>\
@@ -169,7 +169,7 @@ fn virtio_pmem_pstore_audio_rng_redirdev() {
         &rules,
         &[
             "\"/srv/pmem.img\" rw,",
-            "\"/var/lib/libvirt/qemu/nvram/gaps-pstore.raw\" rw,",
+            "\"/srv/nvram/gaps-pstore.raw\" rw,",
             "\"/srv/audio/gaps.wav\" w,",
             "\"/run/rng.sock\" rw,",
             "\"/dev/hwrng\" r,",

@@ -93,8 +93,8 @@ fn hostile_domain_names_stay_literal_in_the_base_rules() {
             .unwrap();
         }
         let exprs = compiled_exprs(&policy, &policy.profile());
-        // The monitor socket rule has no glob: it must be exactly the literal path.
-        let want = format!("/var/lib/libvirt/qemu/domain-{name}/monitor.sock");
+        // The pid file rule has no glob: it must be exactly the literal path.
+        let want = format!("/run/libvirt/qemu/{name}.pid");
         assert!(
             exprs
                 .iter()

@@ -559,11 +559,11 @@ fn create_with_invalid_domain_name_chars_are_escaped() {
         assert_lines(
             &dry_rules(&o),
             &[
-                &format!("\"/var/log/libvirt/**/{e}.log\" w,"),
-                &format!("\"/var/lib/libvirt/qemu/domain-{e}/monitor.sock\" rw,"),
+                &format!("\"/var/log/libvirt/qemu/{e}.log\" w,"),
                 "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test-/*\" rw,",
-                &format!("\"/run/libvirt/**/{e}.pid\" rwk,"),
-                &format!("\"/run/libvirt/**/*.tunnelmigrate.dest.{e}\" rw,"),
+                "\"/var/lib/libvirt/qemu/channel/target/domain--1-virt-aa-helper-test-/*\" rw,",
+                &format!("\"/run/libvirt/qemu/{e}.pid\" rwk,"),
+                &format!("\"/var/lib/libvirt/qemu/nvram/{e}_VARS.fd\" rwk,"),
                 &f.disk1_rule(),
             ],
         );
@@ -582,11 +582,11 @@ fn create_x86_64() {
     assert_lines(
         &dry_rules(&o),
         &[
-            "\"/var/log/libvirt/**/virt-aa-helper-test.log\" w,",
-            "\"/var/lib/libvirt/qemu/domain-virt-aa-helper-test/monitor.sock\" rw,",
+            "\"/var/log/libvirt/qemu/virt-aa-helper-test.log\" w,",
             "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test/*\" rw,",
-            "\"/run/libvirt/**/virt-aa-helper-test.pid\" rwk,",
-            "\"/run/libvirt/**/*.tunnelmigrate.dest.virt-aa-helper-test\" rw,",
+            "\"/var/lib/libvirt/qemu/channel/target/domain--1-virt-aa-helper-test/*\" rw,",
+            "\"/run/libvirt/qemu/virt-aa-helper-test.pid\" rwk,",
+            "\"/var/lib/libvirt/qemu/nvram/virt-aa-helper-test_VARS.fd\" rwk,",
             &f.disk1_rule(),
         ],
     );
@@ -1441,16 +1441,36 @@ fn hugepages_subtree() {
 // virt-aa-helper-test: "vnc socket"
 #[test]
 fn vnc_socket() {
-    // The C suite's XML: a socket attribute plus a listen address.
+    // The C suite's XML: a socket attribute plus a listen address. Its socket sits
+    // directly in /var/lib/libvirt/qemu, which holds every domain's private directory:
+    // refused here (issue 9 class 2), naming the entry that is the domain's.
     let f = Fixture::new();
-    let o = dry_replace(
-        &f,
+    let policy = with_profile(&f.xml(&f.disk1));
+    let o = run_dry_replace(
+        &policy,
         &f.with_graphics(
             "    <graphics type='vnc' socket='/var/lib/libvirt/qemu/myself.vnc'><listen type='address' address='0.0.0.0'/></graphics>\n",
         ),
         &[],
     );
-    let rule = format!("\"{}\" rw,", canonical("/var/lib/libvirt/qemu/myself.vnc"));
+    assert_refused(
+        &o,
+        3,
+        &[
+            "'/var/lib/libvirt/qemu/myself.vnc': is in /var/lib/libvirt/qemu",
+            "domain-<id>-virt-aa-helper-test (from graphics vnc 0)",
+        ],
+    );
+    // The same in the domain's own directory (libvirt puts it there by default).
+    let own = "/var/lib/libvirt/qemu/domain-1-virt-aa-helper-test/vnc.sock";
+    let o = dry_replace(
+        &f,
+        &f.with_graphics(&format!(
+            "    <graphics type='vnc' socket='{own}'><listen type='address' address='0.0.0.0'/></graphics>\n"
+        )),
+        &[],
+    );
+    let rule = format!("\"{}\" rw,", canonical(own));
     assert_lines(&device_rules(&o), &[&f.disk1_rule(), &rule]);
     assert!(
         stdout(&o).contains(&format!("{rule}  # graphics vnc 0")),

@@ -13,7 +13,9 @@
 //!   like the others (9.0 forgot them);
 //! - the short name in the domain directory rule is cut at 20 *characters* like libvirtd's
 //!   `virDomainDefGetShortName`, not 20 bytes (W9);
-//! - identical rules are written once (9.0 repeated a looping chain 200 times, W11).
+//! - identical rules are written once (9.0 repeated a looping chain 200 times, W11);
+//! - every path is also checked by [`crate::state`] (another domain's private state is
+//!   refused), and the base rules name exactly this domain's own files (`base_rules`).
 
 use crate::domain::{Backing, ChardevClass, Domain, LocalKind, Source, VirtType};
 use crate::error::{Error, Result, Warning};
@@ -201,6 +203,7 @@ pub fn build_with(
     warnings: &mut Vec<Warning>,
 ) -> Result<RuleSet> {
     let mut b = Builder::new();
+    b.owner = Some(crate::state::Owner::of(domain));
     b.bridge_helper = options.bridge_helper.clone();
     b.backing_deny_write = options.backing_deny_write;
     let result = build_into(domain, extra, &mut b, r);
@@ -217,7 +220,7 @@ fn build_into(
     r: &mut impl Resolve,
 ) -> Result<RuleSet> {
     if matches!(domain.virt_type, VirtType::Qemu(_)) {
-        base_rules(domain, b)?;
+        base_rules(domain, b, r)?;
     }
     for (i, disk) in domain.disks.iter().enumerate() {
         let origin = match &disk.target {
@@ -263,6 +266,7 @@ fn build_into(
     let domain_rules = std::mem::take(&mut b.out);
     // The -f/-F rule is kept apart: -F appends it alone to an existing .files.
     let mut x = Builder::new();
+    x.owner = b.owner.clone();
     if let Some(e) = extra {
         let origin = Origin::new("argument", e.flag);
         let canon = r.canonical(&e.path, &origin)?;
@@ -294,24 +298,47 @@ fn build_into(
 /// libvirt's `virDomainDefGetShortName`: `<id>-<first 20 characters of the name>`, with
 /// `-1` for a domain that is not running (what libvirt's helper writes then).
 fn short_name(d: &Domain) -> String {
-    let short: String = d.name.chars().take(20).collect();
-    format!("{}-{short}", d.id.unwrap_or(-1))
+    crate::state::Owner::of(d).short_name()
 }
 
-/// The rules every QEMU domain gets (libvirt 9.0 `main`, written before the device rules):
-/// its log, monitor socket, per-domain directory, pid file and tunnelled-migration socket.
-/// The name is escaped; the `**` and `*` are libvirt's own globs.
-fn base_rules(d: &Domain, b: &mut Builder) -> Result<()> {
+/// The rules every QEMU domain gets (libvirt 9.0 `main`, written before the device rules),
+/// each naming exactly this domain's own state ([`crate::state`] has the table):
+///
+/// - `/var/log/libvirt/qemu/<name>.log w`: QEMU's log, an fd it inherits (9.0:
+///   `/var/log/libvirt/**/<name>.log`, which for a VM named `libvirtd` or
+///   `other-fs0-virtiofsd` is the daemon's log or another domain's virtiofsd log);
+/// - `/var/lib/libvirt/qemu/domain-<id>-<short>/* rw`: the domain's private directory
+///   (monitor socket, master key), as in 9.0;
+/// - `/var/lib/libvirt/qemu/channel/target/domain-<id>-<short>/* rw`: its channel
+///   sockets. libvirtd grants both directories with `-F DIR/{,**}` at start, but any plain
+///   `-r` (an unplug) regenerates the rules from the XML and drops `-F` grants (research
+///   W6); the private directory was in 9.0's base set for that reason, the channel
+///   directory is its twin;
+/// - `/run/libvirt/qemu/<name>.pid rwk`: the pid file libvirtd locks and QEMU inherits
+///   (`vircommand.c:827`; 9.0: `/run/libvirt/**/<name>.pid`, which for a VM named
+///   `1-other-swtpm` is domain `other`'s swtpm pid file, and for a VM named `default` the
+///   default network's dnsmasq pid file);
+/// - `/var/lib/libvirt/qemu/nvram/<name>_VARS.fd rwk`: the UEFI variable store libvirt
+///   creates for firmware it selects itself (`<os firmware='efi'>`: the path is filled in
+///   after the helper's `-c`, `qemu_process.c:6775`, and no later `-r` adds it). 9.0's
+///   abstraction granted `owner .../nvram/*_VARS.fd rwk` instead: every domain's variables.
+///
+/// Dropped: 9.0's `domain-<name>/monitor.sock` (the layout before short names, used only
+/// for a domain whose status XML predates it, `qemuDomainSetPrivatePathsOld`; a VM named
+/// `7-other` matched domain `other` with id 7) and `/run/libvirt/**/*.tunnelmigrate.dest.<name>`
+/// (nothing in libvirt 9.0 creates such a file: tunnelled migration uses a pipe).
+///
+/// A name whose log or pid file would also be another domain's or a daemon's file (a VM
+/// named `1-other-fs0-fs` has the pid file name of domain `other`'s virtiofsd, one named
+/// `driver` the QEMU driver's lock) gets no rule for it, with a warning.
+fn base_rules(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
     let name = d.name.as_str();
-
     let origin = Origin::new("domain", "base");
-    let dir = format!("domain-{}/", short_name(d));
+    let short = short_name(d);
     let rules: [(Vec<Part<'_>>, Perms); 5] = [
         (
             vec![
-                Part::Lit("/var/log/libvirt/"),
-                Part::Glob(Glob::AnyDepth),
-                Part::Lit("/"),
+                Part::Lit("/var/log/libvirt/qemu/"),
                 Part::Lit(name),
                 Part::Lit(".log"),
             ],
@@ -320,24 +347,24 @@ fn base_rules(d: &Domain, b: &mut Builder) -> Result<()> {
         (
             vec![
                 Part::Lit("/var/lib/libvirt/qemu/domain-"),
-                Part::Lit(name),
-                Part::Lit("/monitor.sock"),
-            ],
-            Perms::RW,
-        ),
-        (
-            vec![
-                Part::Lit("/var/lib/libvirt/qemu/"),
-                Part::Lit(&dir),
+                Part::Lit(&short),
+                Part::Lit("/"),
                 Part::Glob(Glob::AnyInComponent),
             ],
             Perms::RW,
         ),
         (
             vec![
-                Part::Lit("/run/libvirt/"),
-                Part::Glob(Glob::AnyDepth),
+                Part::Lit("/var/lib/libvirt/qemu/channel/target/domain-"),
+                Part::Lit(&short),
                 Part::Lit("/"),
+                Part::Glob(Glob::AnyInComponent),
+            ],
+            Perms::RW,
+        ),
+        (
+            vec![
+                Part::Lit("/run/libvirt/qemu/"),
                 Part::Lit(name),
                 Part::Lit(".pid"),
             ],
@@ -345,18 +372,38 @@ fn base_rules(d: &Domain, b: &mut Builder) -> Result<()> {
         ),
         (
             vec![
-                Part::Lit("/run/libvirt/"),
-                Part::Glob(Glob::AnyDepth),
-                Part::Lit("/"),
-                Part::Glob(Glob::AnyInComponent),
-                Part::Lit(".tunnelmigrate.dest."),
+                Part::Lit("/var/lib/libvirt/qemu/nvram/"),
                 Part::Lit(name),
+                Part::Lit("_VARS.fd"),
             ],
-            Perms::RW,
+            Perms::RWK,
         ),
     ];
-    // Fixed rules: no deny companion, as in libvirt.
-    b.push_named(&rules, name, &origin)
+    for (parts, perms) in rules {
+        // A rule without a glob names one file: it must be this domain's alone.
+        if let (Some(owner), false) = (&b.owner, parts.iter().any(|p| matches!(p, Part::Glob(_)))) {
+            let path: String = parts
+                .iter()
+                .map(|p| match p {
+                    Part::Lit(s) => *s,
+                    Part::Glob(_) => "",
+                })
+                .collect();
+            if let Err(why) = owner.check(Path::new(&path), Scope::File) {
+                b.warn(
+                    r,
+                    format!(
+                        "{origin}: no rule for {}: it {why}",
+                        crate::error::quote(&path)
+                    ),
+                );
+                continue;
+            }
+        }
+        // Fixed rules: no deny companion, as in libvirt.
+        b.push_named(&[(parts, perms)], name, &origin)?;
+    }
+    Ok(())
 }
 
 fn disk_rules(
@@ -585,6 +632,9 @@ struct Builder {
     has_bridge_helper: bool,
     /// Read-only backing files also get `deny ... w`.
     backing_deny_write: bool,
+    /// The domain the rules are for: a path in another domain's private state is refused
+    /// ([`crate::state`]).
+    owner: Option<crate::state::Owner>,
 }
 
 impl Builder {
@@ -597,6 +647,7 @@ impl Builder {
             bridge_helper: DEFAULT_BRIDGE_HELPER.to_string(),
             has_bridge_helper: false,
             backing_deny_write: true,
+            owner: None,
         }
     }
 
@@ -635,11 +686,16 @@ impl Builder {
         scope: Scope,
         origin: &Origin,
     ) -> Result<()> {
-        policy::check(canon, perms.grant(), scope).map_err(|why| Error::Path {
-            path: canon.as_path().to_path_buf(),
-            origin: origin.to_string(),
-            why,
-        })
+        policy::check(canon, perms.grant(), scope)
+            .and_then(|()| match &self.owner {
+                Some(owner) => owner.check(canon.as_path(), scope),
+                None => Ok(()),
+            })
+            .map_err(|why| Error::Path {
+                path: canon.as_path().to_path_buf(),
+                origin: origin.to_string(),
+                why,
+            })
     }
 
     fn add(&mut self, canon: CanonicalPath, perms: Perms, origin: &Origin) -> Result<()> {
@@ -810,13 +866,52 @@ mod tests {
         assert_eq!(
             got,
             [
-                "/var/log/libvirt/**/vm1.log w <domain base>",
-                "/var/lib/libvirt/qemu/domain-vm1/monitor.sock rw <domain base>",
+                "/var/log/libvirt/qemu/vm1.log w <domain base>",
                 "/var/lib/libvirt/qemu/domain-3-vm1/* rw <domain base>",
-                "/run/libvirt/**/vm1.pid rwk <domain base>",
-                "/run/libvirt/**/*.tunnelmigrate.dest.vm1 rw <domain base>",
+                "/var/lib/libvirt/qemu/channel/target/domain-3-vm1/* rw <domain base>",
+                "/run/libvirt/qemu/vm1.pid rwk <domain base>",
+                "/var/lib/libvirt/qemu/nvram/vm1_VARS.fd rwk <domain base>",
             ]
         );
+    }
+
+    /// A base rule naming a file that is also another domain's (or a daemon's) is dropped
+    /// with a warning; the directory rules stay.
+    #[test]
+    fn ambiguous_base_rules_are_dropped_with_a_warning() {
+        for (name, dropped) in [
+            ("1-other-fs0-fs", "/run/libvirt/qemu/1-other-fs0-fs.pid"),
+            ("driver", "/run/libvirt/qemu/driver.pid"),
+            (
+                "other-fs0-virtiofsd",
+                "/var/log/libvirt/qemu/other-fs0-virtiofsd.log",
+            ),
+        ] {
+            let xml = format!(
+                "<domain type='kvm' id='2'><name>{name}</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>hvm</type></os></domain>"
+            );
+            let mut warnings = Vec::new();
+            let set = build(
+                &parse_domain(&xml).unwrap(),
+                None,
+                &mut Fake::default(),
+                &mut warnings,
+            )
+            .unwrap();
+            assert_eq!(set.rules.len(), 4, "{name}");
+            assert!(
+                set.rules.iter().all(|r| r.pattern.as_str() != dropped),
+                "{name}"
+            );
+            assert_eq!(warnings.len(), 1, "{name}: {warnings:?}");
+            assert!(
+                warnings[0]
+                    .0
+                    .starts_with(&format!("domain base: no rule for '{dropped}': it ")),
+                "{}",
+                warnings[0].0
+            );
+        }
     }
 
     #[test]
@@ -902,7 +997,7 @@ mod tests {
                 "/boot/initrd.img r +deny <os initrd>",
                 "/d/x.dtb r +deny <os dtb>",
                 "/usr/share/OVMF/OVMF_CODE.fd rk +deny <os loader>",
-                "/var/lib/libvirt/qemu/nvram/vm1_VARS.fd rwk <os nvram>",
+                // The nvram is the base set's own <name>_VARS.fd: written once.
             ]
         );
     }
@@ -1008,7 +1103,7 @@ mod tests {
         let set = build(&d, None, &mut Fake::default(), &mut Vec::new()).unwrap();
         assert_eq!(
             set.rules[0].pattern.as_str(),
-            "/var/log/libvirt/**/a\\*\\{b\\,c\\}\\@\\{HOME\\}\\134.log"
+            "/var/log/libvirt/qemu/a\\*\\{b\\,c\\}\\@\\{HOME\\}\\134.log"
         );
     }
 

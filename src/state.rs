@@ -1,0 +1,591 @@
+//! Every VM's private state belongs to that VM alone (issue 9, class 2).
+//!
+//! libvirt's QEMU driver keeps each domain's private state under fixed directories shared by
+//! all domains, in entries named after the domain. A path from the XML or from `-f`/`-F`
+//! that lies in one of these directories is granted only when its entry there is exactly
+//! this domain's; one of another domain, of the daemons, or one that cannot be told apart
+//! from another domain's is refused. A directory granted with everything below it (a
+//! filesystem share, `-F DIR/{,**}`) must not contain any of these directories.
+//!
+//! The locations, from libvirt 9.0's source (system daemon, Debian's `LOCALSTATEDIR=/var`,
+//! `RUNSTATEDIR=/run`; `/var/run` is a link to `/run`, and paths are compared canonical).
+//! `<short>` is `virDomainDefGetShortName` (`src/conf/domain_conf.c:29194`):
+//! `<id>-<first 20 characters of the name>`; `<id>` is `-1` when the domain is not running.
+//!
+//! | Directory | Entry | What | Source |
+//! |---|---|---|---|
+//! | `/var/lib/libvirt/qemu/` | `domain-<short>/` | libDir: `monitor.sock`, `master-key.aes`, graphics, virtiofs and pr-helper sockets, `*.base64` secrets, screendump and memory-peek temp files | `qemu_domain.c:1733` `qemuDomainSetPrivatePaths`; `qemu_process.c:3143`, `qemu_domain.c:566`, `qemu_domain.c:527`, `qemu_driver.c:3353,10587` |
+//! | `/var/lib/libvirt/qemu/` | `domain-<name>/` | the pre-short-name layout, only for a domain whose status XML predates it (never created by 9.0): not accepted | `qemu_domain.c:1713` `qemuDomainSetPrivatePathsOld` |
+//! | `.../qemu/channel/target/` | `domain-<short>/` | channel sockets | `qemu_conf.c:171`, `qemu_domain.c:1736,9906` |
+//! | `.../qemu/ram/` | `<short>/` | file-backed guest RAM | `qemu_conf.c:173,1603` `qemuGetMemoryBackingDomainPath` |
+//! | `.../qemu/nvram/` | `<name>_VARS.fd` | the UEFI variable store | `qemu_domain.c:11229` `qemuDomainNVRAMPathFormat` |
+//! | `.../qemu/save/` | `<name>.save` | managed save image | `qemu_driver.c:2749` |
+//! | `.../qemu/dump/` | `<short>-<time>` | automatic crash dump | `qemu_driver.c:3426` `getAutoDumpPath` |
+//! | `.../qemu/snapshot/`, `checkpoint/` | `<name>/` | libvirtd's snapshot and checkpoint metadata: never QEMU's | `qemu_domain.c:7066,7216` |
+//! | `/var/lib/libvirt/swtpm/` | `<uuid>/` | swtpm state (`tpm1.2/`, `tpm2/`) | `qemu_conf.c:174`, `qemu_tpm.c:76` |
+//! | `/var/log/libvirt/qemu/` | `<name>.log` | QEMU's log (an fd QEMU inherits) | `qemu_domain.c:6803` |
+//! | `/var/log/libvirt/qemu/` | `<name>-<alias>-virtiofsd.log` | virtiofsd's log | `qemu_virtiofs.c:85` |
+//! | `/var/log/swtpm/libvirt/qemu/` | `<name>-swtpm.log` | swtpm's log | `qemu_conf.c:155`, `qemu_tpm.c:92` |
+//! | `/run/libvirt/qemu/` | `<name>.pid` | QEMU's pid file (libvirtd locks it, QEMU inherits the fd) | `qemu_process.c:7277`, `vircommand.c:827` |
+//! | `/run/libvirt/qemu/` | `driver.pid` | the QEMU driver's lock: never a domain's | `qemu_driver.c:680` |
+//! | `/run/libvirt/qemu/` | `<name>.xml` | libvirtd's status XML: never QEMU's (it is trusted when libvirtd restarts) | `qemu_process.c:121`, `virDomainObjSave` |
+//! | `/run/libvirt/qemu/` | `<short>.dev/`... | libvirtd's preserved mounts of the domain's namespace | `qemu_namespace.c:84` |
+//! | `/run/libvirt/qemu/` | `<short>-<alias>-fs.pid`, `<short>-pr-helper0.pid`, `<short>-<alias>-vhost-user-gpu.pid` | helper daemons' pid files | `qemu_virtiofs.c:61`, `qemu_process.c:2748`, `qemu_vhost_user_gpu.c:46` |
+//! | `/run/libvirt/qemu/swtpm/` | `<short>-swtpm.sock`, `<short>-swtpm.pid` | swtpm's socket and pid file | `qemu_conf.c:162`, `qemu_tpm.c:107,124` |
+//! | `/run/libvirt/qemu/dbus/` | `<short>-dbus.sock`, `.conf`, `.pid` | the domain's D-Bus daemon | `qemu_conf.c:229`, `qemu_dbus.c:37,48` |
+//! | `/run/libvirt/qemu/slirp/` | `<short>-<alias>-slirp.pid` | slirp helper | `qemu_conf.c:227`, `qemu_slirp.c:150` |
+//! | `/run/libvirt/qemu/passt/` | `<short>-<alias>-passt.pid`, `<short>-<alias>.socket` | passt | `qemu_conf.c:228`, `qemu_passt.c:48,63` |
+//! | `/run/libvirt/qemu/channel/` | `<short>/` | not a 9.0 location (its channel sockets are in `channel/target/`); `src/policy.rs` lists it as shared, so an `-F` of `<short>/` there is judged like the others | |
+//! | `/dev/hugepages/libvirt/qemu/` | `<short>/` | hugepage backing (default hugetlbfs mount) | `qemu_conf.c:1526,1531` |
+//! | `/run/libvirt/`, `/var/log/libvirt/`, `/var/log/swtpm/`, `/var/cache/libvirt/` | anything else | the daemons' own state and sockets | |
+//!
+//! "Exactly this domain's", so that no name can be made to match another domain's entry:
+//! - a `<short>` entry is split at the first `-` after its leading digits: the id of a
+//!   running domain is unique, so `7-other` is domain id 7 named `other`, never a domain
+//!   named `7-other` (whose entries are `<its id>-7-other`). With an id in the XML (libvirtd
+//!   always passes the running definition, whose id `qemuProcessInit` assigned before the
+//!   first `-c`) both must match; without one, only the name part is compared, and only for a
+//!   name shorter than 20 characters (a longer one shares its short name with every name
+//!   that starts with the same 20 characters);
+//! - an entry with an alias (`<short>-<alias>-...`) is this domain's only with an id: without
+//!   one, `other` and `other-x` cannot be told apart;
+//! - an entry that could be read as two things (a VM named `1-other-fs0-fs` has the pid file
+//!   `1-other-fs0-fs.pid`, which is also the virtiofsd pid file of domain id 1 named `other`)
+//!   is refused: one reading belongs to another domain.
+
+use crate::domain::Domain;
+use crate::policy::Scope;
+use std::path::{Component, Path};
+
+/// libvirt's `VIR_DOMAIN_SHORT_NAME_MAX`.
+const SHORT_NAME_MAX: usize = 20;
+
+/// One kind of entry in a shared directory.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    /// `<name><suffix>`.
+    Name(&'static str),
+    /// `<name>-<alias><suffix>`: a helper's file named after the domain and a device.
+    NameAlias(&'static str),
+    /// `<prefix><short><suffix>`.
+    Short(&'static str, &'static str),
+    /// `<short>-<anything><suffix>`: a helper's file named after the short name and a
+    /// device alias (or a time stamp).
+    ShortAlias(&'static str),
+    /// The domain's UUID.
+    Uuid,
+    /// One fixed name of the daemons' (`driver.pid`, the QEMU driver's lock,
+    /// `qemu_driver.c:680`): a domain of that name would share it.
+    Fixed(&'static str),
+    /// The daemons' record of the domain: refused for every domain, its own included.
+    Daemon(&'static Form),
+}
+
+/// A directory that holds entries of every domain (or of the daemons).
+struct Shared {
+    dir: &'static str,
+    /// What it holds, for messages.
+    holds: &'static str,
+    forms: &'static [Form],
+}
+
+/// The table above. Deeper directories are listed after their parents: a path is judged by
+/// the deepest one it is below.
+const SHARED: &[Shared] = &[
+    Shared {
+        dir: "/var/lib/libvirt/qemu",
+        holds: "every domain's private directory",
+        forms: &[Form::Short("domain-", "")],
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/channel",
+        holds: "every domain's channel sockets",
+        forms: &[],
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/channel/target",
+        holds: "every domain's channel sockets",
+        forms: &[Form::Short("domain-", "")],
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/ram",
+        holds: "every domain's memory backing files",
+        forms: &[Form::Short("", "")],
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/nvram",
+        holds: "every domain's UEFI variables",
+        forms: &[Form::Name("_VARS.fd")],
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/save",
+        holds: "every domain's managed save image",
+        forms: &[Form::Name(".save")],
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/dump",
+        holds: "every domain's crash dumps",
+        forms: &[Form::ShortAlias("")],
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/snapshot",
+        holds: "libvirtd's snapshot metadata",
+        forms: &[Form::Daemon(&Form::Name(""))],
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/checkpoint",
+        holds: "libvirtd's checkpoint metadata",
+        forms: &[Form::Daemon(&Form::Name(""))],
+    },
+    Shared {
+        dir: "/var/lib/libvirt/swtpm",
+        holds: "every domain's TPM state",
+        forms: &[Form::Uuid],
+    },
+    Shared {
+        dir: "/var/log/libvirt",
+        holds: "the libvirt daemons' logs",
+        forms: &[],
+    },
+    Shared {
+        dir: "/var/log/libvirt/qemu",
+        holds: "every domain's logs",
+        forms: &[Form::Name(".log"), Form::NameAlias("-virtiofsd.log")],
+    },
+    Shared {
+        dir: "/var/log/swtpm",
+        holds: "swtpm's logs",
+        forms: &[],
+    },
+    Shared {
+        dir: "/var/log/swtpm/libvirt",
+        holds: "swtpm's logs",
+        forms: &[],
+    },
+    Shared {
+        dir: "/var/log/swtpm/libvirt/qemu",
+        holds: "every domain's swtpm logs",
+        forms: &[Form::Name("-swtpm.log")],
+    },
+    Shared {
+        dir: "/var/cache/libvirt",
+        holds: "the libvirt daemons' caches",
+        forms: &[],
+    },
+    Shared {
+        dir: "/run/libvirt",
+        holds: "the libvirt daemons' sockets and runtime state",
+        forms: &[],
+    },
+    Shared {
+        dir: "/run/libvirt/qemu",
+        holds: "every domain's runtime files",
+        forms: &[
+            Form::Name(".pid"),
+            Form::Fixed("driver.pid"),
+            Form::Daemon(&Form::Name(".xml")),
+            Form::Daemon(&Form::Short("", ".dev")),
+            Form::ShortAlias("-fs.pid"),
+            Form::ShortAlias("-vhost-user-gpu.pid"),
+            Form::Short("", "-pr-helper0.pid"),
+        ],
+    },
+    Shared {
+        dir: "/run/libvirt/qemu/swtpm",
+        holds: "every domain's swtpm sockets",
+        forms: &[
+            Form::Short("", "-swtpm.sock"),
+            Form::Short("", "-swtpm.pid"),
+        ],
+    },
+    Shared {
+        dir: "/run/libvirt/qemu/dbus",
+        holds: "every domain's D-Bus daemon",
+        forms: &[
+            Form::Short("", "-dbus.sock"),
+            Form::Short("", "-dbus.conf"),
+            Form::Short("", "-dbus.pid"),
+        ],
+    },
+    Shared {
+        dir: "/run/libvirt/qemu/slirp",
+        holds: "every domain's slirp helpers",
+        forms: &[Form::ShortAlias("-slirp.pid")],
+    },
+    Shared {
+        dir: "/run/libvirt/qemu/passt",
+        holds: "every domain's passt sockets",
+        forms: &[Form::ShortAlias("-passt.pid"), Form::ShortAlias(".socket")],
+    },
+    Shared {
+        dir: "/run/libvirt/qemu/channel",
+        holds: "every domain's channel sockets",
+        forms: &[Form::Short("", "")],
+    },
+    Shared {
+        dir: "/dev/hugepages/libvirt",
+        holds: "every driver's hugepage directories",
+        forms: &[],
+    },
+    Shared {
+        dir: "/dev/hugepages/libvirt/qemu",
+        holds: "every domain's hugepage backing",
+        forms: &[Form::Short("", "")],
+    },
+];
+
+/// Who a domain is, as libvirt names its state: name, id (running domains only) and UUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    name: String,
+    id: Option<i64>,
+    uuid: String,
+}
+
+/// How one entry reads under one form.
+#[derive(Debug, PartialEq, Eq)]
+enum Reading {
+    Own,
+    Foreign,
+    /// It has the form, but without the domain's id it cannot be told whose it is.
+    Unknown,
+    NotThisForm,
+}
+
+impl Owner {
+    /// The domain's identity.
+    pub fn of(d: &Domain) -> Self {
+        Owner {
+            name: d.name.clone(),
+            id: d.id,
+            uuid: d.uuid.hyphenated().to_string(),
+        }
+    }
+
+    /// `virDomainDefGetShortName`: `<id>-<first 20 characters>` (`-1` when not running).
+    pub fn short_name(&self) -> String {
+        let short: String = self.name.chars().take(SHORT_NAME_MAX).collect();
+        format!("{}-{short}", self.id.unwrap_or(-1))
+    }
+
+    /// The name parts libvirtd may have used in `<short>`: 20 characters, or 20 bytes where
+    /// libvirtd runs in a locale that cannot convert the name (`mbstowcs` failing with
+    /// `EILSEQ` makes it cut bytes, `domain_conf.c:29204`).
+    fn short_parts(&self) -> Vec<&str> {
+        let chars = match self.name.char_indices().nth(SHORT_NAME_MAX) {
+            Some((i, _)) => &self.name[..i],
+            None => self.name.as_str(),
+        };
+        let mut parts = vec![chars];
+        if let Some(bytes) = self.name.get(..SHORT_NAME_MAX.min(self.name.len())) {
+            if bytes != chars {
+                parts.push(bytes);
+            }
+        }
+        parts
+    }
+
+    /// How `<id>-<part>` (already split) reads for this domain.
+    fn read_short(&self, id: i64, part: &str) -> Reading {
+        match self.id {
+            Some(mine) if mine == id && self.short_parts().contains(&part) => Reading::Own,
+            Some(_) => Reading::Foreign,
+            // Without an id only the name can be compared, and only while it is whole.
+            None if self.name.chars().count() < SHORT_NAME_MAX && part == self.name => Reading::Own,
+            None if self.short_parts().contains(&part) => Reading::Unknown,
+            None => Reading::Foreign,
+        }
+    }
+
+    fn read(&self, form: Form, entry: &str) -> Reading {
+        match form {
+            Form::Name(suffix) => match entry.strip_suffix(suffix) {
+                Some(n) if n == self.name => Reading::Own,
+                Some(n) if !n.is_empty() => Reading::Foreign,
+                _ => Reading::NotThisForm,
+            },
+            Form::NameAlias(suffix) => match entry.strip_suffix(suffix) {
+                Some(rest) if rest.contains('-') => match rest.strip_prefix(self.name.as_str()) {
+                    Some(alias) if alias.len() > 1 && alias.starts_with('-') => Reading::Own,
+                    _ => Reading::Foreign,
+                },
+                _ => Reading::NotThisForm,
+            },
+            Form::Short(prefix, suffix) => {
+                match entry
+                    .strip_prefix(prefix)
+                    .and_then(|e| e.strip_suffix(suffix))
+                    .and_then(split_id)
+                {
+                    Some((id, part)) => self.read_short(id, part),
+                    None => Reading::NotThisForm,
+                }
+            }
+            Form::ShortAlias(suffix) => {
+                let Some((id, rest)) = entry.strip_suffix(suffix).and_then(split_id) else {
+                    return Reading::NotThisForm;
+                };
+                if !rest.contains('-') {
+                    return Reading::NotThisForm;
+                }
+                match self.id {
+                    Some(mine) if mine != id => Reading::Foreign,
+                    Some(_) => {
+                        let own = self.short_parts().iter().any(|p| {
+                            rest.strip_prefix(p)
+                                .is_some_and(|a| a.len() > 1 && a.starts_with('-'))
+                        });
+                        if own {
+                            Reading::Own
+                        } else {
+                            Reading::Foreign
+                        }
+                    }
+                    // `other` and `other-x` both read `<id>-other-x-...`.
+                    None => Reading::Unknown,
+                }
+            }
+            Form::Uuid => match uuid::Uuid::try_parse(entry) {
+                Ok(u) if u.hyphenated().to_string() == self.uuid => Reading::Own,
+                Ok(_) => Reading::Foreign,
+                Err(_) => Reading::NotThisForm,
+            },
+            Form::Fixed(name) if name == entry => Reading::Foreign,
+            Form::Fixed(_) => Reading::NotThisForm,
+            Form::Daemon(inner) => match self.read(*inner, entry) {
+                Reading::NotThisForm => Reading::NotThisForm,
+                // Never QEMU's, whoever's it is.
+                _ => Reading::Foreign,
+            },
+        }
+    }
+
+    /// Checks that `path` (canonical) may be granted to this domain over `scope`: refused
+    /// when it is in another domain's state, in the daemons' state, or (for a directory
+    /// granted with its contents) when it contains any of the directories above.
+    pub fn check(&self, path: &Path, scope: Scope) -> Result<(), String> {
+        if scope != Scope::File {
+            if let Some(s) = SHARED.iter().find(|s| Path::new(s.dir).starts_with(path)) {
+                return Err(format!(
+                    "granting everything below it would include {}, which holds {}",
+                    s.dir, s.holds
+                ));
+            }
+        }
+        let Some(shared) = SHARED
+            .iter()
+            .filter(|s| path.starts_with(s.dir))
+            .max_by_key(|s| s.dir.len())
+        else {
+            return Ok(());
+        };
+        let entry = match path.strip_prefix(shared.dir).ok().map(Path::components) {
+            Some(mut c) => match c.next() {
+                Some(Component::Normal(e)) => e.to_string_lossy().into_owned(),
+                _ => {
+                    return Err(format!(
+                        "is {}, which holds {}: only entries in it can be this domain's",
+                        shared.dir, shared.holds
+                    ))
+                }
+            },
+            None => return Ok(()),
+        };
+        let readings: Vec<Reading> = shared.forms.iter().map(|f| self.read(*f, &entry)).collect();
+        if readings.contains(&Reading::Foreign) {
+            return Err(format!(
+                "belongs to another domain's private state or to libvirt's ({} holds {}; {})",
+                shared.dir,
+                shared.holds,
+                self.own_entries(shared)
+            ));
+        }
+        if readings.contains(&Reading::Unknown) {
+            return Err(format!(
+                "cannot be told apart from another domain's private state without the domain's id (<domain id=...>) in the XML ({} holds {})",
+                shared.dir, shared.holds
+            ));
+        }
+        if readings.contains(&Reading::Own) {
+            return Ok(());
+        }
+        Err(format!(
+            "is in {}, which holds {}; {}",
+            shared.dir,
+            shared.holds,
+            self.own_entries(shared)
+        ))
+    }
+
+    /// "this domain's entries there: X, Y", for messages.
+    fn own_entries(&self, shared: &Shared) -> String {
+        let short = match self.id {
+            Some(_) => self.short_name(),
+            None => format!("<id>-{}", self.short_parts()[0]),
+        };
+        let own: Vec<String> = shared
+            .forms
+            .iter()
+            .filter_map(|f| match f {
+                Form::Name(s) => Some(format!("{}{s}", self.name)),
+                Form::NameAlias(s) => Some(format!("{}-<alias>{s}", self.name)),
+                Form::Short(p, s) => Some(format!("{p}{short}{s}")),
+                Form::ShortAlias(s) => Some(format!("{short}-...{s}")),
+                Form::Uuid => Some(self.uuid.clone()),
+                Form::Daemon(_) | Form::Fixed(_) => None,
+            })
+            .collect();
+        if own.is_empty() {
+            "nothing in it is a domain's".into()
+        } else {
+            format!("this domain's entries there: {}", own.join(", "))
+        }
+    }
+}
+
+/// Splits `<id>-<rest>` at the first `-` after the (optionally negative) leading digits.
+fn split_id(s: &str) -> Option<(i64, &str)> {
+    let digits_from = usize::from(s.starts_with('-'));
+    let end = s[digits_from..].find('-')? + digits_from;
+    let digits = &s[digits_from..end];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let id = s[..end].parse().ok()?;
+    let rest = &s[end + 1..];
+    (!rest.is_empty()).then_some((id, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(name: &str, id: Option<i64>) -> Owner {
+        Owner {
+            name: name.into(),
+            id,
+            uuid: "00000000-0000-0000-0000-0123456789ab".into(),
+        }
+    }
+
+    fn ok(o: &Owner, p: &str) -> bool {
+        o.check(Path::new(p), Scope::File).is_ok()
+    }
+
+    #[test]
+    fn ids_split_at_the_first_dash_after_the_digits() {
+        assert_eq!(split_id("7-other"), Some((7, "other")));
+        assert_eq!(split_id("3-7-other"), Some((3, "7-other")));
+        assert_eq!(split_id("-1-x"), Some((-1, "x")));
+        assert_eq!(split_id("other"), None);
+        assert_eq!(split_id("7-"), None);
+        assert_eq!(split_id("x7-a"), None);
+    }
+
+    #[test]
+    fn short_names_with_and_without_id() {
+        let other7 = owner("other", Some(7));
+        let seven_other = owner("7-other", Some(3));
+        for p in [
+            "/var/lib/libvirt/qemu/domain-7-other/monitor.sock",
+            "/var/lib/libvirt/qemu/channel/target/domain-7-other/org.qemu.guest_agent.0",
+            "/var/lib/libvirt/qemu/ram/7-other/pc.ram",
+            "/run/libvirt/qemu/swtpm/7-other-swtpm.sock",
+            "/run/libvirt/qemu/passt/7-other-net0.socket",
+            "/var/lib/libvirt/qemu/dump/7-other-2026-01-01-00:00:00",
+        ] {
+            assert!(ok(&other7, p), "{p}");
+            assert!(!ok(&seven_other, p), "{p}");
+        }
+        assert!(ok(
+            &seven_other,
+            "/var/lib/libvirt/qemu/domain-3-7-other/master-key.aes"
+        ));
+        // Without an id: the name part only, and only for a whole (short) name.
+        let other = owner("other", None);
+        assert!(ok(&other, "/var/lib/libvirt/qemu/domain-7-other/x"));
+        assert!(!ok(&other, "/var/lib/libvirt/qemu/domain-7-other-swtpm/x"));
+        assert!(!ok(
+            &other,
+            "/run/libvirt/qemu/slirp/7-other-net0-slirp.pid"
+        ));
+        let long = owner("abcdefghijklmnopqrstu", None);
+        assert!(!ok(
+            &long,
+            "/var/lib/libvirt/qemu/domain-1-abcdefghijklmnopqrst/x"
+        ));
+        let long = owner("abcdefghijklmnopqrstu", Some(1));
+        assert!(ok(
+            &long,
+            "/var/lib/libvirt/qemu/domain-1-abcdefghijklmnopqrst/x"
+        ));
+    }
+
+    #[test]
+    fn names_and_helper_files_are_never_confused() {
+        let other = owner("other", Some(1));
+        let swtpm = owner("other-swtpm", Some(2));
+        assert!(ok(&other, "/run/libvirt/qemu/other.pid"));
+        assert!(!ok(&swtpm, "/run/libvirt/qemu/other.pid"));
+        assert!(!ok(&swtpm, "/run/libvirt/qemu/swtpm/1-other-swtpm.pid"));
+        // A name that is also another domain's virtiofsd pid file.
+        let fs = owner("1-other-fs0-fs", Some(2));
+        assert!(!ok(&fs, "/run/libvirt/qemu/1-other-fs0-fs.pid"));
+        let vfs = owner("other-fs0-virtiofsd", Some(2));
+        assert!(!ok(&vfs, "/var/log/libvirt/qemu/other-fs0-virtiofsd.log"));
+        assert!(ok(&other, "/var/log/libvirt/qemu/other.log"));
+        // The daemons' records: never QEMU's, not even its own.
+        assert!(!ok(&other, "/run/libvirt/qemu/other.xml"));
+        assert!(!ok(&other, "/var/lib/libvirt/qemu/snapshot/other/s1.xml"));
+        assert!(!ok(&other, "/run/libvirt/virtqemud-sock"));
+        assert!(!ok(
+            &other,
+            "/var/lib/libvirt/qemu/domain-other/monitor.sock"
+        ));
+        // nvram, save, swtpm state.
+        assert!(ok(&other, "/var/lib/libvirt/qemu/nvram/other_VARS.fd"));
+        assert!(!ok(&swtpm, "/var/lib/libvirt/qemu/nvram/other_VARS.fd"));
+        assert!(!ok(&other, "/var/lib/libvirt/qemu/nvram/test-bios.fd"));
+        assert!(ok(&other, "/var/lib/libvirt/qemu/save/other.save"));
+        assert!(ok(
+            &other,
+            "/var/lib/libvirt/swtpm/00000000-0000-0000-0000-0123456789ab/tpm2/tpm2-00.permall"
+        ));
+        assert!(!ok(
+            &other,
+            "/var/lib/libvirt/swtpm/00000000-0000-0000-0000-0123456789ac/tpm2/tpm2-00.permall"
+        ));
+        // Outside every shared directory: not this check's business.
+        assert!(ok(&other, "/var/lib/libvirt/images/other.qcow2"));
+        assert!(ok(&other, "/srv/vm/disk.img"));
+    }
+
+    #[test]
+    fn directories_containing_state_are_refused() {
+        let o = owner("vm", Some(1));
+        for d in [
+            "/var",
+            "/var/lib/libvirt",
+            "/var/lib/libvirt/qemu",
+            "/var/lib/libvirt/qemu/nvram",
+            "/var/log",
+            "/var/log/libvirt",
+            "/run",
+            "/run/libvirt",
+            "/run/libvirt/qemu",
+            "/dev/hugepages",
+        ] {
+            for scope in [Scope::Share, Scope::RuntimeSubtree] {
+                assert!(o.check(Path::new(d), scope).is_err(), "{d}");
+            }
+        }
+        for d in [
+            "/var/lib/libvirt/qemu/domain-1-vm",
+            "/var/lib/libvirt/qemu/channel/target/domain-1-vm",
+            "/dev/hugepages/libvirt/qemu/1-vm",
+            "/srv/share",
+        ] {
+            assert_eq!(o.check(Path::new(d), Scope::RuntimeSubtree), Ok(()), "{d}");
+        }
+    }
+}
