@@ -11,7 +11,11 @@
 //!   attributes per element ([`MAX_ATTRIBUTES`]) and namespace declarations in scope
 //!   ([`MAX_NAMESPACES`]) here, so that no input can make the reader slow or large;
 //! - work is linear in the input: each event is handled in time bounded by its own size
-//!   and those caps (no scan of earlier elements), and text is appended to one buffer once.
+//!   and those caps (no scan of earlier elements or of the open ones), line numbers come
+//!   from a cursor that only moves forward, and text is appended to one buffer once (an
+//!   element's text is a range of it, not a copy per ancestor). Memory is a fixed amount
+//!   per element plus the input's own bytes. libvirtd only ever passes the XML it formatted
+//!   itself, already parsed by libxml2 at the same cost; the caps matter for manual runs.
 //!
 //! Namespaces are read as libvirt reads them. libvirt finds elements with XPath expressions
 //! without a prefix (`./devices/disk`, `string(./name[1])`, `src/conf/domain_conf.c`),
@@ -21,9 +25,10 @@
 //! of their ancestors, as in XPath's `string()`). The root is kept whatever its namespace:
 //! libvirt checks only its local name (`virXMLParseHelper`, `src/util/virxml.c`).
 //! Elements of libvirt's own namespaces (`qemu:commandline`, `lxc:namespace`...) are left
-//! out too: libvirt 9.0's helper reads nothing from them, and they name no file QEMU
-//! opens on the helper's behalf (`qemu:commandline` arguments are the admin's own,
-//! unconfined by design: libvirt marks such domains tainted).
+//! out too: libvirt 9.0's helper reads nothing from them (its `get_files` walks only the
+//! parsed `virDomainDef`, where `qemu:commandline` is opaque driver data). A file named in
+//! a `qemu:commandline` argument gets no rule there or here: libvirt marks such a domain
+//! tainted (`custom-argv`), and the admin who uses it writes the rule QEMU needs.
 //!
 //! The tree keeps only what the domain parser needs: names, attributes, text, children and
 //! the line of each element for error messages.
@@ -32,10 +37,12 @@ use crate::error::{Error, Result};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
+use std::cell::Cell;
 use std::sync::Arc;
 
-/// Largest domain XML accepted on standard input: libvirt's `MAX_FILE_LEN` (10 MiB), the
-/// limit its helper reads standard input with (`virFileReadLimFD`, `virt-aa-helper.c`).
+/// Largest domain XML accepted on standard input: libvirt's `MAX_FILE_LEN` (10 MiB,
+/// `src/security/security_apparmor.h`), the limit its helper reads standard input with
+/// (`virFileReadLimFD` in `virt-aa-helper.c`, which refuses more than that many bytes).
 pub const MAX_INPUT: usize = 10 * 1024 * 1024;
 
 /// Deepest element nesting accepted. libvirt's domain XMLs are at most 15 deep (its test
@@ -389,23 +396,39 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// Byte offset to line number, by binary search over the newline positions.
-struct LineIndex(Vec<usize>);
+/// Byte offset to line number. The reader asks for nondecreasing offsets, so a cursor over
+/// the newline positions makes the whole document cost one pass; an earlier offset (an
+/// error position) falls back to a binary search.
+struct LineIndex {
+    newlines: Vec<usize>,
+    cursor: Cell<usize>,
+}
 
 impl LineIndex {
     fn new(s: &str) -> Self {
-        LineIndex(
-            s.bytes()
+        LineIndex {
+            newlines: s
+                .bytes()
                 .enumerate()
                 .filter(|(_, b)| *b == b'\n')
                 .map(|(i, _)| i)
                 .collect(),
-        )
+            cursor: Cell::new(0),
+        }
     }
 
+    /// The 1-based line of the first non-blank byte at or after `offset` (quick-xml
+    /// reports the position before leading whitespace).
     fn line(&self, offset: usize) -> usize {
-        // Skip leading whitespace: quick-xml reports the position before it.
-        self.0.partition_point(|&nl| nl < offset) + 1
+        let mut i = self.cursor.get();
+        if i > 0 && self.newlines[i - 1] >= offset {
+            i = self.newlines.partition_point(|&nl| nl < offset);
+        }
+        while self.newlines.get(i).is_some_and(|&nl| nl < offset) {
+            i += 1;
+        }
+        self.cursor.set(i);
+        i + 1
     }
 }
 
@@ -542,6 +565,17 @@ mod tests {
             parse(&too_many).unwrap_err().to_string(),
             "domain XML: line 1: more than 64 namespace declarations in scope"
         );
+    }
+
+    #[test]
+    fn line_numbers_forward_and_back() {
+        // Newlines at 1, 3, 4 and 6: an offset is on the line after the newlines before it.
+        let lines = LineIndex::new("a\nb\n\nc\n");
+        let got: Vec<_> = [0, 1, 2, 4, 5, 7, 8, 2, 0, 6]
+            .iter()
+            .map(|&o| lines.line(o))
+            .collect();
+        assert_eq!(got, [1, 1, 2, 3, 4, 5, 5, 2, 1, 4]);
     }
 
     #[test]
