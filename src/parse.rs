@@ -598,12 +598,7 @@ fn parse_os(os: Option<&Element>) -> Result<Os> {
                 .map(str::to_string)
         })
     });
-    let slic_table = os
-        .child("acpi")
-        .into_iter()
-        .flat_map(|a| a.children_named("table"))
-        .find(|t| t.attr("type") == Some("slic"))
-        .and_then(text_path);
+    let slic_table = acpi_table(os)?;
     let type_el = os.child("type");
     Ok(Os {
         os_type: os_type.to_string(),
@@ -616,6 +611,35 @@ fn parse_os(os: Option<&Element>) -> Result<Os> {
         loader: text("loader"),
         nvram,
     })
+}
+
+/// The one ACPI table libvirt 9.0 accepts: `./os/acpi/table` across every `<acpi>`, more
+/// than one refused, and only `type='slic'` (`virDomainDefParseBootAcpiOptions`), so a
+/// second table is never silently dropped.
+fn acpi_table(os: &Element) -> Result<Option<String>> {
+    let mut tables = os
+        .children_named("acpi")
+        .flat_map(|a| a.children_named("table"));
+    let Some(table) = tables.next() else {
+        return Ok(None);
+    };
+    if tables.next().is_some() {
+        return Err(Error::domain(
+            "<os><acpi><table>",
+            "only one ACPI table is supported",
+        ));
+    }
+    match table.attr("type") {
+        Some("slic") => Ok(text_path(table)),
+        Some(other) => Err(Error::domain(
+            "<os><acpi><table>",
+            format!("unknown ACPI table type {}", quote(other)),
+        )),
+        None => Err(Error::domain(
+            "<os><acpi><table>",
+            "the type attribute is missing",
+        )),
+    }
 }
 
 /// Text content as a path, `None` when empty (libvirt treats an empty element as absent).
@@ -945,6 +969,34 @@ mod tests {
             .map(|o| (o.detail.as_str(), o.path.as_str()))
             .collect();
         assert_eq!(audio, [("0", "/a/0"), ("1", "/a/1")]);
+    }
+
+    #[test]
+    fn acpi_tables_are_read_as_libvirt_reads_them() {
+        let with = |acpi: &str| dom("").replace("</os>", &format!("{acpi}</os>"));
+        let d = parse_domain(&with("<acpi/><acpi><table type='slic'>/s</table></acpi>")).unwrap();
+        assert_eq!(d.os.slic_table.as_deref(), Some("/s"));
+        for (acpi, want) in [
+            (
+                "<acpi><table type='slic'>/s</table></acpi><acpi><table type='slic'>/t</table></acpi>",
+                "only one ACPI table",
+            ),
+            (
+                "<acpi><table type='msdm'>/m</table><table type='slic'>/s</table></acpi>",
+                "only one ACPI table",
+            ),
+            ("<acpi><table type='msdm'>/m</table></acpi>", "unknown ACPI table type 'msdm'"),
+            ("<acpi><table>/m</table></acpi>", "type attribute is missing"),
+        ] {
+            let e = parse_domain(&with(acpi)).unwrap_err().to_string();
+            assert!(e.contains(want), "{acpi}: {e}");
+        }
+        // Across every <os>, too.
+        let two_os = dom("").replace(
+            "</os>",
+            "<acpi><table type='slic'>/s</table></acpi></os><os><acpi><table type='slic'>/t</table></acpi></os>",
+        );
+        assert!(parse_domain(&two_os).is_err());
     }
 
     #[test]

@@ -222,3 +222,24 @@ fn every_cap_is_one_line_naming_the_limit() {
         assert_eq!(err.trim_end(), format!("virt-aa-helper: error: {want}"));
     }
 }
+
+#[test]
+fn a_second_acpi_table_is_refused_as_libvirt_refuses_it() {
+    // libvirt 9.0 reads `./os/acpi/table` across every <os> and <acpi> and refuses more
+    // than one: reading only the first would write a profile for a domain libvirt rejects.
+    let t = Tree::new();
+    let s = t.file("slic.bin", b"").display().to_string();
+    let one = format!("    <acpi><table type='slic'>{s}</table></acpi>\n");
+    let o = dry_create(&domain("", &one), &[]);
+    assert!(
+        dry_rules(&o).contains(&format!("\"{s}\" r,")),
+        "{}",
+        stdout(&o)
+    );
+    let two = format!("{one}  </os>\n  <os>\n{one}");
+    let err = create_refused(&domain("", &two), &[], 1);
+    assert!(
+        err.contains("domain XML: <os><acpi><table>: only one ACPI table is supported"),
+        "{err}"
+    );
+}
