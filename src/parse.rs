@@ -123,9 +123,6 @@ fn domain_from(root: &Element) -> Result<Domain> {
         }
     }
     let mut counters = [0usize; 4];
-    // Per-element numbering of `others`, kept as counts so that each device costs the same
-    // however many came before (counting earlier entries made parsing quadratic).
-    let mut other_counts: HashMap<&'static str, usize> = HashMap::new();
     let mut sgx = false;
     if let Some(devices) = root.child("devices") {
         for dev in &devices.children {
@@ -178,13 +175,7 @@ fn domain_from(root: &Element) -> Result<Domain> {
                         .and_then(|s| s.child("path"))
                         .and_then(text_path)
                     {
-                        push_other(
-                            &mut d,
-                            &mut other_counts,
-                            "memory virtio-pmem",
-                            p,
-                            Access::ReadWrite,
-                        );
+                        push_other(&mut d, "memory virtio-pmem", p, Access::ReadWrite);
                     }
                 }
                 "memory" if dev.attr("model") == Some("sgx-epc") && !sgx => {
@@ -193,18 +184,12 @@ fn domain_from(root: &Element) -> Result<Domain> {
                 }
                 "pstore" => {
                     if let Some(p) = dev.child("path").and_then(text_path) {
-                        push_other(&mut d, &mut other_counts, "pstore", p, Access::ReadWrite);
+                        push_other(&mut d, "pstore", p, Access::ReadWrite);
                     }
                 }
                 "audio" if dev.attr("type") == Some("file") => {
                     if let Some(p) = dev.attr("path").filter(|p| !p.is_empty()) {
-                        push_other(
-                            &mut d,
-                            &mut other_counts,
-                            "audio",
-                            p.to_string(),
-                            Access::Write,
-                        );
+                        push_other(&mut d, "audio", p.to_string(), Access::Write);
                     }
                 }
                 "rng" => {
@@ -216,7 +201,7 @@ fn domain_from(root: &Element) -> Result<Domain> {
                                 if let Some(p) = text_path(b)
                                     .filter(|p| p != "/dev/random" && p != "/dev/urandom")
                                 {
-                                    push_other(&mut d, &mut other_counts, "rng", p, Access::Read);
+                                    push_other(&mut d, "rng", p, Access::Read);
                                 }
                             }
                             Some("egd") => {
@@ -227,13 +212,7 @@ fn domain_from(root: &Element) -> Result<Domain> {
                                         .find_map(|s| s.attr("path"))
                                         .filter(|p| !p.is_empty())
                                     {
-                                        push_other(
-                                            &mut d,
-                                            &mut other_counts,
-                                            "rng",
-                                            p.to_string(),
-                                            Access::ReadWrite,
-                                        );
+                                        push_other(&mut d, "rng", p.to_string(), Access::ReadWrite);
                                     }
                                 }
                             }
@@ -247,13 +226,7 @@ fn domain_from(root: &Element) -> Result<Domain> {
                         .find_map(|s| s.attr("path"))
                         .filter(|p| !p.is_empty())
                     {
-                        push_other(
-                            &mut d,
-                            &mut other_counts,
-                            "redirdev",
-                            p.to_string(),
-                            Access::ReadWrite,
-                        );
+                        push_other(&mut d, "redirdev", p.to_string(), Access::ReadWrite);
                     }
                 }
                 "memory" if dev.attr("model") == Some("nvdimm") => {
@@ -331,26 +304,33 @@ fn domain_from(root: &Element) -> Result<Domain> {
             }
         }
     }
+    number_others(&mut d);
     Ok(d)
 }
 
-/// Records a path from an element libvirt 9.0's helper ignored, numbered per element.
-fn push_other(
-    d: &mut Domain,
-    counts: &mut HashMap<&'static str, usize>,
-    element: &'static str,
-    path: String,
-    access: Access,
-) {
-    let count = counts.entry(element).or_default();
-    let index = *count;
-    *count += 1;
+/// Records a path from an element libvirt 9.0's helper ignored; [`number_others`] numbers
+/// it per element once all are read.
+fn push_other(d: &mut Domain, element: &'static str, path: String, access: Access) {
     d.others.push(OtherPath {
         element,
-        detail: index.to_string(),
+        detail: String::new(),
         path,
         access,
     });
+}
+
+/// Numbers each entry of `others` pushed by [`push_other`] with the count of earlier
+/// entries of the same element, in one pass (counting them at each push made parsing
+/// quadratic in the number of devices).
+fn number_others(d: &mut Domain) {
+    let mut counts: HashMap<&'static str, usize> = HashMap::new();
+    for o in &mut d.others {
+        let count = counts.entry(o.element).or_default();
+        if o.detail.is_empty() {
+            o.detail = count.to_string();
+        }
+        *count += 1;
+    }
 }
 
 /// A domain with a static AppArmor label keeps the profile its admin wrote: libvirtd never
