@@ -56,9 +56,76 @@ impl fmt::Display for ProfileName {
     }
 }
 
+/// Reads a `<uuid>` exactly as libvirt's `virUUIDParse` (`src/util/viruuid.c`) does:
+/// ASCII whitespace around it, 32 hexadecimal digits in either case, and any number of `-`
+/// or ` ` before each pair of digits (not inside a pair). Nothing else: `Uuid::parse_str`
+/// also takes `{...}` and `urn:uuid:` forms libvirt refuses, and refuses spaced or
+/// oddly-hyphenated forms libvirt takes, so the helper and libvirtd would disagree on
+/// which domain the XML is.
+pub fn parse_libvirt_uuid(s: &str) -> Option<Uuid> {
+    // g_ascii_isspace: space, \t, \n, \v, \f, \r.
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let mut rest = s.as_bytes();
+    while rest.first().is_some_and(space) {
+        rest = &rest[1..];
+    }
+    let mut bytes = [0u8; 16];
+    let mut i = 0;
+    while i < bytes.len() {
+        match rest {
+            [b'-' | b' ', tail @ ..] => rest = tail,
+            [hi, lo, tail @ ..] => {
+                bytes[i] = hex(*hi)? * 16 + hex(*lo)?;
+                i += 1;
+                rest = tail;
+            }
+            _ => return None,
+        }
+    }
+    rest.iter().all(space).then(|| Uuid::from_bytes(bytes))
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuid_spellings_are_those_of_vir_uuid_parse() {
+        let want = Uuid::from_u128(0x0123456789abcdef0123456789abcdef);
+        for ok in [
+            "01234567-89ab-cdef-0123-456789abcdef",
+            "01234567-89AB-CDEF-0123-456789ABCDEF",
+            "0123456789abcdef0123456789abcdef",
+            " \t\n01234567-89ab-cdef-0123-456789abcdef\r\n ",
+            "01-23-45-67-89-ab-cd-ef-01-23-45-67-89-ab-cd-ef",
+            "01 23 45 67 89 ab cd ef 01 23 45 67 89 ab cd ef",
+            "--01234567----89ab cdef 0123-456789abcdef",
+            "\x0b0123456789abcdef0123456789abcdef\x0c",
+        ] {
+            assert_eq!(parse_libvirt_uuid(ok), Some(want), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "0123456789abcdef0123456789abcde",
+            "0123456789abcdef0123456789abcdef0",
+            "0123456789abcdef0123456789abcdeg",
+            "0-123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcdef-",
+            "0123456789abcdef0123456789abcdef x",
+            "{01234567-89ab-cdef-0123-456789abcdef}",
+            "urn:uuid:01234567-89ab-cdef-0123-456789abcdef",
+            "01234567_89ab_cdef_0123_456789abcdef",
+            "\u{a0}0123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcdef\u{a0}",
+            "+123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(parse_libvirt_uuid(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn only_the_canonical_spelling_is_accepted() {

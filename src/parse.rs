@@ -11,7 +11,7 @@ use crate::domain::{
 };
 use crate::error::{quote, Error, Result};
 use crate::xml::{self, Element};
-use uuid::Uuid;
+use std::collections::HashMap;
 
 /// The `<os><type>` values libvirt 9.0 knows (`virDomainOSType`).
 const OS_TYPES: [&str; 6] = ["hvm", "xen", "linux", "exe", "uml", "xenpvh"];
@@ -32,8 +32,15 @@ const DISK_TYPES: [&str; 8] = [
 const PATH_CHARDEVS: [&str; 5] = ["pty", "dev", "file", "unix", "pipe"];
 
 /// Parses a domain XML document.
+///
+/// Repeated containers are read as libvirt's XPath reads them: the devices of every
+/// `<devices>` (`./devices/disk` in `virDomainDefParseXML`), and from `<os>` the first of
+/// each element in any `<os>` (`string(./os/kernel[1])`). Of a repeated single value
+/// (`<name>`, `<uuid>`) the first is read, as `string(./name[1])` does.
 pub fn parse_domain(input: &str) -> Result<Domain> {
-    let root = xml::parse(input)?;
+    let mut root = xml::parse(input)?;
+    root.merge_repeated("devices");
+    root.merge_repeated("os");
     domain_from(&root)
 }
 
@@ -62,17 +69,17 @@ fn domain_from(root: &Element) -> Result<Domain> {
 
     let name = root
         .child("name")
-        .map(|n| n.text.as_str())
+        .map(Element::text)
         .ok_or_else(|| Error::domain("<name>", "missing"))?;
     check_name(name)?;
 
     let uuid_el = root
         .child("uuid")
         .ok_or_else(|| Error::domain("<uuid>", "missing"))?;
-    let uuid = Uuid::parse_str(uuid_el.trimmed_text()).map_err(|_| {
+    let uuid = crate::name::parse_libvirt_uuid(uuid_el.text()).ok_or_else(|| {
         Error::domain(
             "<uuid>",
-            format!("{} is not a valid UUID", quote(uuid_el.trimmed_text())),
+            format!("{} is not a valid UUID", quote(uuid_el.text())),
         )
     })?;
 
@@ -116,6 +123,7 @@ fn domain_from(root: &Element) -> Result<Domain> {
         }
     }
     let mut counters = [0usize; 4];
+    let mut sgx = false;
     if let Some(devices) = root.child("devices") {
         for dev in &devices.children {
             match dev.name.as_str() {
@@ -170,10 +178,8 @@ fn domain_from(root: &Element) -> Result<Domain> {
                         push_other(&mut d, "memory virtio-pmem", p, Access::ReadWrite);
                     }
                 }
-                "memory"
-                    if dev.attr("model") == Some("sgx-epc")
-                        && !d.features.contains(&Feature::Sgx) =>
-                {
+                "memory" if dev.attr("model") == Some("sgx-epc") && !sgx => {
+                    sgx = true;
                     d.features.push(Feature::Sgx);
                 }
                 "pstore" => {
@@ -298,18 +304,33 @@ fn domain_from(root: &Element) -> Result<Domain> {
             }
         }
     }
+    number_others(&mut d);
     Ok(d)
 }
 
-/// Records a path from an element libvirt 9.0's helper ignored, numbered per element.
+/// Records a path from an element libvirt 9.0's helper ignored; [`number_others`] numbers
+/// it per element once all are read.
 fn push_other(d: &mut Domain, element: &'static str, path: String, access: Access) {
-    let index = d.others.iter().filter(|o| o.element == element).count();
     d.others.push(OtherPath {
         element,
-        detail: index.to_string(),
+        detail: String::new(),
         path,
         access,
     });
+}
+
+/// Numbers each entry of `others` pushed by [`push_other`] with the count of earlier
+/// entries of the same element, in one pass (counting them at each push made parsing
+/// quadratic in the number of devices).
+fn number_others(d: &mut Domain) {
+    let mut counts: HashMap<&'static str, usize> = HashMap::new();
+    for o in &mut d.others {
+        let count = counts.entry(o.element).or_default();
+        if o.detail.is_empty() {
+            o.detail = count.to_string();
+        }
+        *count += 1;
+    }
 }
 
 /// A domain with a static AppArmor label keeps the profile its admin wrote: libvirtd never
@@ -557,12 +578,7 @@ fn parse_os(os: Option<&Element>) -> Result<Os> {
                 .map(str::to_string)
         })
     });
-    let slic_table = os
-        .child("acpi")
-        .into_iter()
-        .flat_map(|a| a.children_named("table"))
-        .find(|t| t.attr("type") == Some("slic"))
-        .and_then(text_path);
+    let slic_table = acpi_table(os)?;
     let type_el = os.child("type");
     Ok(Os {
         os_type: os_type.to_string(),
@@ -575,6 +591,35 @@ fn parse_os(os: Option<&Element>) -> Result<Os> {
         loader: text("loader"),
         nvram,
     })
+}
+
+/// The one ACPI table libvirt 9.0 accepts: `./os/acpi/table` across every `<acpi>`, more
+/// than one refused, and only `type='slic'` (`virDomainDefParseBootAcpiOptions`), so a
+/// second table is never silently dropped.
+fn acpi_table(os: &Element) -> Result<Option<String>> {
+    let mut tables = os
+        .children_named("acpi")
+        .flat_map(|a| a.children_named("table"));
+    let Some(table) = tables.next() else {
+        return Ok(None);
+    };
+    if tables.next().is_some() {
+        return Err(Error::domain(
+            "<os><acpi><table>",
+            "only one ACPI table is supported",
+        ));
+    }
+    match table.attr("type") {
+        Some("slic") => Ok(text_path(table)),
+        Some(other) => Err(Error::domain(
+            "<os><acpi><table>",
+            format!("unknown ACPI table type {}", quote(other)),
+        )),
+        None => Err(Error::domain(
+            "<os><acpi><table>",
+            "the type attribute is missing",
+        )),
+    }
 }
 
 /// Text content as a path, `None` when empty (libvirt treats an empty element as absent).
@@ -885,6 +930,120 @@ mod tests {
             let d = parse_domain(&xml).unwrap();
             assert_eq!(d.name, format!("vm{c}"));
         }
+    }
+
+    #[test]
+    fn every_devices_element_is_read() {
+        let xml =
+            dom("<audio type='file' path='/a/0'/><disk type='file'><source file='/i/a'/></disk>")
+                .replace(
+                    "</devices>",
+                    "</devices><memory>1</memory><devices><audio type='file' path='/a/1'/>\
+                 <disk type='block'><source dev='/dev/b'/></disk></devices><devices/>",
+                );
+        let d = parse_domain(&xml).unwrap();
+        let disks: Vec<_> = d.disks.iter().map(|k| k.source.clone()).collect();
+        assert_eq!(
+            disks,
+            [
+                Source::Local {
+                    kind: LocalKind::File,
+                    path: "/i/a".into()
+                },
+                Source::Local {
+                    kind: LocalKind::Block,
+                    path: "/dev/b".into()
+                }
+            ]
+        );
+        let audio: Vec<_> = d
+            .others
+            .iter()
+            .map(|o| (o.detail.as_str(), o.path.as_str()))
+            .collect();
+        assert_eq!(audio, [("0", "/a/0"), ("1", "/a/1")]);
+    }
+
+    #[test]
+    fn acpi_tables_are_read_as_libvirt_reads_them() {
+        let with = |acpi: &str| dom("").replace("</os>", &format!("{acpi}</os>"));
+        let d = parse_domain(&with("<acpi/><acpi><table type='slic'>/s</table></acpi>")).unwrap();
+        assert_eq!(d.os.slic_table.as_deref(), Some("/s"));
+        for (acpi, want) in [
+            (
+                "<acpi><table type='slic'>/s</table></acpi><acpi><table type='slic'>/t</table></acpi>",
+                "only one ACPI table",
+            ),
+            (
+                "<acpi><table type='msdm'>/m</table><table type='slic'>/s</table></acpi>",
+                "only one ACPI table",
+            ),
+            ("<acpi><table type='msdm'>/m</table></acpi>", "unknown ACPI table type 'msdm'"),
+            ("<acpi><table>/m</table></acpi>", "type attribute is missing"),
+        ] {
+            let e = parse_domain(&with(acpi)).unwrap_err().to_string();
+            assert!(e.contains(want), "{acpi}: {e}");
+        }
+        // Across every <os>, too.
+        let two_os = dom("").replace(
+            "</os>",
+            "<acpi><table type='slic'>/s</table></acpi></os><os><acpi><table type='slic'>/t</table></acpi></os>",
+        );
+        assert!(parse_domain(&two_os).is_err());
+    }
+
+    #[test]
+    fn repeated_os_reads_the_first_of_each_element() {
+        let xml = dom("").replace(
+            "</os>",
+            "<kernel>/k1</kernel></os><os><type>xen</type><kernel>/k2</kernel><initrd>/i2</initrd></os>",
+        );
+        let d = parse_domain(&xml).unwrap();
+        assert_eq!(d.os.os_type, "hvm");
+        assert_eq!(d.os.kernel.as_deref(), Some("/k1"));
+        assert_eq!(d.os.initrd.as_deref(), Some("/i2"));
+    }
+
+    #[test]
+    fn name_and_uuid_are_read_as_libvirt_reads_them() {
+        // The first <name> and <uuid> in no namespace, with the text of their descendants.
+        let xml = dom("")
+            .replace(
+                "<name>vm</name>",
+                "<name xmlns='http://evil'>other</name><name>v<b>m</b><x:n xmlns:x='u'>2</x:n></name><name>other</name>",
+            )
+            .replace(
+                "<uuid>00000000-0000-0000-0000-0123456789ab</uuid>",
+                "<x:uuid xmlns:x='u'>11111111-1111-1111-1111-111111111111</x:uuid>\
+                 <uuid> 00 00-0000-0000-0000--0000-0123456789AB\n</uuid>\
+                 <uuid>22222222-2222-2222-2222-222222222222</uuid>",
+            );
+        let d = parse_domain(&xml).unwrap();
+        assert_eq!(d.name, "vm2");
+        assert_eq!(
+            d.uuid.hyphenated().to_string(),
+            "00000000-0000-0000-0000-0123456789ab"
+        );
+        for bad in [
+            "{00000000-0000-0000-0000-0123456789ab}",
+            "urn:uuid:00000000-0000-0000-0000-0123456789ab",
+        ] {
+            let xml = dom("").replace("00000000-0000-0000-0000-0123456789ab", bad);
+            let e = parse_domain(&xml).unwrap_err().to_string();
+            assert!(e.contains("is not a valid UUID"), "{e}");
+        }
+    }
+
+    #[test]
+    fn foreign_devices_are_not_devices() {
+        let d = parse_domain(&dom(
+            "<x:disk xmlns:x='http://example.org/' type='file'><source file='/x'/></x:disk>\
+             <disk xmlns='http://evil' type='file'><source file='/y'/></disk>\
+             <audio type='file' path='/a'><disk type='file'><source file='/z'/></disk></audio>",
+        ))
+        .unwrap();
+        assert!(d.disks.is_empty(), "{:?}", d.disks);
+        assert_eq!(d.others.len(), 1);
     }
 
     #[test]
