@@ -55,14 +55,13 @@ impl CanonicalPath {
     /// A canonical path from a path that is already canonical by construction (a test
     /// fixture, or a fixed system path written without `.`/`..`). Refuses anything else.
     pub fn from_canonical_literal(p: &Path) -> Option<Self> {
+        // `components()` silently drops `.`, repeated and trailing slashes: the path is
+        // clean exactly when rebuilding it from its components gives the same bytes.
+        let rebuilt: PathBuf = p.components().collect();
         let ok = p.is_absolute()
             && p.components()
                 .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
-            && !p
-                .as_os_str()
-                .as_encoded_bytes()
-                .windows(2)
-                .any(|w| w == b"//");
+            && rebuilt.as_os_str() == p.as_os_str();
         ok.then(|| CanonicalPath(p.to_path_buf()))
     }
 }
@@ -392,6 +391,21 @@ mod tests {
             canonicalize(&root.join("l1")),
             Err(CanonError::SymlinkLoop(_))
         ));
+    }
+
+    #[test]
+    fn canonical_literals_are_only_clean_absolute_paths() {
+        for ok in ["/", "/a", "/var/lib/x.img", "/a b/c"] {
+            let c = CanonicalPath::from_canonical_literal(Path::new(ok));
+            assert_eq!(c.map(|c| c.to_string()).as_deref(), Some(ok));
+        }
+        for bad in ["a/b", "", "/a/./b", "/a/../b", "//a", "/a//b", "/a/"] {
+            assert_eq!(
+                CanonicalPath::from_canonical_literal(Path::new(bad)),
+                None,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
