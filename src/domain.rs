@@ -180,8 +180,9 @@ pub enum Hostdev {
     },
     /// PCI: the address `dddd:bb:ss.f`, and whether the backend is VFIO (or the default).
     Pci { address: String, vfio: bool },
-    /// Mediated device (vfio-pci, vfio-ap, vfio-ccw).
-    Mdev,
+    /// Mediated device (vfio-pci, vfio-ap, vfio-ccw): `<source><address uuid=...>`,
+    /// `None` when absent or not a UUID.
+    Mdev { uuid: Option<uuid::Uuid> },
     /// SCSI, scsi_host and others: no rule in libvirt 9.0.
     Other(String),
 }

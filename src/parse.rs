@@ -431,7 +431,12 @@ fn parse_hostdev(dev: &Element) -> Result<Option<Hostdev>> {
             }
         }
         "pci" => pci_hostdev(dev, "<hostdev type='pci'>")?,
-        "mdev" => Hostdev::Mdev,
+        "mdev" => Hostdev::Mdev {
+            uuid: src
+                .and_then(|s| s.child("address"))
+                .and_then(|a| a.attr("uuid"))
+                .and_then(|u| uuid::Uuid::try_parse(u).ok()),
+        },
         other => Hostdev::Other(other.to_string()),
     }))
 }

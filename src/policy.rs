@@ -5,30 +5,72 @@
 //! (`"/etc/**" rwl`, weak spot W2), and `/` passes too. Here a path is compared component by
 //! component against the canonical target (so a symlink or `..` cannot reach around it):
 //!
-//! - never: `/`, `/bin`, `/boot`, `/etc`, `/lib*`, `/lost+found`, `/proc`, `/sbin`,
-//!   `/selinux`, `/sys`, `/usr`, the top-level kernel and initrd links, host-control devices
-//!   (`/dev/mem`, `/dev/kmem`, `/dev/port`, `/dev/cpu`, ...) and host daemons' control
-//!   sockets (`/run/dbus`, `/run/systemd`, libvirt's own `/run/libvirt/*-sock`);
+//! - never: `/`, the trees of [`RESTRICTED`] (the host's programs, configuration, kernel
+//!   interfaces and root's home, host-control and input-injection devices, the control
+//!   sockets of host daemons and of users' sessions), and libvirt's own
+//!   `/run/libvirt/*-sock`;
 //! - read-only allowed: `/boot`, the kernel and initrd links, and the firmware directories
 //!   (`/usr/share/OVMF`, `/usr/share/qemu`, `/usr/share/seabios`, ...: libvirt's list plus
 //!   those newer releases added, since a refused firmware stops the VM, anchors.md section 2
 //!   row 8);
-//! - allowed read-write inside restricted trees: PCI device nodes `/sys/devices/pci*`, vhost
-//!   targets `/sys/kernel/config/target/vhost`, `/etc/libvirt-sandbox/services` (libvirt's
-//!   override list, by component);
+//! - allowed read-write inside restricted trees, for a host device's own rules only
+//!   ([`Scope::HostDevice`]): PCI device nodes `/sys/devices/pci*`, vhost targets
+//!   `/sys/kernel/config/target/vhost`; for any rule: `/etc/libvirt-sandbox/services`
+//!   (libvirt's override list, by component);
 //! - a directory granted with everything below it must contain none of the above, must not
 //!   contain a directory that holds every domain's files (`/var/lib/libvirt/images`,
 //!   `/run/libvirt/qemu`, ...), and must be at least [`MIN_SUBTREE_DEPTH`] levels deep.
+//!
+//! # What belongs on the deny-list
+//!
+//! A path is on [`RESTRICTED`] when access to it gives a process power over the host or
+//! over someone else's session, beyond the VM it serves, **and** no libvirt domain element
+//! names it for a VM's own device. Concretely, one of:
+//!
+//! 1. the host's software, configuration, credentials and kernel interfaces (`/etc`,
+//!    `/usr`, `/lib*`, `/proc`, `/sys`, `/root`, ...);
+//! 2. host memory, firmware and CPU state (`/dev/mem`, `/dev/cpu/*/msr`, `/dev/nvram`,
+//!    `/dev/mei0`, `/dev/snapshot`, ...);
+//! 3. input injection into, or reading of, the host's consoles and sessions (`/dev/uinput`,
+//!    `/dev/uhid`, virtual consoles `/dev/tty<N>` and `/dev/vcs*`, framebuffers, display
+//!    server sockets);
+//! 4. host-wide control nodes: device-mapper, loop, btrfs, ublk, autofs, ZFS control, the
+//!    watchdog (closing it without the magic character reboots the host), rfkill, I2C
+//!    buses, IPMI (the BMC powers the host off);
+//! 5. control sockets of services that act as root or as another user: init and udev,
+//!    D-Bus, container and VM managers, sudo's timestamps, and in every user's
+//!    `/run/user/<uid>/` the session's manager (`systemd`), bus (`bus`, `dbus-1`),
+//!    key agents (`gnupg`, `keyring`, `gcr`, `openssh_agent`), accessibility bus (`at-spi`,
+//!    which can synthesize input), display (`wayland-*`), PipeWire's manager socket and
+//!    container sockets.
+//!
+//! What a domain element legitimately names stays allowed even where it is powerful, because
+//! refusing it would stop the VMs that use it: evdev input passthrough
+//! (`/dev/input/event*`), serial and parallel passthrough (`/dev/ttyS*`, `/dev/ttyUSB*`,
+//! `/dev/parport*`), host disks (`/dev/sd*`, `/dev/nvme*`, `/dev/mapper/<vg-lv>`, ...),
+//! SCSI generic (`/dev/sg*`), TPM passthrough (`/dev/tpm*`), VFIO (`/dev/vfio/*`), vhost
+//! (`/dev/vhost-*`), `/dev/net/tun`, render nodes (`/dev/dri/*`), hugepages and shared
+//! memory (`/dev/hugepages`, `/dev/shm`), USB (`/dev/bus/usb`), an SDL display's xauth
+//! file, and the audio servers' sockets (`/run/user/<uid>/pulse`, `pipewire-0`). The audit
+//! of a Debian 12 libvirt host's `/dev`, `/run`, `/sys` and `/var/lib/libvirt` against this
+//! rule is `docs/restricted-paths.md`.
+//!
+//! An entry is a path whose components are literal, except that a component may end in
+//! `*` (any rest: `vcs*` is `vcs`, `vcsa1`...) or `#` (one or more digits: `tty#` is `tty1`
+//! but not `ttyS0` or `tty`); a component that is `#` alone is a number (a uid).
 
 use crate::resolve::CanonicalPath;
 use std::path::{Component, Path};
 
-/// Never accessible, whole trees.
+/// Never accessible, whole trees (see the module docs for the rule).
 const RESTRICTED: &[&str] = &[
+    // 1. The host's software, configuration and kernel interfaces.
     "/bin",
     "/etc",
+    "/lib*",
     "/lost+found",
     "/proc",
+    "/root",
     "/sbin",
     "/selinux",
     "/sys",
@@ -39,22 +81,71 @@ const RESTRICTED: &[&str] = &[
     "/initrd",
     "/initrd.img",
     "/initrd.img.old",
-    // Device nodes that are the host itself, whatever a disk element says: physical memory
-    // and I/O ports, CPU MSRs, the kernel log, hibernation images, device-mapper and loop
-    // control (libvirt's list let every /dev node through).
+    // 2. Device nodes that are the host itself, whatever a disk element says: physical
+    // memory and I/O ports, CPU MSRs, the kernel log, hibernation images, CMOS and the
+    // Intel ME (libvirt's list let every /dev node through).
     "/dev/mem",
     "/dev/kmem",
     "/dev/port",
     "/dev/cpu",
     "/dev/kmsg",
     "/dev/snapshot",
+    "/dev/nvram",
+    "/dev/mei#",
+    // 3. Input injection into the host's consoles and sessions, and their screens.
+    "/dev/uinput",
+    "/dev/uhid",
+    "/dev/vhci",
+    "/dev/console",
+    "/dev/tty#",
+    "/dev/ttyprintk",
+    "/dev/vcs*",
+    "/dev/fb#",
+    "/dev/vga_arbiter",
+    "/tmp/.X11-unix",
+    "/tmp/.ICE-unix",
+    // 4. Host-wide control nodes.
     "/dev/mapper/control",
     "/dev/loop-control",
-    // Control sockets of host daemons: a QEMU that may connect to them can act as root.
+    "/dev/btrfs-control",
+    "/dev/ublk-control",
+    "/dev/autofs",
+    "/dev/cuse",
+    "/dev/zfs",
+    "/dev/watchdog*",
+    "/dev/rfkill",
+    "/dev/cpu_dma_latency",
+    "/dev/i2c-#",
+    "/dev/ipmi*",
+    // 5. Control sockets of host daemons and of users' sessions: a QEMU that may connect
+    // to them can act as root or as that user.
     "/run/dbus",
     "/run/systemd",
+    "/run/initctl",
+    "/run/udev/control",
+    "/run/sudo",
     "/run/docker.sock",
+    "/run/docker",
     "/run/containerd",
+    "/run/crio",
+    "/run/podman",
+    "/run/snapd.socket",
+    "/run/snapd-snap.socket",
+    "/var/lib/lxd/unix.socket",
+    "/var/lib/incus/unix.socket",
+    "/run/user/#/systemd",
+    "/run/user/#/bus",
+    "/run/user/#/dbus-1",
+    "/run/user/#/gnupg",
+    "/run/user/#/keyring",
+    "/run/user/#/gcr",
+    "/run/user/#/openssh_agent",
+    "/run/user/#/at-spi",
+    "/run/user/#/wayland-*",
+    "/run/user/#/pipewire-0-manager*",
+    "/run/user/#/podman",
+    "/run/user/#/docker.sock",
+    "/run/user/#/gvfsd",
 ];
 
 /// Inside a restricted tree but readable: kernels, initrds and firmware.
@@ -80,13 +171,16 @@ const READ_ONLY_OK: &[&str] = &[
     "/usr/lib/riscv64-linux-gnu/opensbi",
 ];
 
-/// Inside a restricted tree but accessible read-write: PCI device nodes for host device
-/// assignment, vhost-scsi targets, libvirt-sandbox services (libvirt's override list).
-const ALWAYS_OK: &[&str] = &[
-    "/sys/devices",
-    "/sys/kernel/config/target/vhost",
-    "/etc/libvirt-sandbox/services",
-];
+/// Inside a restricted tree but accessible read-write by any rule: libvirt-sandbox
+/// services (libvirt's override list; shared into sandboxes as filesystems).
+const ALWAYS_OK: &[&str] = &["/etc/libvirt-sandbox/services"];
+
+/// Inside a restricted tree but accessible read-write by a host device's own rules
+/// ([`Scope::HostDevice`]): PCI device nodes for host device assignment (libvirt's
+/// override `/sys/devices/pci`, by component: not `/sys/devices` itself or
+/// `/sys/devices/system`), vhost-scsi targets. A disk, share, chardev or `-f`/`-F` path
+/// there is refused: nothing but a host device has business in sysfs.
+const HOST_DEVICE_OK: &[&str] = &["/sys/devices/pci*", "/sys/kernel/config/target/vhost"];
 
 /// Directories that hold the files of every domain (libvirt's default locations). A rule
 /// for one of them, or an ancestor, together with everything below it would give one VM the
@@ -136,6 +230,9 @@ pub enum Grant {
 pub enum Scope {
     /// The path itself.
     File,
+    /// The path itself, for a host device's own rule (the sysfs files of an assigned PCI
+    /// device): the only rules the sysfs exceptions serve.
+    HostDevice,
     /// The directory and everything below it, as the domain XML asks (a `<filesystem>`
     /// share): it must not contain a restricted tree nor a directory shared by every
     /// domain.
@@ -155,13 +252,13 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
     if is_daemon_socket(p) {
         return Err("is a libvirt daemon's control socket (restricted location)".into());
     }
-    if let Some(r) = restricted_tree(p) {
-        let allowed = ALWAYS_OK
-            .iter()
-            .any(|ok| is_within(p, ok) && !pci_exception_too_wide(p))
-            || (grant == Grant::Read && READ_ONLY_OK.iter().any(|ok| is_within(p, ok)));
+    if let Some(r) = RESTRICTED.iter().find(|r| is_within(p, r)) {
+        let read_only_ok = READ_ONLY_OK.iter().any(|ok| is_within(p, ok));
+        let allowed = ALWAYS_OK.iter().any(|ok| is_within(p, ok))
+            || (scope == Scope::HostDevice && HOST_DEVICE_OK.iter().any(|ok| is_within(p, ok)))
+            || (grant == Grant::Read && read_only_ok);
         if !allowed {
-            let how = if grant == Grant::Write && READ_ONLY_OK.iter().any(|ok| is_within(p, ok)) {
+            let how = if grant == Grant::Write && read_only_ok {
                 "is only allowed read-only"
             } else {
                 "is never allowed"
@@ -169,9 +266,9 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
             return Err(format!("{r} {how} (restricted location)"));
         }
     }
-    if scope != Scope::File {
+    if matches!(scope, Scope::Share | Scope::RuntimeSubtree) {
         // A directory together with everything below it must not contain a restricted tree.
-        if let Some(r) = RESTRICTED.iter().find(|r| is_within(Path::new(r), p)) {
+        if let Some(r) = RESTRICTED.iter().find(|r| contains(p, r)) {
             return Err(format!(
                 "granting everything below it would include {r} (restricted location)"
             ));
@@ -179,8 +276,8 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
     }
     // A filesystem share of one of these gives the guest every domain's files as surely as
     // a runtime subtree does (libvirt 9.0 let a share of /var/lib/libvirt through).
-    if scope != Scope::File {
-        if let Some(shared) = SHARED.iter().find(|d| is_within(Path::new(d), p)) {
+    if matches!(scope, Scope::Share | Scope::RuntimeSubtree) {
+        if let Some(shared) = SHARED.iter().find(|d| contains(p, d)) {
             return Err(format!(
                 "granting everything below it would include {shared}, which holds the files of every domain"
             ));
@@ -198,18 +295,6 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
         }
     }
     Ok(())
-}
-
-/// The restricted tree `p` is in: one of [`RESTRICTED`], or a top-level directory whose
-/// name starts with `lib` (`/lib`, `/lib64`, `/libx32`, `/libexec`...).
-fn restricted_tree(p: &Path) -> Option<&'static str> {
-    if let Some(r) = RESTRICTED.iter().find(|r| is_within(p, r)) {
-        return Some(r);
-    }
-    match p.components().nth(1) {
-        Some(Component::Normal(top)) if top.to_string_lossy().starts_with("lib") => Some("/lib*"),
-        _ => None,
-    }
 }
 
 /// libvirt's own daemons listen on `/run/libvirt/<daemon>-sock` (`libvirt-sock`,
@@ -237,23 +322,44 @@ fn is_daemon_socket(p: &Path) -> bool {
     }
 }
 
-/// `/sys/devices` is allowed only for PCI device nodes (`/sys/devices/pci*/...`), as in
-/// libvirt's override `/sys/devices/pci` - but by component, so `/sys/devices` itself or
-/// `/sys/devices/system` stay refused.
-fn pci_exception_too_wide(p: &Path) -> bool {
-    if !is_within(p, "/sys/devices") {
-        return false;
-    }
-    let mut comps = p.components().skip(3); // "/", "sys", "devices"
-    match comps.next() {
-        Some(Component::Normal(c)) => !c.to_string_lossy().starts_with("pci"),
-        _ => true,
-    }
+/// Whether `p` is the tree of `entry` or below it: `entry`'s components are a prefix of
+/// `p`'s, each matched by [`component_matches`].
+fn is_within(p: &Path, entry: &str) -> bool {
+    let want: Vec<Component<'_>> = Path::new(entry).components().collect();
+    let got: Vec<Component<'_>> = p.components().collect();
+    got.len() >= want.len() && prefix_matches(&want, &got)
 }
 
-/// Whether `p` is `dir` or below it, comparing whole components.
-fn is_within(p: &Path, dir: impl AsRef<Path>) -> bool {
-    p.starts_with(dir.as_ref())
+/// Whether the directory `p`, with everything below it, contains the tree of `entry`:
+/// `p`'s components are a prefix of `entry`'s (so `/run/user/1000` contains
+/// `/run/user/#/bus`).
+fn contains(p: &Path, entry: &str) -> bool {
+    let want: Vec<Component<'_>> = Path::new(entry).components().collect();
+    let got: Vec<Component<'_>> = p.components().collect();
+    got.len() <= want.len() && prefix_matches(&want, &got)
+}
+
+/// Whether the components the two lists have in common (the shorter length) all match.
+fn prefix_matches(want: &[Component<'_>], got: &[Component<'_>]) -> bool {
+    want.iter().zip(got).all(|(w, g)| match (w, g) {
+        (Component::Normal(w), Component::Normal(g)) => {
+            component_matches(&w.to_string_lossy(), &g.to_string_lossy())
+        }
+        _ => w == g,
+    })
+}
+
+/// One component of an entry against one of a path: literal, or a literal stem followed
+/// by `*` (anything, also nothing) or `#` (one or more ASCII digits).
+fn component_matches(pattern: &str, name: &str) -> bool {
+    if let Some(stem) = pattern.strip_suffix('*') {
+        name.starts_with(stem)
+    } else if let Some(stem) = pattern.strip_suffix('#') {
+        name.strip_prefix(stem)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    } else {
+        pattern == name
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +373,8 @@ mod tests {
     #[test]
     fn restricted_trees_by_component() {
         for p in [
+            "/bin/sh",
+            "/sbin/init",
             "/etc/passwd",
             "/etc",
             "/usr",
@@ -338,19 +446,192 @@ mod tests {
     }
 
     #[test]
-    fn pci_and_vhost_overrides() {
+    fn pci_and_vhost_overrides_serve_host_devices_only() {
         let pci = "/sys/devices/pci0000:00/0000:00:19.0/config";
-        assert_eq!(check(&c(pci), Grant::Write, Scope::File), Ok(()));
-        assert!(check(&c("/sys/devices/system/cpu"), Grant::Read, Scope::File).is_err());
-        assert!(check(&c("/sys/devices"), Grant::Read, Scope::File).is_err());
+        let vhost = "/sys/kernel/config/target/vhost/naa.1";
+        for p in [pci, vhost] {
+            assert_eq!(check(&c(p), Grant::Write, Scope::HostDevice), Ok(()), "{p}");
+            // A disk, chardev or -f path there, or a share or -F subtree of it.
+            for scope in [Scope::File, Scope::Share, Scope::RuntimeSubtree] {
+                let e = check(&c(p), Grant::Read, scope).unwrap_err();
+                assert_eq!(e, "/sys is never allowed (restricted location)", "{p}");
+            }
+        }
+        for p in [
+            "/sys/devices/system/cpu",
+            "/sys/devices",
+            "/sys/devices/platform/x",
+            "/sys/kernel/config/target",
+            "/sys/kernel/config/target/vhostx",
+            "/sys/bus/pci/devices/0000:00:19.0/config",
+        ] {
+            assert!(check(&c(p), Grant::Read, Scope::HostDevice).is_err(), "{p}");
+        }
+        // A host device's rule gets no other exception: /etc, /dev/mem stay refused, and
+        // the read-only trees stay read-only.
+        assert!(check(&c("/etc/shadow"), Grant::Read, Scope::HostDevice).is_err());
+        assert!(check(&c("/dev/mem"), Grant::Write, Scope::HostDevice).is_err());
+        assert!(check(&c("/boot/x"), Grant::Write, Scope::HostDevice).is_err());
+        assert_eq!(
+            check(&c("/dev/bus/usb/001/002"), Grant::Write, Scope::HostDevice),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn sandbox_services_for_every_rule() {
+        let p = "/etc/libvirt-sandbox/services/web/config";
+        for scope in [Scope::File, Scope::HostDevice, Scope::Share] {
+            assert_eq!(check(&c(p), Grant::Write, scope), Ok(()), "{scope:?}");
+        }
+        assert!(check(&c("/etc/libvirt-sandbox"), Grant::Read, Scope::File).is_err());
+        assert!(check(
+            &c("/etc/libvirt-sandbox/servicesx"),
+            Grant::Read,
+            Scope::File
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn component_patterns() {
+        assert!(component_matches("tty#", "tty1"));
+        assert!(component_matches("tty#", "tty63"));
+        assert!(!component_matches("tty#", "tty"));
+        assert!(!component_matches("tty#", "ttyS0"));
+        assert!(!component_matches("tty#", "tty1a"));
+        assert!(!component_matches("tty#", "pty1"));
+        assert!(component_matches("#", "1000"));
+        assert!(!component_matches("#", ""));
+        assert!(!component_matches("#", "x"));
+        assert!(component_matches("vcs*", "vcs"));
+        assert!(component_matches("vcs*", "vcsa12"));
+        assert!(!component_matches("vcs*", "vc"));
+        assert!(component_matches("bus", "bus"));
+        assert!(!component_matches("bus", "bus2"));
+        assert!(!component_matches("bus", "bu"));
+    }
+
+    #[test]
+    fn families_by_component() {
+        for p in [
+            "/dev/tty0",
+            "/dev/tty12",
+            "/dev/vcs",
+            "/dev/vcsa3",
+            "/dev/vcsu",
+            "/dev/watchdog",
+            "/dev/watchdog0",
+            "/dev/i2c-0",
+            "/dev/mei0",
+            "/dev/fb0",
+            "/dev/ipmi0",
+            "/dev/ipmi/0",
+            "/run/user/1000/bus",
+            "/run/user/0/systemd/private",
+            "/run/user/1000/wayland-0",
+            "/run/user/1000/gnupg/S.gpg-agent",
+            "/root/.ssh/authorized_keys",
+        ] {
+            assert!(check(&c(p), Grant::Write, Scope::File).is_err(), "{p}");
+        }
+        // The device families a domain element names, and near misses.
+        for p in [
+            "/dev/ttyS0",
+            "/dev/ttyUSB0",
+            "/dev/ttyACM1",
+            "/dev/tty",
+            "/dev/input/event3",
+            "/dev/sg1",
+            "/dev/tpm0",
+            "/dev/vhost-vsock",
+            "/dev/net/tun",
+            "/dev/i2c",
+            "/dev/fb",
+            "/run/user/1000/pulse/native",
+            "/run/user/1000/pipewire-0",
+            "/run/user/x/bus",
+            "/run/user/1000/busy",
+            "/rootfs/x.img",
+        ] {
+            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn shares_and_subtrees_must_not_contain_a_family_member() {
+        for p in [
+            "/run/user/1000",
+            "/run/user",
+            "/tmp",
+            "/dev",
+            "/dev/input/..",
+        ] {
+            let Some(canon) = CanonicalPath::from_canonical_literal(Path::new(p)) else {
+                continue;
+            };
+            let e = check(&canon, Grant::Write, Scope::Share).unwrap_err();
+            assert!(
+                e.contains("granting everything below it would include"),
+                "{p}: {e}"
+            );
+        }
+        assert_eq!(
+            check(&c("/run/user/1000/pulse"), Grant::Write, Scope::Share),
+            Ok(())
+        );
+        assert_eq!(check(&c("/dev/input"), Grant::Write, Scope::Share), Ok(()));
+        assert_eq!(
+            check(&c("/run/user/1000"), Grant::Write, Scope::File),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn subtree_depth_boundary() {
+        assert_eq!(
+            check(&c("/srv/vms/one"), Grant::Write, Scope::RuntimeSubtree),
+            Ok(())
+        );
+        let e = check(&c("/srv/vms"), Grant::Write, Scope::RuntimeSubtree).unwrap_err();
+        assert!(e.contains("at least 3 levels deep"), "{e}");
+        assert_eq!(check(&c("/srv/vms"), Grant::Write, Scope::Share), Ok(()));
+        // A per-domain directory below a shared one is fine; the shared one is not.
+        let e = check(
+            &c("/var/lib/libvirt/qemu/nvram"),
+            Grant::Write,
+            Scope::RuntimeSubtree,
+        )
+        .unwrap_err();
+        assert!(e.contains("holds the files of every domain"), "{e}");
         assert_eq!(
             check(
-                &c("/sys/kernel/config/target/vhost/naa.1"),
+                &c("/var/lib/libvirt/qemu/nvram/vm_VARS.fd"),
                 Grant::Write,
-                Scope::File
+                Scope::RuntimeSubtree
             ),
             Ok(())
         );
+    }
+
+    #[test]
+    fn daemon_sockets_exactly() {
+        for p in [
+            "/run/libvirt/virtlogd-sock",
+            "/run/libvirt/virtqemud-sock-ro",
+        ] {
+            let e = check(&c(p), Grant::Read, Scope::File).unwrap_err();
+            assert!(e.contains("daemon's control socket"), "{p}: {e}");
+        }
+        for p in [
+            "/run/libvirt/qemu/x-sock",
+            "/run/libvirt/sock",
+            "/run/libvirt/x-sock/y",
+            "/run/x/libvirt/x-sock",
+            "/var/run/libvirt/x-sock",
+        ] {
+            assert_eq!(check(&c(p), Grant::Read, Scope::File), Ok(()), "{p}");
+        }
     }
 
     #[test]
@@ -398,13 +679,11 @@ mod tests {
                 "{wide}"
             );
             // An admin's filesystem share of it is fine unless it holds every domain's
-            // files (or /run/dbus), and so is the directory alone.
-            let holds_domains = wide.starts_with("/var/lib/libvirt")
-                || wide.starts_with("/run")
-                || wide == "/var/lib";
+            // files or a restricted entry (/run/dbus, /tmp's X11 sockets, LXD's socket in
+            // /var/lib), and so is the directory alone.
             assert_eq!(
                 check(&c(wide), Grant::Write, Scope::Share).is_ok(),
-                !holds_domains,
+                matches!(wide, "/home" | "/srv/vms"),
                 "{wide}"
             );
             assert_eq!(check(&c(wide), Grant::Write, Scope::File), Ok(()), "{wide}");

@@ -50,31 +50,178 @@ fn vhost_user_blk_disk_socket() {
     assert_lines(&rules, &["\"/run/vhost-blk.sock\" rw,"]);
 }
 
+/// A sysfs tree with PCI devices at the given addresses in the given IOMMU groups (links
+/// as the kernel makes them: `bus/pci/devices/<a>` to `devices/pci0000:00/<a>`, whose
+/// `iommu_group` points to `kernel/iommu_groups/<N>`), and mediated devices below the
+/// first one.
+fn vfio_sysfs(pci: &[(&str, u32)], mdevs: &[(&str, u32)]) -> Tree {
+    let sys = Tree::new();
+    let group = |sys: &Tree, dev: &str, n: u32, up: &str| {
+        sys.dir(&format!("kernel/iommu_groups/{n}"));
+        sys.symlink(
+            &format!("{dev}/iommu_group"),
+            format!("{up}kernel/iommu_groups/{n}"),
+        );
+    };
+    for (addr, n) in pci {
+        let dev = format!("devices/pci0000:00/{addr}");
+        sys.file(&format!("{dev}/config"), b"");
+        group(&sys, &dev, *n, "../../../");
+        sys.symlink(
+            &format!("bus/pci/devices/{addr}"),
+            format!("../../../{dev}"),
+        );
+    }
+    for (uuid, n) in mdevs {
+        let dev = format!("devices/pci0000:00/0000:00:02.0/{uuid}");
+        sys.dir(&dev);
+        group(&sys, &dev, *n, "../../../../");
+        sys.symlink(
+            &format!("bus/mdev/devices/{uuid}"),
+            format!("../../../{dev}"),
+        );
+    }
+    sys
+}
+
+/// The VFIO rules among `rules`.
+fn vfio_only(rules: &[String]) -> Vec<String> {
+    rules
+        .iter()
+        .filter(|r| r.contains("/dev/vfio/"))
+        .cloned()
+        .collect()
+}
+
+const NVME: &str = "<disk type='nvme' device='disk'><driver name='qemu' type='raw'/>\
+    <source type='pci' managed='yes' namespace='1'><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>\
+    <target dev='vdc'/></disk>";
+
 #[test]
 fn nvme_disk_gets_its_vfio_group() {
-    let sys = Tree::new();
-    sys.dir("kernel/iommu_groups/12");
-    sys.dir("devices/pci0000:00/0000:01:00.0");
-    sys.symlink(
-        "devices/pci0000:00/0000:01:00.0/iommu_group",
-        "../../../kernel/iommu_groups/12",
-    );
-    sys.symlink(
-        "bus/pci/devices/0000:01:00.0",
-        "../../../devices/pci0000:00/0000:01:00.0",
-    );
-    let nvme = "<disk type='nvme' device='disk'><driver name='qemu' type='raw'/>\
-        <source type='pci' managed='yes' namespace='1'><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>\
-        <target dev='vdc'/></disk>";
-    let (_, rules, _) = create(nvme, "", &["--sysfs", &sys.s("")]);
+    let sys = vfio_sysfs(&[("0000:01:00.0", 12), ("0000:02:00.0", 13)], &[]);
+    let (policy, rules, _) = create(NVME, "", &["--sysfs", &sys.s("")]);
     assert_lines(&rules, &["\"/dev/vfio/vfio\" rw,", "\"/dev/vfio/12\" rw,"]);
-    // Not on this host: every group, with a warning (libvirt 9.0 granted nothing).
-    let (_, rules, err) = create(nvme, "", &["--sysfs", "/nonexistent"]);
-    assert_lines(
-        &rules,
-        &["\"/dev/vfio/vfio\" rw,", "\"/dev/vfio/[0-9]*\" rw,"],
+    // The rule matches that one node and nothing else.
+    assert_literal_rule(&policy, &policy.profile(), "/dev/vfio/12".as_ref());
+    // Not on this host: the container only, no group at all, and a warning (libvirt 9.0
+    // granted nothing; this tool granted every group, /dev/vfio/[0-9]*).
+    let (_, rules, err) = create(NVME, "", &["--sysfs", "/nonexistent"]);
+    assert_lines(&rules, &["\"/dev/vfio/vfio\" rw,"]);
+    assert!(
+        err.contains("PCI device 0000:01:00.0 not found on this host; no VFIO group granted"),
+        "{err}"
     );
-    assert!(err.contains("not found on this host"), "{err}");
+}
+
+#[test]
+fn pci_hostdevs_get_exactly_their_vfio_groups() {
+    let sys = vfio_sysfs(&[("0000:01:00.0", 12), ("0000:02:00.0", 13)], &[]);
+    let pci = |bus: &str| {
+        format!("<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='{bus}' slot='0x00' function='0x0'/></source></hostdev>")
+    };
+    let (policy, rules, err) = create(
+        &format!("{}{}{}", pci("0x02"), pci("0x05"), pci("0x01")),
+        "",
+        &["--sysfs", &sys.s("")],
+    );
+    // Each device its own group, in document order after the container; the device at
+    // 05:00.0 is not on this host: no group for it, and a warning.
+    assert_eq!(
+        vfio_only(&rules),
+        [
+            "\"/dev/vfio/vfio\" rw,",
+            "\"/dev/vfio/13\" rw,",
+            "\"/dev/vfio/12\" rw,"
+        ]
+    );
+    assert!(!rules.iter().any(|r| r.contains("[0-9]")), "{rules:?}");
+    assert!(
+        err.contains("hostdev pci 0000:05:00.0: PCI device 0000:05:00.0 not found on this host; no VFIO group granted"),
+        "{err}"
+    );
+    assert_literal_rule(&policy, &policy.profile(), "/dev/vfio/13".as_ref());
+    // The legacy backend is not VFIO: no VFIO rule at all.
+    let (_, rules, _) = create(
+        &pci("0x01").replace("managed='yes'>", "managed='yes'><driver name='kvm'/>"),
+        "",
+        &["--sysfs", &sys.s("")],
+    );
+    assert!(vfio_only(&rules).is_empty(), "{rules:?}");
+}
+
+#[test]
+fn mdev_hostdev_gets_its_vfio_group() {
+    let uuid = "c2177883-f1bb-47f0-914d-32a22e3a8804";
+    let sys = vfio_sysfs(&[], &[(uuid, 21)]);
+    let mdev = |u: &str| {
+        format!("<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='{u}'/></source></hostdev>")
+    };
+    let (policy, rules, _) = create(&mdev(uuid), "", &["--sysfs", &sys.s("")]);
+    assert_lines(&rules, &["\"/dev/vfio/vfio\" rw,", "\"/dev/vfio/21\" rw,"]);
+    assert_literal_rule(&policy, &policy.profile(), "/dev/vfio/21".as_ref());
+    // Another uuid, or one that is not a uuid (a path to walk out of sysfs): no group.
+    for other in ["00000000-1111-2222-3333-444444444444", "../../../devices"] {
+        let (_, rules, err) = create(&mdev(other), "", &["--sysfs", &sys.s("")]);
+        assert_lines(&rules, &["\"/dev/vfio/vfio\" rw,"]);
+        assert!(err.contains("no VFIO group granted"), "{err}");
+    }
+}
+
+/// The first PCI device of this host's sysfs (the CI machine has one, as every PC).
+fn host_pci_config() -> String {
+    let mut devs: Vec<_> = std::fs::read_dir("/sys/bus/pci/devices")
+        .expect("/sys/bus/pci/devices")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    devs.sort();
+    let dev = devs.first().expect("a PCI device on this host");
+    let canon = std::fs::canonicalize(dev.join("config")).expect("canonical config");
+    canon.display().to_string()
+}
+
+#[test]
+fn sysfs_pci_files_for_host_devices_only() {
+    let config = host_pci_config();
+    assert!(config.starts_with("/sys/devices/pci"), "{config}");
+    // A host device: its sysfs files are granted (the real /sys, the default).
+    let dir = config.trim_end_matches("/config");
+    // dddd:bb:ss.f
+    let addr: Vec<&str> = dir
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .split([':', '.'])
+        .collect();
+    let [_, bus, slot, function] = addr[..] else {
+        panic!("not a PCI address: {dir}");
+    };
+    let hostdev = format!(
+        "<hostdev mode='subsystem' type='pci'><driver name='kvm'/><source><address bus='0x{bus}' slot='0x{slot}' function='0x{function}'/></source></hostdev>"
+    );
+    let (_, rules, _) = create(&hostdev, "", &[]);
+    assert!(rules.contains(&format!("\"{config}\" rw,")), "{rules:?}");
+    // The same file as a disk, a chardev, a share or a -f/-F argument: refused.
+    let refused = |devices: &str, extra: &[&str]| {
+        let xml = domain(devices, "");
+        let err = create_refused(&xml, extra, 3);
+        assert!(
+            err.contains("/sys is never allowed (restricted location)"),
+            "{err}"
+        );
+    };
+    refused(&disk(&config, "vda", ""), &[]);
+    refused(
+        &format!("<serial type='dev'><source path='{config}'/></serial>"),
+        &[],
+    );
+    refused(
+        &format!("<filesystem type='mount'><source dir='{dir}'/><target dir='d'/></filesystem>"),
+        &[],
+    );
+    refused("", &["-f", &config]);
+    refused("", &["-F", &format!("{dir}/{{,**}}")]);
 }
 
 #[test]
@@ -204,13 +351,31 @@ fn passt_socket() {
         "",
         &[],
     );
-    assert_lines(
-        &rules,
-        &[
-            "\"/run/libvirt/qemu/passt/4-gaps-*.socket\" rw,",
-            "\"/dev/vhost-net\" rw,",
-        ],
-    );
+    // No /dev/vhost-net: libvirtd opens it only with a tap (network, bridge, direct,
+    // ethernet); libvirt 9.0's helper granted it to this user-mode interface too.
+    assert_lines(&rules, &["\"/run/libvirt/qemu/passt/4-gaps-*.socket\" rw,"]);
+}
+
+/// `/dev/vhost-net` for exactly the interfaces libvirtd opens it for
+/// (`qemuInterfaceOpenVhostNet`, called for tap-backed types only).
+#[test]
+fn vhost_net_only_for_interfaces_that_use_it() {
+    let vhost = "\"/dev/vhost-net\" rw,".to_string();
+    for (iface, want) in [
+        ("<interface type='network'><source network='default'/><model type='virtio'/></interface>", true),
+        ("<interface type='direct'><source dev='eth0' mode='vepa'/><model type='virtio'/></interface>", true),
+        ("<interface type='ethernet'><target dev='tap0' managed='no'/><model type='virtio'/></interface>", true),
+        ("<interface type='network'><source network='default'/></interface>", true),
+        ("<interface type='network'><source network='default'/><model type='virtio'/><driver name='qemu'/></interface>", false),
+        ("<interface type='network'><source network='default'/><model type='e1000e'/></interface>", false),
+        ("<interface type='user'><model type='virtio'/></interface>", false),
+        ("<interface type='vhostuser'><source type='unix' path='/run/vu.sock' mode='client'/><model type='virtio'/></interface>", false),
+        ("<interface type='mcast'><source address='230.0.0.1' port='5558'/><model type='virtio'/></interface>", false),
+        ("<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x03' slot='0x07' function='0x1'/></source></interface>", false),
+    ] {
+        let (_, rules, _) = create(iface, "", &["--sysfs", "/nonexistent"]);
+        assert_eq!(rules.contains(&vhost), want, "{iface}: {rules:?}");
+    }
 }
 
 #[test]

@@ -778,6 +778,11 @@ fn pci_sysfs(t: &Tree) -> (String, String) {
         "sys/bus/pci/devices/0000:00:19.0",
         "../../../devices/pci0000:00/0000:00:19.0",
     );
+    t.dir("sys/kernel/iommu_groups/5");
+    t.symlink(
+        &format!("{dir}/iommu_group"),
+        "../../../kernel/iommu_groups/5",
+    );
     (t.s("sys"), t.s(dir))
 }
 
@@ -788,8 +793,9 @@ fn pci_hostdev(slot: &str, driver: &str) -> String {
     )
 }
 
-/// libvirt's two VFIO rules (vah.c:1297-1300).
-const VFIO: [&str; 2] = ["\"/dev/vfio/vfio\" rw,", "\"/dev/vfio/[0-9]*\" rw,"];
+/// The VFIO container and the device's own IOMMU group (libvirt 9.0 granted every group,
+/// `/dev/vfio/[0-9]*`, vah.c:1297-1300).
+const VFIO: [&str; 2] = ["\"/dev/vfio/vfio\" rw,", "\"/dev/vfio/5\" rw,"];
 
 // virt-aa-helper-test: "create hostdev (PCI)" (only run with `test_hostdev`)
 #[test]
@@ -843,14 +849,15 @@ fn create_hostdev_pci() {
 // virt-aa-helper-test: "create hostdev (PCI)", with a device that is not on the host.
 #[test]
 fn create_hostdev_pci_not_found() {
-    // As C: no device files, but the VFIO rules of the (default) VFIO backend.
+    // As C: no device files; the VFIO container of the (default) VFIO backend, but no
+    // group (C granted every group).
     let f = Fixture::new();
     let (sysfs, _) = pci_sysfs(&f.t);
     let o = dry_create_with(
         &f.with_devices(&pci_hostdev("0x1a", "")),
         &["--sysfs", &sysfs],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), VFIO[0], VFIO[1]]);
+    assert_lines(&device_rules(&o), &[&f.disk1_rule(), VFIO[0]]);
 }
 
 // virt-aa-helper-test: "create (non-existent disk)"

@@ -106,6 +106,14 @@ pub trait Resolve {
     /// The IOMMU group number of a PCI device (`/sys/bus/pci/devices/<addr>/iommu_group`).
     fn iommu_group(&mut self, address: &str) -> Option<u32>;
 
+    /// The IOMMU group number of a mediated device
+    /// (`/sys/bus/mdev/devices/<uuid>/iommu_group`, libvirt's
+    /// `virMediatedDeviceGetIOMMUGroupNum`). `None` by default: a resolver that does not
+    /// look (the fuzz target's) grants no group.
+    fn mdev_iommu_group(&mut self, _uuid: &uuid::Uuid) -> Option<u32> {
+        None
+    }
+
     /// The cancel file of a passed-through TPM (`tpm0`), as libvirt's
     /// `virTPMCreateCancelPath`: `/sys/class/tpm/<dev>/device/cancel`, else
     /// `/sys/class/misc/<dev>/device/cancel`, the one that exists.
@@ -485,14 +493,12 @@ impl Resolve for FsResolver {
     }
 
     fn iommu_group(&mut self, address: &str) -> Option<u32> {
-        let link = std::fs::read_link(
-            self.sysfs
-                .join("bus/pci/devices")
-                .join(address)
-                .join("iommu_group"),
-        )
-        .ok()?;
-        link.file_name()?.to_str()?.parse().ok()
+        group_of(&self.sysfs.join("bus/pci/devices").join(address))
+    }
+
+    fn mdev_iommu_group(&mut self, uuid: &uuid::Uuid) -> Option<u32> {
+        let name = uuid.hyphenated().to_string();
+        group_of(&self.sysfs.join("bus/mdev/devices").join(name))
     }
 
     fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {
@@ -505,6 +511,13 @@ impl Resolve for FsResolver {
     fn take_warnings(&mut self) -> Vec<Warning> {
         std::mem::take(&mut self.warnings)
     }
+}
+
+/// The IOMMU group of a sysfs device directory: the number its `iommu_group` link points
+/// to (`../../../kernel/iommu_groups/<N>`).
+fn group_of(device: &Path) -> Option<u32> {
+    let link = std::fs::read_link(device.join("iommu_group")).ok()?;
+    link.file_name()?.to_str()?.parse().ok()
 }
 
 /// What a name in a header refers to.

@@ -10,7 +10,7 @@
 //! smartcard database is escaped and checked (9.0 pasted it raw, a rule injection, W3); an
 //! SDL display without xauth is not an error.
 
-use super::{path_text, pattern, Builder, Perms};
+use super::{path_text, pattern, Builder, Perms, VfioDevice};
 use crate::domain::{Access, Domain, Feature, Hostdev, VirtType};
 use crate::error::{Error, Result};
 use crate::escape::{AaPattern, Glob, Part};
@@ -21,7 +21,7 @@ use std::path::Path;
 
 pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
     let needs_gl = graphics(d, b, r)?;
-    let needs_vfio = hostdevs(d, b, r)?;
+    let vfio = hostdevs(d, b, r)?;
     for (i, fs) in d.filesystems.iter().enumerate() {
         let origin = Origin::new(
             "filesystem",
@@ -78,15 +78,8 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result
             Origin::new("interface", "vhost-net"),
         );
     }
-    if needs_vfio {
-        let o = Origin::new("hostdev", "vfio");
-        b.push(
-            AaPattern::fixed("/dev/vfio/vfio"),
-            Perms::RW,
-            false,
-            o.clone(),
-        );
-        b.push(AaPattern::fixed("/dev/vfio/[0-9]*"), Perms::RW, false, o);
+    if let Some(groups) = vfio {
+        super::vfio_rules(b, &groups, &Origin::new("hostdev", "vfio"));
     }
     if needs_gl {
         gl_block(b);
@@ -276,11 +269,16 @@ fn graphics(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<bool> {
     Ok(needs_gl)
 }
 
-/// USB and PCI device files; returns whether the VFIO block is needed.
-fn hostdevs(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<bool> {
-    let mut needs_vfio = false;
+/// USB and PCI device files. Returns, when a device uses VFIO, the IOMMU group of each
+/// VFIO device found on this host (libvirt 9.0 granted `/dev/vfio/[0-9]*`, every group).
+fn hostdevs(
+    d: &Domain,
+    b: &mut Builder,
+    r: &mut impl Resolve,
+) -> Result<Option<Vec<(u32, Origin)>>> {
+    let mut vfio: Option<Vec<(u32, Origin)>> = None;
     for (i, h) in d.hostdevs.iter().enumerate() {
-        match h {
+        let (dev, origin) = match h {
             Hostdev::Usb {
                 vendor,
                 product,
@@ -305,9 +303,9 @@ fn hostdevs(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<bool> {
                     ),
                     ),
                 }
+                continue;
             }
             Hostdev::Pci { address, vfio } => {
-                needs_vfio |= *vfio;
                 let origin = Origin::new("hostdev pci", address.clone());
                 let files = r.pci_files(address);
                 if files.is_empty() {
@@ -317,14 +315,24 @@ fn hostdevs(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<bool> {
                     );
                 }
                 for f in files {
-                    b.file(r, &f, Perms::RW, &origin)?;
+                    b.host_device_file(r, &f, Perms::RW, &origin)?;
                 }
+                if !*vfio {
+                    continue;
+                }
+                (VfioDevice::Pci(address), origin)
             }
-            Hostdev::Mdev => needs_vfio = true,
-            Hostdev::Other(_) => {}
-        }
+            Hostdev::Mdev { uuid } => {
+                let name = uuid.map_or_else(|| i.to_string(), |u| u.hyphenated().to_string());
+                (VfioDevice::Mdev(*uuid), Origin::new("hostdev mdev", name))
+            }
+            Hostdev::Other(_) => continue,
+        };
+        let group = super::vfio_group(b, r, dev, &origin);
+        vfio.get_or_insert_with(Vec::new)
+            .extend(group.map(|g| (g, origin)));
     }
-    Ok(needs_vfio)
+    Ok(vfio)
 }
 
 /// A directory shared with the guest: `"<d>/**"` with the share's permissions and `"<d>/" r`
@@ -516,19 +524,27 @@ fn smartcards(d: &Domain, b: &mut Builder, r: &mut impl Resolve) -> Result<()> {
     Ok(())
 }
 
-/// libvirt 9.0 (vah.c:1282): on KVM, any interface without a model, or with a virtio model
-/// and a driver other than `qemu`, may use the in-kernel vhost-net backend.
+/// Whether QEMU may be handed `/dev/vhost-net`: libvirtd opens it for an interface only
+/// when it also opens a tap for it (`qemuBuildInterfaceConnect`, qemu_command.c: types
+/// `network`, `bridge`, `direct` and `ethernet`), and then only on KVM, with a virtio
+/// model and a driver other than `qemu` (`qemuInterfaceOpenVhostNet`, qemu_interface.c).
+/// An interface without a model may get virtio as the machine's default
+/// (`qemuDomainDefaultNetModel`), so it counts. libvirt 9.0's helper (vah.c:1282) ignored
+/// the type: a `user`, `vhostuser`, `hostdev`, `vdpa`, socket or `udp` interface got the
+/// device too.
 fn needs_vhost_net(d: &Domain) -> bool {
     d.virt_type == VirtType::Qemu("kvm")
-        && d.interfaces.iter().any(|n| match &n.model {
-            None => true,
-            Some(m) => {
-                n.driver.as_deref() != Some("qemu")
-                    && matches!(
-                        m.as_str(),
+        && d.interfaces.iter().any(|n| {
+            matches!(
+                n.kind.as_str(),
+                "network" | "bridge" | "direct" | "ethernet"
+            ) && n.driver.as_deref() != Some("qemu")
+                && n.model.as_deref().is_none_or(|m| {
+                    matches!(
+                        m,
                         "virtio" | "virtio-transitional" | "virtio-non-transitional"
                     )
-            }
+                })
         })
 }
 

@@ -455,7 +455,12 @@ fn disk_rules(
             None
         }
         Source::Nvme { address } => {
-            vfio_group(b, r, address, &origin.with("nvme"));
+            let o = origin.with("nvme");
+            let groups: Vec<(u32, Origin)> = vfio_group(b, r, VfioDevice::Pci(address), &o)
+                .map(|g| (g, o.clone()))
+                .into_iter()
+                .collect();
+            vfio_rules(b, &groups, &o);
             None
         }
         Source::NotLocal { .. } => None,
@@ -567,42 +572,59 @@ fn data_store(
     Ok(true)
 }
 
-/// The VFIO container and the IOMMU group node of a PCI device (`/dev/vfio/<group>`, what
-/// libvirtd passes with `-F` when it hotplugs an NVMe disk). When the group cannot be found
-/// (the device is not on this host), libvirt's generic VFIO rules, with a warning.
-fn vfio_group(b: &mut Builder, r: &mut impl Resolve, address: &str, origin: &Origin) {
+/// A device QEMU opens through VFIO, whose IOMMU group is looked up in sysfs.
+#[derive(Debug, Clone, Copy)]
+enum VfioDevice<'a> {
+    /// A PCI device (`<hostdev type='pci'>`, an NVMe disk) by its address `dddd:bb:ss.f`.
+    Pci(&'a str),
+    /// A mediated device by its UUID (`None`: the XML has none or an invalid one).
+    Mdev(Option<uuid::Uuid>),
+}
+
+/// The IOMMU group of a VFIO device, from sysfs (`iommu_group`, libvirt's
+/// `virPCIDeviceAddressGetIOMMUGroupDev` / `virMediatedDeviceGetIOMMUGroupDev`). A device
+/// that is not on this host gets no group at all, with a warning: libvirt 9.0 granted
+/// every group (`/dev/vfio/[0-9]*`), so one VM could open every other VM's devices.
+fn vfio_group(
+    b: &mut Builder,
+    r: &mut impl Resolve,
+    dev: VfioDevice<'_>,
+    origin: &Origin,
+) -> Option<u32> {
+    let group = match dev {
+        VfioDevice::Pci(address) => r.iommu_group(address),
+        VfioDevice::Mdev(Some(uuid)) => r.mdev_iommu_group(&uuid),
+        VfioDevice::Mdev(None) => None,
+    };
+    if group.is_none() {
+        let what = match dev {
+            VfioDevice::Pci(address) => format!("PCI device {address}"),
+            VfioDevice::Mdev(Some(uuid)) => format!("mediated device {uuid}"),
+            VfioDevice::Mdev(None) => "mediated device without a valid uuid".to_string(),
+        };
+        b.warn(
+            r,
+            format!("{origin}: {what} not found on this host; no VFIO group granted"),
+        );
+    }
+    group
+}
+
+/// The VFIO container `/dev/vfio/vfio` (it opens no device by itself) and the node of
+/// each group found, `/dev/vfio/<N>`.
+fn vfio_rules(b: &mut Builder, groups: &[(u32, Origin)], container: &Origin) {
     b.push(
         AaPattern::fixed("/dev/vfio/vfio"),
         Perms::RW,
         false,
-        origin.clone(),
+        container.clone(),
     );
-    match r.iommu_group(address) {
-        Some(group) => {
-            match AaPattern::from_parts(&[Part::Lit("/dev/vfio/"), Part::Lit(&group.to_string())]) {
-                Ok(p) => b.push(p, Perms::RW, false, origin.clone()),
-                Err(_) => any_vfio_group(b, origin),
-            }
-        }
-        None => {
-            b.warn(
-                r,
-                format!(
-                "{origin}: PCI device {address} not found on this host; granting every VFIO group"
-            ),
-            );
-            any_vfio_group(b, origin);
+    for (group, origin) in groups {
+        let number = group.to_string();
+        if let Ok(p) = AaPattern::from_parts(&[Part::Lit("/dev/vfio/"), Part::Lit(&number)]) {
+            b.push(p, Perms::RW, false, origin.clone());
         }
     }
-}
-
-fn any_vfio_group(b: &mut Builder, origin: &Origin) {
-    b.push(
-        AaPattern::fixed("/dev/vfio/[0-9]*"),
-        Perms::RW,
-        false,
-        origin.clone(),
-    );
 }
 
 /// Adds "named by a backing header" context to a refusal of a backing layer.
@@ -699,7 +721,30 @@ impl Builder {
     }
 
     fn add(&mut self, canon: CanonicalPath, perms: Perms, origin: &Origin) -> Result<()> {
-        self.checked(&canon, perms, Scope::File, origin)?;
+        self.add_in(canon, perms, Scope::File, origin)
+    }
+
+    /// A host device's own file (an assigned PCI device's sysfs files): the only rules
+    /// the policy's sysfs exceptions serve ([`Scope::HostDevice`]).
+    fn host_device_file(
+        &mut self,
+        r: &mut impl Resolve,
+        raw: &Path,
+        perms: Perms,
+        origin: &Origin,
+    ) -> Result<()> {
+        let canon = r.canonical(raw, origin)?;
+        self.add_in(canon, perms, Scope::HostDevice, origin)
+    }
+
+    fn add_in(
+        &mut self,
+        canon: CanonicalPath,
+        perms: Perms,
+        scope: Scope,
+        origin: &Origin,
+    ) -> Result<()> {
+        self.checked(&canon, perms, scope, origin)?;
         let text = path_text(&canon, origin)?;
         let p = pattern(&[Part::Lit(text)], &canon, origin)?;
         self.push(p, perms, perms.is_read_only(), origin.clone());
@@ -832,7 +877,14 @@ mod tests {
                 .then(|| PathBuf::from(format!("/var/lib/libvirt/images/{volume}"))))
         }
         fn iommu_group(&mut self, address: &str) -> Option<u32> {
-            (address == "0000:01:00.0").then_some(12)
+            match address {
+                "0000:01:00.0" => Some(12),
+                "0000:06:12.5" => Some(7),
+                _ => None,
+            }
+        }
+        fn mdev_iommu_group(&mut self, uuid: &uuid::Uuid) -> Option<u32> {
+            (uuid.hyphenated().to_string() == MDEV).then_some(9)
         }
         fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {
             (device == "tpm0").then(|| PathBuf::from("/sys/devices/pnp0/00:05/cancel"))
@@ -1130,7 +1182,7 @@ mod tests {
                 "/dev/vfio/vfio rw <hostdev vfio>",
             ]
         );
-        assert_eq!(got[10], "/dev/vfio/[0-9]* rw <hostdev vfio>");
+        assert_eq!(got[10], "/dev/vfio/7 rw <hostdev pci 0000:06:12.5>");
         assert_eq!(got[11], "/usr/lib{,32,64}/dri/*.so* mr <graphics gl>");
         assert_eq!(
             got.last().map(String::as_str),
@@ -1176,7 +1228,6 @@ mod tests {
                 "/run/libvirt/qemu/swtpm/3-vm1-swtpm.pid rw <tpm 0>",
                 "/srv/nss/{,*} rk <smartcard 0>",
                 "/etc/pki/nssdb/{,*} rk <smartcard 1>",
-                "/dev/vhost-net rw <interface vhost-net>",
             ]
         );
     }
@@ -1223,10 +1274,110 @@ mod tests {
             &got[5..],
             [
                 "/sys/devices/pci0000:00/0000:03:07.1/config rw <hostdev pci 0000:03:07.1>",
-                "/dev/vhost-net rw <interface vhost-net>",
                 "/dev/vfio/vfio rw <hostdev vfio>",
-                "/dev/vfio/[0-9]* rw <hostdev vfio>",
             ]
         );
+    }
+
+    const MDEV: &str = "c2177883-f1bb-47f0-914d-32a22e3a8804";
+
+    /// An mdev gets its own group; one not on the host, or without a uuid, gets none (and
+    /// a warning), never `/dev/vfio/[0-9]*`.
+    #[test]
+    fn mdev_hostdevs_get_their_own_group() {
+        let mdev = |uuid: &str| {
+            format!("<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='{uuid}'/></source></hostdev>")
+        };
+        let got = lines(&mdev(MDEV), "", &mut Fake::default());
+        assert_eq!(
+            &got[5..],
+            [
+                "/dev/vfio/vfio rw <hostdev vfio>",
+                &format!("/dev/vfio/9 rw <hostdev mdev {MDEV}>"),
+            ]
+        );
+        for other in ["00000000-1111-2222-3333-444444444444", "../../x", ""] {
+            let xml = format!(
+                "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+                 <os><type>hvm</type></os><devices>{}</devices></domain>",
+                mdev(other)
+            );
+            let mut warnings = Vec::new();
+            let set = build(
+                &parse_domain(&xml).unwrap(),
+                None,
+                &mut Fake::default(),
+                &mut warnings,
+            )
+            .unwrap();
+            let vfio: Vec<&str> = set
+                .rules
+                .iter()
+                .map(|r| r.pattern.as_str())
+                .filter(|p| p.starts_with("/dev/vfio/"))
+                .collect();
+            assert_eq!(vfio, ["/dev/vfio/vfio"], "{other}");
+            assert!(
+                warnings.iter().any(|w| w
+                    .0
+                    .contains("not found on this host; no VFIO group granted")),
+                "{other}: {warnings:?}"
+            );
+        }
+    }
+
+    /// `/dev/vhost-net` only for the interface types libvirtd opens it for.
+    #[test]
+    fn vhost_net_only_for_tap_interfaces() {
+        for (iface, want) in [
+            (
+                "<interface type='network'><model type='virtio'/></interface>",
+                true,
+            ),
+            ("<interface type='bridge'/>", true),
+            (
+                "<interface type='direct'><model type='virtio-non-transitional'/></interface>",
+                true,
+            ),
+            (
+                "<interface type='ethernet'><model type='virtio-transitional'/></interface>",
+                true,
+            ),
+            (
+                "<interface type='network'><model type='virtio'/><driver name='qemu'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='network'><model type='e1000'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='user'><model type='virtio'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='vhostuser'><model type='virtio'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='hostdev'><source><address type='pci' bus='0x03' slot='0x07' function='0x1'/></source></interface>",
+                false,
+            ),
+            (
+                "<interface type='vdpa'><model type='virtio'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='udp'><model type='virtio'/></interface>",
+                false,
+            ),
+        ] {
+            let got = lines(iface, "", &mut Fake::default());
+            assert_eq!(
+                got.iter().any(|l| l.starts_with("/dev/vhost-net ")),
+                want,
+                "{iface}: {got:?}"
+            );
+        }
     }
 }

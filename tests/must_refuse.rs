@@ -1,0 +1,301 @@
+//! Paths no domain may ever be given, and the boundaries around them, driven through the
+//! real binary.
+//!
+//! The lists here are typed by hand, independently of the tables in `src/policy.rs`, and
+//! every path is chosen so that exactly one table entry refuses it: deleting any single
+//! entry of the restricted list, the read-only exceptions, the per-domain shared
+//! directories or libvirt's daemon sockets makes one of these tests fail (mutation testing
+//! found 24 of 37 entries deletable with no test failing). Each path is tried as a disk,
+//! as a chardev reached through a symlink in a temporary tree (so the check is on the
+//! canonical path), and as a `-f` argument; each shared directory as `-F <dir>/{,**}`.
+//! Paths that do not exist on the host are folded as text by the canonicalizer, so their
+//! canonical form is the path itself. Run as root (as CI does): `/var/lib/libvirt/qemu`
+//! is not searchable by others.
+
+mod common;
+use common::*;
+
+/// Refused for any access, whatever the element: host software and configuration,
+/// kernel interfaces, root's home, host-control and input-injection devices, the control
+/// sockets of host daemons and of users' sessions.
+const NEVER: &[&str] = &[
+    // The host's software, configuration and kernel interfaces.
+    "/bin/sh",
+    "/etc/shadow",
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    "/lib64/ld-linux-x86-64.so.2",
+    "/libx32/libc.so",
+    "/lost+found/x",
+    "/proc/1/mem",
+    "/root/.ssh/authorized_keys",
+    "/sbin/init",
+    "/selinux/enforce",
+    "/sys/kernel/notes",
+    "/sys/devices/pci0000:00/0000:00:00.0/config",
+    "/usr/bin/passwd",
+    // Host memory, firmware, CPU state.
+    "/dev/mem",
+    "/dev/kmem",
+    "/dev/port",
+    "/dev/cpu/0/msr",
+    "/dev/kmsg",
+    "/dev/snapshot",
+    "/dev/nvram",
+    "/dev/mei0",
+    // Input injection into the host's consoles and sessions, and their screens.
+    "/dev/uinput",
+    "/dev/uhid",
+    "/dev/vhci",
+    "/dev/console",
+    "/dev/tty0",
+    "/dev/tty7",
+    "/dev/tty63",
+    "/dev/ttyprintk",
+    "/dev/vcs",
+    "/dev/vcs2",
+    "/dev/vcsa1",
+    "/dev/vcsu",
+    "/dev/fb0",
+    "/dev/vga_arbiter",
+    "/tmp/.X11-unix/X0",
+    "/tmp/.ICE-unix/1234",
+    // Host-wide control nodes.
+    "/dev/mapper/control",
+    "/dev/loop-control",
+    "/dev/btrfs-control",
+    "/dev/ublk-control",
+    "/dev/autofs",
+    "/dev/cuse",
+    "/dev/zfs",
+    "/dev/watchdog",
+    "/dev/watchdog0",
+    "/dev/rfkill",
+    "/dev/cpu_dma_latency",
+    "/dev/i2c-1",
+    "/dev/ipmi0",
+    // Host daemons' control sockets.
+    "/run/dbus/system_bus_socket",
+    "/run/systemd/private",
+    "/run/systemd/journal/socket",
+    "/run/initctl",
+    "/run/udev/control",
+    "/run/sudo/ts/alice",
+    "/run/docker.sock",
+    "/var/run/docker.sock",
+    "/run/docker/plugins/x.sock",
+    "/run/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/run/podman/podman.sock",
+    "/run/snapd.socket",
+    "/run/snapd-snap.socket",
+    "/var/lib/lxd/unix.socket",
+    "/var/lib/incus/unix.socket",
+    "/run/libvirt/libvirt-sock",
+    "/run/libvirt/libvirt-sock-ro",
+    "/run/libvirt/libvirt-admin-sock",
+    "/run/libvirt/virtqemud-sock",
+    "/run/libvirt/virtlogd-sock",
+    "/var/run/libvirt/virtlockd-sock",
+    // Every user's session control channels.
+    "/run/user/1000/systemd/private",
+    "/run/user/0/bus",
+    "/run/user/1000/dbus-1/services/x.service",
+    "/run/user/1000/gnupg/S.gpg-agent",
+    "/run/user/1000/keyring/ssh",
+    "/run/user/1000/gcr/ssh",
+    "/run/user/1000/openssh_agent",
+    "/run/user/1000/at-spi/bus_0",
+    "/run/user/1000/wayland-0",
+    "/run/user/1000/pipewire-0-manager",
+    "/run/user/1000/podman/podman.sock",
+    "/run/user/1000/docker.sock",
+    "/run/user/1000/gvfsd/socket-x",
+];
+
+/// Readable (a kernel, firmware) but never writable.
+const READ_ONLY: &[&str] = &[
+    "/boot/vmlinuz-6.1.0-test",
+    "/vmlinuz",
+    "/vmlinuz.old",
+    "/initrd/x",
+    "/initrd.img",
+    "/initrd.img.old",
+    "/usr/share/AAVMF/must-refuse-test.fd",
+    "/usr/share/OVMF/must-refuse-test.fd",
+    "/usr/share/ovmf/must-refuse-test.fd",
+    "/usr/share/edk2/must-refuse-test.fd",
+    "/usr/share/edk2-ovmf/must-refuse-test.fd",
+    "/usr/share/qemu/must-refuse-test.bin",
+    "/usr/share/qemu-efi/must-refuse-test.fd",
+    "/usr/share/qemu-efi-aarch64/must-refuse-test.fd",
+    "/usr/share/qemu-efi-loongarch64/must-refuse-test.fd",
+    "/usr/share/qemu-efi-riscv64/must-refuse-test.fd",
+    "/usr/share/seabios/must-refuse-test.bin",
+    "/usr/lib/u-boot/qemu/u-boot.bin",
+    "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin",
+];
+
+/// Directories that hold every domain's files: never granted with everything below them
+/// at run time (`-F <dir>/{,**}`).
+const SHARED: &[&str] = &[
+    "/var/lib/libvirt",
+    "/var/lib/libvirt/images",
+    "/var/lib/libvirt/boot",
+    "/var/lib/libvirt/qemu",
+    "/var/lib/libvirt/qemu/nvram",
+    "/var/lib/libvirt/qemu/channel",
+    "/var/lib/libvirt/qemu/channel/target",
+    "/var/lib/libvirt/qemu/ram",
+    "/var/lib/libvirt/qemu/save",
+    "/var/lib/libvirt/qemu/snapshot",
+    "/var/lib/libvirt/qemu/dump",
+    "/var/lib/libvirt/swtpm",
+    "/var/log/libvirt",
+    "/var/log/libvirt/qemu",
+    "/var/log/swtpm",
+    "/var/cache/libvirt",
+    "/run/libvirt",
+    "/run/libvirt/qemu",
+    "/run/libvirt/qemu/channel",
+    "/run/libvirt/qemu/swtpm",
+    "/dev/hugepages/libvirt",
+    "/dev/hugepages/libvirt/qemu",
+];
+
+/// What a domain element legitimately names next to the families above: never refused.
+const ALLOWED: &[&str] = &[
+    "/dev/ttyS0",
+    "/dev/ttyUSB0",
+    "/dev/ttyACM0",
+    "/dev/input/event3",
+    "/dev/sg0",
+    "/dev/tpm0",
+    "/dev/vhost-vsock",
+    "/dev/net/tun",
+    "/dev/vfio/12",
+    "/dev/bus/usb/001/002",
+    "/dev/i2c",
+    "/run/user/1000/pulse/native",
+    "/run/user/1000/pipewire-0",
+    "/run/user/1000/vm.sock",
+    "/run/libvirt/qemu/channel/1-vm/org.qemu.guest_agent.0",
+    "/etc/libvirt-sandbox/services/web/config",
+    "/rootfs/vm.img",
+    "/srv/lib/vm.img",
+];
+
+/// A dry run of `xml` with `extra` arguments: must be refused as a path error (exit 3),
+/// with one error line naming `path`. Returns stderr.
+#[track_caller]
+fn refused(xml: &str, extra: &[&str], path: &str) -> String {
+    let mut args = vec!["-d", "-c", "-u", PROFILE];
+    args.extend_from_slice(extra);
+    let o = run(&args, Some(xml));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{path} accepted:\n{}", stdout(&o));
+    assert!(stdout(&o).is_empty(), "{path}: {}", stdout(&o));
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(errors.len(), 1, "{path}: {err}");
+    // The error names the canonical path: `/var/run` is a link to `/run`, and on a
+    // merged-/usr host `/bin/sh` is `/usr/bin/dash` (so there `/usr` refuses it; the
+    // unit tests of `src/policy.rs` pin `/bin`, `/sbin` and `/lib*` on literal paths).
+    let canonical = match std::fs::canonicalize(path) {
+        Ok(c) => c.display().to_string(),
+        Err(_) => match path.strip_prefix("/var/run/") {
+            Some(rest) => format!("/run/{rest}"),
+            None => path.to_string(),
+        },
+    };
+    assert!(
+        errors[0].contains(&format!("'{canonical}'")),
+        "{path}: {err}"
+    );
+    err
+}
+
+/// `path` as a writable disk, as a serial device reached through a symlink to it, and as
+/// a `-f` argument: all refused with `why` in the message.
+#[track_caller]
+fn refused_everywhere(path: &str, why: &str) {
+    let t = Tree::new();
+    let link = t.symlink("link", path);
+    let link = link.to_str().expect("utf-8");
+    let cases = [
+        (domain(&disk(path, "vda", ""), ""), vec![]),
+        (
+            domain(
+                &format!("    <serial type='dev'><source path='{link}'/></serial>\n"),
+                "",
+            ),
+            vec![],
+        ),
+        (domain("", ""), vec!["-f", path]),
+    ];
+    for (xml, extra) in cases {
+        let err = refused(&xml, &extra, path);
+        assert!(err.contains(why), "{path}: {err}");
+    }
+}
+
+#[test]
+fn never_granted_in_any_form() {
+    for p in NEVER {
+        refused_everywhere(p, "restricted location");
+    }
+}
+
+#[test]
+fn read_only_trees_are_readable_but_never_writable() {
+    for p in READ_ONLY {
+        refused_everywhere(p, "is only allowed read-only (restricted location)");
+        // As the kernel: read-only, allowed, one literal rule.
+        let o = dry_create(&domain("", &format!("    <kernel>{p}</kernel>\n")), &[]);
+        let rules = dry_rules(&o);
+        assert!(rules.contains(&format!("\"{p}\" r,")), "{p}: {rules:?}");
+    }
+}
+
+#[test]
+fn shared_directories_are_never_granted_whole() {
+    for dir in SHARED {
+        let arg = format!("{dir}/{{,**}}");
+        let err = refused(&domain("", ""), &["-F", &arg], dir);
+        // Named as the directory it is, not as a wider or narrower one it contains.
+        assert!(
+            err.contains(&format!(
+                "would include {dir}, which holds the files of every domain"
+            )),
+            "{dir}: {err}"
+        );
+    }
+}
+
+#[test]
+fn directories_holding_a_restricted_path_are_never_shared() {
+    for dir in [
+        "/run/user/1000",
+        "/run/user",
+        "/tmp",
+        "/dev",
+        "/run",
+        "/root/vm",
+    ] {
+        let xml = domain(
+            &format!(
+                "    <filesystem type='mount'><source dir='{dir}'/><target dir='t'/></filesystem>\n"
+            ),
+            "",
+        );
+        let err = refused(&xml, &[], dir);
+        assert!(err.contains("restricted location"), "{dir}: {err}");
+    }
+}
+
+#[test]
+fn what_domain_elements_name_is_allowed() {
+    for p in ALLOWED {
+        let o = dry_create(&domain(&disk(p, "vda", ""), ""), &[]);
+        let rules = dry_rules(&o);
+        assert!(rules.contains(&format!("\"{p}\" rwk,")), "{p}: {rules:?}");
+    }
+}
