@@ -178,7 +178,7 @@ const ALLOWED: &[&str] = &[
     "/run/user/1000/pulse/native",
     "/run/user/1000/pipewire-0",
     "/run/user/1000/vm.sock",
-    "/run/libvirt/qemu/channel/1-vm/org.qemu.guest_agent.0",
+    "/run/libvirt/qemu/channel/1-virt-aa-helper-test/org.qemu.guest_agent.0",
     "/etc/libvirt-sandbox/services/web/config",
     "/rootfs/vm.img",
     "/srv/lib/vm.img",
