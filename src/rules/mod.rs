@@ -915,6 +915,11 @@ mod tests {
             .collect()
     }
 
+    /// The rules for a whole domain XML, with the fake resolver.
+    fn build_xml(xml: &str, warnings: &mut Vec<Warning>) -> Result<RuleSet> {
+        build(&parse_domain(xml)?, None, &mut Fake::default(), warnings)
+    }
+
     #[test]
     fn base_rules_for_qemu_domains() {
         let got = lines("", "", &mut Fake::default());
@@ -946,13 +951,7 @@ mod tests {
                 "<domain type='kvm' id='2'><name>{name}</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>hvm</type></os></domain>"
             );
             let mut warnings = Vec::new();
-            let set = build(
-                &parse_domain(&xml).unwrap(),
-                None,
-                &mut Fake::default(),
-                &mut warnings,
-            )
-            .unwrap();
+            let set = build_xml(&xml, &mut warnings).unwrap();
             assert_eq!(set.rules.len(), 4, "{name}");
             assert!(
                 set.rules.iter().all(|r| r.pattern.as_str() != dropped),
@@ -1303,13 +1302,7 @@ mod tests {
                 mdev(other)
             );
             let mut warnings = Vec::new();
-            let set = build(
-                &parse_domain(&xml).unwrap(),
-                None,
-                &mut Fake::default(),
-                &mut warnings,
-            )
-            .unwrap();
+            let set = build_xml(&xml, &mut warnings).unwrap();
             let vfio: Vec<&str> = set
                 .rules
                 .iter()
