@@ -273,10 +273,9 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
                 "granting everything below it would include {r} (restricted location)"
             ));
         }
-    }
-    // A filesystem share of one of these gives the guest every domain's files as surely as
-    // a runtime subtree does (libvirt 9.0 let a share of /var/lib/libvirt through).
-    if matches!(scope, Scope::Share | Scope::RuntimeSubtree) {
+        // Nor a directory of every domain's files: a filesystem share of one gives the guest
+        // all of them as surely as a runtime subtree does (libvirt 9.0 let a share of
+        // /var/lib/libvirt through).
         if let Some(shared) = SHARED.iter().find(|d| contains(p, d)) {
             return Err(format!(
                 "granting everything below it would include {shared}, which holds the files of every domain"
@@ -434,6 +433,11 @@ mod tests {
         assert!(check(&c("/boot/vmlinuz-6.1"), Grant::Write, Scope::File)
             .unwrap_err()
             .contains("only allowed read-only"));
+        // Outside the read-only exceptions a write is refused outright, not "read-only".
+        assert_eq!(
+            check(&c("/etc/passwd"), Grant::Write, Scope::File),
+            Err("/etc is never allowed (restricted location)".to_string())
+        );
         assert_eq!(
             check(&c("/usr/share/OVMF/OVMF_CODE.fd"), Grant::Read, Scope::File),
             Ok(())
