@@ -210,7 +210,7 @@ fn generate(
 /// rule appended unless it is already there (libvirt 9.0 appended duplicates, and wrote a
 /// `.files` holding only the appended rule when none existed, dropping every domain rule).
 fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<String> {
-    let full = || render::files(&set.all(), &set.blocks, true);
+    let full = || render::files(&set.all(), &set.children, true);
     if !req.append {
         return full();
     }

@@ -1,13 +1,52 @@
 //! The narrow domain model: only what decides a file rule.
 //!
-//! Built by [`crate::parse`] from the XML without touching the filesystem. Paths are kept
-//! exactly as the XML gives them ([`XmlPath`]); canonicalization happens later, in
-//! [`crate::resolve`].
+//! Built by [`crate::parse`] from the XML without touching the filesystem. Every host path
+//! in it is an [`AbsPath`], checked once where the XML is parsed, and every element carries
+//! the [`Origin`] its rules will name. Each element family declares its own part of the
+//! model next to its parser, in `parse/<family>.rs`; this file holds the root and the types
+//! families share.
 
+use crate::origin::Origin;
+use std::path::Path;
 use uuid::Uuid;
 
-/// A path string as written in the domain XML (not yet validated or canonicalized).
-pub type XmlPath = String;
+pub use crate::parse::chardev::{Chardev, ChardevClass, ChardevKind};
+pub use crate::parse::disk::{Backing, Disk, Layer, LocalKind, Source};
+pub use crate::parse::filesystem::Filesystem;
+pub use crate::parse::graphics::{Graphics, GraphicsKind};
+pub use crate::parse::hostdev::Hostdev;
+pub use crate::parse::input::Input;
+pub use crate::parse::memory::{Memory, Nvdimm};
+pub use crate::parse::net::{Interface, InterfaceType, Net};
+pub use crate::parse::os::Os;
+pub use crate::parse::shmem::{Shmem, ShmemModel};
+pub use crate::parse::smartcard::{Smartcard, SmartcardMode};
+pub use crate::parse::sysinfo::FwCfgFile;
+pub use crate::parse::tpm::{Tpm, TpmBackend};
+
+/// An absolute host path as written in the domain XML (not yet canonicalized): the only
+/// form a path from the XML takes in the model. Built only by [`AbsPath::new`], which
+/// [`crate::parse`] calls once per path; a relative path is refused there with the element
+/// named (libvirt 9.0's helper refused it later, in `vah_add_path`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AbsPath(String);
+
+impl AbsPath {
+    /// `Some` for an absolute path (`/...`).
+    pub fn new(s: &str) -> Option<Self> {
+        s.starts_with('/').then(|| AbsPath(s.to_string()))
+    }
+
+    /// The path.
+    pub fn as_path(&self) -> &Path {
+        Path::new(&self.0)
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// libvirt's virtualization types (`<domain type=...>`, `virDomainVirtType` in 9.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,9 +107,20 @@ impl VirtType {
             VirtType::Lxc => "lxc",
         }
     }
+
+    /// Run by libvirt's QEMU driver (`qemu`, `kqemu`, `kvm`).
+    pub fn is_qemu_driver(self) -> bool {
+        matches!(self, VirtType::Qemu(_))
+    }
+
+    /// `kvm`: hardware acceleration (vhost devices are used only then).
+    pub fn is_kvm(self) -> bool {
+        self == VirtType::Qemu("kvm")
+    }
 }
 
-/// The parts of a domain that produce file rules.
+/// The parts of a domain that produce file rules: the root facts, then one field per
+/// element family (see `parse/<family>.rs` for each family's elements).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
     /// `<domain type=...>`.
@@ -89,40 +139,39 @@ pub struct Domain {
     pub chardevs: Vec<Chardev>,
     /// `<graphics>`.
     pub graphics: Vec<Graphics>,
-    /// `<hostdev mode='subsystem'>`.
+    /// `<hostdev mode='subsystem'>` and SR-IOV `<interface type='hostdev'>`.
     pub hostdevs: Vec<Hostdev>,
     /// `<filesystem>` with a host directory.
     pub filesystems: Vec<Filesystem>,
     /// `<input type='evdev'|'passthrough'>` host devices.
-    pub inputs: Vec<XmlPath>,
-    /// `<interface>`.
-    pub interfaces: Vec<Interface>,
-    /// `<memory model='nvdimm'>` backing paths.
-    pub nvdimms: Vec<XmlPath>,
+    pub inputs: Vec<Input>,
+    /// `<interface>` and `<vsock>`.
+    pub net: Net,
+    /// `<memory>` devices and `<launchSecurity>`.
+    pub memory: Memory,
     /// `<sysinfo type='fwcfg'><entry file=...>`.
-    pub fw_cfg_files: Vec<XmlPath>,
+    pub fw_cfg_files: Vec<FwCfgFile>,
     /// `<shmem>`.
     pub shmems: Vec<Shmem>,
     /// `<tpm>`.
     pub tpms: Vec<Tpm>,
     /// `<smartcard>`.
     pub smartcards: Vec<Smartcard>,
-    /// Other host paths QEMU opens, each with how it uses it (gaps libvirt 9.0 left:
-    /// chardev logs, virtio-pmem, pstore, audio files, rng and redirdev sockets...).
-    pub others: Vec<OtherPath>,
-    /// Fixed device nodes the domain's features need (`/dev/sev`, `/dev/sgx_vepc`...).
-    pub features: Vec<Feature>,
+    /// The generic extension point: one host path an element names, with how QEMU opens
+    /// it, and no other rule (chardev logs, virtio-pmem, pstore, audio files, rng and
+    /// redirdev sockets...). A new element that only names a path pushes one of these from
+    /// its parser and needs no rules code (`rules/host_path.rs` writes them all).
+    pub host_paths: Vec<HostPath>,
 }
 
-/// A host path from an element libvirt 9.0's helper ignored.
+/// A host path an element names, and nothing else (see [`Domain::host_paths`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OtherPath {
-    /// Element and index, for provenance (`serial 0 log`, `rng 0`...).
-    pub element: &'static str,
-    /// Detail for provenance.
-    pub detail: String,
-    /// The path.
-    pub path: XmlPath,
+pub struct HostPath {
+    /// The element (`serial 0 log`, `rng 0`...).
+    pub origin: Origin,
+    /// The path, or the relative text the element gave (libvirt's helper skipped those
+    /// with a warning; these elements got no rule at all from it, so one is not an error).
+    pub path: std::result::Result<AbsPath, String>,
     /// How QEMU opens it.
     pub access: Access,
 }
@@ -136,248 +185,4 @@ pub enum Access {
     Write,
     /// Reads and writes it (sockets, memory backends).
     ReadWrite,
-}
-
-/// A domain feature that needs fixed device nodes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Feature {
-    /// `<launchSecurity type='sev'|'sev-snp'>`: `/dev/sev`.
-    Sev,
-    /// `<memory model='sgx-epc'>`: `/dev/sgx_vepc`, `/dev/sgx_provision`.
-    Sgx,
-    /// `<tpm><backend type='passthrough'><device path=...>`: the device and its cancel file.
-    TpmPassthrough(XmlPath),
-    /// `<interface type='bridge'>` (index): QEMU may run the set-uid bridge helper.
-    BridgeHelper(usize),
-    /// `<interface type='user'><backend type='passt'>` (index): QEMU connects to passt.
-    Passt(usize),
-}
-
-/// A `<graphics>` device.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Graphics {
-    /// `type=...` (vnc, spice, sdl, egl-headless, dbus, ...).
-    pub kind: String,
-    /// `<gl enable='yes'>` (spice, dbus).
-    pub gl: bool,
-    /// `<gl rendernode=...>`.
-    pub rendernode: Option<XmlPath>,
-    /// Unix socket listens (`<listen type='socket' socket=...>`, or vnc's `socket=`).
-    pub sockets: Vec<XmlPath>,
-    /// sdl `xauth=...`.
-    pub xauth: Option<XmlPath>,
-}
-
-/// A `<hostdev mode='subsystem'>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hostdev {
-    /// USB: found on the host by vendor/product and/or bus/device.
-    Usb {
-        vendor: Option<u16>,
-        product: Option<u16>,
-        bus: Option<u16>,
-        device: Option<u16>,
-    },
-    /// PCI: the address `dddd:bb:ss.f`, and whether the backend is VFIO (or the default).
-    Pci { address: String, vfio: bool },
-    /// Mediated device (vfio-pci, vfio-ap, vfio-ccw): `<source><address uuid=...>`,
-    /// `None` when absent or not a UUID.
-    Mdev { uuid: Option<uuid::Uuid> },
-    /// SCSI, scsi_host and others: no rule in libvirt 9.0.
-    Other(String),
-}
-
-/// A `<filesystem>` passed through from a host directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filesystem {
-    /// `<source dir=...>`.
-    pub source: XmlPath,
-    /// `<readonly/>`.
-    pub readonly: bool,
-    /// `<target dir=...>`, for provenance.
-    pub target: Option<String>,
-}
-
-/// An `<interface>`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Interface {
-    /// `type=...`.
-    pub kind: String,
-    /// `<model type=...>`.
-    pub model: Option<String>,
-    /// `<driver name=...>`.
-    pub driver: Option<String>,
-    /// vhost-user: `<source type=... path=...>` type and path.
-    pub vhostuser: Option<(String, XmlPath)>,
-}
-
-/// A `<shmem>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shmem {
-    /// `name=...`.
-    pub name: String,
-    /// `<model type=...>` (libvirt's default is `ivshmem`).
-    pub model: String,
-    /// `<server path=...>`.
-    pub server_path: Option<XmlPath>,
-}
-
-/// A `<tpm>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tpm {
-    /// `model=...`.
-    pub model: Option<String>,
-    /// `<backend type=...>`.
-    pub backend: String,
-    /// `<backend version=...>`.
-    pub version: Option<String>,
-}
-
-/// A `<smartcard>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Smartcard {
-    /// `mode=...`.
-    pub mode: String,
-    /// `<database>`.
-    pub database: Option<XmlPath>,
-}
-
-/// `<os>`: boot files.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Os {
-    /// `<type>` (hvm, linux, ...).
-    pub os_type: String,
-    /// `<type arch=...>`.
-    pub arch: Option<String>,
-    /// `<type machine=...>`.
-    pub machine: Option<String>,
-    /// `<kernel>`.
-    pub kernel: Option<XmlPath>,
-    /// `<initrd>`.
-    pub initrd: Option<XmlPath>,
-    /// `<dtb>`.
-    pub dtb: Option<XmlPath>,
-    /// `<acpi><table type='slic'>`.
-    pub slic_table: Option<XmlPath>,
-    /// `<loader>` path.
-    pub loader: Option<XmlPath>,
-    /// `<nvram>` path (text form or `<source file=...>`).
-    pub nvram: Option<XmlPath>,
-}
-
-/// Where a disk's data lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// No medium (empty CD-ROM or floppy): no rule.
-    Empty,
-    /// A local file, block device or directory.
-    Local { kind: LocalKind, path: XmlPath },
-    /// Network storage (nbd, iscsi, rbd, gluster, http...): no file, except the unix
-    /// sockets it is reached through (`<host transport='unix' socket=...>`).
-    Network { sockets: Vec<XmlPath> },
-    /// A vhost-user disk: the unix socket of the backend.
-    VhostUser { socket: XmlPath },
-    /// An NVMe disk assigned with VFIO: its PCI address `dddd:bb:ss.f`.
-    Nvme { address: String },
-    /// A storage pool volume (`<source pool=... volume=...>`).
-    Volume { pool: String, volume: String },
-    /// Anything else not on the local filesystem (vhostvdpa...).
-    NotLocal { kind: String },
-}
-
-/// `<disk type=...>` for local sources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LocalKind {
-    /// `type='file'`.
-    File,
-    /// `type='block'`.
-    Block,
-    /// `type='dir'` (a vvfat directory).
-    Dir,
-}
-
-/// How the layers below a disk's top image are known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Backing {
-    /// No `<backingStore>` in the XML: discover the chain from image headers, if the
-    /// format is declared (libvirt never probes a top image's format).
-    Discover,
-    /// `<backingStore/>` (empty): the image has no backing file.
-    None,
-    /// An explicit chain, top-most backing layer first. libvirt trusts it completely and
-    /// reads no header, even if the last layer has no terminating `<backingStore/>`.
-    Explicit(Vec<Layer>),
-}
-
-/// One explicit `<backingStore>` layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layer {
-    /// `<source>` of the layer.
-    pub source: Source,
-    /// `<format type=...>`.
-    pub format: Option<String>,
-    /// `<source><dataStore>`: its qcow2 external data file, declared by the XML.
-    pub data_store: Option<Source>,
-    /// False when the source carries `<seclabel model='apparmor' relabel='no'/>`: the admin
-    /// manages its access, so no rule is written (sVirt).
-    pub relabel: bool,
-}
-
-/// A `<disk>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Disk {
-    /// `<target dev=...>`, for messages and provenance.
-    pub target: Option<String>,
-    /// `<source>` of the top image.
-    pub source: Source,
-    /// `<driver type=...>`: the declared image format.
-    pub format: Option<String>,
-    /// `<readonly/>`, or a CD-ROM (libvirt forces those read-only).
-    pub readonly: bool,
-    /// `<backingStore>`.
-    pub backing: Backing,
-    /// `<source><dataStore>` (libvirt >= 10.10): the qcow2 external data file, declared by
-    /// the XML. The only way a data file gets the disk's own permissions: a name read from
-    /// the image header gets at most read-only.
-    pub data_store: Option<Source>,
-    /// See [`Layer::relabel`].
-    pub relabel: bool,
-}
-
-/// Which kind of character device element.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChardevClass {
-    /// `<serial>`.
-    Serial,
-    /// `<console>`.
-    Console,
-    /// `<parallel>`.
-    Parallel,
-    /// `<channel>`.
-    Channel,
-}
-
-impl ChardevClass {
-    /// The element name.
-    pub fn element(self) -> &'static str {
-        match self {
-            ChardevClass::Serial => "serial",
-            ChardevClass::Console => "console",
-            ChardevClass::Parallel => "parallel",
-            ChardevClass::Channel => "channel",
-        }
-    }
-}
-
-/// A character device with a host path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chardev {
-    /// Element kind.
-    pub class: ChardevClass,
-    /// Position among the elements of its kind (0-based), for provenance.
-    pub index: usize,
-    /// `type=...`: `pty`, `dev`, `file`, `unix`, `pipe` carry a path.
-    pub kind: String,
-    /// `<source path=...>`, when present and non-empty.
-    pub path: Option<XmlPath>,
 }

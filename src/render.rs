@@ -20,7 +20,7 @@ use crate::config::FilesInclude;
 use crate::domain::VirtType;
 use crate::error::{Error, Result};
 use crate::name::ProfileName;
-use crate::rules::Rule;
+use crate::rules::{ChildProfile, Rule};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -117,9 +117,17 @@ struct FileRule<'a> {
     origin: String,
 }
 
-/// Renders `.files` content: the header (for a whole file), the rules, then the non-file
-/// blocks (already escaped by [`crate::rules`]).
-pub fn files(rules: &[Rule], blocks: &[String], header: bool) -> Result<String> {
+/// A child profile as the template sees it: escaped pattern, profile name, origin.
+#[derive(Serialize)]
+struct Child {
+    helper: String,
+    parent: String,
+    origin: String,
+}
+
+/// Renders `.files` content: the header (for a whole file), the rules, then the child
+/// profiles, from typed values only (escaped patterns, checked names, sanitized origins).
+pub fn files(rules: &[Rule], children: &[ChildProfile], header: bool) -> Result<String> {
     let rules: Vec<FileRule<'_>> = rules
         .iter()
         .map(|r| FileRule {
@@ -132,7 +140,15 @@ pub fn files(rules: &[Rule], blocks: &[String], header: bool) -> Result<String> 
     let mut ctx = tera::Context::new();
     ctx.insert("header", &header);
     ctx.insert("rules", &rules);
-    ctx.insert("blocks", blocks);
+    let children: Vec<Child> = children
+        .iter()
+        .map(|c| Child {
+            helper: c.helper.as_str().to_string(),
+            parent: c.parent.to_string(),
+            origin: c.origin.to_string(),
+        })
+        .collect();
+    ctx.insert("children", &children);
     render_one("files", FILES, &ctx)
 }
 

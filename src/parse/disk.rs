@@ -1,0 +1,291 @@
+//! `<disk>`: the image, its `<backingStore>` chain, its `<dataStore>`, and the sockets or
+//! devices of sources that are not local files.
+
+use super::{abs, attr_path, Context, Family};
+use crate::domain::{AbsPath, Domain};
+use crate::error::{quote, Error, Result};
+use crate::origin::Origin;
+use crate::xml::Element;
+
+pub const FAMILY: Family = Family {
+    root: &[],
+    devices: &["disk"],
+    parse,
+};
+
+/// `<disk type=...>` values libvirt 9.0 knows (`virStorageType`).
+const DISK_TYPES: [&str; 8] = [
+    "file",
+    "block",
+    "dir",
+    "network",
+    "volume",
+    "nvme",
+    "vhostuser",
+    "vhostvdpa",
+];
+
+/// A `<disk>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    /// `disk <target dev>`, or `disk #<index>` without a target.
+    pub origin: Origin,
+    /// `<target dev=...>`, for messages.
+    pub target: Option<String>,
+    /// `<source>` of the top image.
+    pub source: Source,
+    /// `<driver type=...>`: the declared image format.
+    pub format: Option<String>,
+    /// `<readonly/>`, or a CD-ROM (libvirt forces those read-only).
+    pub readonly: bool,
+    /// `<backingStore>`.
+    pub backing: Backing,
+    /// `<source><dataStore>` (libvirt >= 10.10): the qcow2 external data file, declared by
+    /// the XML. The only way a data file gets the disk's own permissions: a name read from
+    /// the image header gets at most read-only.
+    pub data_store: Option<Source>,
+    /// See [`Layer::relabel`].
+    pub relabel: bool,
+}
+
+/// Where a disk's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// No medium (empty CD-ROM or floppy): no rule.
+    Empty,
+    /// A local file, block device or directory.
+    Local { kind: LocalKind, path: AbsPath },
+    /// Network storage (nbd, iscsi, rbd, gluster, http...): no file, except the unix
+    /// sockets it is reached through (`<host transport='unix' socket=...>`).
+    Network { sockets: Vec<AbsPath> },
+    /// A vhost-user disk: the unix socket of the backend.
+    VhostUser { socket: AbsPath },
+    /// An NVMe disk assigned with VFIO: its PCI address `dddd:bb:ss.f`.
+    Nvme { address: String },
+    /// A storage pool volume (`<source pool=... volume=...>`).
+    Volume { pool: String, volume: String },
+    /// Anything else not on the local filesystem (vhostvdpa...).
+    NotLocal { kind: String },
+}
+
+/// `<disk type=...>` for local sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalKind {
+    /// `type='file'`.
+    File,
+    /// `type='block'`.
+    Block,
+    /// `type='dir'` (a vvfat directory).
+    Dir,
+}
+
+/// How the layers below a disk's top image are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backing {
+    /// No `<backingStore>` in the XML: discover the chain from image headers, if the
+    /// format is declared (libvirt never probes a top image's format).
+    Discover,
+    /// `<backingStore/>` (empty): the image has no backing file.
+    None,
+    /// An explicit chain, top-most backing layer first. libvirt trusts it completely and
+    /// reads no header, even if the last layer has no terminating `<backingStore/>`.
+    Explicit(Vec<Layer>),
+}
+
+/// One explicit `<backingStore>` layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// `disk vda backing <depth>`.
+    pub origin: Origin,
+    /// `<source>` of the layer.
+    pub source: Source,
+    /// `<format type=...>`.
+    pub format: Option<String>,
+    /// `<source><dataStore>`: its qcow2 external data file, declared by the XML.
+    pub data_store: Option<Source>,
+    /// False when the source carries `<seclabel model='apparmor' relabel='no'/>`: the admin
+    /// manages its access, so no rule is written (sVirt).
+    pub relabel: bool,
+}
+
+fn parse(disk: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
+    let index = cx.next_index("disk");
+    let target = disk
+        .child("target")
+        .and_then(|t| t.attr("dev"))
+        .map(str::to_string);
+    let (what, origin) = match &target {
+        Some(t) => (
+            format!("<disk> {}", quote(t)),
+            Origin::new("disk", t.clone()),
+        ),
+        None => (
+            "<disk>".to_string(),
+            Origin::new("disk", format!("#{index}")),
+        ),
+    };
+    let source = parse_source(disk, disk.attr("type").unwrap_or("file"), &what, &origin)?;
+    let format = disk
+        .child("driver")
+        .and_then(|d| d.attr("type"))
+        .map(str::to_string);
+    let backing = parse_backing(disk, &what, &origin)?;
+    let data_store = parse_data_store(disk, &what, &origin)?;
+    d.disks.push(Disk {
+        data_store,
+        relabel: relabel(disk),
+        target,
+        source,
+        format,
+        // libvirt forces CD-ROMs read-only (virDomainDiskDefPostParse).
+        readonly: disk.child("readonly").is_some() || disk.attr("device") == Some("cdrom"),
+        backing,
+        origin,
+    });
+    Ok(())
+}
+
+/// sVirt: `<seclabel model='apparmor' relabel='no'/>` on a source (or disk) means the
+/// admin manages the file's access; libvirt then leaves it out of the profile.
+fn relabel(el: &Element) -> bool {
+    let labels = el.children_named("seclabel").chain(
+        el.child("source")
+            .into_iter()
+            .flat_map(|s| s.children_named("seclabel")),
+    );
+    !labels
+        .into_iter()
+        .any(|l| l.attr("model").is_none_or(|m| m == "apparmor") && l.attr("relabel") == Some("no"))
+}
+
+/// The `<source>` of a disk or backing layer of the given storage type.
+fn parse_source(el: &Element, storage_type: &str, what: &str, origin: &Origin) -> Result<Source> {
+    if !DISK_TYPES.contains(&storage_type) {
+        return Err(Error::domain(
+            what,
+            format!("unknown storage type {}", quote(storage_type)),
+        ));
+    }
+    let src = el.child("source");
+    let attr = match storage_type {
+        "file" => "file",
+        "block" => "dev",
+        "dir" => "dir",
+        "network" => {
+            let socket_origin = origin.with("socket");
+            let sockets = src
+                .into_iter()
+                .flat_map(|s| s.children_named("host"))
+                .filter(|h| h.attr("transport") == Some("unix"))
+                .filter_map(|h| attr_path(h, "socket", &socket_origin).transpose())
+                .collect::<Result<_>>()?;
+            return Ok(Source::Network { sockets });
+        }
+        "vhostuser" => {
+            let o = origin.with("vhost-user socket");
+            return Ok(match src.map(|s| attr_path(s, "path", &o)).transpose()? {
+                Some(Some(socket)) => Source::VhostUser { socket },
+                _ => Source::Empty,
+            });
+        }
+        "nvme" => {
+            return Ok(match src {
+                Some(_) => match super::hostdev::pci_address(el, what)? {
+                    Some(address) => Source::Nvme { address },
+                    None => Source::Empty,
+                },
+                None => Source::Empty,
+            })
+        }
+        "volume" => {
+            let pool = src.and_then(|s| s.attr("pool")).unwrap_or_default();
+            let volume = src.and_then(|s| s.attr("volume")).unwrap_or_default();
+            if pool.is_empty() || volume.is_empty() {
+                return Ok(Source::Empty);
+            }
+            for (what_attr, v) in [("pool", pool), ("volume", volume)] {
+                if v.contains('/') || v == ".." || v == "." {
+                    return Err(Error::domain(
+                        what,
+                        format!("{what_attr} {} is not a plain name", quote(v)),
+                    ));
+                }
+            }
+            return Ok(Source::Volume {
+                pool: pool.to_string(),
+                volume: volume.to_string(),
+            });
+        }
+        other => {
+            return Ok(Source::NotLocal {
+                kind: other.to_string(),
+            })
+        }
+    };
+    let kind = match storage_type {
+        "file" => LocalKind::File,
+        "block" => LocalKind::Block,
+        _ => LocalKind::Dir,
+    };
+    match el.child("source").and_then(|s| s.attr(attr)) {
+        Some(p) if !p.is_empty() => Ok(Source::Local {
+            kind,
+            path: abs(p, origin)?,
+        }),
+        _ => Ok(Source::Empty),
+    }
+}
+
+/// `<source><dataStore type=...><format/><source .../></dataStore></source>` of a disk or
+/// backing layer (libvirt >= 10.10, `formatdomain`: the qcow2 image's external data file).
+fn parse_data_store(el: &Element, what: &str, origin: &Origin) -> Result<Option<Source>> {
+    let Some(ds) = el.child("source").and_then(|s| s.child("dataStore")) else {
+        return Ok(None);
+    };
+    let what = format!("{what} <dataStore>");
+    parse_source(
+        ds,
+        ds.attr("type").unwrap_or("file"),
+        &what,
+        &origin.with("dataStore"),
+    )
+    .map(Some)
+}
+
+/// Reads a `<backingStore>` chain iteratively (it can be 200 layers deep).
+fn parse_backing(disk: &Element, what: &str, origin: &Origin) -> Result<Backing> {
+    let Some(mut bs) = disk.child("backingStore") else {
+        return Ok(Backing::Discover);
+    };
+    let mut layers = Vec::new();
+    loop {
+        // An empty <backingStore/> terminates the chain.
+        if bs.attr("type").is_none() && bs.child("source").is_none() {
+            break;
+        }
+        let depth = layers.len() + 1;
+        let layer_what = format!("{what} <backingStore> {depth}");
+        let lo = origin.with(format_args!("backing {depth}"));
+        let source = parse_source(bs, bs.attr("type").unwrap_or("file"), &layer_what, &lo)?;
+        let format = bs
+            .child("format")
+            .and_then(|f| f.attr("type"))
+            .map(str::to_string);
+        layers.push(Layer {
+            data_store: parse_data_store(bs, &layer_what, &lo)?,
+            source,
+            format,
+            relabel: relabel(bs),
+            origin: lo,
+        });
+        match bs.child("backingStore") {
+            Some(next) => bs = next,
+            None => break,
+        }
+    }
+    if layers.is_empty() {
+        Ok(Backing::None)
+    } else {
+        Ok(Backing::Explicit(layers))
+    }
+}

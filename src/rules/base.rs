@@ -1,0 +1,126 @@
+//! The rules every QEMU domain gets, whatever its devices: its log, pid file, private and
+//! channel directories and UEFI variables.
+
+use super::builder::Builder;
+use super::Perms;
+use crate::domain::Domain;
+use crate::error::Result;
+use crate::escape::{Glob, Part};
+use crate::origin::Origin;
+use crate::policy::Scope;
+use crate::resolve::Resolve;
+use crate::state::Owner;
+use std::path::Path;
+
+/// The rules every QEMU domain gets (libvirt 9.0 `main`, written before the device rules),
+/// each naming exactly this domain's own state ([`crate::state`] has the table):
+///
+/// - `/var/log/libvirt/qemu/<name>.log w`: QEMU's log, an fd it inherits (9.0:
+///   `/var/log/libvirt/**/<name>.log`, which for a VM named `libvirtd` or
+///   `other-fs0-virtiofsd` is the daemon's log or another domain's virtiofsd log);
+/// - `/var/lib/libvirt/qemu/domain-<id>-<short>/* rw`: the domain's private directory
+///   (monitor socket, master key), as in 9.0;
+/// - `/var/lib/libvirt/qemu/channel/target/domain-<id>-<short>/* rw`: its channel
+///   sockets. libvirtd grants both directories with `-F DIR/{,**}` at start, but any plain
+///   `-r` (an unplug) regenerates the rules from the XML and drops `-F` grants (W6 in
+///   `docs/weak-spots.md`); the private directory was in 9.0's base set for that reason, the channel
+///   directory is its twin;
+/// - `/run/libvirt/qemu/<name>.pid rwk`: the pid file libvirtd locks and QEMU inherits
+///   (`vircommand.c:827`; 9.0: `/run/libvirt/**/<name>.pid`, which for a VM named
+///   `1-other-swtpm` is domain `other`'s swtpm pid file, and for a VM named `default` the
+///   default network's dnsmasq pid file);
+/// - `/var/lib/libvirt/qemu/nvram/<name>_VARS.fd rwk`: the UEFI variable store libvirt
+///   creates for firmware it selects itself (`<os firmware='efi'>`: the path is filled in
+///   after the helper's `-c`, `qemu_process.c:6775`, and no later `-r` adds it). 9.0's
+///   abstraction granted `owner .../nvram/*_VARS.fd rwk` instead: every domain's variables.
+///
+/// Dropped: 9.0's `domain-<name>/monitor.sock` (the layout before short names, used only
+/// for a domain whose status XML predates it, `qemuDomainSetPrivatePathsOld`; a VM named
+/// `7-other` matched domain `other` with id 7) and `/run/libvirt/**/*.tunnelmigrate.dest.<name>`
+/// (nothing in libvirt 9.0 creates such a file: tunnelled migration uses a pipe).
+///
+/// A name whose log or pid file would also be another domain's or a daemon's file (a VM
+/// named `1-other-fs0-fs` has the pid file name of domain `other`'s virtiofsd, one named
+/// `driver` the QEMU driver's lock) gets no rule for it, with a warning.
+pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
+    if !d.virt_type.is_qemu_driver() {
+        return Ok(());
+    }
+    let name = d.name.as_str();
+    let origin = Origin::new("domain", "base");
+    let short = Owner::of(d).short_name();
+    let rules: [(Vec<Part<'_>>, Perms); 5] = [
+        (
+            vec![
+                Part::Lit("/var/log/libvirt/qemu/"),
+                Part::Lit(name),
+                Part::Lit(".log"),
+            ],
+            Perms::W,
+        ),
+        (
+            vec![
+                Part::Lit("/var/lib/libvirt/qemu/domain-"),
+                Part::Lit(&short),
+                Part::Lit("/"),
+                Part::Glob(Glob::AnyInComponent),
+            ],
+            Perms::RW,
+        ),
+        (
+            vec![
+                Part::Lit("/var/lib/libvirt/qemu/channel/target/domain-"),
+                Part::Lit(&short),
+                Part::Lit("/"),
+                Part::Glob(Glob::AnyInComponent),
+            ],
+            Perms::RW,
+        ),
+        (
+            vec![
+                Part::Lit("/run/libvirt/qemu/"),
+                Part::Lit(name),
+                Part::Lit(".pid"),
+            ],
+            Perms::RWK,
+        ),
+        (
+            vec![
+                Part::Lit("/var/lib/libvirt/qemu/nvram/"),
+                Part::Lit(name),
+                Part::Lit("_VARS.fd"),
+            ],
+            Perms::RWK,
+        ),
+    ];
+    for (parts, perms) in rules {
+        // A rule without a glob names one file: it must be this domain's alone.
+        if let (Some(owner), false) = (&b.owner, parts.iter().any(|p| matches!(p, Part::Glob(_)))) {
+            let path: String = parts
+                .iter()
+                .map(|p| match p {
+                    Part::Lit(s) => *s,
+                    Part::Glob(_) => "",
+                })
+                .collect();
+            if let Err(why) = owner.check(Path::new(&path), Scope::File) {
+                b.warn(
+                    r,
+                    format!(
+                        "{origin}: no rule for {}: it {why}",
+                        crate::error::quote(&path)
+                    ),
+                );
+                continue;
+            }
+        }
+        // Fixed rules: no deny companion, as in libvirt.
+        b.push_named(
+            &[(parts, perms)],
+            name,
+            &origin,
+            "this domain's own files, named by libvirt's layout",
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! The only code that adds rules: [`Builder`] takes a [`Granted`] pattern, which only the
+//! restricted-path policy and the state table ([`Builder::checked`]) or a named exception
+//! ([`Granted::trusted`]) can make, as only the escaper can make an [`AaPattern`].
+
+use super::{ChildProfile, Options, Perms, Rule};
+use crate::domain::AbsPath;
+use crate::error::{Error, Result, Warning};
+use crate::escape::{AaPattern, Glob, Part};
+use crate::origin::Origin;
+use crate::policy::{self, Scope};
+use crate::resolve::CanonicalPath;
+use crate::resolve::Resolve;
+use crate::state::Owner;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// A pattern a rule may be written for. Built only here: by [`Checked::exact`] and
+/// [`Checked::below`] from a path the checks accepted, or by [`Granted::trusted`] for the
+/// tool's own text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted(AaPattern);
+
+impl Granted {
+    /// A sanctioned exception to the path checks: text the tool writes itself (a fixed
+    /// device node, this domain's own state under libvirt's layout, a file found in sysfs
+    /// by a name the tool built). `reason` says why it needs no check; every exception is
+    /// found with `grep -rn 'Granted::trusted' src/`.
+    pub fn trusted(pattern: AaPattern, reason: &'static str) -> Self {
+        debug_assert!(!reason.is_empty());
+        Granted(pattern)
+    }
+
+    /// [`Granted::trusted`] for a pattern given as tool text.
+    pub fn fixed(text: &'static str, reason: &'static str) -> Self {
+        Self::trusted(AaPattern::fixed(text), reason)
+    }
+}
+
+/// A canonical path the restricted-path policy and the state table accepted in a scope.
+pub struct Checked<'a> {
+    canon: &'a CanonicalPath,
+    origin: &'a Origin,
+}
+
+impl Checked<'_> {
+    /// The path itself.
+    pub fn exact(&self) -> Result<Granted> {
+        let text = path_text(self.canon, self.origin)?;
+        self.pattern(&[Part::Lit(text)])
+    }
+
+    /// A glob below the directory (`<dir>/**`, `<dir>/{,**}`...), or the directory with a
+    /// trailing slash for `None`. Only the tool's [`Glob`]s are added.
+    pub fn below(&self, glob: Option<Glob>) -> Result<Granted> {
+        let text = path_text(self.canon, self.origin)?;
+        let dir = text.trim_end_matches('/');
+        match glob {
+            Some(g) => self.pattern(&[Part::Lit(dir), Part::Lit("/"), Part::Glob(g)]),
+            None => self.pattern(&[Part::Lit(dir), Part::Lit("/")]),
+        }
+    }
+
+    fn pattern(&self, parts: &[Part<'_>]) -> Result<Granted> {
+        AaPattern::from_parts(parts)
+            .map(Granted)
+            .map_err(|e| Error::Path {
+                path: self.canon.as_path().to_path_buf(),
+                origin: self.origin.to_string(),
+                why: e.to_string(),
+            })
+    }
+}
+
+/// Collects the rules of one domain, without duplicates, and the warnings found on the
+/// way.
+pub struct Builder {
+    pub(super) out: Vec<Rule>,
+    seen: HashSet<(AaPattern, Perms, bool)>,
+    pub(super) warnings: Vec<Warning>,
+    /// Child profiles, written after the file rules.
+    pub(super) children: Vec<ChildProfile>,
+    /// Site settings.
+    pub options: Options,
+    /// The domain the rules are for: a path in another domain's private state is refused
+    /// ([`crate::state`]).
+    pub owner: Option<Owner>,
+    /// The IOMMU group of each VFIO host device found, for the VFIO block (`None`: no
+    /// host device uses VFIO).
+    pub vfio_groups: Option<Vec<(u32, Origin)>>,
+}
+
+impl Builder {
+    /// An empty builder.
+    pub fn new(options: Options, owner: Option<Owner>) -> Self {
+        Builder {
+            out: Vec::new(),
+            seen: HashSet::new(),
+            warnings: Vec::new(),
+            children: Vec::new(),
+            options,
+            owner,
+            vfio_groups: None,
+        }
+    }
+
+    /// Records a warning after the resolver's pending ones. Both find things while the
+    /// same elements are walked, so taking the resolver's first keeps a single stream in
+    /// document order (collecting the two apart printed them out of order).
+    pub fn warn(&mut self, r: &mut dyn Resolve, msg: String) {
+        self.warnings.extend(r.take_warnings());
+        self.warnings.push(Warning(msg));
+    }
+
+    /// Canonicalizes, checks and adds a rule for one file; returns its canonical path.
+    pub fn file(
+        &mut self,
+        r: &mut dyn Resolve,
+        raw: &AbsPath,
+        perms: Perms,
+        origin: &Origin,
+    ) -> Result<CanonicalPath> {
+        self.file_at(r, raw.as_path(), perms, origin)
+    }
+
+    /// [`Builder::file`] for a path the tool or the resolver made (absolute by
+    /// construction).
+    pub fn file_at(
+        &mut self,
+        r: &mut dyn Resolve,
+        raw: &Path,
+        perms: Perms,
+        origin: &Origin,
+    ) -> Result<CanonicalPath> {
+        let canon = r.canonical(raw, origin)?;
+        self.add(canon.clone(), perms, origin)?;
+        Ok(canon)
+    }
+
+    /// Checks a canonical path against the restricted-path policy and the state table, for
+    /// `perms` in `scope`: the only way to a [`Granted`] for a path from the XML.
+    pub fn checked<'a>(
+        &self,
+        canon: &'a CanonicalPath,
+        perms: Perms,
+        scope: Scope,
+        origin: &'a Origin,
+    ) -> Result<Checked<'a>> {
+        policy::check(canon, perms.grant(), scope)
+            .and_then(|()| match &self.owner {
+                Some(owner) => owner.check(canon.as_path(), scope),
+                None => Ok(()),
+            })
+            .map_err(|why| Error::Path {
+                path: canon.as_path().to_path_buf(),
+                origin: origin.to_string(),
+                why,
+            })?;
+        Ok(Checked { canon, origin })
+    }
+
+    /// A rule for one checked file; read-only files get `deny w` (libvirt 9.0).
+    pub fn add(&mut self, canon: CanonicalPath, perms: Perms, origin: &Origin) -> Result<()> {
+        self.add_in(&canon, perms, Scope::File, origin)
+    }
+
+    /// A host device's own file (an assigned PCI device's sysfs files): the only rules
+    /// the policy's sysfs exceptions serve ([`Scope::HostDevice`]).
+    pub fn host_device_file(
+        &mut self,
+        r: &mut dyn Resolve,
+        raw: &Path,
+        perms: Perms,
+        origin: &Origin,
+    ) -> Result<()> {
+        let canon = r.canonical(raw, origin)?;
+        self.add_in(&canon, perms, Scope::HostDevice, origin)
+    }
+
+    fn add_in(
+        &mut self,
+        canon: &CanonicalPath,
+        perms: Perms,
+        scope: Scope,
+        origin: &Origin,
+    ) -> Result<()> {
+        let g = self.checked(canon, perms, scope, origin)?.exact()?;
+        self.push(g, perms, perms.is_read_only(), origin.clone());
+        Ok(())
+    }
+
+    /// A read-only backing layer: `rk`, with `deny w` unless the site turned it off
+    /// (`backing_deny_write = no`: block-commit needs libvirtd's later `-F` grant to win).
+    pub fn add_backing(&mut self, canon: CanonicalPath, origin: &Origin) -> Result<()> {
+        let g = self
+            .checked(&canon, Perms::RK, Scope::File, origin)?
+            .exact()?;
+        let deny = self.options.backing_deny_write;
+        self.push(g, Perms::RK, deny, origin.clone());
+        Ok(())
+    }
+
+    /// Pushes libvirt's fixed per-domain rules (base, swtpm, passt), built from the tool's
+    /// own text and the domain's name; a name that cannot be written in a rule (a control
+    /// character) is an error naming `<name>`.
+    pub fn push_named(
+        &mut self,
+        rules: &[(Vec<Part<'_>>, Perms)],
+        name: &str,
+        origin: &Origin,
+        reason: &'static str,
+    ) -> Result<()> {
+        for (parts, perms) in rules {
+            let p = AaPattern::from_parts(parts).map_err(|e| {
+                Error::domain("<name>", format!("{} {e}", crate::error::quote(name)))
+            })?;
+            self.push(Granted::trusted(p, reason), *perms, false, origin.clone());
+        }
+        Ok(())
+    }
+
+    /// Adds a rule, unless the same one is there already.
+    pub fn push(&mut self, pattern: Granted, perms: Perms, deny_write: bool, origin: Origin) {
+        let pattern = pattern.0;
+        if self.seen.insert((pattern.clone(), perms, deny_write)) {
+            self.out.push(Rule {
+                pattern,
+                perms,
+                deny_write,
+                origin,
+            });
+        }
+    }
+
+    /// Adds a child profile (once per helper: a profile may define a child only once).
+    pub fn child(&mut self, c: ChildProfile) {
+        if !self.children.iter().any(|x| x.helper == c.helper) {
+            self.children.push(c);
+        }
+    }
+}
+
+fn path_text<'a>(canon: &'a CanonicalPath, origin: &Origin) -> Result<&'a str> {
+    canon.as_path().to_str().ok_or_else(|| Error::Path {
+        path: canon.as_path().to_path_buf(),
+        origin: origin.to_string(),
+        why: "is not valid UTF-8 and cannot be written in a rule".into(),
+    })
+}

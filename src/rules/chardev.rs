@@ -1,0 +1,22 @@
+//! Character devices: `rw` on the host path of each serial, console, parallel and channel
+//! device, class by class as libvirt 9.0 wrote them; a pipe gets its three names.
+
+use super::builder::Builder;
+use super::{shared, Perms};
+use crate::domain::{ChardevClass, ChardevKind, Domain};
+use crate::error::Result;
+use crate::resolve::Resolve;
+
+pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
+    for class in ChardevClass::ORDER {
+        for dev in d.chardevs.iter().filter(|c| c.class == class) {
+            let Some(path) = &dev.path else { continue };
+            if dev.kind == ChardevKind::Pipe {
+                shared::pipe(b, r, path, &dev.origin)?;
+            } else {
+                b.file(r, path, Perms::RW, &dev.origin)?;
+            }
+        }
+    }
+    Ok(())
+}

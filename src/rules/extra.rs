@@ -1,0 +1,70 @@
+//! The `-f`/`-F` file libvirtd adds at run time (a hotplugged disk, the domain's runtime
+//! directories): one file, or `DIR/{,**}` for a directory and everything below it.
+
+use super::builder::Builder;
+use super::Perms;
+use crate::error::{Error, Result};
+use crate::escape::Glob;
+use crate::origin::Origin;
+use crate::policy::Scope;
+use crate::resolve::Resolve;
+use std::path::{Path, PathBuf};
+
+/// An extra file from `-f`/`-F`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraFile {
+    /// The directory or file, absolute, as given (without the `/{,**}` suffix).
+    pub path: PathBuf,
+    /// The argument ended in `/{,**}`: the directory and everything below it.
+    pub subtree: bool,
+    /// The flag it came with, for provenance (`-f` or `-F`).
+    pub flag: &'static str,
+}
+
+/// The suffix libvirtd appends for "this directory and everything below it"
+/// (`AppArmorSetPathLabel(allowSubtree=true)` in `security_apparmor.c`).
+pub const SUBTREE_SUFFIX: &str = "/{,**}";
+
+impl ExtraFile {
+    /// Parses a `-f`/`-F` argument. Only the exact suffix `/{,**}` is a pattern; every
+    /// other glob character is part of the file name.
+    pub fn parse(arg: &Path, flag: &'static str) -> Result<Self> {
+        let text = arg.to_str().ok_or_else(|| {
+            Error::Usage(format!(
+                "{flag} {}: not valid UTF-8",
+                crate::error::quote_path(arg)
+            ))
+        })?;
+        let (path, subtree) = match text.strip_suffix(SUBTREE_SUFFIX) {
+            Some(dir) => (if dir.is_empty() { "/" } else { dir }, true),
+            None => (text, false),
+        };
+        if !Path::new(path).is_absolute() {
+            return Err(Error::Usage(format!(
+                "{flag} {}: not an absolute path",
+                crate::error::quote(text)
+            )));
+        }
+        Ok(ExtraFile {
+            path: PathBuf::from(path),
+            subtree,
+            flag,
+        })
+    }
+}
+
+/// `rwk` on the file, or on `DIR/{,**}` for a subtree (checked as a runtime subtree: it
+/// must not contain a restricted tree or shared state).
+pub(super) fn rules(e: &ExtraFile, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
+    let origin = Origin::new("argument", e.flag);
+    let canon = r.canonical(&e.path, &origin)?;
+    if e.subtree {
+        let g = b
+            .checked(&canon, Perms::RWK, Scope::RuntimeSubtree, &origin)?
+            .below(Some(Glob::SelfAndBelow))?;
+        b.push(g, Perms::RWK, false, origin);
+    } else {
+        b.add(canon, Perms::RWK, &origin)?;
+    }
+    Ok(())
+}

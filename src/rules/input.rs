@@ -1,0 +1,14 @@
+//! `<input type='evdev'|'passthrough'>`: `rw` on the host input device.
+
+use super::builder::Builder;
+use super::Perms;
+use crate::domain::Domain;
+use crate::error::Result;
+use crate::resolve::Resolve;
+
+pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
+    for input in &d.inputs {
+        b.file(r, &input.path, Perms::RW, &input.origin)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Guest networking: vhost-user sockets, the bridge helper's child profile, passt's
+//! socket, and `/dev/vhost-net`.
+
+use super::builder::{Builder, Granted};
+use super::{shared, ChildProfile, Perms};
+use crate::domain::{Domain, InterfaceType};
+use crate::error::{Error, Result};
+use crate::escape::{AaPattern, Glob, Part};
+use crate::name::ProfileName;
+use crate::resolve::Resolve;
+use crate::state::Owner;
+
+/// vhost-user interfaces: `rw` on the socket (a pipe's three names).
+pub(super) fn vhost_user(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
+    for net in &d.net.interfaces {
+        if let Some((pipe, path)) = &net.vhostuser {
+            let origin = net.origin.with("vhostuser");
+            if *pipe {
+                shared::pipe(b, r, path, &origin)?;
+            } else {
+                b.file(r, path, Perms::RW, &origin)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The helper programs and daemons interfaces need: the bridge helper's child profile
+/// and passt's socket (gaps of libvirt 9.0), in interface order.
+pub(super) fn helpers(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<()> {
+    for net in &d.net.interfaces {
+        match net.kind {
+            InterfaceType::Bridge => bridge_helper(d, b, &net.origin)?,
+            InterfaceType::Passt => {
+                let short = Owner::of(d).short_name();
+                let parts = vec![
+                    Part::Lit("/run/libvirt/qemu/passt/"),
+                    Part::Lit(&short),
+                    Part::Lit("-"),
+                    Part::Glob(Glob::AnyInComponent),
+                    Part::Lit(".socket"),
+                ];
+                b.push_named(
+                    &[(parts, Perms::RW)],
+                    &d.name,
+                    &net.origin.with("passt"),
+                    "passt's socket for this domain, named by libvirt's layout",
+                )?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `<interface type='bridge'>`: QEMU may run the set-uid `qemu-bridge-helper` to get a tap
+/// device. It runs in a child profile of its own (a `Cx` transition) that may do exactly
+/// what the helper needs, as Debian's libvirtd profile does for libvirtd's own use. Only
+/// domains with a bridge interface get it, so guests on NAT networks never can.
+///
+/// Written once per domain, for the first bridge interface: a profile may define a child
+/// profile (and its `Cx` rule) only once, and `apparmor_parser` refuses a second
+/// definition, so a domain with two bridges could not start.
+fn bridge_helper(d: &Domain, b: &mut Builder, origin: &crate::origin::Origin) -> Result<()> {
+    let helper = &b.options.bridge_helper;
+    let helper = AaPattern::literal(helper).map_err(|e| {
+        Error::Usage(format!(
+            "--bridge-helper {}: {e}",
+            crate::error::quote(helper)
+        ))
+    })?;
+    b.child(ChildProfile {
+        helper,
+        parent: ProfileName::for_uuid(d.uuid),
+        origin: origin.with("bridge"),
+    });
+    Ok(())
+}
+
+/// The vhost device nodes libvirtd opens for QEMU and hands over (AppArmor checks an
+/// inherited file against the new profile at exec, so the profile must allow it).
+pub(super) fn vhost(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<()> {
+    if needs_vhost_net(d) {
+        b.push(
+            Granted::fixed(
+                "/dev/vhost-net",
+                "a fixed device node libvirtd hands to QEMU",
+            ),
+            Perms::RW,
+            false,
+            crate::origin::Origin::new("interface", "vhost-net"),
+        );
+    }
+    Ok(())
+}
+
+/// Whether QEMU may be handed `/dev/vhost-net`: libvirtd opens it for an interface only
+/// when it also opens a tap for it (`qemuBuildInterfaceConnect`, qemu_command.c: types
+/// `network`, `bridge`, `direct` and `ethernet`), and then only on KVM, with a virtio
+/// model and a driver other than `qemu` (`qemuInterfaceOpenVhostNet`, qemu_interface.c).
+/// An interface without a model may get virtio as the machine's default
+/// (`qemuDomainDefaultNetModel`), so it counts. libvirt 9.0's helper (vah.c:1282) ignored
+/// the type: a `user`, `vhostuser`, `hostdev`, `vdpa`, socket or `udp` interface got the
+/// device too.
+fn needs_vhost_net(d: &Domain) -> bool {
+    d.virt_type.is_kvm()
+        && d.net.interfaces.iter().any(|n| {
+            matches!(n.kind, InterfaceType::Tap | InterfaceType::Bridge)
+                && n.driver.as_deref() != Some("qemu")
+                && n.model.as_deref().is_none_or(|m| {
+                    matches!(
+                        m,
+                        "virtio" | "virtio-transitional" | "virtio-non-transitional"
+                    )
+                })
+        })
+}

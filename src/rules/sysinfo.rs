@@ -1,0 +1,14 @@
+//! `<sysinfo type='fwcfg'>`: each entry's file, read-only.
+
+use super::builder::Builder;
+use super::Perms;
+use crate::domain::Domain;
+use crate::error::Result;
+use crate::resolve::Resolve;
+
+pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
+    for f in &d.fw_cfg_files {
+        b.file(r, &f.path, Perms::R, &f.origin)?;
+    }
+    Ok(())
+}

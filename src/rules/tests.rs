@@ -1,0 +1,574 @@
+//! Rules for whole domain XMLs, with a fake resolver.
+
+use super::*;
+use crate::parse::parse_domain;
+use crate::resolve::{CanonicalPath, Chain, ChainLayer};
+use std::path::{Path, PathBuf};
+
+/// Treats every path as canonical already; serves backing chains from a table; warns,
+/// as the real resolver does for a missing path, about every path below `/new/`.
+#[derive(Default)]
+struct Fake {
+    chains: Vec<(&'static str, Vec<&'static str>)>,
+    warnings: Vec<Warning>,
+}
+
+impl Resolve for Fake {
+    fn canonical(&mut self, raw: &Path, origin: &Origin) -> Result<CanonicalPath> {
+        if raw.starts_with("/new") {
+            self.warnings
+                .push(Warning(format!("{} ({origin}) is new", raw.display())));
+        }
+        // Like the real canonicalizer, drop a trailing slash (`/srv/nss/`).
+        let clean: PathBuf = raw.components().collect();
+        Ok(CanonicalPath::from_canonical_literal(&clean)
+            .unwrap_or_else(|| panic!("fixture path {raw:?} is not canonical")))
+    }
+    fn image_chain(
+        &mut self,
+        raw: &Path,
+        _: &CanonicalPath,
+        format: Option<&str>,
+        _: &Origin,
+    ) -> Result<Chain> {
+        if format.is_none() {
+            return Ok(Chain::default());
+        }
+        let chain = self.chains.iter().find(|(top, _)| Path::new(top) == raw);
+        let layers = chain
+            .map(|(_, layers)| {
+                layers
+                    .iter()
+                    .map(|l| ChainLayer {
+                        raw: l.into(),
+                        path: CanonicalPath::from_canonical_literal(Path::new(l)).unwrap(),
+                        format: Some("qcow2".into()),
+                        companions: vec![],
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Chain {
+            top_companions: vec![],
+            layers,
+        })
+    }
+    fn usb_device(&mut self, _: crate::resolve::UsbId) -> Option<PathBuf> {
+        None
+    }
+    fn pci_files(&mut self, address: &str) -> Vec<PathBuf> {
+        vec![PathBuf::from(format!(
+            "/sys/devices/pci0000:00/{address}/config"
+        ))]
+    }
+    fn drm_render_node(&mut self) -> Option<PathBuf> {
+        Some("/dev/dri/renderD128".into())
+    }
+    fn volume_path(&mut self, pool: &str, volume: &str) -> Result<Option<PathBuf>> {
+        Ok((pool == "default").then(|| PathBuf::from(format!("/var/lib/libvirt/images/{volume}"))))
+    }
+    fn iommu_group(&mut self, address: &str) -> Option<u32> {
+        match address {
+            "0000:01:00.0" => Some(12),
+            "0000:06:12.5" => Some(7),
+            _ => None,
+        }
+    }
+    fn mdev_iommu_group(&mut self, uuid: &uuid::Uuid) -> Option<u32> {
+        (uuid.hyphenated().to_string() == MDEV).then_some(9)
+    }
+    fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {
+        (device == "tpm0").then(|| PathBuf::from("/sys/devices/pnp0/00:05/cancel"))
+    }
+    fn take_warnings(&mut self) -> Vec<Warning> {
+        std::mem::take(&mut self.warnings)
+    }
+}
+
+fn lines(xml_devices: &str, os: &str, fake: &mut Fake) -> Vec<String> {
+    let xml = format!(
+        "<domain type='kvm' id='3'><name>vm1</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+         <os><type>hvm</type>{os}</os><devices>{xml_devices}</devices></domain>"
+    );
+    let d = parse_domain(&xml).unwrap();
+    let set = build(&d, None, fake, &mut Vec::new()).unwrap();
+    set.rules
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}{} <{}>",
+                r.pattern,
+                r.perms.as_str(),
+                if r.deny_write { " +deny" } else { "" },
+                r.origin
+            )
+        })
+        .collect()
+}
+
+/// The rules for a whole domain XML, with the fake resolver.
+fn build_xml(xml: &str, warnings: &mut Vec<Warning>) -> Result<RuleSet> {
+    build(&parse_domain(xml)?, None, &mut Fake::default(), warnings)
+}
+
+#[test]
+fn base_rules_for_qemu_domains() {
+    let got = lines("", "", &mut Fake::default());
+    assert_eq!(
+        got,
+        [
+            "/var/log/libvirt/qemu/vm1.log w <domain base>",
+            "/var/lib/libvirt/qemu/domain-3-vm1/* rw <domain base>",
+            "/var/lib/libvirt/qemu/channel/target/domain-3-vm1/* rw <domain base>",
+            "/run/libvirt/qemu/vm1.pid rwk <domain base>",
+            "/var/lib/libvirt/qemu/nvram/vm1_VARS.fd rwk <domain base>",
+        ]
+    );
+}
+
+/// A base rule naming a file that is also another domain's (or a daemon's) is dropped
+/// with a warning; the directory rules stay.
+#[test]
+fn ambiguous_base_rules_are_dropped_with_a_warning() {
+    for (name, dropped) in [
+        ("1-other-fs0-fs", "/run/libvirt/qemu/1-other-fs0-fs.pid"),
+        ("driver", "/run/libvirt/qemu/driver.pid"),
+        (
+            "other-fs0-virtiofsd",
+            "/var/log/libvirt/qemu/other-fs0-virtiofsd.log",
+        ),
+    ] {
+        let xml = format!(
+            "<domain type='kvm' id='2'><name>{name}</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>hvm</type></os></domain>"
+        );
+        let mut warnings = Vec::new();
+        let set = build_xml(&xml, &mut warnings).unwrap();
+        assert_eq!(set.rules.len(), 4, "{name}");
+        assert!(
+            set.rules.iter().all(|r| r.pattern.as_str() != dropped),
+            "{name}"
+        );
+        assert_eq!(warnings.len(), 1, "{name}: {warnings:?}");
+        assert!(
+            warnings[0]
+                .0
+                .starts_with(&format!("domain base: no rule for '{dropped}': it ")),
+            "{}",
+            warnings[0].0
+        );
+    }
+}
+
+#[test]
+fn disks_chains_and_permissions() {
+    let mut fake = Fake {
+        chains: vec![("/i/top.qcow2", vec!["/i/base.qcow2"])],
+        ..Fake::default()
+    };
+    let got = lines(
+        "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/><target dev='vda'/></disk>\
+         <disk type='file' device='cdrom'><source file='/i/cd.iso'/><readonly/><target dev='hdc'/></disk>\
+         <disk type='block'><source dev='/dev/sdb'/><backingStore/><target dev='vdb'/></disk>\
+         <disk type='network'><source protocol='nbd' name='x'/><target dev='vdc'/></disk>",
+        "",
+        &mut fake,
+    );
+    assert_eq!(
+        &got[5..],
+        [
+            "/i/top.qcow2 rwk <disk vda>",
+            "/i/base.qcow2 rk +deny <disk vda backing 1>",
+            "/i/cd.iso rk +deny <disk hdc>",
+            "/dev/sdb rwk <disk vdb>",
+        ]
+    );
+}
+
+#[test]
+fn network_disks_keep_their_local_backing_layers_and_cdroms_are_read_only() {
+    let got = lines(
+        "<disk type='network'><driver type='qcow2'/><source protocol='nbd' name='bar'/>\
+           <backingStore type='block'><format type='qcow2'/><source dev='/dev/vg/base'/><backingStore/></backingStore>\
+           <target dev='vdb'/></disk>\
+         <disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc'/></disk>",
+        "",
+        &mut Fake::default(),
+    );
+    assert_eq!(
+        &got[5..],
+        [
+            "/dev/vg/base rk +deny <disk vdb backing 1>",
+            "/dev/sr0 rk +deny <disk hdc>"
+        ]
+    );
+}
+
+#[test]
+fn chardevs_in_class_order_with_pipes_split() {
+    let got = lines(
+        "<channel type='unix'><source mode='bind' path='/s/guestfwd'/></channel>\
+         <serial type='pipe'><source path='/p/ser'/></serial>\
+         <console type='file'><source path='/l/con.log'/></console>\
+         <parallel type='pty'><source path='/dev/pts/0'/></parallel>",
+        "",
+        &mut Fake::default(),
+    );
+    assert_eq!(
+        &got[5..],
+        [
+            "/p/ser.in rw <serial 0>",
+            "/p/ser.out rw <serial 0>",
+            "/p/ser rw <serial 0>",
+            "/l/con.log rw <console 0>",
+            "/dev/pts/0 rw <parallel 0>",
+            "/s/guestfwd rw <channel 0>",
+        ]
+    );
+}
+
+#[test]
+fn boot_files() {
+    let got = lines(
+        "",
+        "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>\
+         <nvram>/var/lib/libvirt/qemu/nvram/vm1_VARS.fd</nvram><kernel>/boot/vmlinuz</kernel>\
+         <initrd>/boot/initrd.img</initrd><dtb>/d/x.dtb</dtb>",
+        &mut Fake::default(),
+    );
+    assert_eq!(
+        &got[5..],
+        [
+            "/boot/vmlinuz r +deny <os kernel>",
+            "/boot/initrd.img r +deny <os initrd>",
+            "/d/x.dtb r +deny <os dtb>",
+            "/usr/share/OVMF/OVMF_CODE.fd rk +deny <os loader>",
+            // The nvram is the base set's own <name>_VARS.fd: written once.
+        ]
+    );
+}
+
+#[test]
+fn restricted_paths_are_refused_with_the_element() {
+    let xml = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+        <os><type>hvm</type></os><devices><disk type='file'><source file='/etc/passwd'/><target dev='vda'/></disk></devices></domain>";
+    let d = parse_domain(xml).unwrap();
+    let e = build(&d, None, &mut Fake::default(), &mut Vec::new()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "'/etc/passwd': /etc is never allowed (restricted location) (from disk vda)"
+    );
+    let kernel = xml
+        .replace("<devices>", "<devices/>")
+        .replace(
+            "<disk type='file'><source file='/etc/passwd'/><target dev='vda'/></disk></devices>",
+            "",
+        )
+        .replace(
+            "<type>hvm</type>",
+            "<type>hvm</type><kernel>/boot/vmlinuz</kernel>",
+        );
+    assert!(build(
+        &parse_domain(&kernel).unwrap(),
+        None,
+        &mut Fake::default(),
+        &mut Vec::new()
+    )
+    .is_ok());
+}
+
+/// The resolver's warnings and this stage's come out as one stream in document order,
+/// and those found before a failing element are not lost with the error.
+#[test]
+fn warnings_in_document_order_also_when_the_build_fails() {
+    let disks = "<disk type='file'><source file='/new/a.img'/><target dev='vda'/></disk>\
+        <disk type='file'><source file='/i/admin.img'><seclabel model='apparmor' relabel='no'/></source><target dev='vdb'/></disk>\
+        <disk type='file'><source file='/new/c.img'/><target dev='vdc'/></disk>";
+    let want = [
+        "/new/a.img (disk vda) is new",
+        "disk vdb: <seclabel model='apparmor' relabel='no'/>: no rule written for it",
+        "/new/c.img (disk vdc) is new",
+    ];
+    let xml = |extra: &str| {
+        format!(
+            "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+             <os><type>hvm</type></os><devices>{disks}{extra}</devices></domain>"
+        )
+    };
+    let text = |w: Vec<Warning>| w.into_iter().map(|w| w.0).collect::<Vec<_>>();
+
+    let mut warnings = Vec::new();
+    let ok = build(
+        &parse_domain(&xml("")).unwrap(),
+        None,
+        &mut Fake::default(),
+        &mut warnings,
+    );
+    assert!(ok.is_ok());
+    assert_eq!(text(warnings), want);
+
+    let shadow = "<disk type='file'><source file='/etc/shadow'/><target dev='vdd'/></disk>";
+    let mut warnings = Vec::new();
+    let e = build(
+        &parse_domain(&xml(shadow)).unwrap(),
+        None,
+        &mut Fake::default(),
+        &mut warnings,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("(from disk vdd)"), "{e}");
+    assert_eq!(text(warnings), want);
+}
+
+#[test]
+fn extra_files_and_subtrees() {
+    let xml = "<domain type='lxc'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>exe</type></os></domain>";
+    let d = parse_domain(xml).unwrap();
+    let x = ExtraFile::parse(Path::new("/run/libvirt/qemu/channel/1-v/{,**}"), "-F").unwrap();
+    let set = build(&d, Some(&x), &mut Fake::default(), &mut Vec::new()).unwrap();
+    assert!(set.rules.is_empty(), "lxc gets no base rules");
+    assert_eq!(
+        set.extra[0].pattern.as_str(),
+        "/run/libvirt/qemu/channel/1-v/{,**}"
+    );
+    assert_eq!(set.extra[0].perms, Perms::RWK);
+    let x = ExtraFile::parse(Path::new("/run/hugepages/kvm/**"), "-F").unwrap();
+    let set = build(&d, Some(&x), &mut Fake::default(), &mut Vec::new()).unwrap();
+    assert_eq!(set.extra[0].pattern.as_str(), "/run/hugepages/kvm/\\*\\*");
+    assert!(ExtraFile::parse(Path::new("rel/x"), "-F").is_err());
+    let root = ExtraFile::parse(Path::new("/{,**}"), "-F").unwrap();
+    assert!(build(&d, Some(&root), &mut Fake::default(), &mut Vec::new()).is_err());
+}
+
+#[test]
+fn duplicate_rules_are_written_once() {
+    let got = lines(
+        "<serial type='file'><source path='/l/s.log'/></serial><console type='file'><source path='/l/s.log'/><target type='serial'/></console>",
+        "",
+        &mut Fake::default(),
+    );
+    assert_eq!(&got[5..], ["/l/s.log rw <serial 0>"]);
+}
+
+#[test]
+fn hostile_names_are_escaped_in_base_rules() {
+    let xml = "<domain type='qemu'><name>a*{b,c}@{HOME}\\</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>hvm</type></os></domain>";
+    let d = parse_domain(xml).unwrap();
+    let set = build(&d, None, &mut Fake::default(), &mut Vec::new()).unwrap();
+    assert_eq!(
+        set.rules[0].pattern.as_str(),
+        "/var/log/libvirt/qemu/a\\*\\{b\\,c\\}\\@\\{HOME\\}\\134.log"
+    );
+}
+
+#[test]
+fn graphics_hostdevs_and_gl() {
+    let got = lines(
+        "<graphics type='vnc' socket='/run/vnc.sock'/>\
+         <graphics type='spice'><listen type='socket' socket='/run/spice.sock'/><gl enable='yes'/></graphics>\
+         <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/></source></hostdev>\
+         <hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0xbeef'/></source></hostdev>",
+        "",
+        &mut Fake::default(),
+    );
+    assert_eq!(
+        &got[5..10],
+        [
+            "/run/vnc.sock rw <graphics vnc 0>",
+            "/dev/dri/renderD128 rw <graphics spice 1 rendernode>",
+            "/run/spice.sock rw <graphics spice 1>",
+            "/sys/devices/pci0000:00/0000:06:12.5/config rw <hostdev pci 0000:06:12.5>",
+            "/dev/vfio/vfio rw <hostdev vfio>",
+        ]
+    );
+    assert_eq!(got[10], "/dev/vfio/7 rw <hostdev pci 0000:06:12.5>");
+    assert_eq!(got[11], "/usr/lib{,32,64}/dri/*.so* mr <graphics gl>");
+    assert_eq!(
+        got.last().map(String::as_str),
+        Some("/var/lib/libvirt/.cache/  +deny <graphics gl>")
+    );
+}
+
+#[test]
+fn shares_inputs_memory_shmem_tpm_smartcard() {
+    let got = lines(
+        "<filesystem type='mount'><source dir='/export/fs1'/><target dir='fs1'/></filesystem>\
+         <filesystem type='mount'><driver type='virtiofs'/><source dir='/export/vfs'/><target dir='v'/></filesystem>\
+         <filesystem type='mount'><source dir='/export/ro'/><target dir='ro'/><readonly/></filesystem>\
+         <input type='passthrough' bus='virtio'><source evdev='/dev/input/event1'/></input>\
+         <interface type='vhostuser'><source type='unix' path='/run/vhost.sock' mode='server'/><model type='virtio'/></interface>\
+         <memory model='nvdimm'><source><path>/tmp/nvdimm</path></source></memory>\
+         <shmem name='s0'><model type='ivshmem-plain'/></shmem>\
+         <shmem name='s1'><model type='ivshmem-doorbell'/></shmem>\
+         <shmem name='s2'><model type='ivshmem-plain'/><server path='/run/shm.sock'/></shmem>\
+         <tpm model='tpm-tis'><backend type='emulator'/></tpm>\
+         <smartcard mode='host-certificates'><database>/srv/nss/</database></smartcard>\
+         <smartcard mode='host'/>",
+        "",
+        &mut Fake::default(),
+    );
+    assert_eq!(
+        &got[5..],
+        [
+            "/export/fs1/** rwl <filesystem fs1>",
+            "/export/fs1/ r <filesystem fs1>",
+            "/export/ro/** r <filesystem ro>",
+            "/export/ro/ r <filesystem ro>",
+            "/dev/input/event1 rw <input 0>",
+            "/run/vhost.sock rw <interface 0 vhostuser>",
+            "/tmp/nvdimm rw <memory nvdimm 0>",
+            "/dev/shm/s0 rw <shmem s0>",
+            "/var/lib/libvirt/shmem-s1-sock rw <shmem s1>",
+            "/run/shm.sock rw <shmem s2>",
+            "/run/libvirt/qemu/swtpm/3-vm1-swtpm.sock rw <tpm 0>",
+            "/var/lib/libvirt/swtpm/00000000-0000-0000-0000-0123456789ab/tpm1.2/ r <tpm 0>",
+            "/var/lib/libvirt/swtpm/00000000-0000-0000-0000-0123456789ab/tpm1.2/** rwk <tpm 0>",
+            "/var/log/swtpm/libvirt/qemu/vm1-swtpm.log w <tpm 0>",
+            "/run/libvirt/qemu/swtpm/3-vm1-swtpm.pid rw <tpm 0>",
+            "/srv/nss/{,*} rk <smartcard 0>",
+            "/etc/pki/nssdb/{,*} rk <smartcard 1>",
+        ]
+    );
+}
+
+#[test]
+fn hostile_device_strings_are_escaped_or_refused() {
+    // The smartcard database was a raw rule injection in libvirt 9.0 (W3).
+    let got = lines(
+        "<smartcard mode='host-certificates'><database>/tmp/x\" rwkl, /** rwkl, #</database></smartcard>\
+         <shmem name='a*{b}'><model type='ivshmem-plain'/></shmem>",
+        "",
+        &mut Fake::default(),
+    );
+    assert_eq!(
+        &got[5..],
+        [
+            "/dev/shm/a\\*\\{b\\} rw <shmem a??b?>",
+            "/tmp/x\\\" rwkl\\, /\\*\\* rwkl\\, \\043/{,*} rk <smartcard 0>",
+        ]
+    );
+    let xml = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+        <os><type>hvm</type></os><devices><filesystem><source dir='/etc'/><target dir='e'/></filesystem></devices></domain>";
+    let e = build(
+        &parse_domain(xml).unwrap(),
+        None,
+        &mut Fake::default(),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "'/etc': /etc is never allowed (restricted location) (from filesystem e)"
+    );
+}
+
+#[test]
+fn sriov_interfaces_are_pci_hostdevs() {
+    let got = lines(
+        "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x03' slot='0x07' function='0x1'/></source></interface>",
+        "",
+        &mut Fake::default(),
+    );
+    assert_eq!(
+        &got[5..],
+        [
+            "/sys/devices/pci0000:00/0000:03:07.1/config rw <hostdev pci 0000:03:07.1>",
+            "/dev/vfio/vfio rw <hostdev vfio>",
+        ]
+    );
+}
+
+const MDEV: &str = "c2177883-f1bb-47f0-914d-32a22e3a8804";
+
+/// An mdev gets its own group; one not on the host, or without a uuid, gets none (and
+/// a warning), never `/dev/vfio/[0-9]*`.
+#[test]
+fn mdev_hostdevs_get_their_own_group() {
+    let mdev = |uuid: &str| {
+        format!("<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='{uuid}'/></source></hostdev>")
+    };
+    let got = lines(&mdev(MDEV), "", &mut Fake::default());
+    assert_eq!(
+        &got[5..],
+        [
+            "/dev/vfio/vfio rw <hostdev vfio>",
+            &format!("/dev/vfio/9 rw <hostdev mdev {MDEV}>"),
+        ]
+    );
+    for other in ["00000000-1111-2222-3333-444444444444", "../../x", ""] {
+        let xml = format!(
+            "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+             <os><type>hvm</type></os><devices>{}</devices></domain>",
+            mdev(other)
+        );
+        let mut warnings = Vec::new();
+        let set = build_xml(&xml, &mut warnings).unwrap();
+        let vfio: Vec<&str> = set
+            .rules
+            .iter()
+            .map(|r| r.pattern.as_str())
+            .filter(|p| p.starts_with("/dev/vfio/"))
+            .collect();
+        assert_eq!(vfio, ["/dev/vfio/vfio"], "{other}");
+        assert!(
+            warnings.iter().any(|w| w
+                .0
+                .contains("not found on this host; no VFIO group granted")),
+            "{other}: {warnings:?}"
+        );
+    }
+}
+
+/// `/dev/vhost-net` only for the interface types libvirtd opens it for.
+#[test]
+fn vhost_net_only_for_tap_interfaces() {
+    for (iface, want) in [
+        (
+            "<interface type='network'><model type='virtio'/></interface>",
+            true,
+        ),
+        ("<interface type='bridge'/>", true),
+        (
+            "<interface type='direct'><model type='virtio-non-transitional'/></interface>",
+            true,
+        ),
+        (
+            "<interface type='ethernet'><model type='virtio-transitional'/></interface>",
+            true,
+        ),
+        (
+            "<interface type='network'><model type='virtio'/><driver name='qemu'/></interface>",
+            false,
+        ),
+        (
+            "<interface type='network'><model type='e1000'/></interface>",
+            false,
+        ),
+        (
+            "<interface type='user'><model type='virtio'/></interface>",
+            false,
+        ),
+        (
+            "<interface type='vhostuser'><model type='virtio'/></interface>",
+            false,
+        ),
+        (
+            "<interface type='hostdev'><source><address type='pci' bus='0x03' slot='0x07' function='0x1'/></source></interface>",
+            false,
+        ),
+        (
+            "<interface type='vdpa'><model type='virtio'/></interface>",
+            false,
+        ),
+        (
+            "<interface type='udp'><model type='virtio'/></interface>",
+            false,
+        ),
+    ] {
+        let got = lines(iface, "", &mut Fake::default());
+        assert_eq!(
+            got.iter().any(|l| l.starts_with("/dev/vhost-net ")),
+            want,
+            "{iface}: {got:?}"
+        );
+    }
+}
