@@ -344,6 +344,33 @@ fn sev_and_sgx() {
     );
 }
 
+/// `<vsock>` (a device libvirt 9.0's helper has no rule for): libvirtd opens
+/// `/dev/vhost-vsock` for every QEMU domain with one and hands QEMU the descriptor
+/// (`qemuProcessOpenVhostVsock`), so the profile must allow it. Added in two files, `parse/net.rs` and `rules/net.rs` ("Adding a device" in the
+/// crate docs).
+#[test]
+fn vsock_gets_vhost_vsock() {
+    let (policy, rules, _) = create("<vsock model='virtio'><cid auto='yes'/></vsock>", "", &[]);
+    assert_lines(&rules, &["\"/dev/vhost-vsock\" rw,"]);
+    let text = policy.read(&format!("{PROFILE}.files")).unwrap();
+    assert!(
+        text.contains("  \"/dev/vhost-vsock\" rw,  # vsock vhost-vsock\n"),
+        "{text}"
+    );
+    let exprs = compiled_exprs(&policy, &policy.profile());
+    assert!(
+        exprs.iter().any(|(a, _)| a == "/dev/vhost-vsock"),
+        "{exprs:?}"
+    );
+
+    // No <vsock>, no device.
+    let (_, rules, _) = create("", "", &[]);
+    assert!(
+        !rules.iter().any(|r| r.contains("vhost-vsock")),
+        "{rules:?}"
+    );
+}
+
 #[test]
 fn passt_socket() {
     let (_, rules, _) = create(

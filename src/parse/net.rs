@@ -1,5 +1,5 @@
 //! Guest networking: `<interface>` (tap, vhost-user, passt, bridge; SR-IOV ones are PCI
-//! host devices).
+//! host devices) and `<vsock>` (virtio sockets between host and guest).
 
 use super::{attr_path, hostdev, Context, Family};
 use crate::domain::{AbsPath, Domain};
@@ -9,7 +9,7 @@ use crate::xml::Element;
 
 pub const FAMILY: Family = Family {
     root: &[],
-    devices: &["interface"],
+    devices: &["interface", "vsock"],
     parse,
 };
 
@@ -18,6 +18,8 @@ pub const FAMILY: Family = Family {
 pub struct Net {
     /// `<interface>` in document order.
     pub interfaces: Vec<Interface>,
+    /// `<vsock>` (libvirt allows one): libvirtd opens `/dev/vhost-vsock` for QEMU.
+    pub vsock: Option<Origin>,
 }
 
 /// `<interface type=...>`, as far as it decides a rule.
@@ -52,6 +54,12 @@ pub struct Interface {
 }
 
 fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
+    if dev.name == "vsock" {
+        d.net
+            .vsock
+            .get_or_insert_with(|| Origin::new("vsock", "vhost-vsock"));
+        return Ok(());
+    }
     let origin = Origin::new("interface", d.net.interfaces.len().to_string());
     let type_attr = dev.attr("type").unwrap_or_default();
     let kind = match type_attr {

@@ -1,5 +1,5 @@
 //! Guest networking: vhost-user sockets, the bridge helper's child profile, passt's
-//! socket, and `/dev/vhost-net`.
+//! socket, `/dev/vhost-net` and `/dev/vhost-vsock`.
 
 use super::builder::{Builder, Granted};
 use super::{shared, ChildProfile, Perms};
@@ -89,6 +89,22 @@ pub(super) fn vhost(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<
             Perms::RW,
             false,
             crate::origin::Origin::new("interface", "vhost-net"),
+        );
+    }
+    // <vsock>: libvirtd opens the device for any QEMU domain and passes the descriptor
+    // (qemuProcessOpenVhostVsock, qemu_process.c:6936; on hotplug too, qemu_hotplug.c).
+    // AppArmor revalidates descriptors inherited across the exec into the domain's
+    // profile, which is why /dev/vhost-net has a rule; libvirt 9.0's helper wrote none
+    // for vhost-vsock.
+    if let (Some(origin), true) = (&d.net.vsock, d.virt_type.is_qemu_driver()) {
+        b.push(
+            Granted::fixed(
+                "/dev/vhost-vsock",
+                "a fixed device node libvirtd hands to QEMU",
+            ),
+            Perms::RW,
+            false,
+            origin.clone(),
         );
     }
     Ok(())

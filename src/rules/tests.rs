@@ -572,3 +572,27 @@ fn vhost_net_only_for_tap_interfaces() {
         );
     }
 }
+
+/// `<vsock>`: `/dev/vhost-vsock` for the QEMU driver's types only (libvirtd opens it in
+/// `qemuProcessOpenVhostVsock`), once however many elements there are.
+#[test]
+fn vsock_only_for_qemu_domains() {
+    let vsock = "<vsock model='virtio'><cid auto='yes'/></vsock>";
+    for (virt, os, want) in [("kvm", "hvm", 1), ("qemu", "hvm", 1), ("lxc", "exe", 0)] {
+        let xml = format!(
+            "<domain type='{virt}'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+             <os><type>{os}</type></os><devices>{vsock}{vsock}</devices></domain>"
+        );
+        let set = build_xml(&xml, &mut Vec::new()).unwrap();
+        let got: Vec<String> = set
+            .rules
+            .iter()
+            .filter(|r| r.pattern.as_str() == "/dev/vhost-vsock")
+            .map(|r| format!("{} {} <{}>", r.pattern, r.perms.as_str(), r.origin))
+            .collect();
+        assert_eq!(got.len(), want, "{virt}: {got:?}");
+        if want == 1 {
+            assert_eq!(got[0], "/dev/vhost-vsock rw <vsock vhost-vsock>");
+        }
+    }
+}
