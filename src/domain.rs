@@ -14,7 +14,7 @@ pub use crate::parse::chardev::{Chardev, ChardevClass, ChardevKind};
 pub use crate::parse::disk::{Backing, Disk, Layer, LocalKind, Source};
 pub use crate::parse::filesystem::Filesystem;
 pub use crate::parse::graphics::{Graphics, GraphicsKind};
-pub use crate::parse::hostdev::Hostdev;
+pub use crate::parse::hostdev::{Assigned, Hostdev};
 pub use crate::parse::input::Input;
 pub use crate::parse::memory::{Memory, Nvdimm};
 pub use crate::parse::net::{Interface, InterfaceType, Net};
@@ -140,7 +140,7 @@ pub struct Domain {
     /// `<graphics>`.
     pub graphics: Vec<Graphics>,
     /// `<hostdev mode='subsystem'>` and SR-IOV `<interface type='hostdev'>`.
-    pub hostdevs: Vec<Hostdev>,
+    pub hostdevs: Vec<Assigned>,
     /// `<filesystem>` with a host directory.
     pub filesystems: Vec<Filesystem>,
     /// `<input type='evdev'|'passthrough'>` host devices.

@@ -11,6 +11,9 @@ use std::fmt;
 pub struct Origin {
     element: &'static str,
     detail: String,
+    /// Where the element starts in the document (byte offset; 0 when the origin is not
+    /// an element of the XML): warnings about it are reported in document order.
+    at: usize,
 }
 
 impl Origin {
@@ -20,7 +23,19 @@ impl Origin {
         Origin {
             element,
             detail: detail.into(),
+            at: 0,
         }
+    }
+
+    /// The same origin, placed at an element's offset in the document.
+    pub fn at(mut self, offset: usize) -> Self {
+        self.at = offset;
+        self
+    }
+
+    /// The element's offset in the document (0: not an element of the XML).
+    pub fn position(&self) -> usize {
+        self.at
     }
 
     /// The same origin with more detail appended (`disk vda` -> `disk vda backing 1`).
@@ -33,6 +48,7 @@ impl Origin {
         Origin {
             element: self.element,
             detail,
+            at: self.at,
         }
     }
 }

@@ -74,6 +74,9 @@ pub struct Element {
     pub children: Vec<Element>,
     /// 1-based line of the start tag.
     pub line: usize,
+    /// Byte offset of the start tag: orders elements as the document does (several
+    /// elements can share a line), for warnings in document order.
+    pub offset: usize,
     /// The text of the element and of all its descendants, in document order.
     text: Text,
 }
@@ -205,6 +208,7 @@ pub fn parse(input: &str) -> Result<Element> {
                     )));
                 }
                 let (mut el, ns_decls) = element(start, line)?;
+                el.offset = pos;
                 ns_in_scope += ns_decls;
                 if ns_in_scope > MAX_NAMESPACES {
                     return Err(Error::Xml(format!(
@@ -323,6 +327,7 @@ fn element(start: &BytesStart<'_>, line: usize) -> Result<(Element, usize)> {
         attrs,
         children: Vec::new(),
         line,
+        offset: 0,
         text: Text::default(),
     };
     Ok((el, ns_decls))

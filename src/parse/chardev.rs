@@ -90,7 +90,7 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
         _ => ChardevClass::Channel,
     };
     let index = cx.next_index(class.element());
-    let origin = Origin::new(class.element(), index.to_string());
+    let origin = Origin::new(class.element(), index.to_string()).at(dev.offset);
     // QEMU writes the chardev log itself when libvirt's stdio handler is "file" (with
     // virtlogd it gets a file descriptor instead).
     if let Some(log) = dev

@@ -124,6 +124,7 @@ fn parse(disk: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
             Origin::new("disk", format!("#{index}")),
         ),
     };
+    let origin = origin.at(disk.offset);
     let source = parse_source(disk, disk.attr("type").unwrap_or("file"), &what, &origin)?;
     let format = disk
         .child("driver")

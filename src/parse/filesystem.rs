@@ -49,7 +49,8 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
         dev.child("target")
             .and_then(|t| t.attr("dir"))
             .map_or_else(|| index.to_string(), str::to_string),
-    );
+    )
+    .at(dev.offset);
     d.filesystems.push(Filesystem {
         source: abs(source, &origin)?,
         readonly: dev.child("readonly").is_some(),

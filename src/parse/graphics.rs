@@ -54,15 +54,15 @@ pub struct Graphics {
     pub xauth: Option<AbsPath>,
 }
 
-/// The origin of SDL's xauth rule.
-pub fn xauth_origin() -> Origin {
-    Origin::new("graphics", "sdl xauth")
+/// The origin of SDL's xauth rule, for the `<graphics>` at `at`.
+pub fn xauth_origin(at: usize) -> Origin {
+    Origin::new("graphics", "sdl xauth").at(at)
 }
 
 fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
     let index = cx.next_index("graphics");
     let type_name = dev.attr("type").unwrap_or_default();
-    let origin = Origin::new("graphics", format!("{type_name} {index}"));
+    let origin = Origin::new("graphics", format!("{type_name} {index}")).at(dev.offset);
     let kind = match type_name {
         "spice" => GraphicsKind::Spice,
         "egl-headless" => GraphicsKind::EglHeadless,
@@ -95,7 +95,7 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
     }
     .flatten();
     let xauth = match kind {
-        GraphicsKind::Sdl => attr_path(dev, "xauth", &xauth_origin())?,
+        GraphicsKind::Sdl => attr_path(dev, "xauth", &xauth_origin(dev.offset))?,
         _ => None,
     };
     d.graphics.push(Graphics {

@@ -12,6 +12,15 @@ pub const FAMILY: Family = Family {
     parse,
 };
 
+/// An assigned device and where its element is in the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assigned {
+    /// The element's offset ([`crate::origin::Origin::at`]).
+    pub at: usize,
+    /// The device.
+    pub device: Hostdev,
+}
+
 /// A `<hostdev mode='subsystem'>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hostdev {
@@ -39,7 +48,7 @@ fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
     }
     let src = dev.child("source");
     let kind = dev.attr("type").unwrap_or_default();
-    d.hostdevs.push(match kind {
+    let device = match kind {
         "usb" => {
             let what = "<hostdev type='usb'>";
             let vendor = src.and_then(|s| s.child("vendor"));
@@ -66,6 +75,10 @@ fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
                 .and_then(|u| uuid::Uuid::try_parse(u).ok()),
         },
         other => Hostdev::Other(other.to_string()),
+    };
+    d.hostdevs.push(Assigned {
+        at: dev.offset,
+        device,
     });
     Ok(())
 }

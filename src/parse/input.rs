@@ -30,7 +30,7 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
         .and_then(|s| s.attr("evdev").or_else(|| s.attr("dev")))
         .filter(|p| !p.is_empty())
     {
-        let origin = Origin::new("input", cx.next_index("input").to_string());
+        let origin = Origin::new("input", cx.next_index("input").to_string()).at(dev.offset);
         d.inputs.push(Input {
             path: abs(p, &origin)?,
             origin,

@@ -46,13 +46,14 @@ fn parse(el: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
     match el.attr("model") {
         Some("virtio-pmem") => {
             if let Some(p) = path() {
-                cx.host_path(d, "memory virtio-pmem", &p, Access::ReadWrite);
+                cx.host_path(d, el, "memory virtio-pmem", &p, Access::ReadWrite);
             }
         }
         Some("sgx-epc") => d.memory.sgx = true,
         Some("nvdimm") => {
             if let Some(p) = path() {
-                let origin = Origin::new("memory nvdimm", cx.next_index("nvdimm").to_string());
+                let origin =
+                    Origin::new("memory nvdimm", cx.next_index("nvdimm").to_string()).at(el.offset);
                 d.memory.nvdimms.push(Nvdimm {
                     path: abs(&p, &origin)?,
                     origin,

@@ -19,12 +19,12 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
     match dev.name.as_str() {
         "pstore" => {
             if let Some(p) = dev.child("path").and_then(text_path) {
-                cx.host_path(d, "pstore", &p, Access::ReadWrite);
+                cx.host_path(d, dev, "pstore", &p, Access::ReadWrite);
             }
         }
         "audio" if dev.attr("type") == Some("file") => {
             if let Some(p) = dev.attr("path").filter(|p| !p.is_empty()) {
-                cx.host_path(d, "audio", p, Access::Write);
+                cx.host_path(d, dev, "audio", p, Access::Write);
             }
         }
         "rng" => {
@@ -38,12 +38,12 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
                     if let Some(p) =
                         text_path(b).filter(|p| p != "/dev/random" && p != "/dev/urandom")
                     {
-                        cx.host_path(d, "rng", &p, Access::Read);
+                        cx.host_path(d, dev, "rng", &p, Access::Read);
                     }
                 }
                 Some("egd") if ChardevKind::from_type(b.attr("type")) != ChardevKind::Other => {
                     if let Some(p) = chardev::source_path(b) {
-                        cx.host_path(d, "rng", p, Access::ReadWrite);
+                        cx.host_path(d, dev, "rng", p, Access::ReadWrite);
                     }
                 }
                 _ => {}
@@ -51,7 +51,7 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
         }
         "redirdev" if dev.attr("type") == Some("unix") => {
             if let Some(p) = chardev::source_path(dev) {
-                cx.host_path(d, "redirdev", p, Access::ReadWrite);
+                cx.host_path(d, dev, "redirdev", p, Access::ReadWrite);
             }
         }
         _ => {}

@@ -77,8 +77,15 @@ impl Context {
 
     /// Records a path an element names and nothing else, numbered per element
     /// ([`Domain::host_paths`], the generic extension point).
-    pub fn host_path(&mut self, d: &mut Domain, element: &'static str, raw: &str, access: Access) {
-        let origin = Origin::new(element, self.next_index(element).to_string());
+    pub fn host_path(
+        &mut self,
+        d: &mut Domain,
+        el: &Element,
+        element: &'static str,
+        raw: &str,
+        access: Access,
+    ) {
+        let origin = Origin::new(element, self.next_index(element).to_string()).at(el.offset);
         d.host_paths.push(HostPath {
             origin,
             path: AbsPath::new(raw).ok_or_else(|| raw.to_string()),

@@ -57,10 +57,10 @@ fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
     if dev.name == "vsock" {
         d.net
             .vsock
-            .get_or_insert_with(|| Origin::new("vsock", "vhost-vsock"));
+            .get_or_insert_with(|| Origin::new("vsock", "vhost-vsock").at(dev.offset));
         return Ok(());
     }
-    let origin = Origin::new("interface", d.net.interfaces.len().to_string());
+    let origin = Origin::new("interface", d.net.interfaces.len().to_string()).at(dev.offset);
     let type_attr = dev.attr("type").unwrap_or_default();
     let kind = match type_attr {
         "network" | "direct" | "ethernet" => InterfaceType::Tap,
@@ -74,8 +74,10 @@ fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
     // An SR-IOV interface is a PCI host device to libvirt (it is added to the domain's
     // hostdevs when parsed).
     if type_attr == "hostdev" {
-        d.hostdevs
-            .push(hostdev::pci_hostdev(dev, "<interface type='hostdev'>")?);
+        d.hostdevs.push(hostdev::Assigned {
+            at: dev.offset,
+            device: hostdev::pci_hostdev(dev, "<interface type='hostdev'>")?,
+        });
     }
     let vhostuser = match (kind, dev.child("source")) {
         (InterfaceType::VhostUser, Some(s)) => {

@@ -31,11 +31,14 @@ pub struct Os {
     pub loader: Option<AbsPath>,
     /// `<nvram>` path (text form or `<source file=...>`).
     pub nvram: Option<AbsPath>,
+    /// The offset of `<os>` ([`Origin::at`]).
+    pub at: usize,
 }
 
-/// The origin of a boot file's rule (`os kernel`, `os acpi table slic`...).
-pub fn origin(what: &'static str) -> Origin {
-    Origin::new("os", what)
+/// The origin of a boot file's rule (`os kernel`, `os acpi table slic`...), for the
+/// `<os>` at `at`.
+pub fn origin(what: &'static str, at: usize) -> Origin {
+    Origin::new("os", what).at(at)
 }
 
 pub(super) fn parse(os: Option<&Element>) -> Result<Os> {
@@ -52,7 +55,7 @@ pub(super) fn parse(os: Option<&Element>) -> Result<Os> {
         ));
     }
     let path = |raw: Option<String>, what: &'static str| -> Result<Option<AbsPath>> {
-        raw.map(|p| abs(&p, &origin(what))).transpose()
+        raw.map(|p| abs(&p, &origin(what, os.offset))).transpose()
     };
     let text = |name: &'static str| path(os.child(name).and_then(text_path), name);
     let nvram = os.child("nvram").and_then(|n| {
@@ -75,6 +78,7 @@ pub(super) fn parse(os: Option<&Element>) -> Result<Os> {
         slic_table,
         loader: text("loader")?,
         nvram: path(nvram, "nvram")?,
+        at: os.offset,
     })
 }
 

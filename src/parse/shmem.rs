@@ -38,7 +38,7 @@ pub struct Shmem {
 
 fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
     let name = dev.attr("name").unwrap_or_default().to_string();
-    let origin = Origin::new("shmem", name.clone());
+    let origin = Origin::new("shmem", name.clone()).at(dev.offset);
     let model = match dev.child("model").and_then(|m| m.attr("type")) {
         None | Some("ivshmem" | "ivshmem-doorbell") => ShmemModel::Doorbell,
         Some("ivshmem-plain") => ShmemModel::Plain,

@@ -33,7 +33,7 @@ pub struct Smartcard {
 }
 
 fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
-    let origin = Origin::new("smartcard", cx.next_index("smartcard").to_string());
+    let origin = Origin::new("smartcard", cx.next_index("smartcard").to_string()).at(dev.offset);
     let mode = match dev.attr("mode") {
         Some("host") => SmartcardMode::Host,
         Some("host-certificates") => SmartcardMode::HostCertificates {

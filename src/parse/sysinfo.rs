@@ -27,7 +27,8 @@ fn parse(el: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
     }
     for entry in el.children_named("entry") {
         if let Some(f) = entry.attr("file").filter(|f| !f.is_empty()) {
-            let origin = Origin::new("sysinfo fwcfg", cx.next_index("fwcfg").to_string());
+            let origin =
+                Origin::new("sysinfo fwcfg", cx.next_index("fwcfg").to_string()).at(entry.offset);
             d.fw_cfg_files.push(FwCfgFile {
                 path: abs(f, &origin)?,
                 origin,

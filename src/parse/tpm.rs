@@ -34,13 +34,13 @@ pub struct Tpm {
     pub backend: TpmBackend,
 }
 
-/// The origin of a passed-through TPM's rules.
-pub fn passthrough_origin() -> Origin {
-    Origin::new("tpm", "passthrough")
+/// The origin of a passed-through TPM's rules, for the `<tpm>` at `at`.
+pub fn passthrough_origin(at: usize) -> Origin {
+    Origin::new("tpm", "passthrough").at(at)
 }
 
 fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
-    let origin = Origin::new("tpm", cx.next_index("tpm").to_string());
+    let origin = Origin::new("tpm", cx.next_index("tpm").to_string()).at(dev.offset);
     let backend_el = dev.child("backend");
     let backend = match backend_el.and_then(|b| b.attr("type")) {
         Some("emulator") => TpmBackend::Emulator {
@@ -51,7 +51,7 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
         Some("passthrough") => TpmBackend::Passthrough {
             device: backend_el
                 .and_then(|b| b.child("device"))
-                .map(|dv| attr_path(dv, "path", &passthrough_origin()))
+                .map(|dv| attr_path(dv, "path", &passthrough_origin(dev.offset)))
                 .transpose()?
                 .flatten(),
         },

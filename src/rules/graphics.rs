@@ -41,7 +41,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
     // libvirt reads the xauth only when SDL is the only display (vah.c:1042).
     if let [g] = d.graphics.as_slice() {
         if let Some(x) = &g.xauth {
-            b.file(r, x, Perms::R, &xauth_origin())?;
+            b.file(r, x, Perms::R, &xauth_origin(g.origin.position()))?;
         }
     }
     Ok(())

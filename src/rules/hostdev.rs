@@ -14,15 +14,16 @@ use crate::resolve::{Resolve, UsbId};
 /// VFIO device found on this host (libvirt 9.0 granted `/dev/vfio/[0-9]*`, every group).
 pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     let mut vfio: Option<Vec<(u32, Origin)>> = None;
-    for (i, h) in d.hostdevs.iter().enumerate() {
-        let (dev, origin) = match h {
+    for (i, a) in d.hostdevs.iter().enumerate() {
+        let at = |o: Origin| o.at(a.at);
+        let (dev, origin) = match &a.device {
             Hostdev::Usb {
                 vendor,
                 product,
                 bus,
                 device,
             } => {
-                let origin = Origin::new("hostdev usb", i.to_string());
+                let origin = at(Origin::new("hostdev usb", i.to_string()));
                 let id = UsbId {
                     vendor: *vendor,
                     product: *product,
@@ -43,7 +44,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
                 continue;
             }
             Hostdev::Pci { address, vfio } => {
-                let origin = Origin::new("hostdev pci", address.clone());
+                let origin = at(Origin::new("hostdev pci", address.clone()));
                 let files = r.pci_files(address);
                 if files.is_empty() {
                     b.warn(
@@ -61,7 +62,10 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
             }
             Hostdev::Mdev { uuid } => {
                 let name = uuid.map_or_else(|| i.to_string(), |u| u.hyphenated().to_string());
-                (VfioDevice::Mdev(*uuid), Origin::new("hostdev mdev", name))
+                (
+                    VfioDevice::Mdev(*uuid),
+                    at(Origin::new("hostdev mdev", name)),
+                )
             }
             Hostdev::Other(_) => continue,
         };

@@ -19,7 +19,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
     ];
     for (what, path, perms) in boot {
         if let Some(p) = path {
-            b.file(r, p, perms, &origin(what))?;
+            b.file(r, p, perms, &origin(what, os.at))?;
         }
     }
     Ok(())

@@ -105,7 +105,7 @@ pub(super) fn passthrough(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> R
         let TpmBackend::Passthrough { device: Some(dev) } = &t.backend else {
             continue;
         };
-        let o = passthrough_origin();
+        let o = passthrough_origin(t.origin.position());
         b.file(r, dev, Perms::RW, &o)?;
         // The cancel file lives in sysfs below the TPM's device; it is looked up
         // by the device's name only, so it is trusted like a fixed path.
