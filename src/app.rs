@@ -5,7 +5,7 @@
 //! per-profile lock, and if `apparmor_parser` refuses the result the previous files are put
 //! back byte for byte, so the profile on disk is again the one that is loaded. (libvirt 9.0
 //! deleted `.files` after a failed replace, leaving a profile that could not be parsed at
-//! all, weak spot W4.)
+//! all, weak spot W4 in `docs/weak-spots.md#w4`.)
 
 use crate::cli::{Mode, Request};
 use crate::config::Config;

@@ -304,7 +304,8 @@ mod tests {
 
     #[test]
     fn long_forms_take_their_argument() {
-        // libvirt 9.0 declared --add-file/--append-file without an argument (inventory 1.1).
+        // libvirt 9.0 declared --add-file/--append-file without an argument
+        // (virt-aa-helper.c:1345-1346; docs/weak-spots.md#w12).
         let r = req(&["--replace", "--uuid", U, "--add-file", "/a/b.img"]).unwrap();
         assert!(!r.append);
         assert_eq!(r.extra.unwrap().path, PathBuf::from("/a/b.img"));

@@ -12,7 +12,7 @@
 //! backing_deny_write = yes
 //!
 //! # The profile's include of its rules: libvirt 9.0 writes `#include <libvirt/<name>.files>`,
-//! # so a missing .files makes the profile unparsable (weak spot W4); newer libvirt writes
+//! # so a missing .files makes the profile unparsable (docs/weak-spots.md#w4); newer libvirt writes
 //! # `#include if exists <...>`. Applies to profiles created from now on.
 //! files_include = required        # or: if-exists
 //!

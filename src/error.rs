@@ -3,7 +3,7 @@
 //! Every variant names the thing it is about (an element, a path, a file, the parser) and
 //! why, so that libvirtd, which copies the helper's stderr into its own error message, shows
 //! the admin something actionable (the most common complaint about the C helper is an opaque
-//! "cannot load AppArmor profile", see `shared/research/anchors.md` section 2, rows 14 and 16).
+//! "cannot load AppArmor profile", see `docs/weak-spots.md#user-reports`).
 //!
 //! Exit codes are part of the interface and are documented in the man page:
 //!

@@ -2,9 +2,9 @@
 //!
 //! Quoting alone does not make a path literal in AppArmor: inside `"..."` the characters
 //! `* ? [ ] { } ^` keep their pattern meaning and `@{VAR}` still expands (measured with
-//! apparmor_parser 3.0.8, `shared/research/anchors.md` section 7). libvirt 9.0's helper wraps
+//! apparmor_parser 3.0.8, `docs/weak-spots.md#quoting`). libvirt 9.0's helper wraps
 //! paths in quotes and escapes nothing, so a disk named `/{etc,x}/shadow` grants
-//! `/etc/shadow` (weak spot W1 of the inventory). Here every character that is not plainly
+//! `/etc/shadow` (`docs/weak-spots.md#w1`). Here every character that is not plainly
 //! literal is escaped, and control characters are refused:
 //!
 //! - `[A-Za-z0-9]`, `/ . _ - + ~ : = %`, space and printable non-ASCII characters are
@@ -14,7 +14,7 @@
 //! - the backslash itself and every other ASCII punctuation character are written as a
 //!   three-digit octal escape (`\134`, `\043`...). The parser decodes escapes after
 //!   quoting and keeps the decoded character literal; `\\` cannot be used for a trailing
-//!   backslash because the lexer then reads `\"` as an escaped quote (weak spot W8: a VM
+//!   backslash because the lexer then reads `\"` as an escaped quote (`docs/weak-spots.md#w8`: a VM
 //!   named `vah\` broke the C helper's profile);
 //! - control characters (C0, DEL, C1) are refused: they cannot be part of a path libvirt
 //!   accepts and would make the rule file unreadable for line-based tools.
@@ -214,7 +214,8 @@ mod tests {
 
     #[test]
     fn backslash_and_other_punctuation_are_octal() {
-        // A trailing backslash must not turn the closing quote into an escaped quote (W8).
+        // A trailing backslash must not turn the closing quote into an escaped quote
+        // (docs/weak-spots.md#w8).
         assert_eq!(esc("/vm\\"), "/vm\\134");
         // Escape sequences in the input stay literal text: `\145` is four characters.
         assert_eq!(esc("/x\\145"), "/x\\134145");

@@ -10,8 +10,9 @@ pub const PREFIX: &str = "libvirt-";
 /// A validated profile name, `libvirt-` + a canonical (lower-case, hyphenated) UUID.
 ///
 /// libvirt 9.0's helper accepted anything `virUUIDParse` accepts (spaces, missing or extra
-/// dashes, upper case; inventory 3.1) and used that string verbatim as a file name for
-/// `-a`, `-R` and `-D`, so two spellings could name two files for one domain. Only the one
+/// dashes, upper case: `valid_uuid` in `virt-aa-helper.c`, `docs/weak-spots.md#w12`) and
+/// used that string verbatim as a file name for `-a`, `-R` and `-D`, so two spellings could
+/// name two files for one domain. Only the one
 /// spelling libvirtd itself produces is accepted here, and since it contains only
 /// `[a-z0-9-]`, it is safe in a file name and in a profile header without quoting.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

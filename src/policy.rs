@@ -2,8 +2,9 @@
 //!
 //! libvirt 9.0's `valid_path` compares string prefixes: `/usr/lib` also refused `/usr/library`,
 //! while `/etc/` let a filesystem share of `/etc` itself through
-//! (`"/etc/**" rwl`, weak spot W2), and `/` passes too. Here a path is compared component by
-//! component against the canonical target (so a symlink or `..` cannot reach around it):
+//! (`"/etc/**" rwl`, `docs/weak-spots.md#w2`), and `/` passes too. Here a path is compared
+//! component by component against the canonical target (so a symlink or `..` cannot reach
+//! around it):
 //!
 //! - never: `/`, the trees of [`RESTRICTED`] (the host's programs, configuration, kernel
 //!   interfaces and root's home, host-control and input-injection devices, the control
@@ -11,8 +12,8 @@
 //!   `/run/libvirt/*-sock`;
 //! - read-only allowed: `/boot`, the kernel and initrd links, and the firmware directories
 //!   (`/usr/share/OVMF`, `/usr/share/qemu`, `/usr/share/seabios`, ...: libvirt's list plus
-//!   those newer releases added, since a refused firmware stops the VM, anchors.md section 2
-//!   row 8);
+//!   those newer releases added, since a refused firmware stops the VM,
+//!   `docs/weak-spots.md#w13`);
 //! - allowed read-write inside restricted trees, for a host device's own rules only
 //!   ([`Scope::HostDevice`]): PCI device nodes `/sys/devices/pci*`, vhost targets
 //!   `/sys/kernel/config/target/vhost`; for any rule: `/etc/libvirt-sandbox/services`

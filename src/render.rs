@@ -7,7 +7,7 @@
 //!   `\nprofile LIBVIRT_TEMPLATE` becomes `\nprofile libvirt-<uuid>`, and (except for LXC)
 //!   `  #include <libvirt/libvirt-<uuid>.files>` plus a blank line is inserted before the
 //!   closing `\n}`. One fix: libvirt inserted the include before *every* `\n}` and then cut
-//!   the output to the length of a single insertion (weak spot W7: a template with a hat
+//!   the output to the length of a single insertion (`docs/weak-spots.md#w7`: a template with a hat
 //!   produced a truncated profile). Here it goes before the last one only, which is the
 //!   profile's closing brace; for the stock templates the bytes are identical.
 //! - the *built-in* templates in `templates/`, rendered with tera, used when none is installed.

@@ -1,10 +1,11 @@
 //! The profile directory: atomic writes, a per-profile lock, template reads, rollback.
 //!
-//! libvirt 9.0 rewrote `.files` in place with `O_TRUNC` and took no lock (weak spot W5: of
-//! 40 concurrent `-F` appends, one survived; a crash leaves a truncated file that the next
-//! `apparmor_parser` run rejects). Here every write goes to a temporary file in the same
-//! directory, is flushed with fsync and renamed over the target, and the directory is synced;
-//! a read-modify-write-load sequence holds an exclusive `flock` on a per-profile lock file.
+//! libvirt 9.0 rewrote `.files` in place with `O_TRUNC` and took no lock
+//! (`docs/weak-spots.md#w5`: of 40 concurrent `-F` appends, one survived; a crash leaves a
+//! truncated file that the next `apparmor_parser` run rejects). Here every write goes to a
+//! temporary file in the same directory, is flushed with fsync and renamed over the target, and
+//! the directory is synced; a read-modify-write-load sequence holds an exclusive `flock` on a
+//! per-profile lock file.
 //!
 //! Every file created in `libvirt/` is named `libvirt-<uuid>...` (the profile, `.files`,
 //! `.lock`, and `<name>.XXXXXX.tmp` temporaries): the helper's own AppArmor profile lets it

@@ -568,8 +568,8 @@ fn usb_hostdev_lookup_is_unambiguous_and_reads_numbers_like_libvirt() {
 
 #[test]
 fn hostile_strings_from_every_kind_of_element_compile_to_literals() {
-    // libvirt 9.0 pasted the smartcard database into the rule unchecked (W3): a rule
-    // injection. Here it, a shmem name and a socket path are escaped like disk paths.
+    // libvirt 9.0 pasted the smartcard database into the rule unchecked: a rule injection
+    // (docs/weak-spots.md#w3). Here it, a shmem name and a socket path are escaped like disk paths.
     let (policy, rules, _) = create(
         "<smartcard mode='host-certificates'><database>/srv/nss\" rwkl, /** rwkl, #x</database></smartcard>\
          <shmem name='s*{a,b}@{HOME}'><model type='ivshmem-plain'/></shmem>\

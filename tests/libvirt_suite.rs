@@ -28,7 +28,8 @@
 //!
 //! Every other difference from the C helper is commented in the test that asserts it.
 //!
-//! Case numbers are those of `shared/research/virt-aa-helper-inventory.md` section 6.
+//! Case numbers count the `testme` and `testfw` call sites of libvirt 9.0's
+//! `tests/virt-aa-helper-test` in file order: 1-36 expect a failure, 37-88 a success.
 
 mod common;
 use common::*;
@@ -1527,7 +1528,8 @@ fn input_dev_passthrough() {
         "{}",
         stdout(&o)
     );
-    // Not in the C suite: <input type='evdev'> (C's row 19) gets the same rule.
+    // Not in the C suite: <input type='evdev'> gets the same rule (C 9.0 handles both types
+    // in one branch, virt-aa-helper.c:1127-1134).
     let o = dry_replace(
         &f,
         &f.with_devices(&format!(

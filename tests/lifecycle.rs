@@ -596,7 +596,7 @@ fn lxc_profiles_have_no_files_include() {
 
 #[test]
 fn concurrent_appends_all_survive() {
-    // libvirt 9.0: 8 rounds of 5 concurrent -F kept 1 of 40 rules (W5).
+    // libvirt 9.0: 8 rounds of 5 concurrent -F kept 1 of 40 rules (docs/weak-spots.md#w5).
     let env = Env::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));

@@ -5,8 +5,8 @@
 //! followed (the final one too). A path that does not exist yet (a disk created later, a
 //! socket QEMU will bind, a dangling symlink's target) cannot be resolved completely;
 //! libvirt 9.0 then emitted the string verbatim, `..` and all, which never matches anything
-//! (weak spot W1/3.3 of the inventory) and, with the glob characters it did not escape,
-//! could match something else.
+//! (`vah_add_path`, `virt-aa-helper.c:714-732`; `docs/weak-spots.md#w1`) and, with the glob
+//! characters it did not escape, could match something else.
 //!
 //! [`canonicalize`] is GNU `realpath -m` (uutils: `MissingHandling::Missing` with
 //! `ResolveMode::Physical`): it walks the path one component at a time, resolving against
