@@ -829,14 +829,6 @@ fn text_files(root: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Citations in files another change is rewriting, as (file, text of the line): allowed until
-/// that change lands, and an entry that no longer matches fails the test, so the list can
-/// only shrink.
-const PENDING: &[(&str, &str)] = &[(
-    "src/rules/mod.rs",
-    "(`get_files` in `src/security/virt-aa-helper.c`; invent",
-)];
-
 // See docs/weak-spots.md
 #[test]
 fn every_cited_weak_spot_is_written_down() {
@@ -852,7 +844,6 @@ fn every_cited_weak_spot_is_written_down() {
     }
     files.sort();
     let mut problems = Vec::new();
-    let mut pending_seen = vec![false; PENDING.len()];
     let mut cited = 0;
     for f in &files {
         let Ok(text) = fs::read_to_string(f) else {
@@ -869,26 +860,12 @@ fn every_cited_weak_spot_is_written_down() {
                     ));
                 }
             }
-            if let Some(p) = PENDING
-                .iter()
-                .position(|(file, text)| rel == *file && line.contains(text))
-            {
-                pending_seen[p] = true;
-                continue;
-            }
             for needle in outside_references(line) {
                 problems.push(format!(
                     "{rel}:{}: cites notes outside the repository ({needle:?}): {line}",
                     i + 1
                 ));
             }
-        }
-    }
-    for (seen, (file, text)) in pending_seen.iter().zip(PENDING) {
-        if !seen {
-            problems.push(format!(
-                "{file}: fixed, remove its PENDING entry ({text:?})"
-            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
