@@ -13,6 +13,38 @@
 //! 7. [`parser`]: `apparmor_parser` (I/O).
 //!
 //! [`app`] ties them together per mode; [`error`] is the one error type.
+//!
+//! # Adding a device
+//!
+//! An element is read in `src/parse/<family>.rs` and its rules are written in
+//! `src/rules/<family>.rs`, where `<family>` is its libvirt element family: the table
+//! [`parse::FAMILIES`] lists them (`net.rs` reads `<interface>` and `<vsock>`, `misc.rs`
+//! the small devices that name one host path). A device of an existing family touches
+//! those two files and its tests:
+//!
+//! 1. **Parse** (`parse/<family>.rs`): add the element's name to the family's `FAMILY`
+//!    (`devices` for a child of `<devices>`, `root` for a child of `<domain>`) and read it
+//!    into the family's model, the struct declared in the same file. Give it an
+//!    [`origin::Origin`] placed at the element (`.at(el.offset)`), which its rules and
+//!    warnings will name. Every host path goes through `parse::abs` or `parse::attr_path`:
+//!    it becomes a [`domain::AbsPath`], and a relative one is refused naming the element.
+//!    - If the element only names a host path QEMU opens, push it with
+//!      `Context::host_path` (a [`domain::HostPath`], the generic extension point) and
+//!      stop there: `rules/host_path.rs` canonicalizes, checks, escapes and writes it.
+//! 2. **Rules** (`rules/<family>.rs`): write the rules from the model through
+//!    [`rules::builder::Builder`]: `Builder::file` for a path from the XML (canonicalized,
+//!    checked by the restricted-path policy and the state table, escaped), or
+//!    `Granted::fixed`/`Granted::trusted` with a reason for the tool's own text (a fixed
+//!    device node). Nothing else makes a rule. If the family needs a new emitter
+//!    function, add it to [`rules::EMITTERS`] where libvirt would write its rules.
+//! 3. **Test**: `tests/devices.rs` asserts the exact rules for an XML and compiles the
+//!    profile with the real `apparmor_parser`. If libvirt 9.0's helper writes no such
+//!    rule, the differential test fails on libvirt's XMLs that use the element until
+//!    `tests/differential/deliberate.md` has a gap entry saying why.
+//!
+//! A new family adds one file to each directory, its `FAMILY` to [`parse::FAMILIES`],
+//! its field to [`domain::Domain`] and its emitter to [`rules::EMITTERS`]. `<vsock>` was
+//! added the first way: `parse/net.rs` and `rules/net.rs`.
 
 #![forbid(unsafe_code)]
 
