@@ -179,7 +179,7 @@ pub type Emitter = fn(&Domain, &mut Builder, &mut dyn Resolve) -> Result<()>;
 /// domain features (SEV, the bridge helper and passt, SGX, a passed-through TPM), and last
 /// the fixed blocks 9.0 also wrote last: vhost-net (with vhost-vsock beside it), VFIO, GL.
 /// A family may appear twice when 9.0 wrote its rules in two places. The `-f`/`-F` file
-/// comes after all of them ([`extra`]).
+/// comes after all of them (`rules/extra.rs`).
 pub const EMITTERS: &[(&str, Emitter)] = &[
     ("base", base::rules),
     ("disk", disk::rules),
