@@ -21,6 +21,7 @@
 //!
 //! libvirtd only distinguishes zero from non-zero, like the C helper (which always exits 1).
 
+use crate::origin::Origin;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -163,6 +164,55 @@ pub struct Warning(pub String);
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The one sink for a run's warnings. Every stage (the resolver, the rule builder, the
+/// store, the parser runner) pushes to it as it finds something, and the run prints all of
+/// it, also when it fails: the warnings found before a failing element often explain the
+/// failure. (Before, the resolver and the rule builder had a sink each, merged only on
+/// success.)
+///
+/// A warning about an element ([`Diagnostics::warn`]) is reported in document order, by
+/// the element's place in the XML ([`Origin::position`]); the rules of different element
+/// families are built in libvirt's order, not the document's. A warning about no element
+/// ([`Diagnostics::note`]: a lock, an fsync, the parser) keeps its place after everything
+/// pushed before it.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    /// Each warning with its sort key: its element's position, or, for a note or an
+    /// element-less origin, the largest key pushed before it.
+    items: Vec<(usize, Warning)>,
+    last: usize,
+}
+
+impl Diagnostics {
+    /// A warning about the element `origin` names.
+    pub fn warn(&mut self, origin: &Origin, msg: impl Into<String>) {
+        let at = origin.position();
+        if at == 0 {
+            self.note(msg);
+        } else {
+            self.last = self.last.max(at);
+            self.items.push((at, Warning(msg.into())));
+        }
+    }
+
+    /// A warning about no element of the XML.
+    pub fn note(&mut self, msg: impl Into<String>) {
+        self.items.push((self.last, Warning(msg.into())));
+    }
+
+    /// No warning so far.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The warnings in the order they are reported (see the type's docs).
+    pub fn into_warnings(mut self) -> Vec<Warning> {
+        // Stable: the warnings about one element keep the order they were found in.
+        self.items.sort_by_key(|(at, _)| *at);
+        self.items.into_iter().map(|(_, w)| w).collect()
     }
 }
 
@@ -329,5 +379,31 @@ mod tests {
             "\"/a b/\\{x\\}/\" r,"
         );
         assert_eq!(allow_rule(Path::new("/a\nb"), "/", "r"), "'/a\\nb'/ r,");
+    }
+
+    #[test]
+    fn diagnostics_in_document_order_notes_keep_their_place() {
+        let at = |n: usize| Origin::new("disk", n.to_string()).at(n);
+        let mut d = Diagnostics::default();
+        d.note("lock");
+        d.warn(&at(50), "disk 50 a");
+        d.warn(&at(10), "disk 10");
+        d.warn(&Origin::new("domain", "base"), "base");
+        d.warn(&at(50), "disk 50 b");
+        d.warn(&at(30), "disk 30");
+        d.note("fsync");
+        let got: Vec<String> = d.into_warnings().into_iter().map(|w| w.0).collect();
+        assert_eq!(
+            got,
+            [
+                "lock",
+                "disk 10",
+                "disk 30",
+                "disk 50 a",
+                "base",
+                "disk 50 b",
+                "fsync"
+            ]
+        );
     }
 }
