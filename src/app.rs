@@ -11,12 +11,13 @@ use crate::cli::{Mode, Request};
 use crate::config::Config;
 use crate::domain::Domain;
 use crate::error::{Error, Result, Warning};
+use crate::fsio;
 use crate::name::ProfileName;
 use crate::parser::{Op, Outcome, Parser};
 use crate::render;
 use crate::resolve::FsResolver;
 use crate::rules::{self, RuleSet};
-use crate::store::{self, Snapshot, Store};
+use crate::store::{Snapshot, Store};
 use crate::xml::MAX_INPUT;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -101,7 +102,11 @@ fn generate(
         warnings,
     )?;
 
-    let template = store.template(domain.virt_type)?;
+    let template = render::Template::choose(
+        domain.virt_type,
+        store.template_path(domain.virt_type),
+        store.installed_template(domain.virt_type)?,
+    )?;
     let profile_text = render::profile(
         &template,
         &req.profile,
@@ -120,7 +125,7 @@ fn generate(
     // The store's warnings as they happen, not after this run's later ones: one stream in
     // the order things were found.
     warnings.extend(store.take_warnings());
-    let existing_profile = store::read_own(&profile_path)?;
+    let existing_profile = fsio::read_own(&profile_path)?;
     match (req.mode, &existing_profile) {
         (Mode::Create, Some(_)) => {
             return Err(Error::ProfileState {
@@ -214,7 +219,7 @@ fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<Stri
     if !req.append {
         return full();
     }
-    let Some(existing) = store::read_own(files_path)? else {
+    let Some(existing) = fsio::read_own(files_path)? else {
         return full();
     };
     let existing = String::from_utf8(existing).map_err(|_| {
@@ -240,7 +245,7 @@ fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<Stri
 /// The site configuration; a missing file means libvirt 9.0's behaviour. Like templates, it
 /// must not be writable by anyone but root.
 fn load_config(path: &Path) -> Result<Config> {
-    let bytes = store::read_trusted(path, |path, why| Error::Config {
+    let bytes = fsio::read_trusted(path, |path, why| Error::Config {
         path,
         line: None,
         why,

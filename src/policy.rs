@@ -60,7 +60,7 @@
 //! `*` (any rest: `vcs*` is `vcs`, `vcsa1`...) or `#` (one or more digits: `tty#` is `tty1`
 //! but not `ttyS0` or `tty`); a component that is `#` alone is a number (a uid).
 
-use crate::resolve::CanonicalPath;
+use crate::path::CanonicalPath;
 use std::path::{Component, Path};
 
 /// Never accessible, whole trees (see the module docs for the rule).

@@ -46,6 +46,21 @@ impl Template {
     pub fn builtin(virt: VirtType) -> Option<Self> {
         matches!(virt, VirtType::Qemu(_) | VirtType::Lxc).then_some(Template::BuiltIn(virt))
     }
+
+    /// The template for a virtualization type: the installed one at `path` if the store
+    /// found its `text`, else the built-in one; an error naming `path` when neither exists.
+    pub fn choose(virt: VirtType, path: PathBuf, text: Option<String>) -> Result<Self> {
+        match text {
+            Some(text) => Ok(Template::Installed { path, text }),
+            None => Template::builtin(virt).ok_or_else(|| Error::Template {
+                path,
+                why: format!(
+                    "does not exist, and there is no built-in template for virtualization type '{}'",
+                    virt.name()
+                ),
+            }),
+        }
+    }
 }
 
 /// Whether a profile of this type includes the `.files` (libvirt: all but LXC).
@@ -211,6 +226,37 @@ mod tests {
         assert!(built.contains(
             "profile libvirt-00000000-0000-0000-0000-0123456789ab flags=(attach_disconnected) {\n  #include <abstractions/libvirt-qemu>\n  #include <libvirt/libvirt-00000000-0000-0000-0000-0123456789ab.files>\n\n}\n"
         ));
+    }
+
+    #[test]
+    fn an_installed_template_wins_else_the_built_in_one() {
+        let p = PathBuf::from("/etc/apparmor.d/libvirt/TEMPLATE.qemu");
+        assert_eq!(
+            Template::choose(VirtType::Qemu("kvm"), p.clone(), Some("x".into())).unwrap(),
+            Template::Installed {
+                path: p.clone(),
+                text: "x".into()
+            }
+        );
+        assert_eq!(
+            Template::choose(VirtType::Qemu("kvm"), p, None).unwrap(),
+            Template::BuiltIn(VirtType::Qemu("kvm"))
+        );
+        assert_eq!(
+            Template::choose(VirtType::Lxc, "/l/TEMPLATE.lxc".into(), None).unwrap(),
+            Template::BuiltIn(VirtType::Lxc)
+        );
+        let e =
+            Template::choose(VirtType::Other("xen"), "/l/TEMPLATE.xen".into(), None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            Error::Template {
+                path: "/l/TEMPLATE.xen".into(),
+                why: "does not exist, and there is no built-in template for virtualization type 'xen'".into()
+            }
+            .to_string()
+        );
+        assert_eq!(e.code(), 5);
     }
 
     #[test]

@@ -19,15 +19,12 @@ use crate::domain::VirtType;
 use crate::error::{
     allow_hint, allow_rule, io_reason, is_denied, quote_path, Error, Result, Warning,
 };
+use crate::fsio::{read_own, read_trusted};
 use crate::name::ProfileName;
-use crate::render::Template;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-
-/// Largest profile, `.files` or template read (libvirt's `MAX_FILE_LEN`).
-pub const MAX_FILE: u64 = 10 * 1024 * 1024;
 
 /// Mode of written profile files (libvirt writes 0644).
 pub const FILE_MODE: u32 = 0o644;
@@ -154,25 +151,25 @@ impl Store {
         Ok(())
     }
 
-    /// The template for a virtualization type: the installed `TEMPLATE.<type>` if there is
-    /// one, else the built-in one.
-    pub fn template(&self, virt: VirtType) -> Result<Template> {
-        let path = self.dir.join(format!("TEMPLATE.{}", virt.template_name()));
+    /// `libvirt/TEMPLATE.<type>`: where the installed template for a virtualization type is
+    /// looked for.
+    pub fn template_path(&self, virt: VirtType) -> PathBuf {
+        self.dir.join(format!("TEMPLATE.{}", virt.template_name()))
+    }
+
+    /// The text of the installed template for a virtualization type ([`Self::template_path`]),
+    /// `None` if there is none. Which template to use instead is not the store's choice
+    /// (`render::Template::choose`).
+    pub fn installed_template(&self, virt: VirtType) -> Result<Option<String>> {
+        let path = self.template_path(virt);
         match read_trusted(&path, |path, why| Error::Template { path, why })? {
-            Some(bytes) => {
-                let text = String::from_utf8(bytes).map_err(|_| Error::Template {
-                    path: path.clone(),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| Error::Template {
+                    path,
                     why: "is not valid UTF-8".into(),
-                })?;
-                Ok(Template::Installed { path, text })
-            }
-            None => Template::builtin(virt).ok_or_else(|| Error::Template {
-                path,
-                why: format!(
-                    "does not exist, and there is no built-in template for virtualization type '{}'",
-                    virt.name()
-                ),
-            }),
+                }),
+            None => Ok(None),
         }
     }
 
@@ -287,156 +284,6 @@ impl Lock {
     }
 }
 
-/// Reads a file if it exists, refusing files over [`MAX_FILE`] and anything but a regular
-/// file (a FIFO in its place would block the helper forever while it holds the lock).
-/// Follows symbolic links: for files the admin manages (storage pool definitions).
-pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    read_regular(path, Follow::Links)
-}
-
-/// Reads a profile or `.files` the helper wrote itself, if it exists: a regular file, never
-/// read through a symbolic link. A `.files` symlinked to another file would otherwise copy
-/// that file's lines (say, another VM's rules) into the regenerated rules on `-F`, and a
-/// FIFO would hang `-r` while it holds the lock (issue 9, class 6). The helper only ever
-/// renames regular files into place, so anything else was planted or broken: an error.
-pub fn read_own(path: &Path) -> Result<Option<Vec<u8>>> {
-    read_regular(path, Follow::Never)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Follow {
-    Links,
-    Never,
-}
-
-/// Opens `path` for reading without blocking (`O_NONBLOCK`: opening a FIFO does not wait
-/// for a writer) and, with [`Follow::Never`], without following a final symbolic link
-/// (`O_NOFOLLOW`); then checks the type on the opened descriptor, so nothing swapped in
-/// between a check and the open is read.
-fn read_regular(path: &Path, follow: Follow) -> Result<Option<Vec<u8>>> {
-    use rustix::fs::OFlags;
-    let mut flags = OFlags::NONBLOCK | OFlags::NOCTTY;
-    if follow == Follow::Never {
-        flags |= OFlags::NOFOLLOW;
-    }
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(flags.bits() as i32)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e)
-            if follow == Follow::Never
-                && e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) =>
-        {
-            return Err(Error::io(
-                path,
-                "read",
-                std::io::Error::other(
-                    "it is a symbolic link; the helper reads only the files it wrote itself",
-                ),
-            ))
-        }
-        Err(e) => return Err(Error::io(path, "open", e)),
-    };
-    let kind = file
-        .metadata()
-        .map_err(|e| Error::io(path, "stat", e))?
-        .file_type();
-    if !kind.is_file() {
-        return Err(Error::io(
-            path,
-            "read",
-            std::io::Error::other(format!("it is {}, not a regular file", describe(kind))),
-        ));
-    }
-    read_capped(file, path).map(Some)
-}
-
-/// "a FIFO", "a directory"...: what a non-regular file is, for messages.
-fn describe(kind: std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else {
-        "a special file"
-    }
-}
-
-fn read_capped(file: File, path: &Path) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(path, "read", e))?;
-    if buf.len() as u64 > MAX_FILE {
-        return Err(Error::io(
-            path,
-            "read",
-            std::io::Error::other("larger than 10 MiB"),
-        ));
-    }
-    Ok(buf)
-}
-
-/// Reads a template or the configuration, refusing one that another user could have
-/// written: a template writable by a non-root user is a way around the whole policy (sudo-rs checks its sudoers the same
-/// way, `secure_open`). The checks are made on the opened file, not the path; a refusal is
-/// reported through `refuse` (a template error or a configuration error). A file that
-/// exists but may not be read (`EACCES`/`EPERM`, e.g. the helper's AppArmor profile has no
-/// rule for it) is refused too, naming the rule to add: the admin asked for that file, so
-/// going on with the defaults would silently drop their settings. (A missing file under
-/// AppArmor is `ENOENT`, as without it: the defaults.)
-pub fn read_trusted(path: &Path, refuse: fn(PathBuf, String) -> Error) -> Result<Option<Vec<u8>>> {
-    // O_NONBLOCK: a FIFO in place of a template or the configuration is opened without
-    // waiting for a writer, then refused below as not a regular file.
-    let opened = OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32)
-        .open(path);
-    let file = match opened {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if is_denied(&e) => {
-            return Err(refuse(
-                path.to_path_buf(),
-                format!(
-                    "cannot be read ({}); {}",
-                    io_reason(&e),
-                    allow_hint(&allow_rule(path, "", "r"))
-                ),
-            ))
-        }
-        Err(e) => return Err(Error::io(path, "open", e)),
-    };
-    let md = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
-    let euid = rustix::process::geteuid().as_raw();
-    if md.uid() != 0 && md.uid() != euid {
-        return Err(refuse(
-            path.to_path_buf(),
-            format!("is owned by uid {}, not by root", md.uid()),
-        ));
-    }
-    if md.mode() & 0o022 != 0 {
-        return Err(refuse(
-            path.to_path_buf(),
-            "is writable by group or others".into(),
-        ));
-    }
-    if !md.is_file() {
-        return Err(refuse(path.to_path_buf(), "is not a regular file".into()));
-    }
-    read_capped(file, path).map(Some)
-}
-
 /// The previous contents of the files a run changes, to put back if loading fails.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -544,18 +391,18 @@ mod tests {
         let p = store.dir().join("TEMPLATE.qemu");
         std::fs::write(&p, "x").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let e = store.template(VirtType::Qemu("kvm")).unwrap_err();
+        let e = store.installed_template(VirtType::Qemu("kvm")).unwrap_err();
         assert!(e.to_string().contains("writable by group or others"), "{e}");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(
-            store.template(VirtType::Qemu("kvm")).unwrap(),
-            Template::Installed { .. }
-        ));
-        assert!(matches!(
-            store.template(VirtType::Lxc).unwrap(),
-            Template::BuiltIn(VirtType::Lxc)
-        ));
-        assert!(store.template(VirtType::Other("xen")).is_err());
+        assert_eq!(
+            store.installed_template(VirtType::Qemu("kvm")).unwrap(),
+            Some("x".into())
+        );
+        assert_eq!(store.installed_template(VirtType::Lxc).unwrap(), None);
+        assert_eq!(
+            store.template_path(VirtType::Other("xen")),
+            store.dir().join("TEMPLATE.xen")
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! Lexical folding is right only for the missing tail, which is why the canonicalizer folds
 //! it itself as it walks instead of cleaning the whole string with a lexical cleaner.
 
+use crate::path::CanonicalPath;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fmt;
@@ -40,37 +41,6 @@ pub const MAX_SYMLINKS: usize = 40;
 /// escaped form (a quoted token over 16 KiB: "input buffer overflow, can't enlarge buffer
 /// because scanner uses REJECT"), so the whole profile would fail to load.
 pub const PATH_MAX: usize = 4096;
-
-/// An absolute path with no `.`, `..`, empty or symlink components in its existing part.
-/// Only [`canonicalize`] builds one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CanonicalPath(PathBuf);
-
-impl CanonicalPath {
-    /// The path.
-    pub fn as_path(&self) -> &Path {
-        &self.0
-    }
-
-    /// A canonical path from a path that is already canonical by construction (a test
-    /// fixture, or a fixed system path written without `.`/`..`). Refuses anything else.
-    pub fn from_canonical_literal(p: &Path) -> Option<Self> {
-        // `components()` silently drops `.`, repeated and trailing slashes: the path is
-        // clean exactly when rebuilding it from its components gives the same bytes.
-        let rebuilt: PathBuf = p.components().collect();
-        let ok = p.is_absolute()
-            && p.components()
-                .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
-            && rebuilt.as_os_str() == p.as_os_str();
-        ok.then(|| CanonicalPath(p.to_path_buf()))
-    }
-}
-
-impl fmt::Display for CanonicalPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.display().fmt(f)
-    }
-}
 
 /// The result of [`canonicalize`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,7 +157,7 @@ pub fn canonicalize(input: &Path) -> Result<Canonical, CanonError> {
     // Symlinks can make the resolved path longer than the input.
     check_len(&path)?;
     Ok(Canonical {
-        path: CanonicalPath(path),
+        path: CanonicalPath::from_resolved(path),
         missing_from,
     })
 }
@@ -226,7 +196,11 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn canon(p: impl AsRef<Path>) -> PathBuf {
-        canonicalize(p.as_ref()).unwrap().path.0
+        canonicalize(p.as_ref())
+            .unwrap()
+            .path
+            .as_path()
+            .to_path_buf()
     }
 
     #[test]
@@ -255,7 +229,7 @@ mod tests {
         let root = std::fs::canonicalize(t.path()).unwrap();
         std::fs::create_dir(root.join("dir")).unwrap();
         let c = canonicalize(&root.join("dir/missing/../x.img")).unwrap();
-        assert_eq!(c.path.0, root.join("dir/x.img"));
+        assert_eq!(c.path.as_path(), root.join("dir/x.img"));
         assert_eq!(c.missing_from, Some(root.join("dir/missing")));
         assert_eq!(
             canon(root.join("dir/a/b/../../../dir/y")),
@@ -271,7 +245,7 @@ mod tests {
         std::fs::create_dir(root.join("images")).unwrap();
         symlink("images/later.img", root.join("dangling.img")).unwrap();
         let c = canonicalize(&root.join("dangling.img")).unwrap();
-        assert_eq!(c.path.0, root.join("images/later.img"));
+        assert_eq!(c.path.as_path(), root.join("images/later.img"));
         assert!(c.missing_from.is_some());
     }
 
@@ -391,21 +365,6 @@ mod tests {
             canonicalize(&root.join("l1")),
             Err(CanonError::SymlinkLoop(_))
         ));
-    }
-
-    #[test]
-    fn canonical_literals_are_only_clean_absolute_paths() {
-        for ok in ["/", "/a", "/var/lib/x.img", "/a b/c"] {
-            let c = CanonicalPath::from_canonical_literal(Path::new(ok));
-            assert_eq!(c.map(|c| c.to_string()).as_deref(), Some(ok));
-        }
-        for bad in ["a/b", "", "/a/./b", "/a/../b", "//a", "/a//b", "/a/"] {
-            assert_eq!(
-                CanonicalPath::from_canonical_literal(Path::new(bad)),
-                None,
-                "{bad}"
-            );
-        }
     }
 
     #[test]

@@ -1,0 +1,579 @@
+//! The real resolver: the filesystem behind [`Resolve`].
+//!
+//! Backing chains are followed only through declared formats (see [`super`]); headers are
+//! read by [`read_header`], which never opens anything but a regular file or block device,
+//! and parsed by [`crate::image`]. Host devices come from sysfs, storage pool definitions
+//! from `/etc/libvirt/storage` through [`crate::fsio`].
+
+use super::{Chain, ChainLayer, CompanionFile, Resolve, UsbId};
+use crate::error::{quote, quote_path, Error, Result, Warning};
+use crate::fsio;
+use crate::image::{self, CompanionKind, HEADER_READ};
+use crate::origin::Origin;
+use crate::path::CanonicalPath;
+use crate::resolve::canonical::canonicalize;
+use std::collections::HashSet;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Where sysfs is mounted.
+pub const DEFAULT_SYSFS: &str = "/sys";
+
+/// Where libvirtd keeps storage pool definitions.
+pub const DEFAULT_POOL_DIR: &str = "/etc/libvirt/storage";
+
+/// Deepest backing chain followed, as in libvirt and QEMU.
+pub const MAX_CHAIN_DEPTH: usize = 200;
+
+/// The real resolver.
+#[derive(Debug)]
+pub struct FsResolver {
+    warnings: Vec<Warning>,
+    sysfs: PathBuf,
+    pools: PathBuf,
+}
+
+impl Default for FsResolver {
+    fn default() -> Self {
+        FsResolver {
+            warnings: Vec::new(),
+            sysfs: PathBuf::from(DEFAULT_SYSFS),
+            pools: PathBuf::from(DEFAULT_POOL_DIR),
+        }
+    }
+}
+
+impl FsResolver {
+    /// A resolver reading host devices from `/sys`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A resolver reading host devices (USB and PCI lookups) from another sysfs tree, for
+    /// tests and for hosts that mount it elsewhere.
+    pub fn with_sysfs(sysfs: &Path) -> Self {
+        FsResolver {
+            sysfs: sysfs.to_path_buf(),
+            ..Self::default()
+        }
+    }
+
+    /// Reads storage pool definitions from `dir` instead of `/etc/libvirt/storage`.
+    pub fn pool_dir(mut self, dir: &Path) -> Self {
+        self.pools = dir.to_path_buf();
+        self
+    }
+
+    fn warn(&mut self, msg: String) {
+        self.warnings.push(Warning(msg));
+    }
+
+    /// The local path a header names, made absolute: QEMU resolves a relative name against
+    /// the directory of the image as it was opened (`bdrv_get_full_backing_filename`), not
+    /// against its realpath. `None`, with a warning, for a non-local name (network
+    /// protocols need no file rule).
+    fn local_name(
+        &mut self,
+        name: &str,
+        image_raw: &Path,
+        image: &CanonicalPath,
+        origin: &Origin,
+    ) -> Option<PathBuf> {
+        let local = match classify(name) {
+            Name::Local(p) => p,
+            Name::Network => {
+                self.warn(format!(
+                    "{} (from {origin}) names the non-local {}; no file rule is needed for it",
+                    quote_path(image.as_path()),
+                    quote(name)
+                ));
+                return None;
+            }
+        };
+        Some(if Path::new(&local).is_absolute() {
+            PathBuf::from(local)
+        } else {
+            image_raw
+                .parent()
+                .unwrap_or_else(|| Path::new("/"))
+                .join(local)
+        })
+    }
+}
+
+impl Resolve for FsResolver {
+    fn canonical(&mut self, raw: &Path, origin: &Origin) -> Result<CanonicalPath> {
+        match canonicalize(raw) {
+            Ok(c) => {
+                if let Some(first) = c.missing_from {
+                    let msg = if c.path.as_path() == raw {
+                        format!("{} (from {origin}) does not exist yet", quote_path(raw))
+                    } else {
+                        format!(
+                            "{} (from {origin}) does not exist yet ({} is missing); the rule names {}",
+                            quote_path(raw),
+                            quote_path(&first),
+                            quote_path(c.path.as_path())
+                        )
+                    };
+                    self.warn(msg);
+                }
+                Ok(c.path)
+            }
+            Err(e) => Err(Error::Path {
+                path: raw.to_path_buf(),
+                origin: origin.to_string(),
+                why: e.to_string(),
+            }),
+        }
+    }
+
+    fn image_chain(
+        &mut self,
+        raw: &Path,
+        top: &CanonicalPath,
+        format: Option<&str>,
+        origin: &Origin,
+    ) -> Result<Chain> {
+        let mut chain = Chain::default();
+        let mut seen: HashSet<CanonicalPath> = HashSet::from([top.clone()]);
+        let mut trail: Vec<PathBuf> = vec![top.as_path().to_path_buf()];
+        let mut cur_raw = raw.to_path_buf();
+        let mut cur = top.clone();
+        let mut cur_format = format.map(str::to_string);
+        let mut cur_origin = origin.clone();
+
+        loop {
+            let Some(fmt) = cur_format.as_deref() else {
+                if !chain.layers.is_empty() {
+                    self.warn(format!(
+                        "{} (from {cur_origin}) has no format recorded by the image above it; it is not probed (a guest could forge its header), so its own backing chain is not followed",
+                        quote_path(cur.as_path())
+                    ));
+                }
+                break;
+            };
+            if !image::READABLE.contains(&fmt) {
+                if fmt != "raw" {
+                    self.warn(format!(
+                        "{} (from {cur_origin}) is a {} image, whose header is not read; its backing chain is not followed",
+                        quote_path(cur.as_path()),
+                        quote(fmt)
+                    ));
+                }
+                break;
+            }
+            let info = match read_header(cur.as_path()) {
+                Ok(Some(header)) => image::read(fmt, &header).map_err(|e| Error::Path {
+                    path: cur.as_path().to_path_buf(),
+                    origin: cur_origin.to_string(),
+                    why: format!("declared {fmt} but {e}"),
+                })?,
+                Ok(None) => None,
+                Err(why) => {
+                    self.warn(format!(
+                        "cannot read the header of {} (from {cur_origin}): {why}; its own rule is kept but the chain ends there",
+                        quote_path(cur.as_path())
+                    ));
+                    None
+                }
+            };
+            let Some(info) = info else { break };
+
+            for c in &info.companions {
+                let c_origin = cur_origin.with(c.kind.what());
+                // QEMU opens a header's data file name as given (qcow2_do_open), not
+                // against the image's directory like a backing name: a relative one is
+                // relative to QEMU's working directory, which the helper cannot know.
+                if c.kind == CompanionKind::DataFile && !Path::new(&c.name).is_absolute() {
+                    self.warn(format!(
+                        "{} (from {c_origin}) names the data file {}, not an absolute path: QEMU opens it relative to its own working directory, so no rule is written for it (declare the data file with <dataStore>)",
+                        quote_path(cur.as_path()),
+                        quote(&c.name)
+                    ));
+                    continue;
+                }
+                let Some(c_raw) = self.local_name(&c.name, &cur_raw, &cur, &c_origin) else {
+                    continue;
+                };
+                let path = self.canonical(&c_raw, &c_origin)?;
+                let file = CompanionFile {
+                    kind: c.kind,
+                    raw: c_raw,
+                    path,
+                };
+                match chain.layers.last_mut() {
+                    Some(layer) => layer.companions.push(file),
+                    None => chain.top_companions.push(file),
+                }
+            }
+
+            let Some(backing) = info.backing else { break };
+            let depth = chain.layers.len() + 1;
+            let layer_origin = origin.with(format_args!("backing {depth}"));
+            let Some(next_raw) = self.local_name(&backing.name, &cur_raw, &cur, &layer_origin)
+            else {
+                break;
+            };
+            let next = self.canonical(&next_raw, &layer_origin)?;
+            trail.push(next.as_path().to_path_buf());
+            if !seen.insert(next.clone()) {
+                let cycle: Vec<String> = trail.iter().map(|p| quote_path(p)).collect();
+                return Err(Error::Path {
+                    path: cur.as_path().to_path_buf(),
+                    origin: origin.to_string(),
+                    why: format!("backing chain loop: {}", cycle.join(" -> ")),
+                });
+            }
+            if depth > MAX_CHAIN_DEPTH {
+                return Err(Error::Path {
+                    path: raw.to_path_buf(),
+                    origin: origin.to_string(),
+                    why: format!("backing chain deeper than {MAX_CHAIN_DEPTH} layers"),
+                });
+            }
+            chain.layers.push(ChainLayer {
+                raw: next_raw.clone(),
+                path: next.clone(),
+                format: backing.format.clone(),
+                companions: Vec::new(),
+            });
+            cur_raw = next_raw;
+            cur = next;
+            cur_format = backing.format;
+            cur_origin = layer_origin;
+        }
+        Ok(chain)
+    }
+
+    fn usb_device(&mut self, id: UsbId) -> Option<PathBuf> {
+        if id.vendor.is_none() && id.bus.is_none() {
+            return None;
+        }
+        let read_hex = |p: PathBuf| {
+            std::fs::read_to_string(p)
+                .ok()
+                .and_then(|s| u16::from_str_radix(s.trim(), 16).ok())
+        };
+        let read_dec = |p: PathBuf| {
+            std::fs::read_to_string(p)
+                .ok()
+                .and_then(|s| s.trim().parse::<u16>().ok())
+        };
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(self.sysfs.join("bus/usb/devices"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        let found: Vec<PathBuf> = entries
+            .into_iter()
+            .filter(|dev| {
+                let matches = |want: Option<u16>, got: Option<u16>| want.is_none() || want == got;
+                matches(id.vendor, read_hex(dev.join("idVendor")))
+                    && matches(id.product, read_hex(dev.join("idProduct")))
+                    && matches(id.bus, read_dec(dev.join("busnum")))
+                    && matches(id.device, read_dec(dev.join("devnum")))
+            })
+            .filter_map(|dev| {
+                let bus = read_dec(dev.join("busnum"))?;
+                let num = read_dec(dev.join("devnum"))?;
+                Some(PathBuf::from(format!("/dev/bus/usb/{bus:03}/{num:03}")))
+            })
+            .collect();
+        // libvirt refuses an ambiguous vendor/product match ("Multiple USB devices ... use
+        // <address> to specify one"), so its helper wrote no rule: neither do we.
+        match found.as_slice() {
+            [one] => Some(one.clone()),
+            [] => None,
+            many => {
+                self.warn(format!(
+                    "{} USB devices match vendor {:04x} product {:04x}; add <address> to choose one",
+                    many.len(),
+                    id.vendor.unwrap_or(0),
+                    id.product.unwrap_or(0)
+                ));
+                None
+            }
+        }
+    }
+
+    fn pci_files(&mut self, address: &str) -> Vec<PathBuf> {
+        let dir = self.sysfs.join("bus/pci/devices").join(address);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                matches!(n.as_ref(), "config" | "rom" | "vendor" | "device" | "reset")
+                    || n.starts_with("resource")
+            })
+            .map(|e| dir.join(e.file_name()))
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn drm_render_node(&mut self) -> Option<PathBuf> {
+        let mut nodes: Vec<PathBuf> = std::fs::read_dir("/dev/dri")
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+            .map(|e| e.path())
+            .collect();
+        nodes.sort();
+        nodes.into_iter().next()
+    }
+
+    fn volume_path(&mut self, pool: &str, volume: &str) -> Result<Option<PathBuf>> {
+        let file = self.pools.join(format!("{pool}.xml"));
+        let text = match fsio::read_optional(&file) {
+            Ok(Some(bytes)) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(_) => return Ok(None),
+            },
+            Ok(None) => return Ok(None),
+            // The pool exists but the helper may not read it (Debian's stock helper profile
+            // has no rule for /etc/libvirt/storage): an error naming the rule to add, not a
+            // warning, or the disk would silently get no rule and the VM fail to open it.
+            Err(Error::Io { source, .. }) if crate::error::is_denied(&source) => {
+                let hint =
+                    crate::error::allow_hint(&crate::error::allow_rule(&self.pools, "/*.xml", "r"));
+                return Err(Error::Denied {
+                    path: file,
+                    source,
+                    hint,
+                });
+            }
+            Err(e) => {
+                self.warn(format!("storage pool {}: {e}", quote(pool)));
+                return Ok(None);
+            }
+        };
+        let root = match crate::xml::parse(&text) {
+            Ok(root) => root,
+            Err(e) => {
+                self.warn(format!(
+                    "storage pool definition {}: {e}",
+                    quote_path(&file)
+                ));
+                return Ok(None);
+            }
+        };
+        // Pools whose volumes are files or device nodes below the target path.
+        if root.name != "pool"
+            || !matches!(
+                root.attr("type"),
+                Some("dir" | "fs" | "netfs" | "logical" | "disk")
+            )
+        {
+            return Ok(None);
+        }
+        let target = root
+            .child("target")
+            .and_then(|t| t.child("path"))
+            .map(|p| p.trimmed_text());
+        Ok(target
+            .filter(|t| Path::new(t).is_absolute())
+            .map(|t| Path::new(t).join(volume)))
+    }
+
+    fn iommu_group(&mut self, address: &str) -> Option<u32> {
+        group_of(&self.sysfs.join("bus/pci/devices").join(address))
+    }
+
+    fn mdev_iommu_group(&mut self, uuid: &uuid::Uuid) -> Option<u32> {
+        let name = uuid.hyphenated().to_string();
+        group_of(&self.sysfs.join("bus/mdev/devices").join(name))
+    }
+
+    fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {
+        ["class/tpm", "class/misc"]
+            .iter()
+            .map(|class| self.sysfs.join(class).join(device).join("device/cancel"))
+            .find(|p| p.exists())
+    }
+
+    fn take_warnings(&mut self) -> Vec<Warning> {
+        std::mem::take(&mut self.warnings)
+    }
+}
+
+/// The IOMMU group of a sysfs device directory: the number its `iommu_group` link points
+/// to (`../../../kernel/iommu_groups/<N>`).
+fn group_of(device: &Path) -> Option<u32> {
+    let link = std::fs::read_link(device.join("iommu_group")).ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// What a name in a header refers to.
+#[derive(Debug, PartialEq, Eq)]
+enum Name {
+    /// A local file (possibly relative).
+    Local(String),
+    /// A network protocol or a JSON description of a non-file driver.
+    Network,
+}
+
+/// Classifies a backing name the way QEMU and libvirt do (`virStorageSourceNewFromBackingAbsolute`):
+/// `json:{...}` is a JSON description whose `file` driver with a `filename` is a local
+/// file; a colon before the first slash is a protocol (`nbd:`, `rbd:`, `gluster://`,
+/// `http://`...); anything else is a file name.
+fn classify(name: &str) -> Name {
+    if let Some(json) = name.strip_prefix("json:") {
+        return match serde_json::from_str::<serde_json::Value>(json) {
+            Ok(v) => json_file(&v).map_or(Name::Network, Name::Local),
+            Err(_) => Name::Network,
+        };
+    }
+    match (name.find(':'), name.find('/')) {
+        (Some(colon), Some(slash)) if colon < slash => Name::Network,
+        (Some(_), None) => Name::Network,
+        _ => Name::Local(name.to_string()),
+    }
+}
+
+/// The local file of a `json:` description: `{"file.filename": ...}` (flattened),
+/// `{"file": {"driver": "file", "filename": ...}}` or `{"driver": "file", "filename": ...}`.
+fn json_file(v: &serde_json::Value) -> Option<String> {
+    let obj = v.as_object()?;
+    let is_file = |o: &serde_json::Map<String, serde_json::Value>, prefix: &str| {
+        o.get(&format!("{prefix}driver"))
+            .and_then(|d| d.as_str())
+            .is_none_or(|d| d == "file")
+    };
+    if let Some(f) = obj.get("file.filename").and_then(|f| f.as_str()) {
+        return is_file(obj, "file.").then(|| f.to_string());
+    }
+    if let Some(inner) = obj.get("file").and_then(|f| f.as_object()) {
+        if let Some(f) = inner.get("filename").and_then(|f| f.as_str()) {
+            return is_file(inner, "").then(|| f.to_string());
+        }
+        return json_file(&serde_json::Value::Object(inner.clone()));
+    }
+    match (
+        obj.get("driver").and_then(|d| d.as_str()),
+        obj.get("filename").and_then(|f| f.as_str()),
+    ) {
+        (Some("file"), Some(f)) => Some(f.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads the first [`HEADER_READ`] bytes of a regular file or block device at a canonical
+/// path. `Ok(None)` if the file does not exist (yet). FIFOs, sockets and character devices
+/// are never opened: reading them could block the helper forever, and opening some has
+/// effects of its own (a watchdog starts counting down). The type is checked before the
+/// open (lstat: the path is canonical, so its last component is no link) and again on the
+/// opened descriptor; the open neither follows a link (`O_NOFOLLOW`: one swapped in after
+/// the path was resolved is refused) nor waits (`O_NONBLOCK`: a FIFO swapped in is opened
+/// without blocking and then refused). Planting a device node takes root, so the window
+/// between the two checks cannot bring a device in.
+fn read_header(path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
+    use rustix::fs::OFlags;
+    const NOT_A_FILE: &str = "not a regular file or block device";
+    let md = match std::fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::error::io_reason(&e)),
+    };
+    let ft = md.file_type();
+    if ft.is_symlink() {
+        return Err("it became a symbolic link after its path was resolved".into());
+    }
+    if !(ft.is_file() || ft.is_block_device()) {
+        return Err(NOT_A_FILE.into());
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY).bits() as i32)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                "it became a symbolic link after its path was resolved".to_string()
+            } else {
+                crate::error::io_reason(&e)
+            }
+        })?;
+    let ft = file
+        .metadata()
+        .map_err(|e| crate::error::io_reason(&e))?
+        .file_type();
+    if !(ft.is_file() || ft.is_block_device()) {
+        return Err(NOT_A_FILE.into());
+    }
+    let mut buf = Vec::with_capacity(HEADER_READ);
+    file.take(HEADER_READ as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| crate::error::io_reason(&e))?;
+    Ok(Some(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_reads_refuse_links_and_fifos_without_blocking() {
+        let t = tempfile::tempdir().unwrap();
+        let img = t.path().join("img");
+        std::fs::write(&img, b"QFI\xfb").unwrap();
+        assert_eq!(read_header(&img).unwrap().unwrap(), b"QFI\xfb");
+        // A link where the canonical path had a file: refused, not followed.
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&img, &link).unwrap();
+        let e = read_header(&link).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        // A FIFO: refused at once (no writer, so a blocking open would never return).
+        let fifo = t.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        assert_eq!(
+            read_header(&fifo).unwrap_err(),
+            "not a regular file or block device"
+        );
+        // Missing: not yet there, no error.
+        assert_eq!(read_header(&t.path().join("missing")).unwrap(), None);
+    }
+
+    #[test]
+    fn protocol_names_are_not_files() {
+        for n in [
+            "nbd:unix:/s",
+            "gluster://h/v/i",
+            "rbd:pool/img",
+            "http://h/x",
+            r#"json:{"driver":"nbd","server":{}}"#,
+            "json:not json",
+        ] {
+            assert_eq!(classify(n), Name::Network, "{n}");
+        }
+        for n in ["/a:b/c", "base.qcow2", "../x:y", "/abs"] {
+            assert_eq!(classify(n), Name::Local(n.into()), "{n}");
+        }
+    }
+
+    #[test]
+    fn json_pseudo_paths_with_a_local_file() {
+        for n in [
+            r#"json:{"file.filename":"/img/a.qcow2"}"#,
+            r#"json:{"file.driver":"file","file.filename":"/img/a.qcow2"}"#,
+            r#"json:{"driver":"qcow2","file":{"driver":"file","filename":"/img/a.qcow2"}}"#,
+            r#"json:{"driver":"file","filename":"/img/a.qcow2"}"#,
+        ] {
+            assert_eq!(classify(n), Name::Local("/img/a.qcow2".into()), "{n}");
+        }
+        assert_eq!(
+            classify(r#"json:{"file.driver":"nbd","file.filename":"/x"}"#),
+            Name::Network
+        );
+    }
+}
