@@ -1,18 +1,44 @@
 //! `virt-aa-helper`: libvirt's AppArmor profile generator, rewritten.
 //!
-//! The pipeline, one module per stage (pure except where noted):
+//! The pipeline, one module per stage:
 //!
 //! 1. [`cli`]: argv to a validated [`cli::Request`];
 //! 2. [`xml`] and [`parse`]: domain XML to the narrow [`domain::Domain`] model (no filesystem);
-//! 3. [`resolve`]: canonical paths and backing chains (the only stage that reads the
-//!    filesystem), with [`image`] reading image headers from bytes;
+//! 3. [`resolve`]: canonical paths and backing chains, asked through the
+//!    [`resolve::Resolve`] trait and answered from the filesystem by [`resolve::FsResolver`]
+//!    and [`resolve::canonical`], with [`image`] reading image headers from bytes;
 //! 4. [`rules`]: model to rules, checked by [`policy`] (restricted host paths) and
 //!    [`state`] (every domain's private state is its own) and escaped by [`escape`];
-//! 5. [`render`]: the profile from its TEMPLATE and the `.files` include;
-//! 6. [`store`]: atomic writes under a per-profile lock (I/O);
-//! 7. [`parser`]: `apparmor_parser` (I/O).
+//! 5. [`render`]: the profile from its TEMPLATE (the installed one, else the built-in one)
+//!    and the `.files` include;
+//! 6. [`store`]: the profile directory: atomic writes under a per-profile lock, and the
+//!    installed templates;
+//! 7. [`parser`]: runs `apparmor_parser`.
 //!
-//! [`app`] ties them together per mode; [`error`] is the one error type.
+//! [`app`] ties them together per mode and reads the site [`config`]; [`error`] is the one
+//! error type.
+//!
+//! # Layers
+//!
+//! Dependencies point one way: no module cycle, and no pure module reaches an I/O module or
+//! `std::fs`/`std::process` (`tests/layering.rs` checks both on the source).
+//!
+//! - Leaves: [`path`] ([`path::CanonicalPath`]), [`origin`], [`escape`], [`image`] (header
+//!   readers over bytes), and, importing only those, [`error`], [`name`], [`xml`], [`config`]
+//!   (parses the text the app reads).
+//! - Pure core: [`domain`] and [`parse`]; [`policy`], [`state`] and the trait module
+//!   [`resolve`] (the trait and the values it returns); [`rules`] on top of them, [`render`]
+//!   on top of [`rules`]. A pure module takes a [`path::CanonicalPath`] without depending
+//!   on the code that walks the filesystem to build one.
+//! - I/O: [`fsio`] (bounded, type-checked reads of whole files; imports only [`error`]);
+//!   [`resolve::canonical`] and [`resolve::FsResolver`] (which reads files through [`fsio`], never
+//!   [`store`]); [`store`] (which returns an installed template's text and never imports
+//!   [`render`]: [`render::Template::choose`] falls back to the built-in one); [`parser`];
+//!   [`cli`]; [`app`]; this root.
+//!
+//! One cycle is known and listed in `tests/layering.rs` (`CYCLE_EXCEPTIONS`): each element
+//! family declares its model types next to its parser (`parse/<family>.rs`) and [`domain`]
+//! re-exports them, so [`domain`] and [`parse`] depend on each other.
 //!
 //! # Adding a device
 //!

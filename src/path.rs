@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 /// An absolute path with no `.`, `..`, empty or symlink components in its existing part.
-/// Built only by [`crate::resolve::canonicalize`] (through [`CanonicalPath::from_resolved`],
+/// Built only by [`crate::resolve::canonicalize`] (through `CanonicalPath::from_resolved`,
 /// which `tests/layering.rs` allows nowhere else) or, for paths that are canonical by
 /// construction, [`CanonicalPath::from_canonical_literal`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
