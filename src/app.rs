@@ -9,10 +9,10 @@
 
 use crate::cli::{Mode, Request};
 use crate::config::Config;
-use crate::domain::Domain;
 use crate::error::{Error, Result, Warning};
 use crate::fsio;
 use crate::name::ProfileName;
+use crate::parse::Domain;
 use crate::parser::{Op, Outcome, Parser};
 use crate::render;
 use crate::resolve::FsResolver;

@@ -1,28 +1,14 @@
-//! The narrow domain model: only what decides a file rule.
+//! The leaf types of the domain model, shared by every element family.
 //!
-//! Built by [`crate::parse`] from the XML without touching the filesystem. Every host path
-//! in it is an [`AbsPath`], checked once where the XML is parsed, and every element carries
-//! the [`Origin`] its rules will name. Each element family declares its own part of the
-//! model next to its parser, in `parse/<family>.rs`; this file holds the root and the types
-//! families share.
+//! The model is built by [`crate::parse`] from the XML without touching the filesystem: its
+//! root, [`crate::parse::Domain`], is declared in `parse/mod.rs`, and each element family
+//! declares its own part next to its parser, in `parse/<family>.rs`. This file holds what
+//! families share and imports nothing but [`Origin`]: every host path in the model is an
+//! [`AbsPath`], checked once where the XML is parsed, and every element carries the
+//! [`Origin`] its rules and warnings will name.
 
 use crate::origin::Origin;
 use std::path::Path;
-use uuid::Uuid;
-
-pub use crate::parse::chardev::{Chardev, ChardevClass, ChardevKind};
-pub use crate::parse::disk::{Backing, Disk, Layer, LocalKind, Source};
-pub use crate::parse::filesystem::Filesystem;
-pub use crate::parse::graphics::{Graphics, GraphicsKind};
-pub use crate::parse::hostdev::{Assigned, Hostdev};
-pub use crate::parse::input::Input;
-pub use crate::parse::memory::{Memory, Nvdimm};
-pub use crate::parse::net::{Interface, InterfaceType, Net};
-pub use crate::parse::os::Os;
-pub use crate::parse::shmem::{Shmem, ShmemModel};
-pub use crate::parse::smartcard::{Smartcard, SmartcardMode};
-pub use crate::parse::sysinfo::FwCfgFile;
-pub use crate::parse::tpm::{Tpm, TpmBackend};
 
 /// An absolute host path as written in the domain XML (not yet canonicalized): the only
 /// form a path from the XML takes in the model. Built only by [`AbsPath::new`], which
@@ -117,51 +103,6 @@ impl VirtType {
     pub fn is_kvm(self) -> bool {
         self == VirtType::Qemu("kvm")
     }
-}
-
-/// The parts of a domain that produce file rules: the root facts, then one field per
-/// element family (see `parse/<family>.rs` for each family's elements).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Domain {
-    /// `<domain type=...>`.
-    pub virt_type: VirtType,
-    /// `<domain id=...>` of a running domain; libvirt's helper writes `-1` when absent.
-    pub id: Option<i64>,
-    /// `<name>`: non-empty, no `/`, no control characters (otherwise anything: it is escaped).
-    pub name: String,
-    /// `<uuid>`.
-    pub uuid: Uuid,
-    /// `<os>`.
-    pub os: Os,
-    /// `<devices><disk>` in document order.
-    pub disks: Vec<Disk>,
-    /// `<serial>`, `<console>`, `<parallel>` and `<channel>` in document order.
-    pub chardevs: Vec<Chardev>,
-    /// `<graphics>`.
-    pub graphics: Vec<Graphics>,
-    /// `<hostdev mode='subsystem'>` and SR-IOV `<interface type='hostdev'>`.
-    pub hostdevs: Vec<Assigned>,
-    /// `<filesystem>` with a host directory.
-    pub filesystems: Vec<Filesystem>,
-    /// `<input type='evdev'|'passthrough'>` host devices.
-    pub inputs: Vec<Input>,
-    /// `<interface>` and `<vsock>`.
-    pub net: Net,
-    /// `<memory>` devices and `<launchSecurity>`.
-    pub memory: Memory,
-    /// `<sysinfo type='fwcfg'><entry file=...>`.
-    pub fw_cfg_files: Vec<FwCfgFile>,
-    /// `<shmem>`.
-    pub shmems: Vec<Shmem>,
-    /// `<tpm>`.
-    pub tpms: Vec<Tpm>,
-    /// `<smartcard>`.
-    pub smartcards: Vec<Smartcard>,
-    /// The generic extension point: one host path an element names, with how QEMU opens
-    /// it, and no other rule (chardev logs, virtio-pmem, pstore, audio files, rng and
-    /// redirdev sockets...). A new element that only names a path pushes one of these from
-    /// its parser and needs no rules code (`rules/host_path.rs` writes them all).
-    pub host_paths: Vec<HostPath>,
 }
 
 /// A host path an element names, and nothing else (see [`Domain::host_paths`]).

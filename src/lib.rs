@@ -3,7 +3,7 @@
 //! The pipeline, one module per stage:
 //!
 //! 1. [`cli`]: argv to a validated [`cli::Request`];
-//! 2. [`xml`] and [`parse`]: domain XML to the narrow [`domain::Domain`] model (no filesystem);
+//! 2. [`xml`] and [`parse`]: domain XML to the narrow [`parse::Domain`] model (no filesystem);
 //! 3. [`resolve`]: canonical paths and backing chains, asked through the
 //!    [`resolve::Resolve`] trait and answered from the filesystem by [`resolve::FsResolver`]
 //!    and [`resolve::canonical`], with [`image`] reading image headers from bytes;
@@ -36,9 +36,9 @@
 //!   [`render`]: [`render::Template::choose`] falls back to the built-in one); [`parser`];
 //!   [`cli`]; [`app`]; this root.
 //!
-//! One cycle is known and listed in `tests/layering.rs` (`CYCLE_EXCEPTIONS`): each element
-//! family declares its model types next to its parser (`parse/<family>.rs`) and [`domain`]
-//! re-exports them, so [`domain`] and [`parse`] depend on each other.
+//! The model has no cycle either: each element family declares its types next to its
+//! parser (`parse/<family>.rs`), the root [`parse::Domain`] is in `parse/mod.rs`, and
+//! [`domain`] holds only the leaf types the families share ([`domain::AbsPath`]...).
 //!
 //! # Adding a device
 //!
@@ -69,7 +69,7 @@
 //!    `tests/differential/deliberate.md` has a gap entry saying why.
 //!
 //! A new family adds one file to each directory, its `FAMILY` to [`parse::FAMILIES`],
-//! its field to [`domain::Domain`] and its emitter to [`rules::EMITTERS`]. `<vsock>` was
+//! its field to [`parse::Domain`] and its emitter to [`rules::EMITTERS`]. `<vsock>` was
 //! added the first way: `parse/net.rs` and `rules/net.rs`.
 
 #![forbid(unsafe_code)]

@@ -53,7 +53,7 @@
 //!   `1-other-fs0-fs.pid`, which is also the virtiofsd pid file of domain id 1 named `other`)
 //!   is refused: one reading belongs to another domain.
 
-use crate::domain::Domain;
+use crate::parse::Domain;
 use crate::policy::Scope;
 use std::path::{Component, Path};
 

@@ -10,9 +10,8 @@
 //! (`crate::resolve::FsResolver` is `resolve::fs`). Then:
 //!
 //! - no cycle among modules; a module and its submodules are separate nodes, but a module's
-//!   paths into its own submodules (it declares them) are not edges. The only edges left
-//!   out are those in [`CYCLE_EXCEPTIONS`], each with its reason; an entry no cycle needs
-//!   any more fails the check;
+//!   paths into its own submodules (it declares them) are not edges, and nothing else is
+//!   left out (there is no list of exceptions);
 //! - a pure module neither reaches an I/O one nor touches the filesystem or processes itself
 //!   (`std::fs`, `std::process`, `std::os::unix::fs`, `rustix::fs`, or `Path` methods that
 //!   read the filesystem such as `.exists()`);
@@ -66,19 +65,6 @@ const FS_METHODS: &[&str] = &[
     "read_link",
     "canonicalize",
 ];
-
-/// Edges left out of the cycle check, each with its reason: `(from, into, why)` leaves out
-/// every edge from module `from` to `into` or one of its submodules. An entry whose edges
-/// lie on no cycle any more is stale and fails the check, so the list only shrinks.
-const CYCLE_EXCEPTIONS: &[Exception] = &[(
-    "domain",
-    "parse",
-    "each element family declares its part of the model next to its parser \
-     (parse/<family>.rs, which builds a Domain) and domain re-exports those types; \
-     moving them to domain/<family>.rs would cut this cycle",
-)];
-
-type Exception = (&'static str, &'static str, &'static str);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layer {
@@ -462,8 +448,8 @@ fn scan(code: &str) -> Scanned {
     s
 }
 
-/// Runs every check on a set of modules, leaving `exceptions` out of the cycle check.
-fn check(sources: &[Source], exceptions: &[Exception]) -> Report {
+/// Runs every check on a set of modules.
+fn check(sources: &[Source]) -> Report {
     let mut report = Report::default();
 
     // Blank comments, literals and test items; leave out modules declared `#[cfg(test)]`.
@@ -650,29 +636,7 @@ fn check(sources: &[Source], exceptions: &[Exception]) -> Report {
             ));
         }
     }
-    let excepted =
-        |e: &Edge, (from, into, _): &Exception| e.from == *from && is_within(&e.to, into);
-    let counted: Vec<Edge> = report
-        .edges
-        .iter()
-        .filter(|e| !exceptions.iter().any(|x| excepted(e, x)))
-        .cloned()
-        .collect();
-    for x in exceptions {
-        // Still needed: one of its edges closes a cycle (its target reaches its source).
-        let mut with = counted.clone();
-        with.extend(report.edges.iter().filter(|e| excepted(e, x)).cloned());
-        let needed = with
-            .iter()
-            .filter(|e| excepted(e, x))
-            .any(|e| reachable(&with, &e.to).contains(&e.from));
-        if !needed {
-            report.violations.push(format!(
-                "stale cycle exception {} -> {}: no cycle goes through it any more; remove it from CYCLE_EXCEPTIONS",
-                x.0, x.1
-            ));
-        }
-    }
+    let counted = report.edges.clone();
     for cycle in cycles(&counted) {
         let mut text = String::from("module cycle: ");
         text.push_str(show(&cycle[0].from));
@@ -776,10 +740,7 @@ fn read_tree(root: &Path) -> Vec<Source> {
 
 #[test]
 fn the_crate_is_layered() {
-    let report = check(
-        &read_tree(Path::new(env!("CARGO_MANIFEST_DIR"))),
-        CYCLE_EXCEPTIONS,
-    );
+    let report = check(&read_tree(Path::new(env!("CARGO_MANIFEST_DIR"))));
     assert!(
         report.violations.is_empty(),
         "layering broken:\n  {}",
@@ -827,7 +788,7 @@ mod checker {
     }
 
     fn violations(files: &[(&str, &str)]) -> Vec<String> {
-        check(&tree(files), &[]).violations
+        check(&tree(files)).violations
     }
 
     #[test]
@@ -861,7 +822,7 @@ mod checker {
             ("src/store.rs", "use crate::fsio::read_trusted;"),
             ("src/render.rs", "use crate::rules::Rule;"),
             ("src/app.rs", "use crate::resolve::FsResolver;\nuse crate::{render, store::Store};\nfn f() { render::Template::choose(); crate::rules::build(); }"),
-        ]), &[]);
+        ]));
         assert_eq!(r.violations, Vec::<String>::new());
         // Re-exports land where the item is defined; a module's paths into its own
         // submodules are no edges, a submodule's paths up to its parent are.
@@ -1010,47 +971,12 @@ mod checker {
             ("src/store.rs", ""),
             ("src/path.rs", ""),
             ("src/error.rs", ""),
-        ]), &[]);
+        ]));
         assert_eq!(r.violations, Vec::<String>::new());
         // The code after the literals and the test module is still read.
         assert!(r.has_edge("policy", "path"));
         assert!(r.has_edge("policy", "error"));
         assert!(!r.modules.contains("policy::testing"));
-    }
-
-    #[test]
-    fn cycle_exceptions_are_narrow_and_must_still_be_needed() {
-        const X: &[Exception] = &[("domain", "parse", "test")];
-        let model = [
-            (
-                "src/domain.rs",
-                "pub use crate::parse::disk::Disk;\npub struct Domain;",
-            ),
-            ("src/parse/disk.rs", "use crate::domain::Domain;"),
-        ];
-        assert_eq!(check(&tree(&model), X).violations, Vec::<String>::new());
-        let v = check(&tree(&model), &[]).violations;
-        assert!(
-            v.iter().any(|v| v.contains("domain -> parse::disk")),
-            "{v:#?}"
-        );
-        // Only the edges named: another cycle through the same modules is still found.
-        let mut more = model.to_vec();
-        more.push(("src/parse/mod.rs", "use crate::rules::Rule;"));
-        more.push(("src/rules/mod.rs", "fn f() { crate::parse::parse(); }"));
-        let v = check(&tree(&more), X).violations;
-        assert!(
-            v.iter()
-                .any(|v| v.starts_with("module cycle:") && v.contains("-> rules")),
-            "{v:#?}"
-        );
-        // Without the cycle the exception is stale.
-        let v = check(&tree(&model[..1]), X).violations;
-        assert!(
-            v.iter()
-                .any(|v| v.starts_with("stale cycle exception domain -> parse")),
-            "{v:#?}"
-        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Character devices: `<serial>`, `<console>`, `<parallel>` and `<channel>` (libvirt's
 //! `virDomainChrDef`), with their `<source path>` and `<log file>`.
 
-use super::{abs, Context, Family};
-use crate::domain::{AbsPath, Access, Domain, HostPath};
+use super::{abs, Context, Domain, Family};
+use crate::domain::{AbsPath, Access, HostPath};
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::xml::Element;

@@ -1,8 +1,8 @@
 //! `<disk>`: the image, its `<backingStore>` chain, its `<dataStore>`, and the sockets or
 //! devices of sources that are not local files.
 
-use super::{abs, attr_path, Context, Family};
-use crate::domain::{AbsPath, Domain};
+use super::{abs, attr_path, Context, Domain, Family};
+use crate::domain::AbsPath;
 use crate::error::{quote, Error, Result};
 use crate::origin::Origin;
 use crate::xml::Element;

@@ -1,7 +1,7 @@
 //! `<filesystem>`: a host directory shared with the guest.
 
-use super::{abs, Context, Family};
-use crate::domain::{AbsPath, Domain};
+use super::{abs, Context, Domain, Family};
+use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::xml::Element;

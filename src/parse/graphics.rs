@@ -1,7 +1,7 @@
 //! `<graphics>`: render nodes, unix listen sockets and SDL's xauth file.
 
-use super::{attr_path, Context, Family};
-use crate::domain::{AbsPath, Domain};
+use super::{attr_path, Context, Domain, Family};
+use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::xml::Element;

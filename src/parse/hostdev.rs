@@ -1,8 +1,8 @@
 //! `<hostdev mode='subsystem'>`: USB, PCI and mediated devices assigned to the guest
 //! (SR-IOV `<interface type='hostdev'>` joins them from `net.rs`).
 
-use super::{number, Context, Family};
-use crate::domain::Domain;
+use super::{number, Context, Domain, Family};
+
 use crate::error::{Error, Result};
 use crate::xml::Element;
 

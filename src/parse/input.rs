@@ -1,7 +1,7 @@
 //! `<input type='evdev'|'passthrough'>`: a host input device node handed to the guest.
 
-use super::{abs, Context, Family};
-use crate::domain::{AbsPath, Domain};
+use super::{abs, Context, Domain, Family};
+use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::xml::Element;

@@ -1,8 +1,8 @@
 //! Memory devices (`<memory model='nvdimm'|'virtio-pmem'|'sgx-epc'>`) and memory
 //! encryption (`<launchSecurity>`).
 
-use super::{abs, text_path, Context, Family};
-use crate::domain::{AbsPath, Access, Domain};
+use super::{abs, text_path, Context, Domain, Family};
+use crate::domain::{AbsPath, Access};
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::xml::Element;

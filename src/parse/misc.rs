@@ -3,8 +3,8 @@
 //! although QEMU opens the path). Each becomes a [`crate::domain::HostPath`]: see "Adding a
 //! device" in the crate docs.
 
-use super::{chardev, text_path, Context, Family};
-use crate::domain::{Access, Domain};
+use super::{chardev, text_path, Context, Domain, Family};
+use crate::domain::Access;
 use crate::error::Result;
 use crate::parse::chardev::ChardevKind;
 use crate::xml::Element;

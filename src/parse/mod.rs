@@ -10,11 +10,12 @@
 //! hands every other element to the family that claims its name ([`FAMILIES`]); each
 //! family file declares its part of the model and its parser.
 
-use crate::domain::{AbsPath, Access, Domain, HostPath, VirtType};
+use crate::domain::{AbsPath, Access, HostPath, VirtType};
 use crate::error::{quote, Error, Result};
 use crate::origin::Origin;
 use crate::xml::{self, Element};
 use std::collections::HashMap;
+use uuid::Uuid;
 
 pub mod chardev;
 pub mod disk;
@@ -30,6 +31,51 @@ pub mod shmem;
 pub mod smartcard;
 pub mod sysinfo;
 pub mod tpm;
+
+/// The parts of a domain that produce file rules: the root facts, then one field per
+/// element family (each family's types are declared in `parse/<family>.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    /// `<domain type=...>`.
+    pub virt_type: VirtType,
+    /// `<domain id=...>` of a running domain; libvirt's helper writes `-1` when absent.
+    pub id: Option<i64>,
+    /// `<name>`: non-empty, no `/`, no control characters (otherwise anything: it is escaped).
+    pub name: String,
+    /// `<uuid>`.
+    pub uuid: Uuid,
+    /// `<os>`.
+    pub os: os::Os,
+    /// `<devices><disk>` in document order.
+    pub disks: Vec<disk::Disk>,
+    /// `<serial>`, `<console>`, `<parallel>` and `<channel>` in document order.
+    pub chardevs: Vec<chardev::Chardev>,
+    /// `<graphics>`.
+    pub graphics: Vec<graphics::Graphics>,
+    /// `<hostdev mode='subsystem'>` and SR-IOV `<interface type='hostdev'>`.
+    pub hostdevs: Vec<hostdev::Assigned>,
+    /// `<filesystem>` with a host directory.
+    pub filesystems: Vec<filesystem::Filesystem>,
+    /// `<input type='evdev'|'passthrough'>` host devices.
+    pub inputs: Vec<input::Input>,
+    /// `<interface>` and `<vsock>`.
+    pub net: net::Net,
+    /// `<memory>` devices and `<launchSecurity>`.
+    pub memory: memory::Memory,
+    /// `<sysinfo type='fwcfg'><entry file=...>`.
+    pub fw_cfg_files: Vec<sysinfo::FwCfgFile>,
+    /// `<shmem>`.
+    pub shmems: Vec<shmem::Shmem>,
+    /// `<tpm>`.
+    pub tpms: Vec<tpm::Tpm>,
+    /// `<smartcard>`.
+    pub smartcards: Vec<smartcard::Smartcard>,
+    /// The generic extension point: one host path an element names, with how QEMU opens
+    /// it, and no other rule (chardev logs, virtio-pmem, pstore, audio files, rng and
+    /// redirdev sockets...). A new element that only names a path pushes one of these from
+    /// its parser and needs no rules code (`rules/host_path.rs` writes them all).
+    pub host_paths: Vec<HostPath>,
+}
 
 /// An element family: the element names it claims and its parser.
 pub struct Family {
@@ -280,7 +326,7 @@ pub fn number(el: &Element, attr: &str, what: &str) -> Result<Option<u16>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Backing, LocalKind, Source};
+    use crate::parse::disk::{Backing, LocalKind, Source};
 
     fn p(s: &str) -> AbsPath {
         AbsPath::new(s).unwrap()

@@ -1,8 +1,8 @@
 //! Guest networking: `<interface>` (tap, vhost-user, passt, bridge; SR-IOV ones are PCI
 //! host devices) and `<vsock>` (virtio sockets between host and guest).
 
-use super::{attr_path, hostdev, Context, Family};
-use crate::domain::{AbsPath, Domain};
+use super::{attr_path, hostdev, Context, Domain, Family};
+use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::xml::Element;

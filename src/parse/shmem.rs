@@ -1,7 +1,7 @@
 //! `<shmem>`: shared memory between guests (ivshmem).
 
-use super::{attr_path, Context, Family};
-use crate::domain::{AbsPath, Domain};
+use super::{attr_path, Context, Domain, Family};
+use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::xml::Element;

@@ -1,7 +1,7 @@
 //! `<smartcard>`: the NSS database QEMU's smartcard emulation reads.
 
-use super::{abs, text_path, Context, Family};
-use crate::domain::{AbsPath, Domain};
+use super::{abs, text_path, Context, Domain, Family};
+use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::xml::Element;

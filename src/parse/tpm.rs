@@ -1,7 +1,7 @@
 //! `<tpm>`: an emulated TPM (swtpm's files) or a host TPM passed through.
 
-use super::{attr_path, Context, Family};
-use crate::domain::{AbsPath, Domain};
+use super::{attr_path, Context, Domain, Family};
+use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::xml::Element;

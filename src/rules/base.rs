@@ -3,10 +3,10 @@
 
 use super::builder::Builder;
 use super::Perms;
-use crate::domain::Domain;
 use crate::error::Result;
 use crate::escape::{Glob, Part};
 use crate::origin::Origin;
+use crate::parse::Domain;
 use crate::policy::Scope;
 use crate::resolve::Resolve;
 use crate::state::Owner;

@@ -3,8 +3,9 @@
 
 use super::builder::Builder;
 use super::{shared, Perms};
-use crate::domain::{ChardevClass, ChardevKind, Domain};
 use crate::error::Result;
+use crate::parse::chardev::{ChardevClass, ChardevKind};
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 
 pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {

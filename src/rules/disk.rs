@@ -5,10 +5,11 @@
 use super::builder::Builder;
 use super::shared::{self, VfioDevice};
 use super::Perms;
-use crate::domain::{Backing, Disk, Domain, LocalKind, Source};
 use crate::error::{Error, Result};
 use crate::image::CompanionKind;
 use crate::origin::Origin;
+use crate::parse::disk::{Backing, Disk, LocalKind, Source};
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 use std::path::{Path, PathBuf};
 

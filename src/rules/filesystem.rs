@@ -4,9 +4,9 @@
 
 use super::builder::Builder;
 use super::Perms;
-use crate::domain::Domain;
 use crate::error::Result;
 use crate::escape::Glob;
+use crate::parse::Domain;
 use crate::policy::Scope;
 use crate::resolve::Resolve;
 

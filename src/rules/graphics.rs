@@ -6,11 +6,12 @@
 
 use super::builder::{Builder, Granted};
 use super::Perms;
-use crate::domain::{Domain, Graphics, GraphicsKind};
 use crate::error::Result;
 use crate::escape::AaPattern;
 use crate::origin::Origin;
 use crate::parse::graphics::xauth_origin;
+use crate::parse::graphics::{Graphics, GraphicsKind};
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 
 /// Whether a display renders with GL (`virDomainGraphicsNeedsAutoRenderNode` and an

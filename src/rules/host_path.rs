@@ -4,8 +4,9 @@
 
 use super::builder::Builder;
 use super::Perms;
-use crate::domain::{Access, Domain};
+use crate::domain::Access;
 use crate::error::Result;
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 
 pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {

@@ -5,9 +5,10 @@
 use super::builder::Builder;
 use super::shared::{self, VfioDevice};
 use super::Perms;
-use crate::domain::{Domain, Hostdev};
 use crate::error::Result;
 use crate::origin::Origin;
+use crate::parse::hostdev::Hostdev;
+use crate::parse::Domain;
 use crate::resolve::{Resolve, UsbId};
 
 /// USB and PCI device files. Returns, when a device uses VFIO, the IOMMU group of each

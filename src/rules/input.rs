@@ -2,8 +2,8 @@
 
 use super::builder::Builder;
 use super::Perms;
-use crate::domain::Domain;
 use crate::error::Result;
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 
 pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {

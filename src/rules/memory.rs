@@ -3,9 +3,9 @@
 
 use super::builder::{Builder, Granted};
 use super::Perms;
-use crate::domain::Domain;
 use crate::error::Result;
 use crate::origin::Origin;
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 
 /// `<memory model='nvdimm'>`: `rw` on the backing file.

@@ -14,11 +14,11 @@
 //! - every path is also checked by [`crate::state`] (another domain's private state is
 //!   refused), and the base rules name exactly this domain's own files (`base.rs`).
 
-use crate::domain::Domain;
 use crate::error::{Result, Warning};
 use crate::escape::AaPattern;
 use crate::name::ProfileName;
 use crate::origin::Origin;
+use crate::parse::Domain;
 use crate::policy::Grant;
 use crate::resolve::Resolve;
 

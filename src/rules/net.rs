@@ -3,10 +3,11 @@
 
 use super::builder::{Builder, Granted};
 use super::{shared, ChildProfile, Perms};
-use crate::domain::{Domain, InterfaceType};
 use crate::error::{Error, Result};
 use crate::escape::{AaPattern, Glob, Part};
 use crate::name::ProfileName;
+use crate::parse::net::InterfaceType;
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 use crate::state::Owner;
 

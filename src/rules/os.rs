@@ -2,9 +2,10 @@
 
 use super::builder::Builder;
 use super::Perms;
-use crate::domain::{AbsPath, Domain};
+use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::parse::os::origin;
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 
 pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {

@@ -2,8 +2,9 @@
 
 use super::builder::Builder;
 use super::Perms;
-use crate::domain::{Domain, ShmemModel};
 use crate::error::Result;
+use crate::parse::shmem::ShmemModel;
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 use std::path::PathBuf;
 

@@ -3,9 +3,10 @@
 
 use super::builder::{Builder, Granted};
 use super::Perms;
-use crate::domain::{Domain, SmartcardMode};
 use crate::error::Result;
 use crate::escape::Glob;
+use crate::parse::smartcard::SmartcardMode;
+use crate::parse::Domain;
 use crate::policy::Scope;
 use crate::resolve::Resolve;
 use std::path::Path;

@@ -4,10 +4,11 @@
 
 use super::builder::{Builder, Granted};
 use super::Perms;
-use crate::domain::{Domain, TpmBackend};
 use crate::error::{Error, Result};
 use crate::escape::{AaPattern, Glob, Part};
 use crate::parse::tpm::passthrough_origin;
+use crate::parse::tpm::TpmBackend;
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 use crate::state::Owner;
 
