@@ -9,7 +9,7 @@
 
 use crate::cli::{Mode, Request};
 use crate::config::Config;
-use crate::error::{Error, Result, Warning};
+use crate::error::{Diagnostics, Error, Result};
 use crate::fsio;
 use crate::name::ProfileName;
 use crate::parse::Domain;
@@ -23,24 +23,24 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 /// Runs a request. `stdin` is read only by modes that need the XML; dry-run output goes to
-/// `out`; warnings are pushed to `warnings` as they are found (also when the run fails).
+/// `out`; warnings go to `diag` as they are found (also when the run fails).
 pub fn run(
     req: &Request,
     stdin: &mut dyn Read,
     out: &mut dyn Write,
-    warnings: &mut Vec<Warning>,
+    diag: &mut Diagnostics,
 ) -> Result<()> {
     let mut store = Store::new(&req.apparmor_dir);
     let parser = Parser::new(req.parser.clone(), &req.apparmor_dir);
     let result = match req.mode {
-        Mode::Create | Mode::Replace => generate(req, &mut store, &parser, stdin, out, warnings),
-        Mode::Add => parser_only(req, &mut store, &parser, Op::Add, out, warnings),
-        Mode::Remove => parser_only(req, &mut store, &parser, Op::Remove, out, warnings),
-        Mode::Delete => delete(req, &mut store, &parser, out, warnings),
+        Mode::Create | Mode::Replace => generate(req, &mut store, &parser, stdin, out, diag),
+        Mode::Add => parser_only(req, &mut store, &parser, Op::Add, out, diag),
+        Mode::Remove => parser_only(req, &mut store, &parser, Op::Remove, out, diag),
+        Mode::Delete => delete(req, &mut store, &parser, out, diag),
     };
     // The store's warnings not taken yet (a skipped lock or directory fsync), also when the
     // run failed.
-    warnings.extend(store.take_warnings());
+    diag.notes(store.take_warnings());
     result
 }
 
@@ -75,7 +75,7 @@ fn generate(
     parser: &Parser,
     stdin: &mut dyn Read,
     out: &mut dyn Write,
-    warnings: &mut Vec<Warning>,
+    diag: &mut Diagnostics,
 ) -> Result<()> {
     let domain = read_domain(stdin, &req.profile)?;
     let config = load_config(&req.config)?;
@@ -94,13 +94,7 @@ fn generate(
         backing_deny_write: config.backing_deny_write,
     };
     // Pushes its warnings also when it fails: those before the failing element are kept.
-    let set = rules::build_with(
-        &domain,
-        req.extra.as_ref(),
-        &options,
-        &mut resolver,
-        warnings,
-    )?;
+    let set = rules::build_with(&domain, req.extra.as_ref(), &options, &mut resolver, diag)?;
 
     let template = render::Template::choose(
         domain.virt_type,
@@ -124,7 +118,7 @@ fn generate(
     };
     // The store's warnings as they happen, not after this run's later ones: one stream in
     // the order things were found.
-    warnings.extend(store.take_warnings());
+    diag.notes(store.take_warnings());
     let existing_profile = fsio::read_own(&profile_path)?;
     match (req.mode, &existing_profile) {
         (Mode::Create, Some(_)) => {
@@ -145,10 +139,10 @@ fn generate(
     let new_profile = match &existing_profile {
         Some(p) if !p.is_empty() => None,
         Some(_) => {
-            warnings.push(Warning(format!(
+            diag.note(format!(
                 "{} is empty; recreating it from the template",
                 crate::error::quote_path(&profile_path)
-            )));
+            ));
             Some(profile_text)
         }
         None => Some(profile_text),
@@ -200,11 +194,9 @@ fn generate(
     if let Err(e) = result {
         let restored = snapshot.restore(store);
         // The writes' and the restore's store warnings come before the restore's outcome.
-        warnings.extend(store.take_warnings());
+        diag.notes(store.take_warnings());
         if let Err(restore) = restored {
-            warnings.push(Warning(format!(
-                "could not restore the previous files: {restore}"
-            )));
+            diag.note(format!("could not restore the previous files: {restore}"));
         }
         return Err(e);
     }
@@ -269,7 +261,7 @@ fn parser_only(
     parser: &Parser,
     op: Op,
     out: &mut dyn Write,
-    warnings: &mut Vec<Warning>,
+    diag: &mut Diagnostics,
 ) -> Result<()> {
     let profile_path = store.profile_path(&req.profile);
     if !profile_path.exists() {
@@ -288,9 +280,9 @@ fn parser_only(
         return Ok(());
     }
     let _lock = store.lock(&req.profile)?;
-    warnings.extend(store.take_warnings());
+    diag.notes(store.take_warnings());
     if !req.no_load {
-        unload_or_load(parser, op, &profile_path, warnings)?;
+        unload_or_load(parser, op, &profile_path, diag)?;
     }
     Ok(())
 }
@@ -300,7 +292,7 @@ fn delete(
     store: &mut Store,
     parser: &Parser,
     out: &mut dyn Write,
-    warnings: &mut Vec<Warning>,
+    diag: &mut Diagnostics,
 ) -> Result<()> {
     let profile_path = store.profile_path(&req.profile);
     let files_path = store.files_path(&req.profile);
@@ -327,9 +319,9 @@ fn delete(
         return Ok(());
     }
     let lock = store.lock(&req.profile)?;
-    warnings.extend(store.take_warnings());
+    diag.notes(store.take_warnings());
     if has_profile && !req.no_load {
-        unload_or_load(parser, Op::Remove, &profile_path, warnings)?;
+        unload_or_load(parser, Op::Remove, &profile_path, diag)?;
     }
     store.remove_optional(&files_path)?;
     // Also when the lock could not be taken: a lock file an earlier run left goes too.
@@ -337,17 +329,12 @@ fn delete(
     Ok(())
 }
 
-fn unload_or_load(
-    parser: &Parser,
-    op: Op,
-    profile: &Path,
-    warnings: &mut Vec<Warning>,
-) -> Result<()> {
+fn unload_or_load(parser: &Parser, op: Op, profile: &Path, diag: &mut Diagnostics) -> Result<()> {
     if parser.run(op, profile)? == Outcome::NotLoaded {
-        warnings.push(Warning(format!(
+        diag.note(format!(
             "{} was not loaded; nothing to unload",
             crate::error::quote_path(profile)
-        )));
+        ));
     }
     Ok(())
 }

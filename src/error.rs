@@ -203,6 +203,13 @@ impl Diagnostics {
         self.items.push((self.last, Warning(msg.into())));
     }
 
+    /// Warnings about no element, collected elsewhere (the store's).
+    pub fn notes(&mut self, warnings: impl IntoIterator<Item = Warning>) {
+        for w in warnings {
+            self.note(w.0);
+        }
+    }
+
     /// No warning so far.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()

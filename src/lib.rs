@@ -95,7 +95,7 @@ pub mod state;
 pub mod store;
 pub mod xml;
 
-use error::{Error, Warning};
+use error::{Diagnostics, Error};
 
 /// The name messages are prefixed with, as libvirt's helper does (`virt-aa-helper: error: ...`).
 pub const PROGRAM: &str = "virt-aa-helper";
@@ -130,15 +130,16 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let mut warnings: Vec<Warning> = Vec::new();
+    // The run's one diagnostics sink, printed also when the run fails.
+    let mut diag = Diagnostics::default();
     let result = check_privileges().and_then(|()| match cli::parse_args(args)? {
         cli::Parsed::Print(text) => {
             let _ = out.write_all(text.as_bytes());
             Ok(())
         }
-        cli::Parsed::Run(req) => app::run(&req, stdin, out, &mut warnings),
+        cli::Parsed::Run(req) => app::run(&req, stdin, out, &mut diag),
     });
-    for w in &warnings {
+    for w in diag.into_warnings() {
         let _ = writeln!(err, "{PROGRAM}: warning: {w}");
     }
     match result {

@@ -648,20 +648,6 @@ fn check(sources: &[Source]) -> Report {
     report
 }
 
-/// The modules reachable from `from` along `edges`.
-fn reachable(edges: &[Edge], from: &str) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
-    let mut queue = vec![from.to_string()];
-    while let Some(m) = queue.pop() {
-        for e in edges.iter().filter(|e| e.from == m) {
-            if seen.insert(e.to.clone()) {
-                queue.push(e.to.clone());
-            }
-        }
-    }
-    seen
-}
-
 /// One cycle per strongly connected component of more than one module.
 fn cycles(edges: &[Edge]) -> Vec<Vec<Edge>> {
     let mut out: BTreeMap<&str, Vec<&Edge>> = BTreeMap::new();

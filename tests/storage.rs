@@ -434,6 +434,42 @@ fn warnings_before_a_refused_disk_are_printed_in_document_order() {
     }
 }
 
+/// The same across element families: the rules are built family by family in libvirt's
+/// order (disks, then chardevs, then the paths 9.0 ignored), but a failed run prints the
+/// warnings found before the error in the order of their elements in the document.
+#[test]
+fn warnings_from_several_element_families_come_in_document_order() {
+    let t = Tree::new();
+    let devices = format!(
+        "    <serial type='file'><source path='{serial}'/></serial>\n\
+         \x20   <audio id='1' type='file' path='guest.wav'/>\n\
+         {disk}\
+         \x20   <pstore backend='acpi-erst'><path>/etc/shadow</path><size unit='KiB'>8</size></pstore>\n",
+        serial = t.s("missing/serial.log"),
+        disk = disk(&t.s("missing/new.img"), "vda", ""),
+    );
+    let err = refused(&domain(&devices, ""));
+    let lines: Vec<&str> = err.lines().collect();
+    let want = [
+        format!(
+            "virt-aa-helper: warning: '{}' (from serial 0) does not exist yet",
+            t.s("missing/serial.log")
+        ),
+        "virt-aa-helper: warning: audio 0: 'guest.wav' is not an absolute path; no rule"
+            .to_string(),
+        format!(
+            "virt-aa-helper: warning: '{}' (from disk vda) does not exist yet",
+            t.s("missing/new.img")
+        ),
+        "virt-aa-helper: error: '/etc/shadow': ".to_string(),
+    ];
+    assert_eq!(lines.len(), want.len(), "{err}");
+    for (line, want) in lines.iter().zip(&want) {
+        assert!(line.starts_with(want.as_str()), "{want:?} in place in:\n{err}");
+    }
+    assert!(lines[3].ends_with("(from pstore 0)"), "{err}");
+}
+
 #[test]
 fn self_referencing_image_is_a_loop() {
     let t = Tree::new();

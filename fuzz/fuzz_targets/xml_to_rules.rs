@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::path::{Path, PathBuf};
-use virt_aa_helper::error::{Error, Result, Warning};
+use virt_aa_helper::error::{Diagnostics, Error, Result};
 use virt_aa_helper::origin::Origin;
 use virt_aa_helper::resolve::{CanonicalPath, Chain, Resolve, UsbId};
 
@@ -12,7 +12,12 @@ use virt_aa_helper::resolve::{CanonicalPath, Chain, Resolve, UsbId};
 struct Lexical;
 
 impl Resolve for Lexical {
-    fn canonical(&mut self, raw: &Path, origin: &Origin) -> Result<CanonicalPath> {
+    fn canonical(
+        &mut self,
+        raw: &Path,
+        origin: &Origin,
+        _: &mut Diagnostics,
+    ) -> Result<CanonicalPath> {
         CanonicalPath::from_canonical_literal(raw).ok_or_else(|| Error::Path {
             path: raw.to_path_buf(),
             origin: origin.to_string(),
@@ -25,10 +30,11 @@ impl Resolve for Lexical {
         _: &CanonicalPath,
         _: Option<&str>,
         _: &Origin,
+        _: &mut Diagnostics,
     ) -> Result<Chain> {
         Ok(Chain::default())
     }
-    fn usb_device(&mut self, _: UsbId) -> Option<PathBuf> {
+    fn usb_device(&mut self, _: UsbId, _: &Origin, _: &mut Diagnostics) -> Option<PathBuf> {
         None
     }
     fn pci_files(&mut self, _: &str) -> Vec<PathBuf> {
@@ -37,7 +43,13 @@ impl Resolve for Lexical {
     fn drm_render_node(&mut self) -> Option<PathBuf> {
         None
     }
-    fn volume_path(&mut self, _: &str, _: &str) -> Result<Option<PathBuf>> {
+    fn volume_path(
+        &mut self,
+        _: &str,
+        _: &str,
+        _: &Origin,
+        _: &mut Diagnostics,
+    ) -> Result<Option<PathBuf>> {
         Ok(None)
     }
     fn iommu_group(&mut self, _: &str) -> Option<u32> {
@@ -45,9 +57,6 @@ impl Resolve for Lexical {
     }
     fn tpm_cancel(&mut self, _: &str) -> Option<PathBuf> {
         None
-    }
-    fn take_warnings(&mut self) -> Vec<Warning> {
-        Vec::new()
     }
 }
 
@@ -60,7 +69,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(domain) = virt_aa_helper::parse::parse_domain(text) else {
         return;
     };
-    if let Ok(set) = virt_aa_helper::rules::build(&domain, None, &mut Lexical, &mut Vec::new()) {
+    if let Ok(set) =
+        virt_aa_helper::rules::build(&domain, None, &mut Lexical, &mut Diagnostics::default())
+    {
         // Every rule is one line (two more for a read-only file's deny) and each child
         // profile keeps its 17 template lines: no injected newline can reach the profile.
         let all = set.all();

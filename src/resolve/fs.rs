@@ -6,7 +6,7 @@
 //! from `/etc/libvirt/storage` through [`crate::fsio`].
 
 use super::{Chain, ChainLayer, CompanionFile, Resolve, UsbId};
-use crate::error::{quote, quote_path, Error, Result, Warning};
+use crate::error::{quote, quote_path, Diagnostics, Error, Result};
 use crate::fsio;
 use crate::image::{self, CompanionKind, HEADER_READ};
 use crate::origin::Origin;
@@ -29,7 +29,6 @@ pub const MAX_CHAIN_DEPTH: usize = 200;
 /// The real resolver.
 #[derive(Debug)]
 pub struct FsResolver {
-    warnings: Vec<Warning>,
     sysfs: PathBuf,
     pools: PathBuf,
 }
@@ -37,7 +36,6 @@ pub struct FsResolver {
 impl Default for FsResolver {
     fn default() -> Self {
         FsResolver {
-            warnings: Vec::new(),
             sysfs: PathBuf::from(DEFAULT_SYSFS),
             pools: PathBuf::from(DEFAULT_POOL_DIR),
         }
@@ -65,29 +63,28 @@ impl FsResolver {
         self
     }
 
-    fn warn(&mut self, msg: String) {
-        self.warnings.push(Warning(msg));
-    }
-
     /// The local path a header names, made absolute: QEMU resolves a relative name against
     /// the directory of the image as it was opened (`bdrv_get_full_backing_filename`), not
     /// against its realpath. `None`, with a warning, for a non-local name (network
     /// protocols need no file rule).
     fn local_name(
-        &mut self,
         name: &str,
         image_raw: &Path,
         image: &CanonicalPath,
         origin: &Origin,
+        diag: &mut Diagnostics,
     ) -> Option<PathBuf> {
         let local = match classify(name) {
             Name::Local(p) => p,
             Name::Network => {
-                self.warn(format!(
-                    "{} (from {origin}) names the non-local {}; no file rule is needed for it",
-                    quote_path(image.as_path()),
-                    quote(name)
-                ));
+                diag.warn(
+                    origin,
+                    format!(
+                        "{} (from {origin}) names the non-local {}; no file rule is needed for it",
+                        quote_path(image.as_path()),
+                        quote(name)
+                    ),
+                );
                 return None;
             }
         };
@@ -103,7 +100,12 @@ impl FsResolver {
 }
 
 impl Resolve for FsResolver {
-    fn canonical(&mut self, raw: &Path, origin: &Origin) -> Result<CanonicalPath> {
+    fn canonical(
+        &mut self,
+        raw: &Path,
+        origin: &Origin,
+        diag: &mut Diagnostics,
+    ) -> Result<CanonicalPath> {
         match canonicalize(raw) {
             Ok(c) => {
                 if let Some(first) = c.missing_from {
@@ -117,7 +119,7 @@ impl Resolve for FsResolver {
                             quote_path(c.path.as_path())
                         )
                     };
-                    self.warn(msg);
+                    diag.warn(origin, msg);
                 }
                 Ok(c.path)
             }
@@ -135,6 +137,7 @@ impl Resolve for FsResolver {
         top: &CanonicalPath,
         format: Option<&str>,
         origin: &Origin,
+        diag: &mut Diagnostics,
     ) -> Result<Chain> {
         let mut chain = Chain::default();
         let mut seen: HashSet<CanonicalPath> = HashSet::from([top.clone()]);
@@ -147,7 +150,7 @@ impl Resolve for FsResolver {
         loop {
             let Some(fmt) = cur_format.as_deref() else {
                 if !chain.layers.is_empty() {
-                    self.warn(format!(
+                    diag.warn(&cur_origin, format!(
                         "{} (from {cur_origin}) has no format recorded by the image above it; it is not probed (a guest could forge its header), so its own backing chain is not followed",
                         quote_path(cur.as_path())
                     ));
@@ -156,7 +159,7 @@ impl Resolve for FsResolver {
             };
             if !image::READABLE.contains(&fmt) {
                 if fmt != "raw" {
-                    self.warn(format!(
+                    diag.warn(&cur_origin, format!(
                         "{} (from {cur_origin}) is a {} image, whose header is not read; its backing chain is not followed",
                         quote_path(cur.as_path()),
                         quote(fmt)
@@ -172,7 +175,7 @@ impl Resolve for FsResolver {
                 })?,
                 Ok(None) => None,
                 Err(why) => {
-                    self.warn(format!(
+                    diag.warn(&cur_origin, format!(
                         "cannot read the header of {} (from {cur_origin}): {why}; its own rule is kept but the chain ends there",
                         quote_path(cur.as_path())
                     ));
@@ -187,17 +190,17 @@ impl Resolve for FsResolver {
                 // against the image's directory like a backing name: a relative one is
                 // relative to QEMU's working directory, which the helper cannot know.
                 if c.kind == CompanionKind::DataFile && !Path::new(&c.name).is_absolute() {
-                    self.warn(format!(
+                    diag.warn(&c_origin, format!(
                         "{} (from {c_origin}) names the data file {}, not an absolute path: QEMU opens it relative to its own working directory, so no rule is written for it (declare the data file with <dataStore>)",
                         quote_path(cur.as_path()),
                         quote(&c.name)
                     ));
                     continue;
                 }
-                let Some(c_raw) = self.local_name(&c.name, &cur_raw, &cur, &c_origin) else {
+                let Some(c_raw) = Self::local_name(&c.name, &cur_raw, &cur, &c_origin, diag) else {
                     continue;
                 };
-                let path = self.canonical(&c_raw, &c_origin)?;
+                let path = self.canonical(&c_raw, &c_origin, diag)?;
                 let file = CompanionFile {
                     kind: c.kind,
                     raw: c_raw,
@@ -212,11 +215,12 @@ impl Resolve for FsResolver {
             let Some(backing) = info.backing else { break };
             let depth = chain.layers.len() + 1;
             let layer_origin = origin.with(format_args!("backing {depth}"));
-            let Some(next_raw) = self.local_name(&backing.name, &cur_raw, &cur, &layer_origin)
+            let Some(next_raw) =
+                Self::local_name(&backing.name, &cur_raw, &cur, &layer_origin, diag)
             else {
                 break;
             };
-            let next = self.canonical(&next_raw, &layer_origin)?;
+            let next = self.canonical(&next_raw, &layer_origin, diag)?;
             trail.push(next.as_path().to_path_buf());
             if !seen.insert(next.clone()) {
                 let cycle: Vec<String> = trail.iter().map(|p| quote_path(p)).collect();
@@ -247,7 +251,12 @@ impl Resolve for FsResolver {
         Ok(chain)
     }
 
-    fn usb_device(&mut self, id: UsbId) -> Option<PathBuf> {
+    fn usb_device(
+        &mut self,
+        id: UsbId,
+        origin: &Origin,
+        diag: &mut Diagnostics,
+    ) -> Option<PathBuf> {
         if id.vendor.is_none() && id.bus.is_none() {
             return None;
         }
@@ -288,7 +297,7 @@ impl Resolve for FsResolver {
             [one] => Some(one.clone()),
             [] => None,
             many => {
-                self.warn(format!(
+                diag.warn(origin, format!(
                     "{} USB devices match vendor {:04x} product {:04x}; add <address> to choose one",
                     many.len(),
                     id.vendor.unwrap_or(0),
@@ -329,7 +338,13 @@ impl Resolve for FsResolver {
         nodes.into_iter().next()
     }
 
-    fn volume_path(&mut self, pool: &str, volume: &str) -> Result<Option<PathBuf>> {
+    fn volume_path(
+        &mut self,
+        pool: &str,
+        volume: &str,
+        origin: &Origin,
+        diag: &mut Diagnostics,
+    ) -> Result<Option<PathBuf>> {
         let file = self.pools.join(format!("{pool}.xml"));
         let text = match fsio::read_optional(&file) {
             Ok(Some(bytes)) => match String::from_utf8(bytes) {
@@ -350,17 +365,17 @@ impl Resolve for FsResolver {
                 });
             }
             Err(e) => {
-                self.warn(format!("storage pool {}: {e}", quote(pool)));
+                diag.warn(origin, format!("storage pool {}: {e}", quote(pool)));
                 return Ok(None);
             }
         };
         let root = match crate::xml::parse(&text) {
             Ok(root) => root,
             Err(e) => {
-                self.warn(format!(
-                    "storage pool definition {}: {e}",
-                    quote_path(&file)
-                ));
+                diag.warn(
+                    origin,
+                    format!("storage pool definition {}: {e}", quote_path(&file)),
+                );
                 return Ok(None);
             }
         };
@@ -396,10 +411,6 @@ impl Resolve for FsResolver {
             .iter()
             .map(|class| self.sysfs.join(class).join(device).join("device/cancel"))
             .find(|p| p.exists())
-    }
-
-    fn take_warnings(&mut self) -> Vec<Warning> {
-        std::mem::take(&mut self.warnings)
     }
 }
 

@@ -23,7 +23,7 @@ pub use crate::path::CanonicalPath;
 pub use canonical::{canonicalize, CanonError, Canonical};
 pub use fs::{FsResolver, DEFAULT_POOL_DIR, DEFAULT_SYSFS, MAX_CHAIN_DEPTH};
 
-use crate::error::{Result, Warning};
+use crate::error::{Diagnostics, Result};
 use crate::image::CompanionKind;
 use crate::origin::Origin;
 use std::path::{Path, PathBuf};
@@ -64,8 +64,14 @@ pub struct Chain {
 
 /// Filesystem questions the rules stage asks.
 pub trait Resolve {
-    /// The canonical form of an absolute path from the XML or the command line.
-    fn canonical(&mut self, raw: &Path, origin: &Origin) -> Result<CanonicalPath>;
+    /// The canonical form of an absolute path from the XML or the command line. Findings
+    /// (a path that does not exist yet) go to `diag`, about `origin`.
+    fn canonical(
+        &mut self,
+        raw: &Path,
+        origin: &Origin,
+        diag: &mut Diagnostics,
+    ) -> Result<CanonicalPath>;
 
     /// The files below and beside the image `raw` (canonical form `top`), whose declared
     /// format is `format`. Empty when there is none or the chain cannot be followed safely.
@@ -75,12 +81,14 @@ pub trait Resolve {
         top: &CanonicalPath,
         format: Option<&str>,
         origin: &Origin,
+        diag: &mut Diagnostics,
     ) -> Result<Chain>;
 
     /// The device node of a host USB device (`/dev/bus/usb/BBB/DDD`), found in sysfs by
     /// vendor/product and/or bus/device like libvirt's `virHostdevFindUSBDevice`; `None` if
     /// the host has no such device.
-    fn usb_device(&mut self, id: UsbId) -> Option<PathBuf>;
+    fn usb_device(&mut self, id: UsbId, origin: &Origin, diag: &mut Diagnostics)
+        -> Option<PathBuf>;
 
     /// The sysfs files QEMU opens for an assigned PCI device (`config`, `resource*`, `rom`,
     /// `vendor`, `device`, `reset` under `/sys/bus/pci/devices/<address>/`, as libvirt's
@@ -96,7 +104,13 @@ pub trait Resolve {
     /// keeps (`/etc/libvirt/storage/<pool>.xml`). `None` if the pool is unknown or has no
     /// local target (network pools). An error if the pool's definition exists but may not
     /// be read (the helper's AppArmor profile lacks the rule): the disk would get no rule.
-    fn volume_path(&mut self, pool: &str, volume: &str) -> Result<Option<PathBuf>>;
+    fn volume_path(
+        &mut self,
+        pool: &str,
+        volume: &str,
+        origin: &Origin,
+        diag: &mut Diagnostics,
+    ) -> Result<Option<PathBuf>>;
 
     /// The IOMMU group number of a PCI device (`/sys/bus/pci/devices/<addr>/iommu_group`).
     fn iommu_group(&mut self, address: &str) -> Option<u32>;
@@ -113,9 +127,6 @@ pub trait Resolve {
     /// `virTPMCreateCancelPath`: `/sys/class/tpm/<dev>/device/cancel`, else
     /// `/sys/class/misc/<dev>/device/cancel`, the one that exists.
     fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf>;
-
-    /// Takes the warnings collected so far.
-    fn take_warnings(&mut self) -> Vec<Warning>;
 }
 
 /// How a `<hostdev type='usb'>` names its device.

@@ -42,7 +42,7 @@ use std::path::Path;
 /// A name whose log or pid file would also be another domain's or a daemon's file (a VM
 /// named `1-other-fs0-fs` has the pid file name of domain `other`'s virtiofsd, one named
 /// `driver` the QEMU driver's lock) gets no rule for it, with a warning.
-pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
+pub(super) fn rules(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<()> {
     if !d.virt_type.is_qemu_driver() {
         return Ok(());
     }
@@ -105,7 +105,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
                 .collect();
             if let Err(why) = owner.check(Path::new(&path), Scope::File) {
                 b.warn(
-                    r,
+                    &origin,
                     format!(
                         "{origin}: no rule for {}: it {why}",
                         crate::error::quote(&path)

@@ -4,7 +4,7 @@
 
 use super::{ChildProfile, Options, Perms, Rule};
 use crate::domain::AbsPath;
-use crate::error::{Error, Result, Warning};
+use crate::error::{Diagnostics, Error, Result};
 use crate::escape::{AaPattern, Glob, Part};
 use crate::origin::Origin;
 use crate::policy::{self, Scope};
@@ -71,12 +71,13 @@ impl Checked<'_> {
     }
 }
 
-/// Collects the rules of one domain, without duplicates, and the warnings found on the
-/// way.
-pub struct Builder {
+/// Collects the rules of one domain, without duplicates, and reports what it finds on the
+/// way to the run's one diagnostics sink.
+pub struct Builder<'d> {
     pub(super) out: Vec<Rule>,
     seen: HashSet<(AaPattern, Perms, bool)>,
-    pub(super) warnings: Vec<Warning>,
+    /// The run's warnings (also the resolver's: they are passed the same sink).
+    pub diag: &'d mut Diagnostics,
     /// Child profiles, written after the file rules.
     pub(super) children: Vec<ChildProfile>,
     /// Site settings.
@@ -89,13 +90,13 @@ pub struct Builder {
     pub vfio_groups: Option<Vec<(u32, Origin)>>,
 }
 
-impl Builder {
+impl<'d> Builder<'d> {
     /// An empty builder.
-    pub fn new(options: Options, owner: Option<Owner>) -> Self {
+    pub fn new(options: Options, owner: Option<Owner>, diag: &'d mut Diagnostics) -> Self {
         Builder {
             out: Vec::new(),
             seen: HashSet::new(),
-            warnings: Vec::new(),
+            diag,
             children: Vec::new(),
             options,
             owner,
@@ -103,12 +104,19 @@ impl Builder {
         }
     }
 
-    /// Records a warning after the resolver's pending ones. Both find things while the
-    /// same elements are walked, so taking the resolver's first keeps a single stream in
-    /// document order (collecting the two apart printed them out of order).
-    pub fn warn(&mut self, r: &mut dyn Resolve, msg: String) {
-        self.warnings.extend(r.take_warnings());
-        self.warnings.push(Warning(msg));
+    /// A warning about the element `origin` names.
+    pub fn warn(&mut self, origin: &Origin, msg: String) {
+        self.diag.warn(origin, msg);
+    }
+
+    /// The canonical form of a path (the resolver's findings go to the sink).
+    pub fn canonical(
+        &mut self,
+        r: &mut dyn Resolve,
+        raw: &Path,
+        origin: &Origin,
+    ) -> Result<CanonicalPath> {
+        r.canonical(raw, origin, self.diag)
     }
 
     /// Canonicalizes, checks and adds a rule for one file; returns its canonical path.
@@ -131,7 +139,7 @@ impl Builder {
         perms: Perms,
         origin: &Origin,
     ) -> Result<CanonicalPath> {
-        let canon = r.canonical(raw, origin)?;
+        let canon = self.canonical(r, raw, origin)?;
         self.add(canon.clone(), perms, origin)?;
         Ok(canon)
     }
@@ -172,7 +180,7 @@ impl Builder {
         perms: Perms,
         origin: &Origin,
     ) -> Result<()> {
-        let canon = r.canonical(raw, origin)?;
+        let canon = self.canonical(r, raw, origin)?;
         self.add_in(&canon, perms, Scope::HostDevice, origin)
     }
 

@@ -26,7 +26,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     if !disk.relabel {
         // sVirt: the admin manages this disk's access (and its chain's).
         b.warn(
-            r,
+            origin,
             format!("{origin}: <seclabel model='apparmor' relabel='no'/>: no rule written for it"),
         );
         return Ok(());
@@ -37,10 +37,10 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     let top: Option<(LocalKind, PathBuf)> = match &disk.source {
         Source::Empty => return Ok(()),
         Source::Local { kind, path } => Some((*kind, path.as_path().to_path_buf())),
-        Source::Volume { pool, volume } => match r.volume_path(pool, volume)? {
+        Source::Volume { pool, volume } => match r.volume_path(pool, volume, origin, b.diag)? {
             Some(path) => Some((LocalKind::File, path)),
             None => {
-                b.warn(r, format!(
+                b.warn(origin, format!(
                     "{origin}: volume {} of pool {} not found among the storage pool definitions; no rule",
                     crate::error::quote(volume),
                     crate::error::quote(pool)
@@ -91,7 +91,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
                 }
                 match &layer.source {
                     Source::Local { path, .. } => {
-                        let canon = r.canonical(path.as_path(), lo)?;
+                        let canon = b.canonical(r, path.as_path(), lo)?;
                         b.add_backing(canon, lo)?;
                     }
                     Source::Network { sockets } => {
@@ -113,7 +113,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
             if kind == LocalKind::Dir {
                 return Ok(());
             }
-            let chain = r.image_chain(&raw, &canon, disk.format.as_deref(), origin)?;
+            let chain = r.image_chain(&raw, &canon, disk.format.as_deref(), origin, b.diag)?;
             // Issue 9, class 1: no writable grant ever comes from image bytes (OpenStack
             // CVE-2022-47951, CVE-2024-32498). A companion the header names (the resolver
             // reports only those QEMU opens) is read-only like a backing file, whatever
@@ -132,7 +132,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
                         CompanionKind::DataFile => "declare it with <dataStore> in the disk's <source>",
                         CompanionKind::Extent => "add a rule for it to the VM's own profile or convert the image (README: VMDK descriptors)",
                     };
-                    b.warn(r, format!(
+                    b.warn(&co, format!(
                         "{co}: {} is named by the image, not by the XML, so it is read-only (a writable grant never comes from image bytes) and QEMU cannot write it; {advice}",
                         crate::error::quote_path(c.path.as_path())
                     ));
@@ -171,7 +171,7 @@ fn data_store(
             b.file(r, path, p, &o)?;
         }
         None => {
-            let canon = r.canonical(path.as_path(), &o)?;
+            let canon = b.canonical(r, path.as_path(), &o)?;
             b.add_backing(canon, &o)?;
         }
     }

@@ -57,7 +57,7 @@ impl ExtraFile {
 /// must not contain a restricted tree or shared state).
 pub(super) fn rules(e: &ExtraFile, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     let origin = Origin::new("argument", e.flag);
-    let canon = r.canonical(&e.path, &origin)?;
+    let canon = b.canonical(r, &e.path, &origin)?;
     if e.subtree {
         let g = b
             .checked(&canon, Perms::RWK, Scope::RuntimeSubtree, &origin)?

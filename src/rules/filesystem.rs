@@ -13,7 +13,7 @@ use crate::resolve::Resolve;
 pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     for fs in &d.filesystems {
         let origin = &fs.origin;
-        let canon = r.canonical(fs.source.as_path(), origin)?;
+        let canon = b.canonical(r, fs.source.as_path(), origin)?;
         let perms = if fs.readonly { Perms::R } else { Perms::RWL };
         let checked = b.checked(&canon, perms, Scope::Share, origin)?;
         let all = checked.below(Some(Glob::AnyDepth))?;

@@ -23,7 +23,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
             // libvirt's helper skipped relative paths with a warning (vah_add_path); these
             // elements got no rule at all from it, so a relative one is not an error here.
             Err(raw) => b.warn(
-                r,
+                &h.origin,
                 format!(
                     "{}: {} is not an absolute path; no rule",
                     h.origin,

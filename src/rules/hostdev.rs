@@ -31,12 +31,12 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
                     bus: *bus,
                     device: *device,
                 };
-                match r.usb_device(id) {
+                match r.usb_device(id, &origin, b.diag) {
                     Some(node) => {
                         b.file_at(r, &node, Perms::RW, &origin)?;
                     }
                     None => b.warn(
-                        r,
+                        &origin,
                         format!(
                         "{origin}: no such USB device on this host; no rule (libvirt skips it too)"
                     ),
@@ -49,7 +49,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
                 let files = r.pci_files(address);
                 if files.is_empty() {
                     b.warn(
-                        r,
+                        &origin,
                         format!("{origin}: no such PCI device on this host; no sysfs rules"),
                     );
                 }

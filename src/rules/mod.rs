@@ -14,7 +14,7 @@
 //! - every path is also checked by [`crate::state`] (another domain's private state is
 //!   refused), and the base rules name exactly this domain's own files (`base.rs`).
 
-use crate::error::{Result, Warning};
+use crate::error::{Diagnostics, Result};
 use crate::escape::AaPattern;
 use crate::name::ProfileName;
 use crate::origin::Origin;
@@ -169,7 +169,7 @@ impl Default for Options {
 }
 
 /// Writes the rules one element family needs.
-pub type Emitter = fn(&Domain, &mut Builder, &mut dyn Resolve) -> Result<()>;
+pub type Emitter = fn(&Domain, &mut Builder<'_>, &mut dyn Resolve) -> Result<()>;
 
 /// Every emitter, in the order their rules are written. The order is libvirt 9.0's
 /// (`get_files` in `src/security/virt-aa-helper.c`): base rules, disks with their backing
@@ -210,30 +210,25 @@ pub fn build(
     domain: &Domain,
     extra: Option<&ExtraFile>,
     r: &mut impl Resolve,
-    warnings: &mut Vec<Warning>,
+    diag: &mut Diagnostics,
 ) -> Result<RuleSet> {
-    build_with(domain, extra, &Options::default(), r, warnings)
+    build_with(domain, extra, &Options::default(), r, diag)
 }
 
 /// Builds the rules for `domain` (and the extra file, if any). Non-fatal findings (missing
-/// paths, chains not followed), the resolver's and this stage's in one stream in document
-/// order, are pushed to `warnings`, also when the build fails: those found before the
-/// failing element are still worth reporting, and dropping them hid the cause of a later
-/// failure from the admin.
+/// paths, chains not followed), the resolver's and this stage's, go to `diag` as they are
+/// found, so those found before a failing element are still reported: dropping them hid
+/// the cause of a later failure from the admin.
 pub fn build_with(
     domain: &Domain,
     extra: Option<&ExtraFile>,
     options: &Options,
     r: &mut impl Resolve,
-    warnings: &mut Vec<Warning>,
+    diag: &mut Diagnostics,
 ) -> Result<RuleSet> {
     let owner = Some(crate::state::Owner::of(domain));
-    let mut b = Builder::new(options.clone(), owner.clone());
-    let result = build_into(domain, extra, &mut b, r);
-    // The resolver's warnings found after the builder's last one.
-    b.warnings.extend(r.take_warnings());
-    warnings.append(&mut b.warnings);
-    result
+    let mut b = Builder::new(options.clone(), owner, diag);
+    build_into(domain, extra, &mut b, r)
 }
 
 fn build_into(
@@ -247,13 +242,14 @@ fn build_into(
     }
     let rules = std::mem::take(&mut b.out);
     // The -f/-F rule is kept apart: -F appends it alone to an existing .files.
-    let mut x = Builder::new(b.options.clone(), b.owner.clone());
+    let children = std::mem::take(&mut b.children);
+    let mut x = Builder::new(b.options.clone(), b.owner.clone(), b.diag);
     if let Some(e) = extra {
         extra::rules(e, &mut x, r)?;
     }
     Ok(RuleSet {
         rules,
         extra: x.out,
-        children: std::mem::take(&mut b.children),
+        children,
     })
 }

@@ -51,7 +51,7 @@ pub fn vfio_group(
             VfioDevice::Mdev(None) => "mediated device without a valid uuid".to_string(),
         };
         b.warn(
-            r,
+            origin,
             format!("{origin}: {what} not found on this host; no VFIO group granted"),
         );
     }

@@ -33,7 +33,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
             b.push(default_db(), Perms::RK, false, origin.clone());
             continue;
         };
-        let canon = r.canonical(db.as_path(), origin)?;
+        let canon = b.canonical(r, db.as_path(), origin)?;
         if canon.as_path() == Path::new(DEFAULT_DB) {
             b.push(default_db(), Perms::RK, false, origin.clone());
             continue;

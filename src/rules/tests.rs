@@ -1,6 +1,7 @@
 //! Rules for whole domain XMLs, with a fake resolver.
 
 use super::*;
+use crate::error::Warning;
 use crate::parse::parse_domain;
 use crate::resolve::{CanonicalPath, Chain, ChainLayer};
 use std::path::{Path, PathBuf};
@@ -10,14 +11,17 @@ use std::path::{Path, PathBuf};
 #[derive(Default)]
 struct Fake {
     chains: Vec<(&'static str, Vec<&'static str>)>,
-    warnings: Vec<Warning>,
 }
 
 impl Resolve for Fake {
-    fn canonical(&mut self, raw: &Path, origin: &Origin) -> Result<CanonicalPath> {
+    fn canonical(
+        &mut self,
+        raw: &Path,
+        origin: &Origin,
+        diag: &mut Diagnostics,
+    ) -> Result<CanonicalPath> {
         if raw.starts_with("/new") {
-            self.warnings
-                .push(Warning(format!("{} ({origin}) is new", raw.display())));
+            diag.warn(origin, format!("{} ({origin}) is new", raw.display()));
         }
         // Like the real canonicalizer, drop a trailing slash (`/srv/nss/`).
         let clean: PathBuf = raw.components().collect();
@@ -30,6 +34,7 @@ impl Resolve for Fake {
         _: &CanonicalPath,
         format: Option<&str>,
         _: &Origin,
+        _: &mut Diagnostics,
     ) -> Result<Chain> {
         if format.is_none() {
             return Ok(Chain::default());
@@ -53,7 +58,12 @@ impl Resolve for Fake {
             layers,
         })
     }
-    fn usb_device(&mut self, _: crate::resolve::UsbId) -> Option<PathBuf> {
+    fn usb_device(
+        &mut self,
+        _: crate::resolve::UsbId,
+        _: &Origin,
+        _: &mut Diagnostics,
+    ) -> Option<PathBuf> {
         None
     }
     fn pci_files(&mut self, address: &str) -> Vec<PathBuf> {
@@ -64,7 +74,13 @@ impl Resolve for Fake {
     fn drm_render_node(&mut self) -> Option<PathBuf> {
         Some("/dev/dri/renderD128".into())
     }
-    fn volume_path(&mut self, pool: &str, volume: &str) -> Result<Option<PathBuf>> {
+    fn volume_path(
+        &mut self,
+        pool: &str,
+        volume: &str,
+        _: &Origin,
+        _: &mut Diagnostics,
+    ) -> Result<Option<PathBuf>> {
         Ok((pool == "default").then(|| PathBuf::from(format!("/var/lib/libvirt/images/{volume}"))))
     }
     fn iommu_group(&mut self, address: &str) -> Option<u32> {
@@ -80,9 +96,6 @@ impl Resolve for Fake {
     fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {
         (device == "tpm0").then(|| PathBuf::from("/sys/devices/pnp0/00:05/cancel"))
     }
-    fn take_warnings(&mut self) -> Vec<Warning> {
-        std::mem::take(&mut self.warnings)
-    }
 }
 
 fn lines(xml_devices: &str, os: &str, fake: &mut Fake) -> Vec<String> {
@@ -91,7 +104,7 @@ fn lines(xml_devices: &str, os: &str, fake: &mut Fake) -> Vec<String> {
          <os><type>hvm</type>{os}</os><devices>{xml_devices}</devices></domain>"
     );
     let d = parse_domain(&xml).unwrap();
-    let set = build(&d, None, fake, &mut Vec::new()).unwrap();
+    let set = build(&d, None, fake, &mut Diagnostics::default()).unwrap();
     set.rules
         .iter()
         .map(|r| {
@@ -108,7 +121,10 @@ fn lines(xml_devices: &str, os: &str, fake: &mut Fake) -> Vec<String> {
 
 /// The rules for a whole domain XML, with the fake resolver.
 fn build_xml(xml: &str, warnings: &mut Vec<Warning>) -> Result<RuleSet> {
-    build(&parse_domain(xml)?, None, &mut Fake::default(), warnings)
+    let mut diag = Diagnostics::default();
+    let set = build(&parse_domain(xml)?, None, &mut Fake::default(), &mut diag);
+    warnings.extend(diag.into_warnings());
+    set
 }
 
 #[test]
@@ -163,7 +179,6 @@ fn ambiguous_base_rules_are_dropped_with_a_warning() {
 fn disks_chains_and_permissions() {
     let mut fake = Fake {
         chains: vec![("/i/top.qcow2", vec!["/i/base.qcow2"])],
-        ..Fake::default()
     };
     let got = lines(
         "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/><target dev='vda'/></disk>\
@@ -252,7 +267,7 @@ fn restricted_paths_are_refused_with_the_element() {
     let xml = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
         <os><type>hvm</type></os><devices><disk type='file'><source file='/etc/passwd'/><target dev='vda'/></disk></devices></domain>";
     let d = parse_domain(xml).unwrap();
-    let e = build(&d, None, &mut Fake::default(), &mut Vec::new()).unwrap_err();
+    let e = build(&d, None, &mut Fake::default(), &mut Diagnostics::default()).unwrap_err();
     assert_eq!(
         e.to_string(),
         "'/etc/passwd': /etc is never allowed (restricted location) (from disk vda)"
@@ -271,7 +286,7 @@ fn restricted_paths_are_refused_with_the_element() {
         &parse_domain(&kernel).unwrap(),
         None,
         &mut Fake::default(),
-        &mut Vec::new()
+        &mut Diagnostics::default()
     )
     .is_ok());
 }
@@ -296,7 +311,7 @@ fn warnings_in_document_order_also_when_the_build_fails() {
     };
     let text = |w: Vec<Warning>| w.into_iter().map(|w| w.0).collect::<Vec<_>>();
 
-    let mut warnings = Vec::new();
+    let mut warnings = Diagnostics::default();
     let ok = build(
         &parse_domain(&xml("")).unwrap(),
         None,
@@ -304,10 +319,10 @@ fn warnings_in_document_order_also_when_the_build_fails() {
         &mut warnings,
     );
     assert!(ok.is_ok());
-    assert_eq!(text(warnings), want);
+    assert_eq!(text(warnings.into_warnings()), want);
 
     let shadow = "<disk type='file'><source file='/etc/shadow'/><target dev='vdd'/></disk>";
-    let mut warnings = Vec::new();
+    let mut warnings = Diagnostics::default();
     let e = build(
         &parse_domain(&xml(shadow)).unwrap(),
         None,
@@ -316,7 +331,39 @@ fn warnings_in_document_order_also_when_the_build_fails() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("(from disk vdd)"), "{e}");
-    assert_eq!(text(warnings), want);
+    assert_eq!(text(warnings.into_warnings()), want);
+}
+
+/// Rules are built family by family in libvirt's order (disks, chardevs, ..., the paths
+/// 9.0 ignored), but warnings come out in the order of their elements in the document.
+#[test]
+fn warnings_across_element_families_follow_the_document() {
+    let xml = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+        <os><type>hvm</type><nvram>/new/nv.fd</nvram></os><devices>\
+        <audio id='1' type='file' path='rel.wav'/>\
+        <disk type='file'><source file='/new/a.img'/><target dev='vda'/></disk>\
+        <serial type='file'><source path='/new/s0'/></serial>\
+        <disk type='file'><source file='/i/admin.img'><seclabel model='apparmor' relabel='no'/></source><target dev='vdb'/></disk>\
+        </devices></domain>";
+    let mut diag = Diagnostics::default();
+    build(
+        &parse_domain(xml).unwrap(),
+        None,
+        &mut Fake::default(),
+        &mut diag,
+    )
+    .unwrap();
+    let got: Vec<String> = diag.into_warnings().into_iter().map(|w| w.0).collect();
+    assert_eq!(
+        got,
+        [
+            "/new/nv.fd (os nvram) is new",
+            "audio 0: 'rel.wav' is not an absolute path; no rule",
+            "/new/a.img (disk vda) is new",
+            "/new/s0 (serial 0) is new",
+            "disk vdb: <seclabel model='apparmor' relabel='no'/>: no rule written for it",
+        ]
+    );
 }
 
 #[test]
@@ -324,7 +371,13 @@ fn extra_files_and_subtrees() {
     let xml = "<domain type='lxc'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>exe</type></os></domain>";
     let d = parse_domain(xml).unwrap();
     let x = ExtraFile::parse(Path::new("/run/libvirt/qemu/channel/1-v/{,**}"), "-F").unwrap();
-    let set = build(&d, Some(&x), &mut Fake::default(), &mut Vec::new()).unwrap();
+    let set = build(
+        &d,
+        Some(&x),
+        &mut Fake::default(),
+        &mut Diagnostics::default(),
+    )
+    .unwrap();
     assert!(set.rules.is_empty(), "lxc gets no base rules");
     assert_eq!(
         set.extra[0].pattern.as_str(),
@@ -332,11 +385,23 @@ fn extra_files_and_subtrees() {
     );
     assert_eq!(set.extra[0].perms, Perms::RWK);
     let x = ExtraFile::parse(Path::new("/run/hugepages/kvm/**"), "-F").unwrap();
-    let set = build(&d, Some(&x), &mut Fake::default(), &mut Vec::new()).unwrap();
+    let set = build(
+        &d,
+        Some(&x),
+        &mut Fake::default(),
+        &mut Diagnostics::default(),
+    )
+    .unwrap();
     assert_eq!(set.extra[0].pattern.as_str(), "/run/hugepages/kvm/\\*\\*");
     assert!(ExtraFile::parse(Path::new("rel/x"), "-F").is_err());
     let root = ExtraFile::parse(Path::new("/{,**}"), "-F").unwrap();
-    assert!(build(&d, Some(&root), &mut Fake::default(), &mut Vec::new()).is_err());
+    assert!(build(
+        &d,
+        Some(&root),
+        &mut Fake::default(),
+        &mut Diagnostics::default()
+    )
+    .is_err());
 }
 
 #[test]
@@ -353,7 +418,7 @@ fn duplicate_rules_are_written_once() {
 fn hostile_names_are_escaped_in_base_rules() {
     let xml = "<domain type='qemu'><name>a*{b,c}@{HOME}\\</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>hvm</type></os></domain>";
     let d = parse_domain(xml).unwrap();
-    let set = build(&d, None, &mut Fake::default(), &mut Vec::new()).unwrap();
+    let set = build(&d, None, &mut Fake::default(), &mut Diagnostics::default()).unwrap();
     assert_eq!(
         set.rules[0].pattern.as_str(),
         "/var/log/libvirt/qemu/a\\*\\{b\\,c\\}\\@\\{HOME\\}\\134.log"
@@ -452,7 +517,7 @@ fn hostile_device_strings_are_escaped_or_refused() {
         &parse_domain(xml).unwrap(),
         None,
         &mut Fake::default(),
-        &mut Vec::new(),
+        &mut Diagnostics::default(),
     )
     .unwrap_err();
     assert_eq!(

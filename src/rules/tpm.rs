@@ -121,7 +121,7 @@ pub(super) fn passthrough(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> R
         match tpm_name.filter(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())) {
             Some(_) => match r.tpm_cancel(name) {
                 Some(cancel) => {
-                    let canon = r.canonical(&cancel, &o)?;
+                    let canon = b.canonical(r, &cancel, &o)?;
                     let p = AaPattern::literal_os(canon.as_path().as_os_str()).map_err(|e| {
                         Error::Path {
                             path: canon.as_path().to_path_buf(),
@@ -140,7 +140,7 @@ pub(super) fn passthrough(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> R
                     );
                 }
                 None => b.warn(
-                    r,
+                    &o,
                     format!(
                         "{o}: no cancel file for {} in sysfs",
                         crate::error::quote(name)
@@ -148,7 +148,7 @@ pub(super) fn passthrough(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> R
                 ),
             },
             None => b.warn(
-                r,
+                &o,
                 format!(
                     "{o}: {} is not a TPM device name (tpmN); no cancel file",
                     crate::error::quote(name)
