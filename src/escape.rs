@@ -130,6 +130,32 @@ impl AaPattern {
         Ok(AaPattern(out))
     }
 
+    /// A pattern from a template written in the source code, whose `{}` holes are filled
+    /// with runtime text, escaped: `fill("/var/log/libvirt/qemu/{}.log", &[name])` reads
+    /// like libvirt's own C format strings. The template is tool text, as for
+    /// [`AaPattern::fixed`] (it may hold globs: `"/run/libvirt/qemu/passt/{}-*.socket"`);
+    /// only the arguments come from outside, and each is escaped. The number of holes and
+    /// arguments must match (a caller's bug otherwise: checked in debug builds, and every
+    /// template is exercised by the tests).
+    pub fn fill(template: &'static str, args: &[&str]) -> Result<Self, EscapeError> {
+        debug_assert_eq!(template.matches("{}").count(), args.len(), "{template}");
+        let mut out = String::new();
+        let mut args = args.iter();
+        for (i, piece) in template.split("{}").enumerate() {
+            if i > 0 {
+                escape_into(args.next().copied().unwrap_or_default(), &mut out)?;
+            }
+            out.push_str(piece);
+        }
+        if out.is_empty() {
+            return Err(EscapeError::Empty);
+        }
+        if out.len() > MAX_PATTERN_LEN {
+            return Err(EscapeError::TooLong(out.len()));
+        }
+        Ok(AaPattern(out))
+    }
+
     /// A pattern written in the source code itself (libvirt's fixed GL and VFIO blocks).
     /// Only a `&'static str` is accepted, so no runtime value can become a pattern this way.
     pub fn fixed(text: &'static str) -> Self {
@@ -191,6 +217,37 @@ mod tests {
         AaPattern::literal(s)
             .map(|p| p.0)
             .unwrap_or_else(|e| format!("ERR {e}"))
+    }
+
+    #[test]
+    fn fill_escapes_only_the_arguments() {
+        let p = AaPattern::fill("/run/libvirt/qemu/passt/{}-*.socket", &["1-a*b"]).unwrap();
+        assert_eq!(p.as_str(), "/run/libvirt/qemu/passt/1-a\\*b-*.socket");
+        let p = AaPattern::fill("/var/lib/libvirt/swtpm/{}/{}/**", &["u{,}", "tpm2"]).unwrap();
+        assert_eq!(p.as_str(), "/var/lib/libvirt/swtpm/u\\{\\,\\}/tpm2/**");
+        let p = AaPattern::fill("{}", &["/x\\y"]).unwrap();
+        assert_eq!(p.as_str(), "/x\\134y");
+        assert_eq!(
+            AaPattern::fill("/l/{}.log", &["a\nb"]),
+            Err(EscapeError::Control('\n'))
+        );
+        assert_eq!(AaPattern::fill("{}", &[""]), Err(EscapeError::Empty));
+        let long = "x".repeat(MAX_PATTERN_LEN);
+        assert!(AaPattern::fill("{}", &[&long]).is_ok());
+        assert_eq!(
+            AaPattern::fill("/{}", &[&long]),
+            Err(EscapeError::TooLong(MAX_PATTERN_LEN + 1))
+        );
+        // The same text as the parts it replaces.
+        assert_eq!(
+            AaPattern::fill("/var/log/libvirt/qemu/{}.log", &["v m"]).unwrap(),
+            AaPattern::from_parts(&[
+                Part::Lit("/var/log/libvirt/qemu/"),
+                Part::Lit("v m"),
+                Part::Lit(".log")
+            ])
+            .unwrap()
+        );
     }
 
     #[test]

@@ -465,7 +465,10 @@ fn warnings_from_several_element_families_come_in_document_order() {
     ];
     assert_eq!(lines.len(), want.len(), "{err}");
     for (line, want) in lines.iter().zip(&want) {
-        assert!(line.starts_with(want.as_str()), "{want:?} in place in:\n{err}");
+        assert!(
+            line.starts_with(want.as_str()),
+            "{want:?} in place in:\n{err}"
+        );
     }
     assert!(lines[3].ends_with("(from pstore 0)"), "{err}");
 }

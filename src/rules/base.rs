@@ -4,7 +4,6 @@
 use super::builder::Builder;
 use super::Perms;
 use crate::error::Result;
-use crate::escape::{Glob, Part};
 use crate::origin::Origin;
 use crate::parse::Domain;
 use crate::policy::Scope;
@@ -49,60 +48,22 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<
     let name = d.name.as_str();
     let origin = Origin::new("domain", "base");
     let short = Owner::of(d).short_name();
-    let rules: [(Vec<Part<'_>>, Perms); 5] = [
+    let (name, short) = (&[name][..], &[short.as_str()][..]);
+    let rules: [(&'static str, &[&str], Perms); 5] = [
+        ("/var/log/libvirt/qemu/{}.log", name, Perms::W),
+        ("/var/lib/libvirt/qemu/domain-{}/*", short, Perms::RW),
         (
-            vec![
-                Part::Lit("/var/log/libvirt/qemu/"),
-                Part::Lit(name),
-                Part::Lit(".log"),
-            ],
-            Perms::W,
-        ),
-        (
-            vec![
-                Part::Lit("/var/lib/libvirt/qemu/domain-"),
-                Part::Lit(&short),
-                Part::Lit("/"),
-                Part::Glob(Glob::AnyInComponent),
-            ],
+            "/var/lib/libvirt/qemu/channel/target/domain-{}/*",
+            short,
             Perms::RW,
         ),
-        (
-            vec![
-                Part::Lit("/var/lib/libvirt/qemu/channel/target/domain-"),
-                Part::Lit(&short),
-                Part::Lit("/"),
-                Part::Glob(Glob::AnyInComponent),
-            ],
-            Perms::RW,
-        ),
-        (
-            vec![
-                Part::Lit("/run/libvirt/qemu/"),
-                Part::Lit(name),
-                Part::Lit(".pid"),
-            ],
-            Perms::RWK,
-        ),
-        (
-            vec![
-                Part::Lit("/var/lib/libvirt/qemu/nvram/"),
-                Part::Lit(name),
-                Part::Lit("_VARS.fd"),
-            ],
-            Perms::RWK,
-        ),
+        ("/run/libvirt/qemu/{}.pid", name, Perms::RWK),
+        ("/var/lib/libvirt/qemu/nvram/{}_VARS.fd", name, Perms::RWK),
     ];
-    for (parts, perms) in rules {
+    for rule @ (template, args, _) in rules {
         // A rule without a glob names one file: it must be this domain's alone.
-        if let (Some(owner), false) = (&b.owner, parts.iter().any(|p| matches!(p, Part::Glob(_)))) {
-            let path: String = parts
-                .iter()
-                .map(|p| match p {
-                    Part::Lit(s) => *s,
-                    Part::Glob(_) => "",
-                })
-                .collect();
+        if let (Some(owner), false) = (&b.owner, template.contains('*')) {
+            let path = template.replacen("{}", args[0], 1);
             if let Err(why) = owner.check(Path::new(&path), Scope::File) {
                 b.warn(
                     &origin,
@@ -114,10 +75,9 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<
                 continue;
             }
         }
-        // Fixed rules: no deny companion, as in libvirt.
         b.push_named(
-            &[(parts, perms)],
-            name,
+            &[rule],
+            &d.name,
             &origin,
             "this domain's own files, named by libvirt's layout",
         )?;

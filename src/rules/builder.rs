@@ -24,7 +24,7 @@ impl Granted {
     /// A sanctioned exception to the path checks: text the tool writes itself (a fixed
     /// device node, this domain's own state under libvirt's layout, a file found in sysfs
     /// by a name the tool built). `reason` says why it needs no check; every exception is
-    /// found with `grep -rn 'Granted::trusted' src/`.
+    /// found with `grep -rnE 'Granted::(trusted|fixed)|push_named' src/rules`.
     pub fn trusted(pattern: AaPattern, reason: &'static str) -> Self {
         debug_assert!(!reason.is_empty());
         Granted(pattern)
@@ -74,12 +74,12 @@ impl Checked<'_> {
 /// Collects the rules of one domain, without duplicates, and reports what it finds on the
 /// way to the run's one diagnostics sink.
 pub struct Builder<'d> {
-    pub(super) out: Vec<Rule>,
+    out: Vec<Rule>,
     seen: HashSet<(AaPattern, Perms, bool)>,
     /// The run's warnings (also the resolver's: they are passed the same sink).
     pub diag: &'d mut Diagnostics,
     /// Child profiles, written after the file rules.
-    pub(super) children: Vec<ChildProfile>,
+    children: Vec<ChildProfile>,
     /// Site settings.
     pub options: Options,
     /// The domain the rules are for: a path in another domain's private state is refused
@@ -207,18 +207,19 @@ impl<'d> Builder<'d> {
         Ok(())
     }
 
-    /// Pushes libvirt's fixed per-domain rules (base, swtpm, passt), built from the tool's
-    /// own text and the domain's name; a name that cannot be written in a rule (a control
-    /// character) is an error naming `<name>`.
+    /// Pushes libvirt's fixed per-domain rules (base, swtpm, passt): templates of the
+    /// tool's own text, filled with the domain's name, short name or UUID
+    /// ([`AaPattern::fill`]). A name that cannot be written in a rule (a control character)
+    /// is an error naming `<name>`. No `deny` companion, as in libvirt.
     pub fn push_named(
         &mut self,
-        rules: &[(Vec<Part<'_>>, Perms)],
+        rules: &[(&'static str, &[&str], Perms)],
         name: &str,
         origin: &Origin,
         reason: &'static str,
     ) -> Result<()> {
-        for (parts, perms) in rules {
-            let p = AaPattern::from_parts(parts).map_err(|e| {
+        for (template, args, perms) in rules {
+            let p = AaPattern::fill(template, args).map_err(|e| {
                 Error::domain("<name>", format!("{} {e}", crate::error::quote(name)))
             })?;
             self.push(Granted::trusted(p, reason), *perms, false, origin.clone());
@@ -237,6 +238,15 @@ impl<'d> Builder<'d> {
                 origin,
             });
         }
+    }
+
+    /// The rules and child profiles so far, leaving the builder empty.
+    pub(super) fn take(&mut self) -> (Vec<Rule>, Vec<ChildProfile>) {
+        self.seen.clear();
+        (
+            std::mem::take(&mut self.out),
+            std::mem::take(&mut self.children),
+        )
     }
 
     /// Adds a child profile (once per helper: a profile may define a child only once).

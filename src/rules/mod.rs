@@ -240,16 +240,15 @@ fn build_into(
     for (_, emit) in EMITTERS {
         emit(domain, b, r)?;
     }
-    let rules = std::mem::take(&mut b.out);
+    let (rules, children) = b.take();
     // The -f/-F rule is kept apart: -F appends it alone to an existing .files.
-    let children = std::mem::take(&mut b.children);
-    let mut x = Builder::new(b.options.clone(), b.owner.clone(), b.diag);
     if let Some(e) = extra {
-        extra::rules(e, &mut x, r)?;
+        extra::rules(e, b, r)?;
     }
+    let (extra, _) = b.take();
     Ok(RuleSet {
         rules,
-        extra: x.out,
+        extra,
         children,
     })
 }

@@ -4,7 +4,7 @@
 use super::builder::{Builder, Granted};
 use super::{shared, ChildProfile, Perms};
 use crate::error::{Error, Result};
-use crate::escape::{AaPattern, Glob, Part};
+use crate::escape::AaPattern;
 use crate::name::ProfileName;
 use crate::parse::net::InterfaceType;
 use crate::parse::Domain;
@@ -34,15 +34,12 @@ pub(super) fn helpers(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Resul
             InterfaceType::Bridge => bridge_helper(d, b, &net.origin)?,
             InterfaceType::Passt => {
                 let short = Owner::of(d).short_name();
-                let parts = vec![
-                    Part::Lit("/run/libvirt/qemu/passt/"),
-                    Part::Lit(&short),
-                    Part::Lit("-"),
-                    Part::Glob(Glob::AnyInComponent),
-                    Part::Lit(".socket"),
-                ];
                 b.push_named(
-                    &[(parts, Perms::RW)],
+                    &[(
+                        "/run/libvirt/qemu/passt/{}-*.socket",
+                        &[short.as_str()],
+                        Perms::RW,
+                    )],
                     &d.name,
                     &net.origin.with("passt"),
                     "passt's socket for this domain, named by libvirt's layout",

@@ -5,7 +5,7 @@
 use super::builder::{Builder, Granted};
 use super::Perms;
 use crate::error::{Error, Result};
-use crate::escape::{AaPattern, Glob, Part};
+use crate::escape::AaPattern;
 use crate::parse::tpm::passthrough_origin;
 use crate::parse::tpm::TpmBackend;
 use crate::parse::Domain;
@@ -28,57 +28,21 @@ pub(super) fn emulator(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Resu
             _ if is_tpm2_default(d, t.model.as_deref()) => "tpm2",
             _ => "tpm1.2",
         };
-        let name = d.name.as_str();
-        let rules: [(Vec<Part<'_>>, Perms); 5] = [
-            (
-                vec![
-                    Part::Lit("/run/libvirt/qemu/swtpm/"),
-                    Part::Lit(&short),
-                    Part::Lit("-swtpm.sock"),
-                ],
-                Perms::RW,
-            ),
-            (
-                vec![
-                    Part::Lit("/var/lib/libvirt/swtpm/"),
-                    Part::Lit(&uuid),
-                    Part::Lit("/"),
-                    Part::Lit(version),
-                    Part::Lit("/"),
-                ],
-                Perms::R,
-            ),
-            (
-                vec![
-                    Part::Lit("/var/lib/libvirt/swtpm/"),
-                    Part::Lit(&uuid),
-                    Part::Lit("/"),
-                    Part::Lit(version),
-                    Part::Lit("/"),
-                    Part::Glob(Glob::AnyDepth),
-                ],
-                Perms::RWK,
-            ),
-            (
-                vec![
-                    Part::Lit("/var/log/swtpm/libvirt/qemu/"),
-                    Part::Lit(name),
-                    Part::Lit("-swtpm.log"),
-                ],
-                Perms::W,
-            ),
-            (
-                vec![
-                    Part::Lit("/run/libvirt/qemu/swtpm/"),
-                    Part::Lit(&short),
-                    Part::Lit("-swtpm.pid"),
-                ],
-                Perms::RW,
-            ),
+        let (short, name, state) = (
+            &[short.as_str()][..],
+            &[d.name.as_str()][..],
+            &[uuid.as_str(), version][..],
+        );
+        let rules: [(&'static str, &[&str], Perms); 5] = [
+            ("/run/libvirt/qemu/swtpm/{}-swtpm.sock", short, Perms::RW),
+            ("/var/lib/libvirt/swtpm/{}/{}/", state, Perms::R),
+            ("/var/lib/libvirt/swtpm/{}/{}/**", state, Perms::RWK),
+            ("/var/log/swtpm/libvirt/qemu/{}-swtpm.log", name, Perms::W),
+            ("/run/libvirt/qemu/swtpm/{}-swtpm.pid", short, Perms::RW),
         ];
         b.push_named(
             &rules,
-            name,
+            &d.name,
             origin,
             "swtpm's files for this domain, named by libvirt's layout",
         )?;
