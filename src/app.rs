@@ -85,12 +85,19 @@ fn generate(
         .or(config.pool_dir.clone())
         .unwrap_or_else(|| crate::resolve::DEFAULT_POOL_DIR.into());
     let mut resolver = FsResolver::with_sysfs(&req.sysfs).pool_dir(&pool_dir);
+    let bridge_helper = req
+        .bridge_helper
+        .clone()
+        .or(config.bridge_helper.clone())
+        .unwrap_or_else(|| rules::DEFAULT_BRIDGE_HELPER.to_string());
     let options = rules::Options {
-        bridge_helper: req
-            .bridge_helper
-            .clone()
-            .or(config.bridge_helper.clone())
-            .unwrap_or_else(|| rules::DEFAULT_BRIDGE_HELPER.to_string()),
+        // Escaped here, where the setting is read: the rules stage never refuses it.
+        bridge_helper: crate::escape::AaPattern::literal(&bridge_helper).map_err(|e| {
+            Error::Usage(format!(
+                "--bridge-helper {}: {e}",
+                crate::error::quote(&bridge_helper)
+            ))
+        })?,
         backing_deny_write: config.backing_deny_write,
     };
     // Pushes its warnings also when it fails: those before the failing element are kept.

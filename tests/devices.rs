@@ -450,6 +450,25 @@ fn bridge_helper_only_for_bridge_interfaces() {
 
 /// A profile may define a child profile only once: with a child profile (and `Cx` rule)
 /// per bridge interface, apparmor_parser refused the profile and the VM could not start.
+/// A bridge helper path that cannot be written in a rule is refused where the setting is
+/// read, for every domain (exit 2, a usage error), not by the rules of the first domain
+/// with a bridge.
+#[test]
+fn unwritable_bridge_helper_is_a_usage_error() {
+    let xml = format!(
+        "<domain type='kvm'><name>v</name><uuid>{UUID}</uuid><os><type>hvm</type></os></domain>"
+    );
+    let err = create_refused(
+        &xml,
+        &["--bridge-helper", "/usr/lib/qemu/bridge\thelper"],
+        2,
+    );
+    assert!(
+        err.contains("error: --bridge-helper '/usr/lib/qemu/bridge\\thelper': contains the control character U+0009"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bridge_helper_child_profile_once_for_several_bridge_interfaces() {
     let bridge = |n: usize| {

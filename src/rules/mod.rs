@@ -153,8 +153,9 @@ pub const DEFAULT_BRIDGE_HELPER: &str = "/usr/lib/qemu/qemu-bridge-helper";
 /// Site settings that change rules (see [`crate::config`]).
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Absolute path of `qemu-bridge-helper`.
-    pub bridge_helper: String,
+    /// Absolute path of `qemu-bridge-helper`, escaped when the command line or the
+    /// configuration is read (so this stage never refuses it).
+    pub bridge_helper: AaPattern,
     /// Read-only backing files also get `deny ... w` (libvirt 9.0).
     pub backing_deny_write: bool,
 }
@@ -162,7 +163,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            bridge_helper: DEFAULT_BRIDGE_HELPER.to_string(),
+            bridge_helper: AaPattern::fixed(DEFAULT_BRIDGE_HELPER),
             backing_deny_write: true,
         }
     }

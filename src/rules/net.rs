@@ -3,8 +3,7 @@
 
 use super::builder::{Builder, Granted};
 use super::{shared, ChildProfile, Perms};
-use crate::error::{Error, Result};
-use crate::escape::AaPattern;
+use crate::error::Result;
 use crate::name::ProfileName;
 use crate::parse::net::InterfaceType;
 use crate::parse::Domain;
@@ -31,7 +30,7 @@ pub(super) fn vhost_user(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Re
 pub(super) fn helpers(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<()> {
     for net in &d.net.interfaces {
         match net.kind {
-            InterfaceType::Bridge => bridge_helper(d, b, &net.origin)?,
+            InterfaceType::Bridge => bridge_helper(d, b, &net.origin),
             InterfaceType::Passt => {
                 let short = Owner::of(d).short_name();
                 b.push_named(
@@ -59,20 +58,12 @@ pub(super) fn helpers(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Resul
 /// Written once per domain, for the first bridge interface: a profile may define a child
 /// profile (and its `Cx` rule) only once, and `apparmor_parser` refuses a second
 /// definition, so a domain with two bridges could not start.
-fn bridge_helper(d: &Domain, b: &mut Builder, origin: &crate::origin::Origin) -> Result<()> {
-    let helper = &b.options.bridge_helper;
-    let helper = AaPattern::literal(helper).map_err(|e| {
-        Error::Usage(format!(
-            "--bridge-helper {}: {e}",
-            crate::error::quote(helper)
-        ))
-    })?;
+fn bridge_helper(d: &Domain, b: &mut Builder, origin: &crate::origin::Origin) {
     b.child(ChildProfile {
-        helper,
+        helper: b.options.bridge_helper.clone(),
         parent: ProfileName::for_uuid(d.uuid),
         origin: origin.with("bridge"),
     });
-    Ok(())
 }
 
 /// The vhost device nodes libvirtd opens for QEMU and hands over (AppArmor checks an
