@@ -7,13 +7,13 @@
 //! deleted `.files` after a failed replace, leaving a profile that could not be parsed at
 //! all, weak spot W4 in `docs/weak-spots.md#w4`.)
 
+use crate::apparmor_parser::{Op, Outcome, Parser};
 use crate::cli::{Mode, Request};
 use crate::config::Config;
 use crate::error::{Diagnostics, Error, Result};
 use crate::fsio;
 use crate::name::ProfileName;
 use crate::parse::Domain;
-use crate::parser::{Op, Outcome, Parser};
 use crate::render;
 use crate::resolve::FsResolver;
 use crate::rules::{self, RuleSet};

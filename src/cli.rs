@@ -5,9 +5,9 @@
 //! Parsing only validates and records (ripgrep's convention); [`Request`] is what the rest
 //! of the program acts on.
 
+use crate::apparmor_parser::DEFAULT_APPARMOR_DIR;
 use crate::error::{Error, Result};
 use crate::name::ProfileName;
-use crate::parser::DEFAULT_APPARMOR_DIR;
 use crate::rules::ExtraFile;
 use clap::{ArgGroup, CommandFactory, Parser};
 use std::ffi::OsString;

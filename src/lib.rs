@@ -13,7 +13,7 @@
 //!    and the `.files` include;
 //! 6. [`store`]: the profile directory: atomic writes under a per-profile lock, and the
 //!    installed templates;
-//! 7. [`parser`]: runs `apparmor_parser`.
+//! 7. [`apparmor_parser`]: runs `apparmor_parser`.
 //!
 //! [`app`] ties them together per mode and reads the site [`config`]; [`error`] is the one
 //! error type.
@@ -33,7 +33,7 @@
 //! - I/O: [`fsio`] (bounded, type-checked reads of whole files; imports only [`error`]);
 //!   [`resolve::canonical`] and [`resolve::FsResolver`] (which reads files through [`fsio`], never
 //!   [`store`]); [`store`] (which returns an installed template's text and never imports
-//!   [`render`]: [`render::Template::choose`] falls back to the built-in one); [`parser`];
+//!   [`render`]: [`render::Template::choose`] falls back to the built-in one); [`apparmor_parser`];
 //!   [`cli`]; [`app`]; this root.
 //!
 //! The model has no cycle either: each element family declares its types next to its
@@ -75,6 +75,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod apparmor_parser;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -85,7 +86,6 @@ pub mod image;
 pub mod name;
 pub mod origin;
 pub mod parse;
-pub mod parser;
 pub mod path;
 pub mod policy;
 pub mod render;

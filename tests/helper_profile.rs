@@ -225,7 +225,7 @@ fn shipped_profile_covers_the_helpers_defaults() {
     // Every parser the helper may run matches the exec rule /{usr/,}{s,}bin/apparmor_parser.
     let exec_matches =
         ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(|d| format!("{d}/apparmor_parser"));
-    for p in virt_aa_helper::parser::DEFAULT_PARSERS {
+    for p in virt_aa_helper::apparmor_parser::DEFAULT_PARSERS {
         assert!(
             exec_matches.contains(&p.to_string()),
             "{p} not allowed to run"

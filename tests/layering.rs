@@ -42,7 +42,7 @@ const PURE: &[&str] = &[
 
 /// Modules that read or write files or run programs, by first path component; also the
 /// crate root (`main_with`) and every submodule of `resolve` (`fs`, `canonical`).
-const IO: &[&str] = &["fsio", "store", "parser", "app", "cli"];
+const IO: &[&str] = &["fsio", "store", "apparmor_parser", "app", "cli"];
 
 /// `std`/`rustix` paths a pure module may not name.
 const FORBIDDEN: &[&[&str]] = &[
@@ -786,7 +786,7 @@ mod checker {
         assert_eq!(module_of("src/lib.rs"), "");
         assert_eq!(layer("parse::disk"), Some(Layer::Pure));
         assert_eq!(layer("rules::chardev"), Some(Layer::Pure));
-        assert_eq!(layer("parser"), Some(Layer::Io));
+        assert_eq!(layer("apparmor_parser"), Some(Layer::Io));
         assert_eq!(layer("resolve"), Some(Layer::Pure));
         assert_eq!(layer("resolve::fs"), Some(Layer::Io));
         assert_eq!(layer("whatever"), None);
