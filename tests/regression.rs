@@ -795,6 +795,19 @@ fn outside_references(line: &str) -> Vec<&'static str> {
     found
 }
 
+/// The repository files `line` names by path (`src/rules/disk.rs`, `docs/weak-spots.md`):
+/// a word starting with `src/`, `docs/` or `tests/` and ending in `.rs` or `.md`.
+fn repository_files(line: &str) -> Vec<&str> {
+    line.split(|c: char| !(c.is_ascii_alphanumeric() || "/_.-".contains(c)))
+        .map(|w| w.trim_end_matches('.'))
+        .filter(|w| {
+            ["src/", "docs/", "tests/"].iter().any(|p| w.starts_with(p))
+                && (w.ends_with(".rs") || w.ends_with(".md"))
+                && !w.contains('*')
+        })
+        .collect()
+}
+
 /// Every `W<n>` tag in `line`: a `W` and digits, with no word character on either side.
 fn weak_spot_tags(line: &str) -> Vec<u32> {
     let b = line.as_bytes();
@@ -856,6 +869,20 @@ fn every_cited_weak_spot_is_written_down() {
                 if !written(n) {
                     problems.push(format!(
                         "{rel}:{}: W{n} has no `<a id=\"w{n}\"></a>` + `## W{n}` section in docs/weak-spots.md: {line}",
+                        i + 1
+                    ));
+                }
+            }
+            // In code, only comments cite (a test's string may name a made-up file).
+            let prose = match (rel.ends_with(".rs"), line.find("//")) {
+                (false, _) => line,
+                (true, Some(at)) => &line[at..],
+                (true, None) => "",
+            };
+            for cited in repository_files(prose) {
+                if !repo.join(cited).exists() {
+                    problems.push(format!(
+                        "{rel}:{}: cites {cited}, which is not in the repository: {line}",
                         i + 1
                     ));
                 }
