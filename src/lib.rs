@@ -26,7 +26,7 @@
 //! - Leaves: [`path`] ([`path::CanonicalPath`]), [`origin`], [`escape`], [`image`] (header
 //!   readers over bytes), and, importing only those, [`error`], [`name`], [`xml`], [`config`]
 //!   (parses the text the app reads).
-//! - Pure core: [`domain`] and [`parse`]; [`policy`], [`state`] and the trait module
+//! - Pure core: [`domain`] (leaf model types) and [`parse`]; [`policy`], [`state`] and the trait module
 //!   [`resolve`] (the trait and the values it returns); [`rules`] on top of them, [`render`]
 //!   on top of [`rules`]. A pure module takes a [`path::CanonicalPath`] without depending
 //!   on the code that walks the filesystem to build one.

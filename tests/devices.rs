@@ -6,7 +6,7 @@ mod common;
 use common::*;
 
 /// A kvm domain (id 4, name `gaps`) with `devices`, created for real (no load) in a fresh
-/// policy tree with the given extra options, compiled; returns the rules after the base
+/// policy tree with the given extra options, compiled; returns the rules but the base
 /// rules, without comments.
 fn create(devices: &str, extra_root: &str, opts: &[&str]) -> (Policy, Vec<String>, String) {
     let xml = format!(
@@ -15,14 +15,7 @@ fn create(devices: &str, extra_root: &str, opts: &[&str]) -> (Policy, Vec<String
     );
     let (policy, o) = create_ok(&xml, opts);
     let text = policy.read(&format!("{PROFILE}.files")).unwrap();
-    let rules: Vec<String> = text
-        .lines()
-        .filter_map(|l| {
-            let code = l.split("  #").next().unwrap_or("").trim();
-            (!code.is_empty() && !code.starts_with('#')).then(|| code.to_string())
-        })
-        .skip(5)
-        .collect();
+    let rules = rules_without_base(&text);
     (policy, rules, stderr(&o))
 }
 

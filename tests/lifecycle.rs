@@ -57,21 +57,14 @@ impl Env {
         v
     }
 
-    /// The rules of `.files` after the 5 base rules, without the `/dev/vhost-net` rule
+    /// The rules of `.files` but the base rules, without the `/dev/vhost-net` rule
     /// the template's virtio NIC always gets (asserted once).
     fn files_rules(&self) -> Vec<String> {
         let text = self
             .policy
             .read(&format!("{PROFILE}.files"))
             .expect(".files exists");
-        let rules: Vec<String> = text
-            .lines()
-            .filter_map(|l| {
-                let code = l.split("  #").next().unwrap_or("").trim();
-                (!code.is_empty() && !code.starts_with('#')).then(|| code.to_string())
-            })
-            .skip(5)
-            .collect();
+        let rules = rules_without_base(&text);
         without_vhost_net(rules)
     }
 }

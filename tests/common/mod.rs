@@ -521,12 +521,34 @@ pub fn without_vhost_net(mut rules: Vec<String>) -> Vec<String> {
     rules
 }
 
-/// The rules after the five base rules every QEMU domain gets, without [`VHOST_NET`]
+/// The provenance comment of the rules every QEMU domain gets (`rules/base.rs`).
+pub const BASE_ORIGIN: &str = "# domain base";
+
+/// The rule lines of a `.files` text, without comments, leaving out the base rules every
+/// QEMU domain gets: they are told apart by their provenance, not by their position.
+pub fn rules_without_base(files_text: &str) -> Vec<String> {
+    files_text
+        .lines()
+        .filter(|l| !l.ends_with(BASE_ORIGIN))
+        .filter_map(|l| {
+            let code = l.split("  #").next().unwrap_or("").trim();
+            (!code.is_empty() && !code.starts_with('#')).then(|| code.to_string())
+        })
+        .collect()
+}
+
+/// The rules but the five base rules every QEMU domain gets, without [`VHOST_NET`]
 /// (asserted to be there exactly once), so a test states only what its own elements cause.
 pub fn device_rules(o: &Output) -> Vec<String> {
-    let all = without_vhost_net(dry_rules(o));
-    assert!(all.len() >= 5, "missing base rules: {all:?}\n{}", stderr(o));
-    all[5..].to_vec()
+    let files: Vec<String> = dry_files(o)
+        .into_iter()
+        .filter(|(p, _)| p.to_string_lossy().ends_with(".files"))
+        .map(|(_, text)| text)
+        .collect();
+    let text = files.concat();
+    let base = text.lines().filter(|l| l.ends_with(BASE_ORIGIN)).count();
+    assert_eq!(base, 5, "the base rules: {text}\n{}", stderr(o));
+    without_vhost_net(rules_without_base(&text))
 }
 
 /// `-d -c -u PROFILE` plus `extra` on `xml`: must succeed; what it would write is compiled
