@@ -7,7 +7,7 @@
 //! deleted `.files` after a failed replace, leaving a profile that could not be parsed at
 //! all, weak spot W4 in `docs/weak-spots.md#w4`.)
 
-use crate::apparmor_parser::{Op, Outcome, Parser};
+use crate::apparmor_parser::{CacheUse, Op, Outcome, Parser};
 use crate::cli::{Mode, Request};
 use crate::config::Config;
 use crate::error::{Diagnostics, Error, Result};
@@ -31,7 +31,7 @@ pub fn run(
     diag: &mut Diagnostics,
 ) -> Result<()> {
     let mut store = Store::new(&req.apparmor_dir);
-    let parser = Parser::new(req.parser.clone(), &req.apparmor_dir);
+    let parser = Parser::new(req.parser.clone(), &req.apparmor_dir).with_cache(&req.cache_dir);
     let result = match req.mode {
         Mode::Create | Mode::Replace => generate(req, &mut store, &parser, stdin, out, diag),
         Mode::Add => parser_only(req, &mut store, &parser, Op::Add, out, diag),
@@ -154,16 +154,51 @@ fn generate(
         }
         None => Some(profile_text),
     };
-    let new_files = if write_files {
-        Some(files_content(req, &set, &files_path)?)
+    let existing_files = if write_files {
+        fsio::read_own(&files_path)?
     } else {
         None
     };
+    let new_files = if write_files {
+        Some(files_content(
+            req,
+            &set,
+            &files_path,
+            existing_files.as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let changed = new_profile.is_some()
+        || new_files.as_deref().map(str::as_bytes) != existing_files.as_deref();
+    // An -F path the profile already grants (a file in a granted subtree, a layer already
+    // there with the same or wider permissions): the text and the kernel's policy are what
+    // they would be after the run, so nothing is written and nothing is compiled or loaded.
+    // libvirtd's start sequence ends in three such calls (the domain's directories, which
+    // -c grants, and master-key.aes inside the first).
+    if req.append && !changed {
+        if req.dry_run {
+            say(
+                out,
+                &format!(
+                    "# nothing to do: {} already grants it\n",
+                    files_path.display()
+                ),
+            )?;
+        }
+        return Ok(());
+    }
 
     let op = if req.mode == Mode::Create {
         Op::Add
     } else {
         Op::Replace
+    };
+    // Text this run writes is always compiled; unchanged text may come from the cache.
+    let cache = if !changed && parser.cache_is_fresh(&profile_path, &files_path) {
+        CacheUse::Reuse
+    } else {
+        CacheUse::Rebuild
     };
     if req.dry_run {
         if let Some(f) = &new_files {
@@ -175,7 +210,10 @@ fn generate(
         if !req.no_load {
             say(
                 out,
-                &format!("# would run {}\n", parser.describe(op, &profile_path)),
+                &format!(
+                    "# would run {}\n",
+                    parser.describe(op, &profile_path, cache)
+                ),
             )?;
         }
         return Ok(());
@@ -194,7 +232,7 @@ fn generate(
             store.write_atomic(&profile_path, p.as_bytes())?;
         }
         if !req.no_load {
-            parser.run(op, &profile_path)?;
+            parser.run(op, &profile_path, cache)?;
         }
         Ok(())
     })();
@@ -213,26 +251,30 @@ fn generate(
 /// The new `.files`: regenerated (with the `-f` file), or the existing one with the `-F`
 /// rule appended unless it is already there (libvirt 9.0 appended duplicates, and wrote a
 /// `.files` holding only the appended rule when none existed, dropping every domain rule).
-fn files_content(req: &Request, set: &RuleSet, files_path: &Path) -> Result<String> {
+fn files_content(
+    req: &Request,
+    set: &RuleSet,
+    files_path: &Path,
+    existing: Option<&[u8]>,
+) -> Result<String> {
     let full = || render::files(&set.all(), &set.children, true);
     if !req.append {
         return full();
     }
-    let Some(existing) = fsio::read_own(files_path)? else {
+    let Some(existing) = existing else {
         return full();
     };
-    let existing = String::from_utf8(existing).map_err(|_| {
+    let existing = String::from_utf8(existing.to_vec()).map_err(|_| {
         Error::io(
             files_path,
             "append to",
             std::io::Error::other("the existing file is not valid UTF-8"),
         )
     })?;
-    let addition = render::files(&set.extra, &[], false)?;
-    let present: std::collections::HashSet<&str> = render::rule_lines(&existing).collect();
-    if render::rule_lines(&addition).all(|l| present.contains(l)) {
+    if set.extra.iter().all(|r| render::covers(&existing, r)) {
         return Ok(existing);
     }
+    let addition = render::files(&set.extra, &[], false)?;
     let mut text = existing;
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
@@ -277,11 +319,20 @@ fn parser_only(
             why: "the profile does not exist",
         });
     }
+    let files_path = store.files_path(&req.profile);
+    let cache = if parser.cache_is_fresh(&profile_path, &files_path) {
+        CacheUse::Reuse
+    } else {
+        CacheUse::Rebuild
+    };
     if req.dry_run {
         if !req.no_load {
             say(
                 out,
-                &format!("# would run {}\n", parser.describe(op, &profile_path)),
+                &format!(
+                    "# would run {}\n",
+                    parser.describe(op, &profile_path, cache)
+                ),
             )?;
         }
         return Ok(());
@@ -289,7 +340,7 @@ fn parser_only(
     let _lock = store.lock(&req.profile)?;
     diag.notes(store.take_warnings());
     if !req.no_load {
-        unload_or_load(parser, op, &profile_path, diag)?;
+        unload_or_load(parser, op, &profile_path, cache, diag)?;
     }
     Ok(())
 }
@@ -316,7 +367,7 @@ fn delete(
                 out,
                 &format!(
                     "# would run {}\n",
-                    parser.describe(Op::Remove, &profile_path)
+                    parser.describe(Op::Remove, &profile_path, CacheUse::Rebuild)
                 ),
             )?;
         }
@@ -328,7 +379,7 @@ fn delete(
     let lock = store.lock(&req.profile)?;
     diag.notes(store.take_warnings());
     if has_profile && !req.no_load {
-        unload_or_load(parser, Op::Remove, &profile_path, diag)?;
+        unload_or_load(parser, Op::Remove, &profile_path, CacheUse::Rebuild, diag)?;
     }
     store.remove_optional(&files_path)?;
     // Also when the lock could not be taken: a lock file an earlier run left goes too.
@@ -336,8 +387,14 @@ fn delete(
     Ok(())
 }
 
-fn unload_or_load(parser: &Parser, op: Op, profile: &Path, diag: &mut Diagnostics) -> Result<()> {
-    if parser.run(op, profile)? == Outcome::NotLoaded {
+fn unload_or_load(
+    parser: &Parser,
+    op: Op,
+    profile: &Path,
+    cache: CacheUse,
+    diag: &mut Diagnostics,
+) -> Result<()> {
+    if parser.run(op, profile, cache)? == Outcome::NotLoaded {
         diag.note(format!(
             "{} was not loaded; nothing to unload",
             crate::error::quote_path(profile)

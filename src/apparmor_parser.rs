@@ -19,6 +19,10 @@ pub const DEFAULT_PARSERS: [&str; 3] = [
     "/usr/bin/apparmor_parser",
 ];
 
+/// The parser's cache for the domains' profiles (`--cache-loc`), a directory the package
+/// owns; without it the parser compiles every time.
+pub const DEFAULT_CACHE_DIR: &str = "/var/cache/virt-aa-helper";
+
 /// The default policy tree; for any other tree the parser gets `--base <tree>`.
 pub const DEFAULT_APPARMOR_DIR: &str = "/etc/apparmor.d";
 
@@ -50,6 +54,23 @@ impl Op {
     }
 }
 
+/// How the parser may use its cache (`--cache-loc`, when a cache directory is set).
+///
+/// `apparmor_parser` keys its cache on modification times: a cached binary is used when it
+/// is not older than the profile and every file it includes. That misses a file replaced
+/// with an older time (dpkg keeps the times of the files it unpacks) and a file rewritten
+/// within the same clock tick, so this tool never lets the parser read its cache for text
+/// it has just written ([`CacheUse::Rebuild`]), and reads it for unchanged text only when
+/// nothing in the policy tree changed since the cache was written ([`Parser::cache_is_fresh`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Compile, and write the result to the cache (`--skip-read-cache --write-cache`).
+    Rebuild,
+    /// Load the cached binary if the parser finds it valid, else compile and write it
+    /// (`--write-cache`).
+    Reuse,
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -64,6 +85,8 @@ pub enum Outcome {
 pub struct Parser {
     program: PathBuf,
     base: Option<PathBuf>,
+    tree: PathBuf,
+    cache: Option<PathBuf>,
 }
 
 impl Parser {
@@ -79,15 +102,35 @@ impl Parser {
         });
         let base =
             (apparmor_dir != Path::new(DEFAULT_APPARMOR_DIR)).then(|| apparmor_dir.to_path_buf());
-        Parser { program, base }
+        Parser {
+            program,
+            base,
+            tree: apparmor_dir.to_path_buf(),
+            cache: None,
+        }
+    }
+
+    /// Uses `dir` as the parser's cache (`--cache-loc`) if it is a directory; without one
+    /// the parser compiles every time, as libvirt's helper has it do.
+    pub fn with_cache(mut self, dir: &Path) -> Self {
+        self.cache = dir.is_dir().then(|| dir.to_path_buf());
+        self
     }
 
     /// The argv (without the program) for `op` on `profile`.
-    pub fn args(&self, op: Op, profile: &Path) -> Vec<String> {
+    pub fn args(&self, op: Op, profile: &Path, cache: CacheUse) -> Vec<String> {
         let mut args = Vec::new();
         if let Some(base) = &self.base {
             args.push("--base".to_string());
             args.push(base.display().to_string());
+        }
+        if let (Some(dir), false) = (&self.cache, op == Op::Remove) {
+            if cache == CacheUse::Rebuild {
+                args.push("--skip-read-cache".to_string());
+            }
+            args.push("--write-cache".to_string());
+            args.push("--cache-loc".to_string());
+            args.push(dir.display().to_string());
         }
         args.push(op.flag().to_string());
         args.push(profile.display().to_string());
@@ -95,18 +138,58 @@ impl Parser {
     }
 
     /// The command line, for messages and dry runs.
-    pub fn describe(&self, op: Op, profile: &Path) -> String {
+    pub fn describe(&self, op: Op, profile: &Path, cache: CacheUse) -> String {
         let mut s = self.program.display().to_string();
-        for a in self.args(op, profile) {
+        for a in self.args(op, profile, cache) {
             s.push(' ');
             s.push_str(&a);
         }
         s
     }
 
+    /// Whether the parser may read its cache for the unchanged `profile` (a
+    /// `libvirt-<uuid>` file of the tree) and `files` (its include): only when a cached
+    /// binary of it exists and every copy was written after the last change anywhere in
+    /// the policy tree. A change is seen by the change time (`ctime`) of the profile, of
+    /// `files`, and of every directory of the tree but `libvirt/` (dpkg and editors replace
+    /// files by renaming, which changes their directory's ctime even when the file keeps
+    /// an old mtime). Any doubt (no cache, a copy that cannot be examined) means no.
+    pub fn cache_is_fresh(&self, profile: &Path, files: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Some(dir) = &self.cache else {
+            return false;
+        };
+        let Some(name) = profile.file_name() else {
+            return false;
+        };
+        let ctime = |p: &Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.ctime(), m.ctime_nsec()))
+        };
+        // The oldest copy of the binary: the parser picks the one for the running kernel's
+        // features, and every copy written after the last change is fresh.
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        let mut oldest: Option<(i64, i64)> = None;
+        for e in entries.flatten() {
+            let copy = e.path().join(name);
+            if let Some(t) = ctime(&copy) {
+                oldest = Some(oldest.map_or(t, |o| o.min(t)));
+            }
+        }
+        let Some(cached) = oldest else {
+            return false;
+        };
+        let mut sources = vec![profile.to_path_buf(), files.to_path_buf()];
+        policy_dirs(&self.tree, 3, &mut sources);
+        sources.iter().all(|p| ctime(p).is_none_or(|t| t < cached))
+    }
+
     /// Runs the parser.
-    pub fn run(&self, op: Op, profile: &Path) -> Result<Outcome> {
-        let args = self.args(op, profile);
+    pub fn run(&self, op: Op, profile: &Path, cache: CacheUse) -> Result<Outcome> {
+        let args = self.args(op, profile, cache);
         let out = Command::new(&self.program)
             .args(&args)
             .env_clear()
@@ -153,6 +236,26 @@ impl Parser {
     }
 }
 
+/// `dir` and its subdirectories down to `depth` levels, except the domains' own `libvirt/`
+/// (rewritten on every run of this tool) and the cache: every place an include can come
+/// from.
+fn policy_dirs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    out.push(dir.to_path_buf());
+    if depth == 0 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        let name = e.file_name();
+        if is_dir && name != "libvirt" && name != "cache" {
+            policy_dirs(&e.path(), depth - 1, out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,14 +264,101 @@ mod tests {
     fn base_only_for_a_non_default_tree() {
         let p = Parser::new(Some("/x/parser".into()), Path::new("/etc/apparmor.d"));
         assert_eq!(
-            p.args(Op::Replace, Path::new("/etc/apparmor.d/libvirt/p")),
+            p.args(
+                Op::Replace,
+                Path::new("/etc/apparmor.d/libvirt/p"),
+                CacheUse::Rebuild
+            ),
             ["-r", "/etc/apparmor.d/libvirt/p"]
         );
         let p = Parser::new(Some("/x/parser".into()), Path::new("/tmp/t"));
         assert_eq!(
-            p.describe(Op::Add, Path::new("/tmp/t/libvirt/p")),
+            p.describe(Op::Add, Path::new("/tmp/t/libvirt/p"), CacheUse::Reuse),
             "/x/parser --base /tmp/t -a /tmp/t/libvirt/p"
         );
+    }
+
+    #[test]
+    fn cache_flags_only_with_a_cache_directory_and_never_for_remove() {
+        let t = tempfile::tempdir().unwrap();
+        let cache = t.path().join("cache");
+        let p = Parser::new(Some("/x/parser".into()), Path::new("/etc/apparmor.d"));
+        // No such directory: no cache flags.
+        let no = p.clone().with_cache(&cache);
+        assert_eq!(
+            no.args(Op::Replace, Path::new("/p"), CacheUse::Reuse),
+            ["-r", "/p"]
+        );
+        std::fs::create_dir(&cache).unwrap();
+        let c = p.with_cache(&cache);
+        let loc = cache.display().to_string();
+        assert_eq!(
+            c.args(Op::Replace, Path::new("/p"), CacheUse::Rebuild),
+            [
+                "--skip-read-cache",
+                "--write-cache",
+                "--cache-loc",
+                &loc,
+                "-r",
+                "/p"
+            ]
+        );
+        assert_eq!(
+            c.args(Op::Add, Path::new("/p"), CacheUse::Reuse),
+            ["--write-cache", "--cache-loc", &loc, "-a", "/p"]
+        );
+        assert_eq!(
+            c.args(Op::Remove, Path::new("/p"), CacheUse::Reuse),
+            ["-R", "/p"]
+        );
+    }
+
+    /// The cache is read only when every copy of the binary is newer than every change in
+    /// the tree; a replaced file with an old mtime still counts as a change.
+    #[test]
+    fn cache_is_fresh_only_after_the_last_change_in_the_tree() {
+        let t = tempfile::tempdir().unwrap();
+        let tree = t.path().join("tree");
+        let cache = t.path().join("cache");
+        for d in ["abstractions/libvirt-qemu.d", "libvirt", "../cache/1234.0"] {
+            std::fs::create_dir_all(tree.join(d)).unwrap();
+        }
+        let profile = tree.join("libvirt/libvirt-x");
+        let files = tree.join("libvirt/libvirt-x.files");
+        std::fs::write(&profile, "p").unwrap();
+        std::fs::write(&files, "f").unwrap();
+        std::fs::write(tree.join("abstractions/base"), "b").unwrap();
+        let p = Parser::new(Some("/x/parser".into()), &tree).with_cache(&cache);
+        // No cached binary yet.
+        assert!(!p.cache_is_fresh(&profile, &files));
+        let tick = || std::thread::sleep(std::time::Duration::from_millis(20));
+        tick();
+        std::fs::write(cache.join("1234.0/libvirt-x"), "bin").unwrap();
+        assert!(p.cache_is_fresh(&profile, &files));
+        // Another domain's files change: still fresh.
+        tick();
+        std::fs::write(tree.join("libvirt/libvirt-y.files"), "y").unwrap();
+        assert!(p.cache_is_fresh(&profile, &files));
+        // An abstraction replaced by rename, with a time older than the cache (dpkg).
+        tick();
+        let new = tree.join("abstractions/libvirt-qemu.d/x.dpkg-new");
+        std::fs::write(&new, "new").unwrap();
+        let old = std::fs::FileTimes::new().set_modified(std::time::UNIX_EPOCH);
+        std::fs::File::options()
+            .write(true)
+            .open(&new)
+            .unwrap()
+            .set_times(old)
+            .unwrap();
+        std::fs::rename(&new, tree.join("abstractions/libvirt-qemu.d/x")).unwrap();
+        assert!(!p.cache_is_fresh(&profile, &files));
+        // Rewritten cache: fresh again; then this domain's .files changes: not fresh.
+        tick();
+        std::fs::write(cache.join("1234.0/libvirt-x"), "bin2").unwrap();
+        assert!(p.cache_is_fresh(&profile, &files));
+        tick();
+        std::fs::write(&files, "f2").unwrap();
+        assert!(!p.cache_is_fresh(&profile, &files));
     }
 
     #[test]
@@ -189,7 +379,9 @@ mod tests {
             Some("/nonexistent/apparmor_parser".into()),
             Path::new("/etc/apparmor.d"),
         );
-        let e = p.run(Op::Replace, Path::new("/x")).unwrap_err();
+        let e = p
+            .run(Op::Replace, Path::new("/x"), CacheUse::Rebuild)
+            .unwrap_err();
         assert_eq!(e.code(), 7);
         assert!(
             e.to_string()

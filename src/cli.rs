@@ -90,6 +90,12 @@ pub struct Cli {
     #[arg(long = "parser", value_name = "PATH")]
     pub parser: Option<PathBuf>,
 
+    /// apparmor_parser's cache directory (--cache-loc): a profile whose text this run does
+    /// not change is loaded from it when nothing in the policy tree changed since; text
+    /// this run writes is always compiled. Not used when the directory does not exist.
+    #[arg(long = "cache-dir", value_name = "DIR", default_value = crate::apparmor_parser::DEFAULT_CACHE_DIR)]
+    pub cache_dir: PathBuf,
+
     /// Where sysfs is mounted, for finding assigned USB and PCI host devices.
     #[arg(long = "sysfs", value_name = "DIR", default_value = crate::resolve::DEFAULT_SYSFS)]
     pub sysfs: PathBuf,
@@ -158,6 +164,8 @@ pub struct Request {
     pub apparmor_dir: PathBuf,
     /// `--parser`.
     pub parser: Option<PathBuf>,
+    /// `--cache-dir`.
+    pub cache_dir: PathBuf,
     /// `--no-load`.
     pub no_load: bool,
     /// `--sysfs`.
@@ -174,7 +182,7 @@ pub struct Request {
 #[derive(Debug)]
 pub enum Parsed {
     /// Do the work.
-    Run(Request),
+    Run(Box<Request>),
     /// Print this text on stdout and exit 0 (`--help`, `--version`).
     Print(String),
 }
@@ -207,7 +215,7 @@ where
             };
         }
     };
-    cli.into_request().map(Parsed::Run)
+    cli.into_request().map(|r| Parsed::Run(Box::new(r)))
 }
 
 impl Cli {
@@ -260,6 +268,7 @@ impl Cli {
             append,
             apparmor_dir: self.apparmor_dir,
             parser: self.parser,
+            cache_dir: self.cache_dir,
             no_load: self.no_load,
             sysfs: self.sysfs,
             pool_dir: self.pool_dir,
@@ -279,7 +288,7 @@ mod tests {
         let mut v = vec!["virt-aa-helper"];
         v.extend_from_slice(args);
         match parse_args(v)? {
-            Parsed::Run(r) => Ok(r),
+            Parsed::Run(r) => Ok(*r),
             Parsed::Print(_) => panic!("printed"),
         }
     }

@@ -167,6 +167,81 @@ pub fn files(rules: &[Rule], children: &[ChildProfile], header: bool) -> Result<
     render_one("files", FILES, &ctx)
 }
 
+/// Whether the domain's own rules in a `.files` text already grant what `rule` grants:
+/// the same pattern with the same or wider permissions; or, for a path or a `/{,**}`
+/// subtree, a `/{,**}` rule of a directory containing it (or a `/**` rule, for what lies
+/// strictly below the directory) with the same or wider permissions.
+///
+/// Only lines in the form this tool writes count (two spaces, a quoted pattern, the
+/// permission letters, a comma), and none inside a child profile. Patterns are compared as
+/// escaped text: escaping maps every character to a fixed code, `/` to itself, and no code
+/// is a prefix of another, so one escaped path starts with another plus `/` exactly when
+/// the paths do. A `deny` line is not looked at: an allow rule added after it would not
+/// override it either. A rule with a `deny` companion of its own is never covered.
+pub fn covers(files_text: &str, rule: &Rule) -> bool {
+    if rule.deny_write || !rule.perms.allows() {
+        return false;
+    }
+    let want = rule.pattern.as_str();
+    let wider = |perms: &str| rule.perms.as_str().chars().all(|c| perms.contains(c));
+    let mut depth = 0usize;
+    for line in files_text.lines() {
+        let code = line.find("  #").map_or(line, |i| &line[..i]);
+        let trimmed = code.trim();
+        if trimmed.ends_with('{') {
+            depth += 1;
+            continue;
+        }
+        if trimmed == "}" {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        if depth > 0 {
+            continue;
+        }
+        let Some((pattern, perms)) = code.strip_prefix("  \"").and_then(split_rule) else {
+            continue;
+        };
+        if !wider(perms) {
+            continue;
+        }
+        let within = |dir: &str| {
+            want.strip_prefix(dir)
+                .and_then(|rest| rest.strip_prefix('/'))
+        };
+        let covered = pattern == want
+            || pattern
+                .strip_suffix("/{,**}")
+                .is_some_and(|dir| want == dir || within(dir).is_some())
+            || pattern
+                .strip_suffix("/**")
+                .and_then(within)
+                .is_some_and(|rest| !rest.is_empty() && rest != "{,**}");
+        if covered {
+            return true;
+        }
+    }
+    false
+}
+
+/// `PATTERN" PERMS,` (after the opening quote) as (pattern, permission letters).
+fn split_rule(s: &str) -> Option<(&str, &str)> {
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '"') => {
+                let perms = s[i + 1..].strip_prefix(' ')?.strip_suffix(',')?;
+                return (!perms.is_empty() && perms.chars().all(|c| c.is_ascii_lowercase()))
+                    .then(|| (&s[..i], perms));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The rule lines of a `.files` text, without comments, for duplicate checks on append.
 pub fn rule_lines(files_text: &str) -> impl Iterator<Item = &str> {
     files_text.lines().filter_map(|l| {
@@ -307,5 +382,58 @@ mod tests {
             "  \"/i/a b\\*.img\" rwk,  # disk vda\n"
         );
         assert_eq!(files(&[], &[], true).unwrap(), FILES_HEADER);
+    }
+
+    #[test]
+    fn covers_same_or_wider_and_inside_granted_subtrees() {
+        use crate::escape::AaPattern;
+        use crate::origin::Origin;
+        use crate::rules::Perms;
+        let rule = |p: &str, perms: Perms| Rule {
+            pattern: AaPattern::literal(p).unwrap(),
+            perms,
+            deny_write: false,
+            origin: Origin::new("argument", "-F"),
+        };
+        let subtree = |d: &'static str| Rule {
+            pattern: AaPattern::fixed(d),
+            perms: Perms::RWK,
+            deny_write: false,
+            origin: Origin::new("argument", "-F"),
+        };
+        let files = "# DO NOT EDIT\n  \"/v/d-1-vm/{,**}\" rwk,  # argument -F\n\
+            \x20 \"/i/base.qcow2\" rk,  # disk vda backing 1\n\
+            \x20 # don't audit writes to readonly files\n  deny \"/i/base.qcow2\" w,\n\
+            \x20 \"/i/top.qcow2\" rwk,  # disk vda\n\
+            \x20 \"/share/**\" rwl,  # filesystem\n\
+            \x20 \"/x\\{a\\}/{,**}\" rwk,  # argument -F\n\
+            \x20 profile qemu_bridge_helper {\n    \"/dev/net/tun\" rw,\n  }\n";
+        for (r, want) in [
+            (rule("/i/top.qcow2", Perms::RWK), true),
+            (rule("/i/top.qcow2", Perms::RK), true),
+            (rule("/i/base.qcow2", Perms::RK), true),
+            // A layer that is read-only cannot be made writable by coverage.
+            (rule("/i/base.qcow2", Perms::RWK), false),
+            (rule("/v/d-1-vm/master-key.aes", Perms::RWK), true),
+            (rule("/v/d-1-vm", Perms::RWK), true),
+            (subtree("/v/d-1-vm/{,**}"), true),
+            (subtree("/v/d-1-vm/sub/{,**}"), true),
+            // A sibling whose name only starts like the directory.
+            (rule("/v/d-1-vm2/x", Perms::RWK), false),
+            (subtree("/v/{,**}"), false),
+            (rule("/share/a/b", Perms::RW), true),
+            (rule("/share/a/b", Perms::RWK), false),
+            (rule("/share", Perms::R), false),
+            (rule("/x{a}/y", Perms::RWK), true),
+            (rule("/x", Perms::RWK), false),
+            // Rules of a child profile are the child's.
+            (rule("/dev/net/tun", Perms::RW), false),
+            (rule("/other", Perms::R), false),
+        ] {
+            assert_eq!(covers(files, &r), want, "{}", r.pattern);
+        }
+        let mut ro = rule("/i/top.qcow2", Perms::RK);
+        ro.deny_write = true;
+        assert!(!covers(files, &ro));
     }
 }

@@ -561,8 +561,8 @@ fn create_with_invalid_domain_name_chars_are_escaped() {
             &dry_rules(&o),
             &[
                 &format!("\"/var/log/libvirt/qemu/{e}.log\" w,"),
-                "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test-/*\" rw,",
-                "\"/var/lib/libvirt/qemu/channel/target/domain--1-virt-aa-helper-test-/*\" rw,",
+                "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test-/{,**}\" rwk,",
+                "\"/var/lib/libvirt/qemu/channel/target/domain--1-virt-aa-helper-test-/{,**}\" rwk,",
                 &format!("\"/run/libvirt/qemu/{e}.pid\" rwk,"),
                 &format!("\"/var/lib/libvirt/qemu/nvram/{e}_VARS.fd\" rwk,"),
                 &f.disk1_rule(),
@@ -584,8 +584,8 @@ fn create_x86_64() {
         &dry_rules(&o),
         &[
             "\"/var/log/libvirt/qemu/virt-aa-helper-test.log\" w,",
-            "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test/*\" rw,",
-            "\"/var/lib/libvirt/qemu/channel/target/domain--1-virt-aa-helper-test/*\" rw,",
+            "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test/{,**}\" rwk,",
+            "\"/var/lib/libvirt/qemu/channel/target/domain--1-virt-aa-helper-test/{,**}\" rwk,",
             "\"/run/libvirt/qemu/virt-aa-helper-test.pid\" rwk,",
             "\"/var/lib/libvirt/qemu/nvram/virt-aa-helper-test_VARS.fd\" rwk,",
             &f.disk1_rule(),

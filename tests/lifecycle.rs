@@ -740,3 +740,155 @@ fn bad_site_configuration_is_refused_with_its_line() {
     );
     assert!(env.files().is_empty());
 }
+
+/// libvirtd's start sequence after `-c`, and a hotplug of a disk already granted: each `-F`
+/// path the profile already grants (the domain's directories, which `-c` grants as libvirtd
+/// does, a file inside one, a disk of the XML) writes nothing, keeps the files' mtimes and
+/// runs no parser. A path not granted yet is appended and loaded.
+#[test]
+fn covered_append_writes_and_loads_nothing() {
+    let env = Env::new();
+    let xml = xml_with_disk(&env.tree);
+    env.ok(&["-c", "-u", PROFILE], Some(&xml));
+    assert_eq!(env.parser.take_calls().len(), 1);
+    let before = env.files();
+    let mtimes = || {
+        [env.policy.profile(), env.policy.files()]
+            .map(|p| fs::metadata(p).and_then(|m| m.modified()).expect("mtime"))
+    };
+    let written = mtimes();
+    let dir = "/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test";
+    let disk = env.tree.s("images/vm.img");
+    for extra in [
+        format!("{dir}/{{,**}}"),
+        "/var/lib/libvirt/qemu/channel/target/domain--1-virt-aa-helper-test/{,**}".to_string(),
+        format!("{dir}/master-key.aes"),
+        format!("{dir}/sub/{{,**}}"),
+        disk.clone(),
+    ] {
+        let o = env.ok(&["-r", "-u", PROFILE, "-F", &extra], Some(&xml));
+        assert!(stdout(&o).is_empty(), "{extra}: {}", stdout(&o));
+        assert_eq!(env.parser.take_calls(), Vec::<String>::new(), "{extra}");
+        assert_eq!(env.files(), before, "{extra}");
+        assert_eq!(mtimes(), written, "{extra}");
+    }
+    // The dry run says so.
+    let o = env.ok(&["-d", "-r", "-u", PROFILE, "-F", &disk], Some(&xml));
+    assert!(
+        stdout(&o).starts_with("# nothing to do: "),
+        "{}",
+        stdout(&o)
+    );
+
+    // Not covered: a new file, and the parent of the granted directory.
+    let new = env.tree.s("images/new.img");
+    for extra in [new.as_str(), "/var/lib/libvirt/qemu/{,**}"] {
+        let o = env.run(&["-r", "-u", PROFILE, "-F", extra], Some(&xml));
+        if extra == new {
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert_eq!(env.parser.take_calls().len(), 1);
+            assert_ne!(env.files(), before);
+        } else {
+            // A subtree containing every domain's state is refused, not covered.
+            assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+            assert_eq!(env.parser.take_calls(), Vec::<String>::new());
+        }
+    }
+}
+
+/// The parser's cache: text this run writes is always compiled (`--skip-read-cache`);
+/// unchanged text is loaded from the cache, but never after an include was replaced, even
+/// with an older mtime, as dpkg leaves it (the parser alone would serve the stale binary:
+/// shown below); and `-r` after `-R` always runs the parser, so the profile is loaded.
+#[test]
+fn the_cache_serves_only_unchanged_policy() {
+    let env = Env::new();
+    let cache = env.tree.dir("cache");
+    let cache_s = cache.display().to_string();
+    env.parser.set_mode("cached");
+    let xml = xml_with_disk(&env.tree);
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-u", PROFILE, "--cache-dir", &cache_s]);
+        env.ok(&all, Some(&xml));
+        (env.parser.take_calls(), env.parser.take_cache_log())
+    };
+    let skips = |calls: &[String]| calls.iter().all(|c| c.contains("--skip-read-cache"));
+    let hit = |log: &[String]| log.iter().any(|l| l.starts_with("Cache hit"));
+
+    let (calls, log) = run(&["-c"]);
+    assert_eq!(calls.len(), 1);
+    assert!(
+        skips(&calls) && calls[0].contains("--write-cache"),
+        "{calls:?}"
+    );
+    assert!(!hit(&log), "{log:?}");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    // Unchanged: from the cache.
+    let (calls, log) = run(&["-r"]);
+    assert_eq!(calls.len(), 1);
+    assert!(!skips(&calls), "{calls:?}");
+    assert!(hit(&log), "{log:?}");
+
+    // An abstraction the profile includes, replaced by rename with an old mtime.
+    let abs = env.policy.dir.join("abstractions/libvirt-qemu");
+    let mut text = fs::read_to_string(&abs).expect("abstraction");
+    text = text.replacen("\n}", "\n  /srv/replaced r,\n}", 1);
+    let tmp = abs.with_extension("dpkg-new");
+    fs::write(&tmp, text).expect("write");
+    let old = fs::FileTimes::new()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000));
+    fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .and_then(|f| f.set_times(old))
+        .expect("old mtime");
+    fs::rename(&tmp, &abs).expect("rename");
+    // The hazard: the parser itself would call its stale binary a hit.
+    let direct = std::process::Command::new(real_parser())
+        .args([
+            "-k",
+            "-Q",
+            "-M",
+            "/usr/share/apparmor-features/features",
+            "--base",
+        ])
+        .arg(&env.policy.dir)
+        .args([
+            "--write-cache",
+            "--cache-loc",
+            &cache_s,
+            "--skip-bad-cache",
+            "-r",
+        ])
+        .arg(env.policy.profile())
+        .output()
+        .expect("apparmor_parser");
+    assert!(
+        String::from_utf8_lossy(&direct.stderr).contains("Cache hit"),
+        "{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
+    let (calls, log) = run(&["-r"]);
+    assert!(skips(&calls), "{calls:?}");
+    assert!(!hit(&log), "{log:?}");
+
+    // A changed .files (an -F) is compiled, not served from the cache.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (calls, _) = run(&["-r"]);
+    assert!(!skips(&calls), "unchanged again: {calls:?}");
+    let new = env.tree.s("images/new.img");
+    let (calls, log) = run(&["-r", "-F", &new]);
+    assert!(skips(&calls) && !hit(&log), "{calls:?} {log:?}");
+
+    // -R, then an unchanged -r: the parser runs (and loads).
+    let (calls, _) = run(&["-R"]);
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].contains("-R "), "{calls:?}");
+    let (calls, _) = run(&["-r", "-F", &new]);
+    assert!(calls.is_empty(), "a covered -F after -R: {calls:?}");
+    let (calls, _) = run(&["-r"]);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].contains("-r "), "{calls:?}");
+}

@@ -310,8 +310,8 @@ fn w06_plain_replace_keeps_the_domains_runtime_directories() {
         &rules,
         &[
             "\"/var/log/libvirt/qemu/virt-aa-helper-test.log\" w,",
-            "\"/var/lib/libvirt/qemu/domain-3-virt-aa-helper-test/*\" rw,",
-            "\"/var/lib/libvirt/qemu/channel/target/domain-3-virt-aa-helper-test/*\" rw,",
+            "\"/var/lib/libvirt/qemu/domain-3-virt-aa-helper-test/{,**}\" rwk,",
+            "\"/var/lib/libvirt/qemu/channel/target/domain-3-virt-aa-helper-test/{,**}\" rwk,",
             "\"/run/libvirt/qemu/virt-aa-helper-test.pid\" rwk,",
             "\"/var/lib/libvirt/qemu/nvram/virt-aa-helper-test_VARS.fd\" rwk,",
         ],
@@ -441,8 +441,8 @@ fn w09_short_name_is_20_characters_in_every_locale() {
     }
     let rules = dry_rules(&outputs[0]);
     for want in [
-        format!("\"/var/lib/libvirt/qemu/domain-7-{short}/*\" rw,"),
-        format!("\"/var/lib/libvirt/qemu/channel/target/domain-7-{short}/*\" rw,"),
+        format!("\"/var/lib/libvirt/qemu/domain-7-{short}/{{,**}}\" rwk,"),
+        format!("\"/var/lib/libvirt/qemu/channel/target/domain-7-{short}/{{,**}}\" rwk,"),
         format!("\"/run/libvirt/qemu/swtpm/7-{short}-swtpm.sock\" rw,"),
         format!("\"/run/libvirt/qemu/swtpm/7-{short}-swtpm.pid\" rw,"),
     ] {

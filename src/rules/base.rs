@@ -17,13 +17,15 @@ use std::path::Path;
 /// - `/var/log/libvirt/qemu/<name>.log w`: QEMU's log, an fd it inherits (9.0:
 ///   `/var/log/libvirt/**/<name>.log`, which for a VM named `libvirtd` or
 ///   `other-fs0-virtiofsd` is the daemon's log or another domain's virtiofsd log);
-/// - `/var/lib/libvirt/qemu/domain-<id>-<short>/* rw`: the domain's private directory
-///   (monitor socket, master key), as in 9.0;
-/// - `/var/lib/libvirt/qemu/channel/target/domain-<id>-<short>/* rw`: its channel
-///   sockets. libvirtd grants both directories with `-F DIR/{,**}` at start, but any plain
-///   `-r` (an unplug) regenerates the rules from the XML and drops `-F` grants (W6 in
-///   `docs/weak-spots.md`); the private directory was in 9.0's base set for that reason, the channel
-///   directory is its twin;
+/// - `/var/lib/libvirt/qemu/domain-<id>-<short>/{,**} rwk`: the domain's private directory
+///   (monitor socket, master key; 9.0: `/* rw`);
+/// - `/var/lib/libvirt/qemu/channel/target/domain-<id>-<short>/{,**} rwk`: its channel
+///   sockets. Both exactly as libvirtd grants them with `-F DIR/{,**}` right after `-c`
+///   (`AppArmorSetPathLabel(allowSubtree)`), so those calls, and the one for
+///   `master-key.aes` inside the first, find the path granted and compile nothing. A plain
+///   `-r` (an unplug) regenerates the rules from the XML, which drops `-F` grants (W6 in
+///   `docs/weak-spots.md`), so both must be base rules; 9.0 had only the private
+///   directory, one level deep;
 /// - `/run/libvirt/qemu/<name>.pid rwk`: the pid file libvirtd locks and QEMU inherits
 ///   (`vircommand.c:827`; 9.0: `/run/libvirt/**/<name>.pid`, which for a VM named
 ///   `1-other-swtpm` is domain `other`'s swtpm pid file, and for a VM named `default` the
@@ -51,11 +53,11 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<
     let (name, short) = (&[name][..], &[short.as_str()][..]);
     let rules: [(&'static str, &[&str], Perms); 5] = [
         ("/var/log/libvirt/qemu/{}.log", name, Perms::W),
-        ("/var/lib/libvirt/qemu/domain-{}/*", short, Perms::RW),
+        ("/var/lib/libvirt/qemu/domain-{}/{,**}", short, Perms::RWK),
         (
-            "/var/lib/libvirt/qemu/channel/target/domain-{}/*",
+            "/var/lib/libvirt/qemu/channel/target/domain-{}/{,**}",
             short,
-            Perms::RW,
+            Perms::RWK,
         ),
         ("/run/libvirt/qemu/{}.pid", name, Perms::RWK),
         ("/var/lib/libvirt/qemu/nvram/{}_VARS.fd", name, Perms::RWK),

@@ -142,8 +142,8 @@ fn base_rules_for_qemu_domains() {
         got,
         [
             "/var/log/libvirt/qemu/vm1.log w <domain base>",
-            "/var/lib/libvirt/qemu/domain-3-vm1/* rw <domain base>",
-            "/var/lib/libvirt/qemu/channel/target/domain-3-vm1/* rw <domain base>",
+            "/var/lib/libvirt/qemu/domain-3-vm1/{,**} rwk <domain base>",
+            "/var/lib/libvirt/qemu/channel/target/domain-3-vm1/{,**} rwk <domain base>",
             "/run/libvirt/qemu/vm1.pid rwk <domain base>",
             "/var/lib/libvirt/qemu/nvram/vm1_VARS.fd rwk <domain base>",
         ]

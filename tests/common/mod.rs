@@ -239,8 +239,10 @@ impl RecordingParser {
                  fail) echo 'AppArmor parser error for x in profile x at line 1: simulated failure' >&2; exit 1 ;;\n\
                  notloaded) exit 234 ;;\n\
                  notloaded254) echo \"Profile doesn't exist\" >&2; exit 254 ;;\n\
+                 cached) exec {} -k -Q -M /usr/share/apparmor-features/features \"$@\" 2>>\"$here/cache.log\" ;;\n\
                  esac\n\
                  exec {} -Q -K \"$@\"\n",
+                real.display(),
                 real.display()
             ),
         )
@@ -267,10 +269,22 @@ impl RecordingParser {
         v
     }
 
-    /// `""` (compile for real), `"fail"`, `"notloaded"` (exit 234, what libvirt expects) or
-    /// `"notloaded254"` (what apparmor 3.0's parser answers on a real kernel).
+    /// `""` (compile for real), `"fail"`, `"notloaded"` (exit 234, what libvirt expects),
+    /// `"notloaded254"` (what apparmor 3.0's parser answers on a real kernel) or `"cached"`
+    /// (compile for real with the parser's cache, against the packaged kernel features so
+    /// that the cache works without an AppArmor kernel; its cache report goes to
+    /// [`RecordingParser::take_cache_log`]).
     pub fn set_mode(&self, mode: &str) {
         fs::write(&self.mode, mode).expect("write mode");
+    }
+
+    /// What the parser said about its cache (`Cache hit: ...`) in `"cached"` mode so far,
+    /// and clears it.
+    pub fn take_cache_log(&self) -> Vec<String> {
+        let log = self.log.with_file_name("cache.log");
+        let s = fs::read_to_string(&log).unwrap_or_default();
+        let _ = fs::remove_file(&log);
+        s.lines().map(str::to_string).collect()
     }
 
     /// The argv of every run so far, and clears the log.
