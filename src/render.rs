@@ -176,14 +176,23 @@ pub fn files(rules: &[Rule], children: &[ChildProfile], header: bool) -> Result<
 /// permission letters, a comma), and none inside a child profile. Patterns are compared as
 /// escaped text: escaping maps every character to a fixed code, `/` to itself, and no code
 /// is a prefix of another, so one escaped path starts with another plus `/` exactly when
-/// the paths do. A `deny` line is not looked at: an allow rule added after it would not
-/// override it either. A rule with a `deny` companion of its own is never covered.
+/// the paths do. A `deny "<p>" w,` line (a read-only disk or backing layer) makes `w` in the
+/// request moot, since an allow rule added after it would not override it: libvirtd's
+/// `-F` of each layer of a chain (`rwk`) then changes nothing the kernel enforces, and is
+/// covered by the layer's `rk`. A rule with a `deny` companion of its own is never
+/// covered.
 pub fn covers(files_text: &str, rule: &Rule) -> bool {
     if rule.deny_write || !rule.perms.allows() {
         return false;
     }
     let want = rule.pattern.as_str();
-    let wider = |perms: &str| rule.perms.as_str().chars().all(|c| perms.contains(c));
+    let denied_w = denied_writes(files_text).any(|p| p == want);
+    let wider = |perms: &str| {
+        rule.perms
+            .as_str()
+            .chars()
+            .all(|c| perms.contains(c) || (c == 'w' && denied_w))
+    };
     let mut depth = 0usize;
     for line in files_text.lines() {
         let code = line.find("  #").map_or(line, |i| &line[..i]);
@@ -222,6 +231,15 @@ pub fn covers(files_text: &str, rule: &Rule) -> bool {
         }
     }
     false
+}
+
+/// The patterns of the domain's own `deny "<p>" w,` lines.
+fn denied_writes(files_text: &str) -> impl Iterator<Item = &str> {
+    files_text.lines().filter_map(|l| {
+        let code = l.find("  #").map_or(l, |i| &l[..i]);
+        let (pattern, perms) = code.strip_prefix("  deny \"").and_then(split_rule)?;
+        (perms == "w").then_some(pattern)
+    })
 }
 
 /// `PATTERN" PERMS,` (after the opening quote) as (pattern, permission letters).
@@ -405,6 +423,7 @@ mod tests {
             \x20 \"/i/base.qcow2\" rk,  # disk vda backing 1\n\
             \x20 # don't audit writes to readonly files\n  deny \"/i/base.qcow2\" w,\n\
             \x20 \"/i/top.qcow2\" rwk,  # disk vda\n\
+            \x20 \"/i/cd.iso\" rk,  # disk hdc\n\
             \x20 \"/share/**\" rwl,  # filesystem\n\
             \x20 \"/x\\{a\\}/{,**}\" rwk,  # argument -F\n\
             \x20 profile qemu_bridge_helper {\n    \"/dev/net/tun\" rw,\n  }\n";
@@ -412,8 +431,10 @@ mod tests {
             (rule("/i/top.qcow2", Perms::RWK), true),
             (rule("/i/top.qcow2", Perms::RK), true),
             (rule("/i/base.qcow2", Perms::RK), true),
-            // A layer that is read-only cannot be made writable by coverage.
-            (rule("/i/base.qcow2", Perms::RWK), false),
+            // A layer whose writes are denied: an rwk grant would change nothing.
+            (rule("/i/base.qcow2", Perms::RWK), true),
+            // Read-only without a deny rule: the grant adds w.
+            (rule("/i/cd.iso", Perms::RWK), false),
             (rule("/v/d-1-vm/master-key.aes", Perms::RWK), true),
             (rule("/v/d-1-vm", Perms::RWK), true),
             (subtree("/v/d-1-vm/{,**}"), true),
