@@ -5,8 +5,8 @@
 #   bench/start-sequence.sh          (as root; needs hyperfine, qemu-img, libvirt-daemon)
 #
 # Both helpers run as libvirtd runs them, on the real paths (/etc/apparmor.d/libvirt), in a
-# private mount namespace so the host is not touched: /etc/apparmor.d/libvirt and the cache
-# directory are tmpfs, and /sbin/apparmor_parser is a wrapper that compiles for real but
+# private mount namespace so the host is not touched: /etc/apparmor.d/libvirt is a tmpfs
+# (ours keeps its parser cache in the work directory), and /sbin/apparmor_parser is a wrapper that compiles for real but
 # does not load into the kernel (-Q; -M gives the packaged kernel features, so the parser's
 # cache works without an AppArmor kernel). The C helper has no --parser option, hence the
 # bind mount.
@@ -40,8 +40,14 @@ mount --bind "$W/apparmor_parser" /sbin/apparmor_parser
 cp /etc/apparmor.d/libvirt/TEMPLATE.* "$W/" 2>/dev/null || true
 mount -t tmpfs tmpfs /etc/apparmor.d/libvirt
 cp "$W"/TEMPLATE.* /etc/apparmor.d/libvirt/ 2>/dev/null || true
-mkdir -p /var/cache/virt-aa-helper
-mount -t tmpfs tmpfs /var/cache/virt-aa-helper
+# Ours with its parser cache in the work directory (the C helper has none).
+mkdir "$W/cache"
+cat > "$W/ours" <<OURS
+#!/bin/sh
+exec $OURS --cache-dir $W/cache "\$@"
+OURS
+chmod +x "$W/ours"
+OURS=$W/ours
 
 UUID=6e0c5e5a-0f3a-4d7c-9a51-5d2b1c0b7a10
 P=libvirt-$UUID
@@ -111,7 +117,7 @@ count() { # helper scenario
 }
 for h in "$C" "$OURS"; do
     for s in start hotplug; do
-        printf '%s %s: %s parser runs\n' "$(basename "$(dirname "$h")")/$(basename "$h")" "$s" "$(count "$h" "$s")"
+        printf '%s %s: %s parser runs\n' "$h" "$s" "$(count "$h" "$s")"
     done
 done
 

@@ -353,6 +353,31 @@ $(disk vdd "$R/images/new.img" raw)" >"$B/domain-new.xml"
     else
         bad "delete: .files deleted, the profile file kept" "libvirt/ holds: $(ls "$POL/libvirt" | tr '\n' ' ')"
     fi
+    # The parser's cache (issue 11), in the kernel: an unchanged -r after -R loads the profile
+    # (from the cache), and an include replaced with an older mtime, as dpkg leaves it, is
+    # compiled, not served stale from the cache (apparmor_parser alone keys on mtimes).
+    XML_FILE=$B/domain.xml
+    setup mkdir -p "$B/cache" &&
+        setup raw "$R/cached.img" 077 || return
+    helper_ok "cache: -r compiles and writes the cache" -r --cache-dir "$B/cache"
+    if ls "$B"/cache/*/"$PROFILE" >/dev/null 2>&1; then
+        ok "cache: the parser wrote its cache"
+    else
+        bad "cache: the parser wrote its cache" "$(ls -R "$B/cache" 2>&1 | tr '\n' ' ')"
+    fi
+    helper_ok "cache: -R" -R --cache-dir "$B/cache"
+    unloaded "cache: the kernel no longer lists the profile"
+    helper_ok "cache: an unchanged -r after -R" -r --cache-dir "$B/cache"
+    loaded "cache: the unchanged -r after -R loaded the profile"
+    denied "cache: a file no rule names is denied" raw "$R/cached.img" read
+    setup cp "$POL/abstractions/libvirt-qemu" "$B/libvirt-qemu.new" &&
+        printf '  "%s" r,\n' "$R/cached.img" >>"$B/libvirt-qemu.new" &&
+        setup touch -d '2001-01-01' "$B/libvirt-qemu.new" &&
+        setup mv "$B/libvirt-qemu.new" "$POL/abstractions/libvirt-qemu" || return
+    helper_ok "cache: an unchanged -r after an include changed" -r --cache-dir "$B/cache"
+    can_read "cache: the changed include is in the kernel, not a stale cached profile" raw "$R/cached.img" 0x3f
+    XML_FILE=
+
     # libvirtd's -D at shutdown after the profile was already unloaded must still delete .files.
     XML_FILE=$B/domain.xml
     helper_ok "delete unloaded: -r writes .files and loads" -r
