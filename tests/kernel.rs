@@ -33,7 +33,7 @@ use std::time::Duration;
 use vm::{root, sections, shell_quote, Boot};
 
 /// Checks tests/kernel/guest.sh runs per scenario, and in its kernel preamble.
-const SCENARIO_CHECKS: usize = 38;
+const SCENARIO_CHECKS: usize = 47;
 const KERNEL_CHECKS: usize = 3;
 
 /// Boots the guest once, running every scenario (`NAME=HELPER`), and returns the result

@@ -371,7 +371,7 @@ $(disk vdd "$R/images/new.img" raw)" >"$B/domain-new.xml"
     loaded "cache: the unchanged -r after -R loaded the profile"
     denied "cache: a file no rule names is denied" raw "$R/cached.img" read
     setup cp "$POL/abstractions/libvirt-qemu" "$B/libvirt-qemu.new" &&
-        printf '  "%s" r,\n' "$R/cached.img" >>"$B/libvirt-qemu.new" &&
+        printf '  "%s" rk,\n' "$R/cached.img" >>"$B/libvirt-qemu.new" &&
         setup touch -d '2001-01-01' "$B/libvirt-qemu.new" &&
         setup mv "$B/libvirt-qemu.new" "$POL/abstractions/libvirt-qemu" || return
     helper_ok "cache: an unchanged -r after an include changed" -r --cache-dir "$B/cache"
