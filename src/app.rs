@@ -8,7 +8,7 @@
 //! all, weak spot W4 in `docs/weak-spots.md#w4`.)
 
 use crate::apparmor_parser::{CacheUse, Op, Outcome, Parser};
-use crate::cli::{Mode, Request};
+use crate::cli::{Mode, ReloadAll, Request};
 use crate::config::Config;
 use crate::error::{Diagnostics, Error, Result};
 use crate::fsio;
@@ -385,6 +385,178 @@ fn delete(
     // Also when the lock could not be taken: a lock file an earlier run left goes too.
     lock.remove_file();
     Ok(())
+}
+
+/// The most profiles one `--reload-all` parser run takes: each holds its lock, an open
+/// file, during the run, and the usual limit on open files is 1,024.
+pub const RELOAD_BATCH: usize = 256;
+
+/// `--reload-all`: reloads every domain profile in `libvirt/` with one parser run (per
+/// [`RELOAD_BATCH`] profiles), compiled in parallel by the parser and always compiled
+/// afresh (it runs because an include changed, which the parser's mtime check can miss:
+/// see [`CacheUse`]), writing the cache for the next `-r` or `-a`.
+///
+/// Each profile's lock is taken, in the order of the names, for the whole run: a `-r` or
+/// `-F` of that domain running meanwhile could otherwise load its new text just before
+/// this run loads the text it read earlier, leaving the kernel without the new rules (a
+/// disk just hotplugged, denied). Runs of one profile take one lock, and two reloads take
+/// them in the same order, so no two runs wait for each other in a cycle; a `-r` of a
+/// domain in the batch waits for the batch's parser run.
+///
+/// A profile whose text includes its `.files` while that `.files` is missing is skipped:
+/// libvirt's `-D` removes it when the domain stops and keeps the profile for the next
+/// start (`virt-aa-helper.c`, `main`), so such a profile would not compile, and it is not
+/// loaded anyway. It is checked again under the lock, for a `-D` that ran meanwhile.
+pub fn reload_all(req: &ReloadAll, out: &mut dyn Write, diag: &mut Diagnostics) -> Result<()> {
+    let mut store = Store::new(&req.apparmor_dir);
+    let parser = Parser::new(req.parser.clone(), &req.apparmor_dir).with_cache(&req.cache_dir);
+    let names = store.profiles()?;
+    if names.is_empty() {
+        return say(
+            out,
+            &format!(
+                "no libvirt-<uuid> profile in {}: nothing to reload\n",
+                store.dir().display()
+            ),
+        );
+    }
+    let mut report = Reload::default();
+    let mut candidates = Vec::new();
+    for name in names {
+        match skip_reason(&store, &name) {
+            Ok(None) => candidates.push(name),
+            Ok(Some(why)) => report.skipped.push((name, why)),
+            Err(e) => report.failed.push((name, e.to_string())),
+        }
+    }
+    if req.dry_run {
+        for (name, why) in &report.skipped {
+            say(
+                out,
+                &format!(
+                    "# would skip {}: {why}\n",
+                    store.profile_path(name).display()
+                ),
+            )?;
+        }
+        for chunk in candidates.chunks(RELOAD_BATCH) {
+            let paths: Vec<_> = chunk.iter().map(|n| store.profile_path(n)).collect();
+            say(
+                out,
+                &format!(
+                    "# would run {}\n",
+                    parser.describe_many(Op::Replace, &paths, CacheUse::Rebuild)
+                ),
+            )?;
+        }
+        return Ok(());
+    }
+    let mut lock_warnings = Vec::new();
+    let mut outcome = Ok(());
+    for chunk in candidates.chunks(RELOAD_BATCH) {
+        outcome = reload_chunk(&mut store, &parser, chunk, &mut report, &mut lock_warnings);
+        if outcome.is_err() {
+            break;
+        }
+    }
+    // One warning for a lock the helper may not take, not one per profile.
+    let mut lock_warnings = lock_warnings.into_iter();
+    if let Some(first) = lock_warnings.next() {
+        let more = lock_warnings.count();
+        if more > 0 {
+            diag.note(format!("{first} (and the same for {more} more profiles)"));
+        } else {
+            diag.note(first.0);
+        }
+    }
+    outcome?;
+    report.skipped.sort_by_key(|(n, _)| n.uuid());
+    report.failed.sort_by_key(|(n, _)| n.uuid());
+    for (name, why) in &report.skipped {
+        say(out, &format!("skipped {name}: {why}\n"))?;
+    }
+    for (name, why) in &report.failed {
+        say(out, &format!("failed {name}: {why}\n"))?;
+    }
+    let total = report.done + report.failed.len();
+    let mut summary = format!("reloaded {} of {total} profiles", report.done);
+    if !report.skipped.is_empty() {
+        summary.push_str(&format!(" ({} skipped)", report.skipped.len()));
+    }
+    say(out, &format!("{summary}\n"))?;
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Reload {
+            failed: report.failed.iter().map(|(n, _)| n.to_string()).collect(),
+            total,
+        })
+    }
+}
+
+/// What `--reload-all` did so far.
+#[derive(Default)]
+struct Reload {
+    done: usize,
+    failed: Vec<(ProfileName, String)>,
+    skipped: Vec<(ProfileName, String)>,
+}
+
+/// One parser run over `chunk`, under the locks of its profiles (taken in the given,
+/// sorted, order and released when it returns). Errs only when the parser cannot be run.
+fn reload_chunk(
+    store: &mut Store,
+    parser: &Parser,
+    chunk: &[ProfileName],
+    report: &mut Reload,
+    lock_warnings: &mut Vec<crate::error::Warning>,
+) -> Result<()> {
+    let mut locks = Vec::with_capacity(chunk.len());
+    let mut names = Vec::with_capacity(chunk.len());
+    for name in chunk {
+        let lock = store.lock(name);
+        lock_warnings.extend(store.take_warnings());
+        match lock.and_then(|lock| Ok((lock, skip_reason(store, name)?))) {
+            Ok((lock, None)) => {
+                locks.push(lock);
+                names.push(name.clone());
+            }
+            Ok((_, Some(why))) => report.skipped.push((name.clone(), why)),
+            Err(e) => report.failed.push((name.clone(), e.to_string())),
+        }
+    }
+    let paths: Vec<_> = names.iter().map(|n| store.profile_path(n)).collect();
+    let batch = parser.run_many(Op::Replace, &paths, CacheUse::Rebuild)?;
+    report.done += batch.done.len();
+    for (path, e) in batch.failed {
+        if let Some(name) = names.iter().find(|n| store.profile_path(n) == path) {
+            report.failed.push((name.clone(), e.to_string()));
+        }
+    }
+    drop(locks);
+    Ok(())
+}
+
+/// Why `--reload-all` leaves `name` alone, if it does: its profile includes its `.files`
+/// and that `.files` is missing (the domain is not running), or the profile is gone.
+fn skip_reason(store: &Store, name: &ProfileName) -> Result<Option<String>> {
+    let Some(text) = fsio::read_own(&store.profile_path(name))? else {
+        return Ok(Some("the profile was removed meanwhile".into()));
+    };
+    let files = store.files_path(name);
+    let include = format!("libvirt/{name}.files");
+    let includes_files = text.windows(include.len()).any(|w| w == include.as_bytes());
+    let files_missing = matches!(
+        std::fs::symlink_metadata(&files),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    if includes_files && files_missing {
+        return Ok(Some(format!(
+            "{} is missing (the domain is not running)",
+            files.display()
+        )));
+    }
+    Ok(None)
 }
 
 fn unload_or_load(

@@ -256,6 +256,131 @@ fn policy_dirs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// What a run over several profiles ([`Parser::run_many`]) did.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The profiles the parser loaded, in the order given.
+    pub done: Vec<PathBuf>,
+    /// The profiles the parser refused, in the order given, each with the error of its own
+    /// run (the format of [`Parser::run`]). `apparmor_parser` replaces a profile only once
+    /// it compiled, so the kernel still has the policy it had for these.
+    pub failed: Vec<(PathBuf, Error)>,
+    /// How many times the parser was run: 1, plus one per profile the first run did not
+    /// confirm.
+    pub runs: usize,
+}
+
+/// The lines `apparmor_parser -v` prints for a profile it loaded (`parser_interface.c`,
+/// `parser_main.c`), each followed by the profile's name, or the path of its cached binary,
+/// in double quotes.
+const LOADED: [&str; 5] = [
+    "Addition succeeded for \"",
+    "Replacement succeeded for \"",
+    "Removal succeeded for \"",
+    "Cached load succeeded for \"",
+    "Cached reload succeeded for \"",
+];
+
+impl Parser {
+    /// The argv (without the program) for `op` on all of `profiles` in one run: the options
+    /// of [`Parser::args`], `-v` (the parser then names each profile it loaded), and the
+    /// paths. The parser compiles the files in parallel, as many at once as its `-j`
+    /// default (its configuration's `jobs`, else one per CPU).
+    pub fn args_many(&self, op: Op, profiles: &[PathBuf], cache: CacheUse) -> Vec<String> {
+        let Some((first, rest)) = profiles.split_first() else {
+            return Vec::new();
+        };
+        // `args` ends with the flag and the one profile.
+        let mut args = self.args(op, first, cache);
+        let tail = args.split_off(args.len().saturating_sub(2));
+        args.push("-v".to_string());
+        args.extend(tail);
+        args.extend(rest.iter().map(|p| p.display().to_string()));
+        args
+    }
+
+    /// The command line of [`Parser::run_many`], for dry runs.
+    pub fn describe_many(&self, op: Op, profiles: &[PathBuf], cache: CacheUse) -> String {
+        let mut s = self.program.display().to_string();
+        for a in self.args_many(op, profiles, cache) {
+            s.push(' ');
+            s.push_str(&a);
+        }
+        s
+    }
+
+    /// Runs the parser once on all of `profiles`, then once more on each profile that run
+    /// did not confirm, so every failure is named and every good profile is loaded.
+    ///
+    /// `apparmor_parser` goes on with the other files after one fails to compile and exits
+    /// 1 (apparmor 3.0), naming the file in its error; but with `abort-on-error` in its
+    /// configuration it stops at the first error and loads none of the files after it, and
+    /// an old parser may print a cached load as done when the kernel refused it. So a
+    /// profile counts as loaded by the shared run only when the run exited 0 without a
+    /// parser error, or when the parser printed its `-v` line for it and no other line
+    /// names it; every other profile gets a run of its own ([`Parser::run`]), whose
+    /// error, if any, is the one reported.
+    ///
+    /// Errs only when the parser cannot be started at all.
+    pub fn run_many(&self, op: Op, profiles: &[PathBuf], cache: CacheUse) -> Result<Batch> {
+        let mut batch = Batch::default();
+        if profiles.is_empty() {
+            return Ok(batch);
+        }
+        let out = Command::new(&self.program)
+            .args(self.args_many(op, profiles, cache))
+            .env_clear()
+            .env("PATH", "/sbin:/usr/sbin")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| Error::ParserSpawn {
+                parser: self.program.clone(),
+                source,
+            })?;
+        batch.runs = 1;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let clean = out.status.success()
+            && !stderr
+                .lines()
+                .chain(stdout.lines())
+                .any(|l| l.to_ascii_lowercase().contains("parser error"));
+        let (loaded, other): (Vec<&str>, Vec<&str>) = stdout
+            .lines()
+            .chain(stderr.lines())
+            .partition(|l| loaded_name(l).is_some());
+        let loaded: Vec<&str> = loaded.into_iter().filter_map(loaded_name).collect();
+        for profile in profiles {
+            let name = profile
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let confirmed = clean
+                || (!name.is_empty()
+                    && loaded.contains(&name.as_str())
+                    && !other.iter().any(|l| l.contains(&name)));
+            if confirmed {
+                batch.done.push(profile.clone());
+                continue;
+            }
+            batch.runs += 1;
+            match self.run(op, profile, cache) {
+                Ok(_) => batch.done.push(profile.clone()),
+                Err(e) => batch.failed.push((profile.clone(), e)),
+            }
+        }
+        Ok(batch)
+    }
+}
+
+/// The profile a `-v` line says was loaded: the last component of the quoted name (a
+/// cached load names the binary's path, whose file name is the profile's file name).
+fn loaded_name(line: &str) -> Option<&str> {
+    let rest = LOADED.iter().find_map(|p| line.trim().strip_prefix(p))?;
+    let quoted = rest.rsplit_once('"')?.0;
+    Some(quoted.rsplit('/').next().unwrap_or(quoted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +484,73 @@ mod tests {
         tick();
         std::fs::write(&files, "f2").unwrap();
         assert!(!p.cache_is_fresh(&profile, &files));
+    }
+
+    #[test]
+    fn one_run_over_many_profiles_is_verbose_with_every_path() {
+        let t = tempfile::tempdir().unwrap();
+        let p = Parser::new(Some("/x/parser".into()), Path::new("/tmp/t")).with_cache(t.path());
+        let loc = t.path().display().to_string();
+        let paths = [
+            PathBuf::from("/tmp/t/libvirt/a"),
+            PathBuf::from("/tmp/t/libvirt/b"),
+        ];
+        assert_eq!(
+            p.args_many(Op::Replace, &paths, CacheUse::Rebuild),
+            [
+                "--base",
+                "/tmp/t",
+                "--skip-read-cache",
+                "--write-cache",
+                "--cache-loc",
+                &loc,
+                "-v",
+                "-r",
+                "/tmp/t/libvirt/a",
+                "/tmp/t/libvirt/b"
+            ]
+        );
+        assert!(p.args_many(Op::Replace, &[], CacheUse::Rebuild).is_empty());
+        assert_eq!(
+            p.describe_many(Op::Replace, &paths[..1], CacheUse::Reuse),
+            format!(
+                "/x/parser --base /tmp/t --write-cache --cache-loc {loc} -v -r /tmp/t/libvirt/a"
+            )
+        );
+    }
+
+    #[test]
+    fn loaded_lines_name_the_profile() {
+        let n = "libvirt-00000000-0000-0000-0000-000000000001";
+        for line in [
+            format!("Replacement succeeded for \"{n}\"."),
+            format!("Addition succeeded for \"{n}\"."),
+            format!("Cached reload succeeded for \"/var/cache/x/c08a2770.0/{n}\"."),
+            format!("Cached load succeeded for \"/c/{n}\".\n"),
+        ] {
+            assert_eq!(loaded_name(&line), Some(n), "{line}");
+        }
+        for line in [
+            format!("AppArmor parser error for /t/libvirt/{n} in profile /t/libvirt/{n}.files at line 1: x"),
+            format!("apparmor_parser: Unable to replace \"{n}\".  Permission denied"),
+            "Replacement succeeded for".to_string(),
+        ] {
+            assert_eq!(loaded_name(&line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn run_many_cannot_start_a_missing_parser() {
+        let p = Parser::new(
+            Some("/nonexistent/apparmor_parser".into()),
+            Path::new("/etc/apparmor.d"),
+        );
+        let e = p
+            .run_many(Op::Replace, &[PathBuf::from("/x")], CacheUse::Rebuild)
+            .unwrap_err();
+        assert_eq!(e.code(), 7);
+        let none = p.run_many(Op::Replace, &[], CacheUse::Rebuild).unwrap();
+        assert_eq!((none.done.len(), none.failed.len(), none.runs), (0, 0, 0));
     }
 
     #[test]

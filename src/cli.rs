@@ -29,7 +29,7 @@ use std::path::PathBuf;
 4 profile missing or already present, 5 template unusable, 6 file I/O error, 7 apparmor_parser failed, \
 8 running set-uid/set-gid."
 )]
-#[command(group(ArgGroup::new("mode").args(["add", "create", "replace", "remove", "delete"]).multiple(false)))]
+#[command(group(ArgGroup::new("mode").args(["add", "create", "replace", "remove", "delete", "reload_all"]).multiple(false)))]
 #[command(group(ArgGroup::new("extra").args(["add_file", "append_file"]).multiple(false)))]
 pub struct Cli {
     /// Load the existing profile into the kernel (apparmor_parser -a). Reads no XML.
@@ -54,6 +54,15 @@ pub struct Cli {
     /// so local edits survive the next start).
     #[arg(short = 'D', long = "delete", overrides_with = "delete")]
     pub delete: bool,
+
+    /// Reload every domain profile in DIR/libvirt/ (each libvirt-<uuid> file) in one
+    /// apparmor_parser run, compiled in parallel and written to the cache: for package
+    /// scripts and admins after an abstraction or template changed. Takes no -u and reads
+    /// no XML. A profile whose .files is missing (a domain that is not running: -D removed
+    /// it) is skipped. Prints how many were reloaded and names each that failed, which
+    /// stays loaded as it was; exits 7 if any failed.
+    #[arg(long = "reload-all", overrides_with = "reload_all")]
+    pub reload_all: bool,
 
     /// Dry run: change nothing, load nothing; print to stdout what would be written and run.
     #[arg(
@@ -178,11 +187,28 @@ pub struct Request {
     pub config: PathBuf,
 }
 
+/// A validated `--reload-all`: no profile name, no XML, only where the profiles are and
+/// how to load them. A type of its own rather than a [`Mode`], so that no code can meet a
+/// [`Request`] without the one profile it is about.
+#[derive(Debug, Clone)]
+pub struct ReloadAll {
+    /// `-d`.
+    pub dry_run: bool,
+    /// `--apparmor-dir`.
+    pub apparmor_dir: PathBuf,
+    /// `--parser`.
+    pub parser: Option<PathBuf>,
+    /// `--cache-dir`.
+    pub cache_dir: PathBuf,
+}
+
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Parsed {
     /// Do the work.
     Run(Box<Request>),
+    /// `--reload-all`.
+    ReloadAll(Box<ReloadAll>),
     /// Print this text on stdout and exit 0 (`--help`, `--version`).
     Print(String),
 }
@@ -215,10 +241,38 @@ where
             };
         }
     };
+    if cli.reload_all {
+        return cli
+            .into_reload_all()
+            .map(|r| Parsed::ReloadAll(Box::new(r)));
+    }
     cli.into_request().map(|r| Parsed::Run(Box::new(r)))
 }
 
 impl Cli {
+    fn into_reload_all(self) -> Result<ReloadAll> {
+        if self.uuid.is_some() {
+            return Err(Error::Usage(
+                "--reload-all takes no -u: it reloads every profile".into(),
+            ));
+        }
+        if self.add_file.is_some() || self.append_file.is_some() {
+            return Err(Error::Usage("-f and -F only go with -c or -r".into()));
+        }
+        if self.no_load {
+            return Err(Error::Usage(
+                "--no-load does not go with --reload-all, which only loads (use -d to see what it would run)"
+                    .into(),
+            ));
+        }
+        Ok(ReloadAll {
+            dry_run: self.dryrun,
+            apparmor_dir: self.apparmor_dir,
+            parser: self.parser,
+            cache_dir: self.cache_dir,
+        })
+    }
+
     fn into_request(self) -> Result<Request> {
         let mode = match (
             self.add,
@@ -234,7 +288,8 @@ impl Cli {
             (.., true) => Mode::Delete,
             _ => {
                 return Err(Error::Usage(
-                    "no mode given: use one of -a, -c, -r, -R or -D (see --help)".into(),
+                    "no mode given: use one of -a, -c, -r, -R, -D or --reload-all (see --help)"
+                        .into(),
                 ))
             }
         };
@@ -289,7 +344,7 @@ mod tests {
         v.extend_from_slice(args);
         match parse_args(v)? {
             Parsed::Run(r) => Ok(*r),
-            Parsed::Print(_) => panic!("printed"),
+            other => panic!("not a one-profile request: {other:?}"),
         }
     }
 
@@ -347,6 +402,38 @@ mod tests {
             let s = e.to_string();
             assert!(!s.contains('\n'), "{args:?}: {s}");
             assert_eq!(e.code(), 2, "{args:?}: {s}");
+        }
+    }
+
+    #[test]
+    fn reload_all_takes_no_profile_and_no_file() {
+        let parse = |args: &[&str]| {
+            let mut v = vec!["virt-aa-helper"];
+            v.extend_from_slice(args);
+            parse_args(v)
+        };
+        match parse(&["-d", "--reload-all", "--apparmor-dir", "/t"]).unwrap() {
+            Parsed::ReloadAll(r) => {
+                assert!(r.dry_run);
+                assert_eq!(r.apparmor_dir, PathBuf::from("/t"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for (args, says) in [
+            (&["--reload-all", "-u", U][..], "takes no -u"),
+            (
+                &["--reload-all", "-F", "/x"],
+                "-f and -F only go with -c or -r",
+            ),
+            (
+                &["--reload-all", "--no-load"],
+                "--no-load does not go with --reload-all",
+            ),
+            (&["--reload-all", "-r", "-u", U], "cannot be used with"),
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.code(), 2, "{args:?}");
+            assert!(e.to_string().contains(says), "{args:?}: {e}");
         }
     }
 

@@ -113,6 +113,11 @@ pub enum Error {
         message: String,
     },
 
+    /// `--reload-all`: `apparmor_parser` refused some profiles (named, at most
+    /// [`RELOAD_NAMED`] of them); each stays loaded as it was.
+    #[error("apparmor_parser failed for {} of {total} profiles, which stay loaded as they were: {}", .failed.len(), name_some(.failed))]
+    Reload { failed: Vec<String>, total: usize },
+
     /// Real and effective ids differ: the binary was installed set-uid or set-gid.
     #[error("refusing to run set-uid or set-gid ({0}); run virt-aa-helper as root from libvirtd instead")]
     Privilege(String),
@@ -131,7 +136,7 @@ impl Error {
             Error::Template { .. } => 5,
             // A denied read is a failed read: same code as any other I/O error.
             Error::Io { .. } | Error::Denied { .. } => 6,
-            Error::ParserSpawn { .. } | Error::Parser { .. } => 7,
+            Error::ParserSpawn { .. } | Error::Parser { .. } | Error::Reload { .. } => 7,
             Error::Privilege(_) => 8,
         }
     }
@@ -152,6 +157,24 @@ impl Error {
             why: why.into(),
         }
     }
+}
+
+/// How many failed profiles the one-line [`Error::Reload`] names; stdout names them all.
+pub const RELOAD_NAMED: usize = 10;
+
+/// `a, b, c`, or the first [`RELOAD_NAMED`] and how many more, so the error stays a
+/// readable line when a broken abstraction fails every profile.
+fn name_some(names: &[String]) -> String {
+    let mut s = names
+        .iter()
+        .take(RELOAD_NAMED)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > RELOAD_NAMED {
+        let _ = write!(s, " and {} more", names.len() - RELOAD_NAMED);
+    }
+    s
 }
 
 /// The result type of the crate.

@@ -138,6 +138,7 @@ where
             Ok(())
         }
         cli::Parsed::Run(req) => app::run(&req, stdin, out, &mut diag),
+        cli::Parsed::ReloadAll(req) => app::reload_all(&req, out, &mut diag),
     });
     for w in diag.into_warnings() {
         let _ = writeln!(err, "{PROGRAM}: warning: {w}");

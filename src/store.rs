@@ -130,6 +130,40 @@ impl Store {
         }
     }
 
+    /// The profiles in `libvirt/`, sorted: the regular files whose whole name is a
+    /// canonical profile name ([`ProfileName::parse`]), so never a `.files`, a `.lock`, a
+    /// temporary, a template, a directory or a symbolic link. No `libvirt/` means none.
+    pub fn profiles(&self) -> Result<Vec<ProfileName>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if is_denied(&e) => {
+                return Err(Error::Denied {
+                    hint: allow_hint(&allow_rule(&self.dir, "/", "r")),
+                    path: self.dir.clone(),
+                    source: e,
+                })
+            }
+            Err(e) => return Err(Error::io(&self.dir, "list", e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.dir, "list", e))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let Ok(profile) = ProfileName::parse(&name) else {
+                continue;
+            };
+            // The entry's own type (a symbolic link is not followed).
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                names.push(profile);
+            }
+        }
+        names.sort_by_key(ProfileName::uuid);
+        Ok(names)
+    }
+
     fn without_lock(&mut self, path: PathBuf, e: &std::io::Error) -> Lock {
         self.warnings.push(Warning(format!(
             "{}: cannot lock ({}): running without the per-profile lock, as libvirt 9.0 does; {}",
