@@ -240,8 +240,10 @@ impl RecordingParser {
                  notloaded) exit 234 ;;\n\
                  notloaded254) echo \"Profile doesn't exist\" >&2; exit 254 ;;\n\
                  cached) exec {} -k -Q -M /usr/share/apparmor-features/features \"$@\" 2>>\"$here/cache.log\" ;;\n\
+                 abort) exec {} -Q -K --abort-on-error -j 1 \"$@\" ;;\n\
                  esac\n\
                  exec {} -Q -K \"$@\"\n",
+                real.display(),
                 real.display(),
                 real.display()
             ),
@@ -273,7 +275,9 @@ impl RecordingParser {
     /// `"notloaded254"` (what apparmor 3.0's parser answers on a real kernel) or `"cached"`
     /// (compile for real with the parser's cache, against the packaged kernel features so
     /// that the cache works without an AppArmor kernel; its cache report goes to
-    /// [`RecordingParser::take_cache_log`]).
+    /// [`RecordingParser::take_cache_log`]) or `"abort"` (compile for real, one file at a
+    /// time, stopping at the first file that fails: `abort-on-error`, which a site's
+    /// `parser.conf` may set).
     pub fn set_mode(&self, mode: &str) {
         fs::write(&self.mode, mode).expect("write mode");
     }

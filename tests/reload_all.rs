@@ -1,0 +1,413 @@
+//! `--reload-all`: every running domain's profile reloaded in one `apparmor_parser` run,
+//! compiled by the real parser (`-Q`), with a broken profile named and the others still
+//! reloaded; only canonical profile names; dry runs; nothing to reload; the locks.
+
+mod common;
+use common::*;
+use std::fs;
+use std::path::PathBuf;
+use std::process::Output;
+
+/// The profile name of domain `i`.
+fn name(i: u32) -> String {
+    format!("libvirt-00000000-0000-0000-0000-{i:012}")
+}
+
+struct Env {
+    policy: Policy,
+    parser: RecordingParser,
+    tree: Tree,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env {
+            policy: Policy::new(),
+            parser: RecordingParser::new(),
+            tree: Tree::new(),
+        }
+    }
+
+    /// Creates domain `i` (`-c --no-load`): its profile from the template and its
+    /// `.files`, as libvirtd's start leaves them.
+    fn create(&self, i: u32) {
+        let uuid = name(i).strip_prefix("libvirt-").unwrap().to_string();
+        let xml = domain_named(&format!("vm{i}"), "", "").replace(UUID, &uuid);
+        let dir = self.policy.dir.display().to_string();
+        let o = run(
+            &["-c", "-u", &name(i), "--no-load", "--apparmor-dir", &dir],
+            Some(&xml),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        // The creating run's lock file: only what --reload-all itself leaves is examined.
+        let _ = fs::remove_file(self.policy.libvirt(&format!("{}.lock", name(i))));
+    }
+
+    fn reload(&self, extra: &[&str]) -> Output {
+        let dir = self.policy.dir.display().to_string();
+        let parser = self.parser.script.display().to_string();
+        let cache = self.tree.dir("cache").display().to_string();
+        let mut args = vec![
+            "--apparmor-dir",
+            &dir,
+            "--parser",
+            &parser,
+            "--cache-dir",
+            &cache,
+        ];
+        args.extend_from_slice(extra);
+        run(&args, None)
+    }
+
+    /// The profile paths a recorded parser run was given.
+    fn paths_of(&self, call: &str) -> Vec<String> {
+        let libvirt = self.policy.dir.join("libvirt").display().to_string();
+        call.split(' ')
+            .filter(|a| a.starts_with(&libvirt))
+            .map(|a| a.rsplit('/').next().unwrap().to_string())
+            .collect()
+    }
+
+    fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = fs::read_dir(self.policy.dir.join("libvirt"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let bytes = fs::read(e.path()).unwrap_or_default();
+                (e.file_name().to_string_lossy().into_owned(), bytes)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn break_files(&self, i: u32) {
+        let files = self.policy.libvirt(&format!("{}.files", name(i)));
+        let mut text = fs::read_to_string(&files).unwrap();
+        text.push_str("  this is not a rule {\n");
+        fs::write(&files, text).unwrap();
+    }
+}
+
+/// The required case: one profile's `.files` has a syntax error; the real parser compiles
+/// the others in the same run, and the broken one is named on stdout (with the parser's
+/// own error) and in the one error line, exit 7. Nothing in the policy tree changes.
+#[test]
+fn one_broken_profile_the_others_are_reloaded_and_it_is_named() {
+    let env = Env::new();
+    for i in 1..=3 {
+        env.create(i);
+    }
+    env.break_files(2);
+    let before = env.snapshot();
+    let o = env.reload(&["--reload-all"]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(7), "{out}\n{err}");
+    assert!(out.contains("reloaded 2 of 3 profiles\n"), "{out}");
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("failed ")).collect();
+    assert_eq!(failed.len(), 1, "{out}");
+    assert!(
+        failed[0].starts_with(&format!("failed {}: ", name(2)))
+            && failed[0].contains("AppArmor parser error")
+            && failed[0].contains(&format!("{}.files", name(2))),
+        "{out}"
+    );
+    let errors: Vec<&str> = err.lines().collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with("virt-aa-helper: error: apparmor_parser failed for 1 of 3 profiles")
+            && errors[0].ends_with(&name(2))
+            && !errors[0].contains(&name(1))
+            && !errors[0].contains(&name(3)),
+        "{err}"
+    );
+    // One run over all three, compiled afresh into the cache; then the broken one alone,
+    // for its own error.
+    let calls = env.parser.take_calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(env.paths_of(&calls[0]), [name(1), name(2), name(3)]);
+    assert!(
+        calls[0].contains(" --skip-read-cache --write-cache --cache-loc ")
+            && calls[0].contains(" -v -r "),
+        "{calls:?}"
+    );
+    assert_eq!(env.paths_of(&calls[1]), [name(2)]);
+    // --reload-all writes nothing; the locks it took leave their files, as -r's do.
+    let after: Vec<_> = env
+        .snapshot()
+        .into_iter()
+        .filter(|(n, _)| !n.ends_with(".lock"))
+        .collect();
+    assert_eq!(after, before);
+}
+
+/// A parser configured to stop at the first error (`abort-on-error`) loads nothing after
+/// the broken file; each profile the shared run did not confirm gets a run of its own, so
+/// every good profile is still reloaded and only the broken one is named.
+#[test]
+fn a_parser_that_stops_at_the_first_error_still_reloads_the_rest() {
+    let env = Env::new();
+    for i in 1..=4 {
+        env.create(i);
+    }
+    env.break_files(2);
+    env.parser.set_mode("abort");
+    let o = env.reload(&["--reload-all"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(7), "{out}{}", stderr(&o));
+    assert!(out.contains("reloaded 3 of 4 profiles\n"), "{out}");
+    assert!(out.contains(&format!("failed {}: ", name(2))), "{out}");
+    let calls = env.parser.take_calls();
+    // The shared run, then one run for each profile from the broken one on (-j 1: the
+    // parser stopped there, so it confirmed only the first).
+    let alone: Vec<Vec<String>> = calls[1..].iter().map(|c| env.paths_of(c)).collect();
+    assert_eq!(
+        alone,
+        [vec![name(2)], vec![name(3)], vec![name(4)]],
+        "{calls:?}"
+    );
+}
+
+/// A parser that fails every run without naming a file: every profile is run alone and
+/// every one is reported.
+#[test]
+fn a_parser_failing_everything_names_every_profile() {
+    let env = Env::new();
+    for i in 1..=2 {
+        env.create(i);
+    }
+    env.parser.set_mode("fail");
+    let o = env.reload(&["--reload-all"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(7), "{out}");
+    assert!(out.contains("reloaded 0 of 2 profiles\n"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("failed ")).count(), 2);
+    assert!(
+        stderr(&o).contains(&format!(
+            "2 of 2 profiles, which stay loaded as they were: {}, {}",
+            name(1),
+            name(2)
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(env.parser.take_calls().len(), 3);
+}
+
+/// Only regular files whose whole name is a canonical profile name are reloaded: never a
+/// `.files`, a `.lock`, a temporary, a template, another spelling of a UUID, a directory
+/// or a symbolic link. A profile whose `.files` is missing (its domain stopped: `-D`
+/// removed it) is skipped and named; it would not compile.
+#[test]
+fn only_canonical_profiles_of_running_domains_are_reloaded() {
+    let env = Env::new();
+    for i in 1..=3 {
+        env.create(i);
+    }
+    let profile = fs::read(env.policy.libvirt(&name(1))).unwrap();
+    // A UUID libvirt writes in lower case, here in upper case.
+    let upper = "libvirt-0000000A-0000-0000-0000-00000000000B".to_string();
+    for other in [
+        format!("{}.files.aB3xYz.tmp", name(1)),
+        format!("{}.tmp", name(1)),
+        format!("{}~", name(1)),
+        format!(".{}", name(1)),
+        upper,
+        "libvirt-00000000000000000000000000000009".to_string(),
+        "libvirt-x".to_string(),
+        "TEMPLATE.qemu".to_string(),
+    ] {
+        fs::write(env.policy.libvirt(&other), &profile).unwrap();
+    }
+    fs::create_dir(env.policy.libvirt(&name(7))).unwrap();
+    std::os::unix::fs::symlink(env.policy.libvirt(&name(1)), env.policy.libvirt(&name(8))).unwrap();
+    // Domain 3 stops: libvirt runs -D, which keeps the profile and removes its .files.
+    let dir = env.policy.dir.display().to_string();
+    let o = run(
+        &["-D", "-u", &name(3), "--no-load", "--apparmor-dir", &dir],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(env.policy.libvirt(&name(3)).exists());
+
+    let o = env.reload(&["--reload-all"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("reloaded 2 of 2 profiles (1 skipped)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "skipped {}: {}.files is missing (the domain is not running)",
+            name(3),
+            env.policy.libvirt(&name(3)).display()
+        )),
+        "{out}"
+    );
+    let calls = env.parser.take_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(env.paths_of(&calls[0]), [name(1), name(2)]);
+    // No lock file for the skipped profile nor for the files that are not profiles.
+    let locks: Vec<String> = env
+        .snapshot()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert_eq!(
+        locks,
+        [format!("{}.lock", name(1)), format!("{}.lock", name(2))]
+    );
+}
+
+/// A profile without a `.files` include (an LXC domain's) is reloaded: only a missing
+/// `.files` the profile includes marks a stopped domain.
+#[test]
+fn a_profile_without_files_include_is_reloaded() {
+    let env = Env::new();
+    env.create(1);
+    let tpl = format!(
+        "#include <tunables/global>\nprofile {} flags=(attach_disconnected) {{\n  #include <abstractions/base>\n}}\n",
+        name(2)
+    );
+    fs::write(env.policy.libvirt(&name(2)), tpl).unwrap();
+    let o = env.reload(&["--reload-all"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("reloaded 2 of 2 profiles\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// `-d --reload-all` prints the parser command it would run, with every profile, and the
+/// profiles it would skip; it runs nothing and creates no lock file.
+#[test]
+fn dry_run_lists_and_runs_nothing() {
+    let env = Env::new();
+    for i in 1..=2 {
+        env.create(i);
+    }
+    fs::remove_file(env.policy.libvirt(&format!("{}.files", name(2)))).unwrap();
+    env.create(3);
+    let before = env.snapshot();
+    let o = env.reload(&["-d", "--reload-all"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "# would skip {}: {}.files is missing (the domain is not running)",
+            env.policy.libvirt(&name(2)).display(),
+            env.policy.libvirt(&name(2)).display()
+        )
+    );
+    let cache = env.tree.path("cache").display().to_string();
+    assert_eq!(
+        lines[1],
+        format!(
+            "# would run {} --base {} --skip-read-cache --write-cache --cache-loc {cache} -v -r {} {}",
+            env.parser.script.display(),
+            env.policy.dir.display(),
+            env.policy.libvirt(&name(1)).display(),
+            env.policy.libvirt(&name(3)).display()
+        )
+    );
+    assert!(env.parser.take_calls().is_empty());
+    assert_eq!(env.snapshot(), before);
+}
+
+/// No profile (an empty `libvirt/`, or none at all): said on stdout, exit 0, no parser run.
+#[test]
+fn no_profiles_is_said_and_succeeds() {
+    let env = Env::new();
+    fs::write(env.policy.libvirt("TEMPLATE.qemu"), "x").unwrap();
+    for dry in [false, true] {
+        let args: &[&str] = if dry {
+            &["-d", "--reload-all"]
+        } else {
+            &["--reload-all"]
+        };
+        let o = env.reload(args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            stdout(&o),
+            format!(
+                "no libvirt-<uuid> profile in {}: nothing to reload\n",
+                env.policy.dir.join("libvirt").display()
+            )
+        );
+        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    }
+    fs::remove_dir_all(env.policy.dir.join("libvirt")).unwrap();
+    let o = env.reload(&["--reload-all"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("nothing to reload"), "{}", stdout(&o));
+    assert!(env.parser.take_calls().is_empty());
+    assert!(!env.policy.dir.join("libvirt").exists(), "created nothing");
+}
+
+/// The cache is written for every reloaded profile and never read (the reload runs
+/// because an include changed, which the parser's mtime check can miss).
+#[test]
+fn the_cache_is_rebuilt_for_every_profile() {
+    let env = Env::new();
+    for i in 1..=3 {
+        env.create(i);
+    }
+    env.parser.set_mode("cached");
+    for _ in 0..2 {
+        let o = env.reload(&["--reload-all"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let log = env.parser.take_cache_log();
+        assert!(!log.iter().any(|l| l.starts_with("Cache hit")), "{log:?}");
+    }
+    let mut cached: Vec<String> = Vec::new();
+    for features in fs::read_dir(env.tree.path("cache")).unwrap() {
+        for e in fs::read_dir(features.unwrap().path()).unwrap() {
+            let n = e.unwrap().file_name().to_string_lossy().into_owned();
+            // The parser's own record of the features it compiled for.
+            if n != ".features" {
+                cached.push(n);
+            }
+        }
+    }
+    cached.sort();
+    assert_eq!(cached, [name(1), name(2), name(3)]);
+    // One parser run each time.
+    assert_eq!(env.parser.take_calls().len(), 2);
+}
+
+/// A profile whose lock another run holds (a `-r` of that domain) is not compiled until
+/// that run is done: otherwise this run could load the text it read before that run's
+/// new text, after it.
+#[test]
+fn waits_for_a_run_holding_a_profiles_lock() {
+    let env = Env::new();
+    for i in 1..=2 {
+        env.create(i);
+    }
+    let lock_path: PathBuf = env.policy.libvirt(&format!("{}.lock", name(2)));
+    let lock = fs::File::create(&lock_path).unwrap();
+    lock.lock().unwrap();
+    let dir = env.policy.dir.display().to_string();
+    let parser = env.parser.script.display().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_virt-aa-helper"))
+        .args(["--reload-all", "--apparmor-dir", &dir, "--parser", &parser])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "it did not wait");
+    assert!(
+        env.parser.take_calls().is_empty(),
+        "the parser ran under a held lock"
+    );
+    drop(lock);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(env.parser.take_calls().len(), 1);
+}
