@@ -405,8 +405,8 @@ pub const RELOAD_BATCH: usize = 256;
 ///
 /// A profile whose text includes its `.files` while that `.files` is missing is skipped:
 /// libvirt's `-D` removes it when the domain stops and keeps the profile for the next
-/// start (`virt-aa-helper.c`, `main`), so such a profile would not compile, and it is not
-/// loaded anyway. It is checked again under the lock, for a `-D` that ran meanwhile.
+/// start (`virt-aa-helper.c:1477-1481`; `security_apparmor.c` `load_profile` then runs
+/// `-r`), so such a profile would not compile, and it is not loaded anyway. It is checked again under the lock, for a `-D` that ran meanwhile.
 pub fn reload_all(req: &ReloadAll, out: &mut dyn Write, diag: &mut Diagnostics) -> Result<()> {
     let mut store = Store::new(&req.apparmor_dir);
     let parser = Parser::new(req.parser.clone(), &req.apparmor_dir).with_cache(&req.cache_dir);

@@ -270,9 +270,9 @@ pub struct Batch {
     pub runs: usize,
 }
 
-/// The lines `apparmor_parser -v` prints for a profile it loaded (`parser_interface.c`,
-/// `parser_main.c`), each followed by the profile's name, or the path of its cached binary,
-/// in double quotes.
+/// The lines `apparmor_parser -v` prints for a profile it loaded, each followed by the
+/// profile's name, or the path of its cached binary, in double quotes (apparmor 3.0's
+/// wording; `tests/reload_all.rs` runs the real parser through [`Parser::run_many`]).
 const LOADED: [&str; 5] = [
     "Addition succeeded for \"",
     "Replacement succeeded for \"",
@@ -313,7 +313,8 @@ impl Parser {
     /// did not confirm, so every failure is named and every good profile is loaded.
     ///
     /// `apparmor_parser` goes on with the other files after one fails to compile and exits
-    /// 1 (apparmor 3.0), naming the file in its error; but with `abort-on-error` in its
+    /// 1 (apparmor 3.0, seen in `tests/reload_all.rs`), naming the file in its error; but
+    /// with `abort-on-error` in its
     /// configuration it stops at the first error and loads none of the files after it, and
     /// an old parser may print a cached load as done when the kernel refused it. So a
     /// profile counts as loaded by the shared run only when the run exited 0 without a
