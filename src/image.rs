@@ -30,8 +30,13 @@
 //! zero, in which case `vmdk_open_vmdk4` opens it as a descriptor file. What the rules
 //! stage grants them is decided there: at most read-only (see [`crate::rules`]).
 
-/// How many bytes of an image are read.
+/// How many bytes of an image are read at most.
 pub const HEADER_READ: usize = 64 * 1024;
+
+/// How many bytes are read first: the fixed headers of every format read here and the
+/// extension area and backing name `qemu-img` writes (in the first cluster, right after the
+/// header) fit. [`read_start`] says when a header needs more (a name further in).
+pub const FIRST_READ: usize = 4096;
 
 /// Longest name accepted from a header (qcow2 spec: "must not be longer than 1023 bytes").
 pub const MAX_NAME: usize = 1023;
@@ -96,6 +101,9 @@ pub enum HeaderError {
     Version(&'static str, u64),
     /// A field points outside the bytes read or exceeds a limit.
     Corrupt(&'static str),
+    /// Only from [`read_start`]: the answer needs the first `n` bytes of the file, more than
+    /// were given (and at most [`HEADER_READ`]).
+    Short(usize),
 }
 
 impl std::fmt::Display for HeaderError {
@@ -104,13 +112,28 @@ impl std::fmt::Display for HeaderError {
             HeaderError::BadMagic(fmt) => write!(f, "is not a {fmt} image (wrong magic number)"),
             HeaderError::Version(fmt, v) => write!(f, "has an unsupported {fmt} version {v}"),
             HeaderError::Corrupt(why) => write!(f, "has a corrupt header: {why}"),
+            HeaderError::Short(n) => write!(f, "needs the first {n} bytes of its header"),
         }
     }
 }
 
-/// Reads the header of an image of the declared `format`. `Ok(None)` for formats that
-/// have no backing file or companions to read (raw and everything not in [`READABLE`]).
+/// Reads the header of an image of the declared `format`: `h` is all there is of it (the
+/// whole file, or its first [`HEADER_READ`] bytes). `Ok(None)` for formats that have no
+/// backing file or companions to read (raw and everything not in [`READABLE`]).
 pub fn read(format: &str, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
+    read_hdr(format, Hdr { b: h, more: false })
+}
+
+/// Like [`read`], but `h` is only the start of a file that goes on: where the answer depends
+/// on bytes past `h` (within [`HEADER_READ`]), `Err(HeaderError::Short(n))` asks for the
+/// first `n` bytes instead of guessing. Any other answer is the one [`read`] gives on the
+/// file's first [`HEADER_READ`] bytes, so a caller reads [`FIRST_READ`] bytes and reads on
+/// only when told to.
+pub fn read_start(format: &str, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
+    read_hdr(format, Hdr { b: h, more: true })
+}
+
+fn read_hdr(format: &str, h: Hdr<'_>) -> Result<Option<ImageInfo>, HeaderError> {
     let mut info = match format {
         "qcow" => qcow1(h)?,
         "qcow2" => qcow2(h)?,
@@ -124,45 +147,88 @@ pub fn read(format: &str, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
     Ok(Some(info))
 }
 
-fn be32(b: &[u8], at: usize) -> Result<u32, HeaderError> {
-    b.get(at..at + 4)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_be_bytes)
-        .ok_or(HeaderError::Corrupt("truncated header"))
+/// The bytes of a header that were read, and whether the file may go on past them.
+#[derive(Clone, Copy)]
+struct Hdr<'a> {
+    b: &'a [u8],
+    /// [`read_start`]: bytes past `b` exist and may be asked for.
+    more: bool,
 }
 
-fn be64(b: &[u8], at: usize) -> Result<u64, HeaderError> {
-    b.get(at..at + 8)
-        .and_then(|s| s.try_into().ok())
-        .map(u64::from_be_bytes)
-        .ok_or(HeaderError::Corrupt("truncated header"))
+impl<'a> Hdr<'a> {
+    /// `Short(end)` when the first `end` bytes would answer and may still be read: the file
+    /// goes on, `end` lies past the bytes given and within [`HEADER_READ`]. Past
+    /// [`HEADER_READ`] nothing is ever read, so the caller gives its own answer.
+    fn short(self, end: usize) -> Option<HeaderError> {
+        (self.more && end > self.b.len() && end <= HEADER_READ).then_some(HeaderError::Short(end))
+    }
+
+    /// `b[start..end]` (`start <= end`), else `Short(end)` or `err`.
+    fn range(self, start: usize, end: usize, err: HeaderError) -> Result<&'a [u8], HeaderError> {
+        self.b
+            .get(start..end)
+            .ok_or_else(|| self.short(end).unwrap_or(err))
+    }
+
+    fn starts_with(self, magic: &[u8]) -> Result<bool, HeaderError> {
+        match self.short(magic.len()) {
+            Some(e) => Err(e),
+            None => Ok(self.b.starts_with(magic)),
+        }
+    }
+
+    /// The C string at `start`, at most `max` bytes: up to the first NUL, or to the end of
+    /// the bytes read (`None` if `start` lies past them). `Short` when the string may go on
+    /// past the bytes given.
+    fn c_str_at(self, start: usize, max: usize) -> Result<Option<&'a [u8]>, HeaderError> {
+        let window_end = start.saturating_add(max);
+        let got = self.b.get(start..window_end.min(self.b.len()));
+        if let Some(s) = got {
+            if let Some(nul) = s.iter().position(|&c| c == 0) {
+                return Ok(Some(&s[..nul]));
+            }
+        }
+        match self.short(window_end.min(HEADER_READ)) {
+            Some(e) => Err(e),
+            None => Ok(got),
+        }
+    }
 }
 
-fn le32(b: &[u8], at: usize) -> Result<u32, HeaderError> {
-    b.get(at..at + 4)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_le_bytes)
-        .ok_or(HeaderError::Corrupt("truncated header"))
+/// The `N` bytes at `at`.
+fn field<const N: usize>(h: Hdr<'_>, at: usize) -> Result<[u8; N], HeaderError> {
+    let s = h.range(at, at + N, HeaderError::Corrupt("truncated header"))?;
+    let mut a = [0u8; N];
+    a.copy_from_slice(s);
+    Ok(a)
 }
 
-fn le64(b: &[u8], at: usize) -> Result<u64, HeaderError> {
-    b.get(at..at + 8)
-        .and_then(|s| s.try_into().ok())
-        .map(u64::from_le_bytes)
-        .ok_or(HeaderError::Corrupt("truncated header"))
+fn be32(h: Hdr<'_>, at: usize) -> Result<u32, HeaderError> {
+    field(h, at).map(u32::from_be_bytes)
+}
+
+fn be64(h: Hdr<'_>, at: usize) -> Result<u64, HeaderError> {
+    field(h, at).map(u64::from_be_bytes)
+}
+
+fn le32(h: Hdr<'_>, at: usize) -> Result<u32, HeaderError> {
+    field(h, at).map(u32::from_le_bytes)
+}
+
+fn le64(h: Hdr<'_>, at: usize) -> Result<u64, HeaderError> {
+    field(h, at).map(u64::from_le_bytes)
 }
 
 /// The `size` bytes at `offset`, checked against the buffer and [`MAX_NAME`], as a name.
-fn name_at(h: &[u8], offset: u64, size: u64, what: &'static str) -> Result<String, HeaderError> {
+fn name_at(h: Hdr<'_>, offset: u64, size: u64, what: &'static str) -> Result<String, HeaderError> {
     if size > MAX_NAME as u64 {
         return Err(HeaderError::Corrupt(what));
     }
     let start = usize::try_from(offset).map_err(|_| HeaderError::Corrupt(what))?;
-    let bytes = start
+    let end = start
         .checked_add(size as usize)
-        .and_then(|end| h.get(start..end))
         .ok_or(HeaderError::Corrupt(what))?;
-    text(bytes, what)
+    text(h.range(start, end, HeaderError::Corrupt(what))?, what)
 }
 
 /// A name from a header: UTF-8, no NUL (a NUL would end the name for QEMU, which reads C
@@ -189,7 +255,7 @@ const QCOW2_V2_HEADER: usize = 72;
 /// Shortest qcow2 version 3 header (QEMU: "qcow2 header too short").
 const QCOW2_V3_HEADER: usize = 104;
 
-fn qcow_backing_name(h: &[u8]) -> Result<Option<(u64, String)>, HeaderError> {
+fn qcow_backing_name(h: Hdr<'_>) -> Result<Option<(u64, String)>, HeaderError> {
     let offset = be64(h, 8)?;
     let size = be32(h, 16)? as u64;
     if offset == 0 || size == 0 {
@@ -204,8 +270,8 @@ fn qcow_backing_name(h: &[u8]) -> Result<Option<(u64, String)>, HeaderError> {
     Ok(Some((offset, name)))
 }
 
-fn qcow1(h: &[u8]) -> Result<ImageInfo, HeaderError> {
-    if h.get(0..4) != Some(QCOW_MAGIC) {
+fn qcow1(h: Hdr<'_>) -> Result<ImageInfo, HeaderError> {
+    if !h.starts_with(QCOW_MAGIC)? {
         return Err(HeaderError::BadMagic("qcow"));
     }
     match be32(h, 4)? {
@@ -218,8 +284,8 @@ fn qcow1(h: &[u8]) -> Result<ImageInfo, HeaderError> {
     })
 }
 
-fn qcow2(h: &[u8]) -> Result<ImageInfo, HeaderError> {
-    if h.get(0..4) != Some(QCOW_MAGIC) {
+fn qcow2(h: Hdr<'_>) -> Result<ImageInfo, HeaderError> {
+    if !h.starts_with(QCOW_MAGIC)? {
         return Err(HeaderError::BadMagic("qcow2"));
     }
     // Version 2 has no feature fields: QEMU's qcow2_do_open reads them as zero, so a v2
@@ -236,11 +302,11 @@ fn qcow2(h: &[u8]) -> Result<ImageInfo, HeaderError> {
         v => return Err(HeaderError::Version("qcow2", v.into())),
     };
     let backing = qcow_backing_name(h)?;
-    // Extensions follow the header and end before the backing file name, if any.
-    let until = backing
-        .as_ref()
-        .map(|(o, _)| usize::try_from(*o).unwrap_or(usize::MAX))
-        .unwrap_or(h.len());
+    // Extensions follow the header and end before the backing file name, if any, else at
+    // the end of the bytes read.
+    let until = backing.as_ref().map_or(usize::MAX, |(o, _)| {
+        usize::try_from(*o).unwrap_or(usize::MAX)
+    });
     let mut format = None;
     let mut data_file = None;
     for (kind, data) in extensions(h, header_len, until)? {
@@ -275,23 +341,35 @@ fn trim_nul(b: &[u8]) -> &[u8] {
     &b[..end]
 }
 
-/// The qcow2 extensions in `[from, until)`: `(type, data)` pairs.
-fn extensions(h: &[u8], from: usize, until: usize) -> Result<Vec<(u32, &[u8])>, HeaderError> {
+/// The qcow2 extensions in `[from, until)` and the bytes read: `(type, data)` pairs.
+fn extensions<'a>(
+    h: Hdr<'a>,
+    from: usize,
+    until: usize,
+) -> Result<Vec<(u32, &'a [u8])>, HeaderError> {
     let mut out = Vec::new();
     let mut at = from;
-    let end = until.min(h.len());
-    while at.checked_add(8).is_some_and(|e| e <= end) {
+    while let Some(head_end) = at.checked_add(8).filter(|e| *e <= until) {
+        // An extension header cut by the end of the bytes read is not read (the list ends
+        // there), unless more may be read.
+        if head_end > h.b.len() {
+            match h.short(head_end) {
+                Some(e) => return Err(e),
+                None => break,
+            }
+        }
         let kind = be32(h, at)?;
         let len = be32(h, at + 4)? as usize;
         if kind == EXT_END {
             break;
         }
-        let data_start = at + 8;
-        let data = data_start
+        let data_start = head_end;
+        const PAST: HeaderError = HeaderError::Corrupt("extension runs past the header");
+        let data_end = data_start
             .checked_add(len)
-            .filter(|e| *e <= end)
-            .and_then(|e| h.get(data_start..e))
-            .ok_or(HeaderError::Corrupt("extension runs past the header"))?;
+            .filter(|e| *e <= until)
+            .ok_or(PAST)?;
+        let data = h.range(data_start, data_end, PAST)?;
         out.push((kind, data));
         // Extension data is padded to a multiple of 8 bytes.
         at = data_start
@@ -305,8 +383,8 @@ const QED_MAGIC: &[u8] = b"QED\0";
 const QED_F_BACKING_FILE: u64 = 0x01;
 const QED_F_BACKING_FORMAT_NO_PROBE: u64 = 0x04;
 
-fn qed(h: &[u8]) -> Result<ImageInfo, HeaderError> {
-    if h.get(0..4) != Some(QED_MAGIC) {
+fn qed(h: Hdr<'_>) -> Result<ImageInfo, HeaderError> {
+    if !h.starts_with(QED_MAGIC)? {
         return Err(HeaderError::BadMagic("qed"));
     }
     let features = le64(h, 16)?;
@@ -353,9 +431,10 @@ const VMDK_DESC_TYPES: [&str; 6] = [
 /// The extent types QEMU opens a file for (`ZERO` has none).
 const VMDK_EXTENT_TYPES: [&[u8]; 5] = [b"FLAT", b"SPARSE", b"VMFS", b"VMFSSPARSE", b"SESPARSE"];
 
-fn vmdk(h: &[u8]) -> Result<ImageInfo, HeaderError> {
-    // (where the parent hint is read, the descriptor whose extents QEMU opens)
-    let (hint_at, extents_from): (usize, Option<&[u8]>) = if h.starts_with(VMDK4_MAGIC) {
+fn vmdk(h: Hdr<'_>) -> Result<ImageInfo, HeaderError> {
+    // (where the parent hint is read, the descriptor whose extents QEMU opens, up to its
+    // first NUL: QEMU reads descriptors as C strings)
+    let (hint_at, extents_from): (usize, Option<&[u8]>) = if h.starts_with(VMDK4_MAGIC)? {
         // VMDK4 header after the magic: version u32 @4, capacity u64 @12, descriptor
         // offset in sectors u64 @28 (all LE). vmdk_open_vmdk4 opens the embedded
         // descriptor as a descriptor file (extents included) only for a zero capacity;
@@ -368,7 +447,7 @@ fn vmdk(h: &[u8]) -> Result<ImageInfo, HeaderError> {
                 .and_then(|s| usize::try_from(s).ok())
                 .ok_or(HeaderError::Corrupt("descriptor offset"))?;
             let desc = h
-                .get(start..)
+                .c_str_at(start, usize::MAX)?
                 .ok_or(HeaderError::Corrupt("descriptor outside the bytes read"))?;
             (VMDK_SPARSE_DESC, Some(desc))
         } else {
@@ -378,17 +457,16 @@ fn vmdk(h: &[u8]) -> Result<ImageInfo, HeaderError> {
             }
             (VMDK_SPARSE_DESC, None)
         }
-    } else if h.starts_with(VMDK3_MAGIC) {
+    } else if h.starts_with(VMDK3_MAGIC)? {
         (VMDK_SPARSE_DESC, None)
-    } else if h.starts_with(VMDK_DESCRIPTOR_TEXT) {
+    } else if h.starts_with(VMDK_DESCRIPTOR_TEXT)? {
         // A separate (text) descriptor file.
-        (0, Some(h))
+        (0, h.c_str_at(0, usize::MAX)?)
     } else {
         return Err(HeaderError::BadMagic("vmdk"));
     };
     let mut info = ImageInfo::default();
     if let Some(desc) = extents_from {
-        let desc = c_str(desc);
         match c_value(desc, b"createType") {
             Some(Ok(t)) if VMDK_DESC_TYPES.iter().any(|k| k.as_bytes() == t) => {}
             _ => {
@@ -399,10 +477,7 @@ fn vmdk(h: &[u8]) -> Result<ImageInfo, HeaderError> {
         }
         info.companions = extents(desc)?;
     }
-    let hint_area = h
-        .get(hint_at..)
-        .map(|d| c_str(&d[..d.len().min(VMDK_DESC_SIZE)]))
-        .unwrap_or_default();
+    let hint_area = h.c_str_at(hint_at, VMDK_DESC_SIZE)?.unwrap_or_default();
     if let Some(name) = c_value(hint_area, b"parentFileNameHint") {
         let name = name.map_err(|_| HeaderError::Corrupt("parentFileNameHint is not quoted"))?;
         if name.len() > MAX_NAME {
@@ -414,11 +489,6 @@ fn vmdk(h: &[u8]) -> Result<ImageInfo, HeaderError> {
         });
     }
     Ok(info)
-}
-
-/// The bytes before the first NUL: QEMU reads descriptors as C strings.
-fn c_str(b: &[u8]) -> &[u8] {
-    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
 }
 
 /// A descriptor value as QEMU's `vmdk_parse_description` and `vmdk_parent_open` find it:
@@ -1138,6 +1208,137 @@ mod tests {
     fn other_formats_are_not_read() {
         assert_eq!(read("raw", b"QFI\xfb...").unwrap(), None);
         assert_eq!(read("luks", b"KDMV").unwrap(), None);
+    }
+
+    /// `read_start` on every cut of `h` (every `step` bytes) before its end either asks for
+    /// more, past the cut and within HEADER_READ, or gives `read`'s answer on the whole; and
+    /// reading on as asked, from FIRST_READ, ends in that answer.
+    fn check_cuts(format: &str, h: &[u8], step: usize) {
+        let whole = read(format, h);
+        for cut in (0..h.len()).step_by(step) {
+            match read_start(format, &h[..cut]) {
+                Err(HeaderError::Short(n)) => {
+                    assert!(n > cut && n <= HEADER_READ, "{format} cut {cut}: {n}")
+                }
+                other => assert_eq!(other, whole, "{format} cut {cut}"),
+            }
+        }
+        let mut len = FIRST_READ.min(h.len());
+        loop {
+            let r = if len == h.len() {
+                read(format, &h[..len])
+            } else {
+                read_start(format, &h[..len])
+            };
+            match r {
+                Err(HeaderError::Short(n)) => len = n.min(h.len()),
+                other => break assert_eq!(other, whole, "{format} from FIRST_READ"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_start_of_the_file_answers_as_the_whole_or_asks_for_more() {
+        let exts = [
+            ext(0x1234_5678, b"12345"),
+            ext(EXT_BACKING_FORMAT, b"qcow2"),
+            ext(EXT_DATA_FILE, b"/d/x.data"),
+        ];
+        let mut far = qcow2_hdr(3, DATA_BIT, &exts, None);
+        put(&mut far, 8, &6000u64.to_be_bytes());
+        put(&mut far, 16, &2u32.to_be_bytes());
+        put(&mut far, 6000, b"/b");
+        let mut cut_ext = qcow2_hdr(3, 0, &[], None);
+        cut_ext.truncate(104);
+        cut_ext.extend_from_slice(&ext(EXT_BACKING_FORMAT, b"qcow2")[..13]);
+        let headers: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "qcow2",
+                qcow2_hdr(3, DATA_BIT, &exts, Some("../base.qcow2")),
+            ),
+            ("qcow2", qcow2_hdr(3, DATA_BIT, &exts, None)),
+            ("qcow2", qcow2_hdr(2, 0, &exts, Some("/b"))),
+            ("qcow2", qcow2_hdr(3, 0, &[ext(EXT_END, b"")], None)),
+            ("qcow2", far),
+            ("qcow2", cut_ext),
+            ("qcow2", b"RAW DATA".to_vec()),
+            ("qcow", qcow1_hdr(1024, 0)),
+            ("qcow", qcow1_hdr(48, 4)),
+            ("qed", qed_hdr(QED_F_BACKING_FILE, 512, 3)),
+            ("qed", qed_hdr(0, 0, 0)),
+            ("vmdk", kdmv(1, 2048, FLAT_DESC)),
+            ("vmdk", kdmv(1, 0, &desc("vmfs", "RW 1 VMFS \"v\"\n"))),
+            ("vmdk", FLAT_DESC.as_bytes().to_vec()),
+            ("vmdk", b"COWD".to_vec()),
+            ("vmdk", vec![b'#'; 5000]),
+        ];
+        for (format, h) in &headers {
+            check_cuts(format, h, 1);
+        }
+        // 64 KiB: a name at the very end, and a descriptor with no NUL.
+        let mut end = qcow1_hdr((HEADER_READ - 8) as u64, 8);
+        put(&mut end, HEADER_READ - 8, b"/end.img");
+        check_cuts("qcow", &end, 509);
+        let mut long = desc("vmfs", "RW 1 VMFS \"v\"\n").into_bytes();
+        long.resize(HEADER_READ, b' ');
+        check_cuts("vmdk", &long, 509);
+    }
+
+    #[test]
+    fn a_start_of_the_file_asks_for_exactly_what_it_needs() {
+        let short = |n| Err(HeaderError::Short(n));
+        // Magic numbers: the longest one the format checks.
+        assert_eq!(read_start("qcow2", b"QF"), short(4));
+        assert_eq!(read("qcow2", b"QF"), Err(HeaderError::BadMagic("qcow2")));
+        assert_eq!(read_start("vmdk", b"# Disk"), short(21));
+        assert_eq!(read_start("qed", b""), short(4));
+        // A fixed field; a backing name ending at HEADER_READ; one byte further is never
+        // read, so it is corrupt at once.
+        assert_eq!(
+            read_start("qcow2", &qcow2_hdr(3, 0, &[], None)[..100]),
+            short(104)
+        );
+        let mut h = qcow1_hdr((HEADER_READ - 8) as u64, 8);
+        put(&mut h, HEADER_READ - 8, b"/end.img");
+        assert_eq!(read_start("qcow", &h[..FIRST_READ]), short(HEADER_READ));
+        put(&mut h, 8, &((HEADER_READ - 7) as u64).to_be_bytes());
+        assert!(matches!(
+            read_start("qcow", &h[..FIRST_READ]),
+            Err(HeaderError::Corrupt(_))
+        ));
+        // Extensions without a backing name run to the end of what can be read: an
+        // extension header, then its data.
+        let h = qcow2_hdr(3, 0, &[ext(EXT_BACKING_FORMAT, b"qcow2")], None);
+        assert_eq!(read_start("qcow2", &h[..104]), short(112));
+        assert_eq!(read_start("qcow2", &h[..112]), short(117));
+        assert_eq!(read_start("qcow2", &h[..117]), short(128));
+        assert_eq!(
+            read_start("qcow2", &h[..128]).unwrap(),
+            read("qcow2", &h).unwrap()
+        );
+        // An empty extension ending exactly at the bytes read is read.
+        let h = qcow2_hdr(3, DATA_BIT, &[ext(EXT_DATA_FILE, b"")], None);
+        assert_eq!(names(&info("qcow2", &h[..112])), [""]);
+        // An extension header that would end past HEADER_READ is never read: the list
+        // ends, as in the first HEADER_READ bytes.
+        for (pad, want) in [(0, Ok(())), (8, Err(HeaderError::Short(HEADER_READ)))] {
+            let data = vec![b'x'; HEADER_READ - 112 - 6 - pad];
+            let h = qcow2_hdr(3, 0, &[ext(0x1234_5678, &data)], None);
+            let h = &h[..112 + data.len()];
+            assert_eq!(read_start("qcow2", h).map(|_| ()), want, "{pad}");
+        }
+        // A VMDK parent hint area, and a descriptor that fills HEADER_READ without a NUL.
+        let k = kdmv(1, 2048, "");
+        assert_eq!(read_start("vmdk", &k[..512]), short(512 + VMDK_DESC_SIZE));
+        assert_eq!(read_start("vmdk", &k[..513]), read("vmdk", &k));
+        let mut long = desc("vmfs", "").into_bytes();
+        long.resize(HEADER_READ, b' ');
+        assert_eq!(read_start("vmdk", &long[..FIRST_READ]), short(HEADER_READ));
+        assert_eq!(read_start("vmdk", &long), read("vmdk", &long));
+        assert_eq!(
+            HeaderError::Short(5).to_string(),
+            "needs the first 5 bytes of its header"
+        );
     }
 
     #[test]

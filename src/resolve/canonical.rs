@@ -24,12 +24,26 @@
 //!
 //! Lexical folding is right only for the missing tail, which is why the canonicalizer folds
 //! it itself as it walks instead of cleaning the whole string with a lexical cleaner.
+//!
+//! [`canonicalize_cached`] gives the same answers with a [`PrefixCache`] kept for a run: a
+//! directory reached once is not walked again. The walk is a function of the input's
+//! components taken in order (a symlink's target is walked before the next input component,
+//! and `..` goes to the physical parent of what was resolved), so after the first `k`
+//! components it is always in the same state on an unchanged tree: the cache maps those `k`
+//! components, as written (`..` and symlinks included), to that state when it is an existing
+//! directory with nothing missing, together with the symlinks followed to get there (the
+//! [`MAX_SYMLINKS`] limit counts over the whole path). A later path with the same first `k`
+//! components resumes there. A tree changed by someone else during the run is seen as it
+//! was when first walked: the same as if the change had come after the run.
 
 use crate::path::CanonicalPath;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::fmt;
+use std::fs::FileType;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Symlinks followed before giving up with "too many levels of symbolic links" (the
@@ -50,6 +64,46 @@ pub struct Canonical {
     /// `None` if the whole path exists; else the first component that does not, for the
     /// warning that says the rest was folded without the filesystem.
     pub missing_from: Option<PathBuf>,
+    /// What the path names, from the canonicalizer's own `lstat` of its last component (a
+    /// directory for `/` and a `..`): `None` if it does not exist. Lets a caller refuse a
+    /// device node or FIFO without another `stat` before opening it.
+    pub kind: Option<Kind>,
+}
+
+/// The type of an existing file, as far as opening it is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Directory,
+    /// A regular file.
+    File,
+    /// A block device.
+    BlockDevice,
+    /// A character device, FIFO or socket: opening or reading one can block or act.
+    Other,
+}
+
+impl Kind {
+    fn of(t: FileType) -> Kind {
+        if t.is_dir() {
+            Kind::Directory
+        } else if t.is_file() {
+            Kind::File
+        } else if t.is_block_device() {
+            Kind::BlockDevice
+        } else {
+            Kind::Other
+        }
+    }
+}
+
+/// Directories already resolved in a run, for [`canonicalize_cached`] (see the module
+/// documentation).
+#[derive(Debug, Default)]
+pub struct PrefixCache {
+    /// The first components of an input, as written (`/a/link/..`), to its canonical
+    /// directory and the symlinks followed to reach it.
+    dirs: HashMap<Vec<u8>, (PathBuf, usize)>,
 }
 
 /// Why a path cannot be canonicalized.
@@ -93,63 +147,68 @@ impl fmt::Display for CanonError {
 
 /// Resolves `input` as described in the module documentation.
 pub fn canonicalize(input: &Path) -> Result<Canonical, CanonError> {
+    walk(input, None)
+}
+
+/// [`canonicalize`], resuming from the longest first components of `input` that `cache`
+/// holds, and adding the directories it resolves.
+pub fn canonicalize_cached(input: &Path, cache: &mut PrefixCache) -> Result<Canonical, CanonError> {
+    walk(input, Some(cache))
+}
+
+fn walk(input: &Path, mut cache: Option<&mut PrefixCache>) -> Result<Canonical, CanonError> {
     if !input.is_absolute() {
         return Err(CanonError::NotAbsolute);
     }
     check_len(input)?;
-    let mut pending: VecDeque<OsString> = VecDeque::new();
-    push_components(&mut pending, input, false);
+    let mut comps: VecDeque<OsString> = VecDeque::new();
+    push_components(&mut comps, input, false);
+    // The cache keys: "/c1/c2/.../ck" for each k, as bytes of one string.
+    let mut key: Vec<u8> = Vec::new();
+    let mut key_ends = Vec::with_capacity(comps.len());
+    for c in &comps {
+        key.push(b'/');
+        key.extend_from_slice(c.as_bytes());
+        key_ends.push(key.len());
+    }
 
     let mut resolved = PathBuf::from("/");
-    let mut resolved_is_dir = true;
+    let mut kind = Kind::Directory;
     let mut missing: Vec<OsString> = Vec::new();
     let mut missing_from: Option<PathBuf> = None;
     let mut links = 0usize;
 
-    while let Some(comp) = pending.pop_front() {
-        if comp == "." {
-            continue;
-        }
-        if comp == ".." {
-            if missing.pop().is_none() {
-                resolved.pop();
-                resolved_is_dir = true;
-            }
-            continue;
-        }
-        if !missing.is_empty() || !resolved_is_dir {
-            if missing.is_empty() {
-                missing_from.get_or_insert_with(|| resolved.join(&comp));
-            }
-            missing.push(comp);
-            continue;
-        }
-        let candidate = resolved.join(&comp);
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(md) if md.file_type().is_symlink() => {
-                links += 1;
-                if links > MAX_SYMLINKS {
-                    return Err(CanonError::SymlinkLoop(candidate));
-                }
-                let target = std::fs::read_link(&candidate)
-                    .map_err(|e| CanonError::Io(candidate.clone(), e))?;
-                if target.is_absolute() {
-                    resolved = PathBuf::from("/");
-                    resolved_is_dir = true;
-                }
-                push_components(&mut pending, &target, true);
-            }
-            Ok(md) => {
-                resolved = candidate;
-                resolved_is_dir = md.is_dir();
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                missing_from.get_or_insert_with(|| candidate.clone());
-                missing.push(comp);
-            }
-            Err(e) => return Err(CanonError::Io(candidate, e)),
+    let mut done = 0;
+    if let Some(cache) = cache.as_deref() {
+        if let Some((k, (dir, n))) = (1..=comps.len())
+            .rev()
+            .find_map(|k| cache.dirs.get(&key[..key_ends[k - 1]]).map(|hit| (k, hit)))
+        {
+            resolved.clone_from(dir);
+            links = *n;
+            done = k;
         }
     }
+    let mut pending: VecDeque<OsString> = VecDeque::new();
+    for (k, next) in comps.into_iter().enumerate().skip(done) {
+        pending.push_back(next);
+        step(
+            &mut pending,
+            &mut resolved,
+            &mut kind,
+            &mut missing,
+            &mut missing_from,
+            &mut links,
+        )?;
+        if let Some(cache) = cache.as_deref_mut() {
+            if kind == Kind::Directory && missing.is_empty() && missing_from.is_none() {
+                cache
+                    .dirs
+                    .insert(key[..key_ends[k]].to_vec(), (resolved.clone(), links));
+            }
+        }
+    }
+    let exists = missing.is_empty();
     let mut path = resolved;
     for m in missing {
         path.push(m);
@@ -159,7 +218,65 @@ pub fn canonicalize(input: &Path) -> Result<Canonical, CanonError> {
     Ok(Canonical {
         path: CanonicalPath::from_resolved(path),
         missing_from,
+        kind: exists.then_some(kind),
     })
+}
+
+/// Walks the components in `pending` (one of the input's, then the targets of the symlinks
+/// it meets), from the state the earlier ones left.
+fn step(
+    pending: &mut VecDeque<OsString>,
+    resolved: &mut PathBuf,
+    kind: &mut Kind,
+    missing: &mut Vec<OsString>,
+    missing_from: &mut Option<PathBuf>,
+    links: &mut usize,
+) -> Result<(), CanonError> {
+    while let Some(comp) = pending.pop_front() {
+        if comp == "." {
+            continue;
+        }
+        if comp == ".." {
+            if missing.pop().is_none() {
+                resolved.pop();
+                *kind = Kind::Directory;
+            }
+            continue;
+        }
+        if !missing.is_empty() || *kind != Kind::Directory {
+            if missing.is_empty() {
+                missing_from.get_or_insert_with(|| resolved.join(&comp));
+            }
+            missing.push(comp);
+            continue;
+        }
+        let candidate = resolved.join(&comp);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(md) if md.file_type().is_symlink() => {
+                *links += 1;
+                if *links > MAX_SYMLINKS {
+                    return Err(CanonError::SymlinkLoop(candidate));
+                }
+                let target = std::fs::read_link(&candidate)
+                    .map_err(|e| CanonError::Io(candidate.clone(), e))?;
+                if target.is_absolute() {
+                    *resolved = PathBuf::from("/");
+                    *kind = Kind::Directory;
+                }
+                push_components(pending, &target, true);
+            }
+            Ok(md) => {
+                *resolved = candidate;
+                *kind = Kind::of(md.file_type());
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing_from.get_or_insert_with(|| candidate.clone());
+                missing.push(comp);
+            }
+            Err(e) => return Err(CanonError::Io(candidate, e)),
+        }
+    }
+    Ok(())
 }
 
 fn check_len(p: &Path) -> Result<(), CanonError> {
@@ -376,6 +493,155 @@ mod tests {
         assert_eq!(canon(format!("{}/", root.display())), root);
     }
 
+    /// The tree of the cache tests: directories, a file, a symlinked directory (relative
+    /// and absolute), a dangling link, a loop, and a chain of 30 directory links and one of
+    /// 11 file links (41 together: the limit counts over a cached prefix).
+    fn cache_tree() -> (tempfile::TempDir, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir_all(root.join("real/a")).unwrap();
+        std::fs::create_dir_all(root.join("other/a")).unwrap();
+        std::fs::write(root.join("real/a/f"), b"").unwrap();
+        std::fs::write(root.join("f"), b"").unwrap();
+        symlink("real", root.join("link")).unwrap();
+        symlink(root.join("real/a"), root.join("abs")).unwrap();
+        symlink("nowhere/x", root.join("dangling")).unwrap();
+        symlink("loop", root.join("loop")).unwrap();
+        for i in 1..=30 {
+            let to = if i == 30 {
+                "real".to_string()
+            } else {
+                format!("c{}", i + 1)
+            };
+            symlink(to, root.join(format!("c{i}"))).unwrap();
+        }
+        for i in 1..=11 {
+            let to = if i == 11 {
+                "a/f".to_string()
+            } else {
+                format!("f{}", i + 1)
+            };
+            symlink(to, root.join(format!("real/f{i}"))).unwrap();
+        }
+        (t, root)
+    }
+
+    fn both(input: &Path, cache: &mut PrefixCache) -> (String, String) {
+        (
+            format!("{:?}", canonicalize(input)),
+            format!("{:?}", canonicalize_cached(input, cache)),
+        )
+    }
+
+    const CACHE_TABLE: [&str; 22] = [
+        "link/a/f",
+        "link/a/../a/f",
+        "link/../real/a",
+        "link/./a//f",
+        "abs/f",
+        "abs/../a/f",
+        "f/x",
+        "f/../link/a",
+        "missing/x",
+        "missing/../link/a/f",
+        "link/missing/../a",
+        "link/a/f/../f",
+        "dangling",
+        "loop/x",
+        "c1/x",
+        "c1/f1",
+        "c1/f2",
+        "c1/a/f",
+        "link",
+        "",
+        "..",
+        "link/..",
+    ];
+
+    #[test]
+    fn cached_and_uncached_agree_on_a_table() {
+        let (_t, root) = cache_tree();
+        for order in [false, true] {
+            let mut cache = PrefixCache::default();
+            let mut rows: Vec<&str> = CACHE_TABLE.to_vec();
+            if order {
+                rows.reverse();
+            }
+            // Twice: the second pass resumes from what the first one cached.
+            for row in rows.iter().chain(rows.iter()) {
+                let input = PathBuf::from(format!("{}/{row}", root.display()));
+                let (plain, cached) = both(&input, &mut cache);
+                assert_eq!(plain, cached, "{row}");
+            }
+        }
+        // The types of what the paths name.
+        let kind = |p: &str| canonicalize(&root.join(p)).unwrap().kind;
+        assert_eq!(kind("link/a/f"), Some(Kind::File));
+        assert_eq!(kind("link/a/f/.."), Some(Kind::Directory));
+        assert_eq!(kind("link"), Some(Kind::Directory));
+        assert_eq!(kind("missing"), None);
+        assert_eq!(kind("missing/.."), Some(Kind::Directory));
+        assert_eq!(kind("f/x"), None);
+        assert_eq!(
+            canonicalize(Path::new("/")).unwrap().kind,
+            Some(Kind::Directory)
+        );
+        assert_eq!(
+            canonicalize(Path::new("/dev/null")).unwrap().kind,
+            Some(Kind::Other)
+        );
+        // The limit counts the links of the cached prefix: 30 + 11 is one too many.
+        let mut cache = PrefixCache::default();
+        canonicalize_cached(&root.join("c1/x"), &mut cache).unwrap();
+        assert!(matches!(
+            canonicalize_cached(&root.join("c1/f1"), &mut cache),
+            Err(CanonError::SymlinkLoop(_))
+        ));
+    }
+
+    #[test]
+    fn a_resolved_directory_is_not_walked_again() {
+        let (_t, root) = cache_tree();
+        let mut cache = PrefixCache::default();
+        let c = canonicalize_cached(&root.join("link/a/f"), &mut cache).unwrap();
+        assert_eq!(c.path.as_path(), root.join("real/a/f"));
+        assert_eq!(c.kind, Some(Kind::File));
+        // Every existing directory on the way is cached, under the components as written,
+        // with the links followed to reach it; the file is not.
+        let key = |p: &str| format!("{}{p}", root.display()).into_bytes();
+        assert_eq!(cache.dirs.get(&key("/link")), Some(&(root.join("real"), 1)));
+        assert_eq!(
+            cache.dirs.get(&key("/link/a")),
+            Some(&(root.join("real/a"), 1))
+        );
+        assert_eq!(cache.dirs.get(&key("")), Some(&(root.clone(), 0)));
+        assert_eq!(cache.dirs.get(&key("/link/a/f")), None);
+        assert_eq!(cache.dirs.get(b"/".as_slice()), None);
+        let n = cache.dirs.len();
+        assert_eq!(n, root.components().count() + 1);
+        // Nothing under a missing component or a file, nor after one (its warning would be
+        // lost).
+        for p in [
+            "missing/x",
+            "missing/..",
+            "missing/../link",
+            "f/..",
+            "f/../link",
+        ] {
+            canonicalize_cached(&root.join(p), &mut cache).unwrap();
+        }
+        assert_eq!(cache.dirs.get(&key("/missing/..")), None);
+        assert_eq!(cache.dirs.get(&key("/f")), None);
+        assert_eq!(cache.dirs.len(), n + 2, "f/.. and f/../link are cached");
+        // The link now points elsewhere: the cached walk still answers from what it
+        // resolved (it did not look again), the plain one sees the change.
+        std::fs::remove_file(root.join("link")).unwrap();
+        symlink("other", root.join("link")).unwrap();
+        let again = canonicalize_cached(&root.join("link/a/g"), &mut cache).unwrap();
+        assert_eq!(again.path.as_path(), root.join("real/a/g"));
+        assert_eq!(canon(root.join("link/a/g")), root.join("other/a/g"));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
 
@@ -420,6 +686,31 @@ mod tests {
                     proptest::prop_assert!(comps.contains(&"loop"));
                 }
                 Err(e) => proptest::prop_assert!(false, "{input}: {e}"),
+            }
+        }
+
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+
+        /// Sequences of random paths through one cache give what each gives alone.
+        #[test]
+        fn cached_paths_agree_with_uncached_ones(
+            paths in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec!["link", "abs", "real", "a", "f", "f1", "c1", "loop", "dangling", "missing", ".", "..", ""]),
+                    0..7,
+                ),
+                1..6,
+            )
+        ) {
+            let (_t, root) = cache_tree();
+            let mut cache = PrefixCache::default();
+            for comps in &paths {
+                let input = PathBuf::from(format!("{}/{}", root.display(), comps.join("/")));
+                let (plain, cached) = both(&input, &mut cache);
+                proptest::prop_assert_eq!(plain, cached, "{}", input.display());
             }
         }
     }

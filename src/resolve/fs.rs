@@ -8,11 +8,11 @@
 use super::{Chain, ChainLayer, CompanionFile, Resolve, UsbId};
 use crate::error::{quote, quote_path, Diagnostics, Error, Result};
 use crate::fsio;
-use crate::image::{self, CompanionKind, HEADER_READ};
+use crate::image::{self, CompanionKind, HeaderError, ImageInfo, FIRST_READ, HEADER_READ};
 use crate::origin::Origin;
 use crate::path::CanonicalPath;
-use crate::resolve::canonical::canonicalize;
-use std::collections::HashSet;
+use crate::resolve::canonical::{canonicalize_cached, Kind, PrefixCache};
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -31,6 +31,11 @@ pub const MAX_CHAIN_DEPTH: usize = 200;
 pub struct FsResolver {
     sysfs: PathBuf,
     pools: PathBuf,
+    /// Directories resolved in this run: each is walked once.
+    dirs: PrefixCache,
+    /// What each path canonicalized in this run names (`None`: missing), from the
+    /// canonicalizer's `lstat`: a header is opened without another one.
+    kinds: HashMap<CanonicalPath, Option<Kind>>,
 }
 
 impl Default for FsResolver {
@@ -38,6 +43,8 @@ impl Default for FsResolver {
         FsResolver {
             sysfs: PathBuf::from(DEFAULT_SYSFS),
             pools: PathBuf::from(DEFAULT_POOL_DIR),
+            dirs: PrefixCache::default(),
+            kinds: HashMap::new(),
         }
     }
 }
@@ -106,8 +113,9 @@ impl Resolve for FsResolver {
         origin: &Origin,
         diag: &mut Diagnostics,
     ) -> Result<CanonicalPath> {
-        match canonicalize(raw) {
+        match canonicalize_cached(raw, &mut self.dirs) {
             Ok(c) => {
+                self.kinds.insert(c.path.clone(), c.kind);
                 if let Some(first) = c.missing_from {
                     let msg = if c.path.as_path() == raw {
                         format!("{} (from {origin}) does not exist yet", quote_path(raw))
@@ -167,14 +175,24 @@ impl Resolve for FsResolver {
                 }
                 break;
             }
-            let info = match read_header(cur.as_path()) {
-                Ok(Some(header)) => image::read(fmt, &header).map_err(|e| Error::Path {
-                    path: cur.as_path().to_path_buf(),
-                    origin: cur_origin.to_string(),
-                    why: format!("declared {fmt} but {e}"),
-                })?,
-                Ok(None) => None,
-                Err(why) => {
+            // Every path here came through `canonical` (the top from the rules stage, the
+            // layers below), which recorded its type; one that did not is looked at now.
+            let kind = match self.kinds.get(&cur) {
+                Some(kind) => *kind,
+                None => canonicalize_cached(cur.as_path(), &mut self.dirs)
+                    .ok()
+                    .and_then(|c| c.kind),
+            };
+            let info = match read_header(cur.as_path(), kind, fmt) {
+                Ok(info) => info,
+                Err(HeaderFail::Bad(e)) => {
+                    return Err(Error::Path {
+                        path: cur.as_path().to_path_buf(),
+                        origin: cur_origin.to_string(),
+                        why: format!("declared {fmt} but {e}"),
+                    })
+                }
+                Err(HeaderFail::Unreadable(why)) => {
                     diag.warn(&cur_origin, format!(
                         "cannot read the header of {} (from {cur_origin}): {why}; its own rule is kept but the chain ends there",
                         quote_path(cur.as_path())
@@ -475,71 +493,142 @@ fn json_file(v: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// Reads the first [`HEADER_READ`] bytes of a regular file or block device at a canonical
-/// path. `Ok(None)` if the file does not exist (yet). FIFOs, sockets and character devices
-/// are never opened: reading them could block the helper forever, and opening some has
-/// effects of its own (a watchdog starts counting down). The type is checked before the
-/// open (lstat: the path is canonical, so its last component is no link) and again on the
-/// opened descriptor; the open neither follows a link (`O_NOFOLLOW`: one swapped in after
-/// the path was resolved is refused) nor waits (`O_NONBLOCK`: a FIFO swapped in is opened
-/// without blocking and then refused). Planting a device node takes root, so the window
-/// between the two checks cannot bring a device in.
-fn read_header(path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
+/// Why a header gave no answer.
+#[derive(Debug, PartialEq, Eq)]
+enum HeaderFail {
+    /// The file could not be opened or read: a warning, the chain ends there.
+    Unreadable(String),
+    /// The bytes are not a header of the declared format: an error.
+    Bad(HeaderError),
+}
+
+const NOT_A_FILE: &str = "not a regular file or block device";
+const BECAME_LINK: &str = "it became a symbolic link after its path was resolved";
+
+/// Reads the header of the image at a canonical path, of the declared format `fmt`, whose
+/// type `kind` the canonicalizer found with its own `lstat` of the last component (`None`:
+/// it does not exist yet, `Ok(None)`). One open, one read of [`FIRST_READ`] bytes (another
+/// only when the reader asks for bytes further in, up to [`HEADER_READ`]), one close.
+///
+/// FIFOs, sockets and character devices are never opened: reading them could block the
+/// helper forever, and opening some has effects of their own (a watchdog starts counting
+/// down). No `stat` is needed before the open: `kind` comes from the `lstat` that resolved
+/// the path, and what could change since is covered by the open itself. A symbolic link
+/// swapped in is refused by `O_NOFOLLOW` (`ELOOP`); a FIFO swapped in is opened without
+/// waiting (`O_NONBLOCK`) and refused by the type check on the descriptor; and a device
+/// node cannot be swapped in by whoever owns the image's directory unless they are root:
+/// creating one takes `CAP_MKNOD`, and a hard link to an existing one needs write access to
+/// it (`fs.protected_hardlinks`) and the same filesystem as `/dev`.
+fn read_header(
+    path: &Path,
+    kind: Option<Kind>,
+    fmt: &str,
+) -> std::result::Result<Option<ImageInfo>, HeaderFail> {
     use rustix::fs::OFlags;
-    const NOT_A_FILE: &str = "not a regular file or block device";
-    let md = match std::fs::symlink_metadata(path) {
-        Ok(md) => md,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(crate::error::io_reason(&e)),
-    };
-    let ft = md.file_type();
-    if ft.is_symlink() {
-        return Err("it became a symbolic link after its path was resolved".into());
+    let unreadable = |e: std::io::Error| HeaderFail::Unreadable(crate::error::io_reason(&e));
+    match kind {
+        None => return Ok(None),
+        Some(Kind::File | Kind::BlockDevice) => {}
+        Some(Kind::Directory | Kind::Other) => {
+            return Err(HeaderFail::Unreadable(NOT_A_FILE.into()))
+        }
     }
-    if !(ft.is_file() || ft.is_block_device()) {
-        return Err(NOT_A_FILE.into());
-    }
-    let file = std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags((OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY).bits() as i32)
         .open(path)
         .map_err(|e| {
             if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
-                "it became a symbolic link after its path was resolved".to_string()
+                HeaderFail::Unreadable(BECAME_LINK.into())
             } else {
-                crate::error::io_reason(&e)
+                unreadable(e)
             }
         })?;
-    let ft = file
-        .metadata()
-        .map_err(|e| crate::error::io_reason(&e))?
-        .file_type();
+    let md = file.metadata().map_err(unreadable)?;
+    let ft = md.file_type();
     if !(ft.is_file() || ft.is_block_device()) {
-        return Err(NOT_A_FILE.into());
+        return Err(HeaderFail::Unreadable(NOT_A_FILE.into()));
     }
-    let mut buf = Vec::with_capacity(HEADER_READ);
-    file.take(HEADER_READ as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| crate::error::io_reason(&e))?;
-    Ok(Some(buf))
+    // A regular file's size bounds the read, so a short file costs no read returning 0; a
+    // block device's size is not in its stat.
+    let size = if ft.is_file() {
+        usize::try_from(md.len()).unwrap_or(usize::MAX)
+    } else {
+        usize::MAX
+    };
+    let limit = size.min(HEADER_READ);
+    let mut buf = Vec::new();
+    let mut want = FIRST_READ.min(limit);
+    loop {
+        let at_end = fill(&mut file, &mut buf, want).map_err(unreadable)?;
+        let answer = if at_end || buf.len() >= limit {
+            image::read(fmt, &buf)
+        } else {
+            image::read_start(fmt, &buf)
+        };
+        match answer {
+            // Whole pages: a header that asks for a few bytes at a time (a hostile
+            // extension list) costs at most HEADER_READ / FIRST_READ reads.
+            Err(HeaderError::Short(n)) => {
+                want = n.div_ceil(FIRST_READ).saturating_mul(FIRST_READ).min(limit)
+            }
+            other => return other.map_err(HeaderFail::Bad),
+        }
+    }
+}
+
+/// Reads into `buf` until it holds `want` bytes; `true` if the file ended first.
+fn fill(file: &mut std::fs::File, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    let mut got = buf.len();
+    buf.resize(want, 0);
+    while got < want {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => {
+                buf.truncate(got);
+                return Ok(true);
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A qcow (v1) image of `len` bytes whose backing name `name` is at `offset`.
+    fn qcow1(offset: usize, name: &str, len: usize) -> Vec<u8> {
+        let mut h = vec![0u8; len.max(offset + name.len())];
+        h[..8].copy_from_slice(b"QFI\xfb\0\0\0\x01");
+        h[8..16].copy_from_slice(&(offset as u64).to_be_bytes());
+        h[16..20].copy_from_slice(&(name.len() as u32).to_be_bytes());
+        h[offset..offset + name.len()].copy_from_slice(name.as_bytes());
+        h.truncate(len);
+        h
+    }
+
+    fn backing_of(r: std::result::Result<Option<ImageInfo>, HeaderFail>) -> String {
+        r.unwrap().unwrap().backing.unwrap().name
+    }
+
     #[test]
     fn header_reads_refuse_links_and_fifos_without_blocking() {
         let t = tempfile::tempdir().unwrap();
         let img = t.path().join("img");
-        std::fs::write(&img, b"QFI\xfb").unwrap();
-        assert_eq!(read_header(&img).unwrap().unwrap(), b"QFI\xfb");
+        std::fs::write(&img, qcow1(48, "/b", 64)).unwrap();
+        let file = Some(Kind::File);
+        assert_eq!(backing_of(read_header(&img, file, "qcow")), "/b");
         // A link where the canonical path had a file: refused, not followed.
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&img, &link).unwrap();
-        let e = read_header(&link).unwrap_err();
-        assert!(e.contains("symbolic link"), "{e}");
-        // A FIFO: refused at once (no writer, so a blocking open would never return).
+        let became = HeaderFail::Unreadable(BECAME_LINK.into());
+        assert_eq!(read_header(&link, file, "qcow"), Err(became));
+        // A FIFO: refused from the canonicalizer's type without an open, and refused from
+        // the descriptor's type when one is swapped in after the lstat (opened at once
+        // although it has no writer: a blocking open would never return).
         let fifo = t.path().join("fifo");
         rustix::fs::mkfifoat(
             rustix::fs::CWD,
@@ -547,12 +636,63 @@ mod tests {
             rustix::fs::Mode::from_raw_mode(0o600),
         )
         .unwrap();
+        let not_file = Err(HeaderFail::Unreadable(NOT_A_FILE.into()));
+        assert_eq!(read_header(&fifo, Some(Kind::Other), "qcow"), not_file);
+        assert_eq!(read_header(&fifo, file, "qcow"), not_file);
         assert_eq!(
-            read_header(&fifo).unwrap_err(),
-            "not a regular file or block device"
+            read_header(t.path(), Some(Kind::Directory), "qcow"),
+            not_file
         );
-        // Missing: not yet there, no error.
-        assert_eq!(read_header(&t.path().join("missing")).unwrap(), None);
+        assert_eq!(read_header(t.path(), file, "qcow"), not_file);
+        // Missing: not yet there, no error (and nothing is opened).
+        assert_eq!(
+            read_header(&t.path().join("missing"), None, "qcow"),
+            Ok(None)
+        );
+        assert_eq!(read_header(&img, None, "qcow"), Ok(None));
+        // Gone between the lstat and the open: a warning, not "not there yet".
+        assert!(matches!(
+            read_header(&t.path().join("missing"), file, "qcow"),
+            Err(HeaderFail::Unreadable(_))
+        ));
+    }
+
+    #[test]
+    fn names_past_the_first_read_are_read_up_to_the_cap() {
+        let t = tempfile::tempdir().unwrap();
+        let img = t.path().join("img");
+        let file = Some(Kind::File);
+        let cases: [(usize, usize); 5] = [
+            (48, 100),
+            (FIRST_READ - 2, FIRST_READ),
+            (FIRST_READ - 1, FIRST_READ + 1),
+            (5000, 9000),
+            (HEADER_READ - 2, HEADER_READ + 4096),
+        ];
+        for (offset, len) in cases {
+            std::fs::write(&img, qcow1(offset, "/b", len)).unwrap();
+            assert_eq!(
+                backing_of(read_header(&img, file, "qcow")),
+                "/b",
+                "{offset}"
+            );
+        }
+        // Past the cap, or past the end of the file: corrupt, as with one read of 64 KiB.
+        for (offset, len) in [(HEADER_READ - 1, HEADER_READ + 4096), (5000, 5001)] {
+            std::fs::write(&img, qcow1(offset, "/b", len)).unwrap();
+            assert!(
+                matches!(
+                    read_header(&img, file, "qcow"),
+                    Err(HeaderFail::Bad(HeaderError::Corrupt(_)))
+                ),
+                "{offset}"
+            );
+        }
+        // The declared format is checked.
+        assert_eq!(
+            read_header(&img, file, "qed"),
+            Err(HeaderFail::Bad(HeaderError::BadMagic("qed")))
+        );
     }
 
     #[test]

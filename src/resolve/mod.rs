@@ -20,7 +20,7 @@ pub mod canonical;
 mod fs;
 
 pub use crate::path::CanonicalPath;
-pub use canonical::{canonicalize, CanonError, Canonical};
+pub use canonical::{canonicalize, canonicalize_cached, CanonError, Canonical, Kind, PrefixCache};
 pub use fs::{FsResolver, DEFAULT_POOL_DIR, DEFAULT_SYSFS, MAX_CHAIN_DEPTH};
 
 use crate::error::{Diagnostics, Result};
