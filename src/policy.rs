@@ -325,28 +325,31 @@ fn is_daemon_socket(p: &Path) -> bool {
 /// Whether `p` is the tree of `entry` or below it: `entry`'s components are a prefix of
 /// `p`'s, each matched by [`component_matches`].
 fn is_within(p: &Path, entry: &str) -> bool {
-    let want: Vec<Component<'_>> = Path::new(entry).components().collect();
-    let got: Vec<Component<'_>> = p.components().collect();
-    got.len() >= want.len() && prefix_matches(&want, &got)
+    // Walked in step, without collecting: this runs for every rule and every table entry
+    // (collecting both component lists was most of a large domain's run time).
+    let mut got = p.components();
+    Path::new(entry)
+        .components()
+        .all(|w| got.next().is_some_and(|g| pair_matches(w, g)))
 }
 
 /// Whether the directory `p`, with everything below it, contains the tree of `entry`:
 /// `p`'s components are a prefix of `entry`'s (so `/run/user/1000` contains
 /// `/run/user/#/bus`).
 fn contains(p: &Path, entry: &str) -> bool {
-    let want: Vec<Component<'_>> = Path::new(entry).components().collect();
-    let got: Vec<Component<'_>> = p.components().collect();
-    got.len() <= want.len() && prefix_matches(&want, &got)
+    let mut want = Path::new(entry).components();
+    p.components()
+        .all(|g| want.next().is_some_and(|w| pair_matches(w, g)))
 }
 
-/// Whether the components the two lists have in common (the shorter length) all match.
-fn prefix_matches(want: &[Component<'_>], got: &[Component<'_>]) -> bool {
-    want.iter().zip(got).all(|(w, g)| match (w, g) {
+/// One component of an entry (`w`) against one of a path (`g`).
+fn pair_matches(w: Component<'_>, g: Component<'_>) -> bool {
+    match (w, g) {
         (Component::Normal(w), Component::Normal(g)) => {
             component_matches(&w.to_string_lossy(), &g.to_string_lossy())
         }
         _ => w == g,
-    })
+    }
 }
 
 /// One component of an entry against one of a path: literal, or a literal stem followed
