@@ -162,7 +162,8 @@ impl Parser {
     /// the policy tree. A change is seen by the change time (`ctime`) of the profile, of
     /// `files`, and of every directory of the tree but `libvirt/` (dpkg and editors replace
     /// files by renaming, which changes their directory's ctime even when the file keeps
-    /// an old mtime). Any doubt (no cache, a copy that cannot be examined) means no.
+    /// an old mtime). Any doubt (no cache, a copy that cannot be examined, a directory of
+    /// the tree that cannot be listed) means no.
     pub fn cache_is_fresh(&self, profile: &Path, files: &Path) -> bool {
         use std::os::unix::fs::MetadataExt;
         let Some(dir) = &self.cache else {
@@ -192,8 +193,8 @@ impl Parser {
             return false;
         };
         let mut sources = vec![profile.to_path_buf(), files.to_path_buf()];
-        policy_dirs(&self.tree, 3, &mut sources);
-        sources.iter().all(|p| ctime(p).is_none_or(|t| t < cached))
+        policy_dirs(&self.tree, 3, &mut sources)
+            && sources.iter().all(|p| ctime(p).is_none_or(|t| t < cached))
     }
 
     /// Runs the parser.
@@ -248,21 +249,29 @@ impl Parser {
 /// `dir` and its subdirectories down to `depth` levels, except the domains' own `libvirt/`
 /// (rewritten on every run of this tool) and the cache: every place an include can come
 /// from.
-fn policy_dirs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+/// Returns false when a directory could not be listed (the helper's own profile may deny
+/// it): its subdirectories are then unknown, and the cache must not be trusted.
+fn policy_dirs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> bool {
     out.push(dir.to_path_buf());
     if depth == 0 {
-        return;
+        return true;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
     };
-    for e in entries.flatten() {
+    let mut complete = true;
+    for e in entries {
+        let Ok(e) = e else {
+            return false;
+        };
         let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
         let name = e.file_name();
         if is_dir && name != "libvirt" && name != "cache" {
-            policy_dirs(&e.path(), depth - 1, out);
+            complete &= policy_dirs(&e.path(), depth - 1, out);
         }
     }
+    complete
 }
 
 /// What a run over several profiles ([`Parser::run_many`]) did.
