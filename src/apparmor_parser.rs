@@ -197,11 +197,11 @@ impl Parser {
             && sources.iter().all(|p| ctime(p).is_none_or(|t| t < cached))
     }
 
-    /// Runs the parser.
-    pub fn run(&self, op: Op, profile: &Path, cache: CacheUse) -> Result<Outcome> {
-        let args = self.args(op, profile, cache);
-        let out = Command::new(&self.program)
-            .args(&args)
+    /// Runs the parser with `args`: the fixed program, an empty environment but for `PATH`,
+    /// no standard input, output captured.
+    fn spawn(&self, args: &[String]) -> Result<std::process::Output> {
+        Command::new(&self.program)
+            .args(args)
             .env_clear()
             .env("PATH", "/sbin:/usr/sbin")
             .stdin(Stdio::null())
@@ -209,7 +209,13 @@ impl Parser {
             .map_err(|source| Error::ParserSpawn {
                 parser: self.program.clone(),
                 source,
-            })?;
+            })
+    }
+
+    /// Runs the parser.
+    pub fn run(&self, op: Op, profile: &Path, cache: CacheUse) -> Result<Outcome> {
+        let args = self.args(op, profile, cache);
+        let out = self.spawn(&args)?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let code = out.status.code();
@@ -346,16 +352,7 @@ impl Parser {
         if profiles.is_empty() {
             return Ok(batch);
         }
-        let out = Command::new(&self.program)
-            .args(self.args_many(op, profiles, cache))
-            .env_clear()
-            .env("PATH", "/sbin:/usr/sbin")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| Error::ParserSpawn {
-                parser: self.program.clone(),
-                source,
-            })?;
+        let out = self.spawn(&self.args_many(op, profiles, cache))?;
         batch.runs = 1;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
