@@ -27,25 +27,9 @@ OURS=$HERE/target/release/virt-aa-helper
 C=/usr/lib/libvirt/virt-aa-helper
 W=$(mktemp -d /var/lib/libvirt/images/bench-reload.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-REAL=$W/apparmor_parser.real
-cp /sbin/apparmor_parser "$REAL"
-cat > "$W/apparmor_parser" <<WRAP
-#!/bin/sh
-exec $REAL -Q -M /usr/share/apparmor-features/features "\$@"
-WRAP
-chmod +x "$W/apparmor_parser"
-mount --make-rprivate /
-mount --bind "$W/apparmor_parser" /sbin/apparmor_parser
-cp /etc/apparmor.d/libvirt/TEMPLATE.* "$W/" 2>/dev/null || true
-mount -t tmpfs tmpfs /etc/apparmor.d/libvirt
-cp "$W"/TEMPLATE.* /etc/apparmor.d/libvirt/ 2>/dev/null || true
-mkdir "$W/cache" "$W/xml" "$W/img"
-cat > "$W/ours" <<OURS
-#!/bin/sh
-exec $OURS --cache-dir $W/cache "\$@"
-OURS
-chmod +x "$W/ours"
-OURS=$W/ours
+# shellcheck source=namespace.sh
+. "$HERE/bench/namespace.sh"
+mkdir "$W/xml" "$W/img"
 
 qemu-img create -q -f qcow2 "$W/img/base.qcow2" 16M
 i=1

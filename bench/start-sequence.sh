@@ -28,26 +28,8 @@ OURS=$HERE/target/release/virt-aa-helper
 C=/usr/lib/libvirt/virt-aa-helper
 W=$(mktemp -d /var/lib/libvirt/images/bench-start.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-REAL=$W/apparmor_parser.real
-cp /sbin/apparmor_parser "$REAL"
-cat > "$W/apparmor_parser" <<WRAP
-#!/bin/sh
-exec $REAL -Q -M /usr/share/apparmor-features/features "\$@"
-WRAP
-chmod +x "$W/apparmor_parser"
-mount --make-rprivate /
-mount --bind "$W/apparmor_parser" /sbin/apparmor_parser
-cp /etc/apparmor.d/libvirt/TEMPLATE.* "$W/" 2>/dev/null || true
-mount -t tmpfs tmpfs /etc/apparmor.d/libvirt
-cp "$W"/TEMPLATE.* /etc/apparmor.d/libvirt/ 2>/dev/null || true
-# Ours with its parser cache in the work directory (the C helper has none).
-mkdir "$W/cache"
-cat > "$W/ours" <<OURS
-#!/bin/sh
-exec $OURS --cache-dir $W/cache "\$@"
-OURS
-chmod +x "$W/ours"
-OURS=$W/ours
+# shellcheck source=namespace.sh
+. "$HERE/bench/namespace.sh"
 
 UUID=6e0c5e5a-0f3a-4d7c-9a51-5d2b1c0b7a10
 P=libvirt-$UUID
