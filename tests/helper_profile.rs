@@ -27,10 +27,12 @@ const REPLACED: [&str; 2] = [
 const LOCAL_INCLUDE: &str = "include if exists <local/usr.lib.libvirt.virt-aa-helper>";
 
 /// Every rule the shipped profile has beyond the stock one.
-const EXTRAS: [&str; 6] = [
+const EXTRAS: [&str; 8] = [
     "/{usr/,}{s,}bin/apparmor_parser Ux,",
     "/etc/apparmor.d/libvirt/ r,",
     "/etc/apparmor.d/libvirt/libvirt-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*.lock k,",
+    "/var/cache/virt-aa-helper/ r,",
+    "/etc/apparmor.d/{,**/} r,",
     "/etc/libvirt/virt-aa-helper.conf r,",
     "/etc/libvirt/storage/*.xml r,",
     LOCAL_INCLUDE,
@@ -45,7 +47,8 @@ fn shipped() -> String {
 }
 
 fn stock() -> String {
-    fs::read_to_string(STOCK).unwrap_or_else(|e| {
+    let stock = libvirts_own(STOCK);
+    fs::read_to_string(&stock).unwrap_or_else(|e| {
         panic!(
             "{STOCK}: {e}: Debian's stock helper profile is needed to compare with; install \
              libvirt-daemon-system (tests/setup.sh does: apt-get install -y libvirt-daemon-system)"
