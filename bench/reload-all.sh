@@ -24,7 +24,8 @@ fi
 N=${N:-200}
 
 OURS=$HERE/target/release/virt-aa-helper
-C=/usr/lib/libvirt/virt-aa-helper
+# libvirt's helper (where dpkg-divert moved it if this project's package is installed).
+C=$(dpkg-divert --truename /usr/lib/libvirt/virt-aa-helper)
 W=$(mktemp -d /var/lib/libvirt/images/bench-reload.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 # shellcheck source=namespace.sh

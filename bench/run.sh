@@ -6,7 +6,8 @@
 #
 # Environment:
 #   OURS     the helper to measure (default: target/release/virt-aa-helper, built first)
-#   C_HELPER libvirt's helper (default /usr/lib/libvirt/virt-aa-helper)
+#   C_HELPER libvirt's helper (default /usr/lib/libvirt/virt-aa-helper, or where the
+#            package diverted it)
 #   ROOT     where the synthetic hosts live (default /var/lib/libvirt/images/bench-vah: a
 #            directory both helpers accept images in; the hosts are kept and reused)
 #   SIZES    hosts, DISKSxDEPTH (default "1x1 10x5 100x10 500x2 1x200 1x1000")
@@ -24,7 +25,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-C_HELPER=${C_HELPER:-/usr/lib/libvirt/virt-aa-helper}
+C_HELPER=${C_HELPER:-$(dpkg-divert --truename /usr/lib/libvirt/virt-aa-helper)}
 ROOT=${ROOT:-/var/lib/libvirt/images/bench-vah}
 SIZES=${SIZES:-"1x1 10x5 100x10 500x2 1x200 1x1000"}
 RUNS=${RUNS:-}

@@ -25,7 +25,8 @@ if [ -z "${VAH_IN_NS:-}" ]; then
 fi
 
 OURS=$HERE/target/release/virt-aa-helper
-C=/usr/lib/libvirt/virt-aa-helper
+# libvirt's helper (where dpkg-divert moved it if this project's package is installed).
+C=$(dpkg-divert --truename /usr/lib/libvirt/virt-aa-helper)
 W=$(mktemp -d /var/lib/libvirt/images/bench-start.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 # shellcheck source=namespace.sh

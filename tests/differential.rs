@@ -28,7 +28,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use virt_aa_helper::xml::Element;
 
-const C_HELPER: &str = "/usr/lib/libvirt/virt-aa-helper";
+/// libvirt's C helper: at this path, or where this project's package diverted it.
+fn c_helper() -> &'static Path {
+    static C: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    C.get_or_init(|| common::libvirts_own("/usr/lib/libvirt/virt-aa-helper"))
+}
 const LIST: &str = "tests/differential/deliberate.md";
 const SETUP: &str = "run tests/setup.sh as root: it installs libvirt-daemon and unpacks libvirt's source into target/libvirt-src/";
 /// `writeln!` into a `String` (which cannot fail).
@@ -50,8 +54,9 @@ fn rule_sets_match_libvirts_helper_or_a_listed_deliberate_difference() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let corpus = find_corpus(manifest);
     assert!(
-        Path::new(C_HELPER).exists(),
-        "{C_HELPER} (libvirt's C helper, the oracle) is missing: {SETUP}"
+        c_helper().exists(),
+        "{} (libvirt's C helper, the oracle) is missing: {SETUP}",
+        c_helper().display()
     );
     let (entries, matchers) = parse_list(
         &fs::read_to_string(manifest.join(LIST)).unwrap_or_else(|e| panic!("{LIST}: {e}")),
@@ -251,7 +256,7 @@ fn domain_uuid(xml: &str) -> Result<String, String> {
 
 /// Runs the C helper; its rule set, or its error lines if it rejects the XML.
 fn run_c(profile: &str, xml: &str, name: &str) -> Result<BTreeSet<String>, String> {
-    let mut child = Command::new(C_HELPER)
+    let mut child = Command::new(c_helper())
         .args(["-d", "-r", "-u", profile])
         // Untranslated messages: the output is parsed.
         .env("LC_ALL", "C")
@@ -259,7 +264,7 @@ fn run_c(profile: &str, xml: &str, name: &str) -> Result<BTreeSet<String>, Strin
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("run {C_HELPER}: {e}"));
+        .unwrap_or_else(|e| panic!("run {}: {e}", c_helper().display()));
     {
         let mut stdin = child.stdin.take().expect("stdin");
         // It may exit before reading everything: ignore EPIPE.
@@ -979,7 +984,11 @@ impl Analysis {
         let version = package_version("libvirt-daemon");
         out!(s, "Differential test against libvirt's C virt-aa-helper");
         out!(s, "corpus:   {}", corpus.display());
-        out!(s, "C helper: {C_HELPER} (libvirt-daemon {version})");
+        out!(
+            s,
+            "C helper: {} (libvirt-daemon {version})",
+            c_helper().display()
+        );
         out!(s, "list:     {LIST} ({} entries)", entries.len());
         out!(s);
         out!(s, "XMLs:                                {:5}", self.total);

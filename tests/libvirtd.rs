@@ -10,7 +10,11 @@
 //!
 //! - `stock`: our helper under Debian's own `/etc/apparmor.d/usr.lib.libvirt.virt-aa-helper`;
 //! - `ours`: our helper under the profile we ship (`profiles/usr.lib.libvirt.virt-aa-helper`),
-//!   which must cause no AppArmor denial at all;
+//!   which must cause no AppArmor denial at all, both installed by the Debian package
+//!   (`tests/deb`: `cargo deb --locked` builds it; a missing or stale one fails the test):
+//!   `dpkg -i` in the guest, `dpkg -i` again while the VM runs (the postinst's
+//!   `--reload-all` must reload its profile), and `dpkg -P` at the end (libvirt's helper and
+//!   profile back as dpkg installed them, libvirt's profile back in the kernel);
 //! - `lexical` (negative control, unconfined): our helper behind
 //!   `tests/kernel/lexical-helper.sh`, which folds `..` as text: the plan must fail.
 //!
@@ -30,6 +34,7 @@
 //! It takes two to four minutes, so the quick `cargo test` leaves it out (`#[ignore]`);
 //! `.ci/run` runs it with `cargo test --test libvirtd -- --ignored`.
 
+mod deb;
 mod vm;
 
 use std::path::PathBuf;
@@ -39,6 +44,8 @@ use vm::{root, sections, shell_quote, Section};
 /// Checks in the preamble (the kernel, libvirtd) and in each scenario.
 const PREAMBLE_CHECKS: usize = 6;
 const SCENARIO_CHECKS: usize = 42;
+/// Checks the packaged scenario (our helper under our profile) adds.
+const PACKAGE_CHECKS: usize = 6;
 
 /// Checks the lexical control must fail: QEMU cannot open the disk the profile names wrongly.
 const CONTROL_MUST_FAIL: &[&str] = &[
@@ -73,15 +80,22 @@ fn libvirtd_runs_the_helper_under_its_profile() {
         .iter()
         .map(|(n, k, p)| format!("{n}:{k}:{p}"))
         .collect();
+    // Our helper under our profile is the packaged one (not in the comparison with C).
+    let package = (kind == "ours").then(deb::built);
     let top = vm::assets().dir.join("qemu");
     let boot = vm::boot(&vm::Spec {
         run: "libvirtd-run",
         script: root().join("tests/libvirtd/guest.sh"),
         env: format!(
-            "PROJECT={}\nOURS={}\nSCENARIOS={}\n",
+            "PROJECT={}\nOURS={}\nSCENARIOS={}\nDEB={}\n",
             shell_quote(root().to_str().expect("UTF-8 project path")),
             shell_quote(ours.to_str().expect("UTF-8 helper path")),
-            shell_quote(&words.join(" "))
+            shell_quote(&words.join(" ")),
+            shell_quote(
+                package
+                    .as_deref()
+                    .map_or("", |p| p.to_str().expect("UTF-8 package path"))
+            ),
         ),
         top: Some(top),
         memory_mib: 2048,
@@ -122,8 +136,17 @@ fn libvirtd_runs_the_helper_under_its_profile() {
     };
     judge("libvirtd", get("libvirtd"), PREAMBLE_CHECKS);
     for (name, k, p) in scenarios.iter().filter(|(n, _, _)| n != "lexical") {
-        println!("-- scenario {name}: helper {k}, helper profile {p}");
-        judge(name, get(name), SCENARIO_CHECKS);
+        let packaged = package.is_some() && k == "ours" && *p == "ours";
+        println!(
+            "-- scenario {name}: helper {k}, helper profile {p}{}",
+            if packaged {
+                ", from the Debian package"
+            } else {
+                ""
+            }
+        );
+        let want = SCENARIO_CHECKS + if packaged { PACKAGE_CHECKS } else { 0 };
+        judge(name, get(name), want);
     }
     if control {
         println!("== lexical (negative control): the plan with tests/kernel/lexical-helper.sh");

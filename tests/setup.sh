@@ -10,6 +10,11 @@
 #   libvirt source  its tests/qemuxml2argvdata/*.xml corpus, unpacked into target/libvirt-src/
 #   target/kernel/  Debian's kernel, busybox-static and qemu-system-x86, unpacked (not
 #                   installed) for tests/kernel.rs by tests/kernel/setup.sh
+#   lintian, cargo-deb (crates.io, pinned)
+#                   build and check the Debian package (tests/package.rs)
+#   target/libvirt-debs/
+#                   libvirt-daemon and libvirt-daemon-system at the installed versions,
+#                   downloaded: tests/package.rs installs them again over our package
 # apt-get update runs at most once, and only when something must be installed or fetched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +52,7 @@ command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 [ -f /etc/apparmor.d/usr.lib.libvirt.virt-aa-helper ] && [ -x /usr/sbin/libvirtd ] ||
     need+=(libvirt-daemon-system)
 command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
 fetch=
 if ! have_corpus; then
     fetch=1
@@ -99,11 +105,30 @@ if [ -n "$fetch" ]; then
     }
 fi
 
+# libvirt's own packages, for tests/package.rs's "libvirt upgrade" over our package.
+DEB_DIR=target/libvirt-debs
+for p in libvirt-daemon libvirt-daemon-system; do
+    v=$(dpkg-query -W -f='${Version}' "$p")
+    if [ ! -f "$DEB_DIR/${p}_${v//:/%3a}_$(dpkg --print-architecture).deb" ]; then
+        apt_update
+        mkdir -p "$DEB_DIR"
+        (cd "$DEB_DIR" && apt-get download -qq -o APT::Sandbox::User=root "$p=$v")
+    fi
+done
+
+# cargo-deb builds the package (Cargo.toml [package.metadata.deb]); pinned, as the lock file
+# pins the crates.
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+    cargo install --locked --version "$CARGO_DEB_VERSION" cargo-deb
+fi
+
 # The guest that tests/kernel.rs boots (apparmor's aa-exec and qemu-utils' qemu-io run in it).
 bash tests/kernel/setup.sh
 
 apparmor_parser --version | head -n 1
 qemu-img --version | head -n 1
+cargo deb --version
 echo "C helper: $C_HELPER (libvirt-daemon $(dpkg-query -W -f='${Version}' libvirt-daemon))"
 for d in "$SRC_DIR"/*/tests/qemuxml2argvdata; do
     if [ -d "$d" ]; then

@@ -636,3 +636,20 @@ pub fn is_root() -> bool {
         .and_then(|l| l.split_whitespace().nth(2))
         == Some("0")
 }
+
+/// Where libvirt's own copy of `path` is: the path itself, or where a `dpkg-divert` moved it
+/// (on a host with this project's package installed, libvirt's helper is
+/// `/usr/lib/libvirt/virt-aa-helper.distrib`).
+pub fn libvirts_own(path: &str) -> PathBuf {
+    let o = Command::new("dpkg-divert")
+        .args(["--truename", path])
+        .output()
+        .unwrap_or_else(|e| panic!("dpkg-divert --truename {path}: {e}"));
+    let name = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(
+        o.status.success() && !name.is_empty(),
+        "dpkg-divert --truename {path}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    PathBuf::from(name)
+}

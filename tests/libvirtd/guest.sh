@@ -14,6 +14,11 @@
 #   PROFILE  stock (Debian's /etc/apparmor.d/usr.lib.libvirt.virt-aa-helper) | ours
 #            ($PROJECT/profiles/usr.lib.libvirt.virt-aa-helper) | none (the helper runs
 #            unconfined: a shell-script helper cannot run under either profile)
+# Our helper under our profile comes from the Debian package when run.env sets DEB (the
+# package cargo-deb built): "dpkg -i" diverts libvirt's helper and profile, its postinst
+# loads our profile and runs --reload-all; the scenario installs it again while its VM runs
+# (the postinst must reload that VM's profile) and purges it at the end (libvirt's files
+# must come back byte for byte, and libvirt's profile into the kernel).
 # Each scenario defines and starts a VM (it sits in firmware: no OS is needed), hotplugs and
 # unplugs a disk, inserts and ejects a CD-ROM, plays a compromised QEMU through the monitor,
 # then destroys and undefines the VM; every step is judged by what the kernel and QEMU do.
@@ -325,6 +330,99 @@ scenario() {
     out "-- $NAME: $pass passed, $fail failed"
 }
 
+# The package scenario: our helper under our profile, with run.env's DEB set.
+packaged() {
+    [ "$KIND" = ours ] && [ "$PROF" = ours ] && [ -n "${DEB:-}" ]
+}
+# aa_hash PROFILE: the kernel's hash of a loaded profile's policy.
+aa_hash() {
+    cat "$AA"/policy/profiles/"$1".*/sha1 2>/dev/null | head -n 1
+}
+# dpkg_md5 PACKAGE PATH: the md5 dpkg recorded for PATH (its md5sums, or its conffiles).
+dpkg_md5() {
+    { sed -n "s|^\([0-9a-f]*\)  ${2#/}\$|\1|p" "$(dpkg-query --control-path "$1" md5sums)"
+      dpkg-query -W -f='${Conffiles}\n' "$1" | awk -v p="$2" '$1 == p { print $2 }'; } | head -n 1
+}
+LIBVIRT_PROFILE=/etc/apparmor.d/usr.lib.libvirt.virt-aa-helper
+# libvirt_files_as_installed: libvirt's helper and profile at their paths, as dpkg installed
+# them; else the first difference.
+libvirt_files_as_installed() {
+    for pf in "libvirt-daemon $HELPER_PATH" "libvirt-daemon-system $LIBVIRT_PROFILE"; do
+        set -- $pf
+        if [ -L "$2" ] || [ "$(md5sum <"$2" 2>&1 | cut -d' ' -f1)" != "$(dpkg_md5 "$1" "$2")" ]; then
+            echo "$2: $(ls -l "$2" 2>&1), md5 $(md5sum <"$2" 2>&1 | cut -c1-12), dpkg recorded $(dpkg_md5 "$1" "$2" | cut -c1-12)"
+            return 1
+        fi
+        if [ "$(dpkg-divert --truename "$2")" != "$2" ]; then
+            echo "$2 is diverted to $(dpkg-divert --truename "$2")"
+            return 1
+        fi
+    done
+}
+install_package() {
+    # libvirt's own files first (the stock scenario replaced them): the package diverts them
+    # and must give exactly these back.
+    cp -p /usr/lib/libvirt/virt-aa-helper.debian "$HELPER_PATH" &&
+        cp -p /etc/apparmor.d/.stock-helper-profile "$LIBVIRT_PROFILE" || return
+    if ! w=$(libvirt_files_as_installed); then
+        bad "package: libvirt's helper and profile are as dpkg installed them, before" "$w"
+        return 1
+    fi
+    o=$(dpkg -i "$DEB" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ] && ! printf '%s' "$o" | grep -qi 'warning'; then
+        ok "package: dpkg -i installs it; postinst loads the helper profile and runs --reload-all, without a warning"
+    else
+        bad "package: dpkg -i installs it; postinst loads the helper profile and runs --reload-all, without a warning" "exit $rc: $(printf '%s\n' "$o" | grep -i -m1 'warning\|error' || last "$o")"
+    fi
+    printf '%s\n' "$o" | grep -E 'reloaded|skipped|nothing to reload' | while read -r l; do out "INFO postinst: $l"; done
+    if [ "$(dpkg-divert --truename "$HELPER_PATH")" = /usr/lib/libvirt/virt-aa-helper.distrib ] &&
+        [ "$(dpkg-divert --truename "$LIBVIRT_PROFILE")" = /etc/apparmor.d/libvirt-distrib/usr.lib.libvirt.virt-aa-helper ] &&
+        cmp -s /usr/lib/libvirt/virt-aa-helper.debian /usr/lib/libvirt/virt-aa-helper.distrib &&
+        cmp -s /etc/apparmor.d/.stock-helper-profile /etc/apparmor.d/libvirt-distrib/usr.lib.libvirt.virt-aa-helper &&
+        [ "$(readlink "$LIBVIRT_PROFILE")" = /usr/share/virt-aa-helper/apparmor/usr.lib.libvirt.virt-aa-helper ]; then
+        ok "package: libvirt's helper and profile are diverted and kept; ours are in their place"
+    else
+        bad "package: libvirt's helper and profile are diverted and kept; ours are in their place" "$(dpkg-divert --list | grep virt-aa | tr '\n' ' ') $(ls -l "$LIBVIRT_PROFILE" 2>&1)"
+    fi
+    # The helper the scenario checks against: the package's own binary.
+    PACKAGED=/run/packaged-virt-aa-helper
+    dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/lib/libvirt/virt-aa-helper >"$PACKAGED"
+    v=$(dpkg --verify virt-aa-helper 2>&1)
+    if [ -z "$v" ] && cmp -s "$PACKAGED" "$HELPER_PATH"; then
+        ok "package: the installed files are the package's (dpkg --verify)"
+    else
+        bad "package: the installed files are the package's (dpkg --verify)" "$(last "$v")"
+    fi
+}
+# The running VM's profile is reloaded when the package is installed again (an upgrade).
+reinstall_with_the_vm_running() {
+    o=$(dpkg -i "$DEB" 2>&1)
+    rc=$?
+    m=$(kernel_mode)
+    if [ $rc -eq 0 ] && printf '%s' "$o" | grep -q '^reloaded 1 of 1 profiles' && [ "$m" = enforce ]; then
+        ok "package: dpkg -i again with the VM running: postinst reloads its profile (--reload-all)"
+    else
+        bad "package: dpkg -i again with the VM running: postinst reloads its profile (--reload-all)" "exit $rc, VM profile '$m': $(printf '%s\n' "$o" | grep -m1 'reloaded\|warning\|error' || last "$o")"
+    fi
+}
+purge_package() {
+    o=$(dpkg -P virt-aa-helper 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ] && w=$(libvirt_files_as_installed) && [ ! -e /etc/apparmor.d/libvirt-distrib ] &&
+        [ ! -e /usr/lib/libvirt/virt-aa-helper.distrib ] && [ ! -e /var/cache/virt-aa-helper ]; then
+        ok "package: dpkg -P gives libvirt's helper and profile back, byte for byte (dpkg's md5)"
+    else
+        bad "package: dpkg -P gives libvirt's helper and profile back, byte for byte (dpkg's md5)" "exit $rc: ${w:-$(last "$o")}"
+    fi
+    h=$(aa_hash virt-aa-helper)
+    if [ -n "$h" ] && [ "$h" = "${STOCK_HASH:-}" ]; then
+        ok "package: postrm loaded libvirt's own helper profile again (the kernel's policy hash)"
+    else
+        bad "package: postrm loaded libvirt's own helper profile again (the kernel's policy hash)" "hash '$h', libvirt's '${STOCK_HASH:-not recorded}'"
+    fi
+}
+
 install_helper() {
     case $KIND in
     ours) cp "$OURS" "$HELPER_PATH" ;;
@@ -342,7 +440,11 @@ install_profile() {
     P=/etc/apparmor.d/usr.lib.libvirt.virt-aa-helper
     case $PROF in
     stock) cp /etc/apparmor.d/.stock-helper-profile "$P" && apparmor_parser -r "$P" ;;
-    ours) cp "$PROJECT/profiles/usr.lib.libvirt.virt-aa-helper" "$P" && apparmor_parser -r "$P" ;;
+    ours)
+        # The package's postinst loaded it.
+        packaged && return
+        cp "$PROJECT/profiles/usr.lib.libvirt.virt-aa-helper" "$P" && apparmor_parser -r "$P"
+        ;;
     none)
         if grep -q '^virt-aa-helper ' "$AA/profiles"; then
             printf 'profile virt-aa-helper {}\n' | apparmor_parser -R
@@ -353,8 +455,15 @@ install_profile() {
 }
 
 plan() {
-    setup install_helper || return
+    # (Not through setup, which runs in a subshell: the package's checks count here.)
+    if packaged; then
+        install_package || return
+    else
+        setup install_helper || return
+    fi
     setup install_profile || return
+    # libvirt's helper profile as the kernel has it, for the package's purge to compare with.
+    [ "$PROF" = stock ] && STOCK_HASH=$(aa_hash virt-aa-helper)
     mode=$(sed -n 's/^virt-aa-helper (\(.*\))$/\1/p' "$AA/profiles")
     want_mode=enforce
     [ "$PROF" = none ] && want_mode=
@@ -421,6 +530,7 @@ plan() {
     lexical) want=$OURS installed=/usr/lib/libvirt/virt-aa-helper.real style=ours ;;
     *) want=$OURS installed=$HELPER_PATH style=ours ;;
     esac
+    packaged && want=$PACKAGED
     if grep -q '# domain base' "$F" 2>/dev/null; then wrote=ours; else wrote=c; fi
     if cmp -s "$want" "$installed" && [ "$wrote" = "$style" ]; then
         ok "start: the helper under test wrote the profile"
@@ -440,6 +550,8 @@ plan() {
     fi
     files_has "start: .files grants the overlay's canonical path" "$R/images/overlay.qcow2"
     files_has "start: .files grants the backing file's canonical path" "$R/images/base.img"
+
+    packaged && reinstall_with_the_vm_running
 
     # --- A compromised QEMU ---
     monitor_denied "compromised QEMU: another VM's image is denied" "$OTHER"
@@ -543,6 +655,7 @@ plan() {
     else
         bad "denials: the VM's only denials are the ones the checks provoke" "$(printf '%s\n' "$vd" | head -n 3 | sed 's/.*apparmor=/apparmor=/' | tr '\n' ' ')"
     fi
+    packaged && purge_package
 }
 
 main() {
