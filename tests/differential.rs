@@ -256,7 +256,11 @@ fn domain_uuid(xml: &str) -> Result<String, String> {
 
 /// Runs the C helper; its rule set, or its error lines if it rejects the XML.
 fn run_c(profile: &str, xml: &str, name: &str) -> Result<BTreeSet<String>, String> {
+    use std::os::unix::process::CommandExt as _;
     let mut child = Command::new(c_helper())
+        // It names itself by argv[0] in what it prints, which is parsed ("virt-aa-helper:"),
+        // also when the package diverted it to virt-aa-helper.distrib.
+        .arg0("virt-aa-helper")
         .args(["-d", "-r", "-u", profile])
         // Untranslated messages: the output is parsed.
         .env("LC_ALL", "C")

@@ -27,6 +27,12 @@ impl Env {
         let dir = self.policy.dir.to_str().unwrap().to_string();
         let parser = self.parser.script.to_str().unwrap().to_string();
         all.extend(["--apparmor-dir", &dir, "--parser", &parser]);
+        // No parser cache unless the test names one: the default, /var/cache/virt-aa-helper,
+        // exists where the Debian package is installed, and would change the argv asserted.
+        let no_cache = self.tree.path("no-cache").display().to_string();
+        if !args.contains(&"--cache-dir") {
+            all.extend(["--cache-dir", &no_cache]);
+        }
         run(&all, xml)
     }
 
