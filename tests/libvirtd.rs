@@ -12,9 +12,11 @@
 //! - `ours`: our helper under the profile we ship (`profiles/usr.lib.libvirt.virt-aa-helper`),
 //!   which must cause no AppArmor denial at all, both installed by the Debian package
 //!   (`tests/deb`: `cargo deb --locked` builds it; a missing or stale one fails the test):
-//!   `dpkg -i` in the guest, `dpkg -i` again while the VM runs (the postinst's
-//!   `--reload-all` must reload its profile), and `dpkg -P` at the end (libvirt's helper and
-//!   profile back as dpkg installed them, libvirt's profile back in the kernel);
+//!   `dpkg -i` in the guest (the postinst loads our profile), `dpkg -i` again while the VM
+//!   runs beside another domain's profile that does not compile (the postinst's
+//!   `--reload-all` must reload the VM's, name the broken one, and not fail), and `dpkg -P`
+//!   at the end (libvirt's helper and profile back as dpkg installed them, libvirt's profile
+//!   back in the kernel);
 //! - `lexical` (negative control, unconfined): our helper behind
 //!   `tests/kernel/lexical-helper.sh`, which folds `..` as text: the plan must fail.
 //!
@@ -45,7 +47,7 @@ use vm::{root, sections, shell_quote, Section};
 const PREAMBLE_CHECKS: usize = 6;
 const SCENARIO_CHECKS: usize = 42;
 /// Checks the packaged scenario (our helper under our profile) adds.
-const PACKAGE_CHECKS: usize = 6;
+const PACKAGE_CHECKS: usize = 8;
 
 /// Checks the lexical control must fail: QEMU cannot open the disk the profile names wrongly.
 const CONTROL_MUST_FAIL: &[&str] = &[

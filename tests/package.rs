@@ -12,6 +12,8 @@
 //! 3. Negative control: the current package with the line of its postrm that gives libvirt
 //!    its profile back deleted (`dpkg-deb -R`, `dpkg-deb -b`); the same check of libvirt's
 //!    files must fail after its purge. The test then repairs the host and checks again.
+//! 4. A helper installed by hand under a local diversion (what this README said before the
+//!    package): `dpkg -i` must refuse, name it and say how to undo it, and change nothing.
 //!
 //! It also runs `lintian` on the package: no error, and no warning that is not listed here
 //! with its reason.
@@ -96,6 +98,13 @@ fn sha256(path: &str) -> Option<String> {
 fn status() -> String {
     let o = run("dpkg-query", &["-W", "-f=${db:Status-Abbrev}", PACKAGE]);
     String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Whether nothing of the package is installed, not even its configuration: dpkg does not
+/// know it, or knows only a wish about it (`un`, `pn`, `in` after an install that failed).
+fn not_installed() -> bool {
+    let s = status();
+    s.is_empty() || s.chars().nth(1) == Some('n')
 }
 
 fn installed_version() -> String {
@@ -329,7 +338,7 @@ struct Cleanup;
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if !status().is_empty() {
+        if !not_installed() || !status().is_empty() {
             let o = run("dpkg", &["-P", PACKAGE]);
             if !o.status.success() {
                 eprintln!("cleanup: dpkg -P {PACKAGE}: {}", last(&text(&o)));
@@ -478,9 +487,10 @@ fn broken_build(deb: &Path, dir: &Path) -> PathBuf {
         script.contains(&line),
         "debian/postrm has no line with {line:?}"
     );
+    // A no-op in its place keeps the script valid (the line is the body of an `if`).
     let broken: String = script
         .lines()
-        .filter(|l| !l.contains(&line))
+        .map(|l| if l.contains(&line) { ":" } else { l })
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&postrm, broken).expect("write postrm");
@@ -513,7 +523,7 @@ fn the_package_replaces_libvirts_helper_and_gives_it_back() {
     let new_version = deb::version();
     let old_version = format!("{}~older-1", env!("CARGO_PKG_VERSION"));
     assert!(
-        status().is_empty(),
+        not_installed(),
         "{PACKAGE} is known to dpkg on this machine (status {:?}): the test will not touch a host where it is installed; dpkg -P {PACKAGE} first",
         status()
     );
@@ -559,8 +569,8 @@ fn the_package_replaces_libvirts_helper_and_gives_it_back() {
     }
     c.dpkg("1 purge: dpkg -P", &["-P", PACKAGE]);
     c.check(
-        "1 purge: dpkg no longer knows the package",
-        status().is_empty(),
+        "1 purge: nothing of the package is installed",
+        not_installed(),
         status,
     );
     libvirts_files_are_back(&mut c, "1 purge", &rec, &before);
@@ -595,8 +605,8 @@ fn the_package_replaces_libvirts_helper_and_gives_it_back() {
     libvirts_files_are_back(&mut c, "2 remove", &rec, &before);
     c.dpkg("2 purge: dpkg -P", &["-P", PACKAGE]);
     c.check(
-        "2 purge: dpkg no longer knows the package",
-        status().is_empty(),
+        "2 purge: nothing of the package is installed",
+        not_installed(),
         status,
     );
     libvirts_files_are_back(&mut c, "2 purge", &rec, &before);
@@ -610,10 +620,15 @@ fn the_package_replaces_libvirts_helper_and_gives_it_back() {
     control.dpkg("3 control: dpkg -i", &["-i", &broken.display().to_string()]);
     control.dpkg("3 control: dpkg -P", &["-P", PACKAGE]);
     libvirts_files_are_back(&mut control, "3 control", &rec, &before);
+    // Caught by the check of libvirt's files, while dpkg itself saw nothing wrong.
     let caught = control
         .failed
         .iter()
-        .any(|f| f.starts_with(&format!("3 control: libvirt's {PROFILE} is back")));
+        .any(|f| f.starts_with(&format!("3 control: libvirt's {PROFILE} is back")))
+        && !control
+            .failed
+            .iter()
+            .any(|f| f.starts_with("3 control: dpkg"));
     c.check(
         "3 control: the check of libvirt's files fails for the broken package",
         caught,
@@ -621,6 +636,59 @@ fn the_package_replaces_libvirts_helper_and_gives_it_back() {
     );
     repair();
     libvirts_files_are_back(&mut c, "3 repaired", &rec, &before);
+
+    println!(
+        "== 4. a helper installed by hand with a local diversion (dpkg-divert without --package)"
+    );
+    let o = run("dpkg-divert", &["--rename", "--add", HELPER]);
+    assert!(
+        o.status.success(),
+        "dpkg-divert --rename --add {HELPER}: {}",
+        text(&o)
+    );
+    std::fs::copy(env!("CARGO_BIN_EXE_virt-aa-helper"), HELPER)
+        .unwrap_or_else(|e| panic!("copy the helper to {HELPER}: {e}"));
+    let o = run("dpkg", &["-i", &deb_s]);
+    let said = text(&o);
+    c.check(
+        "4 by hand: dpkg -i refuses, naming the local diversion and how to undo it",
+        !o.status.success()
+            && said.contains(&format!(
+                "virt-aa-helper: {HELPER} is already diverted, by a local diversion"
+            ))
+            && said.contains(&format!(
+                "rm {HELPER} && dpkg-divert --rename --remove {HELPER}"
+            )),
+        || format!("exit {:?}: {}", o.status.code(), last(&said)),
+    );
+    let d = diversion(HELPER);
+    c.check(
+        "4 by hand: nothing of the package is installed, and the local diversion is as it was",
+        not_installed()
+            && d == Some((HELPER_DIVERTED.to_string(), "LOCAL".to_string()))
+            && diversion(PROFILE).is_none()
+            && md5(HELPER_DIVERTED).as_ref() == Some(&rec.helper)
+            && md5(PROFILE).as_ref() == Some(&rec.profile),
+        || {
+            format!(
+                "status {:?}, {HELPER}: {d:?}, {PROFILE}: {:?}",
+                status(),
+                diversion(PROFILE)
+            )
+        },
+    );
+    // Undone as the message says.
+    let _ = std::fs::remove_file(HELPER);
+    let o = run("dpkg-divert", &["--rename", "--remove", HELPER]);
+    assert!(
+        o.status.success(),
+        "dpkg-divert --rename --remove {HELPER}: {}",
+        text(&o)
+    );
+    if !status().is_empty() {
+        run("dpkg", &["-P", PACKAGE]);
+    }
+    libvirts_files_are_back(&mut c, "4 undone", &rec, &before);
 
     lintian(&mut c, &deb);
 

@@ -376,6 +376,12 @@ install_package() {
         bad "package: dpkg -i installs it; postinst loads the helper profile and runs --reload-all, without a warning" "exit $rc: $(printf '%s\n' "$o" | grep -i -m1 'warning\|error' || last "$o")"
     fi
     printf '%s\n' "$o" | grep -E 'reloaded|skipped|nothing to reload' | while read -r l; do out "INFO postinst: $l"; done
+    h=$(aa_hash virt-aa-helper)
+    if [ -n "$h" ] && [ -n "${STOCK_HASH:-}" ] && [ "$h" != "$STOCK_HASH" ]; then
+        ok "package: postinst loaded our helper profile (the kernel's policy hash is no longer libvirt's)"
+    else
+        bad "package: postinst loaded our helper profile (the kernel's policy hash is no longer libvirt's)" "hash '$h', libvirt's '${STOCK_HASH:-not recorded}'"
+    fi
     if [ "$(dpkg-divert --truename "$HELPER_PATH")" = /usr/lib/libvirt/virt-aa-helper.distrib ] &&
         [ "$(dpkg-divert --truename "$LIBVIRT_PROFILE")" = /etc/apparmor.d/libvirt-distrib/usr.lib.libvirt.virt-aa-helper ] &&
         cmp -s /usr/lib/libvirt/virt-aa-helper.debian /usr/lib/libvirt/virt-aa-helper.distrib &&
@@ -395,15 +401,28 @@ install_package() {
         bad "package: the installed files are the package's (dpkg --verify)" "$(last "$v")"
     fi
 }
-# The running VM's profile is reloaded when the package is installed again (an upgrade).
+# The running VM's profile is reloaded when the package is installed again (an upgrade),
+# beside another domain's profile that does not compile: that one is named, and the
+# install does not fail.
 reinstall_with_the_vm_running() {
+    broken=libvirt-00000000-0000-4000-a000-000000000000
+    printf 'profile %s {\n  #include <libvirt/%s.files>\n}\n' "$broken" "$broken" >"/etc/apparmor.d/libvirt/$broken"
+    printf '  this is not a rule\n' >"/etc/apparmor.d/libvirt/$broken.files"
     o=$(dpkg -i "$DEB" 2>&1)
     rc=$?
+    rm -f "/etc/apparmor.d/libvirt/$broken" "/etc/apparmor.d/libvirt/$broken.files" "/etc/apparmor.d/libvirt/$broken.lock"
+    printf '%s\n' "$o" | grep -E '^(reloaded|failed|skipped)|warning' | while read -r l; do out "INFO postinst: $(printf '%s' "$l" | cut -c1-160)"; done
     m=$(kernel_mode)
-    if [ $rc -eq 0 ] && printf '%s' "$o" | grep -q '^reloaded 1 of 1 profiles' && [ "$m" = enforce ]; then
+    if [ $rc -eq 0 ] && printf '%s' "$o" | grep -q '^reloaded 1 of 2 profiles' && [ "$m" = enforce ]; then
         ok "package: dpkg -i again with the VM running: postinst reloads its profile (--reload-all)"
     else
-        bad "package: dpkg -i again with the VM running: postinst reloads its profile (--reload-all)" "exit $rc, VM profile '$m': $(printf '%s\n' "$o" | grep -m1 'reloaded\|warning\|error' || last "$o")"
+        bad "package: dpkg -i again with the VM running: postinst reloads its profile (--reload-all)" "exit $rc, VM profile '$m': $(printf '%s\n' "$o" | grep -m1 'reloaded\|error' || last "$o")"
+    fi
+    if [ $rc -eq 0 ] && printf '%s' "$o" | grep -q "^failed $broken: " &&
+        printf '%s' "$o" | grep -q 'virt-aa-helper: warning: --reload-all failed'; then
+        ok "package: a domain profile that does not compile is named, and fails neither the install nor the other reloads"
+    else
+        bad "package: a domain profile that does not compile is named, and fails neither the install nor the other reloads" "exit $rc: $(last "$o")"
     fi
 }
 purge_package() {
