@@ -34,7 +34,7 @@
 //! guest's console is kept in `target/kernel/libvirtd-run/console.log`.
 //!
 //! It takes two to four minutes, so the quick `cargo test` leaves it out (`#[ignore]`);
-//! `.ci/run` runs it with `cargo test --test libvirtd -- --ignored`.
+//! `.ci/run` runs it with `cargo test --test libvirtd -- --ignored`, after `cargo deb --locked`.
 
 mod deb;
 mod vm;
@@ -57,7 +57,7 @@ const CONTROL_MUST_FAIL: &[&str] = &[
 ];
 
 #[test]
-#[ignore = "boots a VM with libvirtd (2 to 4 minutes): cargo test --test libvirtd -- --ignored (.ci/run does)"]
+#[ignore = "boots a VM with libvirtd (2 to 4 minutes): cargo deb --locked && cargo test --test libvirtd -- --ignored (.ci/run does)"]
 fn libvirtd_runs_the_helper_under_its_profile() {
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_virt-aa-helper"));
     let kind = std::env::var("VAH_LIBVIRTD_HELPER").unwrap_or_else(|_| "ours".into());
