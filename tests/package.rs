@@ -338,7 +338,7 @@ struct Cleanup;
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if !not_installed() || !status().is_empty() {
+        if !status().is_empty() {
             let o = run("dpkg", &["-P", PACKAGE]);
             if !o.status.success() {
                 eprintln!("cleanup: dpkg -P {PACKAGE}: {}", last(&text(&o)));
