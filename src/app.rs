@@ -16,7 +16,7 @@ use crate::name::ProfileName;
 use crate::parse::Domain;
 use crate::render;
 use crate::resolve::FsResolver;
-use crate::rules::{self, RuleSet};
+use crate::rules::{self, Kept, RuleSet};
 use crate::store::{Snapshot, Store};
 use crate::xml::MAX_INPUT;
 use std::io::{Read, Write};
@@ -101,7 +101,7 @@ fn generate(
         backing_deny_write: config.backing_deny_write,
     };
     // Pushes its warnings also when it fails: those before the failing element are kept.
-    let set = rules::build_with(&domain, req.extra.as_ref(), &options, &mut resolver, diag)?;
+    let mut set = rules::build_with(&domain, req.extra.as_ref(), &options, &mut resolver, diag)?;
 
     let template = render::Template::choose(
         domain.virt_type,
@@ -159,18 +159,38 @@ fn generate(
     } else {
         None
     };
-    let new_files = if write_files {
-        Some(files_content(
-            req,
-            &set,
-            &files_path,
-            existing_files.as_deref(),
-        )?)
+    // Text to append to (-F) or to read the ledger from (-r). Not UTF-8: a regeneration
+    // replaces it, keeping nothing; an append refuses it.
+    let existing_text = match existing_files.as_deref().map(std::str::from_utf8) {
+        Some(Ok(text)) => Some(text),
+        Some(Err(_)) if req.append => {
+            return Err(Error::io(
+                &files_path,
+                "append to",
+                std::io::Error::other("the existing file is not valid UTF-8"),
+            ))
+        }
+        _ => None,
+    };
+    // The runtime grants the existing `.files` keeps (its ledger, `src/ledger.rs`), read
+    // and written back under the lock, so that a concurrent -F cannot add one in between.
+    // -c starts a VM: nothing of an earlier run is kept. An -F appends to the existing
+    // text, whose kept grants stay as they are; a regeneration judges each again.
+    if let (Mode::Replace, false, Some(text)) = (req.mode, req.append, existing_text) {
+        let ledger = crate::ledger::entries(text);
+        set.kept = rules::keep(&domain, &ledger, &options, &mut resolver, diag);
+    }
+    let (new_files, policy_changed) = if write_files {
+        let (text, policy) = files_content(req, &set, existing_text)?;
+        (Some(text), policy)
     } else {
-        None
+        (None, false)
     };
     let changed = new_profile.is_some()
         || new_files.as_deref().map(str::as_bytes) != existing_files.as_deref();
+    // Only a ledger line was added (a kept grant the rules already cover): the policy the
+    // kernel enforces is the one loaded, so the file is written and nothing is compiled.
+    let load = new_profile.is_some() || policy_changed;
     // An -F path the profile already grants (a file in a granted subtree, a layer already
     // there with the same or wider permissions): the text and the kernel's policy are what
     // they would be after the run, so nothing is written and nothing is compiled or loaded.
@@ -207,7 +227,7 @@ fn generate(
         if let Some(p) = &new_profile {
             would_write(out, &profile_path, p)?;
         }
-        if !req.no_load {
+        if !req.no_load && load {
             say(
                 out,
                 &format!(
@@ -231,7 +251,7 @@ fn generate(
         if let Some(p) = &new_profile {
             store.write_atomic(&profile_path, p.as_bytes())?;
         }
-        if !req.no_load {
+        if !req.no_load && load {
             parser.run(op, &profile_path, cache)?;
         }
         Ok(())
@@ -248,39 +268,58 @@ fn generate(
     Ok(())
 }
 
-/// The new `.files`: regenerated (with the `-f` file), or the existing one with the `-F`
-/// rule appended unless it is already there (libvirt 9.0 appended duplicates, and wrote a
+/// The new `.files` and whether its policy differs from the existing one's: regenerated
+/// (with the `-f` file and the kept runtime grants), or the existing one with the `-F` rule
+/// appended unless it is already there (libvirt 9.0 appended duplicates, and wrote a
 /// `.files` holding only the appended rule when none existed, dropping every domain rule).
-fn files_content(
-    req: &Request,
-    set: &RuleSet,
-    files_path: &Path,
-    existing: Option<&[u8]>,
-) -> Result<String> {
-    let full = || render::files(&set.all(), &set.children, true);
-    if !req.append {
-        return full();
-    }
-    let Some(existing) = existing else {
+/// An `-F` grant that lives as long as the VM is appended with its ledger line
+/// (`src/ledger.rs`), so that the next plain `-r` keeps it.
+fn files_content(req: &Request, set: &RuleSet, existing: Option<&str>) -> Result<(String, bool)> {
+    let full = || -> Result<(String, bool)> {
+        let mut text = render::files(&set.regenerated(), &set.children, true)?;
+        text.push_str(&render::kept(&set.kept_all())?);
+        Ok((text, true))
+    };
+    let Some(existing) = existing.filter(|_| req.append) else {
         return full();
     };
-    let existing = String::from_utf8(existing.to_vec()).map_err(|_| {
-        Error::io(
-            files_path,
-            "append to",
-            std::io::Error::other("the existing file is not valid UTF-8"),
-        )
-    })?;
-    if set.extra.iter().all(|r| render::covers(&existing, r)) {
-        return Ok(existing);
-    }
-    let addition = render::files(&set.extra, &[], false)?;
-    let mut text = existing;
+    let covered = set.extra.iter().all(|r| render::covers(existing, r));
+    let entry = set
+        .extra_kept
+        .as_ref()
+        .filter(|e| !crate::ledger::entries(existing).contains(e));
+    let mut text = existing.to_string();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(&addition);
-    Ok(text)
+    match (covered, entry) {
+        (true, None) => Ok((existing.to_string(), false)),
+        (true, Some(e)) => {
+            // Granted already. If the domain's own rules grant it, the next -r grants it
+            // again: nothing to record. Else only the ledger line and the rule are added,
+            // and the policy is unchanged.
+            let domain = render::files(&set.rules, &[], false)?;
+            if set.extra.iter().all(|r| render::covers(&domain, r)) {
+                return Ok((existing.to_string(), false));
+            }
+            text.push_str(&render::kept(&[Kept {
+                entry: e.clone(),
+                rules: set.extra.clone(),
+            }])?);
+            Ok((text, false))
+        }
+        (false, Some(e)) => {
+            text.push_str(&render::kept(&[Kept {
+                entry: e.clone(),
+                rules: set.extra.clone(),
+            }])?);
+            Ok((text, true))
+        }
+        (false, None) => {
+            text.push_str(&render::files(&set.extra, &[], false)?);
+            Ok((text, true))
+        }
+    }
 }
 
 /// The site configuration; a missing file means libvirt 9.0's behaviour. Like templates, it

@@ -42,7 +42,9 @@ pub struct Cli {
     pub create: bool,
 
     /// Regenerate .files from the domain XML on stdin (or append to it with -F) and reload
-    /// the profile. The profile must exist.
+    /// the profile. The profile must exist. Runtime grants that belong to the running VM
+    /// (its hugepage and memory-backing directories, tap devices, D-Bus socket) that an
+    /// earlier -F added are kept, each checked again, until -D.
     #[arg(short = 'r', long = "replace", overrides_with = "replace")]
     pub replace: bool,
 
@@ -85,7 +87,9 @@ pub struct Cli {
     pub add_file: Option<PathBuf>,
 
     /// Append a rule for FILE (rwk) to the existing .files instead of regenerating it (how
-    /// libvirtd hotplugs a disk or labels a runtime directory). Same syntax as -f.
+    /// libvirtd hotplugs a disk or labels a runtime directory). Same syntax as -f. A FILE
+    /// that belongs to the running VM is recorded to survive the next -r (see
+    /// docs/runtime-grants.md); anything else lasts until the next -r.
     #[arg(short = 'F', long = "append-file", value_name = "FILE")]
     pub append_file: Option<PathBuf>,
 

@@ -8,7 +8,8 @@
 //!    [`resolve::Resolve`] trait and answered from the filesystem by [`resolve::FsResolver`]
 //!    and [`resolve::canonical`], with [`image`] reading image headers from bytes;
 //! 4. [`rules`]: model to rules, checked by [`policy`] (restricted host paths) and
-//!    [`state`] (every domain's private state is its own) and escaped by [`escape`];
+//!    [`state`] (every domain's private state is its own) and escaped by [`escape`]; the
+//!    `-F` grants that live as long as the VM are kept across `-r` in the [`ledger`];
 //! 5. [`render`]: the profile from its TEMPLATE (the installed one, else the built-in one)
 //!    and the `.files` include;
 //! 6. [`store`]: the profile directory: atomic writes under a per-profile lock, and the
@@ -24,8 +25,9 @@
 //! `std::fs`/`std::process` (`tests/layering.rs` checks both on the source).
 //!
 //! - Leaves: [`path`] ([`path::CanonicalPath`]), [`origin`], [`escape`], [`image`] (header
-//!   readers over bytes), and, importing only those, [`error`], [`name`], [`xml`], [`config`]
-//!   (parses the text the app reads).
+//!   readers over bytes), [`ledger`] (the runtime grants `.files` keeps across `-r`), and,
+//!   importing only those, [`error`], [`name`], [`xml`], [`config`] (parses the text the
+//!   app reads).
 //! - Pure core: [`domain`] (leaf model types) and [`parse`]; [`policy`], [`state`] and the trait module
 //!   [`resolve`] (the trait and the values it returns); [`rules`] on top of them, [`render`]
 //!   on top of [`rules`]. A pure module takes a [`path::CanonicalPath`] without depending
@@ -83,6 +85,7 @@ pub mod error;
 pub mod escape;
 pub mod fsio;
 pub mod image;
+pub mod ledger;
 pub mod name;
 pub mod origin;
 pub mod parse;

@@ -20,7 +20,7 @@ use crate::config::FilesInclude;
 use crate::domain::VirtType;
 use crate::error::{Error, Result};
 use crate::name::ProfileName;
-use crate::rules::{ChildProfile, Rule};
+use crate::rules::{ChildProfile, Kept, Rule};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -165,6 +165,18 @@ pub fn files(rules: &[Rule], children: &[ChildProfile], header: bool) -> Result<
         .collect();
     ctx.insert("children", &children);
     render_one("files", FILES, &ctx)
+}
+
+/// Renders the kept runtime grants ([`crate::ledger`]): each one's ledger line, then its
+/// rules.
+pub fn kept(kept: &[Kept]) -> Result<String> {
+    let mut out = String::new();
+    for k in kept {
+        out.push_str(&k.entry.line());
+        out.push('\n');
+        out.push_str(&files(&k.rules, &[], false)?);
+    }
+    Ok(out)
 }
 
 /// Whether the domain's own rules in a `.files` text already grant what `rule` grants:

@@ -234,6 +234,19 @@ const SHARED: &[Shared] = &[
     },
 ];
 
+/// The shared directories whose entries of a running domain live as long as its QEMU:
+/// libvirtd grants them with `-F` at start (or when a helper daemon starts) and removes
+/// them when the VM stops.
+const VM_LIFETIME: &[&str] = &[
+    "/var/lib/libvirt/qemu",
+    "/var/lib/libvirt/qemu/channel/target",
+    "/var/lib/libvirt/qemu/ram",
+    "/run/libvirt/qemu/swtpm",
+    "/run/libvirt/qemu/dbus",
+    "/run/libvirt/qemu/passt",
+    "/dev/hugepages/libvirt/qemu",
+];
+
 /// Who a domain is, as libvirt names its state: name, id (running domains only) and UUID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
@@ -415,6 +428,33 @@ impl Owner {
             shared.holds,
             self.own_entries(shared)
         ))
+    }
+
+    /// The shared directory `path` (canonical) is in when it is this domain's own entry (or lies in one) in a
+    /// shared directory whose entries live as long as the running VM: its memory-backing
+    /// or hugepage directory, its D-Bus, passt or swtpm sockets, its private and channel
+    /// directories. `None` for anything else, including the domain's own files that outlive
+    /// a job but not the VM's need (a managed save image, a dump). The runtime-grant ledger
+    /// keeps an `-F` grant across a plain `-r` only for these (`rules/runtime.rs`).
+    pub fn lives_with_vm(&self, path: &Path) -> Option<&'static str> {
+        // A domain without an id is not running: nothing of it lives with a VM.
+        self.id?;
+        let shared = SHARED
+            .iter()
+            .filter(|s| path.starts_with(s.dir) && path != Path::new(s.dir))
+            .max_by_key(|s| s.dir.len())?;
+        if !VM_LIFETIME.contains(&shared.dir) {
+            return None;
+        }
+        let entry = match path.strip_prefix(shared.dir).ok()?.components().next()? {
+            Component::Normal(e) => e.to_str()?.to_string(),
+            _ => return None,
+        };
+        let own = shared
+            .forms
+            .iter()
+            .any(|f| !matches!(f, Form::Daemon(_)) && self.read(*f, &entry) == Reading::Own);
+        (own && self.check(path, Scope::File).is_ok()).then_some(shared.dir)
     }
 
     /// "this domain's entries there: X, Y", for messages.

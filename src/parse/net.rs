@@ -51,6 +51,11 @@ pub struct Interface {
     pub driver: Option<String>,
     /// vhost-user: `<source path=...>`, and whether `<source type='pipe'>`.
     pub vhostuser: Option<(bool, AbsPath)>,
+    /// `type='direct'` (macvtap): QEMU gets the fd of `/dev/tap<ifindex>`.
+    pub direct: bool,
+    /// `<target dev=...>`: the host-side network device of a running domain (`vnet0`,
+    /// `macvtap0`), which names the macvtap's `/dev/tap<ifindex>` (`rules/runtime.rs`).
+    pub target_dev: Option<String>,
 }
 
 fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
@@ -98,6 +103,11 @@ fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
             .and_then(|m| m.attr("name"))
             .map(str::to_string),
         vhostuser,
+        direct: type_attr == "direct",
+        target_dev: dev
+            .child("target")
+            .and_then(|t| t.attr("dev"))
+            .map(str::to_string),
     });
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! and parsed by [`crate::image`]. Host devices come from sysfs, storage pool definitions
 //! from `/etc/libvirt/storage` through [`crate::fsio`].
 
-use super::{Chain, ChainLayer, CompanionFile, Resolve, UsbId};
+use super::{Chain, ChainLayer, CompanionFile, NodeKind, Resolve, UsbId};
 use crate::error::{quote, quote_path, Diagnostics, Error, Result};
 use crate::fsio;
 use crate::image::{self, CompanionKind, HeaderError, ImageInfo, FIRST_READ, HEADER_READ};
@@ -422,6 +422,37 @@ impl Resolve for FsResolver {
     fn mdev_iommu_group(&mut self, uuid: &uuid::Uuid) -> Option<u32> {
         let name = uuid.hyphenated().to_string();
         group_of(&self.sysfs.join("bus/mdev/devices").join(name))
+    }
+
+    fn existing(&mut self, path: &Path) -> Option<(CanonicalPath, NodeKind)> {
+        let c = canonicalize_cached(path, &mut self.dirs).ok()?;
+        if c.missing_from.is_some() {
+            return None;
+        }
+        let kind = match c.kind? {
+            Kind::Directory => NodeKind::Directory,
+            Kind::File => NodeKind::Regular,
+            Kind::BlockDevice | Kind::Other => NodeKind::Special,
+        };
+        Some((c.path, kind))
+    }
+
+    fn net_ifindex(&mut self, dev: &str) -> Option<u32> {
+        // A device name is one path component (`IFNAMSIZ`: at most 15 bytes).
+        if dev.is_empty() || dev.len() > 15 || dev.contains('/') || dev == "." || dev == ".." {
+            return None;
+        }
+        let file = self.sysfs.join("class/net").join(dev).join("ifindex");
+        let bytes = fsio::read_optional(&file).ok().flatten()?;
+        std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
+    }
+
+    fn on_hugetlbfs(&mut self, path: &Path) -> bool {
+        // `HUGETLBFS_MAGIC` (linux/magic.h).
+        const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
+        // `f_type`'s type differs between architectures (i64 here, u32 on some).
+        #[allow(clippy::unnecessary_cast)]
+        rustix::fs::statfs(path).is_ok_and(|s| s.f_type as i64 == HUGETLBFS_MAGIC)
     }
 
     fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {

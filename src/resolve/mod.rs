@@ -123,10 +123,41 @@ pub trait Resolve {
         None
     }
 
+    /// What a kept runtime grant's path names now (the ledger, `rules/runtime.rs`): its
+    /// canonical form and kind, or `None` when it no longer exists (an unplugged NIC's tap
+    /// device) or cannot be resolved. Reports nothing: a grant whose path went away is
+    /// dropped silently. `None` by default: a resolver that does not look keeps nothing.
+    fn existing(&mut self, _path: &Path) -> Option<(CanonicalPath, NodeKind)> {
+        None
+    }
+
+    /// The interface index of a host network device (`/sys/class/net/<dev>/ifindex`): a
+    /// macvtap's character device is `/dev/tap<ifindex>`. `None` by default.
+    fn net_ifindex(&mut self, _dev: &str) -> Option<u32> {
+        None
+    }
+
+    /// Whether `path` is on a hugetlbfs mount (libvirt's `hugetlbfs_mount`, any page size).
+    /// False by default.
+    fn on_hugetlbfs(&mut self, _path: &Path) -> bool {
+        false
+    }
+
     /// The cancel file of a passed-through TPM (`tpm0`), as libvirt's
     /// `virTPMCreateCancelPath`: `/sys/class/tpm/<dev>/device/cancel`, else
     /// `/sys/class/misc/<dev>/device/cancel`, the one that exists.
     fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf>;
+}
+
+/// What an existing path names, as far as a kept runtime grant is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A directory.
+    Directory,
+    /// A regular file.
+    Regular,
+    /// A device node, socket or FIFO.
+    Special,
 }
 
 /// How a `<hostdev type='usb'>` names its device.

@@ -2,11 +2,11 @@
 //! directories): one file, or `DIR/{,**}` for a directory and everything below it.
 
 use super::builder::Builder;
-use super::Perms;
+use super::runtime;
 use crate::error::{Error, Result};
-use crate::escape::Glob;
+use crate::ledger::Entry;
 use crate::origin::Origin;
-use crate::policy::Scope;
+use crate::parse::Domain;
 use crate::resolve::Resolve;
 use std::path::{Path, PathBuf};
 
@@ -54,17 +54,27 @@ impl ExtraFile {
 }
 
 /// `rwk` on the file, or on `DIR/{,**}` for a subtree (checked as a runtime subtree: it
-/// must not contain a restricted tree or shared state).
-pub(super) fn rules(e: &ExtraFile, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
+/// must not contain a restricted tree or shared state). Returns the grant's ledger entry
+/// when it lives as long as the running VM (`rules/runtime.rs`): it is then kept across a
+/// plain `-r` until `-D`.
+pub(super) fn rules(
+    d: &Domain,
+    e: &ExtraFile,
+    b: &mut Builder,
+    r: &mut dyn Resolve,
+) -> Result<Option<Entry>> {
     let origin = Origin::new("argument", e.flag);
     let canon = b.canonical(r, &e.path, &origin)?;
-    if e.subtree {
-        let g = b
-            .checked(&canon, Perms::RWK, Scope::RuntimeSubtree, &origin)?
-            .below(Some(Glob::SelfAndBelow))?;
-        b.push(g, Perms::RWK, false, origin);
-    } else {
-        b.add(canon, Perms::RWK, &origin)?;
-    }
-    Ok(())
+    // Judged by what the path is now: it must exist (libvirtd creates what it grants
+    // before the -F), as the ledger's -r will judge it again.
+    let kept = match r.existing(canon.as_path()) {
+        Some((now, kind)) if now == canon => runtime::lifetime(d, &canon, e.subtree, kind, r),
+        _ => None,
+    };
+    let origin = kept.as_deref().map_or(origin, runtime::origin);
+    runtime::grant(b, &canon, e.subtree, &origin)?;
+    Ok(kept.map(|_| Entry {
+        path: canon.as_path().to_path_buf(),
+        subtree: e.subtree,
+    }))
 }

@@ -16,6 +16,7 @@
 
 use crate::error::{Diagnostics, Result};
 use crate::escape::AaPattern;
+use crate::ledger::Entry;
 use crate::name::ProfileName;
 use crate::origin::Origin;
 use crate::parse::Domain;
@@ -35,6 +36,7 @@ mod input;
 mod memory;
 mod net;
 mod os;
+mod runtime;
 mod shared;
 mod shmem;
 mod smartcard;
@@ -121,6 +123,16 @@ pub struct ChildProfile {
     pub origin: Origin,
 }
 
+/// A grant kept across a plain `-r` until `-D` (the runtime-grant ledger,
+/// [`crate::ledger`]): its ledger entry and its rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// What the ledger records.
+    pub entry: Entry,
+    /// The rules it grants.
+    pub rules: Vec<Rule>,
+}
+
 /// The rules for one domain, plus what the user should know about them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleSet {
@@ -128,8 +140,13 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// The rule for the `-f`/`-F` file, if any.
     pub extra: Vec<Rule>,
+    /// The `-f`/`-F` file's ledger entry, when the grant lives as long as the VM
+    /// (`rules/runtime.rs`); its rules are then [`RuleSet::extra`].
+    pub extra_kept: Option<Entry>,
     /// Child profiles, written after the file rules.
     pub children: Vec<ChildProfile>,
+    /// The ledger's entries still kept (a regeneration), with their rules.
+    pub kept: Vec<Kept>,
 }
 
 impl RuleSet {
@@ -141,6 +158,30 @@ impl RuleSet {
                 a.pattern == r.pattern && a.perms == r.perms && a.deny_write == r.deny_write
             }) {
                 all.push(r.clone());
+            }
+        }
+        all
+    }
+
+    /// Domain rules followed by the `-f`/`-F` rules, unless the grant is kept (then it is
+    /// among [`RuleSet::kept_all`]).
+    pub fn regenerated(&self) -> Vec<Rule> {
+        if self.extra_kept.is_some() {
+            self.rules.clone()
+        } else {
+            self.all()
+        }
+    }
+
+    /// Every kept grant: the ledger's, then the `-f`/`-F` file's if it is kept and new.
+    pub fn kept_all(&self) -> Vec<Kept> {
+        let mut all = self.kept.clone();
+        if let Some(e) = &self.extra_kept {
+            if !all.iter().any(|k| k.entry == *e) {
+                all.push(Kept {
+                    entry: e.clone(),
+                    rules: self.extra.clone(),
+                });
             }
         }
         all
@@ -206,7 +247,8 @@ pub const EMITTERS: &[(&str, Emitter)] = &[
     ("graphics gl", graphics::gl),
 ];
 
-/// Builds the rules for `domain` (and the extra file, if any) with the default [`Options`].
+/// Builds the rules for `domain` (and the extra file, if any) with the default [`Options`]
+/// and no runtime grants to keep.
 pub fn build(
     domain: &Domain,
     extra: Option<&ExtraFile>,
@@ -219,7 +261,8 @@ pub fn build(
 /// Builds the rules for `domain` (and the extra file, if any). Non-fatal findings (missing
 /// paths, chains not followed), the resolver's and this stage's, go to `diag` as they are
 /// found, so those found before a failing element are still reported: dropping them hid
-/// the cause of a later failure from the admin.
+/// the cause of a later failure from the admin. The runtime grants an existing `.files`
+/// keeps are added by [`keep`], under the profile's lock.
 pub fn build_with(
     domain: &Domain,
     extra: Option<&ExtraFile>,
@@ -230,6 +273,21 @@ pub fn build_with(
     let owner = Some(crate::state::Owner::of(domain));
     let mut b = Builder::new(options.clone(), owner, diag);
     build_into(domain, extra, &mut b, r)
+}
+
+/// The ledger's entries (those of the existing `.files`) that are still kept, each
+/// checked as a new `-F` of its path would be, with their rules (`rules/runtime.rs`). A
+/// dropped entry is a warning, never an error.
+pub fn keep(
+    domain: &Domain,
+    ledger: &[Entry],
+    options: &Options,
+    r: &mut impl Resolve,
+    diag: &mut Diagnostics,
+) -> Vec<Kept> {
+    let owner = Some(crate::state::Owner::of(domain));
+    let mut b = Builder::new(options.clone(), owner, diag);
+    runtime::readmit(domain, ledger, &mut b, r)
 }
 
 fn build_into(
@@ -243,13 +301,16 @@ fn build_into(
     }
     let (rules, children) = b.take();
     // The -f/-F rule is kept apart: -F appends it alone to an existing .files.
-    if let Some(e) = extra {
-        extra::rules(e, b, r)?;
-    }
+    let extra_kept = match extra {
+        Some(e) => extra::rules(domain, e, b, r)?,
+        None => None,
+    };
     let (extra, _) = b.take();
     Ok(RuleSet {
         rules,
         extra,
+        extra_kept,
         children,
+        kept: Vec::new(),
     })
 }

@@ -1,0 +1,345 @@
+//! The runtime-grant ledger (`src/ledger.rs`, `src/rules/runtime.rs`,
+//! `docs/runtime-grants.md`) with the real binary, a real hugetlbfs mount, the real
+//! `/dev/net/tun` and a recording parser that compiles every load with the real
+//! `apparmor_parser`: libvirtd's `-r -F` grants that belong to the VM survive its plain `-r`
+//! until `-D`, transient ones do not, a grant that left the XML or is no longer the VM's is
+//! revoked, a restricted or planted one is never kept, and a crash loses no entry.
+//!
+//! Runs as root (CI does): it mounts a hugetlbfs in a temporary directory.
+
+mod common;
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const NAME: &str = "ledger-vm";
+const ID: &str = "7";
+const MARK: &str = "  # runtime grant, kept until the VM stops: ";
+
+/// A hugetlbfs mounted in a temporary directory, unmounted when dropped.
+struct Huge {
+    dir: PathBuf,
+}
+
+impl Huge {
+    fn mount(t: &Tree) -> Self {
+        assert!(
+            is_root(),
+            "tests/runtime_grants.rs mounts a hugetlbfs: run as root"
+        );
+        let dir = t.dir("huge");
+        let o = Command::new("mount")
+            .args(["-t", "hugetlbfs", "none"])
+            .arg(&dir)
+            .output()
+            .expect("run mount");
+        assert!(o.status.success(), "mount -t hugetlbfs: {}", stderr(&o));
+        Huge { dir }
+    }
+
+    /// libvirt's layout on a hugetlbfs mount: `<mount>/libvirt/qemu/<id>-<name>`.
+    fn domain_dir(&self, short: &str) -> PathBuf {
+        let d = self.dir.join("libvirt/qemu").join(short);
+        fs::create_dir_all(&d).expect("mkdir in hugetlbfs");
+        d
+    }
+}
+
+impl Drop for Huge {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+struct Env {
+    policy: Policy,
+    parser: RecordingParser,
+    tree: Tree,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env {
+            policy: Policy::new(),
+            parser: RecordingParser::new(),
+            tree: Tree::new(),
+        }
+    }
+
+    fn run_with(&self, parser: &Path, args: &[&str], xml: &str) -> std::process::Output {
+        let dir = self.policy.dir.display().to_string();
+        let parser = parser.display().to_string();
+        let cache = self.tree.path("no-cache").display().to_string();
+        let mut all = args.to_vec();
+        all.extend([
+            "-u",
+            PROFILE,
+            "--apparmor-dir",
+            &dir,
+            "--parser",
+            &parser,
+            "--cache-dir",
+            &cache,
+        ]);
+        run(&all, Some(xml))
+    }
+
+    fn ok(&self, args: &[&str], xml: &str) -> String {
+        let o = self.run_with(&self.parser.script, args, xml);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stderr(&o)
+    }
+
+    fn files(&self) -> String {
+        self.policy
+            .read(&format!("{PROFILE}.files"))
+            .unwrap_or_default()
+    }
+
+    /// The ledger lines of `.files`.
+    fn ledger(&self) -> Vec<String> {
+        self.files()
+            .lines()
+            .filter_map(|l| l.strip_prefix(MARK))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether `.files` has an allow rule for exactly `pattern`.
+    fn grants(&self, pattern: &str) -> bool {
+        let want = format!("  \"{pattern}\" rwk,");
+        self.files().lines().any(|l| l.starts_with(&want))
+    }
+
+    /// Parser runs since the last call.
+    fn compiles(&self) -> usize {
+        self.parser.take_calls().len()
+    }
+}
+
+/// The running domain `7-ledger-vm`, with a disk per path in `disks` and, if `nic`, an
+/// `<interface type='ethernet'>` (libvirtd opens `/dev/net/tun` for it).
+fn xml(disks: &[&str], nic: bool) -> String {
+    let mut devices = String::new();
+    for (i, d) in disks.iter().enumerate() {
+        devices.push_str(&format!(
+            "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{d}'/><target dev='vd{}' bus='virtio'/></disk>\n",
+            char::from(b'a' + i as u8)
+        ));
+    }
+    if nic {
+        devices.push_str(
+            "<interface type='ethernet'><target dev='vnet7' managed='yes'/><model type='virtio'/></interface>\n",
+        );
+    }
+    format!(
+        "<domain type='kvm' id='{ID}'><name>{NAME}</name><uuid>{UUID}</uuid><memory>524288</memory>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <emulator>/usr/bin/qemu-system-x86_64</emulator>\n{devices}</devices></domain>"
+    )
+}
+
+#[test]
+fn vm_grants_survive_a_plain_replace_until_delete_and_transient_ones_do_not() {
+    let e = Env::new();
+    let huge = Huge::mount(&e.tree);
+    let hp = huge.domain_dir(&format!("{ID}-{NAME}"));
+    let disk = e.tree.file("images/vm.img", b"");
+    let save = e.tree.file("save/vm.save", b"");
+    let dump = e.tree.file("dump/vm.core", b"");
+    let x = xml(&[disk.to_str().unwrap()], true);
+    let hp_arg = format!("{}/{{,**}}", hp.display());
+
+    e.ok(&["-c"], &x);
+    e.ok(&["-r", "-F", "/dev/net/tun"], &x);
+    e.ok(&["-r", "-F", &hp_arg], &x);
+    e.ok(&["-r", "-F", save.to_str().unwrap()], &x);
+    e.ok(&["-r", "-F", dump.to_str().unwrap()], &x);
+    assert_eq!(e.compiles(), 5, "-c and four new grants: one compile each");
+    assert_eq!(
+        e.ledger(),
+        vec![
+            "file /dev/net/tun".to_string(),
+            format!("subtree {}", hp.display())
+        ]
+    );
+    for p in [
+        "/dev/net/tun",
+        &hp_arg,
+        save.to_str().unwrap(),
+        dump.to_str().unwrap(),
+    ] {
+        assert!(e.grants(p), "{p} granted after its -F:\n{}", e.files());
+    }
+
+    // libvirtd's label restore after an unplug: the VM's grants stay, the save and dump
+    // files go.
+    e.ok(&["-r"], &x);
+    assert_eq!(e.compiles(), 1);
+    assert!(e.grants("/dev/net/tun"), "{}", e.files());
+    assert!(e.grants(&hp_arg), "{}", e.files());
+    assert!(!e.grants(save.to_str().unwrap()), "{}", e.files());
+    assert!(!e.grants(dump.to_str().unwrap()), "{}", e.files());
+    assert_eq!(e.ledger().len(), 2);
+    // The kept rules name what keeps them.
+    assert!(e.files().contains(&format!(
+        "  \"{hp_arg}\" rwk,  # runtime -F kept until -D: hugepage backing on a hugetlbfs mount\n"
+    )));
+    assert!(e.files().contains(
+        "  \"/dev/net/tun\" rwk,  # runtime -F kept until -D: a tap device of interface 0\n"
+    ));
+
+    // Twice more: unchanged, and a repeated -F of a kept path compiles nothing.
+    let before = e.files();
+    e.ok(&["-r"], &x);
+    e.ok(&["-r", "-F", "/dev/net/tun"], &x);
+    e.ok(&["-r", "-F", &hp_arg], &x);
+    assert_eq!(e.files(), before);
+    assert_eq!(
+        e.compiles(),
+        1,
+        "only the plain -r loads (the cache is off here)"
+    );
+
+    // -D ends the VM: .files and its ledger go; the next start regenerates without them.
+    e.ok(&["-D"], &x);
+    assert!(!e.policy.files().exists());
+    e.ok(&["-r"], &x);
+    assert!(e.ledger().is_empty(), "{}", e.files());
+    assert!(
+        !e.grants("/dev/net/tun") && !e.grants(&hp_arg),
+        "{}",
+        e.files()
+    );
+}
+
+#[test]
+fn a_grant_whose_reason_left_is_revoked_at_the_next_replace() {
+    let e = Env::new();
+    let huge = Huge::mount(&e.tree);
+    let hp = huge.domain_dir(&format!("{ID}-{NAME}"));
+    let hp_arg = format!("{}/{{,**}}", hp.display());
+    let disk = e.tree.file("images/vm.img", b"");
+    let hot = e.tree.file("images/hot.img", b"");
+    let (disk, hot) = (disk.to_str().unwrap(), hot.to_str().unwrap());
+
+    e.ok(&["-c"], &xml(&[disk], true));
+    e.ok(&["-r", "-F", "/dev/net/tun"], &xml(&[disk], true));
+    e.ok(&["-r", "-F", &hp_arg], &xml(&[disk], true));
+    // Hotplug: libvirtd -F's the image, then the disk is in the XML.
+    e.ok(&["-r", "-F", hot], &xml(&[disk], true));
+    assert!(e.grants(hot));
+    e.ok(&["-r"], &xml(&[disk, hot], true));
+    assert!(e.grants(hot), "the plugged disk is granted from the XML");
+    // Unplug the disk and the NIC: both lose their grants; the hugepages stay.
+    let said = e.ok(&["-r"], &xml(&[disk], false));
+    assert!(!e.grants(hot), "{}", e.files());
+    assert!(!e.grants("/dev/net/tun"), "{}", e.files());
+    assert!(e.grants(&hp_arg), "{}", e.files());
+    assert!(
+        said.contains("runtime grant '/dev/net/tun' dropped: it is no longer the running VM's"),
+        "{said}"
+    );
+    // The hugepage directory removed (the VM's memory went): dropped silently.
+    fs::remove_dir(&hp).unwrap();
+    let said = e.ok(&["-r"], &xml(&[disk], false));
+    assert!(e.ledger().is_empty() && !e.grants(&hp_arg), "{}", e.files());
+    assert!(!said.contains("runtime grant"), "{said}");
+}
+
+#[test]
+fn restricted_foreign_and_planted_paths_are_never_kept() {
+    let e = Env::new();
+    let huge = Huge::mount(&e.tree);
+    let own = huge.domain_dir(&format!("{ID}-{NAME}"));
+    let other = huge.domain_dir("8-other");
+    let x = xml(&[], true);
+    e.ok(&["-c"], &x);
+
+    // Refused as any -F: nothing written, nothing kept.
+    let before = e.files();
+    let o = e.run_with(&e.parser.script, &["-r", "-F", "/etc/shadow"], &x);
+    assert!(!o.status.success(), "/etc/shadow must be refused");
+    assert_eq!(e.files(), before);
+
+    // Another domain's directory on a hugetlbfs mount outside the shared table's
+    // /dev/hugepages: the -F is granted as libvirtd asks, but not kept (not this domain's
+    // <id>-<name>), and the next -r drops it.
+    let other_arg = format!("{}/{{,**}}", other.display());
+    e.ok(&["-r", "-F", &other_arg], &x);
+    assert!(
+        e.grants(&other_arg) && e.ledger().is_empty(),
+        "{}",
+        e.files()
+    );
+    e.ok(&["-r"], &x);
+    assert!(!e.grants(&other_arg), "{}", e.files());
+
+    // Planted ledger lines (as if written by someone else): each judged anew on -r. The
+    // own directory reached through a symbolic link resolves elsewhere; /etc/shadow and
+    // the other domain's directory are not the VM's.
+    let link = e.tree.symlink("link", &own);
+    let planted = format!(
+        "{}{MARK}file /etc/shadow\n  \"/etc/shadow\" rwk,\n{MARK}subtree {}\n{MARK}subtree {}\n{MARK}subtree {}\n",
+        e.files(),
+        other.display(),
+        link.display(),
+        own.display(),
+    );
+    fs::write(e.policy.files(), planted).unwrap();
+    let said = e.ok(&["-r"], &x);
+    assert_eq!(e.ledger(), vec![format!("subtree {}", own.display())]);
+    assert!(!e.files().contains("/etc/shadow"), "{}", e.files());
+    assert!(!e.grants(&format!("{}/{{,**}}", other.display())));
+    for why in [
+        "runtime grant '/etc/shadow' dropped: it is no longer the running VM's".to_string(),
+        format!(
+            "runtime grant '{}' dropped: it is no longer the running VM's",
+            other.display()
+        ),
+        format!(
+            "runtime grant '{}' dropped: it now resolves to '{}'",
+            link.display(),
+            own.display()
+        ),
+    ] {
+        assert!(said.contains(&why), "want {why:?} in:\n{said}");
+    }
+}
+
+#[test]
+fn a_crash_mid_write_loses_no_entry() {
+    let e = Env::new();
+    let huge = Huge::mount(&e.tree);
+    let hp = huge.domain_dir(&format!("{ID}-{NAME}"));
+    let hp_arg = format!("{}/{{,**}}", hp.display());
+    let x = xml(&[], true);
+    e.ok(&["-c"], &x);
+    // A parser that kills the helper: the run dies after its writes, before its load.
+    let killer = e
+        .tree
+        .file("kill-parser", b"#!/bin/sh\nkill -9 $PPID\nsleep 5\n");
+    Command::new("chmod")
+        .arg("755")
+        .arg(&killer)
+        .status()
+        .unwrap();
+    let o = e.run_with(&killer, &["-r", "-F", "/dev/net/tun"], &x);
+    assert!(!o.status.success());
+    let o = e.run_with(&killer, &["-r", "-F", &hp_arg], &x);
+    assert!(!o.status.success());
+    assert_eq!(e.ledger().len(), 2, "{}", e.files());
+    let o = e.run_with(&killer, &["-r"], &x);
+    assert!(!o.status.success());
+    assert_eq!(e.ledger().len(), 2, "{}", e.files());
+    // No temporary file is mistaken for the ledger, and the next -r keeps both.
+    e.ok(&["-r"], &x);
+    assert!(
+        e.grants("/dev/net/tun") && e.grants(&hp_arg),
+        "{}",
+        e.files()
+    );
+    // Every profile that was loaded compiled for real (the recording parser).
+    e.policy.compile(&e.policy.profile());
+}
