@@ -322,7 +322,7 @@ fn files_content(req: &Request, set: &RuleSet, existing: Option<&str>) -> Result
     }
 }
 
-/// The site configuration; a missing file means libvirt 9.0's behaviour. Like templates, it
+/// The site configuration; a missing file means [`Config::default`]. Like templates, it
 /// must not be writable by anyone but root.
 fn load_config(path: &Path) -> Result<Config> {
     let bytes = fsio::read_trusted(path, |path, why| Error::Config {

@@ -123,13 +123,14 @@ pub struct Cli {
     #[arg(long = "bridge-helper", value_name = "PATH")]
     pub bridge_helper: Option<String>,
 
-    /// The site configuration file; a missing file means libvirt 9.0's behaviour. Lines are
-    /// `key = value`, `#` starts a comment. backing_deny_write = yes|no: "no" leaves out the
-    /// `deny w` rule of read-only backing files, so that block-commit and block-pull work
-    /// (newer libvirt). files_include = required|if-exists: "if-exists" makes new profiles
-    /// include their .files with `#include if exists` (newer libvirt). bridge_helper = PATH
-    /// and pool_dir = DIR: defaults for --bridge-helper and --pool-dir. The file must not be
-    /// writable by group or others.
+    /// The site configuration file; a missing file means the defaults below. Lines are
+    /// `key = value`, `#` starts a comment. backing_deny_write = no|yes: "yes" adds libvirt
+    /// 9.0's `deny w` rule to read-only disks and backing layers, which makes block-commit
+    /// and block-pull fail; the default "no" leaves it out, as libvirt 12.1 does.
+    /// files_include = required|if-exists: "if-exists" makes new profiles include their
+    /// .files with `#include if exists` (newer libvirt). bridge_helper = PATH and pool_dir =
+    /// DIR: defaults for --bridge-helper and --pool-dir. The file must not be writable by
+    /// group or others.
     #[arg(long = "config", value_name = "FILE", default_value = crate::config::DEFAULT_CONFIG)]
     pub config: PathBuf,
 

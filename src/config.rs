@@ -1,15 +1,18 @@
 //! Site configuration: `/etc/libvirt/virt-aa-helper.conf`.
 //!
 //! libvirtd runs the helper with a fixed command line, so a host's choices live in a file.
-//! Every setting defaults to libvirt 9.0's behaviour, so an existing host keeps working
-//! unchanged; the newer libvirt fixes are opt-in:
+//! Every setting but one defaults to libvirt 9.0's behaviour; the newer libvirt fixes are
+//! opt-in. The exception is `backing_deny_write`, whose 9.0 behaviour breaks block jobs:
 //!
 //! ```text
-//! # Read-only backing files: libvirt 9.0 writes `"<file>" rk,` plus `deny "<file>" w,`.
-//! # The deny rule overrides the `rwk` that libvirtd grants with -F during block-commit or
-//! # block-pull, so those jobs fail (libvirt work item 806, fixed in libvirt 12). "no" writes
-//! # only `"<file>" rk,`: QEMU still cannot write the file until libvirtd grants it.
-//! backing_deny_write = yes
+//! # Read-only disks (<readonly/>, CD-ROMs, their <dataStore>) and backing layers: libvirt
+//! # 9.0 writes `"<file>" rk,` plus `deny "<file>" w,`. The deny rule overrides the `rwk`
+//! # that libvirtd grants with -F during block-commit or block-pull, so those jobs fail
+//! # (libvirt work item 806). libvirt 12.1 writes only `"<file>" rk,` (add_file_path,
+//! # commit 0fe20ddc), and so does the default "no": QEMU still cannot write the file until
+//! # libvirtd grants it. "yes" restores 9.0's deny rule. Firmware, kernels and other
+//! # read-only files keep theirs either way, as in libvirt 12.1.
+//! backing_deny_write = no
 //!
 //! # The profile's include of its rules: libvirt 9.0 writes `#include <libvirt/<name>.files>`,
 //! # so a missing .files makes the profile unparsable (docs/weak-spots.md#w4); newer libvirt writes
@@ -38,10 +41,11 @@ pub enum FilesInclude {
     IfExists,
 }
 
-/// The settings, with libvirt 9.0's behaviour as defaults.
+/// The settings, with libvirt 9.0's behaviour as defaults but for `backing_deny_write`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Read-only backing files also get `deny ... w` (libvirt 9.0).
+    /// Read-only disks and backing layers also get `deny ... w` (libvirt 9.0; off by
+    /// default, as in libvirt 12.1).
     pub backing_deny_write: bool,
     /// How the profile includes its `.files`.
     pub files_include: FilesInclude,
@@ -54,7 +58,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            backing_deny_write: true,
+            backing_deny_write: false,
             files_include: FilesInclude::Required,
             bridge_helper: None,
             pool_dir: None,
@@ -125,21 +129,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_libvirt_9() {
+    fn defaults_are_libvirt_9_but_block_jobs_work() {
         let c = Config::parse("", Path::new("x")).unwrap();
         assert_eq!(c, Config::default());
-        assert!(c.backing_deny_write);
+        // libvirt 12.1's: no deny rule on read-only disks and backing layers.
+        assert!(!c.backing_deny_write);
         assert_eq!(c.files_include, FilesInclude::Required);
     }
 
     #[test]
     fn settings_and_comments() {
         let c = Config::parse(
-            "# site\nbacking_deny_write = no  # block-commit\nfiles_include=if-exists\nbridge_helper = /usr/libexec/qemu-bridge-helper\n",
+            "# site\nbacking_deny_write = yes  # libvirt 9.0\nfiles_include=if-exists\nbridge_helper = /usr/libexec/qemu-bridge-helper\n",
             Path::new("x"),
         )
         .unwrap();
-        assert!(!c.backing_deny_write);
+        assert!(c.backing_deny_write);
         assert_eq!(c.files_include, FilesInclude::IfExists);
         assert_eq!(
             c.bridge_helper.as_deref(),

@@ -188,11 +188,13 @@ pub fn kept(kept: &[Kept]) -> Result<String> {
 /// permission letters, a comma), and none inside a child profile. Patterns are compared as
 /// escaped text: escaping maps every character to a fixed code, `/` to itself, and no code
 /// is a prefix of another, so one escaped path starts with another plus `/` exactly when
-/// the paths do. A `deny "<p>" w,` line (a read-only disk or backing layer) makes `w` in the
-/// request moot, since an allow rule added after it would not override it: libvirtd's
-/// `-F` of each layer of a chain (`rwk`) then changes nothing the kernel enforces, and is
-/// covered by the layer's `rk`. A rule with a `deny` companion of its own is never
-/// covered.
+/// the paths do. A `deny "<p>" w,` line (firmware, a kernel; a read-only disk or backing
+/// layer only under `backing_deny_write = yes`) makes `w` in the request moot, since an
+/// allow rule added after it would not override it: libvirtd's `-F` of each layer of a
+/// chain (`rwk`) then changes nothing the kernel enforces, and is covered by the layer's
+/// `rk`. By default a layer has no deny rule (libvirt 12.1, docs/weak-spots.md W6), so the
+/// same `-F` adds `w` and is not covered: block commit needs it. A rule with a `deny`
+/// companion of its own is never covered.
 pub fn covers(files_text: &str, rule: &Rule) -> bool {
     if rule.deny_write || !rule.perms.allows() {
         return false;
@@ -435,6 +437,7 @@ mod tests {
             \x20 \"/i/base.qcow2\" rk,  # disk vda backing 1\n\
             \x20 # don't audit writes to readonly files\n  deny \"/i/base.qcow2\" w,\n\
             \x20 \"/i/top.qcow2\" rwk,  # disk vda\n\
+            \x20 \"/i/mid.qcow2\" rk,  # disk vda backing 2\n\
             \x20 \"/i/cd.iso\" rk,  # disk hdc\n\
             \x20 \"/share/**\" rwl,  # filesystem\n\
             \x20 \"/x\\{a\\}/{,**}\" rwk,  # argument -F\n\
@@ -445,8 +448,11 @@ mod tests {
             (rule("/i/base.qcow2", Perms::RK), true),
             // A layer whose writes are denied: an rwk grant would change nothing.
             (rule("/i/base.qcow2", Perms::RWK), true),
-            // Read-only without a deny rule: the grant adds w.
+            // Read-only without a deny rule (the default for disks and layers): the grant
+            // adds w, which block commit needs.
             (rule("/i/cd.iso", Perms::RWK), false),
+            (rule("/i/mid.qcow2", Perms::RWK), false),
+            (rule("/i/mid.qcow2", Perms::RK), true),
             (rule("/v/d-1-vm/master-key.aes", Perms::RWK), true),
             (rule("/v/d-1-vm", Perms::RWK), true),
             (subtree("/v/d-1-vm/{,**}"), true),

@@ -1,6 +1,6 @@
 //! Issue 9, class 1: image content never widens a profile. An image is untrusted input
 //! (libvirt's secure-usage page; OpenStack CVE-2022-47951 and CVE-2024-32498): a file its
-//! header names gets at most what a backing file gets (read-only, `deny w`), passes the
+//! header names gets at most what a backing file gets (read-only), passes the
 //! restricted-path policy, and only where QEMU itself opens it. A writable data file comes
 //! from the XML (`<dataStore>`, libvirt >= 10.10). Also the class-7 header tests: every
 //! format version the readers accept, from real `qemu-img` images or bytes patched by hand.
@@ -98,8 +98,9 @@ fn data_store_disk(img: &str, kind: &str, data: &str, extra: &str) -> String {
     )
 }
 
-fn ro(path: &str) -> [String; 2] {
-    [format!("\"{path}\" rk,"), format!("deny \"{path}\" w,")]
+/// Read-only, without libvirt 9.0's `deny w` (the default `backing_deny_write = no`).
+fn ro(path: &str) -> [String; 1] {
+    [format!("\"{path}\" rk,")]
 }
 
 fn rw(path: &str) -> String {

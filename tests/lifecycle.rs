@@ -686,7 +686,7 @@ fn config(t: &Tree, text: &str) -> String {
 }
 
 #[test]
-fn site_configuration_opts_into_newer_libvirt_fixes() {
+fn site_configuration_chooses_deny_rules_and_the_include() {
     let env = Env::new();
     env.tree.qcow2("images/base.qcow2", None);
     env.tree
@@ -701,27 +701,76 @@ fn site_configuration_opts_into_newer_libvirt_fixes() {
     );
     let base = env.tree.s("images/base.qcow2");
 
-    // Defaults: libvirt 9.0 (deny-write on backing files, a required include).
+    // Defaults: no deny rule on the backing file (libvirt 12.1: block-commit works), and
+    // libvirt 9.0's required include.
     let cfg = config(&env.tree, "# nothing set\n");
-    env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
-    assert!(env.files_rules().contains(&format!("deny \"{base}\" w,")));
-    let profile = fs::read_to_string(env.policy.profile()).unwrap();
-    assert!(profile.contains(&format!("  #include <libvirt/{PROFILE}.files>\n")));
-
-    // Opt in: block-commit can work (no deny rule), a missing .files cannot break the profile.
-    fs::remove_file(env.policy.profile()).unwrap();
-    let cfg = config(
-        &env.tree,
-        "backing_deny_write = no\nfiles_include = if-exists\n",
-    );
     env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
     let rules = env.files_rules();
     assert!(rules.contains(&format!("\"{base}\" rk,")), "{rules:?}");
     assert!(!rules.iter().any(|r| r.starts_with("deny")), "{rules:?}");
     let profile = fs::read_to_string(env.policy.profile()).unwrap();
+    assert!(profile.contains(&format!("  #include <libvirt/{PROFILE}.files>\n")));
+
+    // libvirt 9.0's deny rule back; a missing .files cannot break the profile.
+    fs::remove_file(env.policy.profile()).unwrap();
+    let cfg = config(
+        &env.tree,
+        "backing_deny_write = yes\nfiles_include = if-exists\n",
+    );
+    env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
+    assert!(env.files_rules().contains(&format!("deny \"{base}\" w,")));
+    let profile = fs::read_to_string(env.policy.profile()).unwrap();
     assert!(profile.contains(&format!("  #include if exists <libvirt/{PROFILE}.files>\n")));
     fs::remove_file(env.policy.files()).unwrap();
     env.policy.compile(&env.policy.profile());
+}
+
+/// Block commit: libvirtd's `-F` of a backing layer (`rwk`) is appended and loaded by
+/// default, since the layer's `rk` grants no write; under `backing_deny_write = yes` the
+/// layer's `deny w` would refuse the write anyway, so the same `-F` is nothing to do
+/// (`render::covers`, docs/weak-spots.md W6).
+#[test]
+fn append_of_a_backing_layer_is_loaded_unless_its_writes_are_denied() {
+    let env = Env::new();
+    env.tree.qcow2("images/base.qcow2", None);
+    env.tree
+        .qcow2("images/top.qcow2", Some(("base.qcow2", "qcow2")));
+    let xml = domain(
+        &disk(
+            &env.tree.s("images/top.qcow2"),
+            "vda",
+            "      <driver name='qemu' type='qcow2'/>\n",
+        ),
+        "",
+    );
+    let base = env.tree.s("images/base.qcow2");
+    for (setting, appended) in [("", true), ("backing_deny_write = yes\n", false)] {
+        let cfg = config(&env.tree, setting);
+        let _ = fs::remove_file(env.policy.profile());
+        env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
+        env.parser.take_calls();
+        let before = env.files();
+        let args = ["-r", "-u", PROFILE, "--config", &cfg, "-F", &base];
+        let o = env.ok(&[&["-d"], &args[..]].concat(), Some(&xml));
+        assert_eq!(
+            stdout(&o).starts_with("# nothing to do: "),
+            !appended,
+            "{setting:?}: {}",
+            stdout(&o)
+        );
+        env.ok(&args, Some(&xml));
+        let rules = env.files_rules();
+        let grant = format!("\"{base}\" rwk,");
+        if appended {
+            assert_eq!(env.parser.take_calls().len(), 1, "{setting:?}");
+            assert_eq!(rules.last(), Some(&grant), "{rules:?}");
+            env.policy.compile(&env.policy.profile());
+        } else {
+            assert_eq!(env.parser.take_calls(), Vec::<String>::new());
+            assert_eq!(env.files(), before);
+            assert!(!rules.contains(&grant), "{rules:?}");
+        }
+    }
 }
 
 #[test]

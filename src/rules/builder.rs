@@ -166,9 +166,30 @@ impl<'d> Builder<'d> {
         Ok(Checked { canon, origin })
     }
 
-    /// A rule for one checked file; read-only files get `deny w` (libvirt 9.0).
+    /// A rule for one checked file; read-only files get `deny w` (libvirt 9.0, and still
+    /// libvirt 12.1 for everything but storage: firmware, kernel, tables...).
     pub fn add(&mut self, canon: CanonicalPath, perms: Perms, origin: &Origin) -> Result<()> {
-        self.add_in(&canon, perms, Scope::File, origin)
+        let deny = perms.is_read_only();
+        self.add_in(&canon, perms, Scope::File, deny, origin)
+    }
+
+    /// [`Builder::file`] for a disk's own image or its `<dataStore>`: a read-only one (a
+    /// `<readonly/>` disk, a CD-ROM) is `rk` like a backing layer, with `deny w` only under
+    /// `backing_deny_write = yes`. libvirt 12.1 (`add_file_path`, commit 0fe20ddc; NEWS:
+    /// "Ask for no deny rule for readonly disk elements") dropped the deny rule of
+    /// read-only disks and backing layers alike, because block commit needs libvirtd's
+    /// later `-F` `rwk` grant of them to work (docs/weak-spots.md W6).
+    pub fn storage_file(
+        &mut self,
+        r: &mut dyn Resolve,
+        raw: &Path,
+        perms: Perms,
+        origin: &Origin,
+    ) -> Result<CanonicalPath> {
+        let canon = self.canonical(r, raw, origin)?;
+        let deny = perms.is_read_only() && self.options.backing_deny_write;
+        self.add_in(&canon, perms, Scope::File, deny, origin)?;
+        Ok(canon)
     }
 
     /// A host device's own file (an assigned PCI device's sysfs files): the only rules
@@ -181,7 +202,13 @@ impl<'d> Builder<'d> {
         origin: &Origin,
     ) -> Result<()> {
         let canon = self.canonical(r, raw, origin)?;
-        self.add_in(&canon, perms, Scope::HostDevice, origin)
+        self.add_in(
+            &canon,
+            perms,
+            Scope::HostDevice,
+            perms.is_read_only(),
+            origin,
+        )
     }
 
     fn add_in(
@@ -189,15 +216,17 @@ impl<'d> Builder<'d> {
         canon: &CanonicalPath,
         perms: Perms,
         scope: Scope,
+        deny_write: bool,
         origin: &Origin,
     ) -> Result<()> {
         let g = self.checked(canon, perms, scope, origin)?.exact()?;
-        self.push(g, perms, perms.is_read_only(), origin.clone());
+        self.push(g, perms, deny_write, origin.clone());
         Ok(())
     }
 
-    /// A read-only backing layer: `rk`, with `deny w` unless the site turned it off
-    /// (`backing_deny_write = no`: block-commit needs libvirtd's later `-F` grant to win).
+    /// A read-only backing layer (or a file an image header names): `rk`, with `deny w`
+    /// only under `backing_deny_write = yes` (libvirt 9.0). By default there is none, as in
+    /// libvirt 12.1: block commit needs libvirtd's later `-F` grant to win (W6).
     pub fn add_backing(&mut self, canon: CanonicalPath, origin: &Origin) -> Result<()> {
         let g = self
             .checked(&canon, Perms::RK, Scope::File, origin)?

@@ -73,7 +73,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     };
     let top = match top {
         Some((kind, raw)) => {
-            let canon = b.file_at(r, &raw, perms, origin)?;
+            let canon = b.storage_file(r, &raw, perms, origin)?;
             Some((kind, raw, canon))
         }
         None => None,
@@ -168,7 +168,7 @@ fn data_store(
     let o = origin.with("dataStore");
     match perms {
         Some(p) => {
-            b.file(r, path, p, &o)?;
+            b.storage_file(r, path.as_path(), p, &o)?;
         }
         None => {
             let canon = b.canonical(r, path.as_path(), &o)?;

@@ -197,7 +197,8 @@ pub struct Options {
     /// Absolute path of `qemu-bridge-helper`, escaped when the command line or the
     /// configuration is read (so this stage never refuses it).
     pub bridge_helper: AaPattern,
-    /// Read-only backing files also get `deny ... w` (libvirt 9.0).
+    /// Read-only disks and backing layers also get `deny ... w` (libvirt 9.0). Off by
+    /// default, as in libvirt 12.1 ([`crate::config`]).
     pub backing_deny_write: bool,
 }
 
@@ -205,7 +206,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             bridge_helper: AaPattern::fixed(DEFAULT_BRIDGE_HELPER),
-            backing_deny_write: true,
+            backing_deny_write: false,
         }
     }
 }

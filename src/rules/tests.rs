@@ -99,12 +99,16 @@ impl Resolve for Fake {
 }
 
 fn lines(xml_devices: &str, os: &str, fake: &mut Fake) -> Vec<String> {
+    lines_with(xml_devices, os, fake, &Options::default())
+}
+
+fn lines_with(xml_devices: &str, os: &str, fake: &mut Fake, options: &Options) -> Vec<String> {
     let xml = format!(
         "<domain type='kvm' id='3'><name>vm1</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
          <os><type>hvm</type>{os}</os><devices>{xml_devices}</devices></domain>"
     );
     let d = parse_domain(&xml).unwrap();
-    let set = build(&d, None, fake, &mut Diagnostics::default()).unwrap();
+    let set = build_with(&d, None, options, fake, &mut Diagnostics::default()).unwrap();
     set.rules
         .iter()
         .map(|r| {
@@ -183,47 +187,82 @@ fn ambiguous_base_rules_are_dropped_with_a_warning() {
     }
 }
 
+/// libvirt 9.0's deny rule on read-only disks and backing layers (`backing_deny_write =
+/// yes`); the default leaves it out, as libvirt 12.1 does (docs/weak-spots.md W6).
+fn deny_9_0() -> Options {
+    Options {
+        backing_deny_write: true,
+        ..Options::default()
+    }
+}
+
 #[test]
 fn disks_chains_and_permissions() {
-    let mut fake = Fake {
-        chains: vec![("/i/top.qcow2", vec!["/i/base.qcow2"])],
-    };
-    let got = lines(
-        "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/><target dev='vda'/></disk>\
+    let xml = "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/><target dev='vda'/></disk>\
          <disk type='file' device='cdrom'><source file='/i/cd.iso'/><readonly/><target dev='hdc'/></disk>\
          <disk type='block'><source dev='/dev/sdb'/><backingStore/><target dev='vdb'/></disk>\
-         <disk type='network'><source protocol='nbd' name='x'/><target dev='vdc'/></disk>",
-        "",
-        &mut fake,
-    );
-    assert_eq!(
-        without_base(&got),
-        [
-            "/i/top.qcow2 rwk <disk vda>",
-            "/i/base.qcow2 rk +deny <disk vda backing 1>",
-            "/i/cd.iso rk +deny <disk hdc>",
-            "/dev/sdb rwk <disk vdb>",
-        ]
-    );
+         <disk type='network'><source protocol='nbd' name='x'/><target dev='vdc'/></disk>";
+    for (options, deny) in [(Options::default(), ""), (deny_9_0(), " +deny")] {
+        let mut fake = Fake {
+            chains: vec![("/i/top.qcow2", vec!["/i/base.qcow2"])],
+        };
+        let got = lines_with(xml, "", &mut fake, &options);
+        assert_eq!(
+            without_base(&got),
+            [
+                "/i/top.qcow2 rwk <disk vda>".to_string(),
+                format!("/i/base.qcow2 rk{deny} <disk vda backing 1>"),
+                format!("/i/cd.iso rk{deny} <disk hdc>"),
+                "/dev/sdb rwk <disk vdb>".to_string(),
+            ]
+        );
+    }
 }
 
 #[test]
 fn network_disks_keep_their_local_backing_layers_and_cdroms_are_read_only() {
-    let got = lines(
-        "<disk type='network'><driver type='qcow2'/><source protocol='nbd' name='bar'/>\
+    let xml = "<disk type='network'><driver type='qcow2'/><source protocol='nbd' name='bar'/>\
            <backingStore type='block'><format type='qcow2'/><source dev='/dev/vg/base'/><backingStore/></backingStore>\
            <target dev='vdb'/></disk>\
-         <disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc'/></disk>",
-        "",
-        &mut Fake::default(),
-    );
-    assert_eq!(
-        without_base(&got),
-        [
-            "/dev/vg/base rk +deny <disk vdb backing 1>",
-            "/dev/sr0 rk +deny <disk hdc>"
-        ]
-    );
+         <disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc'/></disk>";
+    for (options, deny) in [(Options::default(), ""), (deny_9_0(), " +deny")] {
+        let got = lines_with(xml, "", &mut Fake::default(), &options);
+        assert_eq!(
+            without_base(&got),
+            [
+                format!("/dev/vg/base rk{deny} <disk vdb backing 1>"),
+                format!("/dev/sr0 rk{deny} <disk hdc>"),
+            ]
+        );
+    }
+}
+
+/// The setting governs storage only: firmware, kernels and tables keep libvirt's deny
+/// rule either way, as in libvirt 12.1, and a read-only disk's `<dataStore>` and a
+/// backing layer's follow the disk.
+#[test]
+fn backing_deny_write_governs_read_only_disks_and_layers_only() {
+    let xml = "<disk type='file' device='disk'><driver type='qcow2'/>\
+           <source file='/i/ro.qcow2'><dataStore type='file'><format type='raw'/><source file='/i/ro.data'/></dataStore></source>\
+           <backingStore type='file'><format type='qcow2'/>\
+             <source file='/i/l1.qcow2'><dataStore type='file'><format type='raw'/><source file='/i/l1.data'/></dataStore></source>\
+             <backingStore/></backingStore>\
+           <readonly/><target dev='vda'/></disk>";
+    let os = "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><kernel>/boot/vmlinuz</kernel>";
+    for (options, deny) in [(Options::default(), ""), (deny_9_0(), " +deny")] {
+        let got = lines_with(xml, os, &mut Fake::default(), &options);
+        assert_eq!(
+            without_base(&got),
+            [
+                format!("/i/ro.qcow2 rk{deny} <disk vda>"),
+                format!("/i/ro.data rk{deny} <disk vda dataStore>"),
+                format!("/i/l1.qcow2 rk{deny} <disk vda backing 1>"),
+                format!("/i/l1.data rk{deny} <disk vda backing 1 dataStore>"),
+                "/boot/vmlinuz r +deny <os kernel>".to_string(),
+                "/usr/share/OVMF/OVMF_CODE.fd rk +deny <os loader>".to_string(),
+            ]
+        );
+    }
 }
 
 #[test]
