@@ -495,3 +495,219 @@ fn chain_deeper_than_200_is_refused() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("deeper than 200"), "{}", stderr(&o));
 }
+
+/// `<backingStore>` elements for `layers` (top-most first; each a file with its
+/// `<format type=...>`, or none), closed by an empty `<backingStore/>` if `terminated`.
+fn listed(layers: &[(String, Option<&str>)], terminated: bool) -> String {
+    let mut xml = String::from("      ");
+    for (path, format) in layers {
+        xml.push_str("<backingStore type='file'>");
+        if let Some(f) = format {
+            xml.push_str(&format!("<format type='{f}'/>"));
+        }
+        xml.push_str(&format!("<source file='{}'/>", xml_attr(path)));
+    }
+    if terminated {
+        xml.push_str("<backingStore/>");
+    }
+    xml.push_str(&"</backingStore>".repeat(layers.len()));
+    xml.push('\n');
+    xml
+}
+
+/// A qcow2 disk `top` whose XML lists `layers` below it.
+fn listed_disk(top: &str, layers: &[(String, Option<&str>)], terminated: bool) -> String {
+    domain(
+        &disk(
+            top,
+            "vda",
+            &format!("{}{}", qcow2_driver(), listed(layers, terminated)),
+        ),
+        "",
+    )
+}
+
+/// After `virsh snapshot-create-as --disk-only`, the persistent XML lists the chain down to
+/// the old top only, with no empty `<backingStore/>` after it. libvirt's qemu driver
+/// continues such a chain from its last listed layer's header before it starts QEMU
+/// (`qemuDomainDetermineDiskChain`), so the base below gets its read-only rule, numbered
+/// after the listed layers. A relative name in that header is resolved against the layer
+/// as the XML names it (here a symlink), as QEMU does.
+#[test]
+fn an_unterminated_listed_chain_is_continued_from_its_last_layer() {
+    let t = Tree::new();
+    t.qcow2("vm/base.qcow2", None);
+    t.qcow2("pool/mid.qcow2", Some(("base.qcow2", "qcow2")));
+    t.symlink("vm/mid.qcow2", t.path("pool/mid.qcow2"));
+    t.qcow2("vm/top.qcow2", Some(("mid.qcow2", "qcow2")));
+    let (top, mid, base) = (
+        t.s("vm/top.qcow2"),
+        t.s("pool/mid.qcow2"),
+        t.s("vm/base.qcow2"),
+    );
+    let layers = [(t.s("vm/mid.qcow2"), Some("qcow2"))];
+
+    let o = dry(&listed_disk(&top, &layers, false));
+    assert_lines(
+        &device_rules(&o),
+        &[&format!("\"{top}\" rwk,"), &ro(&mid)[0], &ro(&base)[0]],
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("\"{base}\" rk,  # disk vda backing 2\n")),
+        "{out}"
+    );
+    assert_eq!(stderr(&o), "");
+
+    // Terminated: the XML says the chain ends there, and no header is read.
+    let o = dry(&listed_disk(&top, &layers, true));
+    assert_lines(
+        &device_rules(&o),
+        &[&format!("\"{top}\" rwk,"), &ro(&mid)[0]],
+    );
+}
+
+/// libvirt never probes a format the XML does not declare (it refuses such a
+/// `<backingStore>`): the last layer keeps its rule, the chain below it is not read, and
+/// the warning names the layer.
+#[test]
+fn an_unterminated_listed_layer_without_a_format_is_not_probed() {
+    let t = Tree::new();
+    t.qcow2("base.qcow2", None);
+    t.qcow2("mid.qcow2", Some(("base.qcow2", "qcow2")));
+    t.qcow2("top.qcow2", Some(("mid.qcow2", "qcow2")));
+    let (top, mid) = (t.s("top.qcow2"), t.s("mid.qcow2"));
+    let o = dry(&listed_disk(&top, &[(mid.clone(), None)], false));
+    assert_lines(
+        &device_rules(&o),
+        &[&format!("\"{top}\" rwk,"), &ro(&mid)[0]],
+    );
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "virt-aa-helper: warning: disk vda backing 1: '{mid}' is the last <backingStore> layer, not terminated by an empty <backingStore/>, but has no <format type=...>: its format is not probed"
+        )),
+        "{err}"
+    );
+}
+
+/// What the last listed layer's header names is checked like a discovered chain: a
+/// restricted path is refused naming the layer and the header, and a name leading back up
+/// the chain is a loop.
+#[test]
+fn a_continued_chain_is_checked_like_a_discovered_one() {
+    let t = Tree::new();
+    t.qcow2("top.qcow2", None);
+    t.qcow2("evil.qcow2", Some(("/etc/shadow", "raw")));
+    let err = refused(&listed_disk(
+        &t.s("top.qcow2"),
+        &[(t.s("evil.qcow2"), Some("qcow2"))],
+        false,
+    ));
+    for want in [
+        "'/etc/shadow'",
+        "/etc is never allowed",
+        "disk vda backing 2",
+        "comes from an image header",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+
+    t.qcow2("up.qcow2", Some(("top.qcow2", "qcow2")));
+    let o = run(
+        &["-d", "-c", "-u", PROFILE],
+        Some(&listed_disk(
+            &t.s("top.qcow2"),
+            &[(t.s("up.qcow2"), Some("qcow2"))],
+            false,
+        )),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("backing chain loop"), "{}", stderr(&o));
+}
+
+/// The depth cap is the whole chain's: 199 listed layers and one found below the last
+/// make 200, one more is refused.
+#[test]
+fn the_depth_cap_counts_the_listed_layers() {
+    let t = Tree::new();
+    t.qcow2("top.qcow2", None);
+    t.qcow2("l0.qcow2", None);
+    t.qcow2("l1.qcow2", Some(("l0.qcow2", "qcow2")));
+    t.qcow2("l2.qcow2", Some(("l1.qcow2", "qcow2")));
+    let fillers: Vec<(String, Option<&str>)> = (0..198)
+        .map(|i| {
+            t.file(&format!("f/{i}.raw"), b"");
+            (t.s(&format!("f/{i}.raw")), Some("raw"))
+        })
+        .collect();
+    let with_last = |last: &str| {
+        let mut layers = fillers.clone();
+        layers.push((t.s(last), Some("qcow2")));
+        listed_disk(&t.s("top.qcow2"), &layers, false)
+    };
+    let o = dry(&with_last("l1.qcow2"));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "\"{}\" rk,  # disk vda backing 200\n",
+            t.s("l0.qcow2")
+        )),
+        "{out}"
+    );
+    assert_eq!(device_rules(&o).len(), 1 + 198 + 2);
+
+    let o = run(&["-d", "-c", "-u", PROFILE], Some(&with_last("l2.qcow2")));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("deeper than 200"), "{}", stderr(&o));
+}
+
+/// The last listed layer's own header is read too: the data file it names is read-only
+/// like the layer, unless the XML declares the layer's `<dataStore>`, which QEMU then opens
+/// instead of the header's name.
+#[test]
+fn a_continued_chain_reads_the_last_layers_data_file_unless_declared() {
+    let t = Tree::new();
+    t.file("data/raw.data", &[0u8; 4096]);
+    let mid = t.path("mid.qcow2");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        &format!(
+            "data_file={},data_file_raw=on",
+            t.path("data/raw.data").display()
+        ),
+        mid.to_str().unwrap(),
+        "1M",
+    ]);
+    t.qcow2("top.qcow2", Some(("mid.qcow2", "qcow2")));
+    let (top, mid, data) = (t.s("top.qcow2"), t.s("mid.qcow2"), t.s("data/raw.data"));
+    let o = dry(&listed_disk(&top, &[(mid.clone(), Some("qcow2"))], false));
+    assert_lines(
+        &device_rules(&o),
+        &[&format!("\"{top}\" rwk,"), &ro(&mid)[0], &ro(&data)[0]],
+    );
+    assert!(
+        stdout(&o).contains(&format!("\"{data}\" rk,  # disk vda backing 1 data file\n")),
+        "{}",
+        stdout(&o)
+    );
+
+    t.file("data/declared.data", &[0u8; 4096]);
+    let declared = t.s("data/declared.data");
+    let xml = listed_disk(&top, &[(mid.clone(), Some("qcow2"))], false).replace(
+        &format!("<source file='{mid}'/>"),
+        &format!(
+            "<source file='{mid}'><dataStore type='file'><format type='raw'/><source file='{declared}'/></dataStore></source>"
+        ),
+    );
+    let o = dry(&xml);
+    assert_lines(
+        &device_rules(&o),
+        &[&format!("\"{top}\" rwk,"), &ro(&mid)[0], &ro(&declared)[0]],
+    );
+}

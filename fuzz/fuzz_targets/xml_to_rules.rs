@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use std::path::{Path, PathBuf};
 use virt_aa_helper::error::{Diagnostics, Error, Result};
 use virt_aa_helper::origin::Origin;
-use virt_aa_helper::resolve::{CanonicalPath, Chain, Resolve, UsbId};
+use virt_aa_helper::resolve::{CanonicalPath, Chain, ChainStart, Resolve, UsbId};
 
 /// Accepts paths that are already canonical; refuses the rest like a failed lookup.
 struct Lexical;
@@ -24,14 +24,7 @@ impl Resolve for Lexical {
             why: "not canonical".into(),
         })
     }
-    fn image_chain(
-        &mut self,
-        _: &Path,
-        _: &CanonicalPath,
-        _: Option<&str>,
-        _: &Origin,
-        _: &mut Diagnostics,
-    ) -> Result<Chain> {
+    fn image_chain(&mut self, _: &ChainStart<'_>, _: &mut Diagnostics) -> Result<Chain> {
         Ok(Chain::default())
     }
     fn usb_device(&mut self, _: UsbId, _: &Origin, _: &mut Diagnostics) -> Option<PathBuf> {

@@ -87,9 +87,18 @@ pub enum Backing {
     Discover,
     /// `<backingStore/>` (empty): the image has no backing file.
     None,
-    /// An explicit chain, top-most backing layer first. libvirt trusts it completely and
-    /// reads no header, even if the last layer has no terminating `<backingStore/>`.
-    Explicit(Vec<Layer>),
+    /// An explicit chain, top-most backing layer first. libvirt uses the listed layers as
+    /// given and reads none of their headers, but a chain the XML does not terminate is
+    /// continued: libvirt's qemu driver (`qemuDomainDetermineDiskChain`) reads the chain
+    /// below the last listed layer from its header before it starts QEMU. A kept external
+    /// snapshot (`virsh snapshot-create-as --disk-only`) leaves such XML: the persistent
+    /// definition lists the chain down to the old top only.
+    Explicit {
+        /// The listed layers (at least one).
+        layers: Vec<Layer>,
+        /// Whether an empty `<backingStore/>` ends the list: then nothing lies below it.
+        terminated: bool,
+    },
 }
 
 /// One explicit `<backingStore>` layer.
@@ -259,10 +268,10 @@ fn parse_backing(disk: &Element, what: &str, origin: &Origin) -> Result<Backing>
         return Ok(Backing::Discover);
     };
     let mut layers = Vec::new();
-    loop {
+    let terminated = loop {
         // An empty <backingStore/> terminates the chain.
         if bs.attr("type").is_none() && bs.child("source").is_none() {
-            break;
+            break true;
         }
         let depth = layers.len() + 1;
         let layer_what = format!("{what} <backingStore> {depth}");
@@ -281,12 +290,13 @@ fn parse_backing(disk: &Element, what: &str, origin: &Origin) -> Result<Backing>
         });
         match bs.child("backingStore") {
             Some(next) => bs = next,
-            None => break,
+            // The last listed layer has no <backingStore> of its own: unterminated.
+            None => break false,
         }
-    }
+    };
     if layers.is_empty() {
         Ok(Backing::None)
     } else {
-        Ok(Backing::Explicit(layers))
+        Ok(Backing::Explicit { layers, terminated })
     }
 }

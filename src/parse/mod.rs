@@ -355,7 +355,8 @@ mod tests {
         assert_eq!(vda.target.as_deref(), Some("vda"));
         assert_eq!(vda.format.as_deref(), Some("qcow2"));
         match &vda.backing {
-            Backing::Explicit(layers) => {
+            Backing::Explicit { layers, terminated } => {
+                assert!(terminated);
                 assert_eq!(layers.len(), 2);
                 assert_eq!(
                     layers[1].source,
@@ -370,6 +371,25 @@ mod tests {
         assert_eq!(d.disks[1].source, Source::Empty);
         assert!(d.disks[1].readonly);
         assert_eq!(d.disks[1].backing, Backing::Discover);
+    }
+
+    #[test]
+    fn a_chain_without_an_empty_backing_store_at_its_end_is_unterminated() {
+        let d = parse_domain(&dom(
+            "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/>\
+               <backingStore type='file'><format type='qcow2'/><source file='/i/mid.qcow2'/></backingStore>\
+               <target dev='vda'/></disk>",
+        ))
+        .unwrap();
+        match &d.disks[0].backing {
+            Backing::Explicit { layers, terminated } => {
+                assert!(!terminated);
+                assert_eq!(layers.len(), 1);
+                assert_eq!(layers[0].format.as_deref(), Some("qcow2"));
+                assert_eq!(layers[0].origin.to_string(), "disk vda backing 1");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! and parsed by [`crate::image`]. Host devices come from sysfs, storage pool definitions
 //! from `/etc/libvirt/storage` through [`crate::fsio`].
 
-use super::{Chain, ChainLayer, CompanionFile, NodeKind, Resolve, UsbId};
+use super::{Chain, ChainLayer, ChainStart, CompanionFile, NodeKind, Resolve, UsbId};
 use crate::error::{quote, quote_path, Diagnostics, Error, Result};
 use crate::fsio;
 use crate::image::{self, CompanionKind, HeaderError, ImageInfo, FIRST_READ, HEADER_READ};
@@ -139,21 +139,23 @@ impl Resolve for FsResolver {
         }
     }
 
-    fn image_chain(
-        &mut self,
-        raw: &Path,
-        top: &CanonicalPath,
-        format: Option<&str>,
-        origin: &Origin,
-        diag: &mut Diagnostics,
-    ) -> Result<Chain> {
+    fn image_chain(&mut self, start: &ChainStart<'_>, diag: &mut Diagnostics) -> Result<Chain> {
+        let origin = start.disk;
         let mut chain = Chain::default();
-        let mut seen: HashSet<CanonicalPath> = HashSet::from([top.clone()]);
-        let mut trail: Vec<PathBuf> = vec![top.as_path().to_path_buf()];
-        let mut cur_raw = raw.to_path_buf();
-        let mut cur = top.clone();
-        let mut cur_format = format.map(str::to_string);
-        let mut cur_origin = origin.clone();
+        // A header naming the start image or an image above it is a loop; the listed layers
+        // above a continued chain count as much as the start.
+        let mut seen: HashSet<CanonicalPath> = start.above.iter().cloned().collect();
+        seen.insert(start.image.clone());
+        let mut trail: Vec<PathBuf> = start
+            .above
+            .iter()
+            .chain([start.image])
+            .map(|p| p.as_path().to_path_buf())
+            .collect();
+        let mut cur_raw = start.raw.to_path_buf();
+        let mut cur = start.image.clone();
+        let mut cur_format = start.format.map(str::to_string);
+        let mut cur_origin = start.origin.clone();
 
         loop {
             let Some(fmt) = cur_format.as_deref() else {
@@ -231,7 +233,8 @@ impl Resolve for FsResolver {
             }
 
             let Some(backing) = info.backing else { break };
-            let depth = chain.layers.len() + 1;
+            // The layer's depth in the whole chain: the cap counts the listed layers too.
+            let depth = start.depth + chain.layers.len() + 1;
             let layer_origin = origin.with(format_args!("backing {depth}"));
             let Some(next_raw) =
                 Self::local_name(&backing.name, &cur_raw, &cur, &layer_origin, diag)
@@ -250,7 +253,7 @@ impl Resolve for FsResolver {
             }
             if depth > MAX_CHAIN_DEPTH {
                 return Err(Error::Path {
-                    path: raw.to_path_buf(),
+                    path: start.raw.to_path_buf(),
                     origin: origin.to_string(),
                     why: format!("backing chain deeper than {MAX_CHAIN_DEPTH} layers"),
                 });

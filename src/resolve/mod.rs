@@ -11,8 +11,9 @@
 //!
 //! Chain policy (libvirt's own advice, `docs/kbase/backing_chains.rst` and
 //! `virStorageFileProbeFormat`: "Best option: Don't use this function"): a header is read
-//! only when the layer's format is *declared*, by the XML for the top image and by the
-//! parent's header (qcow2 backing-format extension) below it. A raw image is never parsed,
+//! only when the layer's format is *declared*, by the XML for the top image (or for the last
+//! layer of a `<backingStore>` chain the XML does not terminate, where the walk starts: see
+//! [`ChainStart`]) and by the parent's header (qcow2 backing-format extension) below it. A raw image is never parsed,
 //! whatever its bytes look like, because the guest writes those bytes. A layer whose
 //! format is unknown still gets its own rule, but the chain ends there with a warning.
 
@@ -62,6 +63,51 @@ pub struct Chain {
     pub layers: Vec<ChainLayer>,
 }
 
+/// Where [`Resolve::image_chain`] starts reading headers: a disk's top image
+/// ([`ChainStart::top`]), or the last layer of a `<backingStore>` chain the XML does not
+/// terminate, which libvirt's qemu driver continues from that layer's header
+/// (`qemuDomainDetermineDiskChain`).
+#[derive(Debug, Clone, Copy)]
+pub struct ChainStart<'a> {
+    /// The image as named: a relative name in its header is resolved against its directory.
+    pub raw: &'a Path,
+    /// Its canonical form.
+    pub image: &'a CanonicalPath,
+    /// Its declared format: no header is read without one.
+    pub format: Option<&'a str>,
+    /// The image's own origin (the disk, or its last listed layer), for messages about it.
+    pub origin: &'a Origin,
+    /// The disk's origin: the layers found are `<disk> backing <depth + n>`.
+    pub disk: &'a Origin,
+    /// How many layers lie above the ones found: 0 below the top image, the number of
+    /// listed layers below the last one. They count toward [`MAX_CHAIN_DEPTH`].
+    pub depth: usize,
+    /// The images above `image` (the disk's, the listed layers'): a header naming one of
+    /// them is a loop, as one naming `image` itself is.
+    pub above: &'a [CanonicalPath],
+}
+
+impl<'a> ChainStart<'a> {
+    /// The walk below a disk's top image `raw` (canonical form `image`), whose declared
+    /// format is `format`.
+    pub fn top(
+        raw: &'a Path,
+        image: &'a CanonicalPath,
+        format: Option<&'a str>,
+        origin: &'a Origin,
+    ) -> Self {
+        ChainStart {
+            raw,
+            image,
+            format,
+            origin,
+            disk: origin,
+            depth: 0,
+            above: &[],
+        }
+    }
+}
+
 /// Filesystem questions the rules stage asks.
 pub trait Resolve {
     /// The canonical form of an absolute path from the XML or the command line. Findings
@@ -73,16 +119,10 @@ pub trait Resolve {
         diag: &mut Diagnostics,
     ) -> Result<CanonicalPath>;
 
-    /// The files below and beside the image `raw` (canonical form `top`), whose declared
-    /// format is `format`. Empty when there is none or the chain cannot be followed safely.
-    fn image_chain(
-        &mut self,
-        raw: &Path,
-        top: &CanonicalPath,
-        format: Option<&str>,
-        origin: &Origin,
-        diag: &mut Diagnostics,
-    ) -> Result<Chain>;
+    /// The files below and beside the image `start` names, read from headers from there
+    /// down (the chain's total depth capped at [`MAX_CHAIN_DEPTH`], counting the layers
+    /// above the start). Empty when there is none or the chain cannot be followed safely.
+    fn image_chain(&mut self, start: &ChainStart<'_>, diag: &mut Diagnostics) -> Result<Chain>;
 
     /// The device node of a host USB device (`/dev/bus/usb/BBB/DDD`), found in sysfs by
     /// vendor/product and/or bus/device like libvirt's `virHostdevFindUSBDevice`; `None` if

@@ -8,9 +8,9 @@ use super::Perms;
 use crate::error::{Error, Result};
 use crate::image::CompanionKind;
 use crate::origin::Origin;
-use crate::parse::disk::{Backing, Disk, LocalKind, Source};
+use crate::parse::disk::{Backing, Disk, Layer, LocalKind, Source};
 use crate::parse::Domain;
-use crate::resolve::Resolve;
+use crate::resolve::{CanonicalPath, ChainLayer, ChainStart, Resolve};
 use std::path::{Path, PathBuf};
 
 /// Every disk, in document order.
@@ -83,7 +83,11 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     let declared_data = data_store(b, r, &disk.data_store, Some(perms), origin)?;
     match &disk.backing {
         Backing::None => {}
-        Backing::Explicit(layers) => {
+        Backing::Explicit { layers, terminated } => {
+            // The images above the last listed layer, for the loop check of a continued
+            // chain: the disk's and every layer's given a rule.
+            let mut above: Vec<CanonicalPath> =
+                top.iter().map(|(_, _, canon)| canon.clone()).collect();
             for layer in layers {
                 let lo = &layer.origin;
                 if !layer.relabel {
@@ -92,7 +96,8 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
                 match &layer.source {
                     Source::Local { path, .. } => {
                         let canon = b.canonical(r, path.as_path(), lo)?;
-                        b.add_backing(canon, lo)?;
+                        b.add_backing(canon.clone(), lo)?;
+                        above.push(canon);
                     }
                     Source::Network { sockets } => {
                         for s in sockets {
@@ -104,6 +109,9 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
                 // A backing layer's data file is read-only like the layer.
                 data_store(b, r, &layer.data_store, None, lo)?;
             }
+            if !terminated {
+                continue_listed(disk, layers, above, b, r)?;
+            }
         }
         Backing::Discover => {
             // A directory (vvfat) has no header; a network image is not read.
@@ -113,7 +121,8 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
             if kind == LocalKind::Dir {
                 return Ok(());
             }
-            let chain = r.image_chain(&raw, &canon, disk.format.as_deref(), origin, b.diag)?;
+            let start = ChainStart::top(&raw, &canon, disk.format.as_deref(), origin);
+            let chain = r.image_chain(&start, b.diag)?;
             // Issue 9, class 1: no writable grant ever comes from image bytes (OpenStack
             // CVE-2022-47951, CVE-2024-32498). A companion the header names (the resolver
             // reports only those QEMU opens) is read-only like a backing file, whatever
@@ -138,18 +147,94 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
                     ));
                 }
             }
-            for (i, layer) in chain.layers.into_iter().enumerate() {
-                let lo = origin.with(format_args!("backing {}", i + 1));
-                b.add_backing(layer.path, &lo)
-                    .map_err(|e| name_parent(e, &layer.raw))?;
-                for c in layer.companions {
-                    b.add_backing(c.path, &lo.with(c.kind.what()))
-                        .map_err(|e| name_parent(e, &c.raw))?;
-                }
-            }
+            found_layers(b, origin, 0, chain.layers)?;
         }
     }
     Ok(())
+}
+
+/// The layers a header walk found below the image at depth `above` (0: the top image),
+/// read-only, numbered `backing <above + 1>` on.
+fn found_layers(
+    b: &mut Builder,
+    origin: &Origin,
+    above: usize,
+    layers: Vec<ChainLayer>,
+) -> Result<()> {
+    for (i, layer) in layers.into_iter().enumerate() {
+        let lo = origin.with(format_args!("backing {}", above + i + 1));
+        b.add_backing(layer.path, &lo)
+            .map_err(|e| name_parent(e, &layer.raw))?;
+        for c in layer.companions {
+            b.add_backing(c.path, &lo.with(c.kind.what()))
+                .map_err(|e| name_parent(e, &c.raw))?;
+        }
+    }
+    Ok(())
+}
+
+/// A `<backingStore>` chain the XML does not end with an empty `<backingStore/>`: libvirt's
+/// qemu driver continues it from the last listed layer's header before it starts QEMU
+/// (`qemuDomainDetermineDiskChain`), so QEMU opens the layers below it too. They are read
+/// as below an undeclared chain's top image (`Backing::Discover`): through the declared
+/// format only, capped at the chain's whole depth, checked, read-only, with header names
+/// resolved against the last layer as named. `above` holds the images listed above it.
+fn continue_listed(
+    disk: &Disk,
+    layers: &[Layer],
+    mut above: Vec<CanonicalPath>,
+    b: &mut Builder,
+    r: &mut dyn Resolve,
+) -> Result<()> {
+    let Some(last) = layers.last() else {
+        return Ok(());
+    };
+    // A directory has no header; a network layer is not read (as a network top image).
+    let Source::Local { kind, path } = &last.source else {
+        return Ok(());
+    };
+    if *kind == LocalKind::Dir {
+        return Ok(());
+    }
+    let lo = &last.origin;
+    let Some(format) = last.format.as_deref() else {
+        // libvirt never probes an undeclared format (it refuses a <backingStore> without
+        // one), and a guest could forge the header: the chain stops here.
+        b.warn(lo, format!(
+            "{lo}: {} is the last <backingStore> layer, not terminated by an empty <backingStore/>, but has no <format type=...>: its format is not probed (a guest could forge its header), so the chain below it is not followed",
+            crate::error::quote_path(path.as_path())
+        ));
+        return Ok(());
+    };
+    // The caller canonicalized the layer for its rule and pushed it last, unless the
+    // admin manages its access (relabel='no'): the layers below it are still QEMU's to open.
+    let listed = if last.relabel { above.pop() } else { None };
+    let canon = match listed {
+        Some(c) => c,
+        None => b.canonical(r, path.as_path(), lo)?,
+    };
+    let start = ChainStart {
+        raw: path.as_path(),
+        image: &canon,
+        format: Some(format),
+        origin: lo,
+        disk: &disk.origin,
+        depth: layers.len(),
+        above: &above,
+    };
+    let chain = r.image_chain(&start, b.diag)?;
+    // Issue 9, class 1: what the header names is read-only, like the layer itself.
+    for c in chain.top_companions {
+        // The files of a layer the admin manages are the admin's too; and libvirt passes
+        // the layer's <dataStore> as QEMU's data-file option: QEMU never opens the name in
+        // the header.
+        if !last.relabel || (c.kind == CompanionKind::DataFile && last.data_store.is_some()) {
+            continue;
+        }
+        b.add_backing(c.path.clone(), &lo.with(c.kind.what()))
+            .map_err(|e| name_parent(e, &c.raw))?;
+    }
+    found_layers(b, &disk.origin, layers.len(), chain.layers)
 }
 
 /// The rule of a `<dataStore>`: `perms` for the disk's own, read-only (`None`) for a

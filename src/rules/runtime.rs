@@ -167,7 +167,7 @@ mod tests {
     use super::*;
     use crate::error::Diagnostics;
     use crate::parse::parse_domain;
-    use crate::resolve::{Chain, UsbId};
+    use crate::resolve::{Chain, ChainStart, UsbId};
     use std::collections::HashMap;
     use std::path::PathBuf;
 
@@ -192,14 +192,7 @@ mod tests {
         ) -> Result<CanonicalPath> {
             Ok(canon(raw.to_str().unwrap()))
         }
-        fn image_chain(
-            &mut self,
-            _: &Path,
-            _: &CanonicalPath,
-            _: Option<&str>,
-            _: &Origin,
-            _: &mut Diagnostics,
-        ) -> Result<Chain> {
+        fn image_chain(&mut self, _: &ChainStart<'_>, _: &mut Diagnostics) -> Result<Chain> {
             Ok(Chain::default())
         }
         fn usb_device(&mut self, _: UsbId, _: &Origin, _: &mut Diagnostics) -> Option<PathBuf> {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::error::Warning;
 use crate::parse::parse_domain;
-use crate::resolve::{CanonicalPath, Chain, ChainLayer};
+use crate::resolve::{CanonicalPath, Chain, ChainLayer, ChainStart};
 use std::path::{Path, PathBuf};
 
 /// Treats every path as canonical already; serves backing chains from a table; warns,
@@ -28,18 +28,14 @@ impl Resolve for Fake {
         Ok(CanonicalPath::from_canonical_literal(&clean)
             .unwrap_or_else(|| panic!("fixture path {raw:?} is not canonical")))
     }
-    fn image_chain(
-        &mut self,
-        raw: &Path,
-        _: &CanonicalPath,
-        format: Option<&str>,
-        _: &Origin,
-        _: &mut Diagnostics,
-    ) -> Result<Chain> {
-        if format.is_none() {
+    fn image_chain(&mut self, start: &ChainStart<'_>, _: &mut Diagnostics) -> Result<Chain> {
+        if start.format.is_none() {
             return Ok(Chain::default());
         }
-        let chain = self.chains.iter().find(|(top, _)| Path::new(top) == raw);
+        let chain = self
+            .chains
+            .iter()
+            .find(|(top, _)| Path::new(top) == start.raw);
         let layers = chain
             .map(|(_, layers)| {
                 layers
@@ -235,6 +231,64 @@ fn network_disks_keep_their_local_backing_layers_and_cdroms_are_read_only() {
             ]
         );
     }
+}
+
+/// An unterminated `<backingStore>` chain is continued from its last listed layer's header
+/// (libvirt's `qemuDomainDetermineDiskChain`): the layers found are numbered after every
+/// listed one (a network layer counts), and are written also when the admin manages the
+/// last listed layer itself (relabel='no').
+#[test]
+fn unterminated_listed_chains_continue_below_their_last_layer() {
+    let chain = |mid_label: &str| {
+        format!(
+            "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/>\
+               <backingStore type='network'><format type='qcow2'/><source protocol='nbd' name='n'/>\
+                 <backingStore type='file'><format type='qcow2'/><source file='/i/mid.qcow2'>{mid_label}</source></backingStore>\
+               </backingStore><target dev='vda'/></disk>"
+        )
+    };
+    let fake = || Fake {
+        chains: vec![("/i/mid.qcow2", vec!["/i/base.qcow2", "/i/root.qcow2"])],
+    };
+    let got = lines(&chain(""), "", &mut fake());
+    assert_eq!(
+        without_base(&got),
+        [
+            "/i/top.qcow2 rwk <disk vda>",
+            "/i/mid.qcow2 rk <disk vda backing 2>",
+            "/i/base.qcow2 rk <disk vda backing 3>",
+            "/i/root.qcow2 rk <disk vda backing 4>",
+        ]
+    );
+    let got = lines(
+        &chain("<seclabel model='apparmor' relabel='no'/>"),
+        "",
+        &mut fake(),
+    );
+    assert_eq!(
+        without_base(&got),
+        [
+            "/i/top.qcow2 rwk <disk vda>",
+            "/i/base.qcow2 rk <disk vda backing 3>",
+            "/i/root.qcow2 rk <disk vda backing 4>",
+        ]
+    );
+    // Terminated, the chain is what the XML lists.
+    let got = lines(
+        &chain("").replace(
+            "</source></backingStore>",
+            "</source><backingStore/></backingStore>",
+        ),
+        "",
+        &mut fake(),
+    );
+    assert_eq!(
+        without_base(&got),
+        [
+            "/i/top.qcow2 rwk <disk vda>",
+            "/i/mid.qcow2 rk <disk vda backing 2>",
+        ]
+    );
 }
 
 /// The setting governs storage only: firmware, kernels and tables keep libvirt's deny
