@@ -235,7 +235,9 @@ fn libvirtd_runs_the_helper_under_its_profile() {
 
 /// The operations table: one row per operation the plan measures (`INFO op NAME: PASS|FAIL`,
 /// and `INFO calls NAME: N runs, C compiles, ...` for every phase), one column per scenario:
-/// the result, the helper runs libvirtd made and the parser runs that compiled a policy.
+/// the result, the helper runs libvirtd made and the parser runs that compiled a policy (a
+/// probe, which runs no helper, has its result only; a phase without a check of its own has
+/// `-` for it).
 fn operations_table(scenarios: &[&str], secs: &[(String, Section)]) -> String {
     let mut ops: Vec<String> = Vec::new();
     // (operation, scenario) -> (result, runs, compiles)
@@ -289,17 +291,23 @@ fn operations_table(scenarios: &[&str], secs: &[(String, Section)]) -> String {
     }
     let mut t =
         String::from("\n== operations: result, helper runs / parser compiles, per scenario\n");
-    t.push_str(&format!("{:<16}", "operation"));
+    t.push_str(&format!("{:<18}", "operation"));
     for sc in scenarios {
         t.push_str(&format!(" | {sc:<14}"));
     }
     t.push('\n');
     for op in &ops {
-        t.push_str(&format!("{op:<16}"));
+        t.push_str(&format!("{op:<18}"));
         for sc in scenarios {
             let c = cell
                 .get(&(op.clone(), sc.to_string()))
-                .map(|(r, n, c)| format!("{r} {n}/{c}"))
+                .map(|(r, n, c)| {
+                    if n == "?" {
+                        r.clone()
+                    } else {
+                        format!("{r} {n}/{c}")
+                    }
+                })
                 .unwrap_or_else(|| "(none)".into());
             t.push_str(&format!(" | {c:<14}"));
         }
