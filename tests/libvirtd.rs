@@ -295,6 +295,7 @@ fn operations_table(scenarios: &[&str], secs: &[(String, Section)]) -> String {
     for sc in scenarios {
         t.push_str(&format!(" | {sc:<14}"));
     }
+    t.truncate(t.trim_end().len());
     t.push('\n');
     for op in &ops {
         t.push_str(&format!("{op:<18}"));
@@ -311,6 +312,7 @@ fn operations_table(scenarios: &[&str], secs: &[(String, Section)]) -> String {
                 .unwrap_or_else(|| "(none)".into());
             t.push_str(&format!(" | {c:<14}"));
         }
+        t.truncate(t.trim_end().len());
         t.push('\n');
     }
     t
