@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # PID 1 of the guest's initramfs (tests/kernel.rs packs it as /init with busybox-static and the
-# kernel modules listed in /modules/order). Loads virtio-pci, 9p and overlay, mounts the host's
+# kernel modules listed in /modules/order). Loads virtio-pci, 9p, overlay and tun, mounts the host's
 # / (shared read-only over virtio-9p, mount tag "hostroot") under a tmpfs overlay, and
 # switch_root's into it: AppArmor then sees the host's paths as they are (a chroot would
 # prefix every path with the chroot directory). With vah_top=TAG on the command line, a second

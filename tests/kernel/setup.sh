@@ -2,7 +2,7 @@
 # Fetches what tests/kernel.rs boots, into target/kernel/ (run as root; tests/setup.sh runs it;
 # safe to run again: a complete cache is kept and nothing is fetched):
 #   kernel/   Debian's kernel (the package linux-image-amd64 depends on: AppArmor on by default):
-#             vmlinuz and the virtio-pci, 9p and overlay modules, unpacked, not installed
+#             vmlinuz and the virtio-pci, 9p, overlay and tun modules, unpacked, not installed
 #   busybox   busybox-static, for the guest's initramfs
 #   qemu/     qemu-system-x86 (the binary), qemu-system-common (for its TCG module), seabios and
 #             qemu-system-data (firmware), plus only the libraries this machine lacks, unpacked
@@ -15,9 +15,11 @@ cd "$(dirname "$0")/../.."
 K=target/kernel
 STAMP=$K/ready
 # Bump when the layout of target/kernel changes, so that an old cache is rebuilt.
-LAYOUT=2
+LAYOUT=3
 # Kernel modules the guest loads, with their dependencies (tests/kernel.rs orders them).
 MODULE_DIRS=(drivers/virtio fs/9p net/9p fs/netfs fs/fscache fs/overlayfs)
+# Single modules, outside those directories: tun (tests/libvirtd.rs: a VM's tap NIC).
+MODULE_FILES=(drivers/net/tun.ko)
 
 if [ -f "$STAMP" ] && [ "$(sed -n 1p "$STAMP")" = "layout $LAYOUT" ] &&
     [ -x "$K/qemu/usr/bin/qemu-system-x86_64" ] && [ -x "$K/busybox" ] &&
@@ -70,7 +72,8 @@ kver=$(dpkg-deb -f "$kdeb" Version)
 mkdir -p "$K/kernel"
 # Only vmlinuz, the config and the module directories the guest needs.
 dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$K/kernel" --wildcards './boot/vmlinuz-*' './boot/config-*' \
-    $(for d in "${MODULE_DIRS[@]}"; do printf "./lib/modules/*/kernel/%s/\n" "$d"; done)
+    $(for d in "${MODULE_DIRS[@]}"; do printf "./lib/modules/*/kernel/%s/\n" "$d"; done) \
+    $(for f in "${MODULE_FILES[@]}"; do printf "./lib/modules/*/kernel/%s\n" "$f"; done)
 grep -qx 'CONFIG_SECURITY_APPARMOR=y' "$K"/kernel/boot/config-* || {
     echo "tests/kernel/setup.sh: $kpkg is built without AppArmor" >&2
     exit 1

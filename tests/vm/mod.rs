@@ -212,9 +212,12 @@ fn initramfs(a: &Assets) -> Vec<u8> {
     let init = fs::read(root().join("tests/kernel/init.sh")).expect("tests/kernel/init.sh");
     c.file("init", 0o755, &init);
     let mut order = String::new();
-    for (i, m) in module_order(&a.modules, &["virtio_pci", "9pnet_virtio", "9p", "overlay"])
-        .iter()
-        .enumerate()
+    for (i, m) in module_order(
+        &a.modules,
+        &["virtio_pci", "9pnet_virtio", "9p", "overlay", "tun"],
+    )
+    .iter()
+    .enumerate()
     {
         let name = format!("{i:02}-{}", m.file_name().unwrap().to_string_lossy());
         c.file(
