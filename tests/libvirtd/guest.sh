@@ -189,6 +189,10 @@ domain_xml() {
     <type arch='x86_64' machine='pc'>hvm</type>
     <boot dev='hd'/>
   </os>
+  <features>
+    <!-- DIMM hotplug needs ACPI (QEMU: "memory hotplug is not enabled: missing acpi device"). -->
+    <acpi/>
+  </features>
   <on_poweroff>destroy</on_poweroff>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
