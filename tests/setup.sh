@@ -10,6 +10,7 @@
 #   libvirt source  its tests/qemuxml2argvdata/*.xml corpus, unpacked into target/libvirt-src/
 #   target/kernel/  Debian's kernel, busybox-static and qemu-system-x86, unpacked (not
 #                   installed) for tests/kernel.rs by tests/kernel/setup.sh
+#   python3-minimal tests/libvirtd/guest.sh sends frames into a VM's tap (AF_PACKET)
 #   lintian, cargo-deb (crates.io, pinned)
 #                   build and check the Debian package (tests/package.rs)
 #   target/libvirt-debs/
@@ -53,6 +54,8 @@ command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
     need+=(libvirt-daemon-system)
 command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
+# The libvirtd harness's guest sends frames into the VM's tap with Debian's python3.
+[ -x /usr/bin/python3 ] || need+=(python3-minimal)
 fetch=
 if ! have_corpus; then
     fetch=1
