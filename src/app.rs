@@ -343,6 +343,16 @@ fn load_config(path: &Path) -> Result<Config> {
     }
 }
 
+/// Checks the profile and its `.files` as `-r` reads them before the parser is given them:
+/// regular files, never a symbolic link or a FIFO (a FIFO `.files` blocks the parser, and
+/// with it every later run that waits for the profile's lock; a link would load another
+/// file's rules). Returns whether the profile exists.
+fn own_files_are_files(profile: &Path, files: &Path) -> Result<bool> {
+    let exists = fsio::read_own(profile)?.is_some();
+    fsio::read_own(files)?;
+    Ok(exists)
+}
+
 fn parser_only(
     req: &Request,
     store: &mut Store,
@@ -352,13 +362,13 @@ fn parser_only(
     diag: &mut Diagnostics,
 ) -> Result<()> {
     let profile_path = store.profile_path(&req.profile);
-    if !profile_path.exists() {
+    let files_path = store.files_path(&req.profile);
+    if !own_files_are_files(&profile_path, &files_path)? {
         return Err(Error::ProfileState {
             path: profile_path,
             why: "the profile does not exist",
         });
     }
-    let files_path = store.files_path(&req.profile);
     let cache = if parser.cache_is_fresh(&profile_path, &files_path) {
         CacheUse::Reuse
     } else {
@@ -393,7 +403,7 @@ fn delete(
 ) -> Result<()> {
     let profile_path = store.profile_path(&req.profile);
     let files_path = store.files_path(&req.profile);
-    let has_profile = profile_path.exists();
+    let has_profile = own_files_are_files(&profile_path, &files_path)?;
     if !has_profile && !files_path.exists() {
         return Err(Error::ProfileState {
             path: profile_path,
@@ -585,10 +595,10 @@ fn skip_reason(store: &Store, name: &ProfileName) -> Result<Option<String>> {
     let files = store.files_path(name);
     let include = format!("libvirt/{name}.files");
     let includes_files = text.windows(include.len()).any(|w| w == include.as_bytes());
-    let files_missing = matches!(
-        std::fs::symlink_metadata(&files),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound
-    );
+    // Read as -r reads it: a FIFO or a symbolic link in its place is an error naming it, not
+    // a file for the parser (a FIFO would block the parser while this run holds every
+    // profile's lock, and every start and hotplug of those VMs with it).
+    let files_missing = fsio::read_own(&files)?.is_none();
     if includes_files && files_missing {
         return Ok(Some(format!(
             "{} is missing (the domain is not running)",

@@ -411,3 +411,70 @@ fn waits_for_a_run_holding_a_profiles_lock() {
     assert!(o.status.success());
     assert_eq!(env.parser.take_calls().len(), 1);
 }
+
+/// Issue 20, item 8: a `.files` that is a FIFO or a symbolic link is never handed to the
+/// parser, by `--reload-all` (it would block the parser while the run holds every lock,
+/// and every start and hotplug of those VMs behind it) nor by `-a`, `-R` or `-D`: it is
+/// named, the other profiles are reloaded, and nothing hangs.
+#[test]
+fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
+    let env = Env::new();
+    for i in 1..=3 {
+        env.create(i);
+    }
+    let fifo = env.policy.libvirt(&format!("{}.files", name(2)));
+    fs::remove_file(&fifo).unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let link = env.policy.libvirt(&format!("{}.files", name(3)));
+    let elsewhere = env
+        .tree
+        .file("elsewhere.files", b"  \"/etc/shadow\" rwk,\n");
+    fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+
+    let o = env.reload(&["--reload-all"]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(7), "{out}\n{err}");
+    assert!(out.contains("reloaded 1 of 3 profiles\n"), "{out}");
+    assert!(
+        out.contains(&format!("failed {}: ", name(2))) && out.contains("a FIFO"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("failed {}: ", name(3))), "{out}");
+    let calls = env.parser.take_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(env.paths_of(&calls[0]), vec![name(1)], "{calls:?}");
+
+    // -a, -R and -D of the FIFO's profile: refused, naming it; the parser never runs.
+    let dir = env.policy.dir.display().to_string();
+    let parser = env.parser.script.display().to_string();
+    for mode in ["-a", "-R", "-D"] {
+        let o = run(
+            &[
+                mode,
+                "-u",
+                &name(2),
+                "--apparmor-dir",
+                &dir,
+                "--parser",
+                &parser,
+            ],
+            None,
+        );
+        assert!(!o.status.success(), "{mode}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("{}.files", name(2))) && stderr(&o).contains("a FIFO"),
+            "{mode}: {}",
+            stderr(&o)
+        );
+        assert!(env.parser.take_calls().is_empty(), "{mode}");
+    }
+    assert!(
+        PathBuf::from(&fifo).exists(),
+        "-D left the FIFO for the admin"
+    );
+}
