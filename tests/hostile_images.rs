@@ -548,3 +548,97 @@ fn sparse_vmdk_versions_1_to_3_read_their_parent_and_4_is_refused() {
     let err = create_refused(&xml, &[], 3);
     assert!(err.contains("unsupported vmdk version 4"), "{err}");
 }
+
+/// A block device of this machine (`/dev/<name>` of the first entry of `/sys/class/block`
+/// that has a node): never opened by the test, only named in a header.
+fn host_block_device() -> String {
+    let mut names: Vec<String> = fs::read_dir("/sys/class/block")
+        .expect("/sys/class/block")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| format!("/dev/{n}"))
+        .find(|p| {
+            use std::os::unix::fs::FileTypeExt;
+            fs::metadata(p).is_ok_and(|m| m.file_type().is_block_device())
+        })
+        .expect("a block device node in /dev")
+}
+
+/// Issue 20, item 2: a file named only by image bytes must be a regular file. A backing
+/// name, a data file or a VMDK extent naming a host block device (the whole disk), a
+/// character device or a directory is refused naming both and the way to declare a chain on
+/// block devices; nothing is written. (libvirt 9.0 grants the backing device `rk`.)
+#[test]
+fn header_names_of_devices_and_directories_are_refused() {
+    let t = Tree::new();
+    let dev = host_block_device();
+    let dir = t.dir("a-directory");
+    for (i, name) in [dev.as_str(), "/dev/null", dir.to_str().unwrap()]
+        .into_iter()
+        .enumerate()
+    {
+        // qemu-img -u: the backing file is named, never opened.
+        let top = t.path(&format!("img/top{i}.qcow2"));
+        fs::create_dir_all(top.parent().unwrap()).unwrap();
+        let top = top.to_str().unwrap().to_string();
+        make(&[
+            "create", "-q", "-f", "qcow2", "-u", "-b", name, "-F", "raw", &top, "1M",
+        ]);
+        let err = create_refused(&domain(&qcow2_disk(&top, "vda", ""), ""), &[], 3);
+        assert!(
+            err.contains(&format!("'{name}'"))
+                && err.contains(&format!("named by the header of '{top}'"))
+                && err.contains("must be a regular file")
+                && err.contains("<backingStore type='block'>"),
+            "{name}: {err}"
+        );
+    }
+    // A data file (the extension with the incompatible bit) naming the block device.
+    let img = image(&t, "img/data.qcow2", "qcow2", "");
+    plant_data_file(&img, &dev, true);
+    let err = create_refused(
+        &domain(&qcow2_disk(&img, "vda", "      <readonly/>\n"), ""),
+        &[],
+        3,
+    );
+    assert!(
+        err.contains(&format!("'{dev}'")) && err.contains("must be a regular file"),
+        "{err}"
+    );
+    // A VMDK descriptor whose RW extent is the block device.
+    let desc = t.file(
+        "img/desc.vmdk",
+        format!(
+            "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n\nRW 2048 FLAT \"{dev}\" 0\n"
+        )
+        .as_bytes(),
+    );
+    let xml = domain(
+        &disk(
+            desc.to_str().unwrap(),
+            "vda",
+            "      <driver name='qemu' type='vmdk'/>\n      <readonly/>\n",
+        ),
+        "",
+    );
+    let err = create_refused(&xml, &[], 3);
+    assert!(
+        err.contains(&format!("'{dev}'")) && err.contains("must be a regular file"),
+        "{err}"
+    );
+    // The same chain declared in the XML, on a block device the admin names: granted.
+    let top = t.path("img/top0.qcow2").display().to_string();
+    let declared = format!(
+        "    <disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      <source file='{top}'/>\n      <backingStore type='block'>\n        <format type='raw'/>\n        <source dev='{dev}'/>\n        <backingStore/>\n      </backingStore>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n"
+    );
+    let o = dry_create(&domain(&declared, ""), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("  \"{dev}\" rk,")),
+        "{}",
+        stdout(&o)
+    );
+}
