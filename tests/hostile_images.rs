@@ -142,28 +142,33 @@ fn never_writable(xml: &str, path: &str) {
     }
 }
 
+/// Issue 20, item 3: QEMU opens a writable disk's data file read-write, so a read-only
+/// grant could not make the disk work and would only give the image's uploader read access
+/// to the file it names: no rule, and a warning saying to declare it. A read-only disk's
+/// data file gets what a backing layer gets.
 #[test]
-fn header_data_file_is_read_only_with_a_warning_on_a_writable_disk() {
+fn header_data_file_of_a_writable_disk_gets_no_rule_of_a_read_only_one_what_a_layer_gets() {
     let t = Tree::new();
     let data = t.s("data/vm1.raw");
     let img = with_data_file(&t, "img/vm1.qcow2", &data);
     let xml = domain(&qcow2_disk(&img, "vda", ""), "");
-    let (policy, o) = create_ok(&xml, &[]);
-    assert_literal_rule(&policy, &policy.profile(), Path::new(&data));
+    let (_, o) = create_ok(&xml, &[]);
     let o2 = dry_create(&xml, &[]);
-    assert_rules(&o2, &want(&[&[rw(&img)], &ro(&data)]));
+    assert_rules(&o2, &[rw(&img)]);
     let err = stderr(&o);
     assert!(
-        err.contains("disk vda data file") && err.contains("declare it with <dataStore>"),
+        err.contains("disk vda data file")
+            && err.contains("gets no rule")
+            && err.contains("declare it with <dataStore>"),
         "{err}"
     );
-    // A read-only disk: the same rules, no advice needed.
-    let o = dry_create(
-        &domain(&qcow2_disk(&img, "vda", "      <readonly/>\n"), ""),
-        &[],
-    );
-    assert_rules(&o, &want(&[&ro(&img), &ro(&data)]));
+    // A read-only disk: the data file read-only, no advice needed.
+    let xml = domain(&qcow2_disk(&img, "vda", "      <readonly/>\n"), "");
+    let (policy, o) = create_ok(&xml, &[]);
+    assert_literal_rule(&policy, &policy.profile(), Path::new(&data));
     assert!(!stderr(&o).contains("<dataStore>"), "{}", stderr(&o));
+    let o = dry_create(&xml, &[]);
+    assert_rules(&o, &want(&[&ro(&img), &ro(&data)]));
 }
 
 #[test]
@@ -205,12 +210,17 @@ fn header_data_file_naming_another_vms_image_or_root_keys_is_never_writable() {
     let img = t.qcow2("vm1/evil.qcow2", None);
     let img = img.to_str().unwrap();
     plant_data_file(img, &victim, true);
+    // A writable disk: nothing for the victim (issue 20, item 3), and a warning naming it.
     let xml = domain(&qcow2_disk(img, "vda", ""), "");
-    let (policy, o) = create_ok(&xml, &[]);
-    assert_literal_rule(&policy, &policy.profile(), Path::new(&victim));
+    let (_, o) = create_ok(&xml, &[]);
     let o2 = dry_create(&xml, &[]);
-    assert_rules(&o2, &want(&[&[rw(img)], &ro(&victim)]));
+    assert_rules(&o2, &[rw(img)]);
     assert!(stderr(&o).contains(&victim), "{}", stderr(&o));
+    // A read-only disk: read-only at most.
+    let xml = domain(&qcow2_disk(img, "vda", "      <readonly/>\n"), "");
+    let (policy, _) = create_ok(&xml, &[]);
+    assert_literal_rule(&policy, &policy.profile(), Path::new(&victim));
+    assert_rules(&dry_create(&xml, &[]), &want(&[&ro(img), &ro(&victim)]));
     // /root/.ssh/authorized_keys: refused, or at most read-only.
     plant_data_file(img, "/root/.ssh/authorized_keys", true);
     never_writable(&xml, "/root/.ssh/authorized_keys");
@@ -326,6 +336,14 @@ fn vmdk_disk(img: &str) -> String {
     disk(img, "vda", "      <driver name='qemu' type='vmdk'/>\n")
 }
 
+fn vmdk_disk_ro(img: &str) -> String {
+    disk(
+        img,
+        "vda",
+        "      <driver name='qemu' type='vmdk'/>\n      <readonly/>\n",
+    )
+}
+
 #[test]
 fn sparse_vmdk_embedded_extent_lines_give_nothing() {
     // QEMU reads the descriptor of a monolithicSparse/streamOptimized file for its parent
@@ -352,7 +370,7 @@ fn sparse_vmdk_embedded_extent_lines_give_nothing() {
 }
 
 #[test]
-fn descriptor_vmdk_extents_are_read_only() {
+fn descriptor_vmdk_extents_of_a_read_only_disk_are_read_only_of_a_writable_one_ungranted() {
     let t = Tree::new();
     for (sub, extent) in [
         ("monolithicFlat", "flat-flat.vmdk"),
@@ -366,16 +384,20 @@ fn descriptor_vmdk_extents_are_read_only() {
         };
         let img = image(&t, name, "vmdk", &format!("subformat={sub}"));
         let ext = t.s(extent);
+        // A writable disk: no rule for the extent (issue 20, item 3), and the advice.
         let xml = domain(&vmdk_disk(&img), "");
-        let (policy, o) = create_ok(&xml, &[]);
-        assert_literal_rule(&policy, &policy.profile(), Path::new(&ext));
+        let (_, o) = create_ok(&xml, &[]);
         let err = stderr(&o);
         assert!(
             err.contains("disk vda extent") && err.contains("README: VMDK descriptors"),
             "{sub}: {err}"
         );
-        let o = dry_create(&xml, &[]);
-        assert_rules(&o, &want(&[&[rw(&img)], &ro(&ext)]));
+        assert_rules(&dry_create(&xml, &[]), &[rw(&img)]);
+        // A read-only disk: the extent read-only.
+        let xml = domain(&vmdk_disk_ro(&img), "");
+        let (policy, _) = create_ok(&xml, &[]);
+        assert_literal_rule(&policy, &policy.profile(), Path::new(&ext));
+        assert_rules(&dry_create(&xml, &[]), &want(&[&ro(&img), &ro(&ext)]));
     }
     // QEMU skips RDONLY and NOACCESS extents (vmdk_parse_extents): no rule.
     let img = t.s("flat.vmdk");
@@ -392,7 +414,9 @@ fn descriptor_vmdk_extents_are_read_only() {
     )
     .unwrap();
     let o = dry_create(&domain(&vmdk_disk(&img), ""), &[]);
-    assert_rules(&o, &want(&[&[rw(&img)], &ro(&victim)]));
+    assert_rules(&o, &[rw(&img)]);
+    let o = dry_create(&domain(&vmdk_disk_ro(&img), ""), &[]);
+    assert_rules(&o, &want(&[&ro(&img), &ro(&victim)]));
 }
 
 #[test]

@@ -199,7 +199,7 @@ fn vmdk_with_backing_and_flat_extents() {
 }
 
 #[test]
-fn qcow2_external_data_file_named_by_the_header_is_read_only() {
+fn qcow2_external_data_file_named_by_the_header_is_read_only_for_a_read_only_disk() {
     let t = Tree::new();
     let img = t.path("img/with-data.qcow2");
     std::fs::create_dir_all(img.parent().unwrap()).unwrap();
@@ -219,13 +219,13 @@ fn qcow2_external_data_file_named_by_the_header_is_read_only() {
         &disk(&t.s("img/with-data.qcow2"), "vda", qcow2_driver()),
         "",
     ));
-    // Issue 9, class 1: a writable grant never comes from image bytes; the XML's
-    // <dataStore> is the way to a writable data file (tests/hostile_images.rs).
-    let mut want = vec![format!("\"{}\" rwk,", t.s("img/with-data.qcow2"))];
-    want.extend(ro(&t.s("data/raw.data")));
+    // Issue 9, class 1 and issue 20, item 3: no grant comes from image bytes for a writable
+    // disk; the XML's <dataStore> is the way to a writable data file
+    // (tests/hostile_images.rs).
+    let want = [format!("\"{}\" rwk,", t.s("img/with-data.qcow2"))];
     let want: Vec<&str> = want.iter().map(String::as_str).collect();
     assert_lines(&device_rules(&o), &want);
-    assert!(stdout(&o).contains("# disk vda data file"));
+    assert!(!stdout(&o).contains("# disk vda data file"));
     assert!(stderr(&o).contains("<dataStore>"), "{}", stderr(&o));
     // Read-only disk: the data file is read-only too.
     let o = dry(&domain(
@@ -281,8 +281,13 @@ fn data_file_reaching_a_restricted_path_is_refused() {
     // The external-data-file incompatible bit, without which QEMU ignores the extension.
     bytes[79] |= 4;
     std::fs::write(t.path("evil.qcow2"), &bytes).unwrap();
+    // (A read-only disk: a writable one's header-named data file gets no rule at all.)
     let err = refused(&domain(
-        &disk(&t.s("evil.qcow2"), "vda", qcow2_driver()),
+        &disk(
+            &t.s("evil.qcow2"),
+            "vda",
+            &format!("{}      <readonly/>\n", qcow2_driver()),
+        ),
         "",
     ));
     assert!(

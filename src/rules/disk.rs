@@ -125,8 +125,8 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
             let chain = r.image_chain(&start, b.diag)?;
             // Issue 9, class 1: no writable grant ever comes from image bytes (OpenStack
             // CVE-2022-47951, CVE-2024-32498). A companion the header names (the resolver
-            // reports only those QEMU opens) is read-only like a backing file, whatever
-            // the disk's permissions.
+            // reports only those QEMU opens) of a read-only disk is read-only like a
+            // backing file; of a writable disk it gets no rule.
             for c in chain.top_companions {
                 if c.kind == CompanionKind::DataFile && declared_data {
                     // libvirt passes the <dataStore> file as QEMU's data-file option:
@@ -134,18 +134,23 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
                     continue;
                 }
                 let co = origin.with(c.kind.what());
-                b.add_backing(c.path.clone(), &co)
-                    .map_err(|e| name_parent(e, &c.raw))?;
+                // Issue 20, item 3: QEMU opens a writable disk's data file or extent
+                // read-write, so a read-only grant cannot make the disk work, and it would
+                // only give the image's uploader read access to the file it names (another
+                // VM's image). No rule: the admin declares it.
                 if !disk.readonly {
                     let advice = match c.kind {
                         CompanionKind::DataFile => "declare it with <dataStore> in the disk's <source>",
                         CompanionKind::Extent => "add a rule for it to the VM's own profile or convert the image (README: VMDK descriptors)",
                     };
                     b.warn(&co, format!(
-                        "{co}: {} is named by the image, not by the XML, so it is read-only (a writable grant never comes from image bytes) and QEMU cannot write it; {advice}",
+                        "{co}: {} is named by the image, not by the XML, so it gets no rule (QEMU opens it read-write with the disk, and a grant never comes from image bytes for a writable disk); {advice}",
                         crate::error::quote_path(c.path.as_path())
                     ));
+                    continue;
                 }
+                b.add_backing(c.path.clone(), &co)
+                    .map_err(|e| name_parent(e, &c.raw))?;
             }
             found_layers(b, origin, 0, chain.layers)?;
         }
