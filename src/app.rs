@@ -288,38 +288,29 @@ fn files_content(req: &Request, set: &RuleSet, existing: Option<&str>) -> Result
         .extra_kept
         .as_ref()
         .filter(|e| !crate::ledger::entries(existing).contains(e));
+    // Granted already, and either not kept or kept by the domain's own rules (the next -r
+    // grants it again): nothing to write.
+    let by_domain = || -> Result<bool> {
+        let domain = render::files(&set.rules, &[], false)?;
+        Ok(set.extra.iter().all(|r| render::covers(&domain, r)))
+    };
+    if covered && (entry.is_none() || by_domain()?) {
+        return Ok((existing.to_string(), false));
+    }
     let mut text = existing.to_string();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    match (covered, entry) {
-        (true, None) => Ok((existing.to_string(), false)),
-        (true, Some(e)) => {
-            // Granted already. If the domain's own rules grant it, the next -r grants it
-            // again: nothing to record. Else only the ledger line and the rule are added,
-            // and the policy is unchanged.
-            let domain = render::files(&set.rules, &[], false)?;
-            if set.extra.iter().all(|r| render::covers(&domain, r)) {
-                return Ok((existing.to_string(), false));
-            }
-            text.push_str(&render::kept(&[Kept {
-                entry: e.clone(),
-                rules: set.extra.clone(),
-            }])?);
-            Ok((text, false))
-        }
-        (false, Some(e)) => {
-            text.push_str(&render::kept(&[Kept {
-                entry: e.clone(),
-                rules: set.extra.clone(),
-            }])?);
-            Ok((text, true))
-        }
-        (false, None) => {
-            text.push_str(&render::files(&set.extra, &[], false)?);
-            Ok((text, true))
-        }
-    }
+    text.push_str(&match entry {
+        Some(e) => render::kept(&[Kept {
+            entry: e.clone(),
+            rules: set.extra.clone(),
+        }])?,
+        None => render::files(&set.extra, &[], false)?,
+    });
+    // A kept grant the rules already cover adds only its ledger line: the policy is the
+    // one loaded.
+    Ok((text, !covered))
 }
 
 /// The site configuration; a missing file means [`Config::default`]. Like templates, it

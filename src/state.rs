@@ -385,11 +385,7 @@ impl Owner {
                 ));
             }
         }
-        let Some(shared) = SHARED
-            .iter()
-            .filter(|s| path.starts_with(s.dir))
-            .max_by_key(|s| s.dir.len())
-        else {
+        let Some(shared) = deepest_shared(path) else {
             return Ok(());
         };
         let entry = match path.strip_prefix(shared.dir).ok().map(Path::components) {
@@ -430,31 +426,21 @@ impl Owner {
         ))
     }
 
-    /// The shared directory `path` (canonical) is in when it is this domain's own entry (or lies in one) in a
-    /// shared directory whose entries live as long as the running VM: its memory-backing
-    /// or hugepage directory, its D-Bus, passt or swtpm sockets, its private and channel
-    /// directories. `None` for anything else, including the domain's own files that outlive
-    /// a job but not the VM's need (a managed save image, a dump). The runtime-grant ledger
-    /// keeps an `-F` grant across a plain `-r` only for these (`rules/runtime.rs`).
+    /// The shared directory `path` (canonical) is in, when it is this domain's own entry
+    /// (or lies in one) in a directory whose entries live as long as the running VM: its
+    /// memory-backing or hugepage directory, its D-Bus, passt or swtpm sockets, its private
+    /// and channel directories. `None` for anything else, including the domain's own files
+    /// that outlive a job but not the VM's need (a managed save image, a dump). The
+    /// runtime-grant ledger keeps an `-F` grant across a plain `-r` only for these
+    /// (`rules/runtime.rs`).
     pub fn lives_with_vm(&self, path: &Path) -> Option<&'static str> {
         // A domain without an id is not running: nothing of it lives with a VM.
         self.id?;
-        let shared = SHARED
-            .iter()
-            .filter(|s| path.starts_with(s.dir) && path != Path::new(s.dir))
-            .max_by_key(|s| s.dir.len())?;
-        if !VM_LIFETIME.contains(&shared.dir) {
-            return None;
-        }
-        let entry = match path.strip_prefix(shared.dir).ok()?.components().next()? {
-            Component::Normal(e) => e.to_str()?.to_string(),
-            _ => return None,
-        };
-        let own = shared
-            .forms
-            .iter()
-            .any(|f| !matches!(f, Form::Daemon(_)) && self.read(*f, &entry) == Reading::Own);
-        (own && self.check(path, Scope::File).is_ok()).then_some(shared.dir)
+        let shared = deepest_shared(path)?;
+        // `check` accepts an entry of a shared directory only when it reads as this
+        // domain's own, and refuses the directory itself.
+        (VM_LIFETIME.contains(&shared.dir) && self.check(path, Scope::File).is_ok())
+            .then_some(shared.dir)
     }
 
     /// "this domain's entries there: X, Y", for messages.
@@ -481,6 +467,14 @@ impl Owner {
             format!("this domain's entries there: {}", own.join(", "))
         }
     }
+}
+
+/// The deepest shared directory `path` is in (or is): a path is judged by it.
+fn deepest_shared(path: &Path) -> Option<&'static Shared> {
+    SHARED
+        .iter()
+        .filter(|s| path.starts_with(s.dir))
+        .max_by_key(|s| s.dir.len())
 }
 
 /// Splits `<id>-<rest>` at the first `-` after the (optionally negative) leading digits.
