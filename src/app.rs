@@ -99,6 +99,7 @@ fn generate(
             ))
         })?,
         backing_deny_write: config.backing_deny_write,
+        memory_backing_dir: config.memory_backing_dir.clone(),
     };
     // Pushes its warnings also when it fails: those before the failing element are kept.
     let mut set = rules::build_with(&domain, req.extra.as_ref(), &options, &mut resolver, diag)?;

@@ -129,8 +129,9 @@ pub struct Cli {
     /// and block-pull fail; the default "no" leaves it out, as libvirt 12.1 does.
     /// files_include = required|if-exists: "if-exists" makes new profiles include their
     /// .files with `#include if exists` (newer libvirt). bridge_helper = PATH and pool_dir =
-    /// DIR: defaults for --bridge-helper and --pool-dir. The file must not be writable by
-    /// group or others.
+    /// DIR: defaults for --bridge-helper and --pool-dir. memory_backing_dir = DIR: qemu.conf's
+    /// setting, where it is not libvirt's default; the domain's entry there may be granted
+    /// as a runtime directory. The file must not be writable by group or others.
     #[arg(long = "config", value_name = "FILE", default_value = crate::config::DEFAULT_CONFIG)]
     pub config: PathBuf,
 

@@ -21,6 +21,12 @@
 //!
 //! bridge_helper = /usr/lib/qemu/qemu-bridge-helper
 //! pool_dir = /etc/libvirt/storage
+//!
+//! # qemu.conf's memory_backing_dir, only where it is not libvirt's default
+//! # /var/lib/libvirt/qemu/ram: libvirtd grants the running domain's <id>-<short> entry
+//! # there with everything below it, the only subtree it asks for outside libvirt's own
+//! # directories and hugetlbfs mounts (every other -F DIR/{,**} is refused).
+//! memory_backing_dir = /srv/membacking
 //! ```
 //!
 //! Unknown keys and bad values are errors naming the file and line: a typo must not
@@ -53,6 +59,10 @@ pub struct Config {
     pub bridge_helper: Option<String>,
     /// The storage pool definitions directory, if set here.
     pub pool_dir: Option<PathBuf>,
+    /// qemu.conf's `memory_backing_dir`, where the admin moved it from libvirt's default:
+    /// the domain's `<id>-<short>` entry there may then be granted as a runtime directory
+    /// (`-F DIR/{,**}`).
+    pub memory_backing_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -62,6 +72,7 @@ impl Default for Config {
             files_include: FilesInclude::Required,
             bridge_helper: None,
             pool_dir: None,
+            memory_backing_dir: None,
         }
     }
 }
@@ -107,14 +118,14 @@ impl Config {
                         }
                     }
                 }
-                "bridge_helper" | "pool_dir" => {
+                "bridge_helper" | "pool_dir" | "memory_backing_dir" => {
                     if !Path::new(value).is_absolute() {
                         return Err(bad(format!("{key} must be an absolute path")));
                     }
-                    if key == "bridge_helper" {
-                        c.bridge_helper = Some(value.to_string());
-                    } else {
-                        c.pool_dir = Some(PathBuf::from(value));
+                    match key {
+                        "bridge_helper" => c.bridge_helper = Some(value.to_string()),
+                        "pool_dir" => c.pool_dir = Some(PathBuf::from(value)),
+                        _ => c.memory_backing_dir = Some(PathBuf::from(value)),
                     }
                 }
                 other => return Err(bad(format!("unknown setting {other:?}"))),

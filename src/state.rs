@@ -436,6 +436,13 @@ impl Owner {
     pub fn lives_with_vm(&self, path: &Path) -> Option<&'static str> {
         // A domain without an id is not running: nothing of it lives with a VM.
         self.id?;
+        self.runtime_entry(path)
+    }
+
+    /// The shared directory whose entry `path` is, or is inside, when that entry is this
+    /// domain's and lives as long as its QEMU ([`VM_LIFETIME`]); without the domain's id,
+    /// judged by its whole name as [`Owner::check`] judges it.
+    pub fn runtime_entry(&self, path: &Path) -> Option<&'static str> {
         let shared = deepest_shared(path)?;
         // `check` accepts an entry of a shared directory only when it reads as this
         // domain's own, and refuses the directory itself.

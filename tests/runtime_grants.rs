@@ -264,17 +264,12 @@ fn restricted_foreign_and_planted_paths_are_never_kept() {
     assert_eq!(e.files(), before);
 
     // Another domain's directory on a hugetlbfs mount outside the shared table's
-    // /dev/hugepages: the -F is granted as libvirtd asks, but not kept (not this domain's
-    // <id>-<name>), and the next -r drops it.
+    // /dev/hugepages: not this domain's <id>-<name>, so not one of its runtime
+    // directories, and a subtree is granted for nothing else (issue 20, item 4).
     let other_arg = format!("{}/{{,**}}", other.display());
-    e.ok(&["-r", "-F", &other_arg], &x);
-    assert!(
-        e.grants(&other_arg) && e.ledger().is_empty(),
-        "{}",
-        e.files()
-    );
-    e.ok(&["-r"], &x);
-    assert!(!e.grants(&other_arg), "{}", e.files());
+    let o = e.run_with(&e.parser.script, &["-r", "-F", &other_arg], &x);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(e.files(), before);
 
     // Planted ledger lines (as if written by someone else): each judged anew on -r. The
     // own directory reached through a symbolic link resolves elsewhere; /etc/shadow and
@@ -342,4 +337,83 @@ fn a_crash_mid_write_loses_no_entry() {
     );
     // Every profile that was loaded compiled for real (the recording parser).
     e.policy.compile(&e.policy.profile());
+}
+
+/// Issue 20, item 4: `-F DIR/{,**}` grants a directory with everything below it only when
+/// DIR is one of this running domain's runtime directories (its private and channel
+/// directories, memory backing, hugepages, a configured `memory_backing_dir`); and a
+/// trailing `{,**}` is a subtree only when no file of that literal name exists.
+#[test]
+fn subtrees_only_for_the_domains_own_runtime_directories() {
+    let e = Env::new();
+    let x = xml(&[], false);
+    e.ok(&["-c"], &x);
+    let before = e.files();
+
+    // A volume named `{,**}` in a shared pool (`virsh vol-create-as shared '{,**}'`, then
+    // attached): the argument is that file, escaped, never the pool with everything below.
+    let pool = e.tree.dir("srv/vm/shared");
+    e.tree.file("srv/vm/shared/other.img", b"another VM's disk");
+    let vol = e.tree.file("srv/vm/shared/{,**}", b"a volume");
+    let arg = format!("{}/{{,**}}", pool.display());
+    e.ok(&["-r", "-F", &arg], &x);
+    let want = format!("{}/\\{{\\,\\*\\*\\}}", pool.display());
+    assert!(e.grants(&want), "want {want:?} in:\n{}", e.files());
+    assert!(!e.grants(&arg), "{}", e.files());
+    e.policy.compile(&e.policy.profile());
+    fs::remove_file(&vol).unwrap();
+    e.ok(&["-r"], &x);
+    assert_eq!(e.files(), before);
+
+    // Without that file, the same argument names the pool with everything below it, which
+    // is no runtime directory of the domain: refused (exit 3), one line naming the path,
+    // nothing written. So is every host USB device, and a deep directory of the admin's.
+    let usb = e.tree.dir("dev/bus/usb");
+    for dir in [&pool, &usb, &e.tree.dir("a/b/c/d")] {
+        let arg = format!("{}/{{,**}}", dir.display());
+        let o = e.run_with(&e.parser.script, &["-r", "-F", &arg], &x);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{arg}: {err}");
+        assert!(
+            err.contains(&format!("'{}'", dir.display()))
+                && err.contains("not one of this domain's runtime directories"),
+            "{err}"
+        );
+        assert_eq!(e.files(), before, "{arg}");
+    }
+    assert_eq!(
+        e.compiles(),
+        3,
+        "only the -c, the volume's -F and its -r compiled"
+    );
+
+    // memory_backing_dir = DIR in the configuration (qemu.conf's setting moved): the
+    // domain's own <id>-<name> entry there is its runtime directory, another's is not.
+    let backing = e.tree.dir("membacking");
+    let own = e.tree.dir(&format!("membacking/{ID}-{NAME}"));
+    let other = e.tree.dir("membacking/8-other");
+    let conf = e.tree.file(
+        "helper.conf",
+        format!("memory_backing_dir = {}\n", backing.display()).as_bytes(),
+    );
+    fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let conf = conf.display().to_string();
+    let own_arg = format!("{}/{{,**}}", own.display());
+    let other_arg = format!("{}/{{,**}}", other.display());
+    let o = e.run_with(&e.parser.script, &["-r", "-F", &own_arg], &x);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "without the setting: {}",
+        stderr(&o)
+    );
+    e.ok(&["-r", "-F", &own_arg, "--config", &conf], &x);
+    assert!(e.grants(&own_arg), "{}", e.files());
+    assert_eq!(e.ledger(), vec![format!("subtree {}", own.display())]);
+    let o = e.run_with(
+        &e.parser.script,
+        &["-r", "-F", &other_arg, "--config", &conf],
+        &x,
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 }

@@ -3,10 +3,12 @@
 
 use super::builder::Builder;
 use super::runtime;
+use super::Perms;
 use crate::error::{Error, Result};
 use crate::ledger::Entry;
 use crate::origin::Origin;
 use crate::parse::Domain;
+use crate::policy::Scope;
 use crate::resolve::Resolve;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +53,15 @@ impl ExtraFile {
             flag,
         })
     }
+
+    /// The argument as given: the path with its `/{,**}` suffix, if it had one.
+    pub fn literal(&self) -> PathBuf {
+        if !self.subtree {
+            return self.path.clone();
+        }
+        let dir = self.path.to_string_lossy();
+        PathBuf::from(format!("{}{SUBTREE_SUFFIX}", dir.trim_end_matches('/')))
+    }
 }
 
 /// `rwk` on the file, or on `DIR/{,**}` for a subtree (checked as a runtime subtree: it
@@ -64,11 +75,47 @@ pub(super) fn rules(
     r: &mut dyn Resolve,
 ) -> Result<Option<Entry>> {
     let origin = Origin::new("argument", e.flag);
+    // libvirtd passes a hot-plugged disk's path verbatim, and a volume may be named
+    // `{,**}` (`virsh vol-create-as pool '{,**}'`): where a file of the argument's literal
+    // name exists, the argument is that file, never the directory above it with
+    // everything below (issue 20, item 4; docs/weak-spots.md#w13).
+    let literal;
+    let e = if e.subtree && r.existing(&e.literal()).is_some() {
+        literal = ExtraFile {
+            path: e.literal(),
+            subtree: false,
+            flag: e.flag,
+        };
+        &literal
+    } else {
+        e
+    };
     let canon = b.canonical(r, &e.path, &origin)?;
+    // A directory with everything below it only for this domain's own runtime
+    // directories, the only ones libvirtd ever asks for (`AppArmorSetPathLabel` with
+    // `allowSubtree`: docs/runtime-grants.md); anything else, however deep, is refused.
+    // The path checks come first: their reasons (restricted, another domain's state) say
+    // more than this one.
+    if e.subtree {
+        b.checked(&canon, Perms::RWK, Scope::RuntimeSubtree, &origin)?;
+    }
+    if e.subtree && runtime::own_runtime_dir(d, &canon, &b.options, r).is_none() {
+        return Err(Error::Path {
+            path: canon.as_path().to_path_buf(),
+            origin: origin.to_string(),
+            why: format!(
+                "not one of this domain's runtime directories: DIR{SUBTREE_SUFFIX} (a directory \
+                 with everything below it) is granted only for the domain's private, channel, \
+                 memory-backing and hugepage directories"
+            ),
+        });
+    }
     // Judged by what the path is now: it must exist (libvirtd creates what it grants
     // before the -F), as the ledger's -r will judge it again.
     let kept = match r.existing(canon.as_path()) {
-        Some((now, kind)) if now == canon => runtime::lifetime(d, &canon, e.subtree, kind, r),
+        Some((now, kind)) if now == canon => {
+            runtime::lifetime(d, &canon, e.subtree, kind, &b.options, r)
+        }
         _ => None,
     };
     let origin = kept.as_deref().map_or(origin, runtime::origin);

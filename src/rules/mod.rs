@@ -22,6 +22,7 @@ use crate::origin::Origin;
 use crate::parse::Domain;
 use crate::policy::Grant;
 use crate::resolve::Resolve;
+use std::path::PathBuf;
 
 mod base;
 pub mod builder;
@@ -200,6 +201,10 @@ pub struct Options {
     /// Read-only disks and backing layers also get `deny ... w` (libvirt 9.0). Off by
     /// default, as in libvirt 12.1 ([`crate::config`]).
     pub backing_deny_write: bool,
+    /// qemu.conf's `memory_backing_dir`, where it is not libvirt's default
+    /// (`/var/lib/libvirt/qemu/ram`): its `<id>-<short>` entry is a runtime directory of the
+    /// domain ([`crate::config`]).
+    pub memory_backing_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -207,6 +212,7 @@ impl Default for Options {
         Options {
             bridge_helper: AaPattern::fixed(DEFAULT_BRIDGE_HELPER),
             backing_deny_write: false,
+            memory_backing_dir: None,
         }
     }
 }

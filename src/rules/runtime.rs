@@ -23,7 +23,7 @@
 //! (granted from the XML while the device is plugged).
 
 use super::builder::Builder;
-use super::{Kept, Perms};
+use super::{Kept, Options, Perms};
 use crate::error::Result;
 use crate::escape::Glob;
 use crate::ledger::Entry;
@@ -43,21 +43,21 @@ pub(super) fn lifetime(
     path: &CanonicalPath,
     subtree: bool,
     kind: NodeKind,
+    options: &Options,
     r: &mut dyn Resolve,
 ) -> Option<String> {
-    let p = path.as_path();
-    let owner = Owner::of(d);
-    if subtree && kind != NodeKind::Directory {
-        return None;
+    if subtree {
+        // A domain without an id is not running: nothing of it lives with a VM.
+        return (kind == NodeKind::Directory && d.id.is_some())
+            .then(|| own_runtime_dir(d, path, options, r))
+            .flatten();
     }
+    let p = path.as_path();
     // (Origins are shown without apostrophes or parentheses: see `Origin`'s Display.)
-    if let Some(dir) = owner.lives_with_vm(p) {
+    if let Some(dir) = Owner::of(d).lives_with_vm(p) {
         return Some(format!("its entry in {dir}"));
     }
-    if subtree && d.id.is_some() && hugetlbfs_dir(&owner, p) && r.on_hugetlbfs(p) {
-        return Some("hugepage backing on a hugetlbfs mount".into());
-    }
-    if subtree || kind != NodeKind::Special {
+    if kind != NodeKind::Special {
         return None;
     }
     let taps = || {
@@ -79,6 +79,40 @@ pub(super) fn lifetime(
         let dev = i.target_dev.as_deref().filter(|_| i.direct)?;
         (r.net_ifindex(dev) == Some(index)).then(|| format!("macvtap {dev} of {}", i.origin))
     })
+}
+
+/// Why `path` (canonical) is one of this running domain's own runtime directories, the only
+/// paths libvirtd grants with everything below them (`AppArmorSetPathLabel` with
+/// `allowSubtree`, 9.0 to 12.x: `qemuProcessMakeDir` for the private and channel
+/// directories, `qemuProcessBuildDestroyMemoryPathsImpl` for memory backing and hugepages,
+/// and two files inside the private directory, the pr-helper socket and a `.base64`
+/// secret); `None` for anything else, which an `-f`/`-F` `DIR/{,**}` may not name
+/// (issue 20, item 4: a hot-plugged volume named `{,**}` made its whole pool a subtree):
+/// - this domain's own entry in a directory whose entries live with the VM, or a path
+///   inside it ([`Owner::runtime_entry`]);
+/// - `<mount>/libvirt/qemu/<id>-<short>` on a hugetlbfs mount (any `hugetlbfs_mount`);
+/// - `<memory_backing_dir>/<id>-<short>` for a `memory_backing_dir` set in the
+///   configuration (qemu.conf's setting of the same name).
+pub(super) fn own_runtime_dir(
+    d: &Domain,
+    path: &CanonicalPath,
+    options: &Options,
+    r: &mut dyn Resolve,
+) -> Option<String> {
+    let p = path.as_path();
+    let owner = Owner::of(d);
+    if let Some(dir) = owner.runtime_entry(p) {
+        return Some(format!("its entry in {dir}"));
+    }
+    // The others are named by the id: without one, the domain has none of them.
+    d.id?;
+    if hugetlbfs_dir(&owner, p) && r.on_hugetlbfs(p) {
+        return Some("hugepage backing on a hugetlbfs mount".into());
+    }
+    let (backing, _) = r.existing(options.memory_backing_dir.as_deref()?)?;
+    (p.parent() == Some(backing.as_path())
+        && p.file_name().and_then(|n| n.to_str()) == Some(owner.short_name().as_str()))
+    .then(|| "its memory backing in memory_backing_dir".into())
 }
 
 /// `<mount>/libvirt/qemu/<id>-<short>`: the layout of libvirt's hugepage directories.
@@ -140,7 +174,7 @@ pub(super) fn readmit(
             );
             continue;
         }
-        let Some(what) = lifetime(d, &canon, e.subtree, kind, r) else {
+        let Some(what) = lifetime(d, &canon, e.subtree, kind, &b.options, r) else {
             b.warn(
                 &note,
                 format!("runtime grant {shown} dropped: it is no longer the running VM's"),
@@ -246,7 +280,14 @@ mod tests {
         "<interface type='direct'><source dev='eth0' mode='bridge'/><target dev='macvtap0'/></interface>";
 
     fn life(d: &Domain, path: &str, subtree: bool, kind: NodeKind) -> Option<String> {
-        lifetime(d, &canon(path), subtree, kind, &mut Fake::default())
+        lifetime(
+            d,
+            &canon(path),
+            subtree,
+            kind,
+            &Options::default(),
+            &mut Fake::default(),
+        )
     }
 
     #[test]

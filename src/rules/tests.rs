@@ -469,9 +469,13 @@ fn warnings_across_element_families_follow_the_document() {
 
 #[test]
 fn extra_files_and_subtrees() {
-    let xml = "<domain type='lxc'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>exe</type></os></domain>";
+    let xml = "<domain type='lxc' id='1'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>exe</type></os></domain>";
     let d = parse_domain(xml).unwrap();
-    let x = ExtraFile::parse(Path::new("/run/libvirt/qemu/channel/1-v/{,**}"), "-F").unwrap();
+    let x = ExtraFile::parse(
+        Path::new("/var/lib/libvirt/qemu/channel/target/domain-1-v/{,**}"),
+        "-F",
+    )
+    .unwrap();
     let set = build(
         &d,
         Some(&x),
@@ -482,7 +486,7 @@ fn extra_files_and_subtrees() {
     assert!(set.rules.is_empty(), "lxc gets no base rules");
     assert_eq!(
         set.extra[0].pattern.as_str(),
-        "/run/libvirt/qemu/channel/1-v/{,**}"
+        "/var/lib/libvirt/qemu/channel/target/domain-1-v/{,**}"
     );
     assert_eq!(set.extra[0].perms, Perms::RWK);
     let x = ExtraFile::parse(Path::new("/run/hugepages/kvm/**"), "-F").unwrap();
@@ -495,7 +499,25 @@ fn extra_files_and_subtrees() {
     .unwrap();
     assert_eq!(set.extra[0].pattern.as_str(), "/run/hugepages/kvm/\\*\\*");
     assert!(ExtraFile::parse(Path::new("rel/x"), "-F").is_err());
+    // A subtree only for the domain's own runtime directories: not another domain's, not
+    // the shared directory, not `/`.
+    for other in [
+        "/var/lib/libvirt/qemu/channel/target/domain-2-v",
+        "/var/lib/libvirt/qemu/channel/target",
+        "/run/libvirt/qemu/channel/1-v",
+        "/srv/a/b",
+    ] {
+        let x = ExtraFile::parse(Path::new(&format!("{other}/{{,**}}")), "-F").unwrap();
+        let e = build(
+            &d,
+            Some(&x),
+            &mut Fake::default(),
+            &mut Diagnostics::default(),
+        );
+        assert!(e.is_err(), "{other}");
+    }
     let root = ExtraFile::parse(Path::new("/{,**}"), "-F").unwrap();
+    assert_eq!(root.literal(), Path::new("/{,**}"));
     assert!(build(
         &d,
         Some(&root),
