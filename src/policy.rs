@@ -8,8 +8,9 @@
 //!
 //! - never: `/`, the trees of [`RESTRICTED`] (the host's programs, configuration, kernel
 //!   interfaces and root's home, host-control and input-injection devices, the control
-//!   sockets of host daemons and of users' sessions), and libvirt's own
-//!   `/run/libvirt/*-sock`;
+//!   sockets of host daemons and of users' sessions, libvirt's own daemons' sockets and
+//!   state in `/run/libvirt`, and the host state under `/var` and `/run` that root
+//!   programs act on);
 //! - read-only allowed: `/boot`, the kernel and initrd links, and the firmware directories
 //!   (`/usr/share/OVMF`, `/usr/share/qemu`, `/usr/share/seabios`, ...: libvirt's list plus
 //!   those newer releases added, since a refused firmware stops the VM,
@@ -17,7 +18,7 @@
 //! - allowed read-write inside restricted trees, for a host device's own rules only
 //!   ([`Scope::HostDevice`]): PCI device nodes `/sys/devices/pci*`, vhost targets
 //!   `/sys/kernel/config/target/vhost`; for any rule: `/etc/libvirt-sandbox/services`
-//!   (libvirt's override list, by component);
+//!   (libvirt's override list, by component) and the domains' `/run/libvirt/qemu`;
 //! - a directory granted with everything below it must contain none of the above, must not
 //!   contain a directory that holds every domain's files (`/var/lib/libvirt/images`,
 //!   `/run/libvirt/qemu`, ...), and must be at least [`MIN_SUBTREE_DEPTH`] levels deep.
@@ -43,7 +44,13 @@
 //!    `/run/user/<uid>/` the session's manager (`systemd`), bus (`bus`, `dbus-1`),
 //!    key agents (`gnupg`, `keyring`, `gcr`, `openssh_agent`), accessibility bus (`at-spi`,
 //!    which can synthesize input), display (`wayland-*`), PipeWire's manager socket and
-//!    container sockets.
+//!    container sockets;
+//! 6. host state under `/var` and `/run` that root programs act on or that belongs to
+//!    someone else: packages' state (`/var/lib/dpkg/info/*.postinst` runs as root at the
+//!    next upgrade), backups, caches with secrets, spools, mail, systemd's state and
+//!    credentials, libvirt's networks (`/var/lib/libvirt/dnsmasq`), other daemons'
+//!    databases, login records and the host's logs, configuration read from `/run`
+//!    (`udev/rules.d`, `modprobe.d`, `tmpfiles.d`), pid files.
 //!
 //! What a domain element legitimately names stays allowed even where it is powerful, because
 //! refusing it would stop the VMs that use it: evdev input passthrough
@@ -52,13 +59,14 @@
 //! SCSI generic (`/dev/sg*`), TPM passthrough (`/dev/tpm*`), VFIO (`/dev/vfio/*`), vhost
 //! (`/dev/vhost-*`), `/dev/net/tun`, render nodes (`/dev/dri/*`), hugepages and shared
 //! memory (`/dev/hugepages`, `/dev/shm`), USB (`/dev/bus/usb`), an SDL display's xauth
-//! file, and the audio servers' sockets (`/run/user/<uid>/pulse`, `pipewire-0`). The audit
-//! of a Debian 12 libvirt host's `/dev`, `/run`, `/sys` and `/var/lib/libvirt` against this
-//! rule is `docs/restricted-paths.md`.
+//! file, the audio servers' sockets (`/run/user/<uid>/pulse`, `pipewire-0`), and vhost-user
+//! sockets (Open vSwitch's `vhu*` ports). The audit of a Debian 12 libvirt host's `/dev`,
+//! `/run`, `/sys` and `/var` against this rule is `docs/restricted-paths.md`.
 //!
 //! An entry is a path whose components are literal, except that a component may end in
 //! `*` (any rest: `vcs*` is `vcs`, `vcsa1`...) or `#` (one or more digits: `tty#` is `tty1`
-//! but not `ttyS0` or `tty`); a component that is `#` alone is a number (a uid).
+//! but not `ttyS0` or `tty`), or start with `*` (any beginning: `*.pid`); a component that
+//! is `#` alone is a number (a uid), `*` alone is any name.
 
 use crate::path::CanonicalPath;
 use std::path::{Component, Path};
@@ -132,8 +140,6 @@ const RESTRICTED: &[&str] = &[
     "/run/podman",
     "/run/snapd.socket",
     "/run/snapd-snap.socket",
-    "/var/lib/lxd/unix.socket",
-    "/var/lib/incus/unix.socket",
     "/run/user/#/systemd",
     "/run/user/#/bus",
     "/run/user/#/dbus-1",
@@ -147,6 +153,150 @@ const RESTRICTED: &[&str] = &[
     "/run/user/#/podman",
     "/run/user/#/docker.sock",
     "/run/user/#/gvfsd",
+    // Other daemons' control sockets in /run (issue 20, item 1): libvirt's own daemons and
+    // their state (everything under /run/libvirt but the domains' `qemu/`, an exception
+    // below), Open vSwitch's database and bridge management sockets (rewire the host's
+    // switch; its vhost-user ports stay allowed), LVM, time, network and Wi-Fi control,
+    // databases. libvirt's DAC driver hands a client-mode unix chardev's socket to the
+    // QEMU user, so the profile is the only barrier.
+    "/run/libvirt",
+    "/run/openvswitch/db.sock",
+    "/run/openvswitch/*.ctl",
+    "/run/openvswitch/*.mgmt",
+    "/run/openvswitch/*.snoop",
+    "/run/lvm",
+    "/run/multipathd",
+    "/run/cryptsetup",
+    "/run/mdadm",
+    "/run/chrony",
+    "/run/NetworkManager",
+    "/run/wpa_supplicant",
+    "/run/avahi-daemon",
+    "/run/cups",
+    "/run/nscd",
+    "/run/acpid.socket",
+    "/run/uuidd",
+    "/run/postgresql",
+    "/run/mysqld",
+    "/run/redis",
+    "/run/qemu",
+    // 6. Host state under /run and /var that root programs act on (issue 20, item 1):
+    // configuration systemd, udev, the module loader and tmpfiles read from /run, the
+    // shutdown program, credentials, login records, pid files (an init script kills the
+    // pid it reads), lock files.
+    "/run/credentials",
+    "/run/udev",
+    "/run/tmpfiles.d",
+    "/run/modprobe.d",
+    "/run/sysctl.d",
+    "/run/binfmt.d",
+    "/run/initramfs",
+    "/run/nologin",
+    "/run/utmp",
+    "/run/motd*",
+    "/run/sendsigs.omit.d",
+    "/run/mount",
+    "/run/lock",
+    "/run/sshd",
+    "/run/*.pid",
+    "/run/*/*.pid",
+    // Packages' state (dpkg runs maintainer scripts from /var/lib/dpkg/info as root at
+    // the next upgrade), backups (Debian <= 11 kept /etc/shadow's copy in /var/backups),
+    // caches (debconf's passwords, apt's packages, ldconfig's cache, libvirt's QEMU
+    // capabilities), spools (cron and at jobs run as their owner), mail, the journal and
+    // the host's logs (read: leak; write: forge).
+    "/var/backups",
+    "/var/cache",
+    "/var/spool",
+    "/var/mail",
+    "/var/lib/dpkg",
+    "/var/lib/apt",
+    "/var/lib/aptitude",
+    "/var/lib/ucf",
+    "/var/lib/PackageKit",
+    "/var/lib/snapd",
+    "/var/lib/flatpak",
+    "/var/lib/fwupd",
+    "/var/lib/dkms",
+    "/var/lib/shim-signed",
+    "/var/lib/ca-certificates*",
+    // systemd's state (credential.secret encrypts every service credential), its portable
+    // services, system extensions and DynamicUser services' private state.
+    "/var/lib/systemd",
+    "/var/lib/private",
+    "/var/lib/portables",
+    "/var/lib/extensions",
+    "/var/lib/confexts",
+    "/var/lib/machines",
+    // Authentication, authorization and session state.
+    "/var/lib/polkit-1",
+    "/var/lib/sudo",
+    "/var/lib/pam",
+    "/var/lib/dbus",
+    "/var/lib/AccountsService",
+    "/var/lib/gdm3",
+    "/var/lib/lightdm",
+    "/var/lib/sddm",
+    "/var/lib/sss",
+    "/var/lib/krb5kdc",
+    "/var/lib/samba",
+    "/var/lib/ldap",
+    "/var/lib/bluetooth",
+    "/var/lib/boltd",
+    // Network configuration the host acts on: libvirt's networks (the DHCP hosts file of
+    // every tenant; a dnsmasq `.conf` takes `dhcp-script=`, run as root), Open vSwitch's
+    // database, NetworkManager, DHCP leases.
+    "/var/lib/libvirt/dnsmasq",
+    "/var/lib/libvirt/network",
+    "/var/lib/openvswitch",
+    "/var/lib/NetworkManager",
+    "/var/lib/dhcp",
+    "/var/lib/misc",
+    // libvirt's other daemons' state: disk locks, leases, secrets, containers.
+    "/var/lib/libvirt/lockd",
+    "/var/lib/libvirt/sanlock",
+    "/var/lib/libvirt/secrets",
+    "/var/lib/libvirt/lxc",
+    "/var/lib/swtpm-localca",
+    // Other virtualization and container managers, cluster stores, cloud-init (its
+    // scripts run as root at boot), and databases.
+    "/var/lib/lxd",
+    "/var/lib/incus",
+    "/var/lib/lxc",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/containers",
+    "/var/lib/kubelet",
+    "/var/lib/etcd",
+    "/var/lib/ceph",
+    "/var/lib/cloud",
+    "/var/lib/postgresql",
+    "/var/lib/mysql",
+    "/var/lib/redis",
+    "/var/lib/rabbitmq",
+    // The journal, the audit trail, login records and the host's own logs; libvirt's
+    // logs (`/var/log/libvirt`, where libvirt's documentation puts chardev logs) and any
+    // directory an admin makes stay allowed.
+    "/var/log/journal",
+    "/var/log/audit",
+    "/var/log/private",
+    "/var/log/apt",
+    "/var/log/installer",
+    "/var/log/auth.log*",
+    "/var/log/syslog*",
+    "/var/log/kern.log*",
+    "/var/log/messages*",
+    "/var/log/daemon.log*",
+    "/var/log/user.log*",
+    "/var/log/debug*",
+    "/var/log/mail.*",
+    "/var/log/dpkg.log*",
+    "/var/log/alternatives.log*",
+    "/var/log/cloud-init*",
+    "/var/log/wtmp*",
+    "/var/log/btmp*",
+    "/var/log/lastlog",
+    "/var/log/faillog",
 ];
 
 /// Inside a restricted tree but readable: kernels, initrds and firmware.
@@ -173,8 +323,10 @@ const READ_ONLY_OK: &[&str] = &[
 ];
 
 /// Inside a restricted tree but accessible read-write by any rule: libvirt-sandbox
-/// services (libvirt's override list; shared into sandboxes as filesystems).
-const ALWAYS_OK: &[&str] = &["/etc/libvirt-sandbox/services"];
+/// services (libvirt's override list; shared into sandboxes as filesystems), and the
+/// domains' runtime files in `/run/libvirt/qemu` (whose entries [`crate::state`] gives
+/// each to its own domain) inside the restricted `/run/libvirt`.
+const ALWAYS_OK: &[&str] = &["/etc/libvirt-sandbox/services", "/run/libvirt/qemu"];
 
 /// Inside a restricted tree but accessible read-write by a host device's own rules
 /// ([`Scope::HostDevice`]): PCI device nodes for host device assignment (libvirt's
@@ -204,8 +356,6 @@ const SHARED: &[&str] = &[
     "/var/log/libvirt",
     "/var/log/libvirt/qemu",
     "/var/log/swtpm",
-    "/var/cache/libvirt",
-    "/run/libvirt",
     "/run/libvirt/qemu",
     "/run/libvirt/qemu/channel",
     "/run/libvirt/qemu/swtpm",
@@ -250,9 +400,6 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
     if p == Path::new("/") {
         return Err("the root directory can never be granted".into());
     }
-    if is_daemon_socket(p) {
-        return Err("is a libvirt daemon's control socket (restricted location)".into());
-    }
     if let Some(r) = RESTRICTED.iter().find(|r| is_within(p, r)) {
         let read_only_ok = READ_ONLY_OK.iter().any(|ok| is_within(p, ok));
         let allowed = ALWAYS_OK.iter().any(|ok| is_within(p, ok))
@@ -268,18 +415,20 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
         }
     }
     if matches!(scope, Scope::Share | Scope::RuntimeSubtree) {
-        // A directory together with everything below it must not contain a restricted tree.
-        if let Some(r) = RESTRICTED.iter().find(|r| contains(p, r)) {
-            return Err(format!(
-                "granting everything below it would include {r} (restricted location)"
-            ));
-        }
-        // Nor a directory of every domain's files: a filesystem share of one gives the guest
-        // all of them as surely as a runtime subtree does (libvirt 9.0 let a share of
-        // /var/lib/libvirt through).
+        // A directory together with everything below it must not contain a directory of
+        // every domain's files: a filesystem share of one gives the guest all of them as
+        // surely as a runtime subtree does (libvirt 9.0 let a share of /var/lib/libvirt
+        // through). Checked first: that is the reason to give for /var/lib/libvirt, which
+        // also holds restricted daemon state.
         if let Some(shared) = SHARED.iter().find(|d| contains(p, d)) {
             return Err(format!(
                 "granting everything below it would include {shared}, which holds the files of every domain"
+            ));
+        }
+        // Nor a restricted tree.
+        if let Some(r) = RESTRICTED.iter().find(|r| contains(p, r)) {
+            return Err(format!(
+                "granting everything below it would include {r} (restricted location)"
             ));
         }
     }
@@ -295,31 +444,6 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
         }
     }
     Ok(())
-}
-
-/// libvirt's own daemons listen on `/run/libvirt/<daemon>-sock` (`libvirt-sock`,
-/// `virtqemud-sock`, `virtqemud-admin-sock`, `virtlogd-sock`, ...): a QEMU process that may
-/// connect to one can manage every domain on the host.
-fn is_daemon_socket(p: &Path) -> bool {
-    let mut comps = p.components();
-    let prefix = [
-        Component::RootDir,
-        Component::Normal("run".as_ref()),
-        Component::Normal("libvirt".as_ref()),
-    ];
-    if !prefix
-        .iter()
-        .all(|want| comps.next().as_ref() == Some(want))
-    {
-        return false;
-    }
-    match (comps.next(), comps.next()) {
-        (Some(Component::Normal(name)), None) => {
-            let name = name.to_string_lossy();
-            name.ends_with("-sock") || name.ends_with("-sock-ro")
-        }
-        _ => false,
-    }
 }
 
 /// Whether `p` is the tree of `entry` or below it: `entry`'s components are a prefix of
@@ -352,11 +476,14 @@ fn pair_matches(w: Component<'_>, g: Component<'_>) -> bool {
     }
 }
 
-/// One component of an entry against one of a path: literal, or a literal stem followed
-/// by `*` (anything, also nothing) or `#` (one or more ASCII digits).
+/// One component of an entry against one of a path: literal, a literal stem followed by
+/// `*` (anything, also nothing) or `#` (one or more ASCII digits), or `*` followed by a
+/// literal tail (`*.pid`: anything ending in `.pid`).
 fn component_matches(pattern: &str, name: &str) -> bool {
     if let Some(stem) = pattern.strip_suffix('*') {
         name.starts_with(stem)
+    } else if let Some(tail) = pattern.strip_prefix('*') {
+        name.ends_with(tail)
     } else if let Some(stem) = pattern.strip_suffix('#') {
         name.strip_prefix(stem)
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
@@ -518,6 +645,11 @@ mod tests {
         assert!(component_matches("bus", "bus"));
         assert!(!component_matches("bus", "bus2"));
         assert!(!component_matches("bus", "bu"));
+        assert!(component_matches("*.pid", "x.pid"));
+        assert!(component_matches("*.pid", ".pid"));
+        assert!(!component_matches("*.pid", "x.pidx"));
+        assert!(!component_matches("*.pid", "xpid"));
+        assert!(component_matches("*", "anything"));
     }
 
     #[test]
@@ -623,22 +755,66 @@ mod tests {
     }
 
     #[test]
-    fn daemon_sockets_exactly() {
+    fn libvirt_runtime_state_but_the_domains() {
         for p in [
             "/run/libvirt/virtlogd-sock",
             "/run/libvirt/virtqemud-sock-ro",
+            "/run/libvirt/network/default.xml",
+            "/run/libvirt/hostdevmgr/activePCIHostdevs.xml",
+            "/run/libvirt/sock",
+            "/run/libvirt",
         ] {
             let e = check(&c(p), Grant::Read, Scope::File).unwrap_err();
-            assert!(e.contains("daemon's control socket"), "{p}: {e}");
+            assert_eq!(
+                e, "/run/libvirt is never allowed (restricted location)",
+                "{p}"
+            );
         }
         for p in [
+            "/run/libvirt/qemu",
             "/run/libvirt/qemu/x-sock",
-            "/run/libvirt/sock",
-            "/run/libvirt/x-sock/y",
+            "/run/libvirt/qemu/channel/1-vm/org.qemu.guest_agent.0",
             "/run/x/libvirt/x-sock",
             "/var/run/libvirt/x-sock",
         ] {
-            assert_eq!(check(&c(p), Grant::Read, Scope::File), Ok(()), "{p}");
+            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn host_state_under_var_and_run() {
+        for p in [
+            "/var/lib/dpkg/info/base-files.postinst",
+            "/var/backups/shadow.bak",
+            "/var/cache/debconf/passwords.dat",
+            "/var/lib/systemd/credential.secret",
+            "/var/lib/libvirt/dnsmasq/default.hostsfile",
+            "/run/openvswitch/db.sock",
+            "/run/openvswitch/ovs-vswitchd.1234.ctl",
+            "/run/openvswitch/br0.mgmt",
+            "/run/openvswitch/br0.snoop",
+            "/run/sshd.pid",
+            "/run/libvirt.pid",
+            "/run/chrony/chronyd.pid",
+            "/run/udev/rules.d/99-x.rules",
+            "/var/log/auth.log.1",
+            "/var/log/journal/x/system.journal",
+        ] {
+            assert!(check(&c(p), Grant::Read, Scope::File).is_err(), "{p}");
+        }
+        for p in [
+            "/run/openvswitch/vhu0",
+            "/run/openvswitch/vhost-user1",
+            "/run/vm001-vhost-fs.sock",
+            "/run/x/y/z.pid",
+            "/var/lib/nova/instances/x/disk",
+            "/var/lib/libvirt/images/a.qcow2",
+            "/var/log/libvirt/qemu/vm-serial0.log",
+            "/var/log/vms/serial.log",
+            "/var/tmp/x.img",
+            "/var/lib/dpkgx",
+        ] {
+            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
         }
     }
 

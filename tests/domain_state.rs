@@ -304,7 +304,9 @@ fn daemon_records_and_ambiguous_layouts_are_refused() {
         ("/run/libvirt/qemu/driver.pid", "belongs to another domain's private state or to libvirt's"),
         ("/var/lib/libvirt/qemu/domain-other/monitor.sock", "is in /var/lib/libvirt/qemu, which holds every domain's private directory; this domain's entries there: domain-7-other"),
         ("/var/lib/libvirt/qemu/channel/target/other.org.qemu.guest_agent.0", "is in /var/lib/libvirt/qemu/channel/target"),
-        ("/run/libvirt/network/default.pid", "is in /run/libvirt, which holds the libvirt daemons' sockets and runtime state"),
+        // The libvirt daemons' runtime state: restricted as a whole but for the domains'
+        // qemu/ (issue 20, item 1).
+        ("/run/libvirt/network/default.pid", "/run/libvirt is never allowed (restricted location)"),
         ("/var/log/libvirt/libvirtd.log", "is in /var/log/libvirt"),
         ("/var/lib/libvirt/qemu/nvram/other-bios.fd", "is in /var/lib/libvirt/qemu/nvram, which holds every domain's UEFI variables; this domain's entries there: other_VARS.fd"),
     ] {
@@ -318,7 +320,7 @@ fn daemon_records_and_ambiguous_layouts_are_refused() {
 
 #[test]
 fn shares_of_directories_holding_every_domains_state_are_refused() {
-    for dir in ["/var/lib/libvirt", "/run/libvirt", "/var", "/var/log"] {
+    for dir in ["/var/lib/libvirt", "/run/libvirt/qemu", "/var", "/var/log"] {
         let share = format!(
             "    <filesystem type='mount'><source dir='{dir}'/><target dir='x'/></filesystem>\n"
         );
