@@ -31,7 +31,9 @@ pub fn run(
     diag: &mut Diagnostics,
 ) -> Result<()> {
     let mut store = Store::new(&req.apparmor_dir);
-    let parser = Parser::new(req.parser.clone(), &req.apparmor_dir).with_cache(&req.cache_dir);
+    let parser = Parser::new(req.parser.clone(), &req.apparmor_dir)
+        .with_cache(&req.cache_dir)
+        .with_timeout(std::time::Duration::from_secs(req.parser_timeout));
     let result = match req.mode {
         Mode::Create | Mode::Replace => generate(req, &mut store, &parser, stdin, out, diag),
         Mode::Add => parser_only(req, &mut store, &parser, Op::Add, out, diag),
@@ -450,7 +452,9 @@ pub const RELOAD_BATCH: usize = 256;
 /// `-r`), so such a profile would not compile, and it is not loaded anyway. It is checked again under the lock, for a `-D` that ran meanwhile.
 pub fn reload_all(req: &ReloadAll, out: &mut dyn Write, diag: &mut Diagnostics) -> Result<()> {
     let mut store = Store::new(&req.apparmor_dir);
-    let parser = Parser::new(req.parser.clone(), &req.apparmor_dir).with_cache(&req.cache_dir);
+    let parser = Parser::new(req.parser.clone(), &req.apparmor_dir)
+        .with_cache(&req.cache_dir)
+        .with_timeout(std::time::Duration::from_secs(req.parser_timeout));
     let names = store.profiles()?;
     if names.is_empty() {
         return say(

@@ -8,8 +8,11 @@
 //! same check, `sandbox/apparmor/profile.go`).
 
 use crate::error::{Error, Result};
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Where the system's parser lives, first match wins: `/sbin` first, where libvirt looks and
 /// Debian installs it; `/usr/bin` last, for distributions that merged `sbin` into `bin`.
@@ -80,6 +83,12 @@ pub enum Outcome {
     NotLoaded,
 }
 
+/// How long one parser run may take by default (`--parser-timeout`): ten times what the
+/// largest profile the XML size cap allows takes to compile here, so a run that has not
+/// finished by then is hung (an include that is a FIFO or on a dead network filesystem),
+/// not slow.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 600;
+
 /// A configured parser.
 #[derive(Debug, Clone)]
 pub struct Parser {
@@ -87,6 +96,7 @@ pub struct Parser {
     base: Option<PathBuf>,
     tree: PathBuf,
     cache: Option<PathBuf>,
+    timeout: Duration,
 }
 
 impl Parser {
@@ -107,7 +117,15 @@ impl Parser {
             base,
             tree: apparmor_dir.to_path_buf(),
             cache: None,
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
         }
+    }
+
+    /// Kills a run that takes longer than `timeout` (with everything it started), which
+    /// then fails.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Uses `dir` as the parser's cache (`--cache-loc`) if it is a directory; without one
@@ -198,18 +216,64 @@ impl Parser {
     }
 
     /// Runs the parser with `args`: the fixed program, an empty environment but for `PATH`,
-    /// no standard input, output captured.
+    /// no standard input, output captured. A run that has not finished within the timeout
+    /// is killed, with its whole process group (it runs in one of its own), and fails: a
+    /// parser blocked on an include (a FIFO, a hung mount) must not hold this profile's
+    /// lock, or every lock `--reload-all` holds, forever (issue 20, item 8).
     fn spawn(&self, args: &[String]) -> Result<std::process::Output> {
-        Command::new(&self.program)
+        let spawn_error = |source| Error::ParserSpawn {
+            parser: self.program.clone(),
+            source,
+        };
+        let mut child = Command::new(&self.program)
             .args(args)
             .env_clear()
             .env("PATH", "/sbin:/usr/sbin")
             .stdin(Stdio::null())
-            .output()
-            .map_err(|source| Error::ParserSpawn {
-                parser: self.program.clone(),
-                source,
-            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(spawn_error)?;
+        // Both pipes are drained while the parser runs, so a chatty parser cannot block on
+        // a full pipe.
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let deadline = Instant::now() + self.timeout;
+        let mut nap = Duration::from_millis(1);
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(spawn_error)? {
+                break status;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                // The group is the parser's own (`process_group(0)`): its id is the
+                // parser's pid, which stays reserved until the `wait` below reaps it.
+                let group = rustix::process::Pid::from_child(&child);
+                let killed =
+                    rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                // Reaped only when the signal went out: a helper profile without the
+                // signal rule (Debian's stock one) cannot kill the unconfined parser, and
+                // waiting for it would hang here. The run fails either way, and its lock
+                // is released when this process exits. The readers are left behind: a
+                // process that left the group may still hold the pipes.
+                if killed.is_ok() {
+                    let _ = child.wait();
+                }
+                return Err(Error::Parser {
+                    args: args.join(" "),
+                    status: format!("killed after {} s", self.timeout.as_secs()),
+                    message: "it did not finish (is an include a FIFO, or on a hung mount?)".into(),
+                });
+            }
+            std::thread::sleep(nap.min(deadline - now));
+            nap = (nap * 2).min(Duration::from_millis(20));
+        };
+        Ok(std::process::Output {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        })
     }
 
     /// Runs the parser.
@@ -250,6 +314,18 @@ impl Parser {
             message,
         })
     }
+}
+
+/// Reads a child's pipe to its end on a thread of its own.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            // A read error ends the output there; the exit status still tells.
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
 }
 
 /// `dir` and its subdirectories down to `depth` levels, except the domains' own `libvirt/`

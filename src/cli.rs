@@ -109,6 +109,12 @@ pub struct Cli {
     #[arg(long = "cache-dir", value_name = "DIR", default_value = crate::apparmor_parser::DEFAULT_CACHE_DIR)]
     pub cache_dir: PathBuf,
 
+    /// How long one apparmor_parser run may take before it is killed (with anything it
+    /// started) and the run fails: a hung include (a FIFO, a dead network filesystem) must
+    /// not keep the profile's lock, or every lock of --reload-all, forever.
+    #[arg(long = "parser-timeout", value_name = "SECONDS", default_value_t = crate::apparmor_parser::DEFAULT_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub parser_timeout: u64,
+
     /// Where sysfs is mounted, for finding assigned USB and PCI host devices.
     #[arg(long = "sysfs", value_name = "DIR", default_value = crate::resolve::DEFAULT_SYSFS)]
     pub sysfs: PathBuf,
@@ -181,6 +187,8 @@ pub struct Request {
     pub parser: Option<PathBuf>,
     /// `--cache-dir`.
     pub cache_dir: PathBuf,
+    /// `--parser-timeout`, in seconds.
+    pub parser_timeout: u64,
     /// `--no-load`.
     pub no_load: bool,
     /// `--sysfs`.
@@ -206,6 +214,8 @@ pub struct ReloadAll {
     pub parser: Option<PathBuf>,
     /// `--cache-dir`.
     pub cache_dir: PathBuf,
+    /// `--parser-timeout`, in seconds.
+    pub parser_timeout: u64,
 }
 
 /// What the command line asks for.
@@ -276,6 +286,7 @@ impl Cli {
             apparmor_dir: self.apparmor_dir,
             parser: self.parser,
             cache_dir: self.cache_dir,
+            parser_timeout: self.parser_timeout,
         })
     }
 
@@ -330,6 +341,7 @@ impl Cli {
             apparmor_dir: self.apparmor_dir,
             parser: self.parser,
             cache_dir: self.cache_dir,
+            parser_timeout: self.parser_timeout,
             no_load: self.no_load,
             sysfs: self.sysfs,
             pool_dir: self.pool_dir,

@@ -27,8 +27,9 @@ const REPLACED: [&str; 2] = [
 const LOCAL_INCLUDE: &str = "include if exists <local/usr.lib.libvirt.virt-aa-helper>";
 
 /// Every rule the shipped profile has beyond the stock one.
-const EXTRAS: [&str; 8] = [
+const EXTRAS: [&str; 9] = [
     "/{usr/,}{s,}bin/apparmor_parser Ux,",
+    "signal (send) set=(kill) peer=unconfined,",
     "/etc/apparmor.d/libvirt/ r,",
     "/etc/apparmor.d/libvirt/libvirt-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*.lock k,",
     "/var/cache/virt-aa-helper/ r,",

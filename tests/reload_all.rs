@@ -478,3 +478,75 @@ fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
         "-D left the FIFO for the admin"
     );
 }
+
+/// Issue 20, item 8: no parser run can block the others forever. A parser that hangs (an
+/// include that is a FIFO the helper never sees, a dead network mount), and leaves a child
+/// of its own holding its output, is killed with that child after `--parser-timeout`; the
+/// run fails (exit 7) naming the timeout, its locks are released (the next run for the
+/// same profile proceeds), and `.files` is as it was.
+#[test]
+fn a_hung_parser_is_killed_and_releases_every_lock() {
+    let env = Env::new();
+    for i in 1..=2 {
+        env.create(i);
+    }
+    let marker = format!("{}", 900_000 + std::process::id() % 90_000);
+    let hung = env.tree.file(
+        "hung-parser",
+        format!("#!/bin/sh\n/bin/sleep {marker} &\nexec /bin/sleep {marker}\n").as_bytes(),
+    );
+    let st = std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&hung)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let before = env.snapshot();
+    let dir = env.policy.dir.display().to_string();
+    let hung = hung.display().to_string();
+    let started = std::time::Instant::now();
+    for args in [
+        vec!["--reload-all"],
+        vec!["-a", "-u", &name(1)],
+        vec!["-R", "-u", &name(2)],
+    ] {
+        let mut all = args.clone();
+        all.extend([
+            "--apparmor-dir",
+            &dir,
+            "--parser",
+            &hung,
+            "--parser-timeout",
+            "1",
+        ]);
+        let o = run(&all, None);
+        // --reload-all names each profile's failure on stdout.
+        let err = format!("{}{}", stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(7), "{args:?}: {err}");
+        assert!(
+            err.contains("killed after 1 s") && err.contains("did not finish"),
+            "{args:?}: {err}"
+        );
+    }
+    // Three runs of a 1 s limit: bounded (the parser would sleep for days).
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    // The parser and the child it left holding its pipes are gone.
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &format!("sleep {marker}")])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    // The locks were released: the real parser's run goes through, and nothing changed.
+    let o = env.reload(&["--reload-all"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let unlocked = |v: Vec<(String, Vec<u8>)>| {
+        v.into_iter()
+            .filter(|(n, _)| !n.ends_with(".lock"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(unlocked(env.snapshot()), unlocked(before));
+}
