@@ -131,7 +131,6 @@ const RESTRICTED: &[&str] = &[
     "/run/dbus",
     "/run/systemd",
     "/run/initctl",
-    "/run/udev/control",
     "/run/sudo",
     "/run/docker.sock",
     "/run/docker",
