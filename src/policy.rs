@@ -58,7 +58,8 @@
 //! SCSI generic (`/dev/sg*`), TPM passthrough (`/dev/tpm*`), VFIO (`/dev/vfio/*`), vhost
 //! (`/dev/vhost-*`), `/dev/net/tun`, render nodes (`/dev/dri/*`), hugepages and shared
 //! memory (`/dev/hugepages`, `/dev/shm`), USB (`/dev/bus/usb`), an SDL display's xauth
-//! file, and the audio servers' sockets (`/run/user/<uid>/pulse`, `pipewire-0`). The audit
+//! file, and the audio servers' sockets (`/run/user/<uid>/pulse`, `pipewire-0`); but a
+//! device node of one element family only through that element ([`DEVICES`]). The audit
 //! of a Debian 12 libvirt host's `/dev`, `/run`, `/sys` and `/var/lib/libvirt` against this
 //! rule is `docs/restricted-paths.md`.
 //!
