@@ -8,6 +8,7 @@
 //! [`Origin`] its rules and warnings will name.
 
 use crate::origin::Origin;
+use crate::policy::ElementFamily;
 use std::path::Path;
 
 /// An absolute host path as written in the domain XML (not yet canonicalized): the only
@@ -115,6 +116,9 @@ pub struct HostPath {
     pub path: std::result::Result<AbsPath, String>,
     /// How QEMU opens it.
     pub access: Access,
+    /// The element family, for the device trees it may name (`policy::DEVICES`): an `<rng>`
+    /// may be the hardware RNG, a pstore or audio file no device node of another element.
+    pub family: ElementFamily,
 }
 
 /// How QEMU uses a path.

@@ -57,11 +57,14 @@
 //!    warnings will name. Every host path goes through `parse::abs` or `parse::attr_path`:
 //!    it becomes a [`domain::AbsPath`], and a relative one is refused naming the element.
 //!    - If the element only names a host path QEMU opens, push it with
-//!      `Context::host_path` (a [`domain::HostPath`], the generic extension point) and
-//!      stop there: `rules/host_path.rs` canonicalizes, checks, escapes and writes it.
+//!      `Context::host_path` (a [`domain::HostPath`], the generic extension point) with
+//!      its [`policy::ElementFamily`] and stop there: `rules/host_path.rs` canonicalizes,
+//!      checks, escapes and writes it.
 //! 2. **Rules** (`rules/<family>.rs`): write the rules from the model through
 //!    [`rules::builder::Builder`]: `Builder::file` for a path from the XML (canonicalized,
-//!    checked by the restricted-path policy and the state table, escaped), or
+//!    checked by the restricted-path policy and the state table, escaped) with the
+//!    element's [`policy::ElementFamily`] (which device trees it may name: a new device
+//!    node family gets its entry in `policy::DEVICES` and `docs/restricted-paths.md`), or
 //!    `Granted::fixed`/`Granted::trusted` with a reason for the tool's own text (a fixed
 //!    device node). Nothing else makes a rule. If the family needs a new emitter
 //!    function, add it to [`rules::EMITTERS`] where libvirt would write its rules.

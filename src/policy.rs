@@ -16,9 +16,15 @@
 //!   those newer releases added, since a refused firmware stops the VM,
 //!   `docs/weak-spots.md#w13`);
 //! - allowed read-write inside restricted trees, for a host device's own rules only
-//!   ([`Scope::HostDevice`]): PCI device nodes `/sys/devices/pci*`, vhost targets
+//!   ([`ElementFamily::HostdevPci`]): PCI device nodes `/sys/devices/pci*`, vhost targets
 //!   `/sys/kernel/config/target/vhost`; for any rule: `/etc/libvirt-sandbox/services`
 //!   (libvirt's override list, by component) and the domains' `/run/libvirt/qemu`;
+//! - device trees that belong to one element family ([`DEVICES`]): an IOMMU group, an
+//!   input device, a TPM, a USB device, a render node, SCSI generic, a tap or vhost node,
+//!   the SEV and SGX nodes are granted only to a rule of the element that names such a
+//!   device ([`ElementFamily`]), never to a disk, chardev, share or boot file (issue 20, item 6:
+//!   a `<disk type='block'>` on `/dev/vfio/7` was granted `rwk`), and never inside a share
+//!   or a runtime subtree;
 //! - a directory granted with everything below it must contain none of the above, must not
 //!   contain a directory that holds every domain's files (`/var/lib/libvirt/images`,
 //!   `/run/libvirt/qemu`, ...), and must be at least [`MIN_SUBTREE_DEPTH`] levels deep.
@@ -60,7 +66,8 @@
 //! (`/dev/vhost-*`), `/dev/net/tun`, render nodes (`/dev/dri/*`), hugepages and shared
 //! memory (`/dev/hugepages`, `/dev/shm`), USB (`/dev/bus/usb`), an SDL display's xauth
 //! file, the audio servers' sockets (`/run/user/<uid>/pulse`, `pipewire-0`), and vhost-user
-//! sockets (Open vSwitch's `vhu*` ports). The audit of a Debian 12 libvirt host's `/dev`,
+//! sockets (Open vSwitch's `vhu*` ports); but a device node of one element family only
+//! through that element ([`DEVICES`]). The audit of a Debian 12 libvirt host's `/dev`,
 //! `/run`, `/sys` and `/var` against this rule is `docs/restricted-paths.md`.
 //!
 //! An entry is a path whose components are literal, except that a component may end in
@@ -328,11 +335,95 @@ const READ_ONLY_OK: &[&str] = &[
 const ALWAYS_OK: &[&str] = &["/etc/libvirt-sandbox/services", "/run/libvirt/qemu"];
 
 /// Inside a restricted tree but accessible read-write by a host device's own rules
-/// ([`Scope::HostDevice`]): PCI device nodes for host device assignment (libvirt's
+/// ([`ElementFamily::HostdevPci`]): PCI device nodes for host device assignment (libvirt's
 /// override `/sys/devices/pci`, by component: not `/sys/devices` itself or
 /// `/sys/devices/system`), vhost-scsi targets. A disk, share, chardev or `-f`/`-F` path
 /// there is refused: nothing but a host device has business in sysfs.
 const HOST_DEVICE_OK: &[&str] = &["/sys/devices/pci*", "/sys/kernel/config/target/vhost"];
+
+/// Device trees that belong to one element family: a path in one of them is granted only
+/// to a file rule of a listed [`ElementFamily`], never to a share or runtime subtree. The first
+/// entry the path is within decides (so `/dev/vfio/vfio` comes before `/dev/vfio`). An
+/// empty list: only the tool's own fixed rules name it (`Granted::fixed`: the VFIO
+/// container, SEV, SGX, vhost-vsock) or the template's abstraction does (`/dev/kvm`).
+///
+/// Issue 20, item 6: these nodes were allowed for every element, so a `<disk
+/// type='block'>` on `/dev/vfio/7` got an IOMMU group `rwk` (DMA with another VM's
+/// device), a chardev or `-f` on `/dev/sev` or `/dev/sgx_provision` the feature's node.
+/// [`ElementFamily::Runtime`] (libvirtd's `-F`) keeps the nodes libvirtd itself names at hotplug,
+/// before the element is in the XML (`docs/runtime-grants.md`): a VFIO group, a USB,
+/// SCSI generic or vhost-scsi node (`AppArmorSetSecurityHostdevLabel`), an evdev
+/// (`AppArmorSetInputLabel`), a serial port (`AppArmorSetChardevLabel`), and the tap and
+/// vhost descriptors it opens (`AppArmorSetFDLabel`). `docs/restricted-paths.md` has the
+/// verdict of each `/dev` entry.
+const DEVICES: &[(&str, &[ElementFamily])] = &[
+    // VFIO: the container and the iommufd nodes are the tool's fixed rules; a group is
+    // granted from sysfs for a host device (`rules/hostdev.rs`, an NVMe disk), or by
+    // libvirtd's -F at a hostdev hotplug.
+    ("/dev/vfio/vfio", &[]),
+    ("/dev/vfio/devices", &[]),
+    ("/dev/vfio", &[ElementFamily::Runtime]),
+    ("/dev/iommu", &[]),
+    // Host input devices: <input type='evdev'|'passthrough'>.
+    (
+        "/dev/input",
+        &[ElementFamily::Input, ElementFamily::Runtime],
+    ),
+    // Memory encryption and enclaves: fixed rules of <launchSecurity> and SGX.
+    ("/dev/sev", &[]),
+    ("/dev/sgx*", &[]),
+    // The host TPM: <tpm><backend type='passthrough'> only (not hotpluggable).
+    ("/dev/tpm#", &[ElementFamily::Tpm]),
+    ("/dev/tpmrm#", &[ElementFamily::Tpm]),
+    // USB devices: <hostdev type='usb'>, found in sysfs.
+    (
+        "/dev/bus/usb",
+        &[ElementFamily::HostdevUsb, ElementFamily::Runtime],
+    ),
+    // Network: tap and vhost descriptors libvirtd opens and hands over (-F of the fd).
+    ("/dev/net/tun", &[ElementFamily::Runtime]),
+    ("/dev/tap#", &[ElementFamily::Runtime]),
+    ("/dev/vhost-net", &[ElementFamily::Runtime]),
+    ("/dev/vhost-vdpa-#", &[ElementFamily::Runtime]),
+    ("/dev/vhost-scsi", &[ElementFamily::Runtime]),
+    ("/dev/vhost-vsock", &[]),
+    // Render nodes: <graphics> (<gl rendernode>) only.
+    ("/dev/dri", &[ElementFamily::Graphics]),
+    // SCSI generic: <disk device='lun'>, or a SCSI hostdev's -F at hotplug.
+    (
+        "/dev/sg#",
+        &[ElementFamily::DiskLun, ElementFamily::Runtime],
+    ),
+    (
+        "/dev/bsg",
+        &[ElementFamily::DiskLun, ElementFamily::Runtime],
+    ),
+    // Serial and parallel ports: character devices (and rng egd's chardev).
+    (
+        "/dev/ttyS#",
+        &[ElementFamily::Chardev, ElementFamily::Runtime],
+    ),
+    (
+        "/dev/ttyUSB#",
+        &[ElementFamily::Chardev, ElementFamily::Runtime],
+    ),
+    (
+        "/dev/ttyACM#",
+        &[ElementFamily::Chardev, ElementFamily::Runtime],
+    ),
+    (
+        "/dev/ttyAMA#",
+        &[ElementFamily::Chardev, ElementFamily::Runtime],
+    ),
+    (
+        "/dev/parport#",
+        &[ElementFamily::Chardev, ElementFamily::Runtime],
+    ),
+    // The hardware RNG: <rng><backend model='random'>.
+    ("/dev/hwrng", &[ElementFamily::Rng]),
+    // The accelerator: the template's abstraction grants it; no element names it.
+    ("/dev/kvm", &[]),
+];
 
 /// Directories that hold the files of every domain (libvirt's default locations). A rule
 /// for one of them, or an ancestor, together with everything below it would give one VM the
@@ -375,17 +466,46 @@ pub enum Grant {
     Write,
 }
 
+/// The element family a file rule is for: which trees of [`DEVICES`] it may name. Each
+/// rules module passes its own (`rules/*.rs`), so a `<disk>`, a chardev or a boot file
+/// cannot name an IOMMU group or an input device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementFamily {
+    /// `<disk>` (image, backing layers, data files, sockets): host block devices.
+    Disk,
+    /// `<disk device='lun'>`: also SCSI generic nodes (SG_IO passthrough).
+    DiskLun,
+    /// `<serial>`, `<parallel>`, `<console>`, `<channel>`, an `egd` `<rng>`'s chardev.
+    Chardev,
+    /// `<input type='evdev'|'passthrough'>`.
+    Input,
+    /// `<tpm><backend type='passthrough'>`.
+    Tpm,
+    /// `<graphics>`: render nodes, listen sockets, xauth.
+    Graphics,
+    /// `<hostdev type='usb'>`: the node found in sysfs.
+    HostdevUsb,
+    /// `<hostdev type='pci'>` without VFIO: its sysfs files (the only rules the sysfs
+    /// exceptions serve).
+    HostdevPci,
+    /// `<rng><backend model='random'>`.
+    Rng,
+    /// A `-f`/`-F` argument and the ledger's kept grants: libvirtd names host device, input,
+    /// serial and tap nodes at hotplug, before the element is in the XML.
+    Runtime,
+    /// Every other element: boot files, memory backing, shmem, fw_cfg, pstore, audio,
+    /// redirdev, vhost-user, chardev logs.
+    Other,
+}
+
 /// How much a rule covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// The path itself.
-    File,
-    /// The path itself, for a host device's own rule (the sysfs files of an assigned PCI
-    /// device): the only rules the sysfs exceptions serve.
-    HostDevice,
+    /// The path itself, for a rule of an element of the [`ElementFamily`].
+    File(ElementFamily),
     /// The directory and everything below it, as the domain XML asks (a `<filesystem>`
-    /// share): it must not contain a restricted tree nor a directory shared by every
-    /// domain.
+    /// share): it must not contain a restricted tree, a device tree nor a directory shared
+    /// by every domain.
     Share,
     /// The directory and everything below it, as a `-f`/`-F` argument asks at run time:
     /// libvirtd only ever asks for a per-domain directory, so it must also not contain a
@@ -402,7 +522,8 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
     if let Some(r) = RESTRICTED.iter().find(|r| is_within(p, r)) {
         let read_only_ok = READ_ONLY_OK.iter().any(|ok| is_within(p, ok));
         let allowed = ALWAYS_OK.iter().any(|ok| is_within(p, ok))
-            || (scope == Scope::HostDevice && HOST_DEVICE_OK.iter().any(|ok| is_within(p, ok)))
+            || (scope == Scope::File(ElementFamily::HostdevPci)
+                && HOST_DEVICE_OK.iter().any(|ok| is_within(p, ok)))
             || (grant == Grant::Read && read_only_ok);
         if !allowed {
             let how = if grant == Grant::Write && read_only_ok {
@@ -411,6 +532,18 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
                 "is never allowed"
             };
             return Err(format!("{r} {how} (restricted location)"));
+        }
+    }
+    if let Some((tree, families)) = DEVICES.iter().find(|(d, _)| is_within(p, d)) {
+        let own = match scope {
+            Scope::File(f) => families.contains(&f),
+            Scope::Share | Scope::RuntimeSubtree => false,
+        };
+        if !own {
+            return Err(format!(
+                "{tree} is a device only {} may be given (restricted location)",
+                owners(families)
+            ));
         }
     }
     if matches!(scope, Scope::Share | Scope::RuntimeSubtree) {
@@ -424,8 +557,13 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
                 "granting everything below it would include {shared}, which holds the files of every domain"
             ));
         }
-        // Nor a restricted tree.
-        if let Some(r) = RESTRICTED.iter().find(|r| contains(p, r)) {
+        // Nor a restricted tree, nor a device tree (a share of /dev/input would be every
+        // input device).
+        if let Some(r) = RESTRICTED
+            .iter()
+            .chain(DEVICES.iter().map(|(d, _)| d))
+            .find(|r| contains(p, r))
+        {
             return Err(format!(
                 "granting everything below it would include {r} (restricted location)"
             ));
@@ -443,6 +581,30 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// Who may be given a device tree, for the refusal: the element families of [`DEVICES`].
+fn owners(families: &[ElementFamily]) -> String {
+    let names: Vec<&str> = families
+        .iter()
+        .map(|f| match f {
+            ElementFamily::Disk => "a <disk>",
+            ElementFamily::DiskLun => "a <disk device='lun'>",
+            ElementFamily::Chardev => "a character device",
+            ElementFamily::Input => "an <input>",
+            ElementFamily::Tpm => "a passed-through <tpm>",
+            ElementFamily::Graphics => "a <graphics> render node",
+            ElementFamily::HostdevUsb => "a USB <hostdev>",
+            ElementFamily::HostdevPci => "a PCI <hostdev>",
+            ElementFamily::Rng => "an <rng>",
+            ElementFamily::Runtime => "libvirtd's -F at a hotplug",
+            ElementFamily::Other => "another element",
+        })
+        .collect();
+    match names.as_slice() {
+        [] => "the helper's own fixed rules".to_string(),
+        _ => names.join(" or "),
+    }
 }
 
 /// Whether `p` is the tree of `entry` or below it: `entry`'s components are a prefix of
@@ -495,6 +657,11 @@ fn component_matches(pattern: &str, name: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A file rule of an element that owns no device tree.
+    const ANY: Scope = Scope::File(ElementFamily::Other);
+    /// A non-VFIO PCI host device's sysfs files.
+    const PCI_DEV: Scope = Scope::File(ElementFamily::HostdevPci);
+
     fn c(p: &str) -> CanonicalPath {
         CanonicalPath::from_canonical_literal(Path::new(p)).unwrap()
     }
@@ -515,7 +682,7 @@ mod tests {
             "/proc/1/mem",
             "/sys/kernel",
         ] {
-            assert!(check(&c(p), Grant::Read, Scope::File).is_err(), "{p}");
+            assert!(check(&c(p), Grant::Read, ANY).is_err(), "{p}");
         }
         // String prefixes are not components: libvirt refused these.
         for p in [
@@ -524,7 +691,7 @@ mod tests {
             "/usrdata/x",
             "/var/lib/libvirt/images/a",
         ] {
-            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
+            assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
         }
     }
 
@@ -541,42 +708,37 @@ mod tests {
             "/run/dbus/system_bus_socket",
             "/run/systemd/private",
         ] {
-            assert!(check(&c(p), Grant::Write, Scope::File).is_err(), "{p}");
+            assert!(check(&c(p), Grant::Write, ANY).is_err(), "{p}");
         }
         for p in [
             "/dev/sdb",
-            "/dev/vfio/12",
-            "/dev/bus/usb/002/004",
             "/run/libvirt/qemu/channel/1-vm/org.qemu.guest_agent.0",
             "/dev/memory-backend",
         ] {
-            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
+            assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
         }
     }
 
     #[test]
     fn read_only_exceptions() {
-        assert_eq!(
-            check(&c("/boot/vmlinuz-6.1"), Grant::Read, Scope::File),
-            Ok(())
-        );
-        assert!(check(&c("/boot/vmlinuz-6.1"), Grant::Write, Scope::File)
+        assert_eq!(check(&c("/boot/vmlinuz-6.1"), Grant::Read, ANY), Ok(()));
+        assert!(check(&c("/boot/vmlinuz-6.1"), Grant::Write, ANY)
             .unwrap_err()
             .contains("only allowed read-only"));
         // Outside the read-only exceptions a write is refused outright, not "read-only".
         assert_eq!(
-            check(&c("/etc/passwd"), Grant::Write, Scope::File),
+            check(&c("/etc/passwd"), Grant::Write, ANY),
             Err("/etc is never allowed (restricted location)".to_string())
         );
         assert_eq!(
-            check(&c("/usr/share/OVMF/OVMF_CODE.fd"), Grant::Read, Scope::File),
+            check(&c("/usr/share/OVMF/OVMF_CODE.fd"), Grant::Read, ANY),
             Ok(())
         );
         assert_eq!(
-            check(&c("/usr/share/qemu/bios.bin"), Grant::Read, Scope::File),
+            check(&c("/usr/share/qemu/bios.bin"), Grant::Read, ANY),
             Ok(())
         );
-        assert!(check(&c("/usr/share/doc/x"), Grant::Read, Scope::File).is_err());
+        assert!(check(&c("/usr/share/doc/x"), Grant::Read, ANY).is_err());
     }
 
     #[test]
@@ -584,9 +746,9 @@ mod tests {
         let pci = "/sys/devices/pci0000:00/0000:00:19.0/config";
         let vhost = "/sys/kernel/config/target/vhost/naa.1";
         for p in [pci, vhost] {
-            assert_eq!(check(&c(p), Grant::Write, Scope::HostDevice), Ok(()), "{p}");
+            assert_eq!(check(&c(p), Grant::Write, PCI_DEV), Ok(()), "{p}");
             // A disk, chardev or -f path there, or a share or -F subtree of it.
-            for scope in [Scope::File, Scope::Share, Scope::RuntimeSubtree] {
+            for scope in [ANY, Scope::Share, Scope::RuntimeSubtree] {
                 let e = check(&c(p), Grant::Read, scope).unwrap_err();
                 assert_eq!(e, "/sys is never allowed (restricted location)", "{p}");
             }
@@ -599,15 +761,21 @@ mod tests {
             "/sys/kernel/config/target/vhostx",
             "/sys/bus/pci/devices/0000:00:19.0/config",
         ] {
-            assert!(check(&c(p), Grant::Read, Scope::HostDevice).is_err(), "{p}");
+            assert!(check(&c(p), Grant::Read, PCI_DEV).is_err(), "{p}");
         }
         // A host device's rule gets no other exception: /etc, /dev/mem stay refused, and
         // the read-only trees stay read-only.
-        assert!(check(&c("/etc/shadow"), Grant::Read, Scope::HostDevice).is_err());
-        assert!(check(&c("/dev/mem"), Grant::Write, Scope::HostDevice).is_err());
-        assert!(check(&c("/boot/x"), Grant::Write, Scope::HostDevice).is_err());
+        assert!(check(&c("/etc/shadow"), Grant::Read, PCI_DEV).is_err());
+        assert!(check(&c("/dev/mem"), Grant::Write, PCI_DEV).is_err());
+        assert!(check(&c("/boot/x"), Grant::Write, PCI_DEV).is_err());
+        // Nor another host device's node: a USB node is a USB hostdev's.
+        assert!(check(&c("/dev/bus/usb/001/002"), Grant::Write, PCI_DEV).is_err());
         assert_eq!(
-            check(&c("/dev/bus/usb/001/002"), Grant::Write, Scope::HostDevice),
+            check(
+                &c("/dev/bus/usb/001/002"),
+                Grant::Write,
+                Scope::File(ElementFamily::HostdevUsb)
+            ),
             Ok(())
         );
     }
@@ -615,16 +783,11 @@ mod tests {
     #[test]
     fn sandbox_services_for_every_rule() {
         let p = "/etc/libvirt-sandbox/services/web/config";
-        for scope in [Scope::File, Scope::HostDevice, Scope::Share] {
+        for scope in [ANY, PCI_DEV, Scope::Share] {
             assert_eq!(check(&c(p), Grant::Write, scope), Ok(()), "{scope:?}");
         }
-        assert!(check(&c("/etc/libvirt-sandbox"), Grant::Read, Scope::File).is_err());
-        assert!(check(
-            &c("/etc/libvirt-sandbox/servicesx"),
-            Grant::Read,
-            Scope::File
-        )
-        .is_err());
+        assert!(check(&c("/etc/libvirt-sandbox"), Grant::Read, ANY).is_err());
+        assert!(check(&c("/etc/libvirt-sandbox/servicesx"), Grant::Read, ANY).is_err());
     }
 
     #[test]
@@ -672,19 +835,13 @@ mod tests {
             "/run/user/1000/gnupg/S.gpg-agent",
             "/root/.ssh/authorized_keys",
         ] {
-            assert!(check(&c(p), Grant::Write, Scope::File).is_err(), "{p}");
+            assert!(check(&c(p), Grant::Write, ANY).is_err(), "{p}");
         }
-        // The device families a domain element names, and near misses.
+        // Near misses of the families, allowed for any element (the device trees of one
+        // element family are `device_trees_only_for_their_element`).
         for p in [
-            "/dev/ttyS0",
-            "/dev/ttyUSB0",
-            "/dev/ttyACM1",
             "/dev/tty",
-            "/dev/input/event3",
-            "/dev/sg1",
-            "/dev/tpm0",
-            "/dev/vhost-vsock",
-            "/dev/net/tun",
+            "/dev/ttyS",
             "/dev/i2c",
             "/dev/fb",
             "/run/user/1000/pulse/native",
@@ -693,7 +850,7 @@ mod tests {
             "/run/user/1000/busy",
             "/rootfs/x.img",
         ] {
-            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
+            assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
         }
     }
 
@@ -719,10 +876,147 @@ mod tests {
             check(&c("/run/user/1000/pulse"), Grant::Write, Scope::Share),
             Ok(())
         );
-        assert_eq!(check(&c("/dev/input"), Grant::Write, Scope::Share), Ok(()));
+        // A device tree is never shared, nor a directory containing one.
         assert_eq!(
-            check(&c("/run/user/1000"), Grant::Write, Scope::File),
-            Ok(())
+            check(&c("/dev/input"), Grant::Write, Scope::Share),
+            Err("/dev/input is a device only an <input> or libvirtd's -F at a hotplug may be given (restricted location)".into())
+        );
+        for (dir, tree) in [("/dev/bus", "/dev/bus/usb"), ("/dev/net", "/dev/net/tun")] {
+            for scope in [Scope::Share, Scope::RuntimeSubtree] {
+                assert_eq!(
+                    check(&c(dir), Grant::Read, scope),
+                    Err(format!(
+                        "granting everything below it would include {tree} (restricted location)"
+                    )),
+                    "{dir}"
+                );
+            }
+        }
+        assert_eq!(check(&c("/run/user/1000"), Grant::Write, ANY), Ok(()));
+    }
+
+    /// Every element family, for the device-tree checks.
+    const FAMILIES: [ElementFamily; 11] = [
+        ElementFamily::Disk,
+        ElementFamily::DiskLun,
+        ElementFamily::Chardev,
+        ElementFamily::Input,
+        ElementFamily::Tpm,
+        ElementFamily::Graphics,
+        ElementFamily::HostdevUsb,
+        ElementFamily::HostdevPci,
+        ElementFamily::Rng,
+        ElementFamily::Runtime,
+        ElementFamily::Other,
+    ];
+
+    /// Issue 20, item 6: each device tree is granted to the rules of its own element
+    /// families only, never to another element's, a share or a runtime subtree.
+    #[test]
+    fn device_trees_only_for_their_element() {
+        use ElementFamily as F;
+        let cases: &[(&str, &[ElementFamily])] = &[
+            ("/dev/vfio/vfio", &[]),
+            ("/dev/vfio/devices/vfio0", &[]),
+            ("/dev/vfio/7", &[F::Runtime]),
+            ("/dev/iommu", &[]),
+            ("/dev/input/event3", &[F::Input, F::Runtime]),
+            (
+                "/dev/input/by-id/usb-kbd-event-kbd",
+                &[F::Input, F::Runtime],
+            ),
+            ("/dev/sev", &[]),
+            ("/dev/sgx_provision", &[]),
+            ("/dev/sgx_vepc", &[]),
+            ("/dev/tpm0", &[F::Tpm]),
+            ("/dev/tpmrm0", &[F::Tpm]),
+            ("/dev/bus/usb/001/002", &[F::HostdevUsb, F::Runtime]),
+            ("/dev/net/tun", &[F::Runtime]),
+            ("/dev/tap42", &[F::Runtime]),
+            ("/dev/vhost-net", &[F::Runtime]),
+            ("/dev/vhost-vdpa-0", &[F::Runtime]),
+            ("/dev/vhost-scsi", &[F::Runtime]),
+            ("/dev/vhost-vsock", &[]),
+            ("/dev/dri/renderD128", &[F::Graphics]),
+            ("/dev/sg1", &[F::DiskLun, F::Runtime]),
+            ("/dev/bsg/0:0:0:0", &[F::DiskLun, F::Runtime]),
+            ("/dev/ttyS0", &[F::Chardev, F::Runtime]),
+            ("/dev/ttyUSB1", &[F::Chardev, F::Runtime]),
+            ("/dev/ttyACM0", &[F::Chardev, F::Runtime]),
+            ("/dev/ttyAMA0", &[F::Chardev, F::Runtime]),
+            ("/dev/parport0", &[F::Chardev, F::Runtime]),
+            ("/dev/hwrng", &[F::Rng]),
+            ("/dev/kvm", &[]),
+        ];
+        for (p, owners) in cases {
+            for f in FAMILIES {
+                let got = check(&c(p), Grant::Write, Scope::File(f));
+                assert_eq!(got.is_ok(), owners.contains(&f), "{p} {f:?}: {got:?}");
+                if let Err(e) = got {
+                    assert!(e.contains("is a device only"), "{p}: {e}");
+                }
+            }
+            for scope in [Scope::Share, Scope::RuntimeSubtree] {
+                assert!(check(&c(p), Grant::Read, scope).is_err(), "{p} {scope:?}");
+            }
+        }
+        // Near misses by component: not a device tree, allowed for any element.
+        for p in [
+            "/dev/vfio2",
+            "/dev/tpm",
+            "/dev/tpmx0",
+            "/dev/tap",
+            "/dev/sg",
+            "/dev/ttyUSB",
+            "/dev/dri2/x",
+            "/srv/dev/vfio/7",
+            "/dev/inputs",
+        ] {
+            assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
+        }
+        // The refusal names who may have it.
+        let why =
+            |p: &str, f: ElementFamily| check(&c(p), Grant::Write, Scope::File(f)).unwrap_err();
+        assert_eq!(
+            why("/dev/sev", F::Disk),
+            "/dev/sev is a device only the helper's own fixed rules may be given (restricted location)"
+        );
+        assert_eq!(
+            why("/dev/vfio/7", F::Disk),
+            "/dev/vfio is a device only libvirtd's -F at a hotplug may be given (restricted location)"
+        );
+        assert_eq!(
+            why("/dev/sg1", F::Disk),
+            "/dev/sg# is a device only a <disk device='lun'> or libvirtd's -F at a hotplug may be given (restricted location)"
+        );
+        assert_eq!(
+            why("/dev/tpm0", F::Chardev),
+            "/dev/tpm# is a device only a passed-through <tpm> may be given (restricted location)"
+        );
+        assert_eq!(
+            why("/dev/ttyS0", F::Disk),
+            "/dev/ttyS# is a device only a character device or libvirtd's -F at a hotplug may be given (restricted location)"
+        );
+        assert_eq!(
+            why("/dev/dri/renderD128", F::Disk),
+            "/dev/dri is a device only a <graphics> render node may be given (restricted location)"
+        );
+        assert_eq!(
+            why("/dev/bus/usb/001/002", F::Disk),
+            "/dev/bus/usb is a device only a USB <hostdev> or libvirtd's -F at a hotplug may be given (restricted location)"
+        );
+        assert_eq!(
+            why("/dev/hwrng", F::Disk),
+            "/dev/hwrng is a device only an <rng> may be given (restricted location)"
+        );
+    }
+
+    #[test]
+    fn owners_names_every_family() {
+        let all = owners(&FAMILIES);
+        assert_eq!(
+            all,
+            "a <disk> or a <disk device='lun'> or a character device or an <input> or a passed-through <tpm> or a <graphics> render node or a USB <hostdev> or a PCI <hostdev> or an <rng> or libvirtd's -F at a hotplug or another element"
         );
     }
 
@@ -763,7 +1057,7 @@ mod tests {
             "/run/libvirt/sock",
             "/run/libvirt",
         ] {
-            let e = check(&c(p), Grant::Read, Scope::File).unwrap_err();
+            let e = check(&c(p), Grant::Read, ANY).unwrap_err();
             assert_eq!(
                 e, "/run/libvirt is never allowed (restricted location)",
                 "{p}"
@@ -776,7 +1070,7 @@ mod tests {
             "/run/x/libvirt/x-sock",
             "/var/run/libvirt/x-sock",
         ] {
-            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
+            assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
         }
     }
 
@@ -799,7 +1093,7 @@ mod tests {
             "/var/log/auth.log.1",
             "/var/log/journal/x/system.journal",
         ] {
-            assert!(check(&c(p), Grant::Read, Scope::File).is_err(), "{p}");
+            assert!(check(&c(p), Grant::Read, ANY).is_err(), "{p}");
         }
         for p in [
             "/run/openvswitch/vhu0",
@@ -813,14 +1107,14 @@ mod tests {
             "/var/tmp/x.img",
             "/var/lib/dpkgx",
         ] {
-            assert_eq!(check(&c(p), Grant::Write, Scope::File), Ok(()), "{p}");
+            assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
         }
     }
 
     #[test]
     fn subtrees_must_not_contain_restricted_trees() {
         assert!(check(&c("/"), Grant::Read, Scope::RuntimeSubtree).is_err());
-        assert!(check(&c("/"), Grant::Read, Scope::File).is_err());
+        assert!(check(&c("/"), Grant::Read, ANY).is_err());
         assert!(check(&c("/usr"), Grant::Read, Scope::RuntimeSubtree).is_err());
         assert!(check(&c("/etc"), Grant::Write, Scope::RuntimeSubtree).is_err());
         // A filesystem share of /etc, /usr or / (libvirt 9.0 granted "/etc/**" rwl).
@@ -869,7 +1163,7 @@ mod tests {
                 matches!(wide, "/home" | "/srv/vms"),
                 "{wide}"
             );
-            assert_eq!(check(&c(wide), Grant::Write, Scope::File), Ok(()), "{wide}");
+            assert_eq!(check(&c(wide), Grant::Write, ANY), Ok(()), "{wide}");
         }
     }
 }

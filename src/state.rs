@@ -54,7 +54,7 @@
 //!   is refused: one reading belongs to another domain.
 
 use crate::parse::Domain;
-use crate::policy::Scope;
+use crate::policy::{ElementFamily, Scope};
 use std::path::{Component, Path};
 
 /// libvirt's `VIR_DOMAIN_SHORT_NAME_MAX`.
@@ -377,7 +377,7 @@ impl Owner {
     /// when it is in another domain's state, in the daemons' state, or (for a directory
     /// granted with its contents) when it contains any of the directories above.
     pub fn check(&self, path: &Path, scope: Scope) -> Result<(), String> {
-        if scope != Scope::File {
+        if !matches!(scope, Scope::File(_)) {
             if let Some(s) = SHARED.iter().find(|s| Path::new(s.dir).starts_with(path)) {
                 return Err(format!(
                     "granting everything below it would include {}, which holds {}",
@@ -446,8 +446,11 @@ impl Owner {
         let shared = deepest_shared(path)?;
         // `check` accepts an entry of a shared directory only when it reads as this
         // domain's own, and refuses the directory itself.
-        (VM_LIFETIME.contains(&shared.dir) && self.check(path, Scope::File).is_ok())
-            .then_some(shared.dir)
+        (VM_LIFETIME.contains(&shared.dir)
+            && self
+                .check(path, Scope::File(ElementFamily::Runtime))
+                .is_ok())
+        .then_some(shared.dir)
     }
 
     /// "this domain's entries there: X, Y", for messages.
@@ -510,7 +513,8 @@ mod tests {
     }
 
     fn ok(o: &Owner, p: &str) -> bool {
-        o.check(Path::new(p), Scope::File).is_ok()
+        o.check(Path::new(p), Scope::File(ElementFamily::Other))
+            .is_ok()
     }
 
     #[test]

@@ -272,27 +272,6 @@ fn chardev_log_files() {
 }
 
 #[test]
-fn tpm_passthrough_device_and_cancel_file() {
-    let sys = Tree::new();
-    sys.file("devices/pnp0/00:05/cancel", b"");
-    sys.dir("devices/pnp0/00:05/tpm/tpm0");
-    sys.symlink("devices/pnp0/00:05/tpm/tpm0/device", "../../../00:05");
-    sys.symlink("class/tpm/tpm0", "../../devices/pnp0/00:05/tpm/tpm0");
-    let (_, rules, _) = create(
-        "<tpm model='tpm-tis'><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm>",
-        "",
-        &["--sysfs", &sys.s("")],
-    );
-    assert_lines(
-        &rules,
-        &[
-            "\"/dev/tpm0\" rw,",
-            &format!("\"{}\" rw,", sys.s("devices/pnp0/00:05/cancel")),
-        ],
-    );
-}
-
-#[test]
 fn virtio_pmem_pstore_audio_rng_redirdev() {
     let (_, rules, _) = create(
         "<memory model='virtio-pmem' access='shared'><source><path>/srv/pmem.img</path></source><target><size unit='KiB'>524288</size></target></memory>\
@@ -605,4 +584,245 @@ fn hostile_strings_from_every_kind_of_element_compile_to_literals() {
             .any(|r| r.starts_with("\"/srv/nss\\\" rwkl\\, /\\*\\* rwkl\\, \\043x/{,*}\" rk,")),
         "{rules:?}"
     );
+}
+
+/// A `<disk type='block'>` on `dev`, with `device` (`disk`, `lun`).
+fn block_disk(dev: &str, device: &str) -> String {
+    format!(
+        "<disk type='block' device='{device}'><driver name='qemu' type='raw'/><source dev='{dev}'/><target dev='sdb' bus='scsi'/></disk>"
+    )
+}
+
+/// Issue 20, item 6: a device node that belongs to one element family (an IOMMU group,
+/// an input device, SEV, SGX, a TPM, a USB device, a render node, SCSI generic, a tap, a
+/// serial port) is refused through every other element and argument, with one line naming
+/// the element and the path, exit 3, nothing written. Paths need not exist: the check is
+/// on the path (missing tails are folded as text).
+#[test]
+fn device_nodes_only_through_their_element() {
+    let refused = |devices: &str, extra: &[&str], path: &str, tree: &str| {
+        let err = create_refused(&domain(devices, ""), extra, 3);
+        assert!(
+            err.contains(&format!("'{path}'")) && err.contains(&format!("{tree} is a device only")),
+            "{path}: {err}"
+        );
+        err
+    };
+    // The review's cases: a block disk on an IOMMU group, an input device, SEV, SGX.
+    let err = refused(
+        &block_disk("/dev/vfio/7", "disk"),
+        &[],
+        "/dev/vfio/7",
+        "/dev/vfio",
+    );
+    assert!(err.contains("(from disk sdb)"), "{err}");
+    for (p, tree) in [
+        ("/dev/input/event3", "/dev/input"),
+        ("/dev/sev", "/dev/sev"),
+        ("/dev/sgx_provision", "/dev/sgx*"),
+        ("/dev/sgx_vepc", "/dev/sgx*"),
+        ("/dev/tpm0", "/dev/tpm#"),
+        ("/dev/bus/usb/001/002", "/dev/bus/usb"),
+        ("/dev/dri/renderD128", "/dev/dri"),
+        ("/dev/sg0", "/dev/sg#"),
+        ("/dev/net/tun", "/dev/net/tun"),
+        ("/dev/vhost-vsock", "/dev/vhost-vsock"),
+        ("/dev/vfio/vfio", "/dev/vfio/vfio"),
+        ("/dev/kvm", "/dev/kvm"),
+    ] {
+        refused(&block_disk(p, "disk"), &[], p, tree);
+        refused(&disk(p, "vda", ""), &[], p, tree);
+    }
+    // Every other way in: a backing layer, a data store, a chardev (through a symlink:
+    // the canonical path counts), a pipe, a share, boot files, shmem, NVDIMM, rng, audio,
+    // pstore, redirdev, vhost-user, fw_cfg, a render node that is not one, -f and -F.
+    let t = Tree::new();
+    let link = t.symlink("group", "/dev/vfio/7");
+    let link = link.to_str().expect("utf-8");
+    let cases: Vec<(String, Vec<&str>, &str, &str)> = vec![
+        (
+            format!("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{}'/><backingStore type='block'><format type='raw'/><source dev='/dev/vfio/7'/><backingStore/></backingStore><target dev='vdc'/></disk>", t.s("top.qcow2")),
+            vec![], "/dev/vfio/7", "/dev/vfio",
+        ),
+        (
+            format!("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{}'><dataStore type='block'><format type='raw'/><source dev='/dev/input/event0'/></dataStore></source><target dev='vdc'/></disk>", t.s("top.qcow2")),
+            vec![], "/dev/input/event0", "/dev/input",
+        ),
+        (format!("<serial type='dev'><source path='{link}'/></serial>"), vec![], "/dev/vfio/7", "/dev/vfio"),
+        ("<channel type='pipe'><source path='/dev/input/event1'/><target type='virtio' name='x'/></channel>".into(), vec![], "/dev/input/event1.in", "/dev/input"),
+        ("<console type='dev'><source path='/dev/tpm0'/></console>".into(), vec![], "/dev/tpm0", "/dev/tpm#"),
+        ("<filesystem type='mount'><source dir='/dev/vfio'/><target dir='v'/></filesystem>".into(), vec![], "/dev/vfio", "/dev/vfio"),
+        ("<shmem name='x'><model type='ivshmem-doorbell'/><server path='/dev/sev'/></shmem>".into(), vec![], "/dev/sev", "/dev/sev"),
+        ("<memory model='nvdimm'><source><path>/dev/sgx_provision</path></source><target><size unit='KiB'>524288</size></target></memory>".into(), vec![], "/dev/sgx_provision", "/dev/sgx*"),
+        ("<rng model='virtio'><backend model='random'>/dev/input/event2</backend></rng>".into(), vec![], "/dev/input/event2", "/dev/input"),
+        ("<audio id='1' type='file' path='/dev/dri/card0'/>".into(), vec![], "/dev/dri/card0", "/dev/dri"),
+        ("<redirdev bus='usb' type='unix'><source mode='connect' path='/dev/vfio/3'/></redirdev>".into(), vec![], "/dev/vfio/3", "/dev/vfio"),
+        ("<memory model='virtio-pmem' access='shared'><source><path>/dev/vfio/4</path></source><target><size unit='KiB'>524288</size></target></memory>".into(), vec![], "/dev/vfio/4", "/dev/vfio"),
+        ("<interface type='vhostuser'><source type='unix' path='/dev/tpmrm0' mode='client'/><model type='virtio'/></interface>".into(), vec![], "/dev/tpmrm0", "/dev/tpmrm#"),
+        ("<graphics type='spice'><gl enable='yes' rendernode='/dev/input/event5'/></graphics>".into(), vec![], "/dev/input/event5", "/dev/input"),
+        ("<input type='evdev'><source dev='/dev/vfio/5'/></input>".into(), vec![], "/dev/vfio/5", "/dev/vfio"),
+        ("<tpm model='tpm-tis'><backend type='passthrough'><device path='/dev/input/event6'/></backend></tpm>".into(), vec![], "/dev/input/event6", "/dev/input"),
+        (String::new(), vec!["-f", "/dev/sev"], "/dev/sev", "/dev/sev"),
+        (String::new(), vec!["-F", "/dev/vfio/vfio"], "/dev/vfio/vfio", "/dev/vfio/vfio"),
+        (String::new(), vec!["-F", "/dev/tpm0"], "/dev/tpm0", "/dev/tpm#"),
+        (String::new(), vec!["-F", "/dev/dri/renderD128"], "/dev/dri/renderD128", "/dev/dri"),
+        (String::new(), vec!["-F", "/dev/input/{,**}"], "/dev/input", "/dev/input"),
+    ];
+    for (devices, extra, path, tree) in &cases {
+        refused(devices, extra, path, tree);
+    }
+    // The kernel, the loader, the nvram and fw_cfg files too.
+    for os in [
+        "<kernel>/dev/sev</kernel>",
+        "<loader readonly='yes' type='pflash'>/dev/vfio/9</loader>",
+        "<nvram>/dev/input/event7</nvram>",
+    ] {
+        let err = create_refused(&domain("", &format!("    {os}\n")), &[], 3);
+        assert!(err.contains("is a device only"), "{os}: {err}");
+    }
+}
+
+/// The same nodes through their own element keep working (libvirt's test corpus names
+/// them so), and libvirtd's -F at a hotplug keeps the nodes it names before the element
+/// is in the XML (AppArmorSetSecurityHostdevLabel, AppArmorSetInputLabel).
+#[test]
+fn device_nodes_through_their_own_element() {
+    let ok = |devices: &str, extra: &[&str], want: &str| {
+        let (_, rules, _) = create(devices, "", extra);
+        assert!(rules.iter().any(|r| r == want), "{want}: {rules:?}");
+    };
+    ok(
+        "<input type='evdev'><source dev='/dev/input/event1234' grab='all'/></input>",
+        &[],
+        "\"/dev/input/event1234\" rw,",
+    );
+    ok(
+        "<input type='passthrough' bus='virtio'><source evdev='/dev/input/event1234'/></input>",
+        &[],
+        "\"/dev/input/event1234\" rw,",
+    );
+    ok(&block_disk("/dev/sg3", "lun"), &[], "\"/dev/sg3\" rwk,");
+    ok(
+        "<serial type='dev'><source path='/dev/ttyS2'/></serial>",
+        &[],
+        "\"/dev/ttyS2\" rw,",
+    );
+    ok(
+        "<parallel type='dev'><source path='/dev/parport0'/></parallel>",
+        &[],
+        "\"/dev/parport0\" rw,",
+    );
+    ok(
+        "<graphics type='spice'><gl enable='yes' rendernode='/dev/dri/test'/></graphics>",
+        &[],
+        "\"/dev/dri/test\" rw,",
+    );
+    ok(
+        "<rng model='virtio'><backend model='random'>/dev/hwrng</backend></rng>",
+        &[],
+        "\"/dev/hwrng\" r,",
+    );
+    // A host block device stays a disk's.
+    ok(
+        &block_disk("/dev/HostVG/QEMUGuest1", "disk"),
+        &[],
+        "\"/dev/HostVG/QEMUGuest1\" rwk,",
+    );
+    for p in [
+        "/dev/vfio/7",
+        "/dev/bus/usb/001/002",
+        "/dev/input/event3",
+        "/dev/sg2",
+        "/dev/ttyUSB0",
+        "/dev/vhost-scsi",
+    ] {
+        let o = dry_create(&domain("", ""), &["-F", p]);
+        let rules = dry_rules(&o);
+        assert!(rules.contains(&format!("\"{p}\" rwk,")), "{p}: {rules:?}");
+    }
+}
+
+/// Issue 20, item 6: the TPM cancel file only when the device path opens that TPM's
+/// character device. A regular file named `tpm0` (libvirt builds the cancel path from
+/// the name alone) and a character device with another number get none. Needs root for
+/// mknod, as CI runs.
+#[test]
+fn tpm_cancel_only_for_the_tpm_character_device() {
+    if !is_root() {
+        eprintln!("skipped: mknod needs root");
+        return;
+    }
+    let sys = Tree::new();
+    sys.file("devices/pnp0/00:05/cancel", b"");
+    sys.file("devices/pnp0/00:05/tpm/tpm0/dev", b"10:224\n");
+    sys.symlink("devices/pnp0/00:05/tpm/tpm0/device", "../../../00:05");
+    sys.symlink("class/tpm/tpm0", "../../devices/pnp0/00:05/tpm/tpm0");
+    let cancel = format!("\"{}\" rw,", sys.s("devices/pnp0/00:05/cancel"));
+    let t = Tree::new();
+    let mknod = |rel: &str, major: &str, minor: &str| {
+        let p = t.path(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        let st = std::process::Command::new("mknod")
+            .args([p.to_str().expect("utf-8"), "c", major, minor])
+            .status()
+            .expect("mknod");
+        assert!(st.success());
+        p
+    };
+    let tpm = |path: &str| {
+        format!("<tpm model='tpm-tis'><backend type='passthrough'><device path='{path}'/></backend></tpm>")
+    };
+    let sysfs = sys.s("");
+    // The TPM's own character device (10:224, the number sysfs lists): the cancel file.
+    let dev = mknod("a/tpm0", "10", "224");
+    let (_, rules, _) = create(&tpm(dev.to_str().expect("utf-8")), "", &["--sysfs", &sysfs]);
+    assert_lines(&rules, &[&format!("\"{}\" rw,", dev.display()), &cancel]);
+    // A link named tpm0 to it: the node is the TPM, libvirt finds it by the name.
+    let link = t.symlink("b/tpm0", &dev);
+    let (_, rules, _) = create(
+        &tpm(link.to_str().expect("utf-8")),
+        "",
+        &["--sysfs", &sysfs],
+    );
+    assert!(rules.contains(&cancel), "{rules:?}");
+    // A regular file named tpm0, and a character device tpm0 with another number.
+    let file = t.file("c/tpm0", b"");
+    let other = mknod("d/tpm0", "1", "3");
+    for p in [file, other] {
+        let (_, rules, err) = create(&tpm(p.to_str().expect("utf-8")), "", &["--sysfs", &sysfs]);
+        assert_lines(&rules, &[&format!("\"{}\" rw,", p.display())]);
+        assert!(
+            err.contains(
+                "is not a TPM character device with a cancel file in sysfs; no cancel rule"
+            ),
+            "{err}"
+        );
+    }
+}
+
+/// Issue 20, item 6: a VFIO host device gets its group and the container, never the
+/// legacy KVM assignment files (`config`, `resource*`, `rom`, `reset`): QEMU's vfio-pci
+/// reaches them through the device descriptor.
+#[test]
+fn vfio_hostdev_gets_no_sysfs_files() {
+    let sys = vfio_sysfs(&[("0000:01:00.0", 12)], &[]);
+    for f in [
+        "config",
+        "resource",
+        "resource0",
+        "rom",
+        "reset",
+        "vendor",
+        "device",
+    ] {
+        sys.file(&format!("devices/pci0000:00/0000:01:00.0/{f}"), b"");
+    }
+    for driver in ["", "<driver name='vfio'/>"] {
+        let (_, rules, _) = create(
+            &format!("<hostdev mode='subsystem' type='pci' managed='yes'>{driver}<source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>"),
+            "",
+            &["--sysfs", &sys.s("")],
+        );
+        assert_lines(&rules, &["\"/dev/vfio/vfio\" rw,", "\"/dev/vfio/12\" rw,"]);
+    }
 }

@@ -287,16 +287,11 @@ const SHARED: &[&str] = &[
 
 /// What a domain element legitimately names next to the families above: never refused.
 const ALLOWED: &[&str] = &[
-    "/dev/ttyS0",
-    "/dev/ttyUSB0",
-    "/dev/ttyACM0",
-    "/dev/input/event3",
-    "/dev/sg0",
-    "/dev/tpm0",
-    "/dev/vhost-vsock",
-    "/dev/net/tun",
-    "/dev/vfio/12",
-    "/dev/bus/usb/001/002",
+    "/dev/sdb",
+    "/dev/HostVG/QEMUGuest1",
+    "/dev/ttyS",
+    "/dev/tpm",
+    "/dev/vfio2",
     "/dev/i2c",
     "/run/user/1000/pulse/native",
     "/run/user/1000/pipewire-0",
@@ -311,6 +306,39 @@ const ALLOWED: &[&str] = &[
     "/etc/libvirt-sandbox/services/web/config",
     "/rootfs/vm.img",
     "/srv/lib/vm.img",
+];
+
+/// Device nodes of one element family (issue 20, item 6): each path, the table entry of
+/// `src/policy.rs` that owns it, and whether libvirtd's `-F` may name it at a hotplug.
+/// Refused as a disk (and as `-f` where no hotplug names it); `tests/devices.rs` has each
+/// through its own element.
+const ONE_ELEMENT: &[(&str, &str, bool)] = &[
+    ("/dev/vfio/vfio", "/dev/vfio/vfio", false),
+    ("/dev/vfio/devices/vfio0", "/dev/vfio/devices", false),
+    ("/dev/vfio/12", "/dev/vfio", true),
+    ("/dev/iommu", "/dev/iommu", false),
+    ("/dev/input/event3", "/dev/input", true),
+    ("/dev/sev", "/dev/sev", false),
+    ("/dev/sgx_provision", "/dev/sgx*", false),
+    ("/dev/tpm0", "/dev/tpm#", false),
+    ("/dev/tpmrm0", "/dev/tpmrm#", false),
+    ("/dev/bus/usb/001/002", "/dev/bus/usb", true),
+    ("/dev/net/tun", "/dev/net/tun", true),
+    ("/dev/tap7", "/dev/tap#", true),
+    ("/dev/vhost-net", "/dev/vhost-net", true),
+    ("/dev/vhost-vdpa-0", "/dev/vhost-vdpa-#", true),
+    ("/dev/vhost-scsi", "/dev/vhost-scsi", true),
+    ("/dev/vhost-vsock", "/dev/vhost-vsock", false),
+    ("/dev/dri/renderD128", "/dev/dri", false),
+    ("/dev/sg0", "/dev/sg#", true),
+    ("/dev/bsg/0:0:0:0", "/dev/bsg", true),
+    ("/dev/ttyS0", "/dev/ttyS#", true),
+    ("/dev/ttyUSB0", "/dev/ttyUSB#", true),
+    ("/dev/ttyACM0", "/dev/ttyACM#", true),
+    ("/dev/ttyAMA0", "/dev/ttyAMA#", true),
+    ("/dev/parport0", "/dev/parport#", true),
+    ("/dev/hwrng", "/dev/hwrng", false),
+    ("/dev/kvm", "/dev/kvm", false),
 ];
 
 /// A dry run of `xml` with `extra` arguments: must be refused as a path error (exit 3),
@@ -427,5 +455,21 @@ fn what_domain_elements_name_is_allowed() {
         let o = dry_create(&domain(&disk(p, "vda", ""), ""), &[]);
         let rules = dry_rules(&o);
         assert!(rules.contains(&format!("\"{p}\" rwk,")), "{p}: {rules:?}");
+    }
+}
+
+#[test]
+fn device_nodes_of_one_element_are_refused_as_disks() {
+    for (p, tree, hotplug) in ONE_ELEMENT {
+        let why = format!("{tree} is a device only");
+        let err = refused(&domain(&disk(p, "vda", ""), ""), &[], p);
+        assert!(err.contains(&why), "{p}: {err}");
+        if *hotplug {
+            let o = dry_create(&domain("", ""), &["-f", p]);
+            assert!(dry_rules(&o).contains(&format!("\"{p}\" rwk,")), "{p}");
+        } else {
+            let err = refused(&domain("", ""), &["-f", p], p);
+            assert!(err.contains(&why), "{p}: {err}");
+        }
     }
 }

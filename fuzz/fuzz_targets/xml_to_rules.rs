@@ -48,7 +48,7 @@ impl Resolve for Lexical {
     fn iommu_group(&mut self, _: &str) -> Option<u32> {
         None
     }
-    fn tpm_cancel(&mut self, _: &str) -> Option<PathBuf> {
+    fn tpm_cancel(&mut self, _: &Path) -> Option<PathBuf> {
         None
     }
 }

@@ -5,6 +5,7 @@ use super::{abs, Context, Domain, Family};
 use crate::domain::{AbsPath, Access, HostPath};
 use crate::error::Result;
 use crate::origin::Origin;
+use crate::policy::ElementFamily;
 use crate::xml::Element;
 
 pub const FAMILY: Family = Family {
@@ -102,6 +103,7 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
             origin: origin.with("log"),
             path: AbsPath::new(log).ok_or_else(|| log.to_string()),
             access: Access::Write,
+            family: ElementFamily::Other,
         });
     }
     let kind = ChardevKind::from_type(dev.attr("type"));

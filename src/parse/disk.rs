@@ -38,6 +38,9 @@ pub struct Disk {
     pub format: Option<String>,
     /// `<readonly/>`, or a CD-ROM (libvirt forces those read-only).
     pub readonly: bool,
+    /// `device='lun'`: SCSI commands pass through to the host device, which may then be a
+    /// SCSI generic node (`/dev/sg<N>`, `policy::DEVICES`).
+    pub lun: bool,
     /// `<backingStore>`.
     pub backing: Backing,
     /// `<source><dataStore>` (libvirt >= 10.10): the qcow2 external data file, declared by
@@ -149,6 +152,7 @@ fn parse(disk: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
         format,
         // libvirt forces CD-ROMs read-only (virDomainDiskDefPostParse).
         readonly: disk.child("readonly").is_some() || disk.attr("device") == Some("cdrom"),
+        lun: disk.attr("device") == Some("lun"),
         backing,
         origin,
     });

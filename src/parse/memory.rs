@@ -46,7 +46,14 @@ fn parse(el: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
     match el.attr("model") {
         Some("virtio-pmem") => {
             if let Some(p) = path() {
-                cx.host_path(d, el, "memory virtio-pmem", &p, Access::ReadWrite);
+                cx.host_path(
+                    d,
+                    el,
+                    "memory virtio-pmem",
+                    &p,
+                    Access::ReadWrite,
+                    crate::policy::ElementFamily::Other,
+                );
             }
         }
         Some("sgx-epc") => d.memory.sgx = true,

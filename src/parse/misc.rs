@@ -7,6 +7,7 @@ use super::{chardev, text_path, Context, Domain, Family};
 use crate::domain::Access;
 use crate::error::Result;
 use crate::parse::chardev::ChardevKind;
+use crate::policy::ElementFamily;
 use crate::xml::Element;
 
 pub const FAMILY: Family = Family {
@@ -19,12 +20,19 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
     match dev.name.as_str() {
         "pstore" => {
             if let Some(p) = dev.child("path").and_then(text_path) {
-                cx.host_path(d, dev, "pstore", &p, Access::ReadWrite);
+                cx.host_path(
+                    d,
+                    dev,
+                    "pstore",
+                    &p,
+                    Access::ReadWrite,
+                    ElementFamily::Other,
+                );
             }
         }
         "audio" if dev.attr("type") == Some("file") => {
             if let Some(p) = dev.attr("path").filter(|p| !p.is_empty()) {
-                cx.host_path(d, dev, "audio", p, Access::Write);
+                cx.host_path(d, dev, "audio", p, Access::Write, ElementFamily::Other);
             }
         }
         "rng" => {
@@ -38,12 +46,12 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
                     if let Some(p) =
                         text_path(b).filter(|p| p != "/dev/random" && p != "/dev/urandom")
                     {
-                        cx.host_path(d, dev, "rng", &p, Access::Read);
+                        cx.host_path(d, dev, "rng", &p, Access::Read, ElementFamily::Rng);
                     }
                 }
                 Some("egd") if ChardevKind::from_type(b.attr("type")) != ChardevKind::Other => {
                     if let Some(p) = chardev::source_path(b) {
-                        cx.host_path(d, dev, "rng", p, Access::ReadWrite);
+                        cx.host_path(d, dev, "rng", p, Access::ReadWrite, ElementFamily::Chardev);
                     }
                 }
                 _ => {}
@@ -51,7 +59,14 @@ fn parse(dev: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
         }
         "redirdev" if dev.attr("type") == Some("unix") => {
             if let Some(p) = chardev::source_path(dev) {
-                cx.host_path(d, dev, "redirdev", p, Access::ReadWrite);
+                cx.host_path(
+                    d,
+                    dev,
+                    "redirdev",
+                    p,
+                    Access::ReadWrite,
+                    ElementFamily::Other,
+                );
             }
         }
         _ => {}

@@ -130,12 +130,14 @@ impl Context {
         element: &'static str,
         raw: &str,
         access: Access,
+        family: crate::policy::ElementFamily,
     ) {
         let origin = Origin::new(element, self.next_index(element).to_string()).at(el.offset);
         d.host_paths.push(HostPath {
             origin,
             path: AbsPath::new(raw).ok_or_else(|| raw.to_string()),
             access,
+            family,
         });
     }
 }

@@ -489,11 +489,29 @@ impl Resolve for FsResolver {
         rustix::fs::statfs(path).is_ok_and(|s| s.f_type as i64 == HUGETLBFS_MAGIC)
     }
 
-    fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {
-        ["class/tpm", "class/misc"]
+    fn tpm_cancel(&mut self, device: &Path) -> Option<PathBuf> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        // Issue 20, item 6: libvirt builds the cancel path from the device path's last
+        // component alone (`virTPMCreateCancelPath`), so a regular file named `tpm0` got the
+        // host TPM's cancel file. Here the path must open a character device (followed
+        // through links, as QEMU opens it) whose number is the one sysfs lists for that
+        // TPM (`<class>/<name>/dev`, `major:minor`).
+        let meta = std::fs::metadata(device).ok()?;
+        if !meta.file_type().is_char_device() {
+            return None;
+        }
+        let rdev = meta.rdev();
+        // glibc's gnu_dev_major / gnu_dev_minor.
+        let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+        let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+        let name = device.file_name()?;
+        let class = ["class/tpm", "class/misc"]
             .iter()
-            .map(|class| self.sysfs.join(class).join(device).join("device/cancel"))
-            .find(|p| p.exists())
+            .map(|class| self.sysfs.join(class).join(name))
+            .find(|dir| dir.join("device/cancel").exists())?;
+        let dev = fsio::read_optional(&class.join("dev")).ok().flatten()?;
+        (std::str::from_utf8(&dev).ok()?.trim() == format!("{major}:{minor}"))
+            .then(|| class.join("device/cancel"))
     }
 }
 

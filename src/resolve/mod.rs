@@ -183,10 +183,14 @@ pub trait Resolve {
         false
     }
 
-    /// The cancel file of a passed-through TPM (`tpm0`), as libvirt's
-    /// `virTPMCreateCancelPath`: `/sys/class/tpm/<dev>/device/cancel`, else
-    /// `/sys/class/misc/<dev>/device/cancel`, the one that exists.
-    fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf>;
+    /// The cancel file of a passed-through TPM whose device path (as the XML names it) is
+    /// `device`, as libvirt's `virTPMCreateCancelPath` finds it by the path's last
+    /// component: `/sys/class/tpm/<name>/device/cancel`, else
+    /// `/sys/class/misc/<name>/device/cancel`, the one that exists. `None` unless `device`
+    /// resolves to a character device with the number sysfs lists for that TPM
+    /// (`<class>/<name>/dev`): a regular file or another device named `tpm0` gets no
+    /// cancel file (issue 20, item 6).
+    fn tpm_cancel(&mut self, device: &Path) -> Option<PathBuf>;
 }
 
 /// What an existing path names, as far as a kept runtime grant is concerned.

@@ -6,7 +6,7 @@ use super::Perms;
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::parse::Domain;
-use crate::policy::Scope;
+use crate::policy::{ElementFamily, Scope};
 use crate::resolve::Resolve;
 use crate::state::Owner;
 use std::path::Path;
@@ -66,7 +66,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<
         // A rule without a glob names one file: it must be this domain's alone.
         if let (Some(owner), false) = (&b.owner, template.contains('*')) {
             let path = template.replacen("{}", args[0], 1);
-            if let Err(why) = owner.check(Path::new(&path), Scope::File) {
+            if let Err(why) = owner.check(Path::new(&path), Scope::File(ElementFamily::Other)) {
                 b.warn(
                     &origin,
                     format!(

@@ -7,7 +7,7 @@ use crate::domain::AbsPath;
 use crate::error::{Diagnostics, Error, Result};
 use crate::escape::{AaPattern, Glob, Part};
 use crate::origin::Origin;
-use crate::policy::{self, Scope};
+use crate::policy::{self, ElementFamily, Scope};
 use crate::resolve::CanonicalPath;
 use crate::resolve::Resolve;
 use crate::state::Owner;
@@ -119,15 +119,17 @@ impl<'d> Builder<'d> {
         r.canonical(raw, origin, self.diag)
     }
 
-    /// Canonicalizes, checks and adds a rule for one file; returns its canonical path.
+    /// Canonicalizes, checks and adds a rule for one file an element of `family` names;
+    /// returns its canonical path.
     pub fn file(
         &mut self,
         r: &mut dyn Resolve,
         raw: &AbsPath,
         perms: Perms,
+        family: ElementFamily,
         origin: &Origin,
     ) -> Result<CanonicalPath> {
-        self.file_at(r, raw.as_path(), perms, origin)
+        self.file_at(r, raw.as_path(), perms, family, origin)
     }
 
     /// [`Builder::file`] for a path the tool or the resolver made (absolute by
@@ -137,10 +139,11 @@ impl<'d> Builder<'d> {
         r: &mut dyn Resolve,
         raw: &Path,
         perms: Perms,
+        family: ElementFamily,
         origin: &Origin,
     ) -> Result<CanonicalPath> {
         let canon = self.canonical(r, raw, origin)?;
-        self.add(canon.clone(), perms, origin)?;
+        self.add(canon.clone(), perms, family, origin)?;
         Ok(canon)
     }
 
@@ -166,11 +169,18 @@ impl<'d> Builder<'d> {
         Ok(Checked { canon, origin })
     }
 
-    /// A rule for one checked file; read-only files get `deny w` (libvirt 9.0, and still
-    /// libvirt 12.1 for everything but storage: firmware, kernel, tables...).
-    pub fn add(&mut self, canon: CanonicalPath, perms: Perms, origin: &Origin) -> Result<()> {
+    /// A rule for one checked file an element of `family` names; read-only files get
+    /// `deny w` (libvirt 9.0, and still libvirt 12.1 for everything but storage: firmware,
+    /// kernel, tables...).
+    pub fn add(
+        &mut self,
+        canon: CanonicalPath,
+        perms: Perms,
+        family: ElementFamily,
+        origin: &Origin,
+    ) -> Result<()> {
         let deny = perms.is_read_only();
-        self.add_in(&canon, perms, Scope::File, deny, origin)
+        self.add_in(&canon, perms, Scope::File(family), deny, origin)
     }
 
     /// [`Builder::file`] for a disk's own image or its `<dataStore>`: a read-only one (a
@@ -184,31 +194,13 @@ impl<'d> Builder<'d> {
         r: &mut dyn Resolve,
         raw: &Path,
         perms: Perms,
+        family: ElementFamily,
         origin: &Origin,
     ) -> Result<CanonicalPath> {
         let canon = self.canonical(r, raw, origin)?;
         let deny = perms.is_read_only() && self.options.backing_deny_write;
-        self.add_in(&canon, perms, Scope::File, deny, origin)?;
+        self.add_in(&canon, perms, Scope::File(family), deny, origin)?;
         Ok(canon)
-    }
-
-    /// A host device's own file (an assigned PCI device's sysfs files): the only rules
-    /// the policy's sysfs exceptions serve ([`Scope::HostDevice`]).
-    pub fn host_device_file(
-        &mut self,
-        r: &mut dyn Resolve,
-        raw: &Path,
-        perms: Perms,
-        origin: &Origin,
-    ) -> Result<()> {
-        let canon = self.canonical(r, raw, origin)?;
-        self.add_in(
-            &canon,
-            perms,
-            Scope::HostDevice,
-            perms.is_read_only(),
-            origin,
-        )
     }
 
     fn add_in(
@@ -227,9 +219,11 @@ impl<'d> Builder<'d> {
     /// A read-only backing layer (or a file an image header names): `rk`, with `deny w`
     /// only under `backing_deny_write = yes` (libvirt 9.0). By default there is none, as in
     /// libvirt 12.1: block commit needs libvirtd's later `-F` grant to win (W6).
+    /// A layer is a disk's ([`ElementFamily::Disk`]): a header or `<backingStore>` naming a
+    /// device node of another element (an IOMMU group, an input device) is refused.
     pub fn add_backing(&mut self, canon: CanonicalPath, origin: &Origin) -> Result<()> {
         let g = self
-            .checked(&canon, Perms::RK, Scope::File, origin)?
+            .checked(&canon, Perms::RK, Scope::File(ElementFamily::Disk), origin)?
             .exact()?;
         let deny = self.options.backing_deny_write;
         self.push(g, Perms::RK, deny, origin.clone());

@@ -6,6 +6,7 @@ use super::{shared, Perms};
 use crate::error::Result;
 use crate::parse::chardev::{ChardevClass, ChardevKind};
 use crate::parse::Domain;
+use crate::policy::ElementFamily;
 use crate::resolve::Resolve;
 
 pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
@@ -13,9 +14,9 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
         for dev in d.chardevs.iter().filter(|c| c.class == class) {
             let Some(path) = &dev.path else { continue };
             if dev.kind == ChardevKind::Pipe {
-                shared::pipe(b, r, path, &dev.origin)?;
+                shared::pipe(b, r, path, ElementFamily::Chardev, &dev.origin)?;
             } else {
-                b.file(r, path, Perms::RW, &dev.origin)?;
+                b.file(r, path, Perms::RW, ElementFamily::Chardev, &dev.origin)?;
             }
         }
     }

@@ -10,6 +10,7 @@ use crate::image::CompanionKind;
 use crate::origin::Origin;
 use crate::parse::disk::{Backing, Disk, Layer, LocalKind, Source};
 use crate::parse::Domain;
+use crate::policy::ElementFamily;
 use crate::resolve::{CanonicalPath, ChainLayer, ChainStart, Resolve};
 use std::path::{Path, PathBuf};
 
@@ -52,12 +53,18 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
         // reached through, and an NVMe disk's VFIO group.
         Source::Network { sockets } => {
             for s in sockets {
-                b.file(r, s, Perms::RW, &origin.with("socket"))?;
+                b.file(r, s, Perms::RW, ElementFamily::Disk, &origin.with("socket"))?;
             }
             None
         }
         Source::VhostUser { socket } => {
-            b.file(r, socket, Perms::RW, &origin.with("vhost-user socket"))?;
+            b.file(
+                r,
+                socket,
+                Perms::RW,
+                ElementFamily::Disk,
+                &origin.with("vhost-user socket"),
+            )?;
             None
         }
         Source::Nvme { address } => {
@@ -73,7 +80,14 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     };
     let top = match top {
         Some((kind, raw)) => {
-            let canon = b.storage_file(r, &raw, perms, origin)?;
+            // Issue 20, item 6: only a LUN passthrough disk may be a SCSI generic node
+            // (policy::DEVICES); a disk is never another element's device node.
+            let family = if disk.lun {
+                ElementFamily::DiskLun
+            } else {
+                ElementFamily::Disk
+            };
+            let canon = b.storage_file(r, &raw, perms, family, origin)?;
             Some((kind, raw, canon))
         }
         None => None,
@@ -101,7 +115,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
                     }
                     Source::Network { sockets } => {
                         for s in sockets {
-                            b.file(r, s, Perms::RW, &lo.with("socket"))?;
+                            b.file(r, s, Perms::RW, ElementFamily::Disk, &lo.with("socket"))?;
                         }
                     }
                     _ => {}
@@ -258,7 +272,7 @@ fn data_store(
     let o = origin.with("dataStore");
     match perms {
         Some(p) => {
-            b.storage_file(r, path.as_path(), p, &o)?;
+            b.storage_file(r, path.as_path(), p, ElementFamily::Disk, &o)?;
         }
         None => {
             let canon = b.canonical(r, path.as_path(), &o)?;

@@ -12,6 +12,7 @@ use crate::origin::Origin;
 use crate::parse::graphics::xauth_origin;
 use crate::parse::graphics::{Graphics, GraphicsKind};
 use crate::parse::Domain;
+use crate::policy::ElementFamily;
 use crate::resolve::Resolve;
 
 /// Whether a display renders with GL (`virDomainGraphicsNeedsAutoRenderNode` and an
@@ -28,21 +29,33 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
         // virDomainGraphicsSupportsRenderNode / NeedsAutoRenderNode.
         if g.kind.supports_render_node() {
             if let Some(node) = &g.rendernode {
-                b.file(r, node, Perms::RW, origin)?;
+                b.file(r, node, Perms::RW, ElementFamily::Graphics, origin)?;
             } else if needs_gl(g) {
                 if let Some(node) = r.drm_render_node() {
-                    b.file_at(r, &node, Perms::RW, &origin.with("rendernode"))?;
+                    b.file_at(
+                        r,
+                        &node,
+                        Perms::RW,
+                        ElementFamily::Graphics,
+                        &origin.with("rendernode"),
+                    )?;
                 }
             }
         }
         for s in &g.sockets {
-            b.file(r, s, Perms::RW, origin)?;
+            b.file(r, s, Perms::RW, ElementFamily::Graphics, origin)?;
         }
     }
     // libvirt reads the xauth only when SDL is the only display (vah.c:1042).
     if let [g] = d.graphics.as_slice() {
         if let Some(x) = &g.xauth {
-            b.file(r, x, Perms::R, &xauth_origin(g.origin.position()))?;
+            b.file(
+                r,
+                x,
+                Perms::R,
+                ElementFamily::Graphics,
+                &xauth_origin(g.origin.position()),
+            )?;
         }
     }
     Ok(())

@@ -18,7 +18,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
         };
         match &h.path {
             Ok(path) => {
-                b.file(r, path, perms, &h.origin)?;
+                b.file(r, path, perms, h.family, &h.origin)?;
             }
             // libvirt's helper skipped relative paths with a warning (vah_add_path); these
             // elements got no rule at all from it, so a relative one is not an error here.

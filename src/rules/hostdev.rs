@@ -1,6 +1,18 @@
-//! `<hostdev>`: an assigned USB device's node, a PCI device's sysfs files, and the VFIO
-//! group of each PCI or mediated device (libvirt 9.0 granted `/dev/vfio/[0-9]*`, every
-//! group).
+//! `<hostdev>`: an assigned USB device's node, the VFIO group of each PCI or mediated
+//! device (libvirt 9.0 granted `/dev/vfio/[0-9]*`, every group), and the sysfs files of a
+//! PCI device of a non-VFIO backend.
+//!
+//! Issue 20, item 6: a VFIO device gets no sysfs file. QEMU's vfio-pci only `stat`s the
+//! device's sysfs directory and `readlink`s its `iommu_group` (`vfio_realize` in
+//! hw/vfio/pci.c up to 8.0, `vfio_device_groupid` in hw/vfio/container.c/common.c from
+//! 8.1; AppArmor mediates neither with a file rule: libvirt's profiles never granted the
+//! directory), then opens `/dev/vfio/vfio` (`vfio_connect_container`) and
+//! `/dev/vfio/<group>` (`vfio_get_group`) and reaches config space, BARs and the ROM
+//! through the device descriptor (`VFIO_DEVICE_GET_REGION_INFO`, `pread` on the device fd
+//! in `vfio_pci_read_config`, `vfio_pci_load_rom`) and resets with `VFIO_DEVICE_RESET`.
+//! libvirt 9.0's `config`, `resource*`, `rom`, `reset` `rw` (`virPCIDeviceFileIterate`)
+//! served the legacy KVM assignment, which QEMU removed in 2.12: they gave a confined QEMU
+//! raw access to the device behind VFIO's back.
 
 use super::builder::Builder;
 use super::shared::{self, VfioDevice};
@@ -9,6 +21,7 @@ use crate::error::Result;
 use crate::origin::Origin;
 use crate::parse::hostdev::Hostdev;
 use crate::parse::Domain;
+use crate::policy::ElementFamily;
 use crate::resolve::{Resolve, UsbId};
 
 /// USB and PCI device files. Returns, when a device uses VFIO, the IOMMU group of each
@@ -33,7 +46,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
                 };
                 match r.usb_device(id, &origin, b.diag) {
                     Some(node) => {
-                        b.file_at(r, &node, Perms::RW, &origin)?;
+                        b.file_at(r, &node, Perms::RW, ElementFamily::HostdevUsb, &origin)?;
                     }
                     None => b.warn(
                         &origin,
@@ -46,20 +59,12 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
             }
             Hostdev::Pci { address, vfio } => {
                 let origin = at(Origin::new("hostdev pci", address.clone()));
-                let files = r.pci_files(address);
-                if files.is_empty() {
-                    b.warn(
-                        &origin,
-                        format!("{origin}: no such PCI device on this host; no sysfs rules"),
-                    );
-                }
-                for f in files {
-                    b.host_device_file(r, &f, Perms::RW, &origin)?;
-                }
-                if !*vfio {
+                if *vfio {
+                    (VfioDevice::Pci(address), origin)
+                } else {
+                    legacy_pci_files(b, r, address, &origin)?;
                     continue;
                 }
-                (VfioDevice::Pci(address), origin)
             }
             Hostdev::Mdev { uuid } => {
                 let name = uuid.map_or_else(|| i.to_string(), |u| u.hyphenated().to_string());
@@ -75,6 +80,27 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
             .extend(group.map(|g| (g, origin)));
     }
     b.vfio_groups = vfio;
+    Ok(())
+}
+
+/// A PCI device of a non-VFIO backend (`<driver name='kvm'|'xen'>`): its sysfs files, as
+/// libvirt 9.0 wrote them; QEMU itself refuses the legacy backend since 2.12.
+fn legacy_pci_files(
+    b: &mut Builder,
+    r: &mut dyn Resolve,
+    address: &str,
+    origin: &Origin,
+) -> Result<()> {
+    let files = r.pci_files(address);
+    if files.is_empty() {
+        b.warn(
+            origin,
+            format!("{origin}: no such PCI device on this host; no sysfs rules"),
+        );
+    }
+    for f in files {
+        b.file_at(r, &f, Perms::RW, ElementFamily::HostdevPci, origin)?;
+    }
     Ok(())
 }
 

@@ -6,12 +6,13 @@ use super::Perms;
 use crate::error::Result;
 use crate::origin::Origin;
 use crate::parse::Domain;
+use crate::policy::ElementFamily;
 use crate::resolve::Resolve;
 
 /// `<memory model='nvdimm'>`: `rw` on the backing file.
 pub(super) fn nvdimms(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     for n in &d.memory.nvdimms {
-        b.file(r, &n.path, Perms::RW, &n.origin)?;
+        b.file(r, &n.path, Perms::RW, ElementFamily::Other, &n.origin)?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::name::ProfileName;
 use crate::parse::net::InterfaceType;
 use crate::parse::Domain;
+use crate::policy::ElementFamily;
 use crate::resolve::Resolve;
 use crate::state::Owner;
 
@@ -16,9 +17,9 @@ pub(super) fn vhost_user(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Re
         if let Some((pipe, path)) = &net.vhostuser {
             let origin = net.origin.with("vhostuser");
             if *pipe {
-                shared::pipe(b, r, path, &origin)?;
+                shared::pipe(b, r, path, ElementFamily::Other, &origin)?;
             } else {
-                b.file(r, path, Perms::RW, &origin)?;
+                b.file(r, path, Perms::RW, ElementFamily::Other, &origin)?;
             }
         }
     }

@@ -6,6 +6,7 @@ use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::parse::os::origin;
 use crate::parse::Domain;
+use crate::policy::ElementFamily;
 use crate::resolve::Resolve;
 
 pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
@@ -20,7 +21,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
     ];
     for (what, path, perms) in boot {
         if let Some(p) = path {
-            b.file(r, p, perms, &origin(what, os.at))?;
+            b.file(r, p, perms, ElementFamily::Other, &origin(what, os.at))?;
         }
     }
     Ok(())

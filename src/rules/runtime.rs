@@ -31,7 +31,7 @@ use crate::origin::Origin;
 use crate::parse::net::InterfaceType;
 use crate::parse::Domain;
 use crate::path::CanonicalPath;
-use crate::policy::Scope;
+use crate::policy::{ElementFamily, Scope};
 use crate::resolve::{NodeKind, Resolve};
 use crate::state::Owner;
 use std::path::Path;
@@ -136,7 +136,7 @@ pub(super) fn grant(
         b.push(g, Perms::RWK, false, origin.clone());
         Ok(())
     } else {
-        b.add(canon.clone(), Perms::RWK, origin)
+        b.add(canon.clone(), Perms::RWK, ElementFamily::Runtime, origin)
     }
 }
 
@@ -250,7 +250,7 @@ mod tests {
         fn iommu_group(&mut self, _: &str) -> Option<u32> {
             None
         }
-        fn tpm_cancel(&mut self, _: &str) -> Option<PathBuf> {
+        fn tpm_cancel(&mut self, _: &Path) -> Option<PathBuf> {
             None
         }
         fn existing(&mut self, path: &Path) -> Option<(CanonicalPath, NodeKind)> {

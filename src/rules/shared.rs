@@ -6,16 +6,23 @@ use crate::domain::AbsPath;
 use crate::error::Result;
 use crate::escape::{AaPattern, Part};
 use crate::origin::Origin;
+use crate::policy::ElementFamily;
 use crate::resolve::Resolve;
 use std::path::Path;
 
 /// A `pipe` chardev or vhost-user socket: QEMU opens `<p>.in` and `<p>.out`, and falls
 /// back to `<p>` when they do not exist (`qemu_chr_open_pipe`), so all three get `rw`
 /// (libvirt 9.0 wrote only the two suffixed ones, and forgot console pipes).
-pub fn pipe(b: &mut Builder, r: &mut dyn Resolve, path: &AbsPath, origin: &Origin) -> Result<()> {
+pub fn pipe(
+    b: &mut Builder,
+    r: &mut dyn Resolve,
+    path: &AbsPath,
+    family: ElementFamily,
+    origin: &Origin,
+) -> Result<()> {
     for suffix in [".in", ".out", ""] {
         let p = format!("{}{suffix}", path.as_str());
-        b.file_at(r, Path::new(&p), Perms::RW, origin)?;
+        b.file_at(r, Path::new(&p), Perms::RW, family, origin)?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use super::Perms;
 use crate::error::Result;
 use crate::parse::shmem::ShmemModel;
 use crate::parse::Domain;
+use crate::policy::ElementFamily;
 use crate::resolve::Resolve;
 use std::path::PathBuf;
 
@@ -20,7 +21,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
             }
             (None, ShmemModel::Other) => continue,
         };
-        b.file_at(r, &path, Perms::RW, &s.origin)?;
+        b.file_at(r, &path, Perms::RW, ElementFamily::Other, &s.origin)?;
     }
     Ok(())
 }

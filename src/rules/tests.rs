@@ -89,8 +89,8 @@ impl Resolve for Fake {
     fn mdev_iommu_group(&mut self, uuid: &uuid::Uuid) -> Option<u32> {
         (uuid.hyphenated().to_string() == MDEV).then_some(9)
     }
-    fn tpm_cancel(&mut self, device: &str) -> Option<PathBuf> {
-        (device == "tpm0").then(|| PathBuf::from("/sys/devices/pnp0/00:05/cancel"))
+    fn tpm_cancel(&mut self, device: &Path) -> Option<PathBuf> {
+        (device == Path::new("/dev/tpm0")).then(|| PathBuf::from("/sys/devices/pnp0/00:05/cancel"))
     }
 }
 
@@ -558,18 +558,23 @@ fn graphics_hostdevs_and_gl() {
         "",
         &mut Fake::default(),
     );
+    // Issue 20, item 6: a VFIO device gets its group, never the legacy sysfs files
+    // (QEMU's vfio-pci reaches config space through the device descriptor).
     assert_eq!(
-        &got[5..10],
+        &got[5..9],
         [
             "/run/vnc.sock rw <graphics vnc 0>",
             "/dev/dri/renderD128 rw <graphics spice 1 rendernode>",
             "/run/spice.sock rw <graphics spice 1>",
-            "/sys/devices/pci0000:00/0000:06:12.5/config rw <hostdev pci 0000:06:12.5>",
             "/dev/vfio/vfio rw <hostdev vfio>",
         ]
     );
-    assert_eq!(got[10], "/dev/vfio/7 rw <hostdev pci 0000:06:12.5>");
-    assert_eq!(got[11], "/usr/lib{,32,64}/dri/*.so* mr <graphics gl>");
+    assert_eq!(got[9], "/dev/vfio/7 rw <hostdev pci 0000:06:12.5>");
+    assert_eq!(got[10], "/usr/lib{,32,64}/dri/*.so* mr <graphics gl>");
+    assert!(
+        !got.iter().any(|l| l.starts_with("/sys/devices/pci")),
+        "{got:?}"
+    );
     assert_eq!(
         got.last().map(String::as_str),
         Some("/var/lib/libvirt/.cache/  +deny <graphics gl>")
@@ -656,12 +661,17 @@ fn sriov_interfaces_are_pci_hostdevs() {
         "",
         &mut Fake::default(),
     );
+    assert_eq!(without_base(&got), ["/dev/vfio/vfio rw <hostdev vfio>"]);
+    // A non-VFIO backend (QEMU has none since 2.12; libvirt 9.0 still wrote these): the
+    // sysfs files, and no VFIO rule.
+    let got = lines(
+        "<interface type='hostdev' managed='yes'><driver name='kvm'/><source><address type='pci' domain='0x0000' bus='0x03' slot='0x07' function='0x1'/></source></interface>",
+        "",
+        &mut Fake::default(),
+    );
     assert_eq!(
         without_base(&got),
-        [
-            "/sys/devices/pci0000:00/0000:03:07.1/config rw <hostdev pci 0000:03:07.1>",
-            "/dev/vfio/vfio rw <hostdev vfio>",
-        ]
+        ["/sys/devices/pci0000:00/0000:03:07.1/config rw <hostdev pci 0000:03:07.1>"]
     );
 }
 

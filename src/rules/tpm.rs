@@ -9,6 +9,7 @@ use crate::escape::AaPattern;
 use crate::parse::tpm::passthrough_origin;
 use crate::parse::tpm::TpmBackend;
 use crate::parse::Domain;
+use crate::policy::ElementFamily;
 use crate::resolve::Resolve;
 use crate::state::Owner;
 
@@ -71,9 +72,11 @@ pub(super) fn passthrough(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> R
             continue;
         };
         let o = passthrough_origin(t.origin.position());
-        b.file(r, dev, Perms::RW, &o)?;
-        // The cancel file lives in sysfs below the TPM's device; it is looked up
-        // by the device's name only, so it is trusted like a fixed path.
+        b.file(r, dev, Perms::RW, ElementFamily::Tpm, &o)?;
+        // The cancel file lives in sysfs below the TPM's device. libvirt names it by the
+        // device path's last component alone; the resolver gives it only when the path
+        // opens that TPM's character device (issue 20, item 6: a regular file named tpm0
+        // got the host TPM's cancel file), so it is trusted like a fixed path.
         let name = dev
             .as_path()
             .file_name()
@@ -83,7 +86,7 @@ pub(super) fn passthrough(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> R
             .strip_prefix("tpmrm")
             .or_else(|| name.strip_prefix("tpm"));
         match tpm_name.filter(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())) {
-            Some(_) => match r.tpm_cancel(name) {
+            Some(_) => match r.tpm_cancel(dev.as_path()) {
                 Some(cancel) => {
                     let canon = b.canonical(r, &cancel, &o)?;
                     let p = AaPattern::literal_os(canon.as_path().as_os_str()).map_err(|e| {
@@ -106,8 +109,8 @@ pub(super) fn passthrough(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> R
                 None => b.warn(
                     &o,
                     format!(
-                        "{o}: no cancel file for {} in sysfs",
-                        crate::error::quote(name)
+                        "{o}: {} is not a TPM character device with a cancel file in sysfs; no cancel rule",
+                        crate::error::quote_path(dev.as_path())
                     ),
                 ),
             },

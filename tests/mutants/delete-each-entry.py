@@ -2,11 +2,12 @@
 """Hand mutation of the restricted-path tables (issue 9 class 7).
 
 cargo-mutants does not delete entries from a list, so this does: for each entry of
-RESTRICTED and SHARED in src/policy.rs, in a scratch clone of this checkout, delete it and
-run tests/must_refuse.rs (its own hand-typed list) and the policy unit tests. Every
-deletion must make one of them fail. Takes 20 to 40 minutes on 2 cores; not run in CI.
+RESTRICTED, SHARED and DEVICES (the device trees of one element family, issue 20 item 6) in
+src/policy.rs, in a scratch clone of this checkout, delete it and run tests/must_refuse.rs
+(its own hand-typed lists) and the policy unit tests. Every deletion must make one of them
+fail. Takes 30 to 60 minutes on 2 cores; not run in CI. TABLE arguments select tables.
 
-    tests/mutants/delete-each-entry.py [SCRATCH_DIR]
+    tests/mutants/delete-each-entry.py [SCRATCH_DIR [TABLE...]]
 """
 import pathlib, re, shutil, subprocess, sys
 
@@ -18,10 +19,12 @@ policy = work / "src/policy.rs"
 orig = policy.read_text()
 
 def entries(name):
-    start = orig.index(f"const {name}: &[&str] = &[")
-    end = orig.index("];", start)
-    for m in re.finditer(r'^\s*"([^"]+)",\n', orig[start:end], re.M):
-        yield start + m.start(), start + m.end(), m.group(1)
+    start = orig.index(f"const {name}: &[")
+    end = orig.index("\n];", start) + 1
+    # `"path",` (RESTRICTED, SHARED) or `("path", &[families]),` (DEVICES).
+    entry = r'^\s*(?:"([^"]+)",|\("([^"]+)", &\[[^\]]*\]\),)\n'
+    for m in re.finditer(entry, orig[start:end], re.M):
+        yield start + m.start(), start + m.end(), m.group(1) or m.group(2)
 
 def fails(*args):
     return subprocess.run(["cargo", "test", "-q", *args], cwd=work,
@@ -29,7 +32,7 @@ def fails(*args):
 
 unpinned = []
 total = 0
-for table in ["RESTRICTED", "SHARED"]:
+for table in sys.argv[2:] or ["RESTRICTED", "SHARED", "DEVICES"]:
     for a, b, entry in entries(table):
         total += 1
         policy.write_text(orig[:a] + orig[b:])
