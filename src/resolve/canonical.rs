@@ -38,13 +38,23 @@
 //! cache grows with the names the input makes the walk look up, and never past
 //! [`CACHE_BUDGET`]. A tree changed by someone else during the run is seen as it was when
 //! first walked: the same as if the change had come after the run.
+//!
+//! A name is looked up from a descriptor of its directory (`O_PATH`, then `fstatat` and
+//! `readlinkat`), so the kernel looks up one component a call: an `lstat` of each prefix
+//! as a whole path walked the prefix again, O(depth²) component look-ups for a path 1,900
+//! directories deep (issue 20, item 5). Steps the cache answers are taken by the kernel
+//! only when a name is next looked up, as one relative open. A candidate of [`PATH_MAX`]
+//! bytes or more, or a directory that cannot be opened, is looked up by its whole path as
+//! before, for the same answers.
 
 use crate::path::CanonicalPath;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::fmt;
-use std::fs::FileType;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -86,7 +96,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn of(t: FileType) -> Kind {
+    fn of(t: std::fs::FileType) -> Kind {
         if t.is_dir() {
             Kind::Directory
         } else if t.is_file() {
@@ -95,6 +105,15 @@ impl Kind {
             Kind::BlockDevice
         } else {
             Kind::Other
+        }
+    }
+
+    fn of_type(t: FileType) -> Kind {
+        match t {
+            FileType::Directory => Kind::Directory,
+            FileType::RegularFile => Kind::File,
+            FileType::BlockDevice => Kind::BlockDevice,
+            _ => Kind::Other,
         }
     }
 }
@@ -113,6 +132,9 @@ pub struct PrefixCache {
     bytes: usize,
     /// `lstat` calls made by the walks through this cache.
     lstats: usize,
+    /// Components the kernel looked up for those walks: one a call through a directory's
+    /// descriptor, every component of a path given whole.
+    kernel_steps: usize,
 }
 
 /// The number of `/` in a [`PrefixCache`].
@@ -149,6 +171,7 @@ impl Default for PrefixCache {
             parents: vec![ROOT],
             bytes: 0,
             lstats: 0,
+            kernel_steps: 0,
         }
     }
 }
@@ -254,6 +277,9 @@ fn walk(input: &Path, mut cache: Option<&mut PrefixCache>) -> Result<Canonical, 
         missing: Vec::new(),
         missing_from: None,
         links: 0,
+        fd: None,
+        ups: 0,
+        downs: Vec::new(),
     };
     let mut pending: VecDeque<OsString> = VecDeque::new();
     push_components(&mut pending, input, false);
@@ -288,6 +314,21 @@ struct Walk {
     missing_from: Option<PathBuf>,
     /// Symlinks followed so far, over the whole path.
     links: usize,
+    /// An `O_PATH` descriptor of a directory on the way, from which the kernel looks up
+    /// one component a call: an `lstat` of a whole path walks it all again, O(depth²) for
+    /// a walk (issue 20, item 5). `None`: the walk opens `resolved` whole when it next
+    /// looks a name up (at the start, after an absolute symlink, or if an open failed).
+    fd: Option<OwnedFd>,
+    /// With `fd`: `resolved` is `fd`'s directory, then `ups` times `..`, then `downs`
+    /// (steps the cache answered, taken by the kernel only when a name is looked up next,
+    /// so each step of the walk costs the kernel one component at most once).
+    ups: usize,
+    downs: Vec<OsString>,
+}
+
+/// How directories are held: by path only (no read access needed, as for `lstat`).
+fn dir_flags() -> OFlags {
+    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC
 }
 
 impl Walk {
@@ -311,6 +352,9 @@ impl Walk {
                             (Some(d), Some(c)) => c.parents.get(d as usize).copied(),
                             _ => None,
                         };
+                        if self.downs.pop().is_none() {
+                            self.ups += 1;
+                        }
                     }
                     self.resolved.pop();
                     self.kind = Kind::Directory;
@@ -332,8 +376,9 @@ impl Walk {
                 }
                 _ => (None, comp),
             };
-            let entry = match known {
-                Some(e) => e,
+            let known_hit = known.is_some();
+            let (entry, child) = match known {
+                Some(e) => (e, None),
                 None => self.look_up(&comp, cache)?,
             };
             match entry {
@@ -341,6 +386,15 @@ impl Walk {
                     self.resolved.push(&comp);
                     self.kind = Kind::Directory;
                     self.dir = n;
+                    match child {
+                        Some(fd) => {
+                            self.fd = Some(fd);
+                            self.ups = 0;
+                            self.downs.clear();
+                        }
+                        None if known_hit => self.downs.push(comp),
+                        None => self.fd = None,
+                    }
                 }
                 Entry::Other(kind) => {
                     self.resolved.push(&comp);
@@ -360,6 +414,7 @@ impl Walk {
                         self.resolved = PathBuf::from("/");
                         self.kind = Kind::Directory;
                         self.dir = Some(ROOT);
+                        self.fd = None;
                     }
                     push_components(pending, &target, true);
                 }
@@ -369,34 +424,114 @@ impl Walk {
     }
 
     /// What `comp` is in the directory `resolved`, from the filesystem, kept in the cache
-    /// (a directory kept gets its number).
+    /// (a directory kept gets its number), and a directory's descriptor for the step into
+    /// it.
     fn look_up(
         &mut self,
         comp: &OsString,
         cache: &mut Option<&mut PrefixCache>,
-    ) -> Result<Entry, CanonError> {
+    ) -> Result<(Entry, Option<OwnedFd>), CanonError> {
         let candidate = self.resolved.join(comp);
-        if let Some(c) = cache.as_deref_mut() {
-            c.lstats += 1;
-        }
-        let entry = match std::fs::symlink_metadata(&candidate) {
-            Ok(md) if md.file_type().is_symlink() => Entry::Link(
-                std::fs::read_link(&candidate).map_err(|e| CanonError::Io(candidate.clone(), e))?,
-            ),
-            Ok(md) if md.is_dir() => Entry::Dir(None),
-            Ok(md) => Entry::Other(Kind::of(md.file_type())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Entry::Missing,
-            Err(e) => return Err(CanonError::Io(candidate, e)),
+        let mut steps = 1;
+        // A candidate of PATH_MAX bytes or more is looked up whole, for the kernel's own
+        // answer (ENAMETOOLONG), as it always was.
+        let dir = if candidate.as_os_str().len() < PATH_MAX {
+            self.sync(&mut steps)
+        } else {
+            None
+        };
+        let (entry, child) = match dir {
+            Some(dir) => {
+                let io = |e: rustix::io::Errno| CanonError::Io(candidate.clone(), e.into());
+                match rustix::fs::statat(dir, comp.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+                        FileType::Symlink => {
+                            steps += 1;
+                            let target = rustix::fs::readlinkat(dir, comp.as_os_str(), Vec::new())
+                                .map_err(io)?;
+                            let target = OsString::from_vec(target.into_bytes());
+                            (Entry::Link(PathBuf::from(target)), None)
+                        }
+                        FileType::Directory => {
+                            steps += 1;
+                            // O_NOFOLLOW: a symlink swapped in since the stat is not
+                            // entered; the walk then opens the path whole when it next
+                            // needs to.
+                            let flags = dir_flags() | OFlags::NOFOLLOW;
+                            let child =
+                                rustix::fs::openat(dir, comp.as_os_str(), flags, Mode::empty())
+                                    .ok();
+                            (Entry::Dir(None), child)
+                        }
+                        t => (Entry::Other(Kind::of_type(t)), None),
+                    },
+                    Err(e) if e == rustix::io::Errno::NOENT => (Entry::Missing, None),
+                    Err(e) => return Err(io(e)),
+                }
+            }
+            None => {
+                steps = candidate.components().count() - 1;
+                let entry = match std::fs::symlink_metadata(&candidate) {
+                    Ok(md) if md.file_type().is_symlink() => Entry::Link(
+                        std::fs::read_link(&candidate)
+                            .map_err(|e| CanonError::Io(candidate.clone(), e))?,
+                    ),
+                    Ok(md) if md.is_dir() => Entry::Dir(None),
+                    Ok(md) => Entry::Other(Kind::of(md.file_type())),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Entry::Missing,
+                    Err(e) => return Err(CanonError::Io(candidate, e)),
+                };
+                (entry, None)
+            }
         };
         let number = match (self.dir, cache.as_deref_mut()) {
-            (Some(d), Some(c)) => c.insert(d, comp.clone(), entry.clone()),
+            (Some(d), Some(c)) => {
+                c.lstats += 1;
+                c.kernel_steps += steps;
+                c.insert(d, comp.clone(), entry.clone())
+            }
+            (None, Some(c)) => {
+                c.lstats += 1;
+                c.kernel_steps += steps;
+                None
+            }
             _ => None,
         };
         Ok(match entry {
             // A directory the cache keeps no number for: the walk goes on uncached below it.
-            Entry::Dir(_) => Entry::Dir(number),
-            other => other,
+            Entry::Dir(_) => (Entry::Dir(number), child),
+            other => (other, child),
         })
+    }
+
+    /// The descriptor of the directory `resolved`: `fd` moved by the steps taken since
+    /// (`..` `ups` times, then `downs`), or `resolved` opened whole. `None` if it cannot be
+    /// opened (the name is then looked up by its whole path). Adds the components the
+    /// kernel looks up to `steps`.
+    fn sync(&mut self, steps: &mut usize) -> Option<BorrowedFd<'_>> {
+        if self.fd.is_none() || self.ups > 0 || !self.downs.is_empty() {
+            let mut rel = PathBuf::new();
+            for _ in 0..self.ups {
+                rel.push("..");
+            }
+            for d in &self.downs {
+                rel.push(d);
+            }
+            let opened = match &self.fd {
+                Some(fd) if rel.as_os_str().len() < PATH_MAX => {
+                    *steps += self.ups + self.downs.len();
+                    rustix::fs::openat(fd, &rel, dir_flags(), Mode::empty())
+                }
+                _ => {
+                    *steps += self.resolved.components().count();
+                    rustix::fs::open(&self.resolved, dir_flags(), Mode::empty())
+                }
+            };
+            self.fd = opened.ok();
+            self.ups = 0;
+            self.downs.clear();
+        }
+        self.fd.as_ref().map(|fd| fd.as_fd())
     }
 }
 
@@ -730,6 +865,17 @@ mod tests {
         // Every component was looked up once: the root's, link, real (its target), a, f.
         let first = root.components().count() - 1 + 4;
         assert_eq!(cache.lstats(), first);
+        // Each entry holds its name (and a link's target) and ENTRY_COST.
+        let names: usize = root
+            .components()
+            .skip(1)
+            .map(|c| c.as_os_str().len())
+            .sum::<usize>()
+            + "link".len()
+            + "real".len() * 2
+            + "a".len()
+            + "f".len();
+        assert_eq!(cache.bytes(), names + first * ENTRY_COST);
         // Whatever names them again (as written, through the link, `..`, the absolute
         // link) costs no look-up; only new names do.
         for p in [
@@ -757,6 +903,48 @@ mod tests {
         let again = canonicalize_cached(&root.join("link/a/g"), &mut cache).unwrap();
         assert_eq!(again.path.as_path(), root.join("real/a/g"));
         assert_eq!(canon(root.join("link/a/g")), root.join("other/a/g"));
+    }
+
+    /// Issue 20, item 5: a walk costs the kernel O(depth), not O(depth²). An `lstat` of
+    /// each prefix as a whole path makes the kernel walk the prefix again: a path 1,900
+    /// directories deep cost 1.8 million component look-ups.
+    #[test]
+    fn a_deep_walk_costs_the_kernel_one_step_a_component() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let depth = 500;
+        let deep: String = "/d".repeat(depth);
+        let tree = PathBuf::from(format!("{}/tree{deep}", root.display()));
+        std::fs::create_dir_all(&tree).unwrap();
+        std::fs::write(tree.join("f"), b"").unwrap();
+        symlink(".", tree.join("l")).unwrap();
+        let mut cache = PrefixCache::default();
+        // Down, through a link, up by `..` and down again: every name once.
+        let p = format!("{}/tree{deep}/l/f/../../d/f", root.display());
+        let c = canonicalize_cached(Path::new(&p), &mut cache).unwrap();
+        assert_eq!(c.path.as_path(), tree.join("f"));
+        assert_eq!(c, canonicalize(Path::new(&p)).unwrap());
+        let lstats = root.components().count() - 1 + 1 + depth + 2;
+        assert_eq!(cache.lstats(), lstats);
+        // Through descriptors: two steps a name (its stat, then the open of a directory
+        // or the read of a link), one for the file, one to open `/`.
+        assert_eq!(cache.kernel_steps, 1 + 2 * lstats - 1);
+        // A new name at the bottom, after cached steps all the way down: the directory is
+        // opened whole once (each of its components), then one stat.
+        let before = cache.kernel_steps;
+        let p = format!("{}/tree{deep}/g", root.display());
+        canonicalize_cached(Path::new(&p), &mut cache).unwrap();
+        assert_eq!(cache.lstats(), lstats + 1);
+        let opened = tree.components().count();
+        assert_eq!(cache.kernel_steps - before, opened + 1);
+        // In one walk, after a new name, up and down through cached names to another: the
+        // descriptor of the last directory opened moves by what was walked since (`..`,
+        // then `d`), not the whole path again.
+        let before = cache.kernel_steps;
+        let p = format!("{}/tree{deep}/h/../../d/i", root.display());
+        let c = canonicalize_cached(Path::new(&p), &mut cache).unwrap();
+        assert_eq!(c.path.as_path(), tree.join("i"));
+        assert_eq!(cache.kernel_steps - before, opened + 1 + 2 + 1);
     }
 
     /// Past its budget the cache keeps nothing more, and the answers stay the same.
