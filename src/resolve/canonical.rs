@@ -55,7 +55,6 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Symlinks followed before giving up with "too many levels of symbolic links" (the
@@ -96,19 +95,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn of(t: std::fs::FileType) -> Kind {
-        if t.is_dir() {
-            Kind::Directory
-        } else if t.is_file() {
-            Kind::File
-        } else if t.is_block_device() {
-            Kind::BlockDevice
-        } else {
-            Kind::Other
-        }
-    }
-
-    fn of_type(t: FileType) -> Kind {
+    fn of(t: FileType) -> Kind {
         match t {
             FileType::Directory => Kind::Directory,
             FileType::RegularFile => Kind::File,
@@ -327,9 +314,7 @@ struct Walk {
 }
 
 /// How directories are held: by path only (no read access needed, as for `lstat`).
-fn dir_flags() -> OFlags {
-    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC
-}
+const DIR_FLAGS: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
 
 impl Walk {
     /// Walks the components in `pending` (the input's, then the targets of the symlinks it
@@ -376,7 +361,6 @@ impl Walk {
                 }
                 _ => (None, comp),
             };
-            let known_hit = known.is_some();
             let (entry, child) = match known {
                 Some(e) => (e, None),
                 None => self.look_up(&comp, cache)?,
@@ -392,8 +376,9 @@ impl Walk {
                             self.ups = 0;
                             self.downs.clear();
                         }
-                        None if known_hit => self.downs.push(comp),
-                        None => self.fd = None,
+                        // A cached step, or a directory that could not be opened: taken
+                        // from `fd` when a name below is next looked up.
+                        None => self.downs.push(comp),
                     }
                 }
                 Entry::Other(kind) => {
@@ -432,70 +417,50 @@ impl Walk {
         cache: &mut Option<&mut PrefixCache>,
     ) -> Result<(Entry, Option<OwnedFd>), CanonError> {
         let candidate = self.resolved.join(comp);
+        // The kernel refuses a path of PATH_MAX bytes or more before looking at it: the
+        // answer an `lstat` of the whole candidate always gave.
+        if candidate.as_os_str().len() >= PATH_MAX {
+            let e = io::Error::from_raw_os_error(rustix::io::Errno::NAMETOOLONG.raw_os_error());
+            return Err(CanonError::Io(candidate, e));
+        }
         let mut steps = 1;
-        // A candidate of PATH_MAX bytes or more is looked up whole, for the kernel's own
-        // answer (ENAMETOOLONG), as it always was.
-        let dir = if candidate.as_os_str().len() < PATH_MAX {
-            self.sync(&mut steps)
-        } else {
-            None
-        };
-        let (entry, child) = match dir {
-            Some(dir) => {
-                let io = |e: rustix::io::Errno| CanonError::Io(candidate.clone(), e.into());
-                match rustix::fs::statat(dir, comp.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) => match FileType::from_raw_mode(st.st_mode) {
-                        FileType::Symlink => {
+        let io = |e: rustix::io::Errno| CanonError::Io(candidate.clone(), e.into());
+        let dir = self.sync(&mut steps).map_err(io)?;
+        let (entry, child) =
+            match rustix::fs::statat(dir, comp.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+                    FileType::Symlink => {
+                        steps += 1;
+                        let target = rustix::fs::readlinkat(dir, comp.as_os_str(), Vec::new())
+                            .map_err(io)?;
+                        let target = PathBuf::from(OsString::from_vec(target.into_bytes()));
+                        (Entry::Link(target), None)
+                    }
+                    t => match Kind::of(t) {
+                        Kind::Directory => {
                             steps += 1;
-                            let target = rustix::fs::readlinkat(dir, comp.as_os_str(), Vec::new())
-                                .map_err(io)?;
-                            let target = OsString::from_vec(target.into_bytes());
-                            (Entry::Link(PathBuf::from(target)), None)
-                        }
-                        FileType::Directory => {
-                            steps += 1;
-                            // O_NOFOLLOW: a symlink swapped in since the stat is not
-                            // entered; the walk then opens the path whole when it next
-                            // needs to.
-                            let flags = dir_flags() | OFlags::NOFOLLOW;
+                            // O_NOFOLLOW: a symlink swapped in since the stat is not entered
+                            // (the next look-up below it then fails to open it, and says so).
+                            let flags = DIR_FLAGS.union(OFlags::NOFOLLOW);
                             let child =
                                 rustix::fs::openat(dir, comp.as_os_str(), flags, Mode::empty())
                                     .ok();
                             (Entry::Dir(None), child)
                         }
-                        t => (Entry::Other(Kind::of_type(t)), None),
+                        kind => (Entry::Other(kind), None),
                     },
-                    Err(e) if e == rustix::io::Errno::NOENT => (Entry::Missing, None),
-                    Err(e) => return Err(io(e)),
-                }
-            }
-            None => {
-                steps = candidate.components().count() - 1;
-                let entry = match std::fs::symlink_metadata(&candidate) {
-                    Ok(md) if md.file_type().is_symlink() => Entry::Link(
-                        std::fs::read_link(&candidate)
-                            .map_err(|e| CanonError::Io(candidate.clone(), e))?,
-                    ),
-                    Ok(md) if md.is_dir() => Entry::Dir(None),
-                    Ok(md) => Entry::Other(Kind::of(md.file_type())),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => Entry::Missing,
-                    Err(e) => return Err(CanonError::Io(candidate, e)),
-                };
-                (entry, None)
-            }
+                },
+                Err(rustix::io::Errno::NOENT) => (Entry::Missing, None),
+                Err(e) => return Err(io(e)),
+            };
+        let Some(c) = cache.as_deref_mut() else {
+            return Ok((entry, child));
         };
-        let number = match (self.dir, cache.as_deref_mut()) {
-            (Some(d), Some(c)) => {
-                c.lstats += 1;
-                c.kernel_steps += steps;
-                c.insert(d, comp.clone(), entry.clone())
-            }
-            (None, Some(c)) => {
-                c.lstats += 1;
-                c.kernel_steps += steps;
-                None
-            }
-            _ => None,
+        c.lstats += 1;
+        c.kernel_steps += steps;
+        let number = match self.dir {
+            Some(d) => c.insert(d, comp.clone(), entry.clone()),
+            None => None,
         };
         Ok(match entry {
             // A directory the cache keeps no number for: the walk goes on uncached below it.
@@ -505,33 +470,31 @@ impl Walk {
     }
 
     /// The descriptor of the directory `resolved`: `fd` moved by the steps taken since
-    /// (`..` `ups` times, then `downs`), or `resolved` opened whole. `None` if it cannot be
-    /// opened (the name is then looked up by its whole path). Adds the components the
+    /// (`..` `ups` times, then `downs`), or `resolved` opened whole. Adds the components the
     /// kernel looks up to `steps`.
-    fn sync(&mut self, steps: &mut usize) -> Option<BorrowedFd<'_>> {
-        if self.fd.is_none() || self.ups > 0 || !self.downs.is_empty() {
-            let mut rel = PathBuf::new();
-            for _ in 0..self.ups {
-                rel.push("..");
-            }
-            for d in &self.downs {
-                rel.push(d);
-            }
-            let opened = match &self.fd {
-                Some(fd) if rel.as_os_str().len() < PATH_MAX => {
-                    *steps += self.ups + self.downs.len();
-                    rustix::fs::openat(fd, &rel, dir_flags(), Mode::empty())
+    fn sync(&mut self, steps: &mut usize) -> rustix::io::Result<BorrowedFd<'_>> {
+        let fd = match self.fd.take() {
+            Some(fd) if self.ups == 0 && self.downs.is_empty() => fd,
+            Some(fd) => {
+                let mut rel = PathBuf::new();
+                for _ in 0..self.ups {
+                    rel.push("..");
                 }
-                _ => {
-                    *steps += self.resolved.components().count();
-                    rustix::fs::open(&self.resolved, dir_flags(), Mode::empty())
+                for d in &self.downs {
+                    rel.push(d);
                 }
-            };
-            self.fd = opened.ok();
-            self.ups = 0;
-            self.downs.clear();
-        }
-        self.fd.as_ref().map(|fd| fd.as_fd())
+                *steps += self.ups + self.downs.len();
+                rustix::fs::openat(&fd, &rel, DIR_FLAGS, Mode::empty())?
+            }
+            None => {
+                *steps += self.resolved.components().count();
+                rustix::fs::open(&self.resolved, DIR_FLAGS, Mode::empty())?
+            }
+        };
+        self.ups = 0;
+        self.downs.clear();
+        let fd: &OwnedFd = self.fd.insert(fd);
+        Ok(fd.as_fd())
     }
 }
 
@@ -947,6 +910,64 @@ mod tests {
         assert_eq!(cache.kernel_steps - before, opened + 1 + 2 + 1);
     }
 
+    /// An existing directory `len` bytes long (components of at most 200 bytes).
+    fn long_dir(root: &Path, len: usize) -> PathBuf {
+        let dir = long_path(root, len);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The kernel refuses a name of PATH_MAX bytes or more before looking at it
+    /// (ENAMETOOLONG): a walk through descriptors, which never hands the kernel the whole
+    /// name, refuses it the same way; one byte less is looked up.
+    #[test]
+    fn a_name_reaching_path_max_through_a_link_is_refused_as_the_kernel_does() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let at_max = long_dir(&root.join("m"), PATH_MAX - 2);
+        symlink(&at_max, root.join("l")).unwrap();
+        let below = long_dir(&root.join("n"), PATH_MAX - 3);
+        symlink(&below, root.join("k")).unwrap();
+        for cache in [None, Some(&mut PrefixCache::default())] {
+            match walk(&root.join("l/x"), cache) {
+                Err(CanonError::Io(at, e)) => {
+                    assert_eq!(at, at_max.join("x"));
+                    assert_eq!(e.raw_os_error(), Some(36), "ENAMETOOLONG");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(canon(root.join("k/x")), below.join("x"));
+    }
+
+    /// What a name is, from the walk's own stat: a block device made here.
+    #[test]
+    fn kinds_come_from_the_walks_own_stat() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        // The loop device's numbers (7, 0); creating it needs CAP_MKNOD (the tests run as
+        // root).
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("blk"),
+            FileType::BlockDevice,
+            Mode::from_raw_mode(0o600),
+            rustix::fs::makedev(7, 0),
+        )
+        .unwrap();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("d/f"), b"").unwrap();
+        let kind = |p: &str| canonicalize(&root.join(p)).unwrap().kind;
+        assert_eq!(kind("blk"), Some(Kind::BlockDevice));
+        assert_eq!(kind("d"), Some(Kind::Directory));
+        assert_eq!(kind("d/f"), Some(Kind::File));
+        assert_eq!(kind("d/g"), None);
+        assert_eq!(
+            canonicalize(Path::new("/dev/null")).unwrap().kind,
+            Some(Kind::Other)
+        );
+    }
+
     /// Past its budget the cache keeps nothing more, and the answers stay the same.
     #[test]
     fn a_full_cache_keeps_nothing_and_answers_the_same() {
@@ -971,6 +992,8 @@ mod tests {
         canonicalize_cached(Path::new("/a"), &mut cache).unwrap();
         assert_eq!(cache.bytes, CACHE_BUDGET);
         assert_eq!(cache.entries.len(), 1);
+        // Counted all the same: opening `/`, then one stat.
+        assert_eq!((cache.lstats(), cache.kernel_steps), (1, 2));
     }
 
     /// Issue 20, item 5: `/d<i>/a/../a/../...` up to PATH_MAX, each path through a
