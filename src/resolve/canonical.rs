@@ -908,6 +908,16 @@ mod tests {
         let c = canonicalize_cached(Path::new(&p), &mut cache).unwrap();
         assert_eq!(c.path.as_path(), tree.join("i"));
         assert_eq!(cache.kernel_steps - before, opened + 1 + 2 + 1);
+        // Down again through cached names only, from a descriptor opened near the top: the
+        // name is looked up at the bottom (`y` is a file beside the top, not there).
+        std::fs::write(root.join("tree/y"), b"").unwrap();
+        let before = cache.kernel_steps;
+        let p = format!("{}/tree/x/..{deep}/y", root.display());
+        let c = canonicalize_cached(Path::new(&p), &mut cache).unwrap();
+        assert_eq!(c.path.as_path(), tree.join("y"));
+        assert_eq!(c.kind, None);
+        let top = root.join("tree").components().count();
+        assert_eq!(cache.kernel_steps - before, top + 1 + depth + 1);
     }
 
     /// An existing directory `len` bytes long (components of at most 200 bytes).
