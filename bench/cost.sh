@@ -240,4 +240,4 @@ awk '
     }' limit="$MEM_LIMIT" "$rows"
 echo
 echo "A: d<i>/a/../a/../.../disk.img to just under PATH_MAX; B: one 200-layer qcow2 chain"
-echo "under every disk; C: every image 1,900 directories down, through a symlink of its own."
+echo "under every disk; C: every image about 2,000 directories down, through a symlink of its own."
