@@ -234,6 +234,12 @@ impl Diagnostics {
     }
 
     /// No warning so far.
+    /// How many warnings and notes there are.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there is none.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -469,7 +469,7 @@ pub enum Grant {
 /// The element family a file rule is for: which trees of [`DEVICES`] it may name. Each
 /// rules module passes its own (`rules/*.rs`), so a `<disk>`, a chardev or a boot file
 /// cannot name an IOMMU group or an input device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ElementFamily {
     /// `<disk>` (image, backing layers, data files, sockets): host block devices.
     Disk,
@@ -499,7 +499,7 @@ pub enum ElementFamily {
 }
 
 /// How much a rule covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// The path itself, for a rule of an element of the [`ElementFamily`].
     File(ElementFamily),

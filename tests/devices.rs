@@ -826,3 +826,18 @@ fn vfio_hostdev_gets_no_sysfs_files() {
         assert_lines(&rules, &["\"/dev/vfio/vfio\" rw,", "\"/dev/vfio/12\" rw,"]);
     }
 }
+
+/// A file checked once for one element family is checked again for another: the run's
+/// memo of checked files (issue 20, item 5) is keyed by the scope too, so a serial port a
+/// `<serial>` may have is still refused to an NVDIMM that names it after (same path, same
+/// `rw`).
+#[test]
+fn a_file_checked_for_one_element_is_checked_again_for_another() {
+    let xml = domain(
+        "    <serial type='dev'><source path='/dev/ttyS0'/></serial>\n    \
+         <memory model='nvdimm'><source><path>/dev/ttyS0</path></source><target><size>524288</size></target></memory>\n",
+        "",
+    );
+    let err = create_refused(&xml, &[], 3);
+    assert!(err.contains("(from memory nvdimm 0)"), "{err}");
+}

@@ -36,7 +36,30 @@ pub struct FsResolver {
     /// What each path canonicalized in this run names (`None`: missing), from the
     /// canonicalizer's `lstat`: a header is opened without another one.
     kinds: HashMap<CanonicalPath, Option<Kind>>,
+    /// Each header read in this run, by image and declared format (issue 20, item 5: a
+    /// chain shared by many disks is read once, not once a disk).
+    headers: HashMap<(CanonicalPath, String), HeaderAnswer>,
+    /// Each chain walked in this run from a disk's top image with nothing to report, by
+    /// the image as named (relative names in its header resolve against it), its canonical
+    /// form and declared format: the same walk for another disk gives the same chain.
+    chains: HashMap<(PathBuf, CanonicalPath, String), Chain>,
+    /// Bytes held by `headers` and `chains`; nothing more is kept past [`MEMO_BUDGET`].
+    memo_bytes: usize,
+    /// Headers read from the filesystem in this run.
+    headers_read: usize,
 }
+
+/// What [`read_header`] answered.
+type HeaderAnswer = std::result::Result<Option<ImageInfo>, HeaderFail>;
+
+/// The most bytes of names `FsResolver` keeps for headers and chains already read (issue
+/// 20, item 5): enough for every chain of any input under the XML cap that shares its
+/// images, so that memory stays bounded when a filesystem holds many distinct ones. Past
+/// it, headers are read again: the answers are the same.
+const MEMO_BUDGET: usize = 64 << 20;
+
+/// What a kept header or chain layer costs besides its names.
+const MEMO_ENTRY_COST: usize = 128;
 
 impl Default for FsResolver {
     fn default() -> Self {
@@ -45,6 +68,10 @@ impl Default for FsResolver {
             pools: PathBuf::from(DEFAULT_POOL_DIR),
             dirs: PrefixCache::default(),
             kinds: HashMap::new(),
+            headers: HashMap::new(),
+            chains: HashMap::new(),
+            memo_bytes: 0,
+            headers_read: 0,
         }
     }
 }
@@ -169,136 +196,39 @@ impl Resolve for FsResolver {
     }
 
     fn image_chain(&mut self, start: &ChainStart<'_>, diag: &mut Diagnostics) -> Result<Chain> {
-        let origin = start.disk;
-        let mut chain = Chain::default();
-        // A header naming the start image or an image above it is a loop; the listed layers
-        // above a continued chain count as much as the start.
-        let mut seen: HashSet<CanonicalPath> = start.above.iter().cloned().collect();
-        seen.insert(start.image.clone());
-        let mut trail: Vec<PathBuf> = start
-            .above
-            .iter()
-            .chain([start.image])
-            .map(|p| p.as_path().to_path_buf())
-            .collect();
-        let mut cur_raw = start.raw.to_path_buf();
-        let mut cur = start.image.clone();
-        let mut cur_format = start.format.map(str::to_string);
-        let mut cur_origin = start.origin.clone();
-
-        loop {
-            let Some(fmt) = cur_format.as_deref() else {
-                if !chain.layers.is_empty() {
-                    diag.warn(&cur_origin, format!(
-                        "{} (from {cur_origin}) has no format recorded by the image above it; it is not probed (a guest could forge its header), so its own backing chain is not followed",
-                        quote_path(cur.as_path())
-                    ));
-                }
-                break;
+        // A chain from a disk's top image (nothing listed above it) depends on the image as
+        // named and its declared format only, unless its walk reports something about the
+        // disk: a walk with no warning and no error is kept for the next disk on it.
+        let key = match (start.format, start.depth, start.above) {
+            (Some(fmt), 0, []) => Some((
+                start.raw.to_path_buf(),
+                start.image.clone(),
+                fmt.to_string(),
+            )),
+            _ => None,
+        };
+        if let Some(chain) = key.as_ref().and_then(|k| self.chains.get(k)) {
+            return Ok(chain.clone());
+        }
+        let before = diag.len();
+        let chain = self.walk_chain(start, diag)?;
+        if let Some(key) = key.filter(|_| diag.len() == before) {
+            let names = |raw: &Path, path: &CanonicalPath| {
+                MEMO_ENTRY_COST + raw.as_os_str().len() + path.as_path().as_os_str().len()
             };
-            if !image::READABLE.contains(&fmt) {
-                if fmt != "raw" {
-                    diag.warn(&cur_origin, format!(
-                        "{} (from {cur_origin}) is a {} image, whose header is not read; its backing chain is not followed",
-                        quote_path(cur.as_path()),
-                        quote(fmt)
-                    ));
-                }
-                break;
+            let companions =
+                |cs: &[CompanionFile]| -> usize { cs.iter().map(|c| names(&c.raw, &c.path)).sum() };
+            let cost = names(&key.0, &key.1)
+                + companions(&chain.top_companions)
+                + chain
+                    .layers
+                    .iter()
+                    .map(|l| names(&l.raw, &l.path) + companions(&l.companions))
+                    .sum::<usize>();
+            if self.memo_bytes + cost <= MEMO_BUDGET {
+                self.memo_bytes += cost;
+                self.chains.insert(key, chain.clone());
             }
-            // Every path here came through `canonical` (the top from the rules stage, the
-            // layers below), which recorded its type; one that did not is looked at now.
-            let kind = match self.kinds.get(&cur) {
-                Some(kind) => *kind,
-                None => canonicalize_cached(cur.as_path(), &mut self.dirs)
-                    .ok()
-                    .and_then(|c| c.kind),
-            };
-            let info = match read_header(cur.as_path(), kind, fmt) {
-                Ok(info) => info,
-                Err(HeaderFail::Bad(e)) => {
-                    return Err(Error::Path {
-                        path: cur.as_path().to_path_buf(),
-                        origin: cur_origin.to_string(),
-                        why: format!("declared {fmt} but {e}"),
-                    })
-                }
-                Err(HeaderFail::Unreadable(why)) => {
-                    diag.warn(&cur_origin, format!(
-                        "cannot read the header of {} (from {cur_origin}): {why}; its own rule is kept but the chain ends there",
-                        quote_path(cur.as_path())
-                    ));
-                    None
-                }
-            };
-            let Some(info) = info else { break };
-
-            for c in &info.companions {
-                let c_origin = cur_origin.with(c.kind.what());
-                // QEMU opens a header's data file name as given (qcow2_do_open), not
-                // against the image's directory like a backing name: a relative one is
-                // relative to QEMU's working directory, which the helper cannot know.
-                if c.kind == CompanionKind::DataFile && !Path::new(&c.name).is_absolute() {
-                    diag.warn(&c_origin, format!(
-                        "{} (from {c_origin}) names the data file {}, not an absolute path: QEMU opens it relative to its own working directory, so no rule is written for it (declare the data file with <dataStore>)",
-                        quote_path(cur.as_path()),
-                        quote(&c.name)
-                    ));
-                    continue;
-                }
-                let Some(c_raw) = Self::local_name(&c.name, &cur_raw, &cur, &c_origin, diag) else {
-                    continue;
-                };
-                let path = self.canonical(&c_raw, &c_origin, diag)?;
-                self.named_by_bytes(&path, &cur, &c_origin)?;
-                let file = CompanionFile {
-                    kind: c.kind,
-                    raw: c_raw,
-                    path,
-                };
-                match chain.layers.last_mut() {
-                    Some(layer) => layer.companions.push(file),
-                    None => chain.top_companions.push(file),
-                }
-            }
-
-            let Some(backing) = info.backing else { break };
-            // The layer's depth in the whole chain: the cap counts the listed layers too.
-            let depth = start.depth + chain.layers.len() + 1;
-            let layer_origin = origin.with(format_args!("backing {depth}"));
-            let Some(next_raw) =
-                Self::local_name(&backing.name, &cur_raw, &cur, &layer_origin, diag)
-            else {
-                break;
-            };
-            let next = self.canonical(&next_raw, &layer_origin, diag)?;
-            self.named_by_bytes(&next, &cur, &layer_origin)?;
-            trail.push(next.as_path().to_path_buf());
-            if !seen.insert(next.clone()) {
-                let cycle: Vec<String> = trail.iter().map(|p| quote_path(p)).collect();
-                return Err(Error::Path {
-                    path: cur.as_path().to_path_buf(),
-                    origin: origin.to_string(),
-                    why: format!("backing chain loop: {}", cycle.join(" -> ")),
-                });
-            }
-            if depth > MAX_CHAIN_DEPTH {
-                return Err(Error::Path {
-                    path: start.raw.to_path_buf(),
-                    origin: origin.to_string(),
-                    why: format!("backing chain deeper than {MAX_CHAIN_DEPTH} layers"),
-                });
-            }
-            chain.layers.push(ChainLayer {
-                raw: next_raw.clone(),
-                path: next.clone(),
-                format: backing.format.clone(),
-                companions: Vec::new(),
-            });
-            cur_raw = next_raw;
-            cur = next;
-            cur_format = backing.format;
-            cur_origin = layer_origin;
         }
         Ok(chain)
     }
@@ -515,6 +445,167 @@ impl Resolve for FsResolver {
     }
 }
 
+impl FsResolver {
+    /// The header of the image `path` of the declared format `fmt`, read once a run.
+    fn header(&mut self, path: &CanonicalPath, kind: Option<Kind>, fmt: &str) -> HeaderAnswer {
+        let key = (path.clone(), fmt.to_string());
+        if let Some(answer) = self.headers.get(&key) {
+            return answer.clone();
+        }
+        self.headers_read += 1;
+        let answer = read_header(path.as_path(), kind, fmt);
+        let names = match &answer {
+            Ok(Some(info)) => {
+                info.backing.as_ref().map_or(0, |b| b.name.len())
+                    + info.companions.iter().map(|c| c.name.len()).sum::<usize>()
+            }
+            _ => 0,
+        };
+        let cost = MEMO_ENTRY_COST + path.as_path().as_os_str().len() + names;
+        if self.memo_bytes + cost <= MEMO_BUDGET {
+            self.memo_bytes += cost;
+            self.headers.insert(key, answer.clone());
+        }
+        answer
+    }
+
+    /// [`Resolve::image_chain`] without the memo of whole chains.
+    fn walk_chain(&mut self, start: &ChainStart<'_>, diag: &mut Diagnostics) -> Result<Chain> {
+        let origin = start.disk;
+        let mut chain = Chain::default();
+        // A header naming the start image or an image above it is a loop; the listed layers
+        // above a continued chain count as much as the start.
+        let mut seen: HashSet<CanonicalPath> = start.above.iter().cloned().collect();
+        seen.insert(start.image.clone());
+        let mut trail: Vec<PathBuf> = start
+            .above
+            .iter()
+            .chain([start.image])
+            .map(|p| p.as_path().to_path_buf())
+            .collect();
+        let mut cur_raw = start.raw.to_path_buf();
+        let mut cur = start.image.clone();
+        let mut cur_format = start.format.map(str::to_string);
+        let mut cur_origin = start.origin.clone();
+
+        loop {
+            let Some(fmt) = cur_format.as_deref() else {
+                if !chain.layers.is_empty() {
+                    diag.warn(&cur_origin, format!(
+                        "{} (from {cur_origin}) has no format recorded by the image above it; it is not probed (a guest could forge its header), so its own backing chain is not followed",
+                        quote_path(cur.as_path())
+                    ));
+                }
+                break;
+            };
+            if !image::READABLE.contains(&fmt) {
+                if fmt != "raw" {
+                    diag.warn(&cur_origin, format!(
+                        "{} (from {cur_origin}) is a {} image, whose header is not read; its backing chain is not followed",
+                        quote_path(cur.as_path()),
+                        quote(fmt)
+                    ));
+                }
+                break;
+            }
+            // Every path here came through `canonical` (the top from the rules stage, the
+            // layers below), which recorded its type; one that did not is looked at now.
+            let kind = match self.kinds.get(&cur) {
+                Some(kind) => *kind,
+                None => canonicalize_cached(cur.as_path(), &mut self.dirs)
+                    .ok()
+                    .and_then(|c| c.kind),
+            };
+            let info = match self.header(&cur, kind, fmt) {
+                Ok(info) => info,
+                Err(HeaderFail::Bad(e)) => {
+                    return Err(Error::Path {
+                        path: cur.as_path().to_path_buf(),
+                        origin: cur_origin.to_string(),
+                        why: format!("declared {fmt} but {e}"),
+                    })
+                }
+                Err(HeaderFail::Unreadable(why)) => {
+                    diag.warn(&cur_origin, format!(
+                        "cannot read the header of {} (from {cur_origin}): {why}; its own rule is kept but the chain ends there",
+                        quote_path(cur.as_path())
+                    ));
+                    None
+                }
+            };
+            let Some(info) = info else { break };
+
+            for c in &info.companions {
+                let c_origin = cur_origin.with(c.kind.what());
+                // QEMU opens a header's data file name as given (qcow2_do_open), not
+                // against the image's directory like a backing name: a relative one is
+                // relative to QEMU's working directory, which the helper cannot know.
+                if c.kind == CompanionKind::DataFile && !Path::new(&c.name).is_absolute() {
+                    diag.warn(&c_origin, format!(
+                        "{} (from {c_origin}) names the data file {}, not an absolute path: QEMU opens it relative to its own working directory, so no rule is written for it (declare the data file with <dataStore>)",
+                        quote_path(cur.as_path()),
+                        quote(&c.name)
+                    ));
+                    continue;
+                }
+                let Some(c_raw) = Self::local_name(&c.name, &cur_raw, &cur, &c_origin, diag) else {
+                    continue;
+                };
+                let path = self.canonical(&c_raw, &c_origin, diag)?;
+                self.named_by_bytes(&path, &cur, &c_origin)?;
+                let file = CompanionFile {
+                    kind: c.kind,
+                    raw: c_raw,
+                    path,
+                };
+                match chain.layers.last_mut() {
+                    Some(layer) => layer.companions.push(file),
+                    None => chain.top_companions.push(file),
+                }
+            }
+
+            let Some(backing) = info.backing else { break };
+            // The layer's depth in the whole chain: the cap counts the listed layers too.
+            let depth = start.depth + chain.layers.len() + 1;
+            let layer_origin = origin.with(format_args!("backing {depth}"));
+            let Some(next_raw) =
+                Self::local_name(&backing.name, &cur_raw, &cur, &layer_origin, diag)
+            else {
+                break;
+            };
+            let next = self.canonical(&next_raw, &layer_origin, diag)?;
+            self.named_by_bytes(&next, &cur, &layer_origin)?;
+            trail.push(next.as_path().to_path_buf());
+            if !seen.insert(next.clone()) {
+                let cycle: Vec<String> = trail.iter().map(|p| quote_path(p)).collect();
+                return Err(Error::Path {
+                    path: cur.as_path().to_path_buf(),
+                    origin: origin.to_string(),
+                    why: format!("backing chain loop: {}", cycle.join(" -> ")),
+                });
+            }
+            if depth > MAX_CHAIN_DEPTH {
+                return Err(Error::Path {
+                    path: start.raw.to_path_buf(),
+                    origin: origin.to_string(),
+                    why: format!("backing chain deeper than {MAX_CHAIN_DEPTH} layers"),
+                });
+            }
+            chain.layers.push(ChainLayer {
+                raw: next_raw.clone(),
+                path: next.clone(),
+                format: backing.format.clone(),
+                companions: Vec::new(),
+            });
+            cur_raw = next_raw;
+            cur = next;
+            cur_format = backing.format;
+            cur_origin = layer_origin;
+        }
+        Ok(chain)
+    }
+}
+
 /// The IOMMU group of a sysfs device directory: the number its `iommu_group` link points
 /// to (`../../../kernel/iommu_groups/<N>`).
 fn group_of(device: &Path) -> Option<u32> {
@@ -577,7 +668,7 @@ fn json_file(v: &serde_json::Value) -> Option<String> {
 }
 
 /// Why a header gave no answer.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum HeaderFail {
     /// The file could not be opened or read: a warning, the chain ends there.
     Unreadable(String),
@@ -776,6 +867,73 @@ mod tests {
             read_header(&img, file, "qed"),
             Err(HeaderFail::Bad(HeaderError::BadMagic("qed")))
         );
+    }
+
+    /// A qcow2 (v2) header recording its backing name and format, as `qemu-img create -b
+    /// NAME -F qcow2` writes it.
+    fn qcow2(backing: Option<&str>) -> Vec<u8> {
+        let mut h = vec![0u8; 2048];
+        h[..8].copy_from_slice(b"QFI\xfb\0\0\0\x02");
+        if let Some(name) = backing {
+            h[8..16].copy_from_slice(&1024u64.to_be_bytes());
+            h[16..20].copy_from_slice(&(name.len() as u32).to_be_bytes());
+            h[72..76].copy_from_slice(&0xE279_2ACAu32.to_be_bytes());
+            h[76..80].copy_from_slice(&5u32.to_be_bytes());
+            h[80..85].copy_from_slice(b"qcow2");
+            h[1024..1024 + name.len()].copy_from_slice(name.as_bytes());
+        }
+        h
+    }
+
+    /// The chain below `raw` for a disk whose element is at `at`.
+    fn chain_of(r: &mut FsResolver, raw: &Path, at: usize, diag: &mut Diagnostics) -> Chain {
+        let origin = Origin::new("disk", "").at(at);
+        let canon = r.canonical(raw, &origin, diag).unwrap();
+        let start = ChainStart::top(raw, &canon, Some("qcow2"), &origin);
+        r.image_chain(&start, diag).unwrap()
+    }
+
+    /// Issue 20, item 5: 57,000 disks on one chain of 200 read 13 million headers (three
+    /// minutes). A header is read once a run per image and declared format; what the chain
+    /// reports about a disk is still reported for each disk.
+    #[test]
+    fn a_chain_shared_by_many_disks_is_read_once() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::write(root.join("base.qcow2"), qcow2(None)).unwrap();
+        let base = root.join("base.qcow2").display().to_string();
+        std::fs::write(root.join("mid.qcow2"), qcow2(Some(&base))).unwrap();
+        std::fs::write(root.join("top.qcow2"), qcow2(Some("mid.qcow2"))).unwrap();
+        std::os::unix::fs::symlink(".", root.join("again")).unwrap();
+        let mut r = FsResolver::new();
+        let mut diag = Diagnostics::default();
+        let first = chain_of(&mut r, &root.join("top.qcow2"), 1, &mut diag);
+        let layers: Vec<&Path> = first.layers.iter().map(|l| l.path.as_path()).collect();
+        assert_eq!(layers, [root.join("mid.qcow2"), root.join("base.qcow2")]);
+        assert_eq!(r.headers_read, 3);
+        for at in 2..50 {
+            assert_eq!(
+                chain_of(&mut r, &root.join("top.qcow2"), at, &mut diag),
+                first
+            );
+        }
+        // Named another way, the top's relative names resolve against that name, so the
+        // chain is walked again, without reading a header again.
+        let other = chain_of(&mut r, &root.join("again/top.qcow2"), 50, &mut diag);
+        assert_eq!(other.layers[0].raw, root.join("again/mid.qcow2"));
+        assert_eq!(other.layers[1].path, first.layers[1].path);
+        assert_eq!(r.headers_read, 3);
+        assert!(diag.is_empty());
+        // A chain whose base is missing warns about each disk on it.
+        std::fs::write(root.join("dangling.qcow2"), qcow2(Some("gone.qcow2"))).unwrap();
+        for at in 51..61 {
+            let c = chain_of(&mut r, &root.join("dangling.qcow2"), at, &mut diag);
+            assert_eq!(c.layers[0].path.as_path(), root.join("gone.qcow2"));
+        }
+        // The top's header and the answer for the missing base ("not there yet").
+        assert_eq!(r.headers_read, 5);
+        let warnings = diag.into_warnings();
+        assert_eq!(warnings.len(), 10, "{warnings:?}");
     }
 
     #[test]
