@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod tree;
+
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
