@@ -77,6 +77,8 @@ pub enum EscapeError {
     Empty,
     /// The escaped pattern is longer than [`MAX_PATTERN_LEN`] (its length).
     TooLong(usize),
+    /// A name that must be one path component contains `/`.
+    Slash,
 }
 
 /// The longest escaped pattern `apparmor_parser` can read: its flex lexer holds a token in
@@ -87,6 +89,14 @@ pub enum EscapeError {
 /// as four; a long domain name in a base rule may not, and is refused here instead of
 /// making the parser fail.
 pub const MAX_PATTERN_LEN: usize = 16380;
+
+/// The deepest nesting of `{...}` apparmor_parser 3.0.8 accepts (50 levels: "Regex grouping
+/// error: Exceeded maximum nesting of {}"; measured, `tests/escape_batch.rs`).
+pub const MAX_NESTING: usize = 49;
+
+/// The longest file name Linux accepts (`NAME_MAX`, bytes): [`AaPattern::all_but`] of a
+/// longer name is the whole directory, and its pattern stays far below [`MAX_PATTERN_LEN`].
+pub const NAME_MAX: usize = 255;
 
 impl std::fmt::Display for EscapeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +112,7 @@ impl std::fmt::Display for EscapeError {
                 f,
                 "is {len} characters long once escaped, more than apparmor_parser can read ({MAX_PATTERN_LEN})"
             ),
+            EscapeError::Slash => f.write_str("contains '/', so it is not one file name"),
         }
     }
 }
@@ -162,6 +173,95 @@ impl AaPattern {
         AaPattern(text.to_string())
     }
 
+    /// Every file directly in the directory `dir` except the one named `own`: AppArmor has no
+    /// negation, so the complement of one name within a path component is spelt out, byte
+    /// by byte, as nested alternatives. For `own` = `b0 b1 ... bn-1`, level `i` (the first
+    /// `i` bytes equal to `own`'s) is
+    ///
+    /// - nothing (the name ends here: shorter than `own`; not at level 0, which would be
+    ///   `dir/` itself),
+    /// - `[^bi/]*` (byte `i` differs, then anything within the component),
+    /// - `bi` then level `i+1`; level `n` is `?*` (longer than `own`).
+    ///
+    /// `vm1` in `/d` gives `/d/{[^v/]*,v{,[^m/]*,m{,[^1/]*,1?*}}}`: every name but `vm1`
+    /// (and never `/`: `*`, `?` and the classes stay within the component). The pattern
+    /// grows linearly with the name (11 characters a byte, 17 for a byte written as an
+    /// escape), unlike a flat list of alternatives, which grows with its square; but the
+    /// parser nests at most [`MAX_NESTING`] braces, so a longer name is cut into blocks of
+    /// 48 levels, each an alternative of its own that starts with the bytes before it
+    /// (`{<levels 0-47>,b0...b47<levels 48-95>,...}`; the last level of a block has no
+    /// way on). A
+    /// `deny` rule of it closes a glob of a shared directory (Debian's
+    /// `owner .../nvram/*_VARS.fd rwk`, docs/weak-spots.md#w14) to every file but this
+    /// domain's own, since deny beats allow whatever file the allow rule is in.
+    ///
+    /// A name longer than Linux's `NAME_MAX` (255 bytes) names no file, so every file in
+    /// `dir` is another's: `dir/*`. Byte-wise, because AppArmor's `?` and classes match one byte: a byte of a multi-byte
+    /// character is written as an octal escape. Inside a class apparmor_parser 3.0.8 decodes
+    /// escapes before it reads the class (measured with `-D rule-exprs`,
+    /// `tests/escape_batch.rs`): an octal `-` became a range and an octal `,` also added
+    /// `\` to the class, so `-` is written first in the class, `,` and alphanumerics as they
+    /// are, and every other byte as `\ooo` (`]`, `\`, `^`, `"`, `*`...: each measured).
+    /// Outside the classes each byte is escaped as [`escape_into`] does, and non-ASCII
+    /// bytes as `\ooo`.
+    pub fn all_but(dir: &str, own: &str) -> Result<Self, EscapeError> {
+        if own.is_empty() {
+            return Err(EscapeError::Empty);
+        }
+        if let Some(c) = own.chars().find(|c| c.is_control()) {
+            return Err(EscapeError::Control(c));
+        }
+        if own.contains('/') {
+            return Err(EscapeError::Slash);
+        }
+        let mut out = String::new();
+        escape_into(dir.trim_end_matches('/'), &mut out)?;
+        out.push('/');
+        if own.len() > NAME_MAX {
+            // No file can have that name: every file is another's.
+            out.push('*');
+            return Ok(AaPattern(out));
+        }
+        // Blocks of levels, each a top-level alternative that starts with the name's bytes
+        // before it: apparmor_parser refuses more than MAX_NESTING nested braces.
+        let bytes = own.as_bytes();
+        let n = bytes.len();
+        let block = MAX_NESTING - 1;
+        if n > block {
+            out.push('{');
+        }
+        for s in (0..n).step_by(block) {
+            let e = n.min(s + block);
+            if s > 0 {
+                out.push(',');
+            }
+            for &b in &bytes[..s] {
+                literal_byte_into(b, &mut out)?;
+            }
+            for (i, &b) in bytes.iter().enumerate().take(e).skip(s) {
+                out.push_str(if i == 0 { "{[^" } else { "{,[^" });
+                class_byte_into(b, &mut out);
+                out.push_str("/]*");
+                // The block's last level stops here; the next block goes on from it.
+                if i + 1 < e || e == n {
+                    out.push(',');
+                    literal_byte_into(b, &mut out)?;
+                }
+            }
+            if e == n {
+                out.push_str("?*");
+            }
+            out.push_str(&"}".repeat(e - s));
+        }
+        if n > block {
+            out.push('}');
+        }
+        if out.len() > MAX_PATTERN_LEN {
+            return Err(EscapeError::TooLong(out.len()));
+        }
+        Ok(AaPattern(out))
+    }
+
     /// A literal path given as an OS string (refused if not UTF-8).
     pub fn literal_os(text: &std::ffi::OsStr) -> Result<Self, EscapeError> {
         Self::literal(text.to_str().ok_or(EscapeError::NotUtf8)?)
@@ -208,6 +308,27 @@ pub fn escape_into(s: &str, out: &mut String) -> Result<(), EscapeError> {
     Ok(())
 }
 
+/// One byte of a name, outside a class: as [`escape_into`] writes it if it is ASCII, else
+/// as an octal escape (a lone byte of a multi-byte character).
+fn literal_byte_into(b: u8, out: &mut String) -> Result<(), EscapeError> {
+    if b.is_ascii() {
+        escape_into(char::from(b).encode_utf8(&mut [0; 4]), out)
+    } else {
+        let _ = write!(out, "\\{b:03o}");
+        Ok(())
+    }
+}
+
+/// One byte of a name (not a control character) as the first member of a `[^...]` class
+/// (measured: see [`AaPattern::all_but`]).
+fn class_byte_into(b: u8, out: &mut String) {
+    if b.is_ascii_alphanumeric() || b == b'-' || b == b',' {
+        out.push(char::from(b));
+    } else {
+        let _ = write!(out, "\\{b:03o}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +369,82 @@ mod tests {
             ])
             .unwrap()
         );
+    }
+
+    #[test]
+    fn all_but_spells_out_the_complement_of_one_name() {
+        let p = |dir: &str, own: &str| AaPattern::all_but(dir, own).map(|p| p.0);
+        assert_eq!(
+            p("/d/", "vm1").as_deref(),
+            Ok("/d/{[^v/]*,v{,[^m/]*,m{,[^1/]*,1?*}}}")
+        );
+        assert_eq!(p("/d", "x").as_deref(), Ok("/d/{[^x/]*,x?*}"));
+        // In a class: `-` and `,` as they are (escaped, the parser reads them wrong), other
+        // punctuation and non-ASCII bytes in octal; outside, as escape_into writes them,
+        // non-ASCII bytes in octal.
+        assert_eq!(
+            p("/d", "-,]\\é").as_deref(),
+            Ok("/d/{[^-/]*,-{,[^,/]*,\\,{,[^\\135/]*,\\]{,[^\\134/]*,\\134{,[^\\303/]*,\\303{,[^\\251/]*,\\251?*}}}}}}")
+        );
+        // The directory is escaped as a literal.
+        assert_eq!(p("/a*", "b").as_deref(), Ok("/a\\*/{[^b/]*,b?*}"));
+        assert_eq!(AaPattern::all_but("/d", ""), Err(EscapeError::Empty));
+        assert_eq!(AaPattern::all_but("/d", "a/b"), Err(EscapeError::Slash));
+        assert_eq!(
+            AaPattern::all_but("/d", "a\u{85}"),
+            Err(EscapeError::Control('\u{85}'))
+        );
+        assert_eq!(
+            AaPattern::all_but("/d\n", "a"),
+            Err(EscapeError::Control('\n'))
+        );
+        assert_eq!(
+            EscapeError::Slash.to_string(),
+            "contains '/', so it is not one file name"
+        );
+        // No file can be named with more than NAME_MAX bytes: the whole directory.
+        assert_eq!(p("/d", &"a".repeat(NAME_MAX + 1)).as_deref(), Ok("/d/*"));
+        assert!(p("/d", &"a".repeat(NAME_MAX)).unwrap().contains("a?*}}"));
+        // A long dir makes it too long for the parser: `/{[^a/]*,a?*}` is 13 more.
+        let dir = format!("/{}", "d".repeat(MAX_PATTERN_LEN));
+        assert_eq!(
+            AaPattern::all_but(&dir[..MAX_PATTERN_LEN - 12], "a"),
+            Err(EscapeError::TooLong(MAX_PATTERN_LEN + 1))
+        );
+        assert_eq!(
+            AaPattern::all_but(&dir[..MAX_PATTERN_LEN - 13], "a").map(|p| p.0.len()),
+            Ok(MAX_PATTERN_LEN)
+        );
+    }
+
+    #[test]
+    fn all_but_nests_no_deeper_than_the_parser_reads() {
+        let depth = |s: &str| {
+            let (mut d, mut max) = (0i32, 0i32);
+            for c in s.chars() {
+                d += i32::from(c == '{') - i32::from(c == '}');
+                max = max.max(d);
+            }
+            (d, max)
+        };
+        let block = MAX_NESTING - 1;
+        // One block: no outer braces.
+        let one = AaPattern::all_but("/d", &"a".repeat(block)).unwrap();
+        assert_eq!(depth(one.as_str()), (0, block as i32));
+        assert!(one.as_str().starts_with("/d/{[^a/]*,a{,"));
+        // Two blocks: the second starts with the bytes before it, the first's last level
+        // stops there.
+        let name = format!("{}b", "a".repeat(block));
+        let two = AaPattern::all_but("/d", &name).unwrap();
+        assert_eq!(depth(two.as_str()), (0, MAX_NESTING as i32));
+        let second = format!(",{}{{,[^b/]*,b?*}}}}", "a".repeat(block));
+        assert!(two.as_str().ends_with(&second), "{}", two.as_str());
+        assert!(two.as_str().starts_with("/d/{{[^a/]*,a{,[^a/]*,a{"));
+        assert!(two.as_str().contains("{,[^a/]*}"), "{}", two.as_str());
+        // The longest file name: several blocks, all within the limit.
+        let long = AaPattern::all_but("/d", &"a".repeat(NAME_MAX)).unwrap();
+        assert_eq!(depth(long.as_str()), (0, MAX_NESTING as i32));
+        assert_eq!(long.as_str().matches(",a?*").count(), 1);
     }
 
     #[test]

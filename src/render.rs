@@ -129,6 +129,9 @@ struct FileRule<'a> {
     path: &'a str,
     perms: &'static str,
     deny: bool,
+    /// For a rule that allows nothing: its deny line's keywords and letters.
+    deny_kw: &'static str,
+    deny_perms: &'static str,
     origin: String,
 }
 
@@ -149,6 +152,8 @@ pub fn files(rules: &[Rule], children: &[ChildProfile], header: bool) -> Result<
             path: r.pattern.as_str(),
             perms: r.perms.as_str(),
             deny: r.deny_write,
+            deny_kw: r.perms.deny_only().map_or("deny", |(kw, _)| kw),
+            deny_perms: r.perms.deny_only().map_or("w", |(_, p)| p),
             origin: r.origin.to_string(),
         })
         .collect();
@@ -414,6 +419,25 @@ mod tests {
             "  \"/i/a b\\*.img\" rwk,  # disk vda\n"
         );
         assert_eq!(files(&[], &[], true).unwrap(), FILES_HEADER);
+        // Rules that allow nothing: their one deny line.
+        let denies = [
+            Rule {
+                pattern: AaPattern::all_but("/n", "a").unwrap(),
+                perms: Perms::AUDIT_DENY_RWK,
+                deny_write: false,
+                origin: Origin::new("domain", "base"),
+            },
+            Rule {
+                pattern: AaPattern::fixed("/c/"),
+                perms: Perms::DENY_W_ONLY,
+                deny_write: true,
+                origin: Origin::new("graphics", "gl"),
+            },
+        ];
+        assert_eq!(
+            files(&denies, &[], false).unwrap(),
+            "  audit deny \"/n/{[^a/]*,a?*}\" rwk,  # domain base\n  deny \"/c/\" w,  # graphics gl\n"
+        );
     }
 
     #[test]

@@ -394,6 +394,7 @@ fn libvirtds_start_sequence_still_works() {
             "\"/var/lib/libvirt/qemu/channel/target/domain-1-vah-start/{,**}\" rwk,",
             "\"/run/libvirt/qemu/vah-start.pid\" rwk,",
             "\"/var/lib/libvirt/qemu/nvram/vah-start_VARS.fd\" rwk,",
+            &nvram_others_denied("vah-start"),
             "\"/srv/vm/disk.img\" rwk,",
             VHOST_NET,
         ],

@@ -27,7 +27,9 @@
 //! The plan: define and start a VM whose qcow2 disk has a relative backing file and is named
 //! through a symlink, `/./` and `..`; QEMU's label and open files; hotplug and unplug a qcow2
 //! disk on virtio-scsi; insert and eject a CD-ROM; a compromised QEMU (the monitor's
-//! `blockdev-add`) reaching for another VM's image and `/etc/shadow`; destroy and undefine;
+//! `blockdev-add`) reaching for another VM's image and `/etc/shadow`, and for a second
+//! running VM's UEFI variable store in `nvram/` (Debian's abstraction grants every
+//! `*_VARS.fd`: docs/weak-spots.md W14), while its own store opens; destroy and undefine;
 //! and the kernel's DENIED records for the helper and for the VM. Then operations on the
 //! running VM (hugepage memory, a tap NIC, a 3-layer qcow2 chain and a 2-layer one), each a
 //! check that passes only if it succeeds and the kernel logs no DENIED record for the VM's
@@ -61,9 +63,16 @@ use vm::{root, sections, shell_quote, Section};
 
 /// Checks in the preamble (the kernel, libvirtd) and in each scenario.
 const PREAMBLE_CHECKS: usize = 8;
-const SCENARIO_CHECKS: usize = 68;
+const SCENARIO_CHECKS: usize = 73;
 /// Checks the packaged scenario (our helper under our profile) adds.
 const PACKAGE_CHECKS: usize = 8;
+
+/// The probes libvirt's C helper must fail with "QEMU opened it": under Debian's abstraction
+/// nothing else keeps one VM's QEMU from another's UEFI variables (docs/weak-spots.md W14).
+const NVRAM_HOLE: &[&str] = &[
+    "nvram: a compromised QEMU is denied the second running VM's <name>_VARS.fd",
+    "nvram: a compromised QEMU is denied another VM's <name>_VARS.ms.fd",
+];
 
 /// Checks the lexical control must fail: QEMU cannot open the disk the profile names wrongly.
 const CONTROL_MUST_FAIL: &[&str] = &[
@@ -189,6 +198,38 @@ fn libvirtd_runs_the_helper_under_its_profile() {
         );
         let want = SCENARIO_CHECKS + if packaged { PACKAGE_CHECKS } else { 0 };
         judge(name, get(name), want, name == "c");
+    }
+    // The nvram probes' own negative control: with libvirt's C helper, which adds nothing
+    // against Debian's `owner nvram/*_VARS.fd rwk`, the first VM's QEMU opens the second
+    // VM's store (docs/weak-spots.md W14). If it did not, a PASS of the probes under our
+    // helper would prove nothing (a lock, DAC or a missing file could refuse it as well).
+    if let Some(s) = scenarios
+        .iter()
+        .any(|(n, _, _)| n == "c")
+        .then(|| get("c"))
+        .flatten()
+    {
+        let missed: Vec<&str> = NVRAM_HOLE
+            .iter()
+            .copied()
+            .filter(|c| {
+                !s.failed.iter().any(|l| {
+                    l.strip_prefix(c)
+                        .is_some_and(|r| r.starts_with(": QEMU opened it"))
+                })
+            })
+            .collect();
+        if missed.is_empty() {
+            passed += 1;
+            println!(
+                "PASS negative control c: with libvirt's C helper QEMU opens the other VM's stores"
+            );
+        } else {
+            let why =
+                format!("negative control c: with libvirt's C helper QEMU did not open {missed:?}");
+            println!("FAIL {why}");
+            failed.push(why);
+        }
     }
     if control {
         println!("== lexical (negative control): the plan with tests/kernel/lexical-helper.sh");

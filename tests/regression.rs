@@ -1,6 +1,6 @@
-//! One test (or a few) per weak spot of libvirt 9.0's helper, W1 to W13, each written down in
+//! One test (or a few) per weak spot of libvirt 9.0's helper, W1 to W14, each written down in
 //! `docs/weak-spots.md`: what libvirt 9.0 did, what this tool does instead. A test is named
-//! after its weak spot (`w01_...` to `w13_...`), cites its section with a
+//! after its weak spot (`w01_...` to `w14_...`), cites its section with a
 //! `// See docs/weak-spots.md#wN` line, and runs the built binary end to end on the exact
 //! input that showed the weak spot, so it fails if the weak spot comes back.
 //!
@@ -316,6 +316,7 @@ fn w06_plain_replace_keeps_the_domains_runtime_directories() {
             "\"/var/lib/libvirt/qemu/channel/target/domain-3-virt-aa-helper-test/{,**}\" rwk,",
             "\"/run/libvirt/qemu/virt-aa-helper-test.pid\" rwk,",
             "\"/var/lib/libvirt/qemu/nvram/virt-aa-helper-test_VARS.fd\" rwk,",
+            "audit deny \"/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^i/]*,i{,[^r/]*,r{,[^t/]*,t{,[^-/]*,-{,[^a/]*,a{,[^a/]*,a{,[^-/]*,-{,[^h/]*,h{,[^e/]*,e{,[^l/]*,l{,[^p/]*,p{,[^e/]*,e{,[^r/]*,r{,[^-/]*,-{,[^t/]*,t{,[^e/]*,e{,[^s/]*,s{,[^t/]*,t{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^f/]*,f{,[^d/]*,d?*}}}}}}}}}}}}}}}}}}}}}}}}}}}\" rwk,",
         ],
     );
 }
@@ -747,6 +748,66 @@ fn w12_create_with_append_file_writes_the_full_set() {
     assert_eq!(dry_rules(&o), want);
 }
 
+// See docs/weak-spots.md#w14
+#[test]
+fn w14_debians_abstraction_opens_no_other_domains_uefi_variables() {
+    // Debian's own TEMPLATE and abstraction, as libvirt installs them and this package
+    // leaves them (Policy::new puts ours in place of the abstraction).
+    let sys = Path::new("/etc/apparmor.d");
+    let abstraction = sys.join("abstractions/libvirt-qemu");
+    let template = sys.join("libvirt/TEMPLATE.qemu");
+    assert!(
+        abstraction.exists() && template.exists(),
+        "Debian's libvirt-qemu abstraction and TEMPLATE.qemu: run tests/setup.sh (libvirt-daemon-system)"
+    );
+    let h = Host::new();
+    fs::copy(&abstraction, h.policy.dir.join("abstractions/libvirt-qemu")).unwrap();
+    fs::copy(&template, h.policy.libvirt("TEMPLATE.qemu")).unwrap();
+    // Its site include (empty, as Debian ships it).
+    fs::create_dir_all(h.policy.dir.join("local/abstractions")).unwrap();
+    fs::write(h.policy.dir.join("local/abstractions/libvirt-qemu"), "").unwrap();
+    h.ok(
+        &["-c", "-u", PROFILE],
+        Some(&domain_with_id(3, "vm1", "", "")),
+    );
+    let profile = fs::read_to_string(h.policy.profile()).unwrap();
+    assert!(
+        profile.contains("#include <abstractions/libvirt-qemu>"),
+        "{profile}"
+    );
+    // What the parser made of every rule on nvram/, Debian's globs included.
+    let dir = "/var/lib/libvirt/qemu/nvram/";
+    let rules: Vec<_> = tree::rule_trees(&h.policy.dir, &h.policy.profile())
+        .into_iter()
+        .filter(|(t, _)| t.starts_with(dir.as_bytes()))
+        .map(|(t, deny)| (tree::parse(&t), deny))
+        .collect();
+    let by = |deny: bool, name: &str| {
+        let p = format!("{dir}{name}");
+        rules
+            .iter()
+            .any(|(r, d)| *d == deny && tree::matches(r, p.as_bytes()))
+    };
+    // Every other domain's store is granted by Debian's glob (the hole, as QEMU runs as
+    // the owner of every store) and denied by the .files.
+    for other in [
+        "vm2_VARS.fd",
+        "vm_VARS.fd",
+        "vm10_VARS.fd",
+        "xvm1_VARS.fd",
+        "vm1_VARS.ms.fd",
+        "other_VARS.ms.fd",
+    ] {
+        assert!(
+            by(false, other),
+            "Debian's abstraction no longer grants {other}"
+        );
+        assert!(by(true, other), "{other} is not denied");
+    }
+    // The domain's own store: granted, not denied.
+    assert!(by(false, "vm1_VARS.fd") && !by(true, "vm1_VARS.fd"));
+}
+
 // See docs/weak-spots.md#w13
 #[test]
 fn w13_vhost_net_only_for_tap_backed_interfaces() {
@@ -937,7 +998,7 @@ fn every_cited_weak_spot_is_written_down() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(cited > 13, "the scan found the citations ({cited})");
-    for n in 1..=13 {
+    for n in 1..=14 {
         assert!(written(n), "W{n} is written down");
     }
 }

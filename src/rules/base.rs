@@ -1,9 +1,11 @@
 //! The rules every QEMU domain gets, whatever its devices: its log, pid file, private and
 //! channel directories and UEFI variables.
 
-use super::builder::Builder;
+use super::builder::{Builder, Granted};
 use super::Perms;
+use crate::error::Error;
 use crate::error::Result;
+use crate::escape::AaPattern;
 use crate::origin::Origin;
 use crate::parse::Domain;
 use crate::policy::{ElementFamily, Scope};
@@ -33,7 +35,11 @@ use std::path::Path;
 /// - `/var/lib/libvirt/qemu/nvram/<name>_VARS.fd rwk`: the UEFI variable store libvirt
 ///   creates for firmware it selects itself (`<os firmware='efi'>`: the path is filled in
 ///   after the helper's `-c`, `qemu_process.c:6775`, and no later `-r` adds it). 9.0's
-///   abstraction granted `owner .../nvram/*_VARS.fd rwk` instead: every domain's variables.
+///   abstraction granted `owner .../nvram/*_VARS.fd rwk` instead: every domain's variables;
+/// - `audit deny` of every other name in `nvram/` (`AaPattern::all_but`): Debian's
+///   abstraction, which libvirt's TEMPLATE includes and which stays installed, still has
+///   that glob, and the `.files` is the one file every TEMPLATE includes
+///   (docs/weak-spots.md#w14).
 ///
 /// Dropped: 9.0's `domain-<name>/monitor.sock` (the layout before short names, used only
 /// for a domain whose status XML predates it, `qemuDomainSetPrivatePathsOld`; a VM named
@@ -84,5 +90,22 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<
             "this domain's own files, named by libvirt's layout",
         )?;
     }
+    // Every other file in nvram/ is denied: the abstraction libvirt's TEMPLATE includes
+    // (Debian 12's, left in place by the package) grants `owner nvram/*_VARS.fd rwk` and
+    // `*_VARS.ms.fd`, and every QEMU runs as the same user (docs/weak-spots.md#w14). Only
+    // `<name>_VARS.fd` there can be this domain's (`src/state.rs` refuses any other path in
+    // nvram/ from the XML), so the deny rule leaves exactly the base rule's file.
+    let own = format!("{}_VARS.fd", d.name.as_str());
+    let others = AaPattern::all_but(NVRAM_DIR, &own)
+        .map_err(|e| Error::domain("<name>", format!("{} {e}", crate::error::quote(&d.name))))?;
+    b.push(
+        Granted::trusted(others, "other domains' UEFI variables, denied"),
+        Perms::AUDIT_DENY_RWK,
+        false,
+        origin,
+    );
     Ok(())
 }
+
+/// libvirt's directory of every domain's UEFI variable store (`qemu_conf.c`, `nvramDir`).
+const NVRAM_DIR: &str = "/var/lib/libvirt/qemu/nvram";

@@ -51,27 +51,39 @@ pub use extra::{ExtraFile, SUBTREE_SUFFIX};
 
 use builder::Builder;
 
-/// AppArmor file permissions, as libvirt writes them.
+/// AppArmor file permissions, as libvirt writes them: the letters of an allow rule, or, for
+/// a rule that allows nothing, the one deny line it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Perms(&'static str);
+pub struct Perms(&'static str, Option<(&'static str, &'static str)>);
 
 impl Perms {
     /// Read, write, lock: writable disks, nvram, `-f`/`-F` files.
-    pub const RWK: Perms = Perms("rwk");
+    pub const RWK: Perms = Perms("rwk", None);
     /// Read, lock: read-only disks, backing files, firmware.
-    pub const RK: Perms = Perms("rk");
+    pub const RK: Perms = Perms("rk", None);
     /// Read, write: chardevs and sockets.
-    pub const RW: Perms = Perms("rw");
+    pub const RW: Perms = Perms("rw", None);
     /// Read: kernel, initrd, dtb, tables.
-    pub const R: Perms = Perms("r");
+    pub const R: Perms = Perms("r", None);
     /// Write: logs.
-    pub const W: Perms = Perms("w");
+    pub const W: Perms = Perms("w", None);
     /// Read, write, link: writable filesystem shares.
-    pub const RWL: Perms = Perms("rwl");
+    pub const RWL: Perms = Perms("rwl", None);
     /// Map executable, read: GL driver libraries.
-    pub const MR: Perms = Perms("mr");
+    pub const MR: Perms = Perms("mr", None);
     /// No allow rule: only the `deny ... w` line (libvirt's GL block).
-    pub const DENY_W_ONLY: Perms = Perms("");
+    pub const DENY_W_ONLY: Perms = Perms("", Some(("deny", "w")));
+    /// No allow rule: `audit deny ... rwk`, what an abstraction's glob grants in a
+    /// directory shared by every domain (`nvram/*_VARS.fd rwk`), taken back from the files
+    /// that are not this domain's (docs/weak-spots.md#w14). Deny beats allow, whichever
+    /// file the allow rule is in; `audit`, because an explicit deny is silent otherwise and
+    /// a QEMU reaching for another domain's file is worth a record.
+    pub const AUDIT_DENY_RWK: Perms = Perms("", Some(("audit deny", "rwk")));
+
+    /// The deny line of a rule that allows nothing: its keywords and its letters.
+    pub fn deny_only(self) -> Option<(&'static str, &'static str)> {
+        self.1
+    }
 
     /// The permission letters.
     pub fn as_str(self) -> &'static str {

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod tree;
+
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -555,7 +557,8 @@ pub fn rules_without_base(files_text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The rules but the five base rules every QEMU domain gets, without [`VHOST_NET`]
+/// The rules but the six base rules every QEMU domain gets (five files of its own and the
+/// deny rule of every other domain's UEFI variables), without [`VHOST_NET`]
 /// (asserted to be there exactly once), so a test states only what its own elements cause.
 pub fn device_rules(o: &Output) -> Vec<String> {
     let files: Vec<String> = dry_files(o)
@@ -565,7 +568,7 @@ pub fn device_rules(o: &Output) -> Vec<String> {
         .collect();
     let text = files.concat();
     let base = text.lines().filter(|l| l.ends_with(BASE_ORIGIN)).count();
-    assert_eq!(base, 5, "the base rules: {text}\n{}", stderr(o));
+    assert_eq!(base, 6, "the base rules: {text}\n{}", stderr(o));
     without_vhost_net(rules_without_base(&text))
 }
 
@@ -652,4 +655,17 @@ pub fn libvirts_own(path: &str) -> PathBuf {
         String::from_utf8_lossy(&o.stderr)
     );
     PathBuf::from(name)
+}
+
+/// The deny rule every QEMU domain named `name` gets against the other domains' UEFI
+/// variables (`rules/base.rs`, docs/weak-spots.md W14), as a rule line without its comment.
+/// Its compiled form is checked in `tests/escape_batch.rs`; `tests/libvirt_suite.rs` and
+/// `tests/regression.rs` pin its text for one name.
+pub fn nvram_others_denied(name: &str) -> String {
+    let p = virt_aa_helper::escape::AaPattern::all_but(
+        "/var/lib/libvirt/qemu/nvram",
+        &format!("{name}_VARS.fd"),
+    )
+    .expect("a name the tests use");
+    format!("audit deny \"{p}\" rwk,")
 }

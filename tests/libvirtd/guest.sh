@@ -271,10 +271,12 @@ expect_holds() {
 # monitor_open CHECK PATH: a compromised QEMU (the monitor's blockdev-add) opens PATH read-only;
 # it must fail with EACCES, and the kernel must say it was AppArmor (a DENIED record for the
 # VM's profile and that name), not DAC.
+# A third argument is more of blockdev-add's arguments (',"locking":"off"': a store another
+# QEMU holds locked then opens all the same, so a lock cannot stand in for AppArmor).
 nodes=0
 monitor_denied() {
     nodes=$((nodes + 1))
-    vsh qemu-monitor-command "$VM" "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"file\",\"node-name\":\"probe$nodes\",\"filename\":\"$2\",\"read-only\":true}}"
+    vsh qemu-monitor-command "$VM" "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"file\",\"node-name\":\"probe$nodes\",\"filename\":\"$2\",\"read-only\":true${3:-}}}"
     if printf '%s' "$o" | grep -q '"return"'; then
         bad "$1" "QEMU opened it: $(last "$o")"
         vsh qemu-monitor-command "$VM" "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"probe$nodes\"}}"
@@ -284,6 +286,19 @@ monitor_denied() {
         bad "$1" "EACCES, but no AppArmor DENIED record for $2 (DAC?)"
     else
         ok "$1"
+    fi
+}
+# monitor_opens CHECK PATH: the monitor's blockdev-add (read-only, no lock) opens PATH.
+monitor_opens() {
+    nodes=$((nodes + 1))
+    begin
+    vsh qemu-monitor-command "$VM" "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"file\",\"node-name\":\"probe$nodes\",\"filename\":\"$2\",\"read-only\":true,\"locking\":\"off\"}}"
+    if printf '%s' "$o" | grep -q '"return"'; then
+        ok "$1"
+        vsh qemu-monitor-command "$VM" "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"probe$nodes\"}}"
+    else
+        d=$(new_denials | grep -F "name=\"$2\"")
+        bad "$1" "$(last "$o")${d:+; DENIED: $(brief "$d")}"
     fi
 }
 # denials PROFILE: the kernel's AppArmor DENIED records for PROFILE since the scenario began.
@@ -439,6 +454,78 @@ modes() {
     fi
 }
 
+# --- Another running VM's UEFI variables (docs/weak-spots.md W14) ------------------------------
+# Debian's abstraction, which libvirt's TEMPLATE includes and the package leaves in place,
+# grants "owner /var/lib/libvirt/qemu/nvram/*_VARS.fd rwk" (and *_VARS.ms.fd), and every QEMU
+# runs as libvirt-qemu, which owns every store. A second VM runs with a pflash variable store
+# in nvram/ (its firmware SeaBIOS as the pflash image: this guest has no OVMF, and QEMU holds
+# the store open whatever the firmware); this VM's QEMU must be denied that store and a
+# *_VARS.ms.fd (EACCES and a DENIED record: AppArmor, not DAC, as both are libvirt-qemu's),
+# and must still open its own <name>_VARS.fd, which the deny rule leaves out.
+NV=/var/lib/libvirt/qemu/nvram
+nvram_isolation() {
+    VM2=$VM-nv
+    U3=$(printf '00000000-0000-4000-b000-%012d' "$nth")
+    V2=$NV/${VM2}_VARS.fd
+    MS2=$NV/${VM2}_VARS.ms.fd
+    OWN=$NV/${VM}_VARS.fd
+    # Each store 128 KiB, as libvirt's DAC driver leaves it: libvirt-qemu's, 0600 (libvirt
+    # chowns the second VM's at start; the other two are set here).
+    mkdir -p "$NV"
+    for f in "$V2" "$MS2" "$OWN"; do
+        head -c 131072 /dev/zero >"$f"
+        chown libvirt-qemu:libvirt-qemu "$f"
+        chmod 600 "$f"
+    done
+    cat >"$B/domain-nv.xml" <<XML
+<domain type='qemu'>
+  <name>$VM2</name>
+  <uuid>$U3</uuid>
+  <memory unit='MiB'>32</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <loader readonly='yes' type='pflash'>/usr/share/seabios/bios-256k.bin</loader>
+    <nvram>$V2</nvram>
+  </os>
+  <features>
+    <!-- libvirt: "UEFI requires ACPI on this architecture" (a pflash loader counts). -->
+    <acpi/>
+  </features>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+    vsh define "$B/domain-nv.xml" && vsh start "$VM2"
+    if [ $? -eq 0 ]; then
+        ok "nvram: a second VM with a pflash variable store in nvram/ starts"
+    else
+        bad "nvram: a second VM with a pflash variable store in nvram/ starts" "$(last "$o")"
+    fi
+    p2=$(cat "/run/libvirt/qemu/$VM2.pid" 2>/dev/null)
+    held=no
+    if [ -n "$p2" ]; then
+        for f in /proc/"$p2"/fd/*; do
+            [ "$(readlink "$f")" = "$V2" ] && held=yes
+        done
+    fi
+    if [ "$held" = yes ]; then
+        ok "nvram: the second VM's QEMU holds its own <name>_VARS.fd open"
+    else
+        bad "nvram: the second VM's QEMU holds its own <name>_VARS.fd open" "pid '${p2:-none}', owner $(stat -c %U "$V2" 2>&1)"
+    fi
+    probe nvram-other monitor_denied "nvram: a compromised QEMU is denied the second running VM's <name>_VARS.fd" "$V2" ',"locking":"off"'
+    probe nvram-other-ms monitor_denied "nvram: a compromised QEMU is denied another VM's <name>_VARS.ms.fd" "$MS2" ',"locking":"off"'
+    probe nvram-own monitor_opens "nvram: QEMU still opens its own <name>_VARS.fd" "$OWN"
+    timeout 60 virsh -q destroy "$VM2" >/dev/null 2>&1
+    timeout 60 virsh -q undefine --nvram "$VM2" >/dev/null 2>&1
+    rm -f "$V2" "$MS2" "$OWN"
+}
+
 # --- One scenario -------------------------------------------------------------------------------
 scenario() {
     NAME=$1
@@ -458,6 +545,8 @@ scenario() {
     # Whatever happened, leave nothing running for the next scenario.
     timeout 60 virsh -q destroy "$VM" >/dev/null 2>&1
     timeout 60 virsh -q undefine "$VM" >/dev/null 2>&1
+    timeout 60 virsh -q destroy "$VM-nv" >/dev/null 2>&1
+    timeout 60 virsh -q undefine --nvram "$VM-nv" >/dev/null 2>&1
     out "-- $NAME: $pass passed, $fail failed"
 }
 
@@ -965,6 +1054,7 @@ plan() {
     # --- A compromised QEMU ---
     monitor_denied "compromised QEMU: another VM's image is denied" "$OTHER"
     monitor_denied "compromised QEMU: /etc/shadow is denied" /etc/shadow
+    nvram_isolation
 
     # --- Hotplug and unplug (virtio-scsi: no guest OS needs to acknowledge) ---
     begin
@@ -1028,7 +1118,7 @@ plan() {
     printf '%s\n' "$said" | grep . | sort | uniq -c | while read -r n rest; do out "INFO helper said x$n: $rest"; done
     unexpected=$said
     if [ "$KIND" = ours ] && [ "$PROF" = stock ]; then
-        unexpected=$(printf '%s\n' "$said" | grep . | grep -v "'/etc/apparmor.d/libvirt/libvirt-$UUID.lock': cannot lock\$" |
+        unexpected=$(printf '%s\n' "$said" | grep . | grep -v -e "'/etc/apparmor.d/libvirt/libvirt-$UUID.lock': cannot lock\$" -e "'/etc/apparmor.d/libvirt/libvirt-$U3.lock': cannot lock\$" |
             grep -v "'/etc/apparmor.d/libvirt': cannot open the directory to fsync it\$")
         nl=$(printf '%s\n' "$said" | grep -c 'cannot lock$')
         nf=$(printf '%s\n' "$said" | grep -c 'to fsync it$')
@@ -1053,6 +1143,7 @@ plan() {
         # the directory open for fsync.
         other=$(printf '%s\n' "$hd" | grep . | grep -v "name=\"/etc/apparmor.d/libvirt/libvirt-$UUID.lock\"" |
             grep -v "name=\"/etc/apparmor.d/libvirt/libvirt-$U2.lock\"" |
+            grep -v "name=\"/etc/apparmor.d/libvirt/libvirt-$U3.lock\"" |
             grep -v 'name="/etc/apparmor.d/libvirt/"')
         ;;
     *) other=$hd ;;
@@ -1065,7 +1156,8 @@ plan() {
     vd=$(denials "libvirt-$UUID" | grep -vF "name=\"$OTHER\"" | grep -vF 'name="/etc/shadow"' |
         grep -vF "name=\"$ISO\"" | grep -vF "name=\"$HOT_REAL\"" | grep -vF "name=\"$HOT2\"" |
         grep -vF "name=\"$PC/top.qcow2\"" | grep -vF "name=\"$JOBS/save.img\"" |
-        grep -vF "name=\"$JOBS/dump.elf\"" | grep -vF "name=\"$CHR\"")
+        grep -vF "name=\"$JOBS/dump.elf\"" | grep -vF "name=\"$CHR\"" |
+        grep -vF "name=\"$V2\"" | grep -vF "name=\"$MS2\"")
     if [ -z "$vd" ]; then
         ok "denials: the VM's only denials are the ones the checks provoke"
     else
