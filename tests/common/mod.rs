@@ -455,14 +455,14 @@ pub fn assert_lines(got: &[String], want: &[&str]) {
     }
 }
 
-/// The compiled form of every path rule in `profile`, as `(aare, regex)` pairs from
-/// `apparmor_parser -D rule-exprs`: what the parser really made of each quoted path.
-pub fn compiled_exprs(policy: &Policy, profile: &Path) -> Vec<(String, String)> {
+/// What `apparmor_parser -D rule-exprs` prints for `profile` in the policy tree `dir`
+/// (standard output, then standard error): the parser must compile it.
+pub fn rule_exprs_output(dir: &Path, profile: &Path) -> Vec<u8> {
     let out = Command::new(real_parser())
         .args(["-Q", "-K", "-D", "rule-exprs", "--base"])
-        .arg(&policy.dir)
+        .arg(dir)
         .arg("-I")
-        .arg(&policy.dir)
+        .arg(dir)
         .arg(profile)
         .output()
         .expect("run apparmor_parser");
@@ -471,8 +471,13 @@ pub fn compiled_exprs(policy: &Policy, profile: &Path) -> Vec<(String, String)> 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    [out.stdout, out.stderr].concat()
+}
+
+/// The compiled form of every path rule in `profile`, as `(aare, regex)` pairs from
+/// `apparmor_parser -D rule-exprs`: what the parser really made of each quoted path.
+pub fn compiled_exprs(policy: &Policy, profile: &Path) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(&rule_exprs_output(&policy.dir, profile)).into_owned();
     text.lines()
         .filter_map(|l| l.strip_prefix("aare: "))
         .filter_map(|l| l.split_once("   ->   "))

@@ -168,20 +168,7 @@ pub fn matches(nodes: &[Node], input: &[u8]) -> bool {
 /// The compiled tree of every file rule of `profile` (`-D rule-exprs`), with whether it is a
 /// deny rule: the bytes after `->` on each `rule:` line, without the permission suffix.
 pub fn rule_trees(policy_dir: &std::path::Path, profile: &std::path::Path) -> Vec<(Vec<u8>, bool)> {
-    let out = std::process::Command::new(super::real_parser())
-        .args(["-Q", "-K", "-D", "rule-exprs", "--base"])
-        .arg(policy_dir)
-        .arg("-I")
-        .arg(policy_dir)
-        .arg(profile)
-        .output()
-        .expect("run apparmor_parser");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = [out.stdout, out.stderr].concat();
+    let text = super::rule_exprs_output(policy_dir, profile);
     text.split(|b| *b == b'\n')
         .filter(|l| l.starts_with(b"rule: "))
         .filter_map(|l| {
