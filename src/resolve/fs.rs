@@ -430,10 +430,10 @@ impl Resolve for FsResolver {
         if !meta.file_type().is_char_device() {
             return None;
         }
-        let rdev = meta.rdev();
-        // glibc's gnu_dev_major / gnu_dev_minor.
-        let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
-        let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+        let (major, minor) = (
+            rustix::fs::major(meta.rdev()),
+            rustix::fs::minor(meta.rdev()),
+        );
         let name = device.file_name()?;
         let class = ["class/tpm", "class/misc"]
             .iter()

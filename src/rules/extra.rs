@@ -3,12 +3,10 @@
 
 use super::builder::Builder;
 use super::runtime;
-use super::Perms;
 use crate::error::{Error, Result};
 use crate::ledger::Entry;
 use crate::origin::Origin;
 use crate::parse::Domain;
-use crate::policy::Scope;
 use crate::resolve::Resolve;
 use std::path::{Path, PathBuf};
 
@@ -79,27 +77,32 @@ pub(super) fn rules(
     // `{,**}` (`virsh vol-create-as pool '{,**}'`): where a file of the argument's literal
     // name exists, the argument is that file, never the directory above it with
     // everything below (issue 20, item 4; docs/weak-spots.md#w13).
-    let literal;
-    let e = if e.subtree && r.existing(&e.literal()).is_some() {
-        literal = ExtraFile {
-            path: e.literal(),
-            subtree: false,
-            flag: e.flag,
-        };
-        &literal
-    } else {
-        e
+    let literal = e.subtree.then(|| e.literal());
+    let (path, subtree) = match literal {
+        Some(l) if r.existing(&l).is_some() => (l, false),
+        _ => (e.path.clone(), e.subtree),
     };
-    let canon = b.canonical(r, &e.path, &origin)?;
+    let canon = b.canonical(r, &path, &origin)?;
+    // Judged by what the path is now: it must exist (libvirtd creates what it grants
+    // before the -F), as the ledger's -r will judge it again.
+    let kept = match r.existing(canon.as_path()) {
+        Some((now, kind)) if now == canon => {
+            runtime::lifetime(d, &canon, subtree, kind, &b.options, r)
+        }
+        _ => None,
+    };
+    let grant_origin = kept
+        .as_deref()
+        .map_or_else(|| origin.clone(), runtime::origin);
+    // The path checks first (in the grant): their reasons (restricted, another domain's
+    // state) say more than the one below. A refusal fails the run, so the rule the grant
+    // added is never written.
+    runtime::grant(b, &canon, subtree, &grant_origin)?;
     // A directory with everything below it only for this domain's own runtime
     // directories, the only ones libvirtd ever asks for (`AppArmorSetPathLabel` with
-    // `allowSubtree`: docs/runtime-grants.md); anything else, however deep, is refused.
-    // The path checks come first: their reasons (restricted, another domain's state) say
-    // more than this one.
-    if e.subtree {
-        b.checked(&canon, Perms::RWK, Scope::RuntimeSubtree, &origin)?;
-    }
-    if e.subtree && runtime::own_runtime_dir(d, &canon, &b.options, r).is_none() {
+    // `allowSubtree`: docs/runtime-grants.md); anything else, however deep, is refused. A
+    // kept subtree is one already.
+    if subtree && kept.is_none() && runtime::own_runtime_dir(d, &canon, &b.options, r).is_none() {
         return Err(Error::Path {
             path: canon.as_path().to_path_buf(),
             origin: origin.to_string(),
@@ -110,18 +113,8 @@ pub(super) fn rules(
             ),
         });
     }
-    // Judged by what the path is now: it must exist (libvirtd creates what it grants
-    // before the -F), as the ledger's -r will judge it again.
-    let kept = match r.existing(canon.as_path()) {
-        Some((now, kind)) if now == canon => {
-            runtime::lifetime(d, &canon, e.subtree, kind, &b.options, r)
-        }
-        _ => None,
-    };
-    let origin = kept.as_deref().map_or(origin, runtime::origin);
-    runtime::grant(b, &canon, e.subtree, &origin)?;
     Ok(kept.map(|_| Entry {
         path: canon.as_path().to_path_buf(),
-        subtree: e.subtree,
+        subtree,
     }))
 }
