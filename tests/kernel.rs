@@ -60,7 +60,9 @@ fn boot(scenarios: &[(&str, PathBuf)]) -> Boot {
             shell_quote(real),
             shell_quote(&words.join(" "))
         ),
-        top: None,
+        system: vm::System::host(),
+        layers: Vec::new(),
+        host_files: Vec::new(),
         memory_mib: 2048,
         timeout: Duration::from_secs(600),
     })
@@ -251,5 +253,5 @@ fn confinement_in_a_real_apparmor_kernel() {
             );
         }
     }
-    vm::conclude("kernel", &boot, &secs, passed, failed);
+    vm::conclude("kernel", &boot, &secs, passed, failed, "");
 }

@@ -11,6 +11,10 @@
 #   target/kernel/  Debian's kernel, busybox-static and qemu-system-x86, unpacked (not
 #                   installed) for tests/kernel.rs by tests/kernel/setup.sh
 #   python3-minimal tests/libvirtd/guest.sh sends frames into a VM's tap (AF_PACKET)
+#   ovmf            UEFI firmware: tests/libvirtd.rs starts a VM with a writable copy of it
+#   target/roots/trixie/
+#                   Debian 13's root and kernel (tests/roots/build.sh): tests/libvirtd.rs boots
+#                   them
 #   lintian, cargo-deb (crates.io, pinned)
 #                   build and check the Debian package (tests/package.rs)
 #   target/libvirt-debs/
@@ -56,6 +60,9 @@ command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
 # The libvirtd harness's guest sends frames into the VM's tap with Debian's python3.
 [ -x /usr/bin/python3 ] || need+=(python3-minimal)
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
+# tests/vm/mod.rs decompresses trixie's kernel modules (.ko.xz) for the guest's initramfs.
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 fetch=
 if ! have_corpus; then
     fetch=1
@@ -128,6 +135,8 @@ fi
 
 # The guest that tests/kernel.rs boots (apparmor's aa-exec and qemu-utils' qemu-io run in it).
 bash tests/kernel/setup.sh
+# The libvirtd harness on Debian 13 (cached: a second run fetches nothing).
+bash tests/roots/build.sh trixie
 
 apparmor_parser --version | head -n 1
 qemu-img --version | head -n 1

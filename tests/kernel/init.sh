@@ -1,12 +1,13 @@
 #!/bin/busybox sh
-# PID 1 of the guest's initramfs (tests/kernel.rs packs it as /init with busybox-static and the
+# PID 1 of the guest's initramfs (tests/vm/mod.rs packs it as /init with busybox-static and the
 # kernel modules listed in /modules/order). Loads virtio-pci, 9p, overlay and tun, mounts the host's
 # / (shared read-only over virtio-9p, mount tag "hostroot") under a tmpfs overlay, and
 # switch_root's into it: AppArmor then sees the host's paths as they are (a chroot would
-# prefix every path with the chroot directory). With vah_top=TAG on the command line, a second
-# read-only 9p share is the overlay's top lower layer (tests/libvirtd.rs puts qemu-system-x86
-# there; a subdirectory of the host-root share cannot be a layer: overlayfs refuses nested
-# layers). The kernel command line's vah_script and
+# prefix every path with the chroot directory). The share "hostroot" may also be another
+# release's root (tests/roots/build.sh). With vah_top=TAG,... on the command line, more
+# read-only 9p shares are the overlay's lower layers over it (tests/libvirtd.rs puts
+# qemu-system-x86 there, or the host files the guest reads; a subdirectory of the host-root
+# share cannot be a layer: overlayfs refuses nested layers). The kernel command line's vah_script and
 # vah_run (environment variables of this process) name the host script to run as the new
 # PID 1 and its argument.
 export PATH=/bin
@@ -30,12 +31,16 @@ for m in $(cat /modules/order); do
 done
 mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=524288,cache=loose hostroot /lower ||
     fatal "cannot mount the host's / over 9p"
-lower=/lower
-if [ -n "$vah_top" ]; then
-    mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=524288,cache=loose "$vah_top" /top ||
-        fatal "cannot mount the top layer '$vah_top' over 9p"
-    lower=/top:/lower
-fi
+# vah_top=TAG,TAG...: more read-only 9p shares, the overlay's lower layers over the root, the
+# first on top.
+tops=
+for tag in $(echo "$vah_top" | tr , ' '); do
+    mkdir -p "/top/$tag"
+    mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=524288,cache=loose "$tag" "/top/$tag" ||
+        fatal "cannot mount the layer '$tag' over 9p"
+    tops="$tops/top/$tag:"
+done
+lower=$tops/lower
 mount -t tmpfs -o mode=0755 rw /rw || fatal "tmpfs"
 mkdir -p /rw/upper /rw/work
 mount -t overlay -o "lowerdir=$lower,upperdir=/rw/upper,workdir=/rw/work" overlay /newroot ||

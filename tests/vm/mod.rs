@@ -2,9 +2,12 @@
 //! (`tests/kernel.rs`, `tests/libvirtd.rs`).
 //!
 //! The guest is QEMU (TCG; KVM only where it really works) running Debian's kernel with a
-//! busybox initramfs (`tests/kernel/init.sh`) that mounts the host's `/` read-only over
-//! virtio-9p under a tmpfs overlay and `switch_root`s into it, then runs a guest script from
-//! the source tree. The script writes its results to the second serial port, a file on the
+//! busybox initramfs (`tests/kernel/init.sh`) that mounts a root read-only over virtio-9p
+//! under a tmpfs overlay and `switch_root`s into it, then runs a guest script from the source
+//! tree. The root is the host's `/` and its kernel the one `tests/kernel/setup.sh` unpacked
+//! ([`System::host`]), or another Debian release's root and kernel from `tests/roots/build.sh`
+//! ([`System::release`]): then the files the guest reads from the host are copied into a
+//! layer of their own at their host paths, since the host's `/` is not there. The script writes its results to the second serial port, a file on the
 //! host: one `PASS <check>` or `FAIL <check>: <why>` line per check, sections opened by
 //! `== scenario NAME ...` and closed by `-- NAME: N passed, N failed`, and `== end` last.
 //!
@@ -25,8 +28,6 @@ pub fn root() -> PathBuf {
 
 /// What `tests/kernel/setup.sh` unpacked.
 pub struct Assets {
-    pub vmlinuz: PathBuf,
-    pub modules: PathBuf,
     pub busybox: PathBuf,
     pub qemu: PathBuf,
     pub qemu_libs: String,
@@ -47,20 +48,9 @@ pub fn assets() -> Assets {
             k.display()
         )
     };
-    let one = |dir: PathBuf, prefix: &str| -> Option<PathBuf> {
-        fs::read_dir(&dir).ok()?.find_map(|e| {
-            let e = e.ok()?;
-            e.file_name()
-                .to_str()?
-                .starts_with(prefix)
-                .then(|| e.path())
-        })
-    };
-    let vmlinuz = one(k.join("kernel/boot"), "vmlinuz-").unwrap_or_else(|| missing("the kernel"));
-    let modules = one(k.join("kernel/lib/modules"), "")
-        .map(|p| p.join("kernel"))
-        .filter(|p| p.is_dir())
-        .unwrap_or_else(|| missing("the kernel modules"));
+    if !k.join("kernel/boot").is_dir() {
+        missing("the kernel");
+    }
     let busybox = k.join("busybox");
     if !busybox.is_file() {
         missing("busybox");
@@ -77,13 +67,108 @@ pub fn assets() -> Assets {
     );
     let firmware = vec![q.join("usr/share/qemu"), q.join("usr/share/seabios")];
     Assets {
-        vmlinuz,
-        modules,
         busybox,
         qemu,
         qemu_libs,
         firmware,
         dir: k,
+    }
+}
+
+/// The first entry of `dir` whose name starts with `prefix`.
+fn first_entry(dir: &Path, prefix: &str) -> Option<PathBuf> {
+    fs::read_dir(dir).ok()?.find_map(|e| {
+        let e = e.ok()?;
+        e.file_name()
+            .to_str()?
+            .starts_with(prefix)
+            .then(|| e.path())
+    })
+}
+
+/// What the guest boots: a kernel and the root it mounts as its lower layer.
+pub struct System {
+    /// The kernel's unpacked package: `boot/vmlinuz-*`, `boot/config-*` and the modules under
+    /// `lib/modules/*/kernel` (before trixie) or `usr/lib/modules/*/kernel`.
+    pub kernel: PathBuf,
+    /// The root, or `None` for the host's `/`.
+    pub root: Option<PathBuf>,
+    /// Appended to the kernel's command line.
+    pub cmdline: &'static str,
+}
+
+impl System {
+    /// The host's `/` and the kernel `tests/kernel/setup.sh` unpacked.
+    pub fn host() -> System {
+        System {
+            kernel: assets().dir.join("kernel"),
+            root: None,
+            cmdline: "",
+        }
+    }
+
+    /// Debian `suite`'s root and kernel, from `tests/roots/build.sh` (`target/roots/`).
+    pub fn release(suite: &str, cmdline: &'static str) -> System {
+        let roots = root().join("target/roots");
+        if !roots.join(format!("{suite}.versions")).is_file() {
+            panic!(
+                "{}: no {suite} root: run `tests/roots/build.sh {suite}` as root first \
+                 (tests/setup.sh does)",
+                roots.display()
+            );
+        }
+        // 9p serves the directory it is given; a symlinked target/roots is resolved here.
+        let canon = |p: PathBuf| {
+            p.canonicalize()
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        };
+        System {
+            kernel: canon(roots.join(format!("{suite}-kernel"))),
+            root: Some(canon(roots.join(suite))),
+            cmdline,
+        }
+    }
+
+    fn vmlinuz(&self) -> PathBuf {
+        first_entry(&self.kernel.join("boot"), "vmlinuz-")
+            .unwrap_or_else(|| panic!("no boot/vmlinuz-* in {}", self.kernel.display()))
+    }
+
+    /// The kernel's configuration (`boot/config-*`), to tell built-in drivers from modules.
+    fn config(&self) -> String {
+        first_entry(&self.kernel.join("boot"), "config-")
+            .and_then(|p| fs::read_to_string(p).ok())
+            .unwrap_or_else(|| panic!("no boot/config-* in {}", self.kernel.display()))
+    }
+
+    fn modules(&self) -> PathBuf {
+        ["lib/modules", "usr/lib/modules"]
+            .iter()
+            .filter_map(|d| first_entry(&self.kernel.join(d), ""))
+            .map(|p| p.join("kernel"))
+            .find(|p| p.is_dir())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {{usr/,}}lib/modules/*/kernel in {}",
+                    self.kernel.display()
+                )
+            })
+    }
+}
+
+/// A kernel module's bytes: `.ko.xz` files (trixie's) are decompressed with `xz`, as busybox's
+/// insmod hands the kernel the image as it reads it.
+fn module_bytes(path: &Path) -> Vec<u8> {
+    if path.extension().is_some_and(|x| x == "xz") {
+        let o = Command::new("xz")
+            .arg("-dc")
+            .arg(path)
+            .output()
+            .unwrap_or_else(|e| panic!("xz -dc {}: {e}: apt-get install xz-utils", path.display()));
+        assert!(o.status.success(), "xz -dc {} failed", path.display());
+        o.stdout
+    } else {
+        fs::read(path).expect("read module")
     }
 }
 
@@ -101,11 +186,14 @@ fn module_order(dir: &Path, wanted: &[&str]) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut HashMap<String, PathBuf>) {
         for e in fs::read_dir(dir).expect("read modules") {
             let p = e.expect("entry").path();
+            let file = p.file_name().unwrap().to_string_lossy().into_owned();
             if p.is_dir() {
                 walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "ko") {
-                let name = p.file_stem().unwrap().to_string_lossy().replace('-', "_");
-                out.insert(name, p);
+            } else if let Some(stem) = file
+                .strip_suffix(".ko")
+                .or_else(|| file.strip_suffix(".ko.xz"))
+            {
+                out.insert(stem.replace('-', "_"), p);
             }
         }
     }
@@ -126,7 +214,7 @@ fn module_order(dir: &Path, wanted: &[&str]) -> Vec<PathBuf> {
         }
         assert!(!stack.contains(&name), "module dependency loop: {stack:?}");
         stack.push(name.clone());
-        let ko = fs::read(path).expect("read module");
+        let ko = module_bytes(path);
         for dep in modinfo(&ko, "depends")
             .unwrap_or_default()
             .split(',')
@@ -196,7 +284,17 @@ impl Cpio {
     }
 }
 
-fn initramfs(a: &Assets) -> Vec<u8> {
+/// The drivers the guest needs (virtio-pci, 9p over virtio, overlay, tun), each with the
+/// configuration symbol that says whether the kernel has it built in.
+const DRIVERS: &[(&str, &str)] = &[
+    ("virtio_pci", "CONFIG_VIRTIO_PCI"),
+    ("9pnet_virtio", "CONFIG_NET_9P_VIRTIO"),
+    ("9p", "CONFIG_9P_FS"),
+    ("overlay", "CONFIG_OVERLAY_FS"),
+    ("tun", "CONFIG_TUN"),
+];
+
+fn initramfs(a: &Assets, system: &System) -> Vec<u8> {
     let mut c = Cpio::default();
     for d in [
         "bin", "dev", "proc", "sys", "modules", "lower", "top", "rw", "newroot",
@@ -211,20 +309,17 @@ fn initramfs(a: &Assets) -> Vec<u8> {
     );
     let init = fs::read(root().join("tests/kernel/init.sh")).expect("tests/kernel/init.sh");
     c.file("init", 0o755, &init);
+    let config = system.config();
+    let wanted: Vec<&str> = DRIVERS
+        .iter()
+        .filter(|(_, sym)| !config.lines().any(|l| l == format!("{sym}=y")))
+        .map(|(m, _)| *m)
+        .collect();
     let mut order = String::new();
-    for (i, m) in module_order(
-        &a.modules,
-        &["virtio_pci", "9pnet_virtio", "9p", "overlay", "tun"],
-    )
-    .iter()
-    .enumerate()
-    {
-        let name = format!("{i:02}-{}", m.file_name().unwrap().to_string_lossy());
-        c.file(
-            &format!("modules/{name}"),
-            0o644,
-            &fs::read(m).expect("module"),
-        );
+    for (i, m) in module_order(&system.modules(), &wanted).iter().enumerate() {
+        let file = m.file_name().unwrap().to_string_lossy();
+        let name = format!("{i:02}-{}", file.strip_suffix(".xz").unwrap_or(&file));
+        c.file(&format!("modules/{name}"), 0o644, &module_bytes(m));
         order.push_str(&name);
         order.push('\n');
     }
@@ -270,9 +365,16 @@ pub struct Spec<'a> {
     pub script: PathBuf,
     /// The content of `run.env` in the run directory (the guest sources it).
     pub env: String,
-    /// A host directory shared read-only (9p tag `top`) and used as the overlay's top lower
-    /// layer: its files appear over the host's at the same paths in the guest.
-    pub top: Option<PathBuf>,
+    /// The kernel and the root.
+    pub system: System,
+    /// Host directories shared read-only (9p tags `top0`, `top1`, ...) and used as the
+    /// overlay's lower layers over the root, the first on top: their files appear over the
+    /// root's at the same paths in the guest.
+    pub layers: Vec<PathBuf>,
+    /// Host files and directories the guest reads (besides the script, its directory and the
+    /// run directory's `run.env`): when the root is not the host's `/`, they are copied at
+    /// their host paths into a layer of their own, the top one.
+    pub host_files: Vec<PathBuf>,
     /// Guest memory, MiB.
     pub memory_mib: u32,
     /// `VAH_KERNEL_TIMEOUT` replaces it.
@@ -300,11 +402,37 @@ pub fn boot(spec: &Spec) -> Boot {
     let _ = fs::remove_dir_all(&run);
     fs::create_dir_all(&run).expect("create the run directory");
     let initrd = run.join("initramfs.cpio");
-    fs::write(&initrd, initramfs(&a)).expect("write the initramfs");
+    fs::write(&initrd, initramfs(&a, &spec.system)).expect("write the initramfs");
     fs::write(run.join("run.env"), &spec.env).expect("write run.env");
     let script = std::env::var_os("VAH_KERNEL_GUEST_SCRIPT")
         .map(PathBuf::from)
         .unwrap_or_else(|| spec.script.clone());
+    let mut layers = spec.layers.clone();
+    if spec.system.root.is_some() {
+        let stage = run.join("stage");
+        let mut files = spec.host_files.clone();
+        files.push(run.join("run.env"));
+        // The script sources its neighbours (tests/vm/guest-lib.sh).
+        files.push(
+            script
+                .parent()
+                .and_then(Path::parent)
+                .expect("script dir")
+                .to_path_buf(),
+        );
+        for f in &files {
+            stage_copy(
+                f,
+                &stage.join(f.strip_prefix("/").expect("absolute host path")),
+            );
+        }
+        layers.insert(0, stage);
+    }
+    let lower = spec
+        .system
+        .root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/"));
     let timeout = std::env::var("VAH_KERNEL_TIMEOUT")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -327,9 +455,10 @@ pub fn boot(spec: &Spec) -> Boot {
             cmd.args(["-accel", "tcg,thread=multi", "-cpu", "max"]);
         }
         let mut append = format!(
-            "console=ttyS0 panic=-1 quiet vah_script={} vah_run={}",
+            "console=ttyS0 panic=-1 quiet vah_script={} vah_run={} {}",
             script.display(),
-            run.display()
+            run.display(),
+            spec.system.cmdline
         );
         cmd.args(["-machine", "pc", "-smp", "2"])
             .arg("-m")
@@ -345,23 +474,29 @@ pub fn boot(spec: &Spec) -> Boot {
             .arg(format!("file:{}", console.display()))
             .arg("-serial")
             .arg(format!("file:{}", result.display()))
-            .args([
-                "-fsdev",
-                "local,id=hostroot,path=/,readonly=on,security_model=none,multidevs=remap",
-                "-device",
-                "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
-            ]);
-        if let Some(top) = &spec.top {
+            .arg("-fsdev")
+            .arg(format!(
+                "local,id=hostroot,path={},readonly=on,security_model=none,multidevs=remap",
+                lower.display()
+            ))
+            .args(["-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"]);
+        let mut tags = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            let tag = format!("top{i}");
             cmd.arg("-fsdev")
                 .arg(format!(
-                    "local,id=top,path={},readonly=on,security_model=none,multidevs=remap",
-                    top.display()
+                    "local,id={tag},path={},readonly=on,security_model=none,multidevs=remap",
+                    layer.display()
                 ))
-                .args(["-device", "virtio-9p-pci,fsdev=top,mount_tag=top"]);
-            append.push_str(" vah_top=top");
+                .arg("-device")
+                .arg(format!("virtio-9p-pci,fsdev={tag},mount_tag={tag}"));
+            tags.push(tag);
+        }
+        if !tags.is_empty() {
+            append.push_str(&format!(" vah_top={}", tags.join(",")));
         }
         cmd.arg("-kernel")
-            .arg(&a.vmlinuz)
+            .arg(spec.system.vmlinuz())
             .arg("-initrd")
             .arg(&initrd)
             .arg("-append")
@@ -438,6 +573,20 @@ pub fn boot(spec: &Spec) -> Boot {
     unreachable!()
 }
 
+/// Copies `from` (a file, or a directory recursively) to `to`: a hard link where the
+/// filesystem allows one (the helper and the package are large), else a copy.
+fn stage_copy(from: &Path, to: &Path) {
+    fs::create_dir_all(to.parent().expect("parent")).expect("create the stage");
+    if from.is_dir() {
+        for e in fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+            let e = e.expect("entry");
+            stage_copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    }
+}
+
 pub fn tail(p: &Path, n: usize) -> String {
     let s = fs::read_to_string(p).unwrap_or_default();
     let v: Vec<&str> = s.lines().collect();
@@ -504,14 +653,15 @@ pub fn sections(lines: &[String]) -> Vec<(String, Section)> {
 }
 
 /// The end of a harness: adds the guest's own failures ("FAIL guest ..."), prints where and
-/// how long the guest ran and the closing `NAME: N passed, N failed` line, and fails the
-/// test if anything failed.
+/// how long the guest ran and the closing `NAME: N checks passed, N failed NOTE` line, and
+/// fails the test if anything failed.
 pub fn conclude(
     harness: &str,
     boot: &Boot,
     secs: &[(String, Section)],
     passed: usize,
     mut failed: Vec<String>,
+    note: &str,
 ) {
     for l in boot.lines.iter().filter(|l| l.starts_with("FAIL guest")) {
         failed.push(l.clone());
@@ -526,7 +676,10 @@ pub fn conclude(
         boot.elapsed.as_secs_f64(),
         boot.run.join("console.log").display()
     );
-    println!("{harness}: {passed} passed, {} failed", failed.len());
+    println!(
+        "{harness}: {passed} checks passed, {} failed{note}",
+        failed.len()
+    );
     assert!(
         failed.is_empty(),
         "{harness} checks failed:\n  {}\n(the guest's results: {}; console: {})",
