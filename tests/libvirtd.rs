@@ -64,7 +64,7 @@
 //! guest's console is kept in `target/kernel/libvirtd-run/console.log` (Debian 13:
 //! `libvirtd-trixie-run`).
 //!
-//! Each takes 15 to 40 minutes under TCG (36 for Debian 12 on two busy cores), so the quick
+//! Each takes 15 to 40 minutes under TCG (Debian 12 36, Debian 13 26 on two busy cores), so the quick
 //! `cargo test` leaves them out
 //! (`#[ignore]`); `.ci/run` runs both with `cargo test --test libvirtd -- --ignored`, after
 //! `cargo deb --locked` (and `tests/setup.sh`, which builds the trixie root).
@@ -226,7 +226,8 @@ fn run(d: Distro) {
         layers: d.layers.clone(),
         host_files,
         memory_mib: 2048,
-        // A guard against a hung guest: on two busy cores a run took 36 (Debian 12) to 60 minutes.
+        // A guard against a hung guest: on two cores shared with other jobs a run took 26
+        // (Debian 13) to 36 minutes (Debian 12).
         timeout: Duration::from_secs(5400),
     });
     let secs = sections(&boot.lines);
