@@ -11,6 +11,9 @@
 #   target/kernel/  Debian's kernel, busybox-static and qemu-system-x86, unpacked (not
 #                   installed) for tests/kernel.rs by tests/kernel/setup.sh
 #   python3-minimal tests/libvirtd/guest.sh sends frames into a VM's tap (AF_PACKET)
+#   target/roots/  Debian 13 (trixie) and sid roots made by tests/roots/build.sh (debootstrap):
+#                   their libvirt's C helper, apparmor_parser and stock profiles, libvirt's
+#                   test XMLs of that version, and trixie's kernel for the libvirtd harness
 #   lintian, cargo-deb (crates.io, pinned)
 #                   build and check the Debian package (tests/package.rs)
 #   target/libvirt-debs/
@@ -125,6 +128,10 @@ CARGO_DEB_VERSION=3.8.0
 if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
     cargo install --locked --version "$CARGO_DEB_VERSION" cargo-deb
 fi
+
+# Debian 13 and sid: their libvirt, AppArmor and kernel (tests/differential.rs,
+# tests/libvirtd.rs, and the tests that hold our files against each release's).
+bash tests/roots/build.sh trixie sid
 
 # The guest that tests/kernel.rs boots (apparmor's aa-exec and qemu-utils' qemu-io run in it).
 bash tests/kernel/setup.sh
