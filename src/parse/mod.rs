@@ -394,6 +394,62 @@ mod tests {
         }
     }
 
+    /// libvirt >= 9.x formats a volume disk translated (`actualType` and the path in that
+    /// type's attribute, VIR_DOMAIN_DEF_FORMAT_VOLUME_TRANSLATED): it is read as a disk of
+    /// that type; without `actualType` it stays a pool lookup.
+    #[test]
+    fn translated_volumes_are_read_as_their_actual_type() {
+        let d = parse_domain(&dom(
+            "<disk type='volume'><source pool='p' volume='a' actualType='file' file='/i/a.qcow2'/></disk>\
+             <disk type='volume'><source pool='p' volume='b' actualType='block' dev='/dev/vg/b'/></disk>\
+             <disk type='volume'><source pool='p' volume='c' actualType='dir' dir='/srv/c'/></disk>\
+             <disk type='volume'><source pool='p' volume='d' mode='direct' actualType='network' protocol='iscsi' name='iqn.x/1'>\
+               <host name='h' port='3260'/></source></disk>\
+             <disk type='volume'><source pool='p' volume='e'/></disk>",
+        ))
+        .unwrap();
+        let got: Vec<_> = d.disks.iter().map(|k| k.source.clone()).collect();
+        assert_eq!(
+            got,
+            [
+                Source::Local {
+                    kind: LocalKind::File,
+                    path: p("/i/a.qcow2")
+                },
+                Source::Local {
+                    kind: LocalKind::Block,
+                    path: p("/dev/vg/b")
+                },
+                Source::Local {
+                    kind: LocalKind::Dir,
+                    path: p("/srv/c")
+                },
+                Source::Network { sockets: vec![] },
+                Source::Volume {
+                    pool: "p".into(),
+                    volume: "e".into()
+                },
+            ]
+        );
+        for (actual, want) in [
+            ("volume", "cannot translate to another volume"),
+            ("bogus", "unknown storage type 'bogus'"),
+        ] {
+            let xml = dom(&format!(
+                "<disk type='volume'><source pool='p' volume='v' actualType='{actual}' file='/x'/></disk>"
+            ));
+            let e = parse_domain(&xml).unwrap_err().to_string();
+            assert!(e.contains(want), "{actual}: {e}");
+        }
+        let rel = dom(
+            "<disk type='volume'><source pool='p' volume='v' actualType='file' file='x'/></disk>",
+        );
+        assert!(parse_domain(&rel)
+            .unwrap_err()
+            .to_string()
+            .contains("is not an absolute path"));
+    }
+
     #[test]
     fn empty_backing_store_means_no_backing() {
         let d = parse_domain(&dom(
