@@ -297,6 +297,44 @@ fn volume_names_cannot_leave_the_pool() {
     assert!(err.contains("is not a plain name"), "{err}");
 }
 
+/// libvirt 11.2's `<os><shim>` and ACPI tables of every type, several of them: each `r`,
+/// as libvirt 11.3's helper grants them (9.0 knew one `slic` table).
+#[test]
+fn shim_and_acpi_tables() {
+    let xml = format!(
+        "<domain type='kvm' id='4'><name>gaps</name><uuid>{UUID}</uuid>\
+         <os><type arch='x86_64' machine='q35'>hvm</type><kernel>/boot/vmlinuz</kernel>\
+         <shim>/boot/efi/shimx64.efi</shim>\
+         <acpi><table type='raw'>/srv/acpi/ssdt1.dat</table><table type='raw'>/srv/acpi/ssdt2.dat</table>\
+         <table type='rawset'>/srv/acpi/set</table><table type='slic'>/srv/acpi/slic.dat</table>\
+         <table type='msdm'>/srv/acpi/msdm.dat</table></acpi></os><devices/></domain>"
+    );
+    let (policy, _) = create_ok(&xml, &[]);
+    let rules = rules_without_base(&policy.read(&format!("{PROFILE}.files")).unwrap());
+    assert_lines(
+        &rules,
+        &[
+            "\"/boot/vmlinuz\" r,",
+            "deny \"/boot/vmlinuz\" w,",
+            "\"/boot/efi/shimx64.efi\" r,",
+            "deny \"/boot/efi/shimx64.efi\" w,",
+            "\"/srv/acpi/ssdt1.dat\" r,",
+            "deny \"/srv/acpi/ssdt1.dat\" w,",
+            "\"/srv/acpi/ssdt2.dat\" r,",
+            "deny \"/srv/acpi/ssdt2.dat\" w,",
+            "\"/srv/acpi/set\" r,",
+            "deny \"/srv/acpi/set\" w,",
+            "\"/srv/acpi/slic.dat\" r,",
+            "deny \"/srv/acpi/slic.dat\" w,",
+            "\"/srv/acpi/msdm.dat\" r,",
+            "deny \"/srv/acpi/msdm.dat\" w,",
+        ],
+    );
+    // A type libvirt does not know is still refused.
+    let err = create_refused(&xml.replace("'msdm'", "'xsdt'"), &[], 1);
+    assert!(err.contains("unknown ACPI table type 'xsdt'"), "{err}");
+}
+
 #[test]
 fn chardev_log_files() {
     let (_, rules, _) = create(

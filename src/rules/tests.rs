@@ -353,7 +353,10 @@ fn boot_files() {
         "",
         "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>\
          <nvram>/var/lib/libvirt/qemu/nvram/vm1_VARS.fd</nvram><kernel>/boot/vmlinuz</kernel>\
-         <initrd>/boot/initrd.img</initrd><dtb>/d/x.dtb</dtb>",
+         <initrd>/boot/initrd.img</initrd><dtb>/d/x.dtb</dtb><shim>/boot/efi/shimx64.efi</shim>\
+         <acpi><table type='raw'>/t/ssdt1.dat</table><table type='raw'>/t/ssdt2.dat</table>\
+         <table type='rawset'>/t/set</table><table type='slic'>/t/slic.dat</table>\
+         <table type='msdm'>/t/msdm.dat</table></acpi>",
         &mut Fake::default(),
     );
     assert_eq!(
@@ -362,6 +365,13 @@ fn boot_files() {
             "/boot/vmlinuz r +deny <os kernel>",
             "/boot/initrd.img r +deny <os initrd>",
             "/d/x.dtb r +deny <os dtb>",
+            // libvirt 11.2's <shim> and every ACPI table: `r` (libvirt 11.3's helper).
+            "/boot/efi/shimx64.efi r +deny <os shim>",
+            "/t/ssdt1.dat r +deny <os acpi table raw>",
+            "/t/ssdt2.dat r +deny <os acpi table raw>",
+            "/t/set r +deny <os acpi table rawset>",
+            "/t/slic.dat r +deny <os acpi table slic>",
+            "/t/msdm.dat r +deny <os acpi table msdm>",
             "/usr/share/OVMF/OVMF_CODE.fd rk +deny <os loader>",
             // The nvram is the base set's own <name>_VARS.fd: written once.
         ]
