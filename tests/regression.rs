@@ -865,6 +865,48 @@ fn w13_gaps_libvirt_left_are_closed() {
             &[&format!("\"{canon}\" rk,"), &format!("deny \"{canon}\" w,")],
         );
     }
+    // libvirt >= 10.0: a loader without readonly='yes' (not a ROM) is written by QEMU,
+    // `rwk`; one in a firmware directory stays `rk`, with a warning (docs/weak-spots.md#w13).
+    let both = t.file("fw/guest_BOTH.fd", b"firmware and variables");
+    let both = both.display();
+    for (loader, want, warned) in [
+        (
+            format!("<loader type='pflash'>{both}</loader>"),
+            vec![format!("\"{both}\" rwk,")],
+            false,
+        ),
+        (
+            format!("<loader readonly='no' type='pflash'>{both}</loader>"),
+            vec![format!("\"{both}\" rwk,")],
+            false,
+        ),
+        (
+            "<loader readonly='no' type='pflash'>/usr/share/seabios/bios.bin</loader>".to_string(),
+            vec![
+                "\"/usr/share/seabios/bios.bin\" rk,".to_string(),
+                "deny \"/usr/share/seabios/bios.bin\" w,".to_string(),
+            ],
+            true,
+        ),
+    ] {
+        if warned
+            && fs::canonicalize("/usr/share/seabios/bios.bin")
+                .is_ok_and(|c| c != Path::new("/usr/share/seabios/bios.bin"))
+        {
+            continue;
+        }
+        let o = dry_create(&domain("", &format!("    {loader}\n")), &[]);
+        assert_lines(
+            &device_rules(&o),
+            &want.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            stderr(&o).contains("in a read-only firmware directory: granted rk only"),
+            warned,
+            "{loader}: {}",
+            stderr(&o)
+        );
+    }
 }
 
 /// The notes this project was planned from are not part of it: a comment must cite a file

@@ -364,9 +364,9 @@ fn boot_files() {
         [
             "/boot/vmlinuz r +deny <os kernel>",
             "/boot/initrd.img r +deny <os initrd>",
-            "/d/x.dtb r +deny <os dtb>",
-            // libvirt 11.2's <shim> and every ACPI table: `r` (libvirt 11.3's helper).
+            // libvirt 11.2's <shim> and every ACPI table: `r`, in libvirt 11.3's order.
             "/boot/efi/shimx64.efi r +deny <os shim>",
+            "/d/x.dtb r +deny <os dtb>",
             "/t/ssdt1.dat r +deny <os acpi table raw>",
             "/t/ssdt2.dat r +deny <os acpi table raw>",
             "/t/set r +deny <os acpi table rawset>",
@@ -376,6 +376,86 @@ fn boot_files() {
             // The nvram is the base set's own <name>_VARS.fd: written once.
         ]
     );
+}
+
+/// libvirt >= 10.0 grants a loader `rwk` unless `readonly='yes'`, 12.x `rk` for
+/// `type='rom'`; a loader in a read-only firmware directory stays `rk` whatever it asks
+/// (deliberately unlike libvirt 11.3, which refuses the profile; `rules/os.rs`).
+#[test]
+fn loader_permissions() {
+    let cases = [
+        (
+            "readonly='yes' type='pflash'",
+            "/srv/fw/CODE.fd",
+            "rk +deny",
+            0,
+        ),
+        ("type='rom'", "/srv/fw/bios.bin", "rk +deny", 0),
+        (
+            "readonly='no' type='rom'",
+            "/srv/fw/bios.bin",
+            "rk +deny",
+            0,
+        ),
+        ("type='pflash'", "/srv/fw/guest_BOTH.fd", "rwk", 0),
+        (
+            "readonly='no' type='pflash'",
+            "/srv/fw/guest_BOTH.fd",
+            "rwk",
+            0,
+        ),
+        ("", "/srv/fw/guest_BOTH.fd", "rwk", 0),
+        (
+            "readonly='no' type='pflash'",
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "rk +deny",
+            1,
+        ),
+        (
+            "type='pflash'",
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "rk +deny",
+            1,
+        ),
+        ("", "/usr/share/seabios/bios.bin", "rk +deny", 1),
+        ("type='rom'", "/usr/share/seabios/bios.bin", "rk +deny", 0),
+        (
+            "readonly='yes' type='pflash'",
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "rk +deny",
+            0,
+        ),
+    ];
+    for (attrs, path, perms, warned) in cases {
+        let xml = format!(
+            "<domain type='kvm' id='3'><name>vm1</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+             <os><type>hvm</type><loader {attrs}>{path}</loader></os></domain>"
+        );
+        let d = parse_domain(&xml).unwrap();
+        let mut diag = Diagnostics::default();
+        let set = build(&d, None, &mut Fake::default(), &mut diag).unwrap();
+        let got: Vec<_> = set
+            .rules
+            .iter()
+            .filter(|r| r.origin.to_string() == "os loader")
+            .map(|r| {
+                let deny = if r.deny_write { " +deny" } else { "" };
+                format!("{} {}{deny}", r.pattern, r.perms.as_str())
+            })
+            .collect();
+        assert_eq!(got, [format!("{path} {perms}")], "{attrs} {path}");
+        let warnings = diag.into_warnings();
+        assert_eq!(warnings.len(), warned, "{attrs} {path}: {warnings:?}");
+        if warned == 1 {
+            assert!(
+                warnings[0]
+                    .0
+                    .contains("in a read-only firmware directory: granted rk only"),
+                "{}",
+                warnings[0].0
+            );
+        }
+    }
 }
 
 #[test]
