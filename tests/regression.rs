@@ -316,7 +316,7 @@ fn w06_plain_replace_keeps_the_domains_runtime_directories() {
             "\"/var/lib/libvirt/qemu/channel/target/domain-3-virt-aa-helper-test/{,**}\" rwk,",
             "\"/run/libvirt/qemu/virt-aa-helper-test.pid\" rwk,",
             "\"/var/lib/libvirt/qemu/nvram/virt-aa-helper-test_VARS.fd\" rwk,",
-            "audit deny \"/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^i/]*,i{,[^r/]*,r{,[^t/]*,t{,[^-/]*,-{,[^a/]*,a{,[^a/]*,a{,[^-/]*,-{,[^h/]*,h{,[^e/]*,e{,[^l/]*,l{,[^p/]*,p{,[^e/]*,e{,[^r/]*,r{,[^-/]*,-{,[^t/]*,t{,[^e/]*,e{,[^s/]*,s{,[^t/]*,t{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^f/]*,f{,[^d/]*,d?*}}}}}}}}}}}}}}}}}}}}}}}}}}}\" rwk,",
+            "audit deny \"/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^i/]*,i{,[^r/]*,r{,[^t/]*,t{,[^-/]*,-{,[^a/]*,a{,[^a/]*,a{,[^-/]*,-{,[^h/]*,h{,[^e/]*,e{,[^l/]*,l{,[^p/]*,p{,[^e/]*,e{,[^r/]*,r{,[^-/]*,-{,[^t/]*,t{,[^e/]*,e{,[^s/]*,s{,[^t/]*,t{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^fqr/]*,f{,[^d/]*,d?*},q{,[^c/]*,c{,[^o/]*,o{,[^w/]*,w{,[^2/]*,2?*}}}},r{,[^a/]*,a{,[^w/]*,w?*}}}}}}}}}}}}}}}}}}}}}}}}}}}}\" rwk,",
         ],
     );
 }

@@ -149,8 +149,9 @@ fn base_rules_for_qemu_domains() {
             "/run/libvirt/qemu/vm1.pid rwk <domain base>",
             "/var/lib/libvirt/qemu/nvram/vm1_VARS.fd rwk <domain base>",
             // Every other file in nvram/: Debian's abstraction grants them all
-            // (docs/weak-spots.md#w14).
-            "/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^m/]*,m{,[^1/]*,1{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^f/]*,f{,[^d/]*,d?*}}}}}}}}}}} audit deny rwk <domain base>",
+            // (docs/weak-spots.md#w14); this domain's varstore names (.fd, .qcow2, .raw)
+            // are left out.
+            "/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^m/]*,m{,[^1/]*,1{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^fqr/]*,f{,[^d/]*,d?*},q{,[^c/]*,c{,[^o/]*,o{,[^w/]*,w{,[^2/]*,2?*}}}},r{,[^a/]*,a{,[^w/]*,w?*}}}}}}}}}}}} audit deny rwk <domain base>",
         ]
     );
 }
@@ -455,6 +456,39 @@ fn loader_permissions() {
                 warnings[0].0
             );
         }
+    }
+}
+
+/// libvirt >= 9.2 names a varstore after its format (`<name>_VARS.qcow2`, `.raw`; 11.3's
+/// `firmware-auto-efi-format-*` outputs): the state table accepts those of this domain
+/// only, and the nvram/ deny rule leaves them out (`base_rules_for_qemu_domains`).
+#[test]
+fn varstores_of_every_format_libvirt_names() {
+    for ext in ["qcow2", "raw"] {
+        let got = lines(
+            "",
+            &format!("<nvram format='{ext}'>/var/lib/libvirt/qemu/nvram/vm1_VARS.{ext}</nvram>"),
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            without_base(&got),
+            [format!(
+                "/var/lib/libvirt/qemu/nvram/vm1_VARS.{ext} rwk <os nvram>"
+            )]
+        );
+    }
+    for other in [
+        "other_VARS.qcow2",
+        "vm1_VARS.json",
+        "vm1_VARS.ms.fd",
+        "vm1_VARS.qcow2.fd",
+    ] {
+        let xml = format!(
+            "<domain type='kvm' id='3'><name>vm1</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+             <os><type>hvm</type><nvram>/var/lib/libvirt/qemu/nvram/{other}</nvram></os></domain>"
+        );
+        let e = build_xml(&xml, &mut Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("/var/lib/libvirt/qemu/nvram"), "{other}: {e}");
     }
 }
 
