@@ -70,6 +70,10 @@ pub struct Os {
     pub loader: Option<Loader>,
     /// `<nvram>` path (text form or `<source file=...>`).
     pub nvram: Option<AbsPath>,
+    /// `<varstore path=...>` (libvirt 12.1): the variable store of the uefi-vars device,
+    /// which QEMU reads and writes (`domaincommon.rng` `osvarstore`: `template` and `path`
+    /// attributes; an empty `<varstore/>` asks libvirt to fill them in).
+    pub varstore: Option<AbsPath>,
     /// The offset of `<os>` ([`Origin::at`]).
     pub at: usize,
 }
@@ -130,6 +134,13 @@ pub(super) fn parse(os: Option<&Element>) -> Result<Os> {
         acpi_tables,
         loader,
         nvram: path(nvram, "nvram")?,
+        varstore: path(
+            os.child("varstore")
+                .and_then(|v| v.attr("path"))
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+            "varstore",
+        )?,
         at: os.offset,
     })
 }

@@ -1,5 +1,5 @@
 //! `<os>`: kernel, initrd, shim, dtb and ACPI tables read-only, the loader `rk` or `rwk`,
-//! the nvram `rwk`.
+//! the nvram `rwk`, the uefi-vars varstore `rw`.
 
 use super::builder::Builder;
 use super::Perms;
@@ -43,6 +43,19 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
             Perms::RWK,
             ElementFamily::Other,
             &origin("nvram", os.at),
+        )?;
+    }
+    // libvirt 12.1's uefi-vars device keeps the variables in `<varstore path>`, which
+    // QEMU reads and writes: `rw`, as libvirt 12.x's helper grants it (NEWS 12.1.0: "Add
+    // support for uefi-vars device"). The template is copied by libvirtd, never opened by
+    // QEMU: no rule.
+    if let Some(p) = &os.varstore {
+        b.file(
+            r,
+            p,
+            Perms::RW,
+            ElementFamily::Other,
+            &origin("varstore", os.at),
         )?;
     }
     Ok(())

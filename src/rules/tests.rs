@@ -492,6 +492,27 @@ fn varstores_of_every_format_libvirt_names() {
     }
 }
 
+/// libvirt 12.1's `<os><varstore path>` (uefi-vars device): `rw`; its template no rule.
+#[test]
+fn uefi_vars_varstore() {
+    let got = lines(
+        "",
+        "<loader readonly='yes' type='pflash'>/usr/share/AAVMF/AAVMF_CODE.fd</loader>\
+         <varstore template='/usr/share/AAVMF/vars.json' path='/srv/vm1/vars.json'/>",
+        &mut Fake::default(),
+    );
+    assert_eq!(
+        without_base(&got),
+        [
+            "/usr/share/AAVMF/AAVMF_CODE.fd rk +deny <os loader>",
+            "/srv/vm1/vars.json rw <os varstore>",
+        ]
+    );
+    // Filled in by libvirt later: nothing yet.
+    let got = lines("", "<varstore/>", &mut Fake::default());
+    assert!(without_base(&got).is_empty(), "{got:?}");
+}
+
 #[test]
 fn restricted_paths_are_refused_with_the_element() {
     let xml = "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
