@@ -583,6 +583,15 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
     Ok(())
 }
 
+/// Whether `path` lies in a tree that is readable but never writable ([`READ_ONLY_OK`] inside
+/// [`RESTRICTED`]: `/boot`, the distributions' firmware directories): a file there belongs
+/// to a package, so a rule for it is `rk` even where the element asks for more (a pflash
+/// `<loader>` without `readonly='yes'`, `rules/os.rs`).
+pub fn is_read_only_location(path: &CanonicalPath) -> bool {
+    let p = path.as_path();
+    RESTRICTED.iter().any(|r| is_within(p, r)) && READ_ONLY_OK.iter().any(|ok| is_within(p, ok))
+}
+
 /// Who may be given a device tree, for the refusal: the element families of [`DEVICES`].
 fn owners(families: &[ElementFamily]) -> String {
     let names: Vec<&str> = families

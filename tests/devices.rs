@@ -251,6 +251,42 @@ fn volume_disk_in_a_directory_pool() {
     assert!(err.contains("pool 'other' not found"), "{err}");
 }
 
+/// libvirtd >= 9.x hands the helper the volume as the pool translated it
+/// (VIR_DOMAIN_DEF_FORMAT_VOLUME_TRANSLATED, libvirt 11.3 `load_profile`): the path in the
+/// XML is the disk, with its chain, and no pool definition is read (none exists here).
+#[test]
+fn translated_volume_disks_use_the_translated_path() {
+    let t = Tree::new();
+    t.qcow2("pool/base.qcow2", None);
+    t.qcow2("pool/vm.qcow2", Some(("base.qcow2", "qcow2")));
+    let lv = t.file("dev/vg0/lv1", b"a block volume");
+    let disks = format!(
+        "<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>\
+         <source pool='images' volume='vm.qcow2' actualType='file' file='{}'/><target dev='vdd'/></disk>\
+         <disk type='volume' device='disk'><driver name='qemu' type='raw'/>\
+         <source pool='vg0' volume='lv1' actualType='block' dev='{}'/><readonly/><target dev='vde'/></disk>",
+        t.s("pool/vm.qcow2"),
+        lv.display()
+    );
+    let (_, rules, err) = create(&disks, "", &["--pool-dir", &t.s("no-storage")]);
+    assert_lines(
+        &rules,
+        &[
+            &format!("\"{}\" rwk,", t.s("pool/vm.qcow2")),
+            &format!("\"{}\" rk,", t.s("pool/base.qcow2")),
+            &format!("\"{}\" rk,", lv.display()),
+        ],
+    );
+    assert!(!err.contains("not found"), "{err}");
+    // The translated path is checked like any disk's.
+    let xml = format!(
+        "<domain type='kvm'><name>v</name><uuid>{UUID}</uuid><os><type>hvm</type></os><devices>\
+         <disk type='volume'><source pool='p' volume='v' actualType='file' file='/etc/shadow'/><target dev='vda'/></disk></devices></domain>"
+    );
+    let err = create_refused(&xml, &[], 3);
+    assert!(err.contains("/etc is never allowed"), "{err}");
+}
+
 #[test]
 fn volume_names_cannot_leave_the_pool() {
     let xml = format!(
@@ -259,6 +295,44 @@ fn volume_names_cannot_leave_the_pool() {
     );
     let err = create_refused(&xml, &[], 1);
     assert!(err.contains("is not a plain name"), "{err}");
+}
+
+/// libvirt 11.2's `<os><shim>` and ACPI tables of every type, several of them: each `r`,
+/// as libvirt 11.3's helper grants them (9.0 knew one `slic` table).
+#[test]
+fn shim_and_acpi_tables() {
+    let xml = format!(
+        "<domain type='kvm' id='4'><name>gaps</name><uuid>{UUID}</uuid>\
+         <os><type arch='x86_64' machine='q35'>hvm</type><kernel>/boot/vmlinuz</kernel>\
+         <shim>/boot/efi/shimx64.efi</shim>\
+         <acpi><table type='raw'>/srv/acpi/ssdt1.dat</table><table type='raw'>/srv/acpi/ssdt2.dat</table>\
+         <table type='rawset'>/srv/acpi/set</table><table type='slic'>/srv/acpi/slic.dat</table>\
+         <table type='msdm'>/srv/acpi/msdm.dat</table></acpi></os><devices/></domain>"
+    );
+    let (policy, _) = create_ok(&xml, &[]);
+    let rules = rules_without_base(&policy.read(&format!("{PROFILE}.files")).unwrap());
+    assert_lines(
+        &rules,
+        &[
+            "\"/boot/vmlinuz\" r,",
+            "deny \"/boot/vmlinuz\" w,",
+            "\"/boot/efi/shimx64.efi\" r,",
+            "deny \"/boot/efi/shimx64.efi\" w,",
+            "\"/srv/acpi/ssdt1.dat\" r,",
+            "deny \"/srv/acpi/ssdt1.dat\" w,",
+            "\"/srv/acpi/ssdt2.dat\" r,",
+            "deny \"/srv/acpi/ssdt2.dat\" w,",
+            "\"/srv/acpi/set\" r,",
+            "deny \"/srv/acpi/set\" w,",
+            "\"/srv/acpi/slic.dat\" r,",
+            "deny \"/srv/acpi/slic.dat\" w,",
+            "\"/srv/acpi/msdm.dat\" r,",
+            "deny \"/srv/acpi/msdm.dat\" w,",
+        ],
+    );
+    // A type libvirt does not know is still refused.
+    let err = create_refused(&xml.replace("'msdm'", "'xsdt'"), &[], 1);
+    assert!(err.contains("unknown ACPI table type 'xsdt'"), "{err}");
 }
 
 #[test]

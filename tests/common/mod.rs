@@ -785,10 +785,12 @@ pub fn libvirts_own(path: &str) -> PathBuf {
 /// Its compiled form is checked in `tests/escape_batch.rs`; `tests/libvirt_suite.rs` and
 /// `tests/regression.rs` pin its text for one name.
 pub fn nvram_others_denied(name: &str) -> String {
-    let p = virt_aa_helper::escape::AaPattern::all_but(
-        "/var/lib/libvirt/qemu/nvram",
-        &format!("{name}_VARS.fd"),
-    )
-    .expect("a name the tests use");
+    let owns: Vec<String> = virt_aa_helper::state::NVRAM_SUFFIXES
+        .iter()
+        .map(|s| format!("{name}{s}"))
+        .collect();
+    let owns: Vec<&str> = owns.iter().map(String::as_str).collect();
+    let p = virt_aa_helper::escape::AaPattern::all_but_any("/var/lib/libvirt/qemu/nvram", &owns)
+        .expect("a name the tests use");
     format!("audit deny \"{p}\" rwk,")
 }
