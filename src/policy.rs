@@ -357,13 +357,17 @@ const HOST_DEVICE_OK: &[&str] = &["/sys/devices/pci*", "/sys/kernel/config/targe
 /// vhost descriptors it opens (`AppArmorSetFDLabel`). `docs/restricted-paths.md` has the
 /// verdict of each `/dev` entry.
 const DEVICES: &[(&str, &[ElementFamily])] = &[
-    // VFIO: the container and the iommufd nodes are the tool's fixed rules; a group is
-    // granted from sysfs for a host device (`rules/hostdev.rs`, an NVMe disk), or by
-    // libvirtd's -F at a hostdev hotplug.
+    // VFIO: the container is the tool's fixed rule; a group is granted from sysfs for a
+    // host device (`rules/hostdev.rs`, an NVMe disk), or by libvirtd's -F at a hostdev
+    // hotplug. The IOMMUFD nodes, a device's VFIO cdev and `/dev/iommu`, only by
+    // libvirtd's -F (libvirt 12.1 `AppArmorSetSecurityHostdevLabel`), and only for a
+    // domain that assigns a device through IOMMUFD (`rules/extra.rs`); nothing else in
+    // `/dev/vfio/devices`.
     ("/dev/vfio/vfio", &[]),
+    ("/dev/vfio/devices/vfio#", &[ElementFamily::Runtime]),
     ("/dev/vfio/devices", &[]),
     ("/dev/vfio", &[ElementFamily::Runtime]),
-    ("/dev/iommu", &[]),
+    ("/dev/iommu", &[ElementFamily::Runtime]),
     // Host input devices: <input type='evdev'|'passthrough'>.
     (
         "/dev/input",
@@ -926,9 +930,14 @@ mod tests {
         use ElementFamily as F;
         let cases: &[(&str, &[ElementFamily])] = &[
             ("/dev/vfio/vfio", &[]),
-            ("/dev/vfio/devices/vfio0", &[]),
+            ("/dev/vfio/devices/vfio0", &[F::Runtime]),
+            ("/dev/vfio/devices/vfio12", &[F::Runtime]),
+            ("/dev/vfio/devices/vfio", &[]),
+            ("/dev/vfio/devices/vfiox", &[]),
+            ("/dev/vfio/devices/iommu", &[]),
+            ("/dev/vfio/devices", &[]),
             ("/dev/vfio/7", &[F::Runtime]),
-            ("/dev/iommu", &[]),
+            ("/dev/iommu", &[F::Runtime]),
             ("/dev/input/event3", &[F::Input, F::Runtime]),
             (
                 "/dev/input/by-id/usb-kbd-event-kbd",

@@ -143,6 +143,91 @@ fn pci_hostdevs_get_exactly_their_vfio_groups() {
     assert!(vfio_only(&rules).is_empty(), "{rules:?}");
 }
 
+/// A VFIO PCI hostdev at bus `bus` with `driver` (`<driver .../>` or nothing).
+fn pci_hostdev(bus: &str, driver: &str) -> String {
+    format!("<hostdev mode='subsystem' type='pci' managed='yes'>{driver}<source><address domain='0x0000' bus='{bus}' slot='0x00' function='0x0'/></source></hostdev>")
+}
+
+/// libvirt 12.1: a PCI hostdev with `<driver iommufd='yes'>` reaches its device through
+/// the VFIO cdev and `/dev/iommu`, which libvirtd opens and grants with `-F`; libvirt's
+/// helper writes neither the container nor the group for it (`needsVfio` stays false).
+/// A legacy one beside it keeps its group and the container.
+#[test]
+fn iommufd_hostdevs_get_no_vfio_group() {
+    let sys = vfio_sysfs(&[("0000:01:00.0", 12), ("0000:02:00.0", 13)], &[]);
+    let iommufd = pci_hostdev("0x01", "<driver name='vfio' iommufd='yes'/>");
+    let (_, rules, _) = create(&iommufd, "", &["--sysfs", &sys.s("")]);
+    assert_lines(&rules, &[]);
+    let legacy = pci_hostdev("0x02", "<driver name='vfio' iommufd='no'/>");
+    let (policy, rules, _) = create(&format!("{iommufd}{legacy}"), "", &["--sysfs", &sys.s("")]);
+    assert_lines(&rules, &["\"/dev/vfio/vfio\" rw,", "\"/dev/vfio/13\" rw,"]);
+    assert_literal_rule(&policy, &policy.profile(), "/dev/vfio/13".as_ref());
+    // An SR-IOV interface is a PCI hostdev too.
+    let vf = "<interface type='hostdev' managed='yes'><driver name='vfio' iommufd='yes'/>\
+        <source><address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></interface>";
+    let (_, rules, _) = create(vf, "", &["--sysfs", &sys.s("")]);
+    assert_lines(&rules, &[]);
+    // libvirt's parser refuses anything but yes and no.
+    let err = create_refused(
+        &domain(&pci_hostdev("0x01", "<driver iommufd='on'/>"), ""),
+        &[],
+        1,
+    );
+    assert!(
+        err.contains("iommufd='on' is neither 'yes' nor 'no'"),
+        "{err}"
+    );
+}
+
+/// libvirt 12.2: `<iommufd enabled='yes'>` under `<domain>` makes every VFIO PCI hostdev
+/// use IOMMUFD unless its `<driver iommufd='no'>` says otherwise; `enabled='no'` leaves
+/// them on their groups. The legacy backend and mediated devices keep what they had.
+#[test]
+fn domain_wide_iommufd_with_a_per_device_override() {
+    let uuid = "c2177883-f1bb-47f0-914d-32a22e3a8804";
+    let sys = vfio_sysfs(&[("0000:01:00.0", 12), ("0000:02:00.0", 13)], &[(uuid, 21)]);
+    let devices = format!(
+        "{}{}<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='{uuid}'/></source></hostdev>",
+        pci_hostdev("0x01", ""),
+        pci_hostdev("0x02", "<driver name='vfio' iommufd='no'/>"),
+    );
+    let (policy, rules, _) = create(
+        &devices,
+        "<iommufd enabled='yes'/>",
+        &["--sysfs", &sys.s("")],
+    );
+    assert_lines(
+        &rules,
+        &[
+            "\"/dev/vfio/vfio\" rw,",
+            "\"/dev/vfio/13\" rw,",
+            "\"/dev/vfio/21\" rw,",
+        ],
+    );
+    assert_literal_rule(&policy, &policy.profile(), "/dev/vfio/13".as_ref());
+    let (_, rules, _) = create(
+        &devices,
+        "<iommufd enabled='no'/>",
+        &["--sysfs", &sys.s("")],
+    );
+    assert_lines(
+        &rules,
+        &[
+            "\"/dev/vfio/vfio\" rw,",
+            "\"/dev/vfio/12\" rw,",
+            "\"/dev/vfio/13\" rw,",
+            "\"/dev/vfio/21\" rw,",
+        ],
+    );
+    // Every device on IOMMUFD: no VFIO rule at all.
+    let (_, rules, _) = create(
+        &pci_hostdev("0x01", "<driver name='vfio'/>"),
+        "<iommufd enabled='yes' fdgroup='mgmt'/>",
+        &["--sysfs", &sys.s("")],
+    );
+    assert_lines(&rules, &[]);
+}
+
 #[test]
 fn mdev_hostdev_gets_its_vfio_group() {
     let uuid = "c2177883-f1bb-47f0-914d-32a22e3a8804";

@@ -417,3 +417,86 @@ fn subtrees_only_for_the_domains_own_runtime_directories() {
     );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 }
+
+/// The running domain `7-ledger-vm` with one VFIO PCI hostdev, `driver` its `<driver>`.
+fn hostdev_xml(driver: &str, extra_root: &str) -> String {
+    format!(
+        "<domain type='kvm' id='{ID}'><name>{NAME}</name><uuid>{UUID}</uuid><memory>524288</memory>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os>{extra_root}<devices>\
+         <emulator>/usr/bin/qemu-system-x86_64</emulator>\
+         <hostdev mode='subsystem' type='pci' managed='yes'>{driver}<source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>\
+         </devices></domain>"
+    )
+}
+
+/// libvirt 12.1: for a hostdev assigned through IOMMUFD libvirtd `-F`s the VFIO cdev and
+/// then `/dev/iommu`, and libvirt's 12.x helper writes them `rwm` (QEMU mmaps both);
+/// every other `-F` keeps `rwk`. They are transient like any host device node: a plain
+/// `-r` drops them. A domain that assigns nothing through IOMMUFD gets neither.
+#[test]
+fn iommufd_nodes_get_rwm_only_for_a_domain_that_uses_iommufd() {
+    let env = Env::new();
+    let xml = hostdev_xml("<driver name='vfio' iommufd='yes'/>", "");
+    env.ok(&["-c"], &xml);
+    env.compiles();
+    let rule = |p: &str, perms: &str| format!("  \"{p}\" {perms},");
+    for p in ["/dev/vfio/devices/vfio0", "/dev/iommu"] {
+        env.ok(&["-r", "-F", p], &xml);
+        assert!(
+            env.files().lines().any(|l| l.starts_with(&rule(p, "rwm"))),
+            "{p}: {}",
+            env.files()
+        );
+        assert!(!env.grants(p), "{p} must not be rwk: {}", env.files());
+        assert_eq!(env.compiles(), 1, "{p}");
+    }
+    assert!(env.ledger().is_empty(), "{:?}", env.ledger());
+    // Any other -F keeps rwk.
+    env.ok(&["-r", "-F", "/dev/vfio/12"], &xml);
+    assert!(env.grants("/dev/vfio/12"), "{}", env.files());
+    // A plain -r regenerates .files from the XML: the device nodes are gone.
+    env.ok(&["-r"], &xml);
+    for p in ["/dev/vfio/devices/vfio0", "/dev/iommu", "/dev/vfio/12"] {
+        assert!(!env.files().contains(p), "{p}: {}", env.files());
+    }
+    // The domain-wide switch is enough, even where the one device present opts out: a
+    // hot-plugged device will use IOMMUFD, and libvirtd's -F comes before it is in the XML.
+    let wide = hostdev_xml(
+        "<driver name='vfio' iommufd='no'/>",
+        "<iommufd enabled='yes'/>",
+    );
+    env.ok(&["-r", "-F", "/dev/iommu"], &wide);
+    assert!(env
+        .files()
+        .lines()
+        .any(|l| l.starts_with(&rule("/dev/iommu", "rwm"))));
+    // A legacy hostdev (also with the switch off), or the legacy backend: refused, nothing
+    // written, nothing compiled.
+    for legacy in [
+        hostdev_xml("<driver name='vfio'/>", ""),
+        hostdev_xml(
+            "<driver name='vfio' iommufd='no'/>",
+            "<iommufd enabled='no'/>",
+        ),
+        hostdev_xml("<driver name='vfio' iommufd='yes'/>", "").replace(
+            "type='pci' managed='yes'><driver name='vfio' iommufd='yes'/>",
+            "type='pci' managed='yes'><driver name='kvm' iommufd='yes'/>",
+        ),
+    ] {
+        env.ok(&["-r"], &legacy);
+        let before = env.files();
+        env.compiles();
+        for p in ["/dev/vfio/devices/vfio0", "/dev/iommu"] {
+            let o = env.run_with(&env.parser.script, &["-r", "-F", p], &legacy);
+            assert_eq!(o.status.code(), Some(3), "{p}: {}", stderr(&o));
+            let err = stderr(&o);
+            assert!(
+                err.contains(&format!("'{p}'"))
+                    && err.contains("an IOMMUFD node is granted only to a domain with a PCI host device assigned through IOMMUFD"),
+                "{p}: {err}"
+            );
+            assert_eq!(env.files(), before, "{p}");
+            assert_eq!(env.compiles(), 0, "{p}");
+        }
+    }
+}

@@ -54,6 +54,9 @@ pub struct Domain {
     pub graphics: Vec<graphics::Graphics>,
     /// `<hostdev mode='subsystem'>` and SR-IOV `<interface type='hostdev'>`.
     pub hostdevs: Vec<hostdev::Assigned>,
+    /// `<iommufd enabled='yes'>` (libvirt 12.2): every VFIO PCI host device uses IOMMUFD
+    /// unless its `<driver iommufd='no'>` says otherwise.
+    pub iommufd: bool,
     /// `<filesystem>` with a host directory.
     pub filesystems: Vec<filesystem::Filesystem>,
     /// `<input type='evdev'|'passthrough'>` host devices.
@@ -206,6 +209,7 @@ fn domain_from(root: &Element) -> Result<Domain> {
         chardevs: Vec::new(),
         graphics: Vec::new(),
         hostdevs: Vec::new(),
+        iommufd: false,
         filesystems: Vec::new(),
         inputs: Vec::new(),
         net: Default::default(),

@@ -62,8 +62,9 @@ impl ExtraFile {
     }
 }
 
-/// `rwk` on the file, or on `DIR/{,**}` for a subtree (checked as a runtime subtree: it
-/// must not contain a restricted tree or shared state). Returns the grant's ledger entry
+/// `rwk` on the file (`rwm` on an IOMMUFD node, libvirt 12.1), or on `DIR/{,**}` for a
+/// subtree (checked as a runtime subtree: it must not contain a restricted tree or shared
+/// state). Returns the grant's ledger entry
 /// when it lives as long as the running VM (`rules/runtime.rs`): it is then kept across a
 /// plain `-r` until `-D`.
 pub(super) fn rules(
@@ -98,6 +99,22 @@ pub(super) fn rules(
     // state) say more than the one below. A refusal fails the run, so the rule the grant
     // added is never written.
     runtime::grant(b, &canon, subtree, &grant_origin)?;
+    // The IOMMUFD nodes only for a domain that assigns a PCI device through IOMMUFD, or
+    // whose domain-wide switch makes a hot-plugged one do so: a domain without one has no
+    // business with another VM's VFIO cdev nor with `/dev/iommu` (libvirt 12.1's helper
+    // writes any -F). libvirtd's -F at a hotplug comes before the device is in the XML, so
+    // the first `<driver iommufd='yes'>` device hot-plugged into a VM without one is
+    // refused: `<iommufd enabled='yes'>` (libvirt 12.2) covers that case.
+    if !subtree && runtime::iommufd_node(canon.as_path()) && !d.uses_iommufd() {
+        return Err(Error::Path {
+            path: canon.as_path().to_path_buf(),
+            origin: origin.to_string(),
+            why: "an IOMMUFD node is granted only to a domain with a PCI host device \
+                  assigned through IOMMUFD (<driver iommufd='yes'>, or <iommufd \
+                  enabled='yes'> in the domain)"
+                .into(),
+        });
+    }
     // A directory with everything below it only for this domain's own runtime
     // directories, the only ones libvirtd ever asks for (`AppArmorSetPathLabel` with
     // `allowSubtree`: docs/runtime-grants.md); anything else, however deep, is refused. A
