@@ -360,9 +360,9 @@ const DEVICES: &[(&str, &[ElementFamily])] = &[
     // VFIO: the container is the tool's fixed rule; a group is granted from sysfs for a
     // host device (`rules/hostdev.rs`, an NVMe disk), or by libvirtd's -F at a hostdev
     // hotplug. The IOMMUFD nodes, a device's VFIO cdev and `/dev/iommu`, only by
-    // libvirtd's -F (libvirt 12.1 `AppArmorSetSecurityHostdevLabel`), and only for a
-    // domain that assigns a device through IOMMUFD (`rules/extra.rs`); nothing else in
-    // `/dev/vfio/devices`.
+    // libvirtd's -F (libvirt 12.1 `AppArmorSetSecurityHostdevLabel`), as a group is
+    // (`rules/extra.rs` says why not only for a domain with an IOMMUFD device); nothing
+    // else in `/dev/vfio/devices`.
     ("/dev/vfio/vfio", &[]),
     ("/dev/vfio/devices/vfio#", &[ElementFamily::Runtime]),
     ("/dev/vfio/devices", &[]),

@@ -34,7 +34,7 @@ pub enum Hostdev {
     },
     /// PCI: the address `dddd:bb:ss.f`, whether the backend is VFIO (or the default), and
     /// its `<driver iommufd>` (libvirt 12.1: `None` when absent, then the domain-wide
-    /// [`Domain::iommufd`] decides, see [`Domain::uses_iommufd`]).
+    /// [`Domain::iommufd`] decides, see [`Domain::iommufd_for`]).
     Pci {
         address: String,
         vfio: bool,
@@ -163,11 +163,5 @@ impl Domain {
             } => iommufd.unwrap_or(self.iommufd),
             _ => false,
         }
-    }
-
-    /// Whether the domain assigns PCI devices through IOMMUFD: one of its host devices
-    /// does, or the domain-wide switch makes every one hot-plugged later do so.
-    pub fn uses_iommufd(&self) -> bool {
-        self.iommufd || self.hostdevs.iter().any(|a| self.iommufd_for(&a.device))
     }
 }

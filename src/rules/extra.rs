@@ -99,22 +99,12 @@ pub(super) fn rules(
     // state) say more than the one below. A refusal fails the run, so the rule the grant
     // added is never written.
     runtime::grant(b, &canon, subtree, &grant_origin)?;
-    // The IOMMUFD nodes only for a domain that assigns a PCI device through IOMMUFD, or
-    // whose domain-wide switch makes a hot-plugged one do so: a domain without one has no
-    // business with another VM's VFIO cdev nor with `/dev/iommu` (libvirt 12.1's helper
-    // writes any -F). libvirtd's -F at a hotplug comes before the device is in the XML, so
-    // the first `<driver iommufd='yes'>` device hot-plugged into a VM without one is
-    // refused: `<iommufd enabled='yes'>` (libvirt 12.2) covers that case.
-    if !subtree && runtime::iommufd_node(canon.as_path()) && !d.uses_iommufd() {
-        return Err(Error::Path {
-            path: canon.as_path().to_path_buf(),
-            origin: origin.to_string(),
-            why: "an IOMMUFD node is granted only to a domain with a PCI host device \
-                  assigned through IOMMUFD (<driver iommufd='yes'>, or <iommufd \
-                  enabled='yes'> in the domain)"
-                .into(),
-        });
-    }
+    // The IOMMUFD nodes (libvirt 12.1) are granted whatever the XML says, as a VFIO group
+    // is: libvirtd's -F at a hostdev hotplug comes before the device is in the XML
+    // (`qemuDomainAttachHostPCIDevice` labels it, then inserts it), so a gate on the
+    // domain's IOMMUFD devices would refuse the first one hot-plugged into a VM without
+    // one. Only libvirtd (root) passes -F, and a cdev is no more than the group it
+    // replaces.
     // A directory with everything below it only for this domain's own runtime
     // directories, the only ones libvirtd ever asks for (`AppArmorSetPathLabel` with
     // `allowSubtree`: docs/runtime-grants.md); anything else, however deep, is refused. A
