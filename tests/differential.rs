@@ -17,7 +17,9 @@
 //!   The versions these runs were checked against are pinned in `PINS`: a root holding other
 //!   versions fails the test, naming both. A root without its release's test XMLs (the
 //!   mirror did not serve the source: `SUITE-src/MISSING`) fails too, unless
-//!   `VAH_DIFFERENTIAL_CORPUS_SUITE=trixie` asks for another root's XMLs by name.
+//!   `VAH_DIFFERENTIAL_CORPUS_SUITE=trixie` names another root whose XMLs to use instead
+//!   (only then: a root with its own XMLs always uses them). `.ci/run` sets it, because the
+//!   mirror the CI machines reach serves sid's binaries but not libvirt 12.8's source.
 //!
 //! - C: `virt-aa-helper -d -r -u libvirt-<uuid>` prints the would-be `.files` on stderr and
 //!   needs no profile on disk. A non-zero exit means C rejects the XML: it is left out of the
@@ -301,25 +303,25 @@ impl Release {
             pin.apparmor,
             pin.debian,
         );
-        // The release's own test XMLs; another root's only when asked for by name.
+        // The release's own test XMLs; another root's only when they are missing and that
+        // root is asked for by name.
         let own = roots.join(format!("{suite}-src"));
-        let corpus_suite = match std::env::var(CORPUS_SUITE) {
-            Ok(other) if !other.is_empty() => other,
-            _ => {
-                let why = fs::read_to_string(own.join("MISSING"));
-                if !own.join("tests/qemuxmlconfdata").is_dir() && why.is_ok() {
-                    panic!(
-                        "\n\n{} has no libvirt test XMLs: {}\nUnpack libvirt {}'s source \
-                         tests/qemuxmlconfdata and tests/qemuhotplugtestdomains into {}/tests/ \
-                         by hand, or run this test with {CORPUS_SUITE}=trixie to run the {suite} \
-                         C helper on trixie's libvirt test XMLs instead (reported as such).\n",
-                        own.display(),
-                        why.unwrap_or_default().trim(),
-                        upstream(&libvirt),
-                        own.display()
-                    );
-                }
-                suite.to_string()
+        let corpus_suite = if own.join("tests/qemuxmlconfdata").is_dir() {
+            suite.to_string()
+        } else {
+            let why = fs::read_to_string(own.join("MISSING")).unwrap_or_default();
+            match std::env::var(CORPUS_SUITE) {
+                Ok(other) if !other.is_empty() && other != suite => other,
+                _ => panic!(
+                    "\n\n{} has no libvirt test XMLs: {}\nUnpack libvirt {}'s source \
+                     tests/qemuxmlconfdata and tests/qemuhotplugtestdomains into {}/tests/ \
+                     by hand, or run this test with {CORPUS_SUITE}=trixie to run the {suite} \
+                     C helper on trixie's libvirt test XMLs instead (reported as such).\n",
+                    own.display(),
+                    why.trim(),
+                    upstream(&libvirt),
+                    own.display()
+                ),
             }
         };
         let src = roots.join(format!("{corpus_suite}-src/tests"));
