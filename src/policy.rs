@@ -440,6 +440,7 @@ const SHARED: &[&str] = &[
     "/var/lib/libvirt/boot",
     "/var/lib/libvirt/qemu",
     "/var/lib/libvirt/qemu/nvram",
+    "/var/lib/libvirt/qemu/varstore",
     "/var/lib/libvirt/qemu/channel",
     "/var/lib/libvirt/qemu/channel/target",
     "/var/lib/libvirt/qemu/ram",

@@ -19,6 +19,7 @@
 //! | `.../qemu/channel/target/` | `domain-<short>/` | channel sockets | `qemu_conf.c:171`, `qemu_domain.c:1736,9906` |
 //! | `.../qemu/ram/` | `<short>/` | file-backed guest RAM | `qemu_conf.c:173,1603` `qemuGetMemoryBackingDomainPath` |
 //! | `.../qemu/nvram/` | `<name>_VARS.fd`, `<name>_VARS.raw`, `<name>_VARS.qcow2` | the UEFI variable store (libvirt 9.0: `.fd` only; libvirt >= 9.2 names it after its format: `.qcow2` for qcow2 firmware, `.raw` for a raw template named `*.raw`, else `.fd`, as libvirt 11.3's `firmware-auto-efi-format-*` test outputs show) | `qemu_domain.c:11229` `qemuDomainNVRAMPathFormat`; 11.3 `qemu_firmware.c` `qemuFirmwareEnsureNVRAM` |
+//! | `.../qemu/varstore/` | `<name>.json` | the uefi-vars device's variable store (libvirt 12.1 `<os><varstore>`: `%s/qemu/varstore`, `%s/%s.json` in 12.8's `libvirt_driver_qemu.so`; no 12.x source was at hand) | 12.1 `qemuPrepareVarstore` |
 //! | `.../qemu/save/` | `<name>.save` | managed save image | `qemu_driver.c:2749` |
 //! | `.../qemu/dump/` | `<short>-<time>` | automatic crash dump | `qemu_driver.c:3426` `getAutoDumpPath` |
 //! | `.../qemu/snapshot/`, `checkpoint/` | `<name>/` | libvirtd's snapshot and checkpoint metadata: never QEMU's | `qemu_domain.c:7066,7216` |
@@ -126,6 +127,11 @@ const SHARED: &[Shared] = &[
         dir: "/var/lib/libvirt/qemu/nvram",
         holds: "every domain's UEFI variables",
         forms: NVRAM_FORMS,
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/varstore",
+        holds: "every domain's uefi-vars variable store",
+        forms: &[Form::Name(".json")],
     },
     Shared {
         dir: "/var/lib/libvirt/qemu/save",
@@ -601,6 +607,10 @@ mod tests {
         assert!(ok(&other, "/var/lib/libvirt/qemu/nvram/other_VARS.fd"));
         assert!(!ok(&swtpm, "/var/lib/libvirt/qemu/nvram/other_VARS.fd"));
         assert!(!ok(&other, "/var/lib/libvirt/qemu/nvram/test-bios.fd"));
+        // libvirt 12.1's uefi-vars store: the domain's own, by name.
+        assert!(ok(&other, "/var/lib/libvirt/qemu/varstore/other.json"));
+        assert!(!ok(&swtpm, "/var/lib/libvirt/qemu/varstore/other.json"));
+        assert!(!ok(&other, "/var/lib/libvirt/qemu/varstore/other_VARS.fd"));
         assert!(ok(&other, "/var/lib/libvirt/qemu/save/other.save"));
         assert!(ok(
             &other,

@@ -183,7 +183,7 @@ fn iommufd_hostdevs_get_no_vfio_group() {
 /// use IOMMUFD unless its `<driver iommufd='no'>` says otherwise; `enabled='no'` leaves
 /// them on their groups. The legacy backend and mediated devices keep what they had.
 #[test]
-fn domain_wide_iommufd_with_a_per_device_override() {
+fn iommufd_is_each_devices_own_choice_as_in_libvirt_12_8() {
     let uuid = "c2177883-f1bb-47f0-914d-32a22e3a8804";
     let sys = vfio_sysfs(&[("0000:01:00.0", 12), ("0000:02:00.0", 13)], &[(uuid, 21)]);
     let devices = format!(
@@ -196,36 +196,35 @@ fn domain_wide_iommufd_with_a_per_device_override() {
         "<iommufd enabled='yes'/>",
         &["--sysfs", &sys.s("")],
     );
-    assert_lines(
-        &rules,
-        &[
-            "\"/dev/vfio/vfio\" rw,",
-            "\"/dev/vfio/13\" rw,",
-            "\"/dev/vfio/21\" rw,",
-        ],
-    );
+    // The switch alone changes no rule: libvirt 12.8's helper grants the groups of the
+    // devices that do not say iommufd='yes' themselves (a rule too many, never one too few).
+    let all_groups = [
+        "\"/dev/vfio/vfio\" rw,",
+        "\"/dev/vfio/12\" rw,",
+        "\"/dev/vfio/13\" rw,",
+        "\"/dev/vfio/21\" rw,",
+    ];
+    assert_lines(&rules, &all_groups);
     assert_literal_rule(&policy, &policy.profile(), "/dev/vfio/13".as_ref());
     let (_, rules, _) = create(
         &devices,
         "<iommufd enabled='no'/>",
         &["--sysfs", &sys.s("")],
     );
-    assert_lines(
-        &rules,
-        &[
-            "\"/dev/vfio/vfio\" rw,",
-            "\"/dev/vfio/12\" rw,",
-            "\"/dev/vfio/13\" rw,",
-            "\"/dev/vfio/21\" rw,",
-        ],
-    );
-    // Every device on IOMMUFD: no VFIO rule at all.
-    let (_, rules, _) = create(
-        &pci_hostdev("0x01", "<driver name='vfio'/>"),
+    assert_lines(&rules, &all_groups);
+    // A device that says iommufd='yes' gets no group, whatever the switch.
+    for switch in [
         "<iommufd enabled='yes' fdgroup='mgmt'/>",
-        &["--sysfs", &sys.s("")],
-    );
-    assert_lines(&rules, &[]);
+        "<iommufd enabled='no'/>",
+        "",
+    ] {
+        let (_, rules, _) = create(
+            &pci_hostdev("0x01", "<driver name='vfio' iommufd='yes'/>"),
+            switch,
+            &["--sysfs", &sys.s("")],
+        );
+        assert_lines(&rules, &[]);
+    }
 }
 
 #[test]

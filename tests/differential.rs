@@ -55,6 +55,8 @@ use std::time::Instant;
 use virt_aa_helper::xml::Element;
 
 const LIST: &str = "tests/differential/deliberate.md";
+/// Domain XMLs of elements newer libvirt passes that its own test XMLs lack.
+const PROBES: &str = "tests/differential/probes";
 const SETUP: &str = "run tests/setup.sh as root: it installs libvirt-daemon and unpacks libvirt's source into target/libvirt-src/";
 /// libvirt's C helper, in a root as on the host.
 const C_HELPER: &str = "/usr/lib/libvirt/virt-aa-helper";
@@ -344,6 +346,14 @@ impl Release {
         };
         let mut xmls = xml_files(&conf, "", |n| input(n) || n.ends_with(".x86_64-latest.xml"));
         xmls.extend(xml_files(&hotplug, "hotplug/", |_| true));
+        // The project's probes of what libvirt 10.x-12.x's own test XMLs lack (translated
+        // volumes, the qcow2 varstore, ACPI tables, the shim, uefi-vars, IOMMUFD): run on
+        // the releases whose parser knows them (12.x), whatever corpus the root has.
+        let probes = Path::new(env!("CARGO_MANIFEST_DIR")).join(PROBES);
+        let newer = series(upstream(&libvirt)).0 >= 12;
+        if newer {
+            xmls.extend(xml_files(&probes, "probe/", |_| true));
+        }
         let of_other = if corpus_suite == suite {
             String::new()
         } else {
@@ -355,9 +365,14 @@ impl Release {
             version: series(&upstream),
             c_version: libvirt,
             corpus: format!(
-                "{} (inputs and *.x86_64-latest.xml), {}",
+                "{} (inputs and *.x86_64-latest.xml), {}{}",
                 conf.display(),
-                hotplug.display()
+                hotplug.display(),
+                if newer {
+                    format!(", {}", probes.display())
+                } else {
+                    String::new()
+                }
             ),
             xmls,
             compiler: Some(Compiler::new(&root)),

@@ -34,7 +34,7 @@ pub enum Hostdev {
     },
     /// PCI: the address `dddd:bb:ss.f`, whether the backend is VFIO (or the default), and
     /// its `<driver iommufd>` (libvirt 12.1: `None` when absent, then the domain-wide
-    /// [`Domain::iommufd`] decides, see [`Domain::iommufd_for`]).
+    /// [`Domain::iommufd`] does not decide, see [`Domain::iommufd_for`]).
     Pci {
         address: String,
         vfio: bool,
@@ -152,15 +152,18 @@ pub fn pci_address(dev: &Element, what: &str) -> Result<Option<String>> {
 impl Domain {
     /// Whether a host device is a VFIO PCI device assigned through IOMMUFD (the VFIO cdev
     /// `/dev/vfio/devices/vfioN` and `/dev/iommu`, libvirt 12.1) rather than through its
-    /// IOMMU group: its `<driver iommufd>`, or when absent the domain-wide `<iommufd
-    /// enabled>` (libvirt 12.2).
+    /// IOMMU group: its own `<driver iommufd='yes'>`. The domain-wide `<iommufd
+    /// enabled='yes'>` (libvirt 12.2) is not enough: libvirt 12.8's helper still grants the
+    /// group of a device that does not say so itself (probe
+    /// `tests/differential/probes/hostdev-iommufd-domain-wide.xml`), and a group rule too
+    /// many keeps the VM starting where one too few would not.
     pub fn iommufd_for(&self, dev: &Hostdev) -> bool {
         match dev {
             Hostdev::Pci {
                 vfio: true,
                 iommufd,
                 ..
-            } => iommufd.unwrap_or(self.iommufd),
+            } => *iommufd == Some(true),
             _ => false,
         }
     }

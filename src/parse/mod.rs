@@ -54,8 +54,9 @@ pub struct Domain {
     pub graphics: Vec<graphics::Graphics>,
     /// `<hostdev mode='subsystem'>` and SR-IOV `<interface type='hostdev'>`.
     pub hostdevs: Vec<hostdev::Assigned>,
-    /// `<iommufd enabled='yes'>` (libvirt 12.2): every VFIO PCI host device uses IOMMUFD
-    /// unless its `<driver iommufd='no'>` says otherwise.
+    /// `<iommufd enabled='yes'>` (libvirt 12.2), read and checked; the rules go by each
+    /// device's own `<driver iommufd>`, as libvirt 12.8's helper does
+    /// ([`Domain::iommufd_for`]).
     pub iommufd: bool,
     /// `<filesystem>` with a host directory.
     pub filesystems: Vec<filesystem::Filesystem>,

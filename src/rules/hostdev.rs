@@ -1,7 +1,8 @@
 //! `<hostdev>`: an assigned USB device's node, the VFIO group of each PCI or mediated
 //! device (libvirt 9.0 granted `/dev/vfio/[0-9]*`, every group), and the sysfs files of a
 //! PCI device of a non-VFIO backend. A VFIO PCI device assigned through IOMMUFD (libvirt
-//! 12.1's `<driver iommufd='yes'>`, 12.2's `<iommufd enabled='yes'>`) gets nothing here.
+//! 12.1's `<driver iommufd='yes'>` on the device itself; 12.2's domain-wide `<iommufd
+//! enabled='yes'>` alone changes nothing, as in libvirt 12.8's helper) gets nothing here.
 //!
 //! Issue 20, item 6: a VFIO device gets no sysfs file. QEMU's vfio-pci only `stat`s the
 //! device's sysfs directory and `readlink`s its `iommu_group` (`vfio_realize` in
