@@ -61,10 +61,6 @@ const SETUP: &str = "run tests/setup.sh as root: it installs libvirt-daemon and 
 /// libvirt's C helper, in a root as on the host.
 const C_HELPER: &str = "/usr/lib/libvirt/virt-aa-helper";
 
-/// The libvirt release series the quick test's entries are written for (the host's, Debian
-/// 12's `libvirt-daemon`).
-const HOST_LIBVIRT: &str = "9.0";
-
 /// A Debian root of the heavy tests and the versions it was checked against.
 struct Pin {
     suite: &'static str,
@@ -233,7 +229,7 @@ impl Release {
     /// The host's libvirt 9.0 and its source's `qemuxml2argvdata`.
     fn host() -> Release {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let corpus = find_corpus(manifest);
+        let tests = find_corpus(manifest);
         let c = common::libvirts_own(C_HELPER);
         assert!(
             c.exists(),
@@ -242,20 +238,21 @@ impl Release {
         );
         let c_version = package_version("libvirt-daemon");
         let upstream = upstream(&c_version);
-        assert!(
-            upstream.starts_with(&format!("{HOST_LIBVIRT}.")),
-            "the host's libvirt-daemon is {c_version}, but the quick differential and the \
-             entries of {LIST} are written for libvirt {HOST_LIBVIRT} (Debian 12): run it on \
-             Debian 12, or update HOST_LIBVIRT in tests/differential.rs and {LIST} for {upstream}"
-        );
-        let xmls = xml_files(&corpus, "", |_| true);
+        // Debian 12's is libvirt 9.0; on a Debian 13 host the same test compares 11.3's
+        // helper with 11.3's test XMLs (what tests/setup.sh fetched for it), and the
+        // entries' `libvirt:` releases say which apply.
+        let os = fs::read_to_string("/etc/os-release").unwrap_or_default();
+        let debian = os
+            .lines()
+            .find_map(|l| l.strip_prefix("VERSION_ID="))
+            .map_or_else(|| "?".to_string(), |v| v.trim_matches('"').to_string());
         Release {
-            name: format!("libvirt {upstream} (Debian 12, host)"),
+            name: format!("libvirt {upstream} (Debian {debian}, host)"),
             version: series(upstream),
-            c_version,
+            c_version: c_version.clone(),
             chroot: None,
-            corpus: corpus.display().to_string(),
-            xmls,
+            corpus: tests.display().to_string(),
+            xmls: corpus_xmls(&tests),
             apparmor_dir: None,
             compiler: None,
             report: "differential-report.txt",
@@ -336,16 +333,7 @@ impl Release {
                 dir.display()
             );
         }
-        // The inputs (`name.xml`) and the x86_64 outputs (`name.x86_64-latest.xml`); other
-        // outputs (`name.ARCH-VERSION.xml`, `.abi-update.xml`) are left out.
-        let input = |n: &str| {
-            !n.trim_end_matches(".xml")
-                .split('.')
-                .skip(1)
-                .any(|p| p.contains('-'))
-        };
-        let mut xmls = xml_files(&conf, "", |n| input(n) || n.ends_with(".x86_64-latest.xml"));
-        xmls.extend(xml_files(&hotplug, "hotplug/", |_| true));
+        let mut xmls = corpus_xmls(&src);
         // The project's probes of what libvirt 10.x-12.x's own test XMLs lack (translated
         // volumes, the qcow2 varstore, ACPI tables, the shim, uefi-vars, IOMMUFD): run on
         // the releases whose parser knows them (12.x), whatever corpus the root has.
@@ -464,12 +452,45 @@ fn xml_files(dir: &Path, prefix: &str, keep: impl Fn(&str) -> bool) -> Vec<(Stri
         .collect()
 }
 
+/// A libvirt source's `tests/` directory with domain XMLs in either layout: libvirt 9.0's
+/// `qemuxml2argvdata/`, or 10.x's `qemuxmlconfdata/` (with `qemuhotplugtestdomains/`).
+fn has_corpus(tests: &Path) -> bool {
+    tests.join("qemuxml2argvdata").is_dir() || tests.join("qemuxmlconfdata").is_dir()
+}
+
+/// The domain XMLs of a libvirt source's `tests/`: every `qemuxml2argvdata/*.xml` (9.0), or
+/// the `qemuxmlconfdata` inputs (`name.xml`) and x86_64 outputs (`name.x86_64-latest.xml`:
+/// the input as that libvirt formats it; other outputs, `name.ARCH-VERSION.xml` and
+/// `.abi-update.xml`, are left out) and the `qemuhotplugtestdomains`.
+fn corpus_xmls(tests: &Path) -> Vec<(String, PathBuf)> {
+    let old = tests.join("qemuxml2argvdata");
+    if old.is_dir() {
+        return xml_files(&old, "", |_| true);
+    }
+    let conf = tests.join("qemuxmlconfdata");
+    let hotplug = tests.join("qemuhotplugtestdomains");
+    for dir in [&conf, &hotplug] {
+        assert!(dir.is_dir(), "{} is missing: {SETUP}", dir.display());
+    }
+    let input = |n: &str| {
+        !n.trim_end_matches(".xml")
+            .split('.')
+            .skip(1)
+            .any(|p| p.contains('-'))
+    };
+    let mut xmls = xml_files(&conf, "", |n| input(n) || n.ends_with(".x86_64-latest.xml"));
+    xmls.extend(xml_files(&hotplug, "hotplug/", |_| true));
+    xmls
+}
+
+/// The host's libvirt source's `tests/` ([`has_corpus`]): `$VAH_LIBVIRT_SRC/tests`, else
+/// `target/libvirt-src/*/tests`.
 fn find_corpus(manifest: &Path) -> PathBuf {
     if let Some(src) = std::env::var_os("VAH_LIBVIRT_SRC") {
-        let dir = Path::new(&src).join("tests/qemuxml2argvdata");
+        let dir = Path::new(&src).join("tests");
         assert!(
-            dir.is_dir(),
-            "VAH_LIBVIRT_SRC is set, but {} does not exist (unset it to use target/libvirt-src/, or {SETUP})",
+            has_corpus(&dir),
+            "VAH_LIBVIRT_SRC is set, but {} has no qemuxml2argvdata or qemuxmlconfdata (unset it to use target/libvirt-src/, or {SETUP})",
             dir.display()
         );
         return dir;
@@ -479,13 +500,13 @@ fn find_corpus(manifest: &Path) -> PathBuf {
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
-        .map(|e| e.path().join("tests/qemuxml2argvdata"))
-        .filter(|d| d.is_dir())
+        .map(|e| e.path().join("tests"))
+        .filter(|d| has_corpus(d))
         .collect();
     found.sort();
     found.pop().unwrap_or_else(|| {
         panic!(
-            "libvirt's test corpus not found (neither $VAH_LIBVIRT_SRC/tests/qemuxml2argvdata nor {}/*/tests/qemuxml2argvdata): {SETUP}",
+            "libvirt's test corpus not found (neither $VAH_LIBVIRT_SRC/tests nor {}/*/tests has qemuxml2argvdata or qemuxmlconfdata): {SETUP}",
             base.display()
         )
     })

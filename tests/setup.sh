@@ -45,8 +45,10 @@ apt_install() {
     apt-get install -y -qq --no-install-recommends "$@"
 }
 
+# libvirt 9.0's layout (Debian 12), or 10.x's (Debian 13 and later).
 have_corpus() {
-    compgen -G "$SRC_DIR/*/tests/qemuxml2argvdata/*.xml" >/dev/null
+    compgen -G "$SRC_DIR/*/tests/qemuxml2argvdata/*.xml" >/dev/null ||
+        compgen -G "$SRC_DIR/*/tests/qemuxmlconfdata/*.xml" >/dev/null
 }
 
 need=()
@@ -106,7 +108,7 @@ if [ -n "$fetch" ]; then
         "${src[@]}" "libvirt=$version" >/dev/null || "${src[@]}" libvirt >/dev/null
     )
     have_corpus || {
-        echo "tests/setup.sh: apt-get source libvirt left no $SRC_DIR/*/tests/qemuxml2argvdata" >&2
+        echo "tests/setup.sh: apt-get source libvirt left no $SRC_DIR/*/tests/qemuxml{2argv,conf}data" >&2
         exit 1
     }
 fi
@@ -140,8 +142,8 @@ apparmor_parser --version | head -n 1
 qemu-img --version | head -n 1
 cargo deb --version
 echo "C helper: $C_HELPER (libvirt-daemon $(dpkg-query -W -f='${Version}' libvirt-daemon))"
-for d in "$SRC_DIR"/*/tests/qemuxml2argvdata; do
+for d in "$SRC_DIR"/*/tests/qemuxml2argvdata "$SRC_DIR"/*/tests/qemuxmlconfdata; do
     if [ -d "$d" ]; then
-        echo "libvirt source: $(cd "${d%/tests/qemuxml2argvdata}" && pwd)"
+        echo "libvirt source: $(cd "${d%/tests/*}" && pwd)"
     fi
 done
