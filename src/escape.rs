@@ -212,15 +212,7 @@ impl AaPattern {
     /// Outside the classes each byte is escaped as [`escape_into`] does, and non-ASCII
     /// bytes as `\ooo`.
     pub fn all_but(dir: &str, own: &str) -> Result<Self, EscapeError> {
-        if own.is_empty() {
-            return Err(EscapeError::Empty);
-        }
-        if let Some(c) = own.chars().find(|c| c.is_control()) {
-            return Err(EscapeError::Control(c));
-        }
-        if own.contains('/') {
-            return Err(EscapeError::Slash);
-        }
+        check_name(own)?;
         let mut out = String::new();
         escape_into(dir.trim_end_matches('/'), &mut out)?;
         out.push('/');
@@ -247,15 +239,7 @@ impl AaPattern {
     /// file and is left out.
     pub fn all_but_any(dir: &str, owns: &[&str]) -> Result<Self, EscapeError> {
         for own in owns {
-            if own.is_empty() {
-                return Err(EscapeError::Empty);
-            }
-            if let Some(c) = own.chars().find(|c| c.is_control()) {
-                return Err(EscapeError::Control(c));
-            }
-            if own.contains('/') {
-                return Err(EscapeError::Slash);
-            }
+            check_name(own)?;
         }
         let mut names: Vec<&[u8]> = owns
             .iter()
@@ -413,6 +397,20 @@ fn set_complement_into(
 /// Characters that get a plain backslash: AppArmor's pattern characters (`AARE = ?*[]{}^`
 /// in `parser/apparmor.d.pod`), the alternation separator, variable sigil and quote.
 const AARE: [char; 10] = ['*', '?', '[', ']', '{', '}', '^', ',', '@', '"'];
+
+/// A file name a complement pattern may name: not empty, no control character, no `/`.
+fn check_name(own: &str) -> Result<(), EscapeError> {
+    if own.is_empty() {
+        return Err(EscapeError::Empty);
+    }
+    if let Some(c) = own.chars().find(|c| c.is_control()) {
+        return Err(EscapeError::Control(c));
+    }
+    if own.contains('/') {
+        return Err(EscapeError::Slash);
+    }
+    Ok(())
+}
 
 /// Appends the escaped form of `s` to `out`.
 pub fn escape_into(s: &str, out: &mut String) -> Result<(), EscapeError> {
