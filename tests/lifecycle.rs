@@ -308,12 +308,24 @@ fn refuses_to_run_setuid() {
     let bin = dir.path().join("virt-aa-helper");
     fs::copy(env!("CARGO_BIN_EXE_virt-aa-helper"), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o4755)).unwrap();
-    let o = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .args(["-d", "-R", "-u", PROFILE])
-        .output()
-        .expect("setpriv (util-linux)");
+    let run = || {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(["-d", "-R", "-u", PROFILE])
+            .output()
+            .expect("setpriv (util-linux)")
+    };
+    // Another test thread's fork may hold the descriptor the copy was written through for a
+    // moment (closed at that child's exec): exec fails with ETXTBSY, and is tried again.
+    let mut o = run();
+    for _ in 0..50 {
+        if !(o.status.code() == Some(126) && stderr(&o).contains("Text file busy")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        o = run();
+    }
     assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("refusing to run set-uid or set-gid"),
