@@ -36,7 +36,7 @@
 //! | `/run/libvirt/qemu/dbus/` | `<short>-dbus.sock`, `.conf`, `.pid` | the domain's D-Bus daemon | `qemu_conf.c:229`, `qemu_dbus.c:37,48` |
 //! | `/run/libvirt/qemu/slirp/` | `<short>-<alias>-slirp.pid` | slirp helper | `qemu_conf.c:227`, `qemu_slirp.c:150` |
 //! | `/run/libvirt/qemu/passt/` | `<short>-<alias>-passt.pid`, `<short>-<alias>.socket` | passt | `qemu_conf.c:228`, `qemu_passt.c:48,63` |
-//! | `/run/libvirt/qemu/channel/` | `<short>/` | not a 9.0 location (its channel sockets are in `channel/target/`); `src/policy.rs` lists it as shared, so an `-F` of `<short>/` there is judged like the others | |
+//! | `/run/libvirt/qemu/channel/` | `<short>/` | channel sockets in libvirt 11.3 (Debian 13), which grants `-F <short>/{,**}` at every start (9.0 uses `channel/target/`) | 11.3 `qemu_conf.c` `channelTargetDir`, `qemuDomainSetPrivatePaths` |
 //! | `/dev/hugepages/libvirt/qemu/` | `<short>/` | hugepage backing (default hugetlbfs mount) | `qemu_conf.c:1526,1531` |
 //! | `/run/libvirt/`, `/var/log/libvirt/`, `/var/log/swtpm/`, `/var/cache/libvirt/` | anything else | the daemons' own state and sockets | |
 //!
@@ -256,6 +256,7 @@ const SHARED: &[Shared] = &[
 const VM_LIFETIME: &[&str] = &[
     "/var/lib/libvirt/qemu",
     "/var/lib/libvirt/qemu/channel/target",
+    "/run/libvirt/qemu/channel",
     "/var/lib/libvirt/qemu/ram",
     "/run/libvirt/qemu/swtpm",
     "/run/libvirt/qemu/dbus",
@@ -647,6 +648,7 @@ mod tests {
         for d in [
             "/var/lib/libvirt/qemu/domain-1-vm",
             "/var/lib/libvirt/qemu/channel/target/domain-1-vm",
+            "/run/libvirt/qemu/channel/1-vm",
             "/dev/hugepages/libvirt/qemu/1-vm",
             "/srv/share",
         ] {
