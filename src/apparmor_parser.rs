@@ -97,6 +97,36 @@ pub struct Parser {
     tree: PathBuf,
     cache: Option<PathBuf>,
     timeout: Duration,
+    /// Whether to pass `-O no-expr-simplify`: asked of the parser once, on first use
+    /// ([`Parser::skips_expr_simplification`]).
+    skip_simplify: std::sync::OnceLock<bool>,
+}
+
+/// The parser releases whose compiled policy is the same with and without the expression
+/// simplifier, and faster without it (measured: `docs/parser-options.md`). AppArmor 4.1
+/// compiles a different policy without it (byte counts differ for every domain measured)
+/// and takes longer (0.08 s vs 0.12 s for a 300-disk domain); 5.0 compiles the same policy,
+/// but also takes longer with it (0.09 s vs 0.12 s). Any release
+/// not listed, or a parser whose version cannot be read, gets the parser's defaults.
+const SKIP_SIMPLIFY_MAJORS: [u32; 1] = [3];
+
+/// Whether a parser of `version` ([`parse_version`]) gets `-O no-expr-simplify`.
+pub fn skips_expr_simplification(version: Option<(u32, u32)>) -> bool {
+    version.is_some_and(|(major, _)| SKIP_SIMPLIFY_MAJORS.contains(&major))
+}
+
+/// How long `apparmor_parser --version` may take: it reads no policy.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The release `apparmor_parser --version` names on its first line ("AppArmor parser
+/// version 3.0.8"; 4.x adds a copyright line): (major, minor).
+pub fn parse_version(out: &str) -> Option<(u32, u32)> {
+    let line = out.lines().next()?;
+    let v = line.split("version ").nth(1)?;
+    let mut parts = v.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    Some((major, minor))
 }
 
 impl Parser {
@@ -118,7 +148,31 @@ impl Parser {
             tree: apparmor_dir.to_path_buf(),
             cache: None,
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            skip_simplify: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The parser as if its `--version` had said whether to skip the simplifier.
+    #[cfg(test)]
+    fn known(self, skip: bool) -> Self {
+        let _ = self.skip_simplify.set(skip);
+        self
+    }
+
+    /// Whether this parser gets `-O no-expr-simplify`: only a release in
+    /// [`SKIP_SIMPLIFY_MAJORS`], read from `--version` (one short run, the first time a
+    /// command line is needed; a run that fails or prints no version means no).
+    pub fn skips_expr_simplification(&self) -> bool {
+        *self.skip_simplify.get_or_init(|| {
+            self.spawn(
+                &["--version".to_string()],
+                VERSION_TIMEOUT.min(self.timeout),
+            )
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| parse_version(&String::from_utf8_lossy(&o.stdout)))
+            .is_some_and(|(major, _)| SKIP_SIMPLIFY_MAJORS.contains(&major))
+        })
     }
 
     /// Kills a run that takes longer than `timeout` (with everything it started), which
@@ -150,12 +204,12 @@ impl Parser {
             args.push("--cache-loc".to_string());
             args.push(dir.display().to_string());
         }
-        if op != Op::Remove {
+        if op != Op::Remove && self.skips_expr_simplification() {
             // The expression simplifier only speeds up building the DFA of some policies;
-            // for these profiles it costs time and changes nothing: the compiled policy is
-            // byte-identical with and without it (tests/lifecycle.rs
-            // `skipping_expression_simplification_compiles_the_same_policy`), and compiles
-            // take 0.6x the time (0.34 s instead of 0.53 s for a 300-disk domain).
+            // with AppArmor 3.x it costs time and changes nothing for these profiles (the
+            // compiled policy is byte-identical, and a 300-disk domain compiles in 0.6x the
+            // time: docs/parser-options.md; tests/lifecycle.rs checks it on every parser
+            // the suite has). Newer releases compile differently and faster with it.
             args.push("-O".to_string());
             args.push("no-expr-simplify".to_string());
         }
@@ -220,7 +274,7 @@ impl Parser {
     /// is killed, with its whole process group (it runs in one of its own), and fails: a
     /// parser blocked on an include (a FIFO, a hung mount) must not hold this profile's
     /// lock, or every lock `--reload-all` holds, forever (issue 20, item 8).
-    fn spawn(&self, args: &[String]) -> Result<std::process::Output> {
+    fn spawn(&self, args: &[String], timeout: Duration) -> Result<std::process::Output> {
         let spawn_error = |source| Error::ParserSpawn {
             parser: self.program.clone(),
             source,
@@ -239,7 +293,7 @@ impl Parser {
         // a full pipe.
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + timeout;
         let mut nap = Duration::from_millis(1);
         let status = loop {
             if let Some(status) = child.try_wait().map_err(spawn_error)? {
@@ -262,7 +316,7 @@ impl Parser {
                 }
                 return Err(Error::Parser {
                     args: args.join(" "),
-                    status: format!("killed after {} s", self.timeout.as_secs()),
+                    status: format!("killed after {} s", timeout.as_secs()),
                     message: "it did not finish (is an include a FIFO, or on a hung mount?)".into(),
                 });
             }
@@ -279,7 +333,7 @@ impl Parser {
     /// Runs the parser.
     pub fn run(&self, op: Op, profile: &Path, cache: CacheUse) -> Result<Outcome> {
         let args = self.args(op, profile, cache);
-        let out = self.spawn(&args)?;
+        let out = self.spawn(&args, self.timeout)?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let code = out.status.code();
@@ -428,7 +482,7 @@ impl Parser {
         if profiles.is_empty() {
             return Ok(batch);
         }
-        let out = self.spawn(&self.args_many(op, profiles, cache))?;
+        let out = self.spawn(&self.args_many(op, profiles, cache), self.timeout)?;
         batch.runs = 1;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -479,7 +533,7 @@ mod tests {
 
     #[test]
     fn base_only_for_a_non_default_tree() {
-        let p = Parser::new(Some("/x/parser".into()), Path::new("/etc/apparmor.d"));
+        let p = Parser::new(Some("/x/parser".into()), Path::new("/etc/apparmor.d")).known(true);
         assert_eq!(
             p.args(
                 Op::Replace,
@@ -488,7 +542,7 @@ mod tests {
             ),
             ["-O", "no-expr-simplify", "-r", "/etc/apparmor.d/libvirt/p"]
         );
-        let p = Parser::new(Some("/x/parser".into()), Path::new("/tmp/t"));
+        let p = Parser::new(Some("/x/parser".into()), Path::new("/tmp/t")).known(true);
         assert_eq!(
             p.describe(Op::Add, Path::new("/tmp/t/libvirt/p"), CacheUse::Reuse),
             "/x/parser --base /tmp/t -O no-expr-simplify -a /tmp/t/libvirt/p"
@@ -499,7 +553,7 @@ mod tests {
     fn cache_flags_only_with_a_cache_directory_and_never_for_remove() {
         let t = tempfile::tempdir().unwrap();
         let cache = t.path().join("cache");
-        let p = Parser::new(Some("/x/parser".into()), Path::new("/etc/apparmor.d"));
+        let p = Parser::new(Some("/x/parser".into()), Path::new("/etc/apparmor.d")).known(true);
         // No such directory: no cache flags.
         let no = p.clone().with_cache(&cache);
         assert_eq!(
@@ -591,7 +645,9 @@ mod tests {
     #[test]
     fn one_run_over_many_profiles_is_verbose_with_every_path() {
         let t = tempfile::tempdir().unwrap();
-        let p = Parser::new(Some("/x/parser".into()), Path::new("/tmp/t")).with_cache(t.path());
+        let p = Parser::new(Some("/x/parser".into()), Path::new("/tmp/t"))
+            .known(true)
+            .with_cache(t.path());
         let loc = t.path().display().to_string();
         let paths = [
             PathBuf::from("/tmp/t/libvirt/a"),
@@ -684,5 +740,64 @@ mod tests {
                 .starts_with("cannot run '/nonexistent/apparmor_parser'"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_release_is_read_from_the_first_line_of_version() {
+        for (out, want) in [
+            ("AppArmor parser version 3.0.8\nCopyright (C) 1999-2008 Novell Inc.\n", Some((3, 0))),
+            ("AppArmor parser version 4.1.0\nCopyright (C) 1999-2008 Novell Inc.\nCopyright 2009-2018 Canonical Ltd.\n", Some((4, 1))),
+            ("AppArmor parser version 5.0.2\n", Some((5, 0))),
+            ("AppArmor parser version 4.1.0~beta5\n", Some((4, 1))),
+            ("AppArmor parser version 12\n", Some((12, 0))),
+            ("", None),
+            ("apparmor_parser: unknown option --version\n", None),
+            ("Copyright\nAppArmor parser version 3.0.8\n", None),
+            ("AppArmor parser version x.1\n", None),
+        ] {
+            assert_eq!(parse_version(out), want, "{out:?}");
+        }
+    }
+
+    /// A parser script that prints `version` for `--version` and logs every other run.
+    fn versioned(dir: &Path, version: &str) -> Parser {
+        use std::os::unix::fs::PermissionsExt;
+        let name: String = version
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let script = dir.join(name);
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\n[ \"$1\" = --version ] && {{ printf '%s\\n' '{version}'; exit 0; }}\nexit 0\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Parser::new(Some(script), Path::new("/etc/apparmor.d"))
+    }
+
+    #[test]
+    fn the_simplifier_is_skipped_only_by_the_releases_measured_to_gain() {
+        let t = tempfile::tempdir().unwrap();
+        let args = |p: &Parser| p.args(Op::Replace, Path::new("/p"), CacheUse::Rebuild);
+        let old = versioned(t.path(), "AppArmor parser version 3.0.8");
+        assert_eq!(args(&old), ["-O", "no-expr-simplify", "-r", "/p"]);
+        for v in [
+            "AppArmor parser version 4.1.0",
+            "AppArmor parser version 5.0.2 (a longer name)",
+            "something else entirely, no version",
+        ] {
+            assert_eq!(args(&versioned(t.path(), v)), ["-r", "/p"], "{v}");
+        }
+        // Never for -R; a parser that cannot be run gets the defaults.
+        assert_eq!(
+            old.args(Op::Remove, Path::new("/p"), CacheUse::Rebuild),
+            ["-R", "/p"]
+        );
+        let missing = Parser::new(
+            Some("/nonexistent/parser".into()),
+            Path::new("/etc/apparmor.d"),
+        );
+        assert_eq!(args(&missing), ["-r", "/p"]);
     }
 }

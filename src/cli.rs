@@ -119,8 +119,9 @@ pub struct Cli {
     #[arg(long = "sysfs", value_name = "DIR", default_value = crate::resolve::DEFAULT_SYSFS)]
     pub sysfs: PathBuf,
 
-    /// Where libvirt keeps storage pool definitions, for <disk type='volume'> (default: the
-    /// configuration's pool_dir, else /etc/libvirt/storage).
+    /// Where libvirt keeps storage pool definitions, for a <disk type='volume'> the XML does
+    /// not translate (libvirt < 9.x; a translated volume's actualType path is used as is)
+    /// (default: the configuration's pool_dir, else /etc/libvirt/storage).
     #[arg(long = "pool-dir", value_name = "DIR")]
     pub pool_dir: Option<PathBuf>,
 

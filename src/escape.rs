@@ -79,6 +79,9 @@ pub enum EscapeError {
     TooLong(usize),
     /// A name that must be one path component contains `/`.
     Slash,
+    /// Names that part too early: their complement would nest more alternatives (this
+    /// many) than apparmor_parser reads ([`MAX_NESTING`]).
+    TooDeep(usize),
 }
 
 /// The longest escaped pattern `apparmor_parser` can read: its flex lexer holds a token in
@@ -113,6 +116,10 @@ impl std::fmt::Display for EscapeError {
                 "is {len} characters long once escaped, more than apparmor_parser can read ({MAX_PATTERN_LEN})"
             ),
             EscapeError::Slash => f.write_str("contains '/', so it is not one file name"),
+            EscapeError::TooDeep(n) => write!(
+                f,
+                "would nest {n} alternatives, more than apparmor_parser reads ({MAX_NESTING})"
+            ),
         }
     }
 }
@@ -205,15 +212,7 @@ impl AaPattern {
     /// Outside the classes each byte is escaped as [`escape_into`] does, and non-ASCII
     /// bytes as `\ooo`.
     pub fn all_but(dir: &str, own: &str) -> Result<Self, EscapeError> {
-        if own.is_empty() {
-            return Err(EscapeError::Empty);
-        }
-        if let Some(c) = own.chars().find(|c| c.is_control()) {
-            return Err(EscapeError::Control(c));
-        }
-        if own.contains('/') {
-            return Err(EscapeError::Slash);
-        }
+        check_name(own)?;
         let mut out = String::new();
         escape_into(dir.trim_end_matches('/'), &mut out)?;
         out.push('/');
@@ -222,39 +221,68 @@ impl AaPattern {
             out.push('*');
             return Ok(AaPattern(out));
         }
-        // Blocks of levels, each a top-level alternative that starts with the name's bytes
-        // before it: apparmor_parser refuses more than MAX_NESTING nested braces.
-        let bytes = own.as_bytes();
-        let n = bytes.len();
-        let block = MAX_NESTING - 1;
-        if n > block {
-            out.push('{');
+        chain_into(own.as_bytes(), "?*", 0, &mut out)?;
+        if out.len() > MAX_PATTERN_LEN {
+            return Err(EscapeError::TooLong(out.len()));
         }
-        for s in (0..n).step_by(block) {
-            let e = n.min(s + block);
-            if s > 0 {
-                out.push(',');
-            }
-            for &b in &bytes[..s] {
-                literal_byte_into(b, &mut out)?;
-            }
-            for (i, &b) in bytes.iter().enumerate().take(e).skip(s) {
-                out.push_str(if i == 0 { "{[^" } else { "{,[^" });
-                class_byte_into(b, &mut out);
-                out.push_str("/]*");
-                // The block's last level stops here; the next block goes on from it.
-                if i + 1 < e || e == n {
-                    out.push(',');
-                    literal_byte_into(b, &mut out)?;
-                }
-            }
-            if e == n {
-                out.push_str("?*");
-            }
-            out.push_str(&"}".repeat(e - s));
+        Ok(AaPattern(out))
+    }
+
+    /// Every file directly in `dir` except those named in `owns` (at least one): the
+    /// complement of a set of names, for a domain that owns several files in a shared
+    /// directory (`nvram/<name>_VARS.fd`, `.raw`, `.qcow2`: the names libvirt >= 10
+    /// generates for a varstore of each format). The names' common prefix is spelt out as
+    /// by [`AaPattern::all_but`]; where they part, each level is a class of the bytes none
+    /// of them has there, then one alternative per byte one of them has, down to each
+    /// name's end: `vm_VARS.{fd,raw}` gives `...{,[^\056/]*,.{,[^fr/]*,f{,[^d/]*,d?*},r{,[^a/]*,a{,[^w/]*,w?*}}}}`.
+    /// One name is exactly [`AaPattern::all_but`]. A name longer than [`NAME_MAX`] names no
+    /// file and is left out.
+    pub fn all_but_any(dir: &str, owns: &[&str]) -> Result<Self, EscapeError> {
+        for own in owns {
+            check_name(own)?;
         }
-        if n > block {
-            out.push('}');
+        let mut names: Vec<&[u8]> = owns
+            .iter()
+            .map(|o| o.as_bytes())
+            .filter(|o| o.len() <= NAME_MAX)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        match names.as_slice() {
+            [] => {
+                let mut out = String::new();
+                escape_into(dir.trim_end_matches('/'), &mut out)?;
+                out.push_str("/*");
+                return Ok(AaPattern(out));
+            }
+            [one] => {
+                // Only valid UTF-8 went in.
+                let one = std::str::from_utf8(one).map_err(|_| EscapeError::NotUtf8)?;
+                return Self::all_but(dir, one);
+            }
+            _ => {}
+        }
+        let common = names
+            .iter()
+            .map(|n| n.iter().zip(names[0]).take_while(|(a, b)| a == b).count())
+            .min()
+            .unwrap_or(0);
+        let rests: Vec<&[u8]> = names.iter().map(|n| &n[common..]).collect();
+        let depth = rests.iter().map(|r| r.len()).max().unwrap_or(0);
+        let mut tail = String::new();
+        set_complement_into(&rests, common > 0, &mut tail)?;
+        let mut out = String::new();
+        escape_into(dir.trim_end_matches('/'), &mut out)?;
+        out.push('/');
+        // The names part within their last MAX_NESTING / 2 bytes (libvirt's varstore
+        // names part at the extension), so the common prefix keeps blocks of levels.
+        if depth > MAX_NESTING / 2 {
+            return Err(EscapeError::TooDeep(depth));
+        }
+        if common == 0 {
+            out.push_str(&tail);
+        } else {
+            chain_into(&names[0][..common], &tail, depth, &mut out)?;
         }
         if out.len() > MAX_PATTERN_LEN {
             return Err(EscapeError::TooLong(out.len()));
@@ -279,9 +307,110 @@ impl std::fmt::Display for AaPattern {
     }
 }
 
+/// The levels of [`AaPattern::all_but`] for the name `bytes`, with `tail` (nesting `depth`
+/// braces) where the name ends: `?*` for one name (longer than it), the complement of the
+/// rest of a set of names ([`set_complement_into`]). In blocks of levels, each a top-level
+/// alternative that starts with the name's bytes before it: apparmor_parser refuses more
+/// than MAX_NESTING nested braces.
+fn chain_into(bytes: &[u8], tail: &str, depth: usize, out: &mut String) -> Result<(), EscapeError> {
+    let n = bytes.len();
+    let block = MAX_NESTING - 1 - depth;
+    if n > block {
+        out.push('{');
+    }
+    for s in (0..n).step_by(block) {
+        let e = n.min(s + block);
+        if s > 0 {
+            out.push(',');
+        }
+        for &b in &bytes[..s] {
+            literal_byte_into(b, out)?;
+        }
+        for (i, &b) in bytes.iter().enumerate().take(e).skip(s) {
+            out.push_str(if i == 0 { "{[^" } else { "{,[^" });
+            class_byte_into(b, out);
+            out.push_str("/]*");
+            // The block's last level stops here; the next block goes on from it.
+            if i + 1 < e || e == n {
+                out.push(',');
+                literal_byte_into(b, out)?;
+            }
+        }
+        if e == n {
+            out.push_str(tail);
+        }
+        out.push_str(&"}".repeat(e - s));
+    }
+    if n > block {
+        out.push('}');
+    }
+    Ok(())
+}
+
+/// Every remainder of a name (within one path component) that is none of `rests`: the
+/// empty remainder unless it is one of them (and `may_end`: a name cannot be empty), any
+/// byte none of them has first then anything, and for each first byte they have, that byte
+/// then the complement of their remainders after it. A set of the one empty remainder is
+/// `?*` (anything longer).
+fn set_complement_into(
+    rests: &[&[u8]],
+    may_end: bool,
+    out: &mut String,
+) -> Result<(), EscapeError> {
+    let mut firsts: Vec<u8> = rests.iter().filter_map(|r| r.first().copied()).collect();
+    firsts.sort_unstable();
+    firsts.dedup();
+    if firsts.is_empty() {
+        out.push_str("?*");
+        return Ok(());
+    }
+    out.push('{');
+    let mut parts = 0;
+    if may_end && !rests.iter().any(|r| r.is_empty()) {
+        parts += 1;
+    }
+    if parts > 0 {
+        out.push(',');
+    }
+    out.push_str("[^");
+    // `-` first in the class (see AaPattern::all_but).
+    firsts.sort_by_key(|&b| b != b'-');
+    for &b in &firsts {
+        class_byte_into(b, out);
+    }
+    out.push_str("/]*");
+    firsts.sort_unstable();
+    for &b in &firsts {
+        out.push(',');
+        literal_byte_into(b, out)?;
+        let next: Vec<&[u8]> = rests
+            .iter()
+            .filter(|r| r.first() == Some(&b))
+            .map(|r| &r[1..])
+            .collect();
+        set_complement_into(&next, true, out)?;
+    }
+    out.push('}');
+    Ok(())
+}
+
 /// Characters that get a plain backslash: AppArmor's pattern characters (`AARE = ?*[]{}^`
 /// in `parser/apparmor.d.pod`), the alternation separator, variable sigil and quote.
 const AARE: [char; 10] = ['*', '?', '[', ']', '{', '}', '^', ',', '@', '"'];
+
+/// A file name a complement pattern may name: not empty, no control character, no `/`.
+fn check_name(own: &str) -> Result<(), EscapeError> {
+    if own.is_empty() {
+        return Err(EscapeError::Empty);
+    }
+    if let Some(c) = own.chars().find(|c| c.is_control()) {
+        return Err(EscapeError::Control(c));
+    }
+    if own.contains('/') {
+        return Err(EscapeError::Slash);
+    }
+    Ok(())
+}
 
 /// Appends the escaped form of `s` to `out`.
 pub fn escape_into(s: &str, out: &mut String) -> Result<(), EscapeError> {
@@ -369,6 +498,36 @@ mod tests {
             ])
             .unwrap()
         );
+    }
+
+    #[test]
+    fn all_but_any_spells_out_the_complement_of_a_set_of_names() {
+        let p = |dir: &str, owns: &[&str]| AaPattern::all_but_any(dir, owns).map(|p| p.0);
+        assert_eq!(
+            p("/d", &["v.fd", "v.raw"]).unwrap(),
+            "/d/{[^v/]*,v{,[^\\056/]*,.{,[^fr/]*,f{,[^d/]*,d?*},r{,[^a/]*,a{,[^w/]*,w?*}}}}}"
+        );
+        // One name (duplicates and order aside) is all_but.
+        assert_eq!(
+            p("/d", &["ab", "ab"]),
+            AaPattern::all_but("/d", "ab").map(|p| p.0)
+        );
+        // A name that is a prefix of another: it ends there, the other goes on.
+        assert_eq!(p("/d", &["ab", "a"]).unwrap(), "/d/{[^a/]*,a{[^b/]*,b?*}}");
+        // No common prefix: the names part at the first byte, which cannot be empty.
+        assert_eq!(p("/d", &["a", "b"]).unwrap(), "/d/{[^ab/]*,a?*,b?*}");
+        assert_eq!(
+            p("/d", &["-x", "a"]).unwrap(),
+            "/d/{[^-a/]*,-{,[^x/]*,x?*},a?*}"
+        );
+        // Only names too long for a file: every file is another's.
+        let long = "n".repeat(NAME_MAX + 1);
+        assert_eq!(p("/d", &[&long, &long]).unwrap(), "/d/*");
+        assert_eq!(p("/d", &[&long, "a"]).unwrap(), "/d/{[^a/]*,a?*}");
+        assert_eq!(p("/d", &["a", ""]), Err(EscapeError::Empty));
+        assert_eq!(p("/d", &["a", "b/c"]), Err(EscapeError::Slash));
+        let deep = format!("b{}", "x".repeat(30));
+        assert_eq!(p("/d", &["a", &deep]), Err(EscapeError::TooDeep(31)));
     }
 
     #[test]

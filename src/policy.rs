@@ -357,13 +357,17 @@ const HOST_DEVICE_OK: &[&str] = &["/sys/devices/pci*", "/sys/kernel/config/targe
 /// vhost descriptors it opens (`AppArmorSetFDLabel`). `docs/restricted-paths.md` has the
 /// verdict of each `/dev` entry.
 const DEVICES: &[(&str, &[ElementFamily])] = &[
-    // VFIO: the container and the iommufd nodes are the tool's fixed rules; a group is
-    // granted from sysfs for a host device (`rules/hostdev.rs`, an NVMe disk), or by
-    // libvirtd's -F at a hostdev hotplug.
+    // VFIO: the container is the tool's fixed rule; a group is granted from sysfs for a
+    // host device (`rules/hostdev.rs`, an NVMe disk), or by libvirtd's -F at a hostdev
+    // hotplug. The IOMMUFD nodes, a device's VFIO cdev and `/dev/iommu`, only by
+    // libvirtd's -F (libvirt 12.1 `AppArmorSetSecurityHostdevLabel`), as a group is
+    // (`rules/extra.rs` says why not only for a domain with an IOMMUFD device); nothing
+    // else in `/dev/vfio/devices`.
     ("/dev/vfio/vfio", &[]),
+    ("/dev/vfio/devices/vfio#", &[ElementFamily::Runtime]),
     ("/dev/vfio/devices", &[]),
     ("/dev/vfio", &[ElementFamily::Runtime]),
-    ("/dev/iommu", &[]),
+    ("/dev/iommu", &[ElementFamily::Runtime]),
     // Host input devices: <input type='evdev'|'passthrough'>.
     (
         "/dev/input",
@@ -436,6 +440,7 @@ const SHARED: &[&str] = &[
     "/var/lib/libvirt/boot",
     "/var/lib/libvirt/qemu",
     "/var/lib/libvirt/qemu/nvram",
+    "/var/lib/libvirt/qemu/varstore",
     "/var/lib/libvirt/qemu/channel",
     "/var/lib/libvirt/qemu/channel/target",
     "/var/lib/libvirt/qemu/ram",
@@ -581,6 +586,15 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// Whether `path` lies in a tree that is readable but never writable ([`READ_ONLY_OK`] inside
+/// [`RESTRICTED`]: `/boot`, the distributions' firmware directories): a file there belongs
+/// to a package, so a rule for it is `rk` even where the element asks for more (a pflash
+/// `<loader>` without `readonly='yes'`, `rules/os.rs`).
+pub fn is_read_only_location(path: &CanonicalPath) -> bool {
+    let p = path.as_path();
+    RESTRICTED.iter().any(|r| is_within(p, r)) && READ_ONLY_OK.iter().any(|ok| is_within(p, ok))
 }
 
 /// Who may be given a device tree, for the refusal: the element families of [`DEVICES`].
@@ -917,9 +931,14 @@ mod tests {
         use ElementFamily as F;
         let cases: &[(&str, &[ElementFamily])] = &[
             ("/dev/vfio/vfio", &[]),
-            ("/dev/vfio/devices/vfio0", &[]),
+            ("/dev/vfio/devices/vfio0", &[F::Runtime]),
+            ("/dev/vfio/devices/vfio12", &[F::Runtime]),
+            ("/dev/vfio/devices/vfio", &[]),
+            ("/dev/vfio/devices/vfiox", &[]),
+            ("/dev/vfio/devices/iommu", &[]),
+            ("/dev/vfio/devices", &[]),
             ("/dev/vfio/7", &[F::Runtime]),
-            ("/dev/iommu", &[]),
+            ("/dev/iommu", &[F::Runtime]),
             ("/dev/input/event3", &[F::Input, F::Runtime]),
             (
                 "/dev/input/by-id/usb-kbd-event-kbd",

@@ -18,7 +18,8 @@
 //! | `/var/lib/libvirt/qemu/` | `domain-<name>/` | the pre-short-name layout, only for a domain whose status XML predates it (never created by 9.0): not accepted | `qemu_domain.c:1713` `qemuDomainSetPrivatePathsOld` |
 //! | `.../qemu/channel/target/` | `domain-<short>/` | channel sockets | `qemu_conf.c:171`, `qemu_domain.c:1736,9906` |
 //! | `.../qemu/ram/` | `<short>/` | file-backed guest RAM | `qemu_conf.c:173,1603` `qemuGetMemoryBackingDomainPath` |
-//! | `.../qemu/nvram/` | `<name>_VARS.fd` | the UEFI variable store | `qemu_domain.c:11229` `qemuDomainNVRAMPathFormat` |
+//! | `.../qemu/nvram/` | `<name>_VARS.fd`, `<name>_VARS.raw`, `<name>_VARS.qcow2` | the UEFI variable store (libvirt 9.0: `.fd` only; libvirt >= 9.2 names it after its format: `.qcow2` for qcow2 firmware, `.raw` for a raw template named `*.raw`, else `.fd`, as libvirt 11.3's `firmware-auto-efi-format-*` test outputs show) | `qemu_domain.c:11229` `qemuDomainNVRAMPathFormat`; 11.3 `qemu_firmware.c` `qemuFirmwareEnsureNVRAM` |
+//! | `.../qemu/varstore/` | `<name>.json` | the uefi-vars device's variable store (libvirt 12.1 `<os><varstore>`: `%s/qemu/varstore`, `%s/%s.json` in 12.8's `libvirt_driver_qemu.so`; no 12.x source was at hand) | 12.1 `qemuPrepareVarstore` |
 //! | `.../qemu/save/` | `<name>.save` | managed save image | `qemu_driver.c:2749` |
 //! | `.../qemu/dump/` | `<short>-<time>` | automatic crash dump | `qemu_driver.c:3426` `getAutoDumpPath` |
 //! | `.../qemu/snapshot/`, `checkpoint/` | `<name>/` | libvirtd's snapshot and checkpoint metadata: never QEMU's | `qemu_domain.c:7066,7216` |
@@ -89,6 +90,16 @@ struct Shared {
     forms: &'static [Form],
 }
 
+/// The names libvirt gives a domain's UEFI variable store in `nvram/`, by format (see the
+/// table above): no suffix is the end of another, so an entry reads one way only.
+pub const NVRAM_SUFFIXES: [&str; 3] = ["_VARS.fd", "_VARS.raw", "_VARS.qcow2"];
+
+const NVRAM_FORMS: &[Form] = &[
+    Form::Name(NVRAM_SUFFIXES[0]),
+    Form::Name(NVRAM_SUFFIXES[1]),
+    Form::Name(NVRAM_SUFFIXES[2]),
+];
+
 /// The table above. Deeper directories are listed after their parents: a path is judged by
 /// the deepest one it is below.
 const SHARED: &[Shared] = &[
@@ -115,7 +126,12 @@ const SHARED: &[Shared] = &[
     Shared {
         dir: "/var/lib/libvirt/qemu/nvram",
         holds: "every domain's UEFI variables",
-        forms: &[Form::Name("_VARS.fd")],
+        forms: NVRAM_FORMS,
+    },
+    Shared {
+        dir: "/var/lib/libvirt/qemu/varstore",
+        holds: "every domain's uefi-vars variable store",
+        forms: &[Form::Name(".json")],
     },
     Shared {
         dir: "/var/lib/libvirt/qemu/save",
@@ -592,6 +608,10 @@ mod tests {
         assert!(ok(&other, "/var/lib/libvirt/qemu/nvram/other_VARS.fd"));
         assert!(!ok(&swtpm, "/var/lib/libvirt/qemu/nvram/other_VARS.fd"));
         assert!(!ok(&other, "/var/lib/libvirt/qemu/nvram/test-bios.fd"));
+        // libvirt 12.1's uefi-vars store: the domain's own, by name.
+        assert!(ok(&other, "/var/lib/libvirt/qemu/varstore/other.json"));
+        assert!(!ok(&swtpm, "/var/lib/libvirt/qemu/varstore/other.json"));
+        assert!(!ok(&other, "/var/lib/libvirt/qemu/varstore/other_VARS.fd"));
         assert!(ok(&other, "/var/lib/libvirt/qemu/save/other.save"));
         assert!(ok(
             &other,

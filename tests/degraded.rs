@@ -87,8 +87,21 @@ impl Host {
         all
     }
 
-    /// Runs the helper as the unprivileged user.
+    /// Runs the helper as the unprivileged user. The copy of the binary may be busy for a
+    /// moment: another test thread's fork may still hold the descriptor `fs::copy` wrote it
+    /// through (closed at that child's exec), and exec then fails with ETXTBSY: run again.
     fn as_nobody(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        for _ in 0..50 {
+            let o = self.as_nobody_once(args, stdin);
+            if !(o.status.code() == Some(126) && stderr(&o).contains("Text file busy")) {
+                return o;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.as_nobody_once(args, stdin)
+    }
+
+    fn as_nobody_once(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut child = Command::new("setpriv")
             .args([
                 format!("--reuid={NOBODY}"),

@@ -143,6 +143,90 @@ fn pci_hostdevs_get_exactly_their_vfio_groups() {
     assert!(vfio_only(&rules).is_empty(), "{rules:?}");
 }
 
+/// A VFIO PCI hostdev at bus `bus` with `driver` (`<driver .../>` or nothing).
+fn pci_hostdev(bus: &str, driver: &str) -> String {
+    format!("<hostdev mode='subsystem' type='pci' managed='yes'>{driver}<source><address domain='0x0000' bus='{bus}' slot='0x00' function='0x0'/></source></hostdev>")
+}
+
+/// libvirt 12.1: a PCI hostdev with `<driver iommufd='yes'>` reaches its device through
+/// the VFIO cdev and `/dev/iommu`, which libvirtd opens and grants with `-F`; libvirt's
+/// helper writes neither the container nor the group for it (`needsVfio` stays false).
+/// A legacy one beside it keeps its group and the container.
+#[test]
+fn iommufd_hostdevs_get_no_vfio_group() {
+    let sys = vfio_sysfs(&[("0000:01:00.0", 12), ("0000:02:00.0", 13)], &[]);
+    let iommufd = pci_hostdev("0x01", "<driver name='vfio' iommufd='yes'/>");
+    let (_, rules, _) = create(&iommufd, "", &["--sysfs", &sys.s("")]);
+    assert_lines(&rules, &[]);
+    let legacy = pci_hostdev("0x02", "<driver name='vfio' iommufd='no'/>");
+    let (policy, rules, _) = create(&format!("{iommufd}{legacy}"), "", &["--sysfs", &sys.s("")]);
+    assert_lines(&rules, &["\"/dev/vfio/vfio\" rw,", "\"/dev/vfio/13\" rw,"]);
+    assert_literal_rule(&policy, &policy.profile(), "/dev/vfio/13".as_ref());
+    // An SR-IOV interface is a PCI hostdev too.
+    let vf = "<interface type='hostdev' managed='yes'><driver name='vfio' iommufd='yes'/>\
+        <source><address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></interface>";
+    let (_, rules, _) = create(vf, "", &["--sysfs", &sys.s("")]);
+    assert_lines(&rules, &[]);
+    // libvirt's parser refuses anything but yes and no.
+    let err = create_refused(
+        &domain(&pci_hostdev("0x01", "<driver iommufd='on'/>"), ""),
+        &[],
+        1,
+    );
+    assert!(
+        err.contains("iommufd='on' is neither 'yes' nor 'no'"),
+        "{err}"
+    );
+}
+
+/// libvirt 12.2: `<iommufd enabled='yes'>` under `<domain>` makes every VFIO PCI hostdev
+/// use IOMMUFD unless its `<driver iommufd='no'>` says otherwise; `enabled='no'` leaves
+/// them on their groups. The legacy backend and mediated devices keep what they had.
+#[test]
+fn iommufd_is_each_devices_own_choice_as_in_libvirt_12_8() {
+    let uuid = "c2177883-f1bb-47f0-914d-32a22e3a8804";
+    let sys = vfio_sysfs(&[("0000:01:00.0", 12), ("0000:02:00.0", 13)], &[(uuid, 21)]);
+    let devices = format!(
+        "{}{}<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='{uuid}'/></source></hostdev>",
+        pci_hostdev("0x01", ""),
+        pci_hostdev("0x02", "<driver name='vfio' iommufd='no'/>"),
+    );
+    let (policy, rules, _) = create(
+        &devices,
+        "<iommufd enabled='yes'/>",
+        &["--sysfs", &sys.s("")],
+    );
+    // The switch alone changes no rule: libvirt 12.8's helper grants the groups of the
+    // devices that do not say iommufd='yes' themselves (a rule too many, never one too few).
+    let all_groups = [
+        "\"/dev/vfio/vfio\" rw,",
+        "\"/dev/vfio/12\" rw,",
+        "\"/dev/vfio/13\" rw,",
+        "\"/dev/vfio/21\" rw,",
+    ];
+    assert_lines(&rules, &all_groups);
+    assert_literal_rule(&policy, &policy.profile(), "/dev/vfio/13".as_ref());
+    let (_, rules, _) = create(
+        &devices,
+        "<iommufd enabled='no'/>",
+        &["--sysfs", &sys.s("")],
+    );
+    assert_lines(&rules, &all_groups);
+    // A device that says iommufd='yes' gets no group, whatever the switch.
+    for switch in [
+        "<iommufd enabled='yes' fdgroup='mgmt'/>",
+        "<iommufd enabled='no'/>",
+        "",
+    ] {
+        let (_, rules, _) = create(
+            &pci_hostdev("0x01", "<driver name='vfio' iommufd='yes'/>"),
+            switch,
+            &["--sysfs", &sys.s("")],
+        );
+        assert_lines(&rules, &[]);
+    }
+}
+
 #[test]
 fn mdev_hostdev_gets_its_vfio_group() {
     let uuid = "c2177883-f1bb-47f0-914d-32a22e3a8804";
@@ -251,6 +335,42 @@ fn volume_disk_in_a_directory_pool() {
     assert!(err.contains("pool 'other' not found"), "{err}");
 }
 
+/// libvirtd >= 9.x hands the helper the volume as the pool translated it
+/// (VIR_DOMAIN_DEF_FORMAT_VOLUME_TRANSLATED, libvirt 11.3 `load_profile`): the path in the
+/// XML is the disk, with its chain, and no pool definition is read (none exists here).
+#[test]
+fn translated_volume_disks_use_the_translated_path() {
+    let t = Tree::new();
+    t.qcow2("pool/base.qcow2", None);
+    t.qcow2("pool/vm.qcow2", Some(("base.qcow2", "qcow2")));
+    let lv = t.file("dev/vg0/lv1", b"a block volume");
+    let disks = format!(
+        "<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>\
+         <source pool='images' volume='vm.qcow2' actualType='file' file='{}'/><target dev='vdd'/></disk>\
+         <disk type='volume' device='disk'><driver name='qemu' type='raw'/>\
+         <source pool='vg0' volume='lv1' actualType='block' dev='{}'/><readonly/><target dev='vde'/></disk>",
+        t.s("pool/vm.qcow2"),
+        lv.display()
+    );
+    let (_, rules, err) = create(&disks, "", &["--pool-dir", &t.s("no-storage")]);
+    assert_lines(
+        &rules,
+        &[
+            &format!("\"{}\" rwk,", t.s("pool/vm.qcow2")),
+            &format!("\"{}\" rk,", t.s("pool/base.qcow2")),
+            &format!("\"{}\" rk,", lv.display()),
+        ],
+    );
+    assert!(!err.contains("not found"), "{err}");
+    // The translated path is checked like any disk's.
+    let xml = format!(
+        "<domain type='kvm'><name>v</name><uuid>{UUID}</uuid><os><type>hvm</type></os><devices>\
+         <disk type='volume'><source pool='p' volume='v' actualType='file' file='/etc/shadow'/><target dev='vda'/></disk></devices></domain>"
+    );
+    let err = create_refused(&xml, &[], 3);
+    assert!(err.contains("/etc is never allowed"), "{err}");
+}
+
 #[test]
 fn volume_names_cannot_leave_the_pool() {
     let xml = format!(
@@ -259,6 +379,44 @@ fn volume_names_cannot_leave_the_pool() {
     );
     let err = create_refused(&xml, &[], 1);
     assert!(err.contains("is not a plain name"), "{err}");
+}
+
+/// libvirt 11.2's `<os><shim>` and ACPI tables of every type, several of them: each `r`,
+/// as libvirt 11.3's helper grants them (9.0 knew one `slic` table).
+#[test]
+fn shim_and_acpi_tables() {
+    let xml = format!(
+        "<domain type='kvm' id='4'><name>gaps</name><uuid>{UUID}</uuid>\
+         <os><type arch='x86_64' machine='q35'>hvm</type><kernel>/boot/vmlinuz</kernel>\
+         <shim>/boot/efi/shimx64.efi</shim>\
+         <acpi><table type='raw'>/srv/acpi/ssdt1.dat</table><table type='raw'>/srv/acpi/ssdt2.dat</table>\
+         <table type='rawset'>/srv/acpi/set</table><table type='slic'>/srv/acpi/slic.dat</table>\
+         <table type='msdm'>/srv/acpi/msdm.dat</table></acpi></os><devices/></domain>"
+    );
+    let (policy, _) = create_ok(&xml, &[]);
+    let rules = rules_without_base(&policy.read(&format!("{PROFILE}.files")).unwrap());
+    assert_lines(
+        &rules,
+        &[
+            "\"/boot/vmlinuz\" r,",
+            "deny \"/boot/vmlinuz\" w,",
+            "\"/boot/efi/shimx64.efi\" r,",
+            "deny \"/boot/efi/shimx64.efi\" w,",
+            "\"/srv/acpi/ssdt1.dat\" r,",
+            "deny \"/srv/acpi/ssdt1.dat\" w,",
+            "\"/srv/acpi/ssdt2.dat\" r,",
+            "deny \"/srv/acpi/ssdt2.dat\" w,",
+            "\"/srv/acpi/set\" r,",
+            "deny \"/srv/acpi/set\" w,",
+            "\"/srv/acpi/slic.dat\" r,",
+            "deny \"/srv/acpi/slic.dat\" w,",
+            "\"/srv/acpi/msdm.dat\" r,",
+            "deny \"/srv/acpi/msdm.dat\" w,",
+        ],
+    );
+    // A type libvirt does not know is still refused.
+    let err = create_refused(&xml.replace("'msdm'", "'xsdt'"), &[], 1);
+    assert!(err.contains("unknown ACPI table type 'xsdt'"), "{err}");
 }
 
 #[test]

@@ -136,6 +136,75 @@ fn the_longest_escaped_pattern_compiles() {
     );
 }
 
+/// The complement of a set of names (`AaPattern::all_but_any`: the deny rule that closes
+/// `nvram/` to every file but the varstore names libvirt generates for this domain),
+/// compiled by the real parser: every name of the set is left out, every name around them
+/// (shorter, longer, one byte changed) is matched, a long name's blocks included.
+#[test]
+fn all_but_any_compiles_to_every_name_but_the_set() {
+    let sets: Vec<Vec<String>> = ["vm1", "a-b,{x}", "é", &"n".repeat(200)]
+        .iter()
+        .map(|name| {
+            ["fd", "raw", "qcow2"]
+                .iter()
+                .map(|ext| format!("{name}_VARS.{ext}"))
+                .collect()
+        })
+        .chain([vec!["ab".to_string(), "a".to_string(), "-c".to_string()]])
+        .collect();
+    let policy = Policy::new();
+    let mut body = String::new();
+    for (i, owns) in sets.iter().enumerate() {
+        let owns: Vec<&str> = owns.iter().map(String::as_str).collect();
+        let p = AaPattern::all_but_any(&format!("/s/{i}"), &owns).unwrap();
+        body.push_str(&format!("  audit deny \"{p}\" rwk,\n"));
+    }
+    let profile = policy.libvirt("allbutany");
+    std::fs::write(&profile, format!("profile allbutany {{\n{body}}}\n")).unwrap();
+    let trees = tree::rule_trees(&policy.dir, &profile);
+    let mut checked = 0usize;
+    for (i, owns) in sets.iter().enumerate() {
+        let prefix = format!("/s/{i}/");
+        let (tree, _) = trees
+            .iter()
+            .find(|(t, deny)| *deny && t.starts_with(prefix.as_bytes()))
+            .unwrap_or_else(|| panic!("no compiled rule for {prefix}"));
+        let re = tree::parse(tree);
+        let path = |name: &[u8]| [prefix.as_bytes(), name].concat();
+        assert!(!tree::matches(&re, &path(b"")), "{prefix} itself denied");
+        let mut others: Vec<Vec<u8>> = Vec::new();
+        for own in owns {
+            let own_b = own.as_bytes();
+            assert!(!tree::matches(&re, &path(own_b)), "{own:?} is denied");
+            for n in 1..own_b.len() {
+                others.push(own_b[..n].to_vec());
+            }
+            others.push([own_b, b"x"].concat());
+            others.push([b"x", own_b].concat());
+            for i in (0..own_b.len()).rev().take(12) {
+                for b in [b'a', b'f', b'r', b'q', b'.', b'-', 0xc3] {
+                    let mut o = own_b.to_vec();
+                    o[i] = b;
+                    others.push(o);
+                }
+            }
+        }
+        for o in others
+            .iter()
+            .filter(|o| !owns.iter().any(|own| own.as_bytes() == &o[..]))
+        {
+            assert!(
+                tree::matches(&re, &path(o)),
+                "{prefix}: {:?} (another's) not denied; tree {}",
+                String::from_utf8_lossy(o),
+                String::from_utf8_lossy(tree)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1_000, "{checked}");
+}
+
 /// The complement of one name (`AaPattern::all_but`, the deny rule that closes an
 /// abstraction's `nvram/*_VARS.fd` to every domain but its own, docs/weak-spots.md#w14),
 /// compiled by the real parser for names made of every byte that needs care (class syntax,

@@ -1,11 +1,15 @@
 //! The helper's own AppArmor profile, `profiles/usr.lib.libvirt.virt-aa-helper`: it compiles
-//! with the real parser, keeps every rule (and comment) of Debian 12's stock profile, adds
-//! only the rules this helper needs, each after a comment saying why, and ends with an
-//! optional site include. And every file the helper creates in `libvirt/` is named so that
-//! the stock profile's one write rule matches it.
+//! with the real parser of every release the suite has, keeps every rule (and comment) of
+//! each release's stock profile (Debian 12's libvirt 9.0, Debian 13's 11.3, sid's 12.x) but
+//! the few it replaces with a tighter or more general form, adds only the rules this helper
+//! needs, each after a comment saying why, and ends with an optional site include. And every
+//! file the helper creates in `libvirt/` is named so that each stock profile's one write rule
+//! matches it.
 //!
-//! The stock profile comes from `libvirt-daemon-system` (`tests/setup.sh` installs it); its
-//! absence fails the tests rather than skipping them.
+//! The stock profiles are the host's (installed by `tests/setup.sh` with
+//! `libvirt-daemon-system`) and those of the Debian roots `tests/roots/build.sh` makes; the
+//! expectations are per libvirt release, so the suite holds on a Debian 13 host as on 12.
+//! A missing one fails the tests rather than skipping them.
 
 mod common;
 use common::*;
@@ -17,27 +21,122 @@ use virt_aa_helper::store::{temp_prefix, Store};
 
 const STOCK: &str = "/etc/apparmor.d/usr.lib.libvirt.virt-aa-helper";
 
-/// Stock lines the shipped profile replaces: the parser exec (merged sbin) and the site
-/// include (`#include` fails when the file is missing).
-const REPLACED: [&str; 2] = [
-    "/{usr/,}sbin/apparmor_parser Ux,",
-    "#include <local/usr.lib.libvirt.virt-aa-helper>",
-];
-
 const LOCAL_INCLUDE: &str = "include if exists <local/usr.lib.libvirt.virt-aa-helper>";
 
-/// Every rule the shipped profile has beyond the stock one.
-const EXTRAS: [&str; 9] = [
-    "/{usr/,}{s,}bin/apparmor_parser Ux,",
+/// The rules the shipped profile has beyond every release's stock one.
+const EXTRAS: [&str; 7] = [
     "signal (send) set=(kill) peer=unconfined,",
     "/etc/apparmor.d/libvirt/ r,",
-    "/etc/apparmor.d/libvirt/libvirt-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*.lock k,",
+    "/etc/apparmor.d/libvirt/libvirt-@{UUID}.lock k,",
     "/var/cache/virt-aa-helper/ r,",
     "/etc/apparmor.d/{,**/} r,",
     "/etc/libvirt/virt-aa-helper.conf r,",
     "/etc/libvirt/storage/*.xml r,",
-    LOCAL_INCLUDE,
 ];
+
+/// libvirt 11.x's profile-file names and 12.x's deny, which the shipped profile has on
+/// every release.
+const UUID_VARIABLES: [&str; 2] = [
+    "@{hextet}=[0-9a-f][0-9a-f][0-9a-f][0-9a-f]",
+    "@{UUID}=@{hextet}@{hextet}-@{hextet}-@{hextet}-@{hextet}-@{hextet}@{hextet}@{hextet}",
+];
+const UUID_WRITE: &str = "/etc/apparmor.d/libvirt/libvirt-@{UUID}* rw,";
+const ETHERD: &str = "deny /dev/etherd/e*.* r,";
+const PARSER_EXEC: &str = "/{usr/,}{s,}bin/apparmor_parser Ux,";
+
+/// One release's stock helper profile, and what the shipped one does with it.
+struct Stock {
+    /// Where it comes from: the host, or a root of `tests/roots/build.sh`.
+    from: String,
+    /// libvirt's version (the stock profile's package's).
+    libvirt: String,
+    text: String,
+    /// Stock lines the shipped profile replaces.
+    replaced: Vec<&'static str>,
+    /// The shipped profile's rules beyond this stock one.
+    extras: Vec<&'static str>,
+}
+
+/// What the shipped profile does with libvirt `major`'s stock profile.
+fn expectations(major: u32) -> (Vec<&'static str>, Vec<&'static str>) {
+    let mut extras = EXTRAS.to_vec();
+    match major {
+        // Debian 12: the parser exec (merged sbin), the site include (`#include` fails when
+        // the file is missing) and the glob for the profile files (@{UUID} instead).
+        9 => {
+            extras.extend(UUID_VARIABLES);
+            extras.extend([UUID_WRITE, ETHERD, PARSER_EXEC, LOCAL_INCLUDE]);
+            (
+                vec![
+                    "/{usr/,}sbin/apparmor_parser Ux,",
+                    "#include <local/usr.lib.libvirt.virt-aa-helper>",
+                    "/etc/apparmor.d/libvirt/libvirt-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]* rw,",
+                ],
+                extras,
+            )
+        }
+        // Debian 13: 12.x's deny.
+        11 => {
+            extras.push(ETHERD);
+            (vec![], extras)
+        }
+        12 => (vec![], extras),
+        _ => panic!(
+            "libvirt {major}'s stock helper profile: compare it with \
+             profiles/usr.lib.libvirt.virt-aa-helper and add its expectations here"
+        ),
+    }
+}
+
+/// The host's stock profile and each root's.
+fn stocks() -> Vec<Stock> {
+    let mut out = Vec::new();
+    let mut add = |from: String, path: PathBuf, libvirt: String| {
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: the stock helper profile is needed to compare with; run \
+                 tests/setup.sh as root (libvirt-daemon-system, tests/roots/build.sh)",
+                path.display()
+            )
+        });
+        let major = libvirt
+            .split(['.', ':'])
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("{from}: libvirt version {libvirt:?}"));
+        let (replaced, extras) = expectations(major);
+        out.push(Stock {
+            from,
+            libvirt,
+            text,
+            replaced,
+            extras,
+        });
+    };
+    let host = std::process::Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "libvirt-daemon"])
+        .output()
+        .expect("dpkg-query");
+    add(
+        "the host".into(),
+        libvirts_own(STOCK),
+        String::from_utf8_lossy(&host.stdout).into_owned(),
+    );
+    for root in ReleaseRoot::all() {
+        let versions = root.dir.with_extension("versions");
+        let libvirt = fs::read_to_string(&versions)
+            .unwrap_or_else(|e| panic!("{}: {e}", versions.display()))
+            .lines()
+            .find_map(|l| l.strip_prefix("libvirt-daemon ").map(str::to_string))
+            .unwrap_or_else(|| panic!("{}: no libvirt-daemon line", versions.display()));
+        add(
+            format!("the {} root", root.suite),
+            root.path(STOCK),
+            libvirt,
+        );
+    }
+    out
+}
 
 fn shipped_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/usr.lib.libvirt.virt-aa-helper")
@@ -45,16 +144,6 @@ fn shipped_path() -> PathBuf {
 
 fn shipped() -> String {
     fs::read_to_string(shipped_path()).expect("profiles/usr.lib.libvirt.virt-aa-helper")
-}
-
-fn stock() -> String {
-    let stock = libvirts_own(STOCK);
-    fs::read_to_string(&stock).unwrap_or_else(|e| {
-        panic!(
-            "{STOCK}: {e}: Debian's stock helper profile is needed to compare with; install \
-             libvirt-daemon-system (tests/setup.sh does: apt-get install -y libvirt-daemon-system)"
-        )
-    })
 }
 
 /// Trimmed non-blank lines.
@@ -87,6 +176,13 @@ fn shipped_profile_compiles_without_a_local_file() {
     let p = policy.dir.join("usr.lib.libvirt.virt-aa-helper");
     fs::copy(shipped_path(), &p).unwrap();
     policy.compile(&p);
+}
+
+#[test]
+fn shipped_profile_compiles_with_each_releases_parser_and_tree() {
+    for root in ReleaseRoot::all() {
+        root.compile(&shipped(), &[]);
+    }
 }
 
 #[test]
@@ -132,7 +228,8 @@ fn suggested_rules_compile_in_the_local_file_of_both_profiles() {
         suggested.join("\n") + "\n",
     )
     .unwrap();
-    for (name, text) in [("shipped", shipped()), ("stock", stock())] {
+    let host = stocks().swap_remove(0);
+    for (name, text) in [("shipped", shipped()), ("stock", host.text)] {
         let p = policy.dir.join(name);
         fs::write(&p, text).unwrap();
         policy.compile(&p);
@@ -151,49 +248,58 @@ fn suggested_rules_compile_in_the_local_file_of_both_profiles() {
 
 #[test]
 fn shipped_profile_keeps_every_stock_line_in_order() {
-    let stock = stock();
     let shipped = shipped();
-    let stock_lines = lines(&stock);
-    for r in REPLACED {
-        assert!(
-            stock_lines.contains(&r),
-            "the stock profile no longer has {r:?}: review profiles/usr.lib.libvirt.virt-aa-helper"
-        );
-    }
-    // Every stock line (rules and comments), in the stock order, with the extras between.
-    let mut rest = lines(&shipped).into_iter();
-    for want in stock_lines.iter().filter(|l| !REPLACED.contains(l)) {
-        assert!(
-            rest.any(|got| got == *want),
-            "stock line {want:?} missing or out of order in the shipped profile"
-        );
+    for stock in stocks() {
+        let what = format!("{}'s (libvirt {})", stock.from, stock.libvirt);
+        let stock_lines = lines(&stock.text);
+        for r in &stock.replaced {
+            assert!(
+                stock_lines.contains(r),
+                "{what} stock profile no longer has {r:?}: review profiles/usr.lib.libvirt.virt-aa-helper"
+            );
+        }
+        // Every stock line (rules and comments), in the stock order, with the extras between.
+        let mut rest = lines(&shipped).into_iter();
+        for want in stock_lines.iter().filter(|l| !stock.replaced.contains(l)) {
+            assert!(
+                rest.any(|got| got == *want),
+                "{what} stock line {want:?} missing or out of order in the shipped profile"
+            );
+        }
     }
 }
 
 #[test]
 fn shipped_profile_adds_only_the_listed_rules_each_after_a_comment() {
-    let stock = stock();
-    let stock_rules = rules(&stock);
     let shipped = shipped();
     let all = lines(&shipped);
-    let mut added = Vec::new();
-    for (i, line) in all.iter().enumerate() {
-        if is_comment(line) || stock_rules.contains(line) {
-            continue;
+    for stock in stocks() {
+        let what = format!("{}'s (libvirt {})", stock.from, stock.libvirt);
+        let stock_rules = rules(&stock.text);
+        let mut added: Vec<&str> = Vec::new();
+        for (i, line) in all.iter().enumerate() {
+            if is_comment(line) || stock_rules.contains(line) {
+                continue;
+            }
+            assert!(
+                stock.extras.contains(line),
+                "{line:?} is neither a rule of {what} stock profile nor one of its listed extras"
+            );
+            // A comment says why, before the rule or before the group it starts.
+            assert!(
+                i > 0 && (is_comment(all[i - 1]) || added.last() == Some(&all[i - 1])),
+                "{line:?} is not preceded by a comment saying why"
+            );
+            added.push(line);
         }
-        assert!(
-            EXTRAS.contains(line),
-            "{line:?} is neither a stock rule nor one of the listed extras"
+        assert_eq!(
+            added.len(),
+            stock.extras.len(),
+            "{what}: each extra once: {added:?}"
         );
-        assert!(
-            i > 0 && is_comment(all[i - 1]),
-            "{line:?} is not preceded by a comment saying why"
-        );
-        added.push(*line);
-    }
-    assert_eq!(added.len(), EXTRAS.len(), "each extra once: {added:?}");
-    for e in EXTRAS {
-        assert!(added.contains(&e), "{e:?} missing");
+        for e in &stock.extras {
+            assert!(added.contains(e), "{what}: {e:?} missing");
+        }
     }
 }
 
@@ -253,11 +359,26 @@ fn shipped_profile_covers_the_helpers_defaults() {
 
 #[test]
 fn every_file_the_store_creates_matches_the_stock_write_rule() {
-    // The stock rule `/etc/apparmor.d/libvirt/libvirt-[0-9a-f]*-...-[0-9a-f]* rw,` (newer
-    // libvirt: `libvirt-@{UUID}*`) matches `libvirt-<uuid>` followed by anything but `/`.
-    assert!(rules(&stock()).contains(
-        &"/etc/apparmor.d/libvirt/libvirt-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]* rw,"
-    ));
+    // Debian 12's stock rule `/etc/apparmor.d/libvirt/libvirt-[0-9a-f]*-...-[0-9a-f]* rw,`
+    // and 11.x's `libvirt-@{UUID}* rw,` (the shipped one's) both match `libvirt-<uuid>`
+    // (lower-case) followed by anything but `/`.
+    let write_rules = [
+        "/etc/apparmor.d/libvirt/libvirt-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]* rw,",
+        UUID_WRITE,
+    ];
+    for stock in stocks() {
+        assert!(
+            rules(&stock.text).iter().any(|r| write_rules.contains(r)),
+            "{}'s stock profile has neither write rule",
+            stock.from
+        );
+    }
+    assert!(rules(&shipped()).contains(&UUID_WRITE));
+    assert_eq!(
+        PROFILE,
+        PROFILE.to_ascii_lowercase(),
+        "@{{UUID}} is lower-case"
+    );
     let store = Store::new(Path::new("/etc/apparmor.d"));
     let name = ProfileName::parse(PROFILE).unwrap();
     let created = [

@@ -224,22 +224,25 @@ fn every_cap_is_one_line_naming_the_limit() {
 }
 
 #[test]
-fn a_second_acpi_table_is_refused_as_libvirt_refuses_it() {
-    // libvirt 9.0 reads `./os/acpi/table` across every <os> and <acpi> and refuses more
-    // than one: reading only the first would write a profile for a domain libvirt rejects.
+fn every_acpi_table_is_read_as_libvirt_reads_them() {
+    // libvirt reads `./os/acpi/table` across every <os> and <acpi>; since 11.2 it takes any
+    // number of them (9.0 refused a second one), so every one gets its rule: reading only
+    // the first would leave QEMU without the others.
     let t = Tree::new();
     let s = t.file("slic.bin", b"").display().to_string();
+    let r = t.file("ssdt.bin", b"").display().to_string();
     let one = format!("    <acpi><table type='slic'>{s}</table></acpi>\n");
-    let o = dry_create(&domain("", &one), &[]);
+    let two = format!("{one}  </os>\n  <os>\n    <acpi><table type='raw'>{r}</table></acpi>\n");
+    let o = dry_create(&domain("", &two), &[]);
+    let rules = dry_rules(&o);
+    for p in [&s, &r] {
+        assert!(rules.contains(&format!("\"{p}\" r,")), "{}", stdout(&o));
+    }
+    // A type libvirt does not know is refused, as libvirt's parser refuses it.
+    let bad = format!("    <acpi><table type='xsdt'>{s}</table></acpi>\n");
+    let err = create_refused(&domain("", &bad), &[], 1);
     assert!(
-        dry_rules(&o).contains(&format!("\"{s}\" r,")),
-        "{}",
-        stdout(&o)
-    );
-    let two = format!("{one}  </os>\n  <os>\n{one}");
-    let err = create_refused(&domain("", &two), &[], 1);
-    assert!(
-        err.contains("domain XML: <os><acpi><table>: only one ACPI table is supported"),
+        err.contains("domain XML: <os><acpi><table>: unknown ACPI table type 'xsdt'"),
         "{err}"
     );
 }

@@ -573,14 +573,7 @@ fn create_with_invalid_domain_name_chars_are_escaped() {
                 &format!("\"/var/lib/libvirt/qemu/nvram/{e}_VARS.fd\" rwk,"),
                 // The complement of the name: tests/escape_batch.rs checks its compiled
                 // form for every byte.
-                &format!(
-                    "audit deny \"{}\" rwk,",
-                    virt_aa_helper::escape::AaPattern::all_but(
-                        "/var/lib/libvirt/qemu/nvram",
-                        &format!("{name}_VARS.fd")
-                    )
-                    .unwrap()
-                ),
+                &nvram_others_denied(&name),
                 &f.disk1_rule(),
             ],
         );
@@ -606,7 +599,7 @@ fn create_x86_64() {
             "\"/var/lib/libvirt/qemu/nvram/virt-aa-helper-test_VARS.fd\" rwk,",
             // Every other domain's UEFI variables (Debian's abstraction grants them all:
             // docs/weak-spots.md#w14).
-            "audit deny \"/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^i/]*,i{,[^r/]*,r{,[^t/]*,t{,[^-/]*,-{,[^a/]*,a{,[^a/]*,a{,[^-/]*,-{,[^h/]*,h{,[^e/]*,e{,[^l/]*,l{,[^p/]*,p{,[^e/]*,e{,[^r/]*,r{,[^-/]*,-{,[^t/]*,t{,[^e/]*,e{,[^s/]*,s{,[^t/]*,t{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^f/]*,f{,[^d/]*,d?*}}}}}}}}}}}}}}}}}}}}}}}}}}}\" rwk,",
+            "audit deny \"/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^i/]*,i{,[^r/]*,r{,[^t/]*,t{,[^-/]*,-{,[^a/]*,a{,[^a/]*,a{,[^-/]*,-{,[^h/]*,h{,[^e/]*,e{,[^l/]*,l{,[^p/]*,p{,[^e/]*,e{,[^r/]*,r{,[^-/]*,-{,[^t/]*,t{,[^e/]*,e{,[^s/]*,s{,[^t/]*,t{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^fqr/]*,f{,[^d/]*,d?*},q{,[^c/]*,c{,[^o/]*,o{,[^w/]*,w{,[^2/]*,2?*}}}},r{,[^a/]*,a{,[^w/]*,w?*}}}}}}}}}}}}}}}}}}}}}}}}}}}}\" rwk,",
             &f.disk1_rule(),
         ],
     );

@@ -314,9 +314,10 @@ const ALLOWED: &[&str] = &[
 /// through its own element.
 const ONE_ELEMENT: &[(&str, &str, bool)] = &[
     ("/dev/vfio/vfio", "/dev/vfio/vfio", false),
-    ("/dev/vfio/devices/vfio0", "/dev/vfio/devices", false),
+    ("/dev/vfio/devices/vfio0", "/dev/vfio/devices/vfio#", true),
+    ("/dev/vfio/devices/x", "/dev/vfio/devices", false),
     ("/dev/vfio/12", "/dev/vfio", true),
-    ("/dev/iommu", "/dev/iommu", false),
+    ("/dev/iommu", "/dev/iommu", true),
     ("/dev/input/event3", "/dev/input", true),
     ("/dev/sev", "/dev/sev", false),
     ("/dev/sgx_provision", "/dev/sgx*", false),
@@ -465,8 +466,14 @@ fn device_nodes_of_one_element_are_refused_as_disks() {
         let err = refused(&domain(&disk(p, "vda", ""), ""), &[], p);
         assert!(err.contains(&why), "{p}: {err}");
         if *hotplug {
+            // libvirt 12.x's helper grants the IOMMUFD nodes rwm (QEMU maps them).
+            let perms = if ["/dev/vfio/devices/vfio0", "/dev/iommu"].contains(p) {
+                "rwm"
+            } else {
+                "rwk"
+            };
             let o = dry_create(&domain("", ""), &["-f", p]);
-            assert!(dry_rules(&o).contains(&format!("\"{p}\" rwk,")), "{p}");
+            assert!(dry_rules(&o).contains(&format!("\"{p}\" {perms},")), "{p}");
         } else {
             let err = refused(&domain("", ""), &["-f", p], p);
             assert!(err.contains(&why), "{p}: {err}");

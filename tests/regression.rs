@@ -316,7 +316,7 @@ fn w06_plain_replace_keeps_the_domains_runtime_directories() {
             "\"/var/lib/libvirt/qemu/channel/target/domain-3-virt-aa-helper-test/{,**}\" rwk,",
             "\"/run/libvirt/qemu/virt-aa-helper-test.pid\" rwk,",
             "\"/var/lib/libvirt/qemu/nvram/virt-aa-helper-test_VARS.fd\" rwk,",
-            "audit deny \"/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^i/]*,i{,[^r/]*,r{,[^t/]*,t{,[^-/]*,-{,[^a/]*,a{,[^a/]*,a{,[^-/]*,-{,[^h/]*,h{,[^e/]*,e{,[^l/]*,l{,[^p/]*,p{,[^e/]*,e{,[^r/]*,r{,[^-/]*,-{,[^t/]*,t{,[^e/]*,e{,[^s/]*,s{,[^t/]*,t{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^f/]*,f{,[^d/]*,d?*}}}}}}}}}}}}}}}}}}}}}}}}}}}\" rwk,",
+            "audit deny \"/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^i/]*,i{,[^r/]*,r{,[^t/]*,t{,[^-/]*,-{,[^a/]*,a{,[^a/]*,a{,[^-/]*,-{,[^h/]*,h{,[^e/]*,e{,[^l/]*,l{,[^p/]*,p{,[^e/]*,e{,[^r/]*,r{,[^-/]*,-{,[^t/]*,t{,[^e/]*,e{,[^s/]*,s{,[^t/]*,t{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^fqr/]*,f{,[^d/]*,d?*},q{,[^c/]*,c{,[^o/]*,o{,[^w/]*,w{,[^2/]*,2?*}}}},r{,[^a/]*,a{,[^w/]*,w?*}}}}}}}}}}}}}}}}}}}}}}}}}}}}\" rwk,",
         ],
     );
 }
@@ -863,6 +863,48 @@ fn w13_gaps_libvirt_left_are_closed() {
         assert_lines(
             &device_rules(&o),
             &[&format!("\"{canon}\" rk,"), &format!("deny \"{canon}\" w,")],
+        );
+    }
+    // libvirt >= 10.0: a loader without readonly='yes' (not a ROM) is written by QEMU,
+    // `rwk`; one in a firmware directory stays `rk`, with a warning (docs/weak-spots.md#w13).
+    let both = t.file("fw/guest_BOTH.fd", b"firmware and variables");
+    let both = both.display();
+    for (loader, want, warned) in [
+        (
+            format!("<loader type='pflash'>{both}</loader>"),
+            vec![format!("\"{both}\" rwk,")],
+            false,
+        ),
+        (
+            format!("<loader readonly='no' type='pflash'>{both}</loader>"),
+            vec![format!("\"{both}\" rwk,")],
+            false,
+        ),
+        (
+            "<loader readonly='no' type='pflash'>/usr/share/seabios/bios.bin</loader>".to_string(),
+            vec![
+                "\"/usr/share/seabios/bios.bin\" rk,".to_string(),
+                "deny \"/usr/share/seabios/bios.bin\" w,".to_string(),
+            ],
+            true,
+        ),
+    ] {
+        if warned
+            && fs::canonicalize("/usr/share/seabios/bios.bin")
+                .is_ok_and(|c| c != Path::new("/usr/share/seabios/bios.bin"))
+        {
+            continue;
+        }
+        let o = dry_create(&domain("", &format!("    {loader}\n")), &[]);
+        assert_lines(
+            &device_rules(&o),
+            &want.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            stderr(&o).contains("in a read-only firmware directory: granted rk only"),
+            warned,
+            "{loader}: {}",
+            stderr(&o)
         );
     }
 }

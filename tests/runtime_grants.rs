@@ -417,3 +417,72 @@ fn subtrees_only_for_the_domains_own_runtime_directories() {
     );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 }
+
+/// The running domain `7-ledger-vm` with one VFIO PCI hostdev, `driver` its `<driver>`.
+fn hostdev_xml(driver: &str, extra_root: &str) -> String {
+    format!(
+        "<domain type='kvm' id='{ID}'><name>{NAME}</name><uuid>{UUID}</uuid><memory>524288</memory>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os>{extra_root}<devices>\
+         <emulator>/usr/bin/qemu-system-x86_64</emulator>\
+         <hostdev mode='subsystem' type='pci' managed='yes'>{driver}<source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>\
+         </devices></domain>"
+    )
+}
+
+/// libvirt 12.1: for a hostdev assigned through IOMMUFD libvirtd `-F`s the VFIO cdev and
+/// then `/dev/iommu`, and libvirt's 12.x helper writes them `rwm` (QEMU mmaps both);
+/// every other `-F` keeps `rwk`. They are transient like any host device node: a plain
+/// `-r` drops them. A domain that assigns nothing through IOMMUFD gets neither.
+#[test]
+fn iommufd_nodes_get_rwm_for_any_domain_as_a_vfio_group_does() {
+    let env = Env::new();
+    let xml = hostdev_xml("<driver name='vfio' iommufd='yes'/>", "");
+    env.ok(&["-c"], &xml);
+    env.compiles();
+    let rule = |p: &str, perms: &str| format!("  \"{p}\" {perms},");
+    for p in ["/dev/vfio/devices/vfio0", "/dev/iommu"] {
+        env.ok(&["-r", "-F", p], &xml);
+        assert!(
+            env.files().lines().any(|l| l.starts_with(&rule(p, "rwm"))),
+            "{p}: {}",
+            env.files()
+        );
+        assert!(!env.grants(p), "{p} must not be rwk: {}", env.files());
+        assert_eq!(env.compiles(), 1, "{p}");
+    }
+    assert!(env.ledger().is_empty(), "{:?}", env.ledger());
+    // Any other -F keeps rwk.
+    env.ok(&["-r", "-F", "/dev/vfio/12"], &xml);
+    assert!(env.grants("/dev/vfio/12"), "{}", env.files());
+    // A plain -r regenerates .files from the XML: the device nodes are gone.
+    env.ok(&["-r"], &xml);
+    for p in ["/dev/vfio/devices/vfio0", "/dev/iommu", "/dev/vfio/12"] {
+        assert!(!env.files().contains(p), "{p}: {}", env.files());
+    }
+    // A domain without an IOMMUFD device gets them too, as a VFIO group: libvirtd's -F at
+    // the hotplug of its first such device comes before the device is in the XML.
+    for legacy in [
+        hostdev_xml("<driver name='vfio'/>", ""),
+        hostdev_xml(
+            "<driver name='vfio' iommufd='no'/>",
+            "<iommufd enabled='no'/>",
+        ),
+    ] {
+        env.ok(&["-r"], &legacy);
+        for p in ["/dev/vfio/devices/vfio0", "/dev/iommu"] {
+            env.ok(&["-r", "-F", p], &legacy);
+            assert!(
+                env.files().lines().any(|l| l.starts_with(&rule(p, "rwm"))),
+                "{p}: {}",
+                env.files()
+            );
+        }
+    }
+    // Nothing else in /dev/vfio/devices.
+    let o = env.run_with(
+        &env.parser.script,
+        &["-r", "-F", "/dev/vfio/devices/x"],
+        &xml,
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}

@@ -12,9 +12,9 @@
 #                   installed) for tests/kernel.rs by tests/kernel/setup.sh
 #   python3-minimal tests/libvirtd/guest.sh sends frames into a VM's tap (AF_PACKET)
 #   ovmf            UEFI firmware: tests/libvirtd.rs starts a VM with a writable copy of it
-#   target/roots/trixie/
-#                   Debian 13's root and kernel (tests/roots/build.sh): tests/libvirtd.rs boots
-#                   them
+#   target/roots/  Debian 13 (trixie) and sid roots made by tests/roots/build.sh (debootstrap):
+#                   their libvirt's C helper, apparmor_parser and stock profiles, libvirt's
+#                   test XMLs of that version, and trixie's kernel for the libvirtd harness
 #   lintian, cargo-deb (crates.io, pinned)
 #                   build and check the Debian package (tests/package.rs)
 #   target/libvirt-debs/
@@ -46,8 +46,10 @@ apt_install() {
     apt-get install -y -qq --no-install-recommends "$@"
 }
 
+# libvirt 9.0's layout (Debian 12), or 10.x's (Debian 13 and later).
 have_corpus() {
-    compgen -G "$SRC_DIR/*/tests/qemuxml2argvdata/*.xml" >/dev/null
+    compgen -G "$SRC_DIR/*/tests/qemuxml2argvdata/*.xml" >/dev/null ||
+        compgen -G "$SRC_DIR/*/tests/qemuxmlconfdata/*.xml" >/dev/null
 }
 
 need=()
@@ -110,7 +112,7 @@ if [ -n "$fetch" ]; then
         "${src[@]}" "libvirt=$version" >/dev/null || "${src[@]}" libvirt >/dev/null
     )
     have_corpus || {
-        echo "tests/setup.sh: apt-get source libvirt left no $SRC_DIR/*/tests/qemuxml2argvdata" >&2
+        echo "tests/setup.sh: apt-get source libvirt left no $SRC_DIR/*/tests/qemuxml{2argv,conf}data" >&2
         exit 1
     }
 fi
@@ -133,17 +135,19 @@ if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; t
     cargo install --locked --version "$CARGO_DEB_VERSION" cargo-deb
 fi
 
+# Debian 13 and sid: their libvirt, AppArmor and kernel (tests/differential.rs,
+# tests/libvirtd.rs, and the tests that hold our files against each release's).
+bash tests/roots/build.sh trixie sid
+
 # The guest that tests/kernel.rs boots (apparmor's aa-exec and qemu-utils' qemu-io run in it).
 bash tests/kernel/setup.sh
-# The libvirtd harness on Debian 13 (cached: a second run fetches nothing).
-bash tests/roots/build.sh trixie
 
 apparmor_parser --version | head -n 1
 qemu-img --version | head -n 1
 cargo deb --version
 echo "C helper: $C_HELPER (libvirt-daemon $(dpkg-query -W -f='${Version}' libvirt-daemon))"
-for d in "$SRC_DIR"/*/tests/qemuxml2argvdata; do
+for d in "$SRC_DIR"/*/tests/qemuxml2argvdata "$SRC_DIR"/*/tests/qemuxmlconfdata; do
     if [ -d "$d" ]; then
-        echo "libvirt source: $(cd "${d%/tests/qemuxml2argvdata}" && pwd)"
+        echo "libvirt source: $(cd "${d%/tests/*}" && pwd)"
     fi
 done

@@ -65,7 +65,8 @@ pub enum Source {
     VhostUser { socket: AbsPath },
     /// An NVMe disk assigned with VFIO: its PCI address `dddd:bb:ss.f`.
     Nvme { address: String },
-    /// A storage pool volume (`<source pool=... volume=...>`).
+    /// A storage pool volume the XML does not translate (`<source pool=... volume=...>`
+    /// without `actualType`, as libvirt 9.0 formats it): looked up in the pool definitions.
     Volume { pool: String, volume: String },
     /// Anything else not on the local filesystem (vhostvdpa...).
     NotLocal { kind: String },
@@ -212,6 +213,22 @@ fn parse_source(el: &Element, storage_type: &str, what: &str, origin: &Origin) -
             })
         }
         "volume" => {
+            // libvirtd >= 9.x formats the XML it hands the helper with
+            // VIR_DOMAIN_DEF_FORMAT_VOLUME_TRANSLATED (libvirt 11.3 `load_profile`,
+            // src/security/security_apparmor.c): the volume's storage type as the pool
+            // resolved it (`actualType`) and its path in that type's own attribute
+            // (`file=`, `dev=`, `dir=`, or the `<host>` children of a network volume).
+            // That path is the disk's source, read as a disk of that type: the pool
+            // definitions are read only for XML formatted without the translation (9.0).
+            if let Some(actual) = src.and_then(|s| s.attr("actualType")) {
+                if actual == "volume" {
+                    return Err(Error::domain(
+                        what,
+                        "a volume cannot translate to another volume (actualType='volume')",
+                    ));
+                }
+                return parse_source(el, actual, what, origin);
+            }
             let pool = src.and_then(|s| s.attr("pool")).unwrap_or_default();
             let volume = src.and_then(|s| s.attr("volume")).unwrap_or_default();
             if pool.is_empty() || volume.is_empty() {

@@ -1,5 +1,6 @@
 //! `<hostdev mode='subsystem'>`: USB, PCI and mediated devices assigned to the guest
-//! (SR-IOV `<interface type='hostdev'>` joins them from `net.rs`).
+//! (SR-IOV `<interface type='hostdev'>` joins them from `net.rs`), and the domain-wide
+//! `<iommufd enabled>` switch of their VFIO backend (libvirt 12.2).
 
 use super::{number, Context, Domain, Family};
 
@@ -7,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::xml::Element;
 
 pub const FAMILY: Family = Family {
-    root: &[],
+    root: &["iommufd"],
     devices: &["hostdev"],
     parse,
 };
@@ -31,8 +32,14 @@ pub enum Hostdev {
         bus: Option<u16>,
         device: Option<u16>,
     },
-    /// PCI: the address `dddd:bb:ss.f`, and whether the backend is VFIO (or the default).
-    Pci { address: String, vfio: bool },
+    /// PCI: the address `dddd:bb:ss.f`, whether the backend is VFIO (or the default), and
+    /// its `<driver iommufd>` (libvirt 12.1: `None` when absent, then the domain-wide
+    /// [`Domain::iommufd`] does not decide, see [`Domain::iommufd_for`]).
+    Pci {
+        address: String,
+        vfio: bool,
+        iommufd: Option<bool>,
+    },
     /// Mediated device (vfio-pci, vfio-ap, vfio-ccw): `<source><address uuid=...>`,
     /// `None` when absent or not a UUID.
     Mdev { uuid: Option<uuid::Uuid> },
@@ -41,6 +48,14 @@ pub enum Hostdev {
 }
 
 fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
+    if dev.name == "iommufd" {
+        // libvirt 12.2's `<domain><iommufd enabled='yes|no' [fdgroup]/>`: `enabled` is
+        // required by its schema; `fdgroup` names fds passed in by the management
+        // application, no host path.
+        d.iommufd = yes_no(dev, "enabled", "<iommufd>")?
+            .ok_or_else(|| Error::domain("<iommufd>", "the enabled attribute is missing"))?;
+        return Ok(());
+    }
     // mode='capabilities' devices are containers' and have no host file (libvirt 9.0 read
     // them through the wrong union member).
     if dev.attr("mode").unwrap_or("subsystem") != "subsystem" {
@@ -88,11 +103,33 @@ fn parse(dev: &Element, d: &mut Domain, _: &mut Context) -> Result<()> {
 pub fn pci_hostdev(dev: &Element, what: &str) -> Result<Hostdev> {
     let address =
         pci_address(dev, what)?.ok_or_else(|| Error::domain(what, "missing <source><address>"))?;
-    let driver = dev.child("driver").and_then(|d| d.attr("name"));
+    let driver = dev.child("driver");
+    let name = driver.and_then(|d| d.attr("name"));
     Ok(Hostdev::Pci {
         address,
-        vfio: matches!(driver, None | Some("vfio") | Some("default")),
+        vfio: matches!(name, None | Some("vfio") | Some("default")),
+        iommufd: driver
+            .map(|d| yes_no(d, "iommufd", what))
+            .transpose()?
+            .flatten(),
     })
+}
+
+/// A `yes`/`no` attribute (libvirt's `virYesNo`): `None` when absent; anything else is
+/// refused, as libvirt's parser refuses it.
+fn yes_no(el: &Element, attr: &str, what: &str) -> Result<Option<bool>> {
+    match el.attr(attr) {
+        None => Ok(None),
+        Some("yes") => Ok(Some(true)),
+        Some("no") => Ok(Some(false)),
+        Some(other) => Err(Error::domain(
+            what,
+            format!(
+                "{attr}={} is neither 'yes' nor 'no'",
+                crate::error::quote(other)
+            ),
+        )),
+    }
 }
 
 /// `<source><address domain bus slot function>` as `dddd:bb:ss.f`.
@@ -110,4 +147,24 @@ pub fn pci_address(dev: &Element, what: &str) -> Result<Option<String>> {
     Ok(Some(format!(
         "{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"
     )))
+}
+
+impl Domain {
+    /// Whether a host device is a VFIO PCI device assigned through IOMMUFD (the VFIO cdev
+    /// `/dev/vfio/devices/vfioN` and `/dev/iommu`, libvirt 12.1) rather than through its
+    /// IOMMU group: its own `<driver iommufd='yes'>`. The domain-wide `<iommufd
+    /// enabled='yes'>` (libvirt 12.2) is not enough: libvirt 12.8's helper still grants the
+    /// group of a device that does not say so itself (probe
+    /// `tests/differential/probes/hostdev-iommufd-domain-wide.xml`), and a group rule too
+    /// many keeps the VM starting where one too few would not.
+    pub fn iommufd_for(&self, dev: &Hostdev) -> bool {
+        match dev {
+            Hostdev::Pci {
+                vfio: true,
+                iommufd,
+                ..
+            } => *iommufd == Some(true),
+            _ => false,
+        }
+    }
 }

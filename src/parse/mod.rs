@@ -54,6 +54,10 @@ pub struct Domain {
     pub graphics: Vec<graphics::Graphics>,
     /// `<hostdev mode='subsystem'>` and SR-IOV `<interface type='hostdev'>`.
     pub hostdevs: Vec<hostdev::Assigned>,
+    /// `<iommufd enabled='yes'>` (libvirt 12.2), read and checked; the rules go by each
+    /// device's own `<driver iommufd>`, as libvirt 12.8's helper does
+    /// ([`Domain::iommufd_for`]).
+    pub iommufd: bool,
     /// `<filesystem>` with a host directory.
     pub filesystems: Vec<filesystem::Filesystem>,
     /// `<input type='evdev'|'passthrough'>` host devices.
@@ -206,6 +210,7 @@ fn domain_from(root: &Element) -> Result<Domain> {
         chardevs: Vec::new(),
         graphics: Vec::new(),
         hostdevs: Vec::new(),
+        iommufd: false,
         filesystems: Vec::new(),
         inputs: Vec::new(),
         net: Default::default(),
@@ -394,6 +399,62 @@ mod tests {
         }
     }
 
+    /// libvirt >= 9.x formats a volume disk translated (`actualType` and the path in that
+    /// type's attribute, VIR_DOMAIN_DEF_FORMAT_VOLUME_TRANSLATED): it is read as a disk of
+    /// that type; without `actualType` it stays a pool lookup.
+    #[test]
+    fn translated_volumes_are_read_as_their_actual_type() {
+        let d = parse_domain(&dom(
+            "<disk type='volume'><source pool='p' volume='a' actualType='file' file='/i/a.qcow2'/></disk>\
+             <disk type='volume'><source pool='p' volume='b' actualType='block' dev='/dev/vg/b'/></disk>\
+             <disk type='volume'><source pool='p' volume='c' actualType='dir' dir='/srv/c'/></disk>\
+             <disk type='volume'><source pool='p' volume='d' mode='direct' actualType='network' protocol='iscsi' name='iqn.x/1'>\
+               <host name='h' port='3260'/></source></disk>\
+             <disk type='volume'><source pool='p' volume='e'/></disk>",
+        ))
+        .unwrap();
+        let got: Vec<_> = d.disks.iter().map(|k| k.source.clone()).collect();
+        assert_eq!(
+            got,
+            [
+                Source::Local {
+                    kind: LocalKind::File,
+                    path: p("/i/a.qcow2")
+                },
+                Source::Local {
+                    kind: LocalKind::Block,
+                    path: p("/dev/vg/b")
+                },
+                Source::Local {
+                    kind: LocalKind::Dir,
+                    path: p("/srv/c")
+                },
+                Source::Network { sockets: vec![] },
+                Source::Volume {
+                    pool: "p".into(),
+                    volume: "e".into()
+                },
+            ]
+        );
+        for (actual, want) in [
+            ("volume", "cannot translate to another volume"),
+            ("bogus", "unknown storage type 'bogus'"),
+        ] {
+            let xml = dom(&format!(
+                "<disk type='volume'><source pool='p' volume='v' actualType='{actual}' file='/x'/></disk>"
+            ));
+            let e = parse_domain(&xml).unwrap_err().to_string();
+            assert!(e.contains(want), "{actual}: {e}");
+        }
+        let rel = dom(
+            "<disk type='volume'><source pool='p' volume='v' actualType='file' file='x'/></disk>",
+        );
+        assert!(parse_domain(&rel)
+            .unwrap_err()
+            .to_string()
+            .contains("is not an absolute path"));
+    }
+
     #[test]
     fn empty_backing_store_means_no_backing() {
         let d = parse_domain(&dom(
@@ -517,22 +578,49 @@ mod tests {
         );
     }
 
+    /// libvirt 11.2: any number of tables, of any type it knows, across every `<acpi>`
+    /// (9.0 refused all but one `slic`); an unknown or missing type is still refused.
     #[test]
     fn acpi_tables_are_read_as_libvirt_reads_them() {
         let with = |acpi: &str| dom("").replace("</os>", &format!("{acpi}</os>"));
-        let d = parse_domain(&with("<acpi/><acpi><table type='slic'>/s</table></acpi>")).unwrap();
-        assert_eq!(d.os.slic_table.as_ref().map(AbsPath::as_str), Some("/s"));
+        let d = parse_domain(&with(
+            "<acpi/><acpi><table type='raw'>/t/1</table><table type='raw'>/t/2</table>\
+             <table type='rawset'>/t/set</table><table type='slic'>/t/slic</table></acpi>\
+             <acpi><table type='msdm'>/t/msdm</table><table type='raw'> </table></acpi>",
+        ))
+        .unwrap();
+        let got: Vec<_> =
+            d.os.acpi_tables
+                .iter()
+                .map(|t| (t.kind, t.path.as_str()))
+                .collect();
+        assert_eq!(
+            got,
+            [
+                ("raw", "/t/1"),
+                ("raw", "/t/2"),
+                ("rawset", "/t/set"),
+                ("slic", "/t/slic"),
+                ("msdm", "/t/msdm")
+            ]
+        );
         for (acpi, want) in [
             (
-                "<acpi><table type='slic'>/s</table></acpi><acpi><table type='slic'>/t</table></acpi>",
-                "only one ACPI table",
+                "<acpi><table type='msdm'>/m</table><table type='SLIC'>/s</table></acpi>",
+                "unknown ACPI table type 'SLIC'",
             ),
             (
-                "<acpi><table type='msdm'>/m</table><table type='slic'>/s</table></acpi>",
-                "only one ACPI table",
+                "<acpi><table type='xsdt'>/m</table></acpi>",
+                "unknown ACPI table type 'xsdt'",
             ),
-            ("<acpi><table type='msdm'>/m</table></acpi>", "unknown ACPI table type 'msdm'"),
-            ("<acpi><table>/m</table></acpi>", "type attribute is missing"),
+            (
+                "<acpi><table>/m</table></acpi>",
+                "type attribute is missing",
+            ),
+            (
+                "<acpi><table type='raw'>m</table></acpi>",
+                "(from os acpi table raw)",
+            ),
         ] {
             let e = parse_domain(&with(acpi)).unwrap_err().to_string();
             assert!(e.contains(want), "{acpi}: {e}");
@@ -540,9 +628,9 @@ mod tests {
         // Across every <os>, too.
         let two_os = dom("").replace(
             "</os>",
-            "<acpi><table type='slic'>/s</table></acpi></os><os><acpi><table type='slic'>/t</table></acpi></os>",
+            "<acpi><table type='slic'>/s</table></acpi></os><os><acpi><table type='raw'>/t</table></acpi></os>",
         );
-        assert!(parse_domain(&two_os).is_err());
+        assert_eq!(parse_domain(&two_os).unwrap().os.acpi_tables.len(), 2);
     }
 
     #[test]
@@ -614,7 +702,7 @@ mod tests {
         let d = parse_domain(&xml).unwrap();
         assert_eq!(d.id, Some(7));
         assert_eq!(
-            d.os.loader.as_ref().map(AbsPath::as_str),
+            d.os.loader.as_ref().map(|l| l.path.as_str()),
             Some("/usr/share/OVMF/OVMF_CODE.fd")
         );
         assert_eq!(
@@ -623,6 +711,6 @@ mod tests {
         );
         assert_eq!(d.os.kernel.as_ref().map(AbsPath::as_str), Some("/k"));
         assert_eq!(d.os.initrd, None);
-        assert_eq!(d.os.slic_table.as_ref().map(AbsPath::as_str), Some("/s"));
+        assert_eq!(d.os.acpi_tables[0].path.as_str(), "/s");
     }
 }

@@ -1,5 +1,5 @@
-//! `<os>`: the boot files (kernel, initrd, dtb, ACPI table, loader, nvram) and what the
-//! rules need to know of the machine (`<type arch machine>`).
+//! `<os>`: the boot files (kernel, initrd, dtb, shim, ACPI tables, loader, nvram) and what
+//! the rules need to know of the machine (`<type arch machine>`).
 
 use super::{abs, text_path};
 use crate::domain::AbsPath;
@@ -9,6 +9,43 @@ use crate::xml::Element;
 
 /// The `<os><type>` values libvirt 9.0 knows (`virDomainOSType`).
 const OS_TYPES: [&str; 6] = ["hvm", "xen", "linux", "exe", "uml", "xenpvh"];
+
+/// The `<os><acpi><table type=...>` values libvirt 11.3 knows (`virDomainOsACPITable`,
+/// `domaincommon.rng` `acpiTable`: `raw`, `rawset` and `msdm` are libvirt 11.2's; 9.0 knew
+/// `slic` only).
+pub const ACPI_TABLE_TYPES: [&str; 4] = ["raw", "rawset", "slic", "msdm"];
+
+/// One `<os><acpi><table>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcpiTable {
+    /// Its `type`, one of [`ACPI_TABLE_TYPES`].
+    pub kind: &'static str,
+    /// The table file.
+    pub path: AbsPath,
+}
+
+/// `<loader type=...>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoaderType {
+    /// `type='rom'`: QEMU maps it read-only (`-bios`).
+    Rom,
+    /// `type='pflash'`.
+    Pflash,
+    /// No `type` attribute: libvirt's qemu driver fills in `pflash` for UEFI firmware and
+    /// `rom` for SeaBIOS when it selects the firmware; the helper sees what it was given.
+    Unset,
+}
+
+/// `<os><loader>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loader {
+    /// The firmware image.
+    pub path: AbsPath,
+    /// `type`.
+    pub kind: LoaderType,
+    /// `readonly='yes'`.
+    pub readonly: bool,
+}
 
 /// `<os>`: boot files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,19 +62,25 @@ pub struct Os {
     pub initrd: Option<AbsPath>,
     /// `<dtb>`.
     pub dtb: Option<AbsPath>,
-    /// `<acpi><table type='slic'>`.
-    pub slic_table: Option<AbsPath>,
-    /// `<loader>` path.
-    pub loader: Option<AbsPath>,
+    /// `<shim>` (libvirt 11.2): the first-stage UEFI boot loader of a direct kernel boot.
+    pub shim: Option<AbsPath>,
+    /// Every `<acpi><table>`, in document order.
+    pub acpi_tables: Vec<AcpiTable>,
+    /// `<loader>`, with its path.
+    pub loader: Option<Loader>,
     /// `<nvram>` path (text form or `<source file=...>`).
     pub nvram: Option<AbsPath>,
+    /// `<varstore path=...>` (libvirt 12.1): the variable store of the uefi-vars device,
+    /// which QEMU reads and writes (`domaincommon.rng` `osvarstore`: `template` and `path`
+    /// attributes; an empty `<varstore/>` asks libvirt to fill them in).
+    pub varstore: Option<AbsPath>,
     /// The offset of `<os>` ([`Origin::at`]).
     pub at: usize,
 }
 
 /// The origin of a boot file's rule (`os kernel`, `os acpi table slic`...), for the
 /// `<os>` at `at`.
-pub fn origin(what: &'static str, at: usize) -> Origin {
+pub fn origin(what: impl Into<String>, at: usize) -> Origin {
     Origin::new("os", what).at(at)
 }
 
@@ -54,7 +97,7 @@ pub(super) fn parse(os: Option<&Element>) -> Result<Os> {
             format!("unknown OS type {}", quote(os_type)),
         ));
     }
-    let path = |raw: Option<String>, what: &'static str| -> Result<Option<AbsPath>> {
+    let path = |raw: Option<String>, what: &str| -> Result<Option<AbsPath>> {
         raw.map(|p| abs(&p, &origin(what, os.offset))).transpose()
     };
     let text = |name: &'static str| path(os.child(name).and_then(text_path), name);
@@ -66,7 +109,19 @@ pub(super) fn parse(os: Option<&Element>) -> Result<Os> {
                 .map(str::to_string)
         })
     });
-    let slic_table = path(acpi_table(os)?, "acpi table slic")?;
+    let acpi_tables = acpi_tables(os)?;
+    let loader = match os.child("loader") {
+        Some(l) => path(text_path(l), "loader")?.map(|p| Loader {
+            path: p,
+            kind: match l.attr("type") {
+                Some("rom") => LoaderType::Rom,
+                Some("pflash") => LoaderType::Pflash,
+                _ => LoaderType::Unset,
+            },
+            readonly: l.attr("readonly") == Some("yes"),
+        }),
+        None => None,
+    };
     let type_el = os.child("type");
     Ok(Os {
         os_type: os_type.to_string(),
@@ -75,38 +130,56 @@ pub(super) fn parse(os: Option<&Element>) -> Result<Os> {
         kernel: text("kernel")?,
         initrd: text("initrd")?,
         dtb: text("dtb")?,
-        slic_table,
-        loader: text("loader")?,
+        shim: text("shim")?,
+        acpi_tables,
+        loader,
         nvram: path(nvram, "nvram")?,
+        varstore: path(
+            os.child("varstore")
+                .and_then(|v| v.attr("path"))
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+            "varstore",
+        )?,
         at: os.offset,
     })
 }
 
-/// The one ACPI table libvirt 9.0 accepts: `./os/acpi/table` across every `<acpi>`, more
-/// than one refused, and only `type='slic'` (`virDomainDefParseBootAcpiOptions`), so a
-/// second table is never silently dropped.
-fn acpi_table(os: &Element) -> Result<Option<String>> {
-    let mut tables = os
+/// Every ACPI table, `./os/acpi/table` across every `<acpi>` as libvirt reads them: since
+/// libvirt 11.2 any number, of the types in [`ACPI_TABLE_TYPES`] (`raw` repeatable, e.g.
+/// libvirt's test `acpi-table-many`). A table without a type or of a type libvirt does not
+/// know is refused, as libvirt's parser refuses it, so no table is silently dropped. An
+/// empty one is absent (libvirt's schema requires a path).
+fn acpi_tables(os: &Element) -> Result<Vec<AcpiTable>> {
+    let mut tables = Vec::new();
+    for table in os
         .children_named("acpi")
-        .flat_map(|a| a.children_named("table"));
-    let Some(table) = tables.next() else {
-        return Ok(None);
-    };
-    if tables.next().is_some() {
-        return Err(Error::domain(
-            "<os><acpi><table>",
-            "only one ACPI table is supported",
-        ));
+        .flat_map(|a| a.children_named("table"))
+    {
+        let kind = match table.attr("type") {
+            Some(t) => ACPI_TABLE_TYPES
+                .iter()
+                .copied()
+                .find(|k| *k == t)
+                .ok_or_else(|| {
+                    Error::domain(
+                        "<os><acpi><table>",
+                        format!("unknown ACPI table type {}", quote(t)),
+                    )
+                })?,
+            None => {
+                return Err(Error::domain(
+                    "<os><acpi><table>",
+                    "the type attribute is missing",
+                ))
+            }
+        };
+        if let Some(raw) = text_path(table) {
+            tables.push(AcpiTable {
+                kind,
+                path: abs(&raw, &origin(format!("acpi table {kind}"), os.offset))?,
+            });
+        }
     }
-    match table.attr("type") {
-        Some("slic") => Ok(text_path(table)),
-        Some(other) => Err(Error::domain(
-            "<os><acpi><table>",
-            format!("unknown ACPI table type {}", quote(other)),
-        )),
-        None => Err(Error::domain(
-            "<os><acpi><table>",
-            "the type attribute is missing",
-        )),
-    }
+    Ok(tables)
 }

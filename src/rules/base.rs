@@ -10,7 +10,7 @@ use crate::origin::Origin;
 use crate::parse::Domain;
 use crate::policy::{ElementFamily, Scope};
 use crate::resolve::Resolve;
-use crate::state::Owner;
+use crate::state::{Owner, NVRAM_SUFFIXES};
 use std::path::Path;
 
 /// The rules every QEMU domain gets (libvirt 9.0 `main`, written before the device rules),
@@ -93,10 +93,17 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<
     // Every other file in nvram/ is denied: the abstraction libvirt's TEMPLATE includes
     // (Debian 12's, left in place by the package) grants `owner nvram/*_VARS.fd rwk` and
     // `*_VARS.ms.fd`, and every QEMU runs as the same user (docs/weak-spots.md#w14). Only
-    // `<name>_VARS.fd` there can be this domain's (`src/state.rs` refuses any other path in
-    // nvram/ from the XML), so the deny rule leaves exactly the base rule's file.
-    let own = format!("{}_VARS.fd", d.name.as_str());
-    let others = AaPattern::all_but(NVRAM_DIR, &own)
+    // the names libvirt gives this domain's variable store there (`<name>_VARS.fd`, and
+    // `.raw` or `.qcow2` for a store of that format, libvirt >= 9.2) can be this domain's
+    // (`src/state.rs` refuses any other path in nvram/ from the XML), so the deny rule
+    // leaves exactly those: the base rule's file, and the XML's store when it names one of
+    // the others (no abstraction grants those, so leaving them out grants nothing).
+    let owns: Vec<String> = NVRAM_SUFFIXES
+        .iter()
+        .map(|s| format!("{}{s}", d.name.as_str()))
+        .collect();
+    let owns: Vec<&str> = owns.iter().map(String::as_str).collect();
+    let others = AaPattern::all_but_any(NVRAM_DIR, &owns)
         .map_err(|e| Error::domain("<name>", format!("{} {e}", crate::error::quote(&d.name))))?;
     b.push(
         Granted::trusted(others, "other domains' UEFI variables, denied"),

@@ -62,8 +62,9 @@ impl ExtraFile {
     }
 }
 
-/// `rwk` on the file, or on `DIR/{,**}` for a subtree (checked as a runtime subtree: it
-/// must not contain a restricted tree or shared state). Returns the grant's ledger entry
+/// `rwk` on the file (`rwm` on an IOMMUFD node, libvirt 12.1), or on `DIR/{,**}` for a
+/// subtree (checked as a runtime subtree: it must not contain a restricted tree or shared
+/// state). Returns the grant's ledger entry
 /// when it lives as long as the running VM (`rules/runtime.rs`): it is then kept across a
 /// plain `-r` until `-D`.
 pub(super) fn rules(
@@ -98,6 +99,12 @@ pub(super) fn rules(
     // state) say more than the one below. A refusal fails the run, so the rule the grant
     // added is never written.
     runtime::grant(b, &canon, subtree, &grant_origin)?;
+    // The IOMMUFD nodes (libvirt 12.1) are granted whatever the XML says, as a VFIO group
+    // is: libvirtd's -F at a hostdev hotplug comes before the device is in the XML
+    // (`qemuDomainAttachHostPCIDevice` labels it, then inserts it), so a gate on the
+    // domain's IOMMUFD devices would refuse the first one hot-plugged into a VM without
+    // one. Only libvirtd (root) passes -F, and a cdev is no more than the group it
+    // replaces.
     // A directory with everything below it only for this domain's own runtime
     // directories, the only ones libvirtd ever asks for (`AppArmorSetPathLabel` with
     // `allowSubtree`: docs/runtime-grants.md); anything else, however deep, is refused. A

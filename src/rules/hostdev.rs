@@ -1,6 +1,8 @@
 //! `<hostdev>`: an assigned USB device's node, the VFIO group of each PCI or mediated
 //! device (libvirt 9.0 granted `/dev/vfio/[0-9]*`, every group), and the sysfs files of a
-//! PCI device of a non-VFIO backend.
+//! PCI device of a non-VFIO backend. A VFIO PCI device assigned through IOMMUFD (libvirt
+//! 12.1's `<driver iommufd='yes'>` on the device itself; 12.2's domain-wide `<iommufd
+//! enabled='yes'>` alone changes nothing, as in libvirt 12.8's helper) gets nothing here.
 //!
 //! Issue 20, item 6: a VFIO device gets no sysfs file. QEMU's vfio-pci only `stat`s the
 //! device's sysfs directory and `readlink`s its `iommu_group` (`vfio_realize` in
@@ -57,8 +59,16 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
                 }
                 continue;
             }
-            Hostdev::Pci { address, vfio } => {
+            Hostdev::Pci { address, vfio, .. } => {
                 let origin = at(Origin::new("hostdev pci", address.clone()));
+                if d.iommufd_for(&a.device) {
+                    // libvirt 12.1/12.2's helper writes neither the container nor the
+                    // group for an IOMMUFD device (`virHostdevIsPCIDeviceWithoutIOMMUFD`):
+                    // QEMU gets the VFIO cdev and `/dev/iommu` as descriptors libvirtd
+                    // opens and grants with `-F` (`rules/extra.rs`, `rwm`). Like any VFIO
+                    // device, no sysfs file.
+                    continue;
+                }
                 if *vfio {
                     (VfioDevice::Pci(address), origin)
                 } else {

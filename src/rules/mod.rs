@@ -59,6 +59,9 @@ pub struct Perms(&'static str, Option<(&'static str, &'static str)>);
 impl Perms {
     /// Read, write, lock: writable disks, nvram, `-f`/`-F` files.
     pub const RWK: Perms = Perms("rwk", None);
+    /// Read, write, map: an `-f`/`-F` of an IOMMUFD node, the VFIO cdev or `/dev/iommu`,
+    /// which QEMU mmaps (libvirt 12.1's helper).
+    pub const RWM: Perms = Perms("rwm", None);
     /// Read, lock: read-only disks, backing files, firmware.
     pub const RK: Perms = Perms("rk", None);
     /// Read, write: chardevs and sockets.

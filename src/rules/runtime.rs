@@ -122,7 +122,10 @@ fn hugetlbfs_dir(owner: &Owner, p: &Path) -> bool {
         && p.parent().is_some_and(|q| q.ends_with("libvirt/qemu"))
 }
 
-/// The rule of a kept grant: `rwk`, on the path or on `DIR/{,**}`, checked like an `-F`.
+/// The rule of an `-F` grant: `rwk`, on the path or on `DIR/{,**}`, checked like an `-F`;
+/// `rwm` on an IOMMUFD node ([`iommufd_node`]), as libvirt 12.1's helper writes it: QEMU
+/// mmaps the VFIO cdev's regions and IOMMUFD's (`get_files`, "VFIO and iommufd devices
+/// need mmap permission"); neither is a file QEMU locks.
 pub(super) fn grant(
     b: &mut Builder,
     canon: &CanonicalPath,
@@ -136,8 +139,25 @@ pub(super) fn grant(
         b.push(g, Perms::RWK, false, origin.clone());
         Ok(())
     } else {
-        b.add(canon.clone(), Perms::RWK, ElementFamily::Runtime, origin)
+        let perms = if iommufd_node(canon.as_path()) {
+            Perms::RWM
+        } else {
+            Perms::RWK
+        };
+        b.add(canon.clone(), perms, ElementFamily::Runtime, origin)
     }
+}
+
+/// `/dev/iommu` or a VFIO cdev `/dev/vfio/devices/vfio<N>`: the nodes libvirt 12.1's
+/// driver opens for a host device assigned through IOMMUFD and grants with `-F`
+/// (`AppArmorSetSecurityHostdevLabel`: the cdev, then `/dev/iommu`).
+pub(super) fn iommufd_node(p: &Path) -> bool {
+    p == Path::new("/dev/iommu")
+        || p.strip_prefix("/dev/vfio/devices")
+            .ok()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("vfio"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// The origin of a kept grant's rule.

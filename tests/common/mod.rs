@@ -29,6 +29,120 @@ pub fn real_parser() -> PathBuf {
     panic!("apparmor_parser not found: install it (apt-get install -y apparmor)");
 }
 
+/// The `-O ...` options (with a trailing space, or nothing) the helper gives the real
+/// parser: its own decision for the parser's release (src/apparmor_parser.rs).
+pub fn expr_opts() -> &'static str {
+    let parser = virt_aa_helper::apparmor_parser::Parser::new(
+        Some(real_parser()),
+        Path::new("/etc/apparmor.d"),
+    );
+    if parser.skips_expr_simplification() {
+        "-O no-expr-simplify "
+    } else {
+        ""
+    }
+}
+
+/// A Debian release other than the host's, as `tests/roots/build.sh` leaves it in
+/// `target/roots/<suite>/`: its libvirt's files and its `apparmor_parser`, run with `chroot`.
+pub struct ReleaseRoot {
+    pub suite: &'static str,
+    pub dir: PathBuf,
+}
+
+/// The releases the suite has besides the host's: Debian 13 (trixie) and sid.
+pub const ROOT_SUITES: [&str; 2] = ["trixie", "sid"];
+
+impl ReleaseRoot {
+    /// The root of `suite`; a missing one fails the test saying how to make it.
+    pub fn get(suite: &'static str) -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/roots")
+            .join(suite);
+        assert!(
+            dir.join("usr/lib/libvirt/virt-aa-helper").exists()
+                && dir.join("usr/sbin/apparmor_parser").exists(),
+            "{}: no {suite} root with libvirt and apparmor: run tests/setup.sh as root (it runs \
+             tests/roots/build.sh {suite})",
+            dir.display()
+        );
+        ReleaseRoot { suite, dir }
+    }
+
+    /// Every root of [`ROOT_SUITES`].
+    pub fn all() -> Vec<Self> {
+        ROOT_SUITES.iter().map(|s| Self::get(s)).collect()
+    }
+
+    /// A file of the root, by its path inside it.
+    pub fn path(&self, inside: &str) -> PathBuf {
+        self.dir.join(inside.trim_start_matches('/'))
+    }
+
+    /// Runs `argv` in the root, `stdin` on its standard input.
+    pub fn run(&self, argv: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new("chroot")
+            .arg(&self.dir)
+            .args(argv)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("chroot {}: {e} (run the tests as root)", self.dir.display())
+            });
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin)
+            .expect("write stdin");
+        child.wait_with_output().expect("chroot")
+    }
+
+    /// The release of the root's `apparmor_parser`.
+    pub fn parser_version(&self) -> (u32, u32) {
+        let o = self.run(&["apparmor_parser", "--version"], b"");
+        virt_aa_helper::apparmor_parser::parse_version(&String::from_utf8_lossy(&o.stdout))
+            .unwrap_or_else(|| panic!("{}: apparmor_parser --version: {o:?}", self.suite))
+    }
+
+    /// The policy the root's parser compiles from `profile` (one self-contained text, read
+    /// from standard input; includes resolve in the root's `/etc/apparmor.d`), with `extra`
+    /// options. Panics with the parser's output if it is rejected.
+    pub fn compile(&self, profile: &str, extra: &[&str]) -> Vec<u8> {
+        let mut argv = vec!["apparmor_parser", "-Q", "-K", "-S"];
+        argv.extend_from_slice(extra);
+        let o = self.run(&argv, profile.as_bytes());
+        assert!(
+            o.status.success(),
+            "{}'s apparmor_parser rejected the profile: {}\n{profile}",
+            self.suite,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    }
+}
+
+/// A profile with its `.files` include replaced by the text of the file: one text any
+/// policy tree with the same TEMPLATE's includes compiles.
+pub fn inline_files(profile: &str, files: &str) -> String {
+    profile
+        .lines()
+        .map(|l| {
+            let t = l.trim();
+            if t.contains("include") && t.ends_with(".files>") {
+                files.to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
 /// `qemu-img`.
 pub fn qemu_img() -> PathBuf {
     for p in ["/usr/bin/qemu-img", "/usr/local/bin/qemu-img"] {
@@ -210,7 +324,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A fake `apparmor_parser` that records its argv (one line per run) and then either
+/// A fake `apparmor_parser` that answers `--version` as the real one does (unrecorded: the
+/// helper asks it once per run, to choose its options), records its argv (one line per
+/// run) and then either
 /// compiles for real with `-Q -K` (the default: every profile a lifecycle test loads is
 /// checked by the real parser) or fails with a parser-like error.
 pub struct RecordingParser {
@@ -235,6 +351,7 @@ impl RecordingParser {
                  /usr/bin/env > \"${{0%/*}}/env.log\"\n\
                  PATH=/usr/bin:/bin\n\
                  here=${{0%/*}}\n\
+                 [ \"$1\" = --version ] && exec {} --version\n\
                  printf '%s\\n' \"$*\" >> \"$here/argv.log\"\n\
                  mode=$(cat \"$here/mode\" 2>/dev/null)\n\
                  case \"$mode\" in\n\
@@ -245,6 +362,7 @@ impl RecordingParser {
                  abort) exec {} -Q -K --abort-on-error -j 1 \"$@\" ;;\n\
                  esac\n\
                  exec {} -Q -K \"$@\"\n",
+                real.display(),
                 real.display(),
                 real.display(),
                 real.display()
@@ -667,10 +785,12 @@ pub fn libvirts_own(path: &str) -> PathBuf {
 /// Its compiled form is checked in `tests/escape_batch.rs`; `tests/libvirt_suite.rs` and
 /// `tests/regression.rs` pin its text for one name.
 pub fn nvram_others_denied(name: &str) -> String {
-    let p = virt_aa_helper::escape::AaPattern::all_but(
-        "/var/lib/libvirt/qemu/nvram",
-        &format!("{name}_VARS.fd"),
-    )
-    .expect("a name the tests use");
+    let owns: Vec<String> = virt_aa_helper::state::NVRAM_SUFFIXES
+        .iter()
+        .map(|s| format!("{name}{s}"))
+        .collect();
+    let owns: Vec<&str> = owns.iter().map(String::as_str).collect();
+    let p = virt_aa_helper::escape::AaPattern::all_but_any("/var/lib/libvirt/qemu/nvram", &owns)
+        .expect("a name the tests use");
     format!("audit deny \"{p}\" rwk,")
 }

@@ -2,15 +2,18 @@
 //! line), read back so that a test can ask what it matches: apparmor_parser cannot be asked
 //! to match, and the tree is what it hands to the DFA builder. Its dialect: bytes, `\c`
 //! and `\xH`/`\xHH` escapes, `[...]` and `[^...]` classes listing every member, `[]` for
-//! the empty string, `(a|b)` and a postfix `*`. A backslash is printed bare, so a tree with
-//! a literal `\` cannot be read back reliably (`\(` is `(`, or a backslash before a group):
-//! callers keep backslashes out of the rules they read (not out of the paths they match).
+//! the empty string, `.` for any byte (a literal `.` is `\.`), `(a|b)` and a postfix `*`:
+//! the same in AppArmor 3.x, 4.1 and 5.0 (only the fields after the tree differ, see
+//! [`rule_trees`]). A backslash is printed bare, so a tree with a literal `\` cannot be read
+//! back reliably (`\(` is `(`, or a backslash before a group): callers keep backslashes out
+//! of the rules they read (not out of the paths they match).
 pub enum Node {
     Byte(u8),
     Class(bool, Vec<u8>),
     Alt(Vec<Vec<Node>>),
     Star(Box<Node>),
     Empty,
+    Any,
 }
 
 fn escaped(s: &[u8], i: &mut usize) -> u8 {
@@ -81,6 +84,10 @@ fn seq(s: &[u8], i: &mut usize) -> Vec<Node> {
                 *i += 1;
                 Node::Byte(escaped(s, i))
             }
+            b'.' => {
+                *i += 1;
+                Node::Any
+            }
             c => {
                 *i += 1;
                 Node::Byte(c)
@@ -140,6 +147,7 @@ fn step(n: &Node, input: &[u8], p: usize) -> Vec<usize> {
             .into_iter()
             .collect(),
         Node::Empty => vec![p],
+        Node::Any => (p < input.len()).then_some(p + 1).into_iter().collect(),
         Node::Alt(alts) => alts.iter().flat_map(|a| ends(a, input, vec![p])).collect(),
         Node::Star(inner) => {
             let mut all = vec![p];
@@ -166,20 +174,87 @@ pub fn matches(nodes: &[Node], input: &[u8]) -> bool {
 }
 
 /// The compiled tree of every file rule of `profile` (`-D rule-exprs`), with whether it is a
-/// deny rule: the bytes after `->` on each `rule:` line, without the permission suffix.
+/// deny rule: the bytes after `->` on each `rule:` line, without what follows the tree.
 pub fn rule_trees(policy_dir: &std::path::Path, profile: &std::path::Path) -> Vec<(Vec<u8>, bool)> {
     let text = super::rule_exprs_output(policy_dir, profile);
-    text.split(|b| *b == b'\n')
+    let rules: Vec<_> = text
+        .split(|b| *b == b'\n')
         .filter(|l| l.starts_with(b"rule: "))
-        .filter_map(|l| {
-            let at = l.windows(6).position(|w| w == b"  ->  ")?;
-            let t = &l[at + 6..];
-            let end = t.windows(3).rposition(|w| w == b" (0")?;
-            let t = &t[..end];
-            Some(match t.strip_suffix(b" deny") {
-                Some(t) => (t.to_vec(), true),
-                None => (t.to_vec(), false),
-            })
-        })
-        .collect()
+        .map(rule_line)
+        .collect();
+    // One parser, one dialect: every line has the priority field (4.1 and later) or none.
+    let with = rules.iter().filter(|r| r.priority.is_some()).count();
+    assert!(
+        with == 0 || with == rules.len(),
+        "{with} of {} rule: lines carry a priority: neither 3.x's dialect nor 4.1's",
+        rules.len()
+    );
+    rules.into_iter().map(|r| (r.tree, r.deny)).collect()
+}
+
+/// One `rule:` line of `-D rule-exprs`, read back.
+struct RuleLine {
+    tree: Vec<u8>,
+    deny: bool,
+    priority: Option<i64>,
+}
+
+/// Reads `rule: REGEX  ->  TREE[ priority=N][ deny] (0xPERMS/0xAUDIT)< ACCEPT>`. AppArmor
+/// 3.x prints no priority; 4.1 and 5.0 print ` priority=N` on every line (also `prompt`
+/// instead of `deny` for a prompt rule). The tree escapes every space it matches (`\ `, in a
+/// class too), so a space after anything but a backslash separates the fields (backslashes
+/// are kept out of the rules read, see the module's note). A rule these tests cannot model
+/// (a priority other than 0, where a deny no longer simply beats an allow, or a prompt rule)
+/// fails the test rather than being read as something else.
+fn rule_line(l: &[u8]) -> RuleLine {
+    let show = || String::from_utf8_lossy(l).into_owned();
+    let at = l
+        .windows(6)
+        .position(|w| w == b"  ->  ")
+        .unwrap_or_else(|| panic!("no `  ->  ` in {:?}", show()));
+    let t = &l[at + 6..];
+    let end = t
+        .windows(4)
+        .rposition(|w| w == b" (0x")
+        .unwrap_or_else(|| panic!("no permissions in {:?}", show()));
+    let mut t = &t[..end];
+    // The last field, if it is one (a space not escaped before it) and `ok` accepts it.
+    let mut field = |ok: &dyn Fn(&[u8]) -> bool| -> Option<Vec<u8>> {
+        let sp = t.iter().rposition(|b| *b == b' ')?;
+        if sp == 0 || t[sp - 1] == b'\\' || !ok(&t[sp + 1..]) {
+            return None;
+        }
+        let f = t[sp + 1..].to_vec();
+        t = &t[..sp];
+        Some(f)
+    };
+    let mode = field(&|f| f == b"deny" || f == b"prompt");
+    assert!(
+        mode.as_deref() != Some(b"prompt"),
+        "a prompt rule: neither allowed nor denied: {:?}",
+        show()
+    );
+    let priority = field(&|f| f.starts_with(b"priority=")).map(|f| {
+        std::str::from_utf8(&f[9..])
+            .ok()
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or_else(|| panic!("bad priority in {:?}", show()))
+    });
+    assert!(
+        priority.unwrap_or(0) == 0,
+        "a rule of priority {priority:?}: these tests model only priority 0: {:?}",
+        show()
+    );
+    assert!(
+        !t.iter()
+            .enumerate()
+            .any(|(i, b)| *b == b' ' && (i == 0 || t[i - 1] != b'\\')),
+        "unread fields after the tree in {:?}",
+        show()
+    );
+    RuleLine {
+        tree: t.to_vec(),
+        deny: mode.is_some(),
+        priority,
+    }
 }

@@ -105,6 +105,8 @@ cat >/usr/sbin/apparmor_parser <<'WRAPPER'
 #!/bin/sh
 real=/usr/sbin/apparmor_parser.real
 log=/var/log/vah-parser.log
+# The helper asks the release before it compiles (docs/parser-options.md): not a compile.
+[ "$1" = --version ] && exec $real --version
 kind=compile loc= prev= write= skip=
 for a in "$@"; do
     case $a in

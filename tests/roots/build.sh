@@ -20,9 +20,12 @@ LAYOUT=2
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(apparmor libvirt-daemon libvirt-daemon-system libvirt-clients qemu-utils
     qemu-system-x86 ovmf procps python3-minimal)
+# The suites tests/libvirtd.rs boots, which need their kernel (sid's is split into
+# linux-binary-* and linux-modules-* packages, and nothing boots it).
+KERNEL_SUITES=(trixie)
 # Kernel modules the libvirtd harness's guest loads (see tests/kernel/setup.sh).
 MODULE_DIRS=(drivers/virtio fs/9p net/9p fs/netfs fs/fscache fs/overlayfs)
-MODULE_FILES=(drivers/net/tun.ko)
+MODULE_FILES=(drivers/net/tun.ko)  # a prefix: tun.ko or tun.ko.xz
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "tests/roots/build.sh: run as root (debootstrap and chroot)" >&2
@@ -32,10 +35,12 @@ fi
     echo "usage: tests/roots/build.sh SUITE [SUITE...]" >&2
     exit 2
 }
-command -v debootstrap >/dev/null 2>&1 || {
+need_tools=()
+for t in debootstrap curl; do command -v "$t" >/dev/null 2>&1 || need_tools+=("$t"); done
+if [ ${#need_tools[@]} -gt 0 ]; then
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends debootstrap
-}
+    apt-get install -y -qq --no-install-recommends "${need_tools[@]}"
+fi
 
 # apt inside the root; an unstable suite's Release file may be past its Valid-Until on the
 # mirror the machines reach, which is no reason to fail.
@@ -48,8 +53,8 @@ build() {
     local suite=$1 R=target/roots/$1 stamp=target/roots/$1.versions
     if [ -f "$stamp" ] && [ "$(sed -n 1p "$stamp")" = "layout $LAYOUT" ] &&
         [ -x "$R/usr/lib/libvirt/virt-aa-helper" ] &&
-        compgen -G "target/roots/$suite-kernel/boot/vmlinuz-*" >/dev/null &&
-        [ -f "target/roots/$suite-src/virt-aa-helper.c" ]; then
+        { ! wants_kernel "$suite" || compgen -G "target/roots/$suite-kernel/boot/vmlinuz-*" >/dev/null; } &&
+        { [ -f "target/roots/$suite-src/virt-aa-helper.c" ] || [ -f "target/roots/$suite-src/MISSING" ]; }; then
         echo "$suite root: $(cd "$R" && pwd) (cached)"
         return
     fi
@@ -69,23 +74,70 @@ build() {
     cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
     mount -t proc proc "$R/proc"
     trap 'umount_root "'"$R"'"' EXIT
-    in_root "$R" "${APT[@]}" update
-    in_root "$R" "${APT[@]}" install -y --no-install-recommends "${PACKAGES[@]}" >/dev/null
+    local log=target/roots/$suite.install.log
+    {
+        in_root "$R" "${APT[@]}" update &&
+            in_root "$R" "${APT[@]}" install -y --no-install-recommends "${PACKAGES[@]}"
+    } >"$log" 2>&1 || {
+        tail -n 20 "$log" >&2
+        echo "tests/roots/build.sh: installing ${PACKAGES[*]} in the $suite root failed" >&2
+        exit 1
+    }
     # libvirt's source of the installed version: only the test XMLs and the helper are kept.
     local v
     v=$(in_root "$R" dpkg-query -W -f='${source:Version}' libvirt-daemon)
-    mkdir -p "$R/tmp/src"
-    in_root "$R" sh -c "cd /tmp/src && apt-get -qq -o Acquire::Check-Valid-Until=false \
-        -o APT::Sandbox::User=root source --download-only libvirt=$v" >/dev/null
-    local orig
-    orig=$(ls "$R"/tmp/src/libvirt_*.orig.tar.* | head -n 1)
-    mkdir -p "target/roots/$suite-src"
-    tar -x -C "target/roots/$suite-src" --strip-components=1 -f "$orig" --wildcards \
-        '*/tests/qemuxml*data/*' '*/tests/qemuhotplugtestdomains/*' '*/src/security/virt-aa-helper.c'
-    cp "target/roots/$suite-src/src/security/virt-aa-helper.c" "target/roots/$suite-src/"
+    # Only the upstream tarball is fetched, checked against the sha256 the signed index
+    # gives (the mirror the machines reach serves it, not always the .dsc or signatures).
+    local uri file sum
+    read -r uri file _ sum < <(in_root "$R" "${APT[@]}" source --print-uris "libvirt=$v" |
+        awk '$2 ~ /\.orig\.tar\.[a-z0-9]+$/ {print; exit}')
+    [ -n "${uri:-}" ] || {
+        echo "tests/roots/build.sh: $suite: apt-get source --print-uris names no libvirt orig tarball" >&2
+        exit 1
+    }
+    mkdir -p target/roots/dl "target/roots/$suite-src"
+    local orig=target/roots/dl/$file
+    if curl -fsS -o "$orig" "${uri//\'/}"; then
+        echo "${sum#SHA256:}  $orig" | sha256sum -c --quiet
+        tar -x -C "target/roots/$suite-src" --strip-components=1 -f "$orig" --wildcards \
+            '*/tests/qemuxml*data/*' '*/tests/qemuhotplugtestdomains/*' \
+            '*/src/security/virt-aa-helper.c'
+        rm -f "$orig"
+        cp "target/roots/$suite-src/src/security/virt-aa-helper.c" "target/roots/$suite-src/"
+    else
+        # Not fatal here: the mirror the machines reach serves sid's binaries but not
+        # always its sources. Whoever needs the corpus reads this and says so.
+        echo "libvirt $v: the mirror serves no ${file} (${uri//\'/})" >"target/roots/$suite-src/MISSING"
+        echo "tests/roots/build.sh: $suite: libvirt $v's source is not on the mirror" >&2
+    fi
     rm -rf "$R/tmp/src"
+    local kpkg=- kver=-
+    if wants_kernel "$suite"; then
+        fetch_kernel "$suite" "$R"
+    fi
+    umount_root "$R"
+    trap - EXIT
+    {
+        echo "layout $LAYOUT"
+        in_root "$R" dpkg-query -W -f='${Package} ${Version}\n' libvirt-daemon apparmor \
+            qemu-system-x86 ovmf
+        [ "$kpkg" = - ] || echo "$kpkg $kver"
+    } >"$stamp.new"
+    mv "$stamp.new" "$stamp"
+    echo "$suite root: $(cd "$R" && pwd) ($((SECONDS - t0)) s, $(du -sm "$R" | cut -f1) MB)"
+}
+
+wants_kernel() {
+    local k
+    for k in "${KERNEL_SUITES[@]}"; do [ "$k" = "$1" ] && return 0; done
+    return 1
+}
+
+# Sets kpkg and kver (the caller's locals).
+fetch_kernel() {
+    local suite=$1 R=$2
     # The release's kernel (what linux-image-amd64 depends on), unpacked.
-    local kpkg kdeb
+    local kdeb
     kpkg=$(in_root "$R" apt-cache depends linux-image-amd64 |
         awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
     [ -n "$kpkg" ] || {
@@ -93,32 +145,23 @@ build() {
         exit 1
     }
     mkdir -p "$R/tmp/k"
-    in_root "$R" sh -c "cd /tmp/k && ${APT[*]} download $kpkg"
+    in_root "$R" sh -c "cd /tmp/k && ${APT[*]} download $kpkg" >/dev/null
     kdeb=$(ls "$R"/tmp/k/*.deb)
-    local kver
     kver=$(dpkg-deb -f "$kdeb" Version)
     mkdir -p "target/roots/$suite-kernel"
-    # Since trixie the modules are under usr/lib/modules (usrmerge); before, lib/modules.
-    local mods=()
-    for d in "${MODULE_DIRS[@]}"; do mods+=("./usr/lib/modules/*/kernel/$d/"); done
-    for f in "${MODULE_FILES[@]}"; do mods+=("./usr/lib/modules/*/kernel/$f"); done
-    dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "target/roots/$suite-kernel" --wildcards \
-        './boot/vmlinuz-*' './boot/config-*' "${mods[@]}"
+    # Since trixie the modules are under usr/lib/modules (usrmerge) and compressed (.ko.xz),
+    # and fscache is part of netfs: take whatever of the wanted trees the package has.
+    local want='^\./(usr/)?lib/modules/[^/]+/kernel/('
+    want+=$(printf '%s/|' "${MODULE_DIRS[@]}")$(printf '%s|' "${MODULE_FILES[@]}")
+    want="${want%|})"
+    dpkg-deb --fsys-tarfile "$kdeb" | tar -t | grep -E "$want|^\./boot/(vmlinuz|config)-" |
+        grep -v '/$' >"$R/tmp/k/members"
+    dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "target/roots/$suite-kernel" -T "$R/tmp/k/members"
     rm -rf "$R/tmp/k"
     grep -qx 'CONFIG_SECURITY_APPARMOR=y' "target/roots/$suite-kernel"/boot/config-* || {
         echo "tests/roots/build.sh: $kpkg is built without AppArmor" >&2
         exit 1
     }
-    umount_root "$R"
-    trap - EXIT
-    {
-        echo "layout $LAYOUT"
-        in_root "$R" dpkg-query -W -f='${Package} ${Version}\n' libvirt-daemon apparmor \
-            qemu-system-x86 ovmf
-        echo "$kpkg $kver"
-    } >"$stamp.new"
-    mv "$stamp.new" "$stamp"
-    echo "$suite root: $(cd "$R" && pwd) ($((SECONDS - t0)) s, $(du -sm "$R" | cut -f1) MB)"
 }
 
 umount_root() {
