@@ -36,27 +36,18 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
     if let Some(l) = &os.loader {
         loader(l, os.at, b, r)?;
     }
-    if let Some(p) = &os.nvram {
-        b.file(
-            r,
-            p,
-            Perms::RWK,
-            ElementFamily::Other,
-            &origin("nvram", os.at),
-        )?;
-    }
-    // libvirt 12.1's uefi-vars device keeps the variables in `<varstore path>`, which
-    // QEMU reads and writes: `rw`, as libvirt 12.x's helper grants it (NEWS 12.1.0: "Add
-    // support for uefi-vars device"). The template is copied by libvirtd, never opened by
-    // QEMU: no rule.
-    if let Some(p) = &os.varstore {
-        b.file(
-            r,
-            p,
-            Perms::RW,
-            ElementFamily::Other,
-            &origin("varstore", os.at),
-        )?;
+    // The nvram `rwk`; libvirt 12.1's uefi-vars device keeps the variables in `<varstore
+    // path>`, which QEMU reads and writes: `rw`, as libvirt 12.x's helper grants it (NEWS
+    // 12.1.0: "Add support for uefi-vars device"). The varstore's template is copied by
+    // libvirtd, never opened by QEMU: no rule.
+    let stores: [(&'static str, Option<&AbsPath>, Perms); 2] = [
+        ("nvram", os.nvram.as_ref(), Perms::RWK),
+        ("varstore", os.varstore.as_ref(), Perms::RW),
+    ];
+    for (what, path, perms) in stores {
+        if let Some(p) = path {
+            b.file(r, p, perms, ElementFamily::Other, &origin(what, os.at))?;
+        }
     }
     Ok(())
 }

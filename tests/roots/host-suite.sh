@@ -6,7 +6,7 @@
 # test XMLs for the differential: VAH_LIBVIRT_SRC), its qemu-img. The root itself is not
 # changed (the overlay's upper layer is a temporary directory). The VM harnesses and the
 # tests that change the host's packages are #[ignore]d and stay so.
-# Usage: tests/roots/host-suite.sh SUITE   (as root, after cargo test --no-run)
+# Usage: tests/roots/host-suite.sh SUITE   (as root; builds the test binaries if needed)
 # Prints each test binary's result line and a closing line; exits 1 if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,18 +34,23 @@ mount -t tmpfs tmpfs "$M/tmp"
 
 src=
 [ -d "$PWD/target/roots/$suite-src/tests/qemuxmlconfdata" ] && src=$PWD/target/roots/$suite-src
+# The test executables, as cargo names them: `ls -t target/debug/deps/NAME-*` cannot tell the
+# lib's unit-test binary from the helper itself (deps/virt_aa_helper-HASH is both), and picked
+# the helper once, which read stdin and failed the run.
+# Each line: the target's kind, name and executable (only the test profile's artifacts).
+mapfile -t bins < <(cargo test --locked --no-run --message-format=json 2>/dev/null |
+    grep -a '"test":true},"features"' |
+    sed -n 's/.*"kind":\["\([^"]*\)"\].*"name":"\([^"]*\)".*"executable":"\([^"]*\)".*/\1 \2 \3/p')
+[ "${#bins[@]}" -gt 0 ] || {
+    echo "tests/roots/host-suite.sh: cargo test --no-run listed no test executables" >&2
+    exit 1
+}
 failed=0 passed=0 t0=$SECONDS
-for f in tests/*.rs src/lib.rs; do
-    name=$(basename "$f" .rs)
-    [ "$name" = lib ] && name=virt_aa_helper
-    bin=$(ls -t target/debug/deps/"$name"-* 2>/dev/null | grep -v '\.d$' | head -n 1)
-    [ -n "$bin" ] || {
-        echo "FAIL $name: no test binary (cargo test --locked --no-run first)"
-        failed=$((failed + 1))
-        continue
-    }
+for entry in "${bins[@]}"; do
+    read -r kind name bin <<<"$entry"
+    [ "$kind" = test ] || name="$name ($kind)"
     out=$(chroot "$M" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-        ${src:+VAH_LIBVIRT_SRC=$src} sh -c "cd '$PWD' && '$PWD/$bin' 2>&1")
+        ${src:+VAH_LIBVIRT_SRC=$src} sh -c "cd '$PWD' && '$bin' 2>&1")
     rc=$?
     line=$(printf '%s\n' "$out" | grep -a '^test result' | tail -n 1)
     if [ $rc -eq 0 ]; then
