@@ -1,5 +1,5 @@
 #!/bin/bash
-# The cost benchmark (issue 20, item 5): the three input shapes of the security review,
+# The cost benchmark: the three input shapes of the security review,
 # scaled to the domain XML cap (10 MiB, libvirt's MAX_FILE_LEN), this helper against
 # libvirt's C helper side by side in one run, one dry run of `-c` each.
 #
@@ -7,7 +7,7 @@
 #   SHAPES="A C" bench/cost.sh     # some of them
 #   BYTES=1000000 bench/cost.sh    # smaller XMLs (about this many bytes each)
 #
-# The shapes (README "Benchmark"):
+# The shapes (docs/testing.md "Benchmark"):
 #   A  long paths folded by `..`: every <disk> names d<i>/a/../a/../.../disk.img, up to
 #      just under PATH_MAX, each through its own directory (the canonicalization cache once
 #      kept every prefix of every path: memory quadratic in a path's length)

@@ -1,7 +1,7 @@
 #!/bin/bash
-# The benchmark (issue 11): this helper against libvirt's C helper, side by side in one run.
+# The benchmark: this helper against libvirt's C helper, side by side in one run.
 #
-#   bench/run.sh                      # everything, as root on a Debian host (README "Benchmark")
+#   bench/run.sh                      # everything, as root on a Debian host (docs/testing.md "Benchmark")
 #   SIZES="1x1 100x10" bench/run.sh   # some hosts only
 #
 # Environment:

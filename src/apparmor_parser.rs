@@ -273,7 +273,7 @@ impl Parser {
     /// no standard input, output captured. A run that has not finished within the timeout
     /// is killed, with its whole process group (it runs in one of its own), and fails: a
     /// parser blocked on an include (a FIFO, a hung mount) must not hold this profile's
-    /// lock, or every lock `--reload-all` holds, forever (issue 20, item 8).
+    /// lock, or every lock `--reload-all` holds, forever.
     fn spawn(&self, args: &[String], timeout: Duration) -> Result<std::process::Output> {
         let spawn_error = |source| Error::ParserSpawn {
             parser: self.program.clone(),

@@ -25,7 +25,7 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
 /// Reads a profile or `.files` the helper wrote itself, if it exists: a regular file, never
 /// read through a symbolic link. A `.files` symlinked to another file would otherwise copy
 /// that file's lines (say, another VM's rules) into the regenerated rules on `-F`, and a
-/// FIFO would hang `-r` while it holds the lock (issue 9, class 6). The helper only ever
+/// FIFO would hang `-r` while it holds the lock. The helper only ever
 /// renames regular files into place, so anything else was planted or broken: an error.
 pub fn read_own(path: &Path) -> Result<Option<Vec<u8>>> {
     read_regular(path, Follow::Never)

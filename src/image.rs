@@ -20,7 +20,7 @@
 //! | QED | offset u32 LE @56, size u32 LE @60, if feature bit 0 | `raw` if feature bit 2, else not recorded | - |
 //! | VMDK | `parentFileNameHint="..."` in the descriptor | always VMDK (QEMU opens the parent as VMDK) | `RW` extent files of a descriptor file |
 //!
-//! Companions are reported only where QEMU itself opens them (issue 9, class 1: image
+//! Companions are reported only where QEMU itself opens them (image
 //! content never widens a profile; OpenStack CVE-2022-47951 and CVE-2024-32498 are this
 //! attack). QEMU's `qcow2_do_open` opens the data file a header names only when the
 //! external-data-file incompatible bit is set, and a version 2 header has no feature

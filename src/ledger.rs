@@ -1,5 +1,5 @@
 //! The runtime-grant ledger: the `-F` grants that belong to the running VM and so survive
-//! libvirtd's plain `-r` until `-D` (issue 19; weak spot W6 in `docs/weak-spots.md#w6`).
+//! libvirtd's plain `-r` until `-D` (weak spot W6 in `docs/weak-spots.md#w6`).
 //!
 //! libvirtd adds what a running VM needs with `-r -F PATH` (its hugepage directory, the tap
 //! device it passes QEMU, the D-Bus socket...) and restores labels with a plain `-r`, which

@@ -22,8 +22,8 @@
 //! - device trees that belong to one element family ([`DEVICES`]): an IOMMU group, an
 //!   input device, a TPM, a USB device, a render node, SCSI generic, a tap or vhost node,
 //!   the SEV and SGX nodes are granted only to a rule of the element that names such a
-//!   device ([`ElementFamily`]), never to a disk, chardev, share or boot file (issue 20, item 6:
-//!   a `<disk type='block'>` on `/dev/vfio/7` was granted `rwk`), and never inside a share
+//!   device ([`ElementFamily`]), never to a disk, chardev, share or boot file (a
+//!   `<disk type='block'>` on `/dev/vfio/7` was once granted `rwk`), and never inside a share
 //!   or a runtime subtree;
 //! - a directory granted with everything below it must contain none of the above, must not
 //!   contain a directory that holds every domain's files (`/var/lib/libvirt/images`,
@@ -159,7 +159,7 @@ const RESTRICTED: &[&str] = &[
     "/run/user/#/podman",
     "/run/user/#/docker.sock",
     "/run/user/#/gvfsd",
-    // Other daemons' control sockets in /run (issue 20, item 1): libvirt's own daemons and
+    // Other daemons' control sockets in /run: libvirt's own daemons and
     // their state (everything under /run/libvirt but the domains' `qemu/`, an exception
     // below), Open vSwitch's database and bridge management sockets (rewire the host's
     // switch; its vhost-user ports stay allowed), LVM, time, network and Wi-Fi control,
@@ -186,7 +186,7 @@ const RESTRICTED: &[&str] = &[
     "/run/mysqld",
     "/run/redis",
     "/run/qemu",
-    // 6. Host state under /run and /var that root programs act on (issue 20, item 1):
+    // 6. Host state under /run and /var that root programs act on:
     // configuration systemd, udev, the module loader and tmpfiles read from /run, the
     // shutdown program, credentials, login records, pid files (an init script kills the
     // pid it reads), lock files.
@@ -347,7 +347,7 @@ const HOST_DEVICE_OK: &[&str] = &["/sys/devices/pci*", "/sys/kernel/config/targe
 /// empty list: only the tool's own fixed rules name it (`Granted::fixed`: the VFIO
 /// container, SEV, SGX, vhost-vsock) or the template's abstraction does (`/dev/kvm`).
 ///
-/// Issue 20, item 6: these nodes were allowed for every element, so a `<disk
+/// These nodes were allowed for every element, so a `<disk
 /// type='block'>` on `/dev/vfio/7` got an IOMMU group `rwk` (DMA with another VM's
 /// device), a chardev or `-f` on `/dev/sev` or `/dev/sgx_provision` the feature's node.
 /// [`ElementFamily::Runtime`] (libvirtd's `-F`) keeps the nodes libvirtd itself names at hotplug,
@@ -924,7 +924,7 @@ mod tests {
         ElementFamily::Other,
     ];
 
-    /// Issue 20, item 6: each device tree is granted to the rules of its own element
+    /// Each device tree is granted to the rules of its own element
     /// families only, never to another element's, a share or a runtime subtree.
     #[test]
     fn device_trees_only_for_their_element() {

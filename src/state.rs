@@ -1,4 +1,4 @@
-//! Every VM's private state belongs to that VM alone (issue 9, class 2).
+//! Every VM's private state belongs to that VM alone.
 //!
 //! libvirt's QEMU driver keeps each domain's private state under fixed directories shared by
 //! all domains, in entries named after the domain. A path from the XML or from `-f`/`-F`

@@ -751,7 +751,7 @@ fn block_disk(dev: &str, device: &str) -> String {
     )
 }
 
-/// Issue 20, item 6: a device node that belongs to one element family (an IOMMU group,
+/// A device node that belongs to one element family (an IOMMU group,
 /// an input device, SEV, SGX, a TPM, a USB device, a render node, SCSI generic, a tap, a
 /// serial port) is refused through every other element and argument, with one line naming
 /// the element and the path, exit 3, nothing written. Paths need not exist: the check is
@@ -900,7 +900,7 @@ fn device_nodes_through_their_own_element() {
     }
 }
 
-/// Issue 20, item 6: the TPM cancel file only when the device path opens that TPM's
+/// The TPM cancel file only when the device path opens that TPM's
 /// character device. A regular file named `tpm0` (libvirt builds the cancel path from
 /// the name alone) and a character device with another number get none. Needs root for
 /// mknod, as CI runs.
@@ -958,7 +958,7 @@ fn tpm_cancel_only_for_the_tpm_character_device() {
     }
 }
 
-/// Issue 20, item 6: a VFIO host device gets its group and the container, never the
+/// A VFIO host device gets its group and the container, never the
 /// legacy KVM assignment files (`config`, `resource*`, `rom`, `reset`): QEMU's vfio-pci
 /// reaches them through the device descriptor.
 #[test]
@@ -986,7 +986,7 @@ fn vfio_hostdev_gets_no_sysfs_files() {
 }
 
 /// A file checked once for one element family is checked again for another: the run's
-/// memo of checked files (issue 20, item 5) is keyed by the scope too, so a serial port a
+/// memo of checked files is keyed by the scope too, so a serial port a
 /// `<serial>` may have is still refused to an NVDIMM that names it after (same path, same
 /// `rw`).
 #[test]

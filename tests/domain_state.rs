@@ -1,4 +1,4 @@
-//! Every VM's private state belongs to that VM alone (issue 9, class 2): for each place
+//! Every VM's private state belongs to that VM alone: for each place
 //! libvirt keeps a domain's state, a disk, chardev, nvram or `-F` path of this domain is
 //! granted and the same path of another domain (names `other`, `7-other`, `other-swtpm`,
 //! other ids) is refused with exit 3 and a message naming the path, the element and why; a
@@ -305,7 +305,7 @@ fn daemon_records_and_ambiguous_layouts_are_refused() {
         ("/var/lib/libvirt/qemu/domain-other/monitor.sock", "is in /var/lib/libvirt/qemu, which holds every domain's private directory; this domain's entries there: domain-7-other"),
         ("/var/lib/libvirt/qemu/channel/target/other.org.qemu.guest_agent.0", "is in /var/lib/libvirt/qemu/channel/target"),
         // The libvirt daemons' runtime state: restricted as a whole but for the domains'
-        // qemu/ (issue 20, item 1).
+        // qemu/.
         ("/run/libvirt/network/default.pid", "/run/libvirt is never allowed (restricted location)"),
         ("/var/log/libvirt/libvirtd.log", "is in /var/log/libvirt"),
         ("/var/lib/libvirt/qemu/nvram/other-bios.fd", "is in /var/lib/libvirt/qemu/nvram, which holds every domain's UEFI variables; this domain's entries there: other_VARS.fd"),

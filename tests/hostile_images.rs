@@ -1,4 +1,4 @@
-//! Issue 9, class 1: image content never widens a profile. An image is untrusted input
+//! Image content never widens a profile. An image is untrusted input
 //! (libvirt's secure-usage page; OpenStack CVE-2022-47951 and CVE-2024-32498): a file its
 //! header names gets at most what a backing file gets (read-only), passes the
 //! restricted-path policy, and only where QEMU itself opens it. A writable data file comes
@@ -142,7 +142,7 @@ fn never_writable(xml: &str, path: &str) {
     }
 }
 
-/// Issue 20, item 3: QEMU opens a writable disk's data file read-write, so a read-only
+/// QEMU opens a writable disk's data file read-write, so a read-only
 /// grant could not make the disk work and would only give the image's uploader read access
 /// to the file it names: no rule, and a warning saying to declare it. A read-only disk's
 /// data file gets what a backing layer gets.
@@ -210,7 +210,7 @@ fn header_data_file_naming_another_vms_image_or_root_keys_is_never_writable() {
     let img = t.qcow2("vm1/evil.qcow2", None);
     let img = img.to_str().unwrap();
     plant_data_file(img, &victim, true);
-    // A writable disk: nothing for the victim (issue 20, item 3), and a warning naming it.
+    // A writable disk: nothing for the victim, and a warning naming it.
     let xml = domain(&qcow2_disk(img, "vda", ""), "");
     let (_, o) = create_ok(&xml, &[]);
     let o2 = dry_create(&xml, &[]);
@@ -384,12 +384,12 @@ fn descriptor_vmdk_extents_of_a_read_only_disk_are_read_only_of_a_writable_one_u
         };
         let img = image(&t, name, "vmdk", &format!("subformat={sub}"));
         let ext = t.s(extent);
-        // A writable disk: no rule for the extent (issue 20, item 3), and the advice.
+        // A writable disk: no rule for the extent, and the advice.
         let xml = domain(&vmdk_disk(&img), "");
         let (_, o) = create_ok(&xml, &[]);
         let err = stderr(&o);
         assert!(
-            err.contains("disk vda extent") && err.contains("README: VMDK descriptors"),
+            err.contains("disk vda extent") && err.contains("docs/operating.md: VMDK descriptors"),
             "{sub}: {err}"
         );
         assert_rules(&dry_create(&xml, &[]), &[rw(&img)]);
@@ -421,7 +421,7 @@ fn descriptor_vmdk_extents_of_a_read_only_disk_are_read_only_of_a_writable_one_u
 
 #[test]
 fn rules_added_to_the_vm_profile_by_hand_survive_replace() {
-    // The README's advice for a writable VMDK extent: -r rewrites only .files.
+    // docs/operating.md's advice for a writable VMDK extent: -r rewrites only .files.
     let t = Tree::new();
     let img = image(&t, "flat.vmdk", "vmdk", "subformat=monolithicFlat");
     let ext = t.s("flat-flat.vmdk");
@@ -591,7 +591,7 @@ fn host_block_device() -> String {
         .expect("a block device node in /dev")
 }
 
-/// Issue 20, item 2: a file named only by image bytes must be a regular file. A backing
+/// A file named only by image bytes must be a regular file. A backing
 /// name, a data file or a VMDK extent naming a host block device (the whole disk), a
 /// character device or a directory is refused naming both and the way to declare a chain on
 /// block devices; nothing is written. (libvirt 9.0 grants the backing device `rk`.)

@@ -5,8 +5,8 @@
 //! the real apparmor_parser.
 //!
 //! Linearity is not tested by timing (the guide forbids timed tests): the reader handles
-//! each element in time bounded by the caps (see `src/xml.rs`), and the README gives the
-//! measured figures.
+//! each element in time bounded by the caps (see `src/xml.rs`), and `docs/differences.md`
+//! gives the measured figures.
 
 mod common;
 use common::*;

@@ -1,4 +1,4 @@
-//! The crate's layering, checked on its source (issue 10; `src/lib.rs` describes the layers).
+//! The crate's layering, checked on its source (`src/lib.rs` describes the layers).
 //!
 //! Every `src/**/*.rs` but `main.rs` (the binary's own crate root) is one module, named after
 //! its file (`src/resolve/fs.rs` is `resolve::fs`, `src/rules/mod.rs` is `rules`, `src/lib.rs`

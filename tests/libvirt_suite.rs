@@ -845,8 +845,8 @@ fn create_hostdev_pci() {
     .map(|n| format!("\"{dir}/{n}\" rw,"))
     .collect();
     // The C suite's XML (default backend: VFIO), and the VFIO backend named: the
-    // container and the group, none of the legacy sysfs files C also granted (issue 20,
-    // item 6; QEMU's vfio-pci reaches them through the device descriptor,
+    // container and the group, none of the legacy sysfs files C also granted (QEMU's
+    // vfio-pci reaches them through the device descriptor,
     // tests/differential/deliberate.md `vfio-no-legacy-sysfs`).
     for driver in ["", "<driver name='vfio'/>"] {
         let o = dry_create_with(
@@ -1459,7 +1459,7 @@ fn hugepages() {
 // that is no runtime directory of the domain (libvirtd asks for
 // `<hugetlbfs mount>/libvirt/qemu/<id>-<short>`, never the mount itself), and the C helper
 // granted it with everything below. Refused here (exit 3): a subtree only for the domain's
-// own runtime directories (issue 20, item 4; docs/weak-spots.md#w13). The subtrees libvirtd
+// own runtime directories (docs/weak-spots.md#w13). The subtrees libvirtd
 // really asks for, on a real hugetlbfs mount, are granted in tests/runtime_grants.rs.
 #[test]
 fn hugepages_subtree() {
@@ -1505,7 +1505,7 @@ fn hugepages_subtree() {
 fn vnc_socket() {
     // The C suite's XML: a socket attribute plus a listen address. Its socket sits
     // directly in /var/lib/libvirt/qemu, which holds every domain's private directory:
-    // refused here (issue 9 class 2), naming the entry that is the domain's.
+    // refused here, naming the entry that is the domain's.
     let f = Fixture::new();
     let policy = with_profile(&f.xml(&f.disk1));
     let o = run_dry_replace(

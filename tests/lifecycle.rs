@@ -153,8 +153,7 @@ fn create_replace_append_remove_delete() {
         &["-r", "-u", PROFILE, "-F", &env.tree.s("hot/plug.img")],
         Some(&xml2),
     );
-    // A subtree that is no runtime directory of the domain: refused, nothing written
-    // (issue 20, item 4).
+    // A subtree that is no runtime directory of the domain: refused, nothing written.
     let o = env.run(
         &[
             "-r",
@@ -166,7 +165,7 @@ fn create_replace_append_remove_delete() {
         Some(&xml2),
     );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    // The repeated -F finds its path granted: nothing written, no parser run (issue 11).
+    // The repeated -F finds its path granted: nothing written, no parser run.
     assert_eq!(env.parser.take_calls().len(), 1);
     let rules = env.files_rules();
     assert_eq!(

@@ -108,8 +108,7 @@ const NEVER: &[&str] = &[
     "/run/user/1000/podman/podman.sock",
     "/run/user/1000/docker.sock",
     "/run/user/1000/gvfsd/socket-x",
-    // Other daemons' control sockets and libvirt's daemons' state in /run (issue 20,
-    // item 1).
+    // Other daemons' control sockets and libvirt's daemons' state in /run.
     "/run/libvirt/network/default.xml",
     "/run/openvswitch/db.sock",
     "/run/openvswitch/ovs-vswitchd.4242.ctl",
@@ -298,7 +297,7 @@ const ALLOWED: &[&str] = &[
     "/run/user/1000/vm.sock",
     "/run/libvirt/qemu/channel/1-virt-aa-helper-test/org.qemu.guest_agent.0",
     // vhost-user and virtiofsd sockets where Open vSwitch and libvirt's documentation put
-    // them, an admin's serial log, OpenStack's instances (issue 20, item 1).
+    // them, an admin's serial log, OpenStack's instances.
     "/run/openvswitch/vhu0",
     "/run/vm001-vhost-fs.sock",
     "/var/log/vms/serial0.log",
@@ -308,7 +307,7 @@ const ALLOWED: &[&str] = &[
     "/srv/lib/vm.img",
 ];
 
-/// Device nodes of one element family (issue 20, item 6): each path, the table entry of
+/// Device nodes of one element family: each path, the table entry of
 /// `src/policy.rs` that owns it, and whether libvirtd's `-F` may name it at a hotplug.
 /// Refused as a disk (and as `-f` where no hotplug names it); `tests/devices.rs` has each
 /// through its own element.

@@ -1,4 +1,4 @@
-//! The Debian package on this machine (README.md, "Debian package"): built by `cargo deb`,
+//! The Debian package on this machine (docs/operating.md, "The Debian package"): built by `cargo deb`,
 //! installed beside Debian's libvirt-daemon and libvirt-daemon-system, upgraded, run over by
 //! a libvirt upgrade, removed and purged, with libvirt's helper and its AppArmor profile
 //! compared byte for byte with the checksums `dpkg` recorded when it installed them.
@@ -12,7 +12,7 @@
 //! 3. Negative control: the current package with the line of its postrm that gives libvirt
 //!    its profile back deleted (`dpkg-deb -R`, `dpkg-deb -b`); the same check of libvirt's
 //!    files must fail after its purge. The test then repairs the host and checks again.
-//! 4. A helper installed by hand under a local diversion (what this README said before the
+//! 4. A helper installed by hand under a local diversion (what the README said before the
 //!    package): `dpkg -i` must refuse, name it and say how to undo it, and change nothing.
 //!
 //! It also runs `lintian` on the package: no error, and no warning that is not listed here

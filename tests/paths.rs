@@ -246,7 +246,7 @@ fn long_path(root: &str, len: usize) -> String {
     s
 }
 
-/// PATH_MAX (issue 9 class 5): the kernel opens nothing of 4096 bytes or more, and the
+/// PATH_MAX: the kernel opens nothing of 4096 bytes or more, and the
 /// parser's lexer cannot hold such a path once escaped. 4095 bytes is a rule that compiles
 /// to its literal; 4096 bytes is refused naming the element, from the XML and from `-F`,
 /// and so is a short path that a symlink makes too long.

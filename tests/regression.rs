@@ -938,6 +938,45 @@ fn outside_references(line: &str) -> Vec<&'static str> {
     found
 }
 
+/// Where `line` cites a numbered issue (the word, then a number, maybe after `#`): the
+/// project's tracker is not in the repository, so a reader cannot look it up; say what the
+/// issue found instead, or cite the weak spot or document that holds it. A public issue
+/// cited with its address (a line with `https://`) is fine.
+fn issue_citations(line: &str) -> Vec<String> {
+    if line.contains("https://") {
+        return Vec::new();
+    }
+    // Spelled in pieces so that this file does not match itself.
+    let word = concat!("iss", "ue");
+    let lower = line.to_lowercase();
+    let b = lower.as_bytes();
+    let mut found = Vec::new();
+    for (i, _) in lower.match_indices(word) {
+        if i > 0 && b[i - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let rest = &lower[i + word.len()..];
+        let digits = rest.trim_start_matches([' ', '#']);
+        if digits.len() < rest.len() && digits.starts_with(|c: char| c.is_ascii_digit()) {
+            let n: String = digits.chars().take_while(char::is_ascii_digit).collect();
+            found.push(format!("{word} {n}"));
+        }
+    }
+    found
+}
+
+#[test]
+fn issue_citations_are_found() {
+    let (w, i) = (concat!("iss", "ue"), concat!("Iss", "ue"));
+    assert_eq!(
+        issue_citations(&format!("({w} 20, item 6)")),
+        [format!("{w} 20")]
+    );
+    assert_eq!(issue_citations(&format!("{i} #9: x")), [format!("{w} 9")]);
+    assert!(issue_citations(&format!("an {w} with 3 parts; tissue 4")).is_empty());
+    assert!(issue_citations(&format!("libvirt {w} 123 (https://gitlab.com/libvirt)")).is_empty());
+}
+
 /// The repository files `line` names by path (`src/rules/disk.rs`, `docs/weak-spots.md`):
 /// a word starting with `src/`, `docs/` or `tests/` and ending in `.rs` or `.md`.
 fn repository_files(line: &str) -> Vec<&str> {
@@ -995,7 +1034,17 @@ fn every_cited_weak_spot_is_written_down() {
         doc.contains(&anchor)
     };
     let mut files = Vec::new();
-    for top in ["src", "tests", "README.md", "docs", "man"] {
+    for top in [
+        "src",
+        "tests",
+        "README.md",
+        "docs",
+        "man",
+        "bench",
+        "debian",
+        "profiles",
+        ".ci",
+    ] {
         text_files(&repo.join(top), &mut files);
     }
     files.sort();
@@ -1006,7 +1055,22 @@ fn every_cited_weak_spot_is_written_down() {
             continue; // not text
         };
         let rel = f.strip_prefix(repo).unwrap_or(f).display().to_string();
-        for (i, line) in text.lines().enumerate() {
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().copied().enumerate() {
+            // A citation wrapped after the word: "... (issue" and "20, item 5) ...".
+            let next = lines.get(i + 1).map_or("", |l| {
+                l.trim_start_matches(|c: char| c.is_whitespace() || "/!#*".contains(c))
+            });
+            let wrapped = format!("{line} {next}");
+            let line_and_next = if line
+                .trim_end()
+                .to_lowercase()
+                .ends_with(concat!("iss", "ue"))
+            {
+                wrapped.as_str()
+            } else {
+                line
+            };
             for n in weak_spot_tags(line) {
                 cited += 1;
                 if !written(n) {
@@ -1029,6 +1093,12 @@ fn every_cited_weak_spot_is_written_down() {
                         i + 1
                     ));
                 }
+            }
+            for issue in issue_citations(line_and_next) {
+                problems.push(format!(
+                    "{rel}:{}: cites {issue:?}, a tracker that is not in the repository: {line}",
+                    i + 1
+                ));
             }
             for needle in outside_references(line) {
                 problems.push(format!(

@@ -413,7 +413,7 @@ fn waits_for_a_run_holding_a_profiles_lock() {
     assert_eq!(env.parser.take_calls().len(), 1);
 }
 
-/// Issue 20, item 8: a `.files` that is a FIFO or a symbolic link is never handed to the
+/// A `.files` that is a FIFO or a symbolic link is never handed to the
 /// parser, by `--reload-all` (it would block the parser while the run holds every lock,
 /// and every start and hotplug of those VMs behind it) nor by `-a`, `-R` or `-D`: it is
 /// named, the other profiles are reloaded, and nothing hangs.
@@ -480,7 +480,7 @@ fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
     );
 }
 
-/// Issue 20, item 8: no parser run can block the others forever. A parser that hangs (an
+/// No parser run can block the others forever. A parser that hangs (an
 /// include that is a FIFO the helper never sees, a dead network mount), and leaves a child
 /// of its own holding its output, is killed with that child after `--parser-timeout`; the
 /// run fails (exit 7) naming the timeout, its locks are released (the next run for the

@@ -265,7 +265,7 @@ fn restricted_foreign_and_planted_paths_are_never_kept() {
 
     // Another domain's directory on a hugetlbfs mount outside the shared table's
     // /dev/hugepages: not this domain's <id>-<name>, so not one of its runtime
-    // directories, and a subtree is granted for nothing else (issue 20, item 4).
+    // directories, and a subtree is granted for nothing else.
     let other_arg = format!("{}/{{,**}}", other.display());
     let o = e.run_with(&e.parser.script, &["-r", "-F", &other_arg], &x);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -339,7 +339,7 @@ fn a_crash_mid_write_loses_no_entry() {
     e.policy.compile(&e.policy.profile());
 }
 
-/// Issue 20, item 4: `-F DIR/{,**}` grants a directory with everything below it only when
+/// `-F DIR/{,**}` grants a directory with everything below it only when
 /// DIR is one of this running domain's runtime directories (its private and channel
 /// directories, memory backing, hugepages, a configured `memory_backing_dir`); and a
 /// trailing `{,**}` is a subtree only when no file of that literal name exists.

@@ -219,7 +219,7 @@ fn qcow2_external_data_file_named_by_the_header_is_read_only_for_a_read_only_dis
         &disk(&t.s("img/with-data.qcow2"), "vda", qcow2_driver()),
         "",
     ));
-    // Issue 9, class 1 and issue 20, item 3: no grant comes from image bytes for a writable
+    // No grant comes from image bytes for a writable
     // disk; the XML's <dataStore> is the way to a writable data file
     // (tests/hostile_images.rs).
     let want = [format!("\"{}\" rwk,", t.s("img/with-data.qcow2"))];

@@ -1,4 +1,4 @@
-//! The store trusts nothing it did not write (issue 9, class 6): a profile or `.files` that is
+//! The store trusts nothing it did not write: a profile or `.files` that is
 //! not a regular file the helper renamed into place (a FIFO, a symbolic link, a directory)
 //! is refused at once with an error naming it, without blocking, without reading through
 //! the link, and with nothing written or loaded. Templates and the configuration are opened

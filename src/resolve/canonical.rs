@@ -32,7 +32,7 @@
 //! component is there: a directory (which gets a number, the key of the names below it), a
 //! file, a symlink and its target, or nothing. Every path, however it is spelt (through a
 //! symlink, `..`, an absolute link), reuses what an earlier one found, and symlinks are
-//! still counted one by one toward [`MAX_SYMLINKS`]. Issue 20, item 5: the cache once keyed
+//! still counted one by one toward [`MAX_SYMLINKS`]. The cache once keyed
 //! every prefix of every path as written, whose bytes grow with the square of a path's
 //! length (990 MB for 300 paths of `a/../a/../...`); an entry now holds one name, so the
 //! cache grows with the names the input makes the walk look up, and never past
@@ -42,7 +42,7 @@
 //! A name is looked up from a descriptor of its directory (`O_PATH`, then `fstatat` and
 //! `readlinkat`), so the kernel looks up one component a call: an `lstat` of each prefix
 //! as a whole path walked the prefix again, O(depth²) component look-ups for a path 1,900
-//! directories deep (issue 20, item 5). Steps the cache answers are taken by the kernel
+//! directories deep. Steps the cache answers are taken by the kernel
 //! only when a name is next looked up, as one relative open. A candidate of [`PATH_MAX`]
 //! bytes or more, or a directory that cannot be opened, is looked up by its whole path as
 //! before, for the same answers.
@@ -127,7 +127,7 @@ pub struct PrefixCache {
 /// The number of `/` in a [`PrefixCache`].
 const ROOT: u32 = 0;
 
-/// The most bytes of names and symlink targets a [`PrefixCache`] holds (issue 20, item 5):
+/// The most bytes of names and symlink targets a [`PrefixCache`] holds:
 /// the entries grow with the names an input makes the walk look up, at most a few per
 /// input byte, and a filesystem full of long symlinks cannot make them grow past this.
 /// Past it, names are looked up without being kept: the answers are the same.
@@ -303,7 +303,7 @@ struct Walk {
     links: usize,
     /// An `O_PATH` descriptor of a directory on the way, from which the kernel looks up
     /// one component a call: an `lstat` of a whole path walks it all again, O(depth²) for
-    /// a walk (issue 20, item 5). `None`: the walk opens `resolved` whole when it next
+    /// a walk. `None`: the walk opens `resolved` whole when it next
     /// looks a name up (at the start, after an absolute symlink, or if an open failed).
     fd: Option<OwnedFd>,
     /// With `fd`: `resolved` is `fd`'s directory, then `ups` times `..`, then `downs`
@@ -319,7 +319,7 @@ const DIR_FLAGS: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CL
 impl Walk {
     /// Walks the components in `pending` (the input's, then the targets of the symlinks it
     /// meets, each in front of the rest). With a cache, each name is looked up in its
-    /// resolved directory once a run (issue 20, item 5): the walk is the same as without
+    /// resolved directory once a run: the walk is the same as without
     /// it, step by step, so symlinks count toward [`MAX_SYMLINKS`] as they would uncached.
     fn run(
         &mut self,
@@ -868,7 +868,7 @@ mod tests {
         assert_eq!(canon(root.join("link/a/g")), root.join("other/a/g"));
     }
 
-    /// Issue 20, item 5: a walk costs the kernel O(depth), not O(depth²). An `lstat` of
+    /// A walk costs the kernel O(depth), not O(depth²). An `lstat` of
     /// each prefix as a whole path makes the kernel walk the prefix again: a path 1,900
     /// directories deep cost 1.8 million component look-ups.
     #[test]
@@ -1006,7 +1006,7 @@ mod tests {
         assert_eq!((cache.lstats(), cache.kernel_steps), (1, 2));
     }
 
-    /// Issue 20, item 5: `/d<i>/a/../a/../...` up to PATH_MAX, each path through a
+    /// `/d<i>/a/../a/../...` up to PATH_MAX, each path through a
     /// directory of its own. A cache keyed by every prefix as written held the square of
     /// each path's length (990 MB for 300 such paths); keyed by resolved directory and next
     /// component it holds a few names per path.
@@ -1040,7 +1040,7 @@ mod tests {
         assert_eq!(cache.lstats(), expected);
     }
 
-    /// Issue 20, item 5: a deep tree named through many symlinks is walked once. Keyed by
+    /// A deep tree named through many symlinks is walked once. Keyed by
     /// the input as written, each spelling walked the whole depth again (2,600 paths
     /// 1,900 directories deep: millions of `lstat`s, each itself a walk of the path).
     #[test]

@@ -36,7 +36,7 @@ pub struct FsResolver {
     /// What each path canonicalized in this run names (`None`: missing), from the
     /// canonicalizer's `lstat`: a header is opened without another one.
     kinds: HashMap<CanonicalPath, Option<Kind>>,
-    /// Each header read in this run, by image and declared format (issue 20, item 5: a
+    /// Each header read in this run, by image and declared format (a
     /// chain shared by many disks is read once, not once a disk).
     headers: HashMap<(CanonicalPath, String), HeaderAnswer>,
     /// Each chain walked in this run from a disk's top image with nothing to report, by
@@ -52,8 +52,7 @@ pub struct FsResolver {
 /// What [`read_header`] answered.
 type HeaderAnswer = std::result::Result<Option<ImageInfo>, HeaderFail>;
 
-/// The most bytes of names `FsResolver` keeps for headers and chains already read (issue
-/// 20, item 5): enough for every chain of any input under the XML cap that shares its
+/// The most bytes of names `FsResolver` keeps for headers and chains already read: enough for every chain of any input under the XML cap that shares its
 /// images, so that memory stays bounded when a filesystem holds many distinct ones. Past
 /// it, headers are read again: the answers are the same.
 const MEMO_BUDGET: usize = 64 << 20;
@@ -77,7 +76,7 @@ impl Default for FsResolver {
 }
 
 impl FsResolver {
-    /// Issue 20, item 2: a file named only by image bytes (a backing file, a data file, an
+    /// A file named only by image bytes (a backing file, a data file, an
     /// extent) must be a regular file once resolved, or not exist yet. A header naming
     /// `/dev/sda` would otherwise get the host's whole disk: the restricted-path check allows
     /// host disks on purpose, for `<disk type='block'>`, which the admin writes. Block and
@@ -421,7 +420,7 @@ impl Resolve for FsResolver {
 
     fn tpm_cancel(&mut self, device: &Path) -> Option<PathBuf> {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        // Issue 20, item 6: libvirt builds the cancel path from the device path's last
+        // libvirt builds the cancel path from the device path's last
         // component alone (`virTPMCreateCancelPath`), so a regular file named `tpm0` got the
         // host TPM's cancel file. Here the path must open a character device (followed
         // through links, as QEMU opens it) whose number is the one sysfs lists for that
@@ -893,7 +892,7 @@ mod tests {
         r.image_chain(&start, diag).unwrap()
     }
 
-    /// Issue 20, item 5: 57,000 disks on one chain of 200 read 13 million headers (three
+    /// 57,000 disks on one chain of 200 read 13 million headers (three
     /// minutes). A header is read once a run per image and declared format; what the chain
     /// reports about a disk is still reported for each disk.
     #[test]

@@ -189,7 +189,7 @@ pub trait Resolve {
     /// `/sys/class/misc/<name>/device/cancel`, the one that exists. `None` unless `device`
     /// resolves to a character device with the number sysfs lists for that TPM
     /// (`<class>/<name>/dev`): a regular file or another device named `tpm0` gets no
-    /// cancel file (issue 20, item 6).
+    /// cancel file.
     fn tpm_cancel(&mut self, device: &Path) -> Option<PathBuf>;
 }
 

@@ -78,7 +78,7 @@ pub struct Builder<'d> {
     seen: HashSet<(AaPattern, Perms, bool)>,
     /// The files given a rule of their own so far (path, permissions, `deny w`, scope): the same
     /// file again is neither checked nor escaped again, since the answer would be the same
-    /// rule (issue 20, item 5: 57,000 disks on one chain of 200 layers checked each layer
+    /// rule (57,000 disks on one chain of 200 layers checked each layer
     /// once a disk, 11 million checks).
     files: HashSet<(CanonicalPath, Perms, bool, Scope)>,
     /// The run's warnings (also the resolver's: they are passed the same sink).
@@ -218,7 +218,7 @@ impl<'d> Builder<'d> {
         origin: &Origin,
     ) -> Result<()> {
         // The scope is part of the key: the same file may be fine for one element family
-        // and refused for another (a device node of one family, issue 20, item 6).
+        // and refused for another (a device node of one family).
         let key = (canon.clone(), perms, deny_write, scope);
         if self.files.contains(&key) {
             return Ok(());

@@ -80,7 +80,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     };
     let top = match top {
         Some((kind, raw)) => {
-            // Issue 20, item 6: only a LUN passthrough disk may be a SCSI generic node
+            // Only a LUN passthrough disk may be a SCSI generic node
             // (policy::DEVICES); a disk is never another element's device node.
             let family = if disk.lun {
                 ElementFamily::DiskLun
@@ -137,7 +137,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
             }
             let start = ChainStart::top(&raw, &canon, disk.format.as_deref(), origin);
             let chain = r.image_chain(&start, b.diag)?;
-            // Issue 9, class 1: no writable grant ever comes from image bytes (OpenStack
+            // No writable grant ever comes from image bytes (OpenStack
             // CVE-2022-47951, CVE-2024-32498). A companion the header names (the resolver
             // reports only those QEMU opens) of a read-only disk is read-only like a
             // backing file; of a writable disk it gets no rule.
@@ -148,14 +148,14 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
                     continue;
                 }
                 let co = origin.with(c.kind.what());
-                // Issue 20, item 3: QEMU opens a writable disk's data file or extent
+                // QEMU opens a writable disk's data file or extent
                 // read-write, so a read-only grant cannot make the disk work, and it would
                 // only give the image's uploader read access to the file it names (another
                 // VM's image). No rule: the admin declares it.
                 if !disk.readonly {
                     let advice = match c.kind {
                         CompanionKind::DataFile => "declare it with <dataStore> in the disk's <source>",
-                        CompanionKind::Extent => "add a rule for it to the VM's own profile or convert the image (README: VMDK descriptors)",
+                        CompanionKind::Extent => "add a rule for it to the VM's own profile or convert the image (docs/operating.md: VMDK descriptors)",
                     };
                     b.warn(&co, format!(
                         "{co}: {} is named by the image, not by the XML, so it gets no rule (QEMU opens it read-write with the disk, and a grant never comes from image bytes for a writable disk); {advice}",
@@ -242,7 +242,7 @@ fn continue_listed(
         above: &above,
     };
     let chain = r.image_chain(&start, b.diag)?;
-    // Issue 9, class 1: what the header names is read-only, like the layer itself.
+    // What the header names is read-only, like the layer itself.
     for c in chain.top_companions {
         // The files of a layer the admin manages are the admin's too; and libvirt passes
         // the layer's <dataStore> as QEMU's data-file option: QEMU never opens the name in

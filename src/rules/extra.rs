@@ -77,7 +77,7 @@ pub(super) fn rules(
     // libvirtd passes a hot-plugged disk's path verbatim, and a volume may be named
     // `{,**}` (`virsh vol-create-as pool '{,**}'`): where a file of the argument's literal
     // name exists, the argument is that file, never the directory above it with
-    // everything below (issue 20, item 4; docs/weak-spots.md#w13).
+    // everything below (docs/weak-spots.md#w13).
     let literal = e.subtree.then(|| e.literal());
     let (path, subtree) = match literal {
         Some(l) if r.existing(&l).is_some() => (l, false),

@@ -4,7 +4,7 @@
 //! 12.1's `<driver iommufd='yes'>` on the device itself; 12.2's domain-wide `<iommufd
 //! enabled='yes'>` alone changes nothing, as in libvirt 12.8's helper) gets nothing here.
 //!
-//! Issue 20, item 6: a VFIO device gets no sysfs file. QEMU's vfio-pci only `stat`s the
+//! A VFIO device gets no sysfs file. QEMU's vfio-pci only `stat`s the
 //! device's sysfs directory and `readlink`s its `iommu_group` (`vfio_realize` in
 //! hw/vfio/pci.c up to 8.0, `vfio_device_groupid` in hw/vfio/container.c/common.c from
 //! 8.1; AppArmor mediates neither with a file rule: libvirt's profiles never granted the

@@ -87,7 +87,7 @@ pub(super) fn lifetime(
 /// directories, `qemuProcessBuildDestroyMemoryPathsImpl` for memory backing and hugepages,
 /// and two files inside the private directory, the pr-helper socket and a `.base64`
 /// secret); `None` for anything else, which an `-f`/`-F` `DIR/{,**}` may not name
-/// (issue 20, item 4: a hot-plugged volume named `{,**}` made its whole pool a subtree):
+/// (a hot-plugged volume named `{,**}` made its whole pool a subtree):
 /// - this domain's own entry in a directory whose entries live with the VM, or a path
 ///   inside it ([`Owner::runtime_entry`]);
 /// - `<mount>/libvirt/qemu/<id>-<short>` on a hugetlbfs mount (any `hugetlbfs_mount`);

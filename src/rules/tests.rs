@@ -708,7 +708,7 @@ fn graphics_hostdevs_and_gl() {
         "",
         &mut Fake::default(),
     );
-    // Issue 20, item 6: a VFIO device gets its group, never the legacy sysfs files
+    // A VFIO device gets its group, never the legacy sysfs files
     // (QEMU's vfio-pci reaches config space through the device descriptor).
     assert_eq!(
         &got[6..10],

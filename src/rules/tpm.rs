@@ -75,7 +75,7 @@ pub(super) fn passthrough(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> R
         b.file(r, dev, Perms::RW, ElementFamily::Tpm, &o)?;
         // The cancel file lives in sysfs below the TPM's device. libvirt names it by the
         // device path's last component alone; the resolver gives it only when the path
-        // opens that TPM's character device (issue 20, item 6: a regular file named tpm0
+        // opens that TPM's character device (a regular file named tpm0
         // got the host TPM's cancel file), so it is trusted like a fixed path.
         let name = dev
             .as_path()

@@ -26,6 +26,10 @@ const SOURCES: &[&str] = &[
     "abstractions",
     "man",
     "README.md",
+    "docs/operating.md",
+    "docs/differences.md",
+    "docs/restricted-paths.md",
+    "docs/runtime-grants.md",
     "docs/weak-spots.md",
 ];
 

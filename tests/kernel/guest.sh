@@ -353,7 +353,7 @@ $(disk vdd "$R/images/new.img" raw)" >"$B/domain-new.xml"
     else
         bad "delete: .files deleted, the profile file kept" "libvirt/ holds: $(ls "$POL/libvirt" | tr '\n' ' ')"
     fi
-    # The parser's cache (issue 11), in the kernel: an unchanged -r after -R loads the profile
+    # The parser's cache, in the kernel: an unchanged -r after -R loads the profile
     # (from the cache), and an include replaced with an older mtime, as dpkg leaves it, is
     # compiled, not served stale from the cache (apparmor_parser alone keys on mtimes).
     XML_FILE=$B/domain.xml

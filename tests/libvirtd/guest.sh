@@ -507,7 +507,7 @@ nvram_isolation() {
     rm -f "$V2" "$MS2" "$OWN"
 }
 
-# --- What libvirt 10 and 11 added (issue 21): a storage pool's volume, a writable UEFI loader,
+# --- What libvirt 10 and 11 added: a storage pool's volume, a writable UEFI loader,
 # raw ACPI tables, a shim ---
 # na KEY CHECK...: true when this release's libvirt lacks the feature KEY (run.env's NA; for
 # volume-untranslated only under Debian's helper profile), with an "INFO n/a" line for each

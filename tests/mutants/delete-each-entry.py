@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Hand mutation of the restricted-path tables (issue 9 class 7).
+"""Hand mutation of the restricted-path tables.
 
 cargo-mutants does not delete entries from a list, so this does: for each entry of
-RESTRICTED, SHARED and DEVICES (the device trees of one element family, issue 20 item 6) in
+RESTRICTED, SHARED and DEVICES (the device trees of one element family) in
 src/policy.rs, in a scratch clone of this checkout, delete it and run tests/must_refuse.rs
 (its own hand-typed lists) and the policy unit tests. Every deletion must make one of them
 fail. Takes 30 to 60 minutes on 2 cores; not run in CI. TABLE arguments select tables.
