@@ -191,6 +191,24 @@ impl Parser {
 
     /// The argv (without the program) for `op` on `profile`.
     pub fn args(&self, op: Op, profile: &Path, cache: CacheUse) -> Vec<String> {
+        let simplify = op != Op::Remove && self.skips_expr_simplification();
+        self.args_with(op, profile, cache, simplify)
+    }
+
+    /// Whether `-O no-expr-simplify` is known to go on the command line without asking the
+    /// parser: a dry run runs nothing, not even `apparmor_parser --version`, so the command
+    /// it prints leaves the option out unless an earlier run of this process asked.
+    fn skip_known(&self, op: Op) -> bool {
+        op != Op::Remove && self.skip_simplify.get().copied().unwrap_or(false)
+    }
+
+    fn args_with(
+        &self,
+        op: Op,
+        profile: &Path,
+        cache: CacheUse,
+        skip_simplify: bool,
+    ) -> Vec<String> {
         let mut args = Vec::new();
         if let Some(base) = &self.base {
             args.push("--base".to_string());
@@ -204,7 +222,7 @@ impl Parser {
             args.push("--cache-loc".to_string());
             args.push(dir.display().to_string());
         }
-        if op != Op::Remove && self.skips_expr_simplification() {
+        if skip_simplify {
             // The expression simplifier only speeds up building the DFA of some policies;
             // with AppArmor 3.x it costs time and changes nothing for these profiles (the
             // compiled policy is byte-identical, and a 300-disk domain compiles in 0.6x the
@@ -218,10 +236,11 @@ impl Parser {
         args
     }
 
-    /// The command line, for messages and dry runs.
+    /// The command line, for dry runs: without the options only the parser's `--version`
+    /// decides ([`Parser::skip_known`]), since a dry run runs nothing.
     pub fn describe(&self, op: Op, profile: &Path, cache: CacheUse) -> String {
         let mut s = self.program.display().to_string();
-        for a in self.args(op, profile, cache) {
+        for a in self.args_with(op, profile, cache, self.skip_known(op)) {
             s.push(' ');
             s.push_str(&a);
         }
@@ -441,11 +460,22 @@ impl Parser {
     /// paths. The parser compiles the files in parallel, as many at once as its `-j`
     /// default (its configuration's `jobs`, else one per CPU).
     pub fn args_many(&self, op: Op, profiles: &[PathBuf], cache: CacheUse) -> Vec<String> {
+        let simplify = op != Op::Remove && self.skips_expr_simplification();
+        self.args_many_with(op, profiles, cache, simplify)
+    }
+
+    fn args_many_with(
+        &self,
+        op: Op,
+        profiles: &[PathBuf],
+        cache: CacheUse,
+        skip_simplify: bool,
+    ) -> Vec<String> {
         let Some((first, rest)) = profiles.split_first() else {
             return Vec::new();
         };
-        // `args` ends with the flag and the one profile.
-        let mut args = self.args(op, first, cache);
+        // `args_with` ends with the flag and the one profile.
+        let mut args = self.args_with(op, first, cache, skip_simplify);
         let tail = args.split_off(args.len().saturating_sub(2));
         args.push("-v".to_string());
         args.extend(tail);
@@ -453,10 +483,10 @@ impl Parser {
         args
     }
 
-    /// The command line of [`Parser::run_many`], for dry runs.
+    /// The command line of [`Parser::run_many`], for dry runs (as [`Parser::describe`]).
     pub fn describe_many(&self, op: Op, profiles: &[PathBuf], cache: CacheUse) -> String {
         let mut s = self.program.display().to_string();
-        for a in self.args_many(op, profiles, cache) {
+        for a in self.args_many_with(op, profiles, cache, self.skip_known(op)) {
             s.push(' ');
             s.push_str(&a);
         }

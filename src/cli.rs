@@ -6,10 +6,11 @@
 //! of the program acts on.
 
 use crate::apparmor_parser::DEFAULT_APPARMOR_DIR;
-use crate::error::{Error, Result};
+use crate::error::{Error, Exit, Result};
+use crate::escape::AaPattern;
 use crate::name::ProfileName;
 use crate::rules::ExtraFile;
-use clap::{ArgGroup, CommandFactory, Parser};
+use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -24,10 +25,7 @@ use std::path::PathBuf;
 #[command(
     name = "virt-aa-helper",
     version,
-    about = "Generate, load and unload the AppArmor profile that confines a libvirt domain",
-    after_help = "Exit status: 0 success, 1 invalid domain XML, 2 invalid command line, 3 path refused, \
-4 profile missing or already present, 5 template unusable, 6 file I/O error, 7 apparmor_parser failed, \
-8 running set-uid/set-gid."
+    about = "Generate, load and unload the AppArmor profile that confines a libvirt domain"
 )]
 #[command(group(ArgGroup::new("mode").args(["add", "create", "replace", "remove", "delete", "reload_all"]).multiple(false)))]
 #[command(group(ArgGroup::new("extra").args(["add_file", "append_file"]).multiple(false)))]
@@ -66,7 +64,9 @@ pub struct Cli {
     #[arg(long = "reload-all", overrides_with = "reload_all")]
     pub reload_all: bool,
 
-    /// Dry run: change nothing, load nothing; print to stdout what would be written and run.
+    /// Dry run: change nothing, load nothing, run nothing; print to stdout what would be
+    /// written, removed and run (the parser's command without the options only its
+    /// --version decides, which a dry run does not ask).
     #[arg(
         short = 'd',
         long = "dryrun",
@@ -115,18 +115,21 @@ pub struct Cli {
     #[arg(long = "parser-timeout", value_name = "SECONDS", default_value_t = crate::apparmor_parser::DEFAULT_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub parser_timeout: u64,
 
-    /// Where sysfs is mounted, for finding assigned USB and PCI host devices.
-    #[arg(long = "sysfs", value_name = "DIR", default_value = crate::resolve::DEFAULT_SYSFS)]
-    pub sysfs: PathBuf,
+    /// Where sysfs is mounted, for finding assigned USB and PCI host devices (default:
+    /// /sys). Only with -c and -r.
+    #[arg(long = "sysfs", value_name = "DIR")]
+    pub sysfs: Option<PathBuf>,
 
     /// Where libvirt keeps storage pool definitions, for a <disk type='volume'> the XML does
     /// not translate (libvirt < 9.x; a translated volume's actualType path is used as is)
-    /// (default: the configuration's pool_dir, else /etc/libvirt/storage).
+    /// (default: the configuration's pool_dir, else /etc/libvirt/storage). Only with -c and
+    /// -r.
     #[arg(long = "pool-dir", value_name = "DIR")]
     pub pool_dir: Option<PathBuf>,
 
     /// The set-uid qemu-bridge-helper that domains with a bridge interface may run
     /// (default: the configuration's bridge_helper, else /usr/lib/qemu/qemu-bridge-helper).
+    /// Only with -c and -r.
     #[arg(long = "bridge-helper", value_name = "PATH")]
     pub bridge_helper: Option<String>,
 
@@ -138,9 +141,10 @@ pub struct Cli {
     /// .files with `#include if exists` (newer libvirt). bridge_helper = PATH and pool_dir =
     /// DIR: defaults for --bridge-helper and --pool-dir. memory_backing_dir = DIR: qemu.conf's
     /// setting, where it is not libvirt's default; the domain's entry there may be granted
-    /// as a runtime directory. The file must not be writable by group or others.
-    #[arg(long = "config", value_name = "FILE", default_value = crate::config::DEFAULT_CONFIG)]
-    pub config: PathBuf,
+    /// as a runtime directory. The file must not be writable by group or others (default:
+    /// /etc/libvirt/virt-aa-helper.conf). Only with -c and -r.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Write the files but do not run apparmor_parser.
     #[arg(long = "no-load", overrides_with = "no_load")]
@@ -196,8 +200,8 @@ pub struct Request {
     pub sysfs: PathBuf,
     /// `--pool-dir`.
     pub pool_dir: Option<PathBuf>,
-    /// `--bridge-helper`.
-    pub bridge_helper: Option<String>,
+    /// `--bridge-helper`, escaped.
+    pub bridge_helper: Option<AaPattern>,
     /// `--config`.
     pub config: PathBuf,
 }
@@ -230,9 +234,10 @@ pub enum Parsed {
     Print(String),
 }
 
-/// The clap command (also used to generate the man page).
+/// The clap command (also used to generate the man page), with the exit statuses of
+/// [`Exit`] as its closing text.
 pub fn command() -> clap::Command {
-    Cli::command()
+    Cli::command().after_help(Exit::help())
 }
 
 /// Parses argv into a request. Errors are one line.
@@ -241,7 +246,10 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -267,6 +275,19 @@ where
 }
 
 impl Cli {
+    /// The options only -c and -r read (the XML's paths, the site settings): refused with
+    /// any other mode, where they would be accepted and silently ignored.
+    fn generation_options(&self) -> Option<&'static str> {
+        [
+            (self.sysfs.is_some(), "--sysfs"),
+            (self.pool_dir.is_some(), "--pool-dir"),
+            (self.bridge_helper.is_some(), "--bridge-helper"),
+            (self.config.is_some(), "--config"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+
     fn into_reload_all(self) -> Result<ReloadAll> {
         if self.uuid.is_some() {
             return Err(Error::Usage(
@@ -275,6 +296,11 @@ impl Cli {
         }
         if self.add_file.is_some() || self.append_file.is_some() {
             return Err(Error::Usage("-f and -F only go with -c or -r".into()));
+        }
+        if let Some(flag) = self.generation_options() {
+            return Err(Error::Usage(format!(
+                "{flag} only goes with -c or -r, which read the domain XML"
+            )));
         }
         if self.no_load {
             return Err(Error::Usage(
@@ -313,16 +339,29 @@ impl Cli {
         };
         let given = self
             .uuid
+            .clone()
             .ok_or_else(|| Error::Usage("no profile name given: use -u libvirt-<uuid>".into()))?;
         let profile = ProfileName::parse(&given)?;
-        if let Some(h) = self
+        let bridge_helper = self
             .bridge_helper
             .as_deref()
-            .filter(|h| !std::path::Path::new(h).is_absolute())
-        {
+            .map(|h| {
+                if !std::path::Path::new(h).is_absolute() {
+                    return Err("not an absolute path".to_string());
+                }
+                AaPattern::literal(h).map_err(|e| e.to_string())
+            })
+            .transpose()
+            .map_err(|why| {
+                let given = self.bridge_helper.as_deref().unwrap_or_default();
+                Error::Usage(format!(
+                    "--bridge-helper {}: {why}",
+                    crate::error::quote(given)
+                ))
+            })?;
+        if let Some(flag) = self.generation_options().filter(|_| !mode.reads_xml()) {
             return Err(Error::Usage(format!(
-                "--bridge-helper {}: not an absolute path",
-                crate::error::quote(h)
+                "{flag} only goes with -c or -r, which read the domain XML"
             )));
         }
         let (extra, append) = match (self.add_file, self.append_file) {
@@ -333,6 +372,7 @@ impl Cli {
         if extra.is_some() && !mode.reads_xml() {
             return Err(Error::Usage("-f and -F only go with -c or -r".into()));
         }
+
         Ok(Request {
             mode,
             profile,
@@ -344,10 +384,14 @@ impl Cli {
             cache_dir: self.cache_dir,
             parser_timeout: self.parser_timeout,
             no_load: self.no_load,
-            sysfs: self.sysfs,
+            sysfs: self
+                .sysfs
+                .unwrap_or_else(|| crate::resolve::DEFAULT_SYSFS.into()),
             pool_dir: self.pool_dir,
-            bridge_helper: self.bridge_helper,
-            config: self.config,
+            bridge_helper,
+            config: self
+                .config
+                .unwrap_or_else(|| crate::config::DEFAULT_CONFIG.into()),
         })
     }
 }
@@ -416,6 +460,11 @@ mod tests {
             &["-r", "-u", U, "-F", "relative.img"],
             &["-r", "-u", U, "-f", "/a", "-F", "/b"],
             &["-u", U],
+            // Options only generation reads are refused where nothing reads them.
+            &["-R", "-u", U, "--pool-dir", "/x"],
+            &["-a", "-u", U, "--sysfs", "/y"],
+            &["-D", "-u", U, "--bridge-helper", "/z"],
+            &["-D", "-u", U, "--config", "/c"],
         ] {
             let e = req(args).unwrap_err();
             let s = e.to_string();
@@ -449,6 +498,10 @@ mod tests {
                 "--no-load does not go with --reload-all",
             ),
             (&["--reload-all", "-r", "-u", U], "cannot be used with"),
+            (
+                &["--reload-all", "--config", "/c"],
+                "--config only goes with -c or -r",
+            ),
         ] {
             let e = parse(args).unwrap_err();
             assert_eq!(e.code(), 2, "{args:?}");
@@ -459,7 +512,7 @@ mod tests {
     #[test]
     fn help_and_version_print() {
         assert!(
-            matches!(parse_args(["virt-aa-helper", "-h"]).unwrap(), Parsed::Print(s) if s.contains("--append-file"))
+            matches!(parse_args(["virt-aa-helper", "-h"]).unwrap(), Parsed::Print(s) if s.contains("--append-file") && s.contains(&Exit::help()))
         );
         assert!(
             matches!(parse_args(["virt-aa-helper", "--version"]).unwrap(), Parsed::Print(s) if s.contains(env!("CARGO_PKG_VERSION")))

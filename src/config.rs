@@ -33,6 +33,7 @@
 //! silently keep a behaviour the admin meant to change.
 
 use crate::error::{Error, Result};
+use crate::escape::AaPattern;
 use std::path::{Path, PathBuf};
 
 /// Where the configuration is read from by default.
@@ -55,8 +56,9 @@ pub struct Config {
     pub backing_deny_write: bool,
     /// How the profile includes its `.files`.
     pub files_include: FilesInclude,
-    /// The set-uid bridge helper, if set here.
-    pub bridge_helper: Option<String>,
+    /// The set-uid bridge helper, if set here: escaped where it is read, so that a name no
+    /// rule can hold is an error naming this file and line.
+    pub bridge_helper: Option<AaPattern>,
     /// The storage pool definitions directory, if set here.
     pub pool_dir: Option<PathBuf>,
     /// qemu.conf's `memory_backing_dir`, where the admin moved it from libvirt's default:
@@ -123,7 +125,12 @@ impl Config {
                         return Err(bad(format!("{key} must be an absolute path")));
                     }
                     match key {
-                        "bridge_helper" => c.bridge_helper = Some(value.to_string()),
+                        "bridge_helper" => {
+                            c.bridge_helper = Some(
+                                AaPattern::literal(value)
+                                    .map_err(|e| bad(format!("bridge_helper: {e}")))?,
+                            )
+                        }
                         "pool_dir" => c.pool_dir = Some(PathBuf::from(value)),
                         _ => c.memory_backing_dir = Some(PathBuf::from(value)),
                     }
@@ -158,7 +165,7 @@ mod tests {
         assert!(c.backing_deny_write);
         assert_eq!(c.files_include, FilesInclude::IfExists);
         assert_eq!(
-            c.bridge_helper.as_deref(),
+            c.bridge_helper.as_ref().map(AaPattern::as_str),
             Some("/usr/libexec/qemu-bridge-helper")
         );
     }
@@ -171,6 +178,11 @@ mod tests {
             ("bakcing_deny_write = no", "unknown setting"),
             ("pool_dir = relative", "absolute"),
             ("just words", "key = value"),
+            // A name no rule can hold names this file and line, not a flag.
+            (
+                "\n\nbridge_helper = /usr/lib/q\u{1}x",
+                "virt-aa-helper.conf' line 3: bridge_helper: contains the control character",
+            ),
         ] {
             let e = Config::parse(text, Path::new("/etc/libvirt/virt-aa-helper.conf")).unwrap_err();
             assert!(e.to_string().contains(want), "{text}: {e}");

@@ -5,21 +5,9 @@
 //! the admin something actionable (the most common complaint about the C helper is an opaque
 //! "cannot load AppArmor profile", see `docs/weak-spots.md#user-reports`).
 //!
-//! Exit codes are part of the interface and are documented in the man page:
-//!
-//! | code | meaning |
-//! |------|---------|
-//! | 0 | success |
-//! | 1 | the domain XML or a value in it is invalid |
-//! | 2 | the command line or the configuration file is invalid (usage, profile name) |
-//! | 3 | a path was refused (restricted location, unrepresentable, symlink loop, backing chain) |
-//! | 4 | the profile is not in the state the mode needs (exists for `-c`, missing otherwise) |
-//! | 5 | a template is missing or unusable |
-//! | 6 | reading or writing a file failed (also a file the helper's own AppArmor profile denies) |
-//! | 7 | `apparmor_parser` could not be run or failed |
-//! | 8 | the process runs with elevated privileges it must not have (set-uid/set-gid) |
-//!
-//! libvirtd only distinguishes zero from non-zero, like the C helper (which always exits 1).
+//! Exit codes are part of the interface: [`Exit`] is their one table, which the `--help`
+//! text and the man page print. libvirtd only distinguishes zero from non-zero, like the C
+//! helper (which always exits 1).
 
 use crate::origin::Origin;
 use std::ffi::OsStr;
@@ -123,22 +111,85 @@ pub enum Error {
     Privilege(String),
 }
 
+/// The process exit statuses: one per kind of failure, each with what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    Domain = 1,
+    Usage = 2,
+    PathRefused = 3,
+    ProfileState = 4,
+    Template = 5,
+    Io = 6,
+    Parser = 7,
+    Privilege = 8,
+}
+
+impl Exit {
+    /// Every status, in order.
+    pub const ALL: [Exit; 9] = [
+        Exit::Success,
+        Exit::Domain,
+        Exit::Usage,
+        Exit::PathRefused,
+        Exit::ProfileState,
+        Exit::Template,
+        Exit::Io,
+        Exit::Parser,
+        Exit::Privilege,
+    ];
+
+    /// The number the process exits with.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// What the status means, for `--help` and the man page.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Success => "success",
+            Exit::Domain => "invalid domain XML",
+            Exit::Usage => "invalid command line or configuration file",
+            Exit::PathRefused => "path refused",
+            Exit::ProfileState => "profile missing or already present",
+            Exit::Template => "template unusable",
+            Exit::Io => "file I/O error",
+            Exit::Parser => "apparmor_parser failed",
+            Exit::Privilege => "running set-uid/set-gid",
+        }
+    }
+
+    /// `Exit status: 0 success, 1 ..., 8 ....`: the table as one sentence.
+    pub fn help() -> String {
+        let items: Vec<String> = Exit::ALL
+            .iter()
+            .map(|e| format!("{} {}", e.code(), e.meaning()))
+            .collect();
+        format!("Exit status: {}.", items.join(", "))
+    }
+}
+
 impl Error {
-    /// The process exit status for this error (see the module documentation).
-    pub fn code(&self) -> i32 {
+    /// The process exit status for this error.
+    pub fn exit(&self) -> Exit {
         match self {
             Error::Input(_) | Error::Xml(_) | Error::Domain { .. } | Error::UuidMismatch { .. } => {
-                1
+                Exit::Domain
             }
-            Error::Usage(_) | Error::ProfileName { .. } | Error::Config { .. } => 2,
-            Error::Path { .. } => 3,
-            Error::ProfileState { .. } => 4,
-            Error::Template { .. } => 5,
-            // A denied read is a failed read: same code as any other I/O error.
-            Error::Io { .. } | Error::Denied { .. } => 6,
-            Error::ParserSpawn { .. } | Error::Parser { .. } | Error::Reload { .. } => 7,
-            Error::Privilege(_) => 8,
+            Error::Usage(_) | Error::ProfileName { .. } | Error::Config { .. } => Exit::Usage,
+            Error::Path { .. } => Exit::PathRefused,
+            Error::ProfileState { .. } => Exit::ProfileState,
+            Error::Template { .. } => Exit::Template,
+            // A denied read is a failed read: same status as any other I/O error.
+            Error::Io { .. } | Error::Denied { .. } => Exit::Io,
+            Error::ParserSpawn { .. } | Error::Parser { .. } | Error::Reload { .. } => Exit::Parser,
+            Error::Privilege(_) => Exit::Privilege,
         }
+    }
+
+    /// The process exit status for this error, as a number.
+    pub fn code(&self) -> i32 {
+        self.exit().code()
     }
 
     /// Shorthand for an [`Error::Io`].

@@ -16,7 +16,9 @@
 //!    installed templates;
 //! 7. [`apparmor_parser`]: runs `apparmor_parser`.
 //!
-//! [`app`] ties them together per mode and reads the site [`config`]; [`error`] is the one
+//! [`app`] ties them together per mode: each mode makes a plan (the files to write or
+//! remove, the parser run) that a dry run prints and a real run applies under the profile's
+//! lock, the only writer; it reads the site [`config`] once. [`error`] is the one
 //! error type.
 //!
 //! # Layers

@@ -7,6 +7,9 @@
 //! the directory is synced; a read-modify-write-load sequence holds an exclusive `flock` on a
 //! per-profile lock file.
 //!
+//! Only a held [`Lock`] writes: [`Store`] reads (paths, the profiles, the installed
+//! templates) and takes locks, so that code given no lock (a dry run) cannot write.
+//!
 //! Every file created in `libvirt/` is named `libvirt-<uuid>...` (the profile, `.files`,
 //! `.lock`, and `<name>.XXXXXX.tmp` temporaries): the helper's own AppArmor profile lets it
 //! write only `libvirt-<uuid>*` there (Debian 12's stock
@@ -17,7 +20,7 @@
 
 use crate::domain::VirtType;
 use crate::error::{
-    allow_hint, allow_rule, io_reason, is_denied, quote_path, Error, Result, Warning,
+    allow_hint, allow_rule, io_reason, is_denied, quote_path, Diagnostics, Error, Result,
 };
 use crate::fsio::{read_own, read_trusted};
 use crate::name::ProfileName;
@@ -34,15 +37,10 @@ pub const FILE_MODE: u32 = 0o644;
 /// loop forever.
 const LOCK_OPEN_ATTEMPTS: usize = 100;
 
-/// The policy tree's `libvirt/` directory, and what it noticed during this run.
-#[derive(Debug)]
+/// The policy tree's `libvirt/` directory: where the profiles are, read, and locked.
+#[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
-    /// Warnings about skipped safety steps, taken by [`Store::take_warnings`].
-    warnings: Vec<Warning>,
-    /// Opening the directory to fsync it was denied: every later sync of this run is
-    /// skipped too (one warning per run, not per write). Every write of a run is in `dir`.
-    dir_sync_denied: bool,
 }
 
 impl Store {
@@ -50,8 +48,6 @@ impl Store {
     pub fn new(apparmor_dir: &Path) -> Self {
         Store {
             dir: apparmor_dir.join("libvirt"),
-            warnings: Vec::new(),
-            dir_sync_denied: false,
         }
     }
 
@@ -79,16 +75,11 @@ impl Store {
         self.dir.join(format!("{name}.lock"))
     }
 
-    /// The warnings found so far (skipped lock or directory fsync), taken.
-    pub fn take_warnings(&mut self) -> Vec<Warning> {
-        std::mem::take(&mut self.warnings)
-    }
-
     /// Takes the exclusive per-profile lock, creating `libvirt/` if needed. Blocks until
     /// other runs for the same profile are done. If opening or locking the file is denied
     /// (`EACCES`/`EPERM`: the helper's AppArmor profile has no `k` for it), goes on
     /// without the lock, as libvirt 9.0 does, with a warning naming the rule to add.
-    pub fn lock(&mut self, name: &ProfileName) -> Result<Lock> {
+    pub fn lock(&self, name: &ProfileName, diag: &mut Diagnostics) -> Result<Lock> {
         self.ensure_dir()?;
         let path = self.lock_path(name);
         let mut attempts = 0;
@@ -96,7 +87,7 @@ impl Store {
             attempts += 1;
             let (file, created) = match open_lock_file(&path) {
                 Ok(opened) => opened,
-                Err(e) if is_denied(&e) => return Ok(self.without_lock(path, &e)),
+                Err(e) if is_denied(&e) => return Ok(self.without_lock(path, &e, diag)),
                 Err(e)
                     if e.kind() == std::io::ErrorKind::NotFound
                         && attempts < LOCK_OPEN_ATTEMPTS =>
@@ -111,7 +102,7 @@ impl Store {
                     let _ = std::fs::remove_file(&path);
                 }
                 if is_denied(&e) {
-                    return Ok(self.without_lock(path, &e));
+                    return Ok(self.without_lock(path, &e, diag));
                 }
                 return Err(Error::io(&path, "lock", e));
             }
@@ -123,6 +114,7 @@ impl Store {
                     return Ok(Lock {
                         file: Some(file),
                         path,
+                        dir_sync_denied: false,
                     });
                 }
                 _ => continue,
@@ -164,14 +156,18 @@ impl Store {
         Ok(names)
     }
 
-    fn without_lock(&mut self, path: PathBuf, e: &std::io::Error) -> Lock {
-        self.warnings.push(Warning(format!(
+    fn without_lock(&self, path: PathBuf, e: &std::io::Error, diag: &mut Diagnostics) -> Lock {
+        diag.note(format!(
             "{}: cannot lock ({}): running without the per-profile lock, as libvirt 9.0 does; {}",
             quote_path(&path),
             io_reason(e),
             allow_hint(&allow_rule(&self.dir, "/libvirt-*.lock", "rwk"))
-        )));
-        Lock { file: None, path }
+        ));
+        Lock {
+            file: None,
+            path,
+            dir_sync_denied: false,
+        }
     }
 
     fn ensure_dir(&self) -> Result<()> {
@@ -206,63 +202,6 @@ impl Store {
             None => Ok(None),
         }
     }
-
-    /// Writes `bytes` to `path` atomically: temporary file `<name>.XXXXXX.tmp` in the same
-    /// directory (so it matches the same `libvirt-<uuid>*` rule as the target), mode 0644,
-    /// fsync, rename, fsync of the directory.
-    pub fn write_atomic(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
-        let dir = path.parent().unwrap_or_else(|| Path::new("/"));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&temp_prefix(path))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
-        tmp.write_all(bytes)
-            .and_then(|_| {
-                tmp.as_file()
-                    .set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
-            })
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| Error::io(tmp.path(), "write", e))?;
-        tmp.persist(path)
-            .map_err(|e| Error::io(path, "replace", e.error))?;
-        self.sync_dir(dir)
-    }
-
-    /// Removes `path` if it exists (and syncs the directory).
-    pub fn remove_optional(&mut self, path: &Path) -> Result<()> {
-        match std::fs::remove_file(path) {
-            Ok(()) => self.sync_dir(path.parent().unwrap_or_else(|| Path::new("/"))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(path, "remove", e)),
-        }
-    }
-
-    /// Makes a rename or removal in `dir` durable. Opening the directory is denied by the
-    /// helper's stock AppArmor profile (it may read `libvirt/*`, not `libvirt/`): then the
-    /// run goes on without, as libvirt 9.0 does, with one warning per run.
-    fn sync_dir(&mut self, dir: &Path) -> Result<()> {
-        if self.dir_sync_denied {
-            return Ok(());
-        }
-        let handle = match File::open(dir) {
-            Ok(handle) => handle,
-            Err(e) if is_denied(&e) => {
-                self.dir_sync_denied = true;
-                self.warnings.push(Warning(format!(
-                    "{}: cannot open the directory to fsync it ({}): going on without the directory fsync after renames, as libvirt 9.0 does; {}",
-                    quote_path(dir),
-                    io_reason(&e),
-                    allow_hint(&allow_rule(dir, "/", "r"))
-                )));
-                return Ok(());
-            }
-            Err(e) => return Err(Error::io(dir, "sync directory", e)),
-        };
-        handle
-            .sync_all()
-            .map_err(|e| Error::io(dir, "sync directory", e))
-    }
 }
 
 /// The prefix of the temporary file written before it is renamed to `target`: the target's
@@ -296,15 +235,81 @@ fn open_lock_file(path: &Path) -> std::io::Result<(File, bool)> {
     options.open(path).map(|file| (file, false))
 }
 
-/// Holds the per-profile lock until dropped (or stands for it when it could not be taken).
+/// Holds the per-profile lock until dropped (or stands for it when it could not be taken),
+/// and is the only writer of the profile directory.
 #[derive(Debug)]
 pub struct Lock {
     /// `None` when taking the lock was denied and the run goes on without it.
     file: Option<File>,
     path: PathBuf,
+    /// Opening the directory to fsync it was denied: every later sync of this run is
+    /// skipped too (one warning per run, not per write). Every write of a run is in `dir`.
+    dir_sync_denied: bool,
 }
 
 impl Lock {
+    /// Writes `bytes` to `path` atomically: temporary file `<name>.XXXXXX.tmp` in the same
+    /// directory (so it matches the same `libvirt-<uuid>*` rule as the target), mode 0644,
+    /// fsync, rename, fsync of the directory.
+    pub fn write_atomic(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        diag: &mut Diagnostics,
+    ) -> Result<()> {
+        let dir = path.parent().unwrap_or_else(|| Path::new("/"));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&temp_prefix(path))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
+        tmp.write_all(bytes)
+            .and_then(|_| {
+                tmp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+            })
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| Error::io(tmp.path(), "write", e))?;
+        tmp.persist(path)
+            .map_err(|e| Error::io(path, "replace", e.error))?;
+        self.sync_dir(dir, diag)
+    }
+
+    /// Removes `path` if it exists (and syncs the directory).
+    pub fn remove_optional(&mut self, path: &Path, diag: &mut Diagnostics) -> Result<()> {
+        match std::fs::remove_file(path) {
+            Ok(()) => self.sync_dir(path.parent().unwrap_or_else(|| Path::new("/")), diag),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(path, "remove", e)),
+        }
+    }
+
+    /// Makes a rename or removal in `dir` durable. Opening the directory is denied by the
+    /// helper's stock AppArmor profile (it may read `libvirt/*`, not `libvirt/`): then the
+    /// run goes on without, as libvirt 9.0 does, with one warning per run.
+    fn sync_dir(&mut self, dir: &Path, diag: &mut Diagnostics) -> Result<()> {
+        if self.dir_sync_denied {
+            return Ok(());
+        }
+        let handle = match File::open(dir) {
+            Ok(handle) => handle,
+            Err(e) if is_denied(&e) => {
+                self.dir_sync_denied = true;
+                diag.note(format!(
+                    "{}: cannot open the directory to fsync it ({}): going on without the directory fsync after renames, as libvirt 9.0 does; {}",
+                    quote_path(dir),
+                    io_reason(&e),
+                    allow_hint(&allow_rule(dir, "/", "r"))
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io(dir, "sync directory", e)),
+        };
+        handle
+            .sync_all()
+            .map_err(|e| Error::io(dir, "sync directory", e))
+    }
+
     /// Whether the lock is really held (false in the degraded mode of [`Store::lock`]).
     pub fn is_held(&self) -> bool {
         self.file.is_some()
@@ -340,17 +345,17 @@ impl Snapshot {
             .and_then(|(_, b)| b.as_deref())
     }
 
-    /// Puts every recorded file back as it was (rewritten atomically through `store`, or
+    /// Puts every recorded file back as it was (rewritten atomically under `lock`, or
     /// removed).
-    pub fn restore(&self, store: &mut Store) -> Result<()> {
+    pub fn restore(&self, lock: &mut Lock, diag: &mut Diagnostics) -> Result<()> {
         for (path, before) in self.saved.iter().rev() {
             match before {
                 Some(bytes) => {
                     if read_own(path)?.as_deref() != Some(bytes.as_slice()) {
-                        store.write_atomic(path, bytes)?;
+                        lock.write_atomic(path, bytes, diag)?;
                     }
                 }
-                None => store.remove_optional(path)?,
+                None => lock.remove_optional(path, diag)?,
             }
         }
         Ok(())
@@ -375,14 +380,22 @@ mod tests {
     #[test]
     fn atomic_write_replaces_and_sets_mode() {
         let t = tempfile::tempdir().unwrap();
-        let mut store = Store::new(t.path());
-        let p = t.path().join("f");
-        store.write_atomic(&p, b"one").unwrap();
-        store.write_atomic(&p, b"two").unwrap();
+        let store = Store::new(t.path());
+        let mut diag = Diagnostics::default();
+        let mut lock = store
+            .lock(&ProfileName::parse(NAME).unwrap(), &mut diag)
+            .unwrap();
+        let p = store.dir().join("f");
+        lock.write_atomic(&p, b"one", &mut diag).unwrap();
+        lock.write_atomic(&p, b"two", &mut diag).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o644);
-        assert_eq!(names(t.path()), ["f"], "no temporary file is left behind");
-        assert!(store.take_warnings().is_empty());
+        assert_eq!(
+            names(store.dir()),
+            ["f", &format!("{NAME}.lock")],
+            "no temporary file is left behind"
+        );
+        assert!(diag.is_empty());
     }
 
     #[test]
@@ -403,16 +416,20 @@ mod tests {
     #[test]
     fn snapshot_restores_content_and_absence() {
         let t = tempfile::tempdir().unwrap();
-        let mut store = Store::new(t.path());
-        let a = t.path().join("a");
-        let b = t.path().join("b");
+        let store = Store::new(t.path());
+        let mut diag = Diagnostics::default();
+        let mut lock = store
+            .lock(&ProfileName::parse(NAME).unwrap(), &mut diag)
+            .unwrap();
+        let a = store.dir().join("a");
+        let b = store.dir().join("b");
         std::fs::write(&a, b"old").unwrap();
         let mut s = Snapshot::default();
         s.save(&a).unwrap();
         s.save(&b).unwrap();
-        store.write_atomic(&a, b"new").unwrap();
-        store.write_atomic(&b, b"new").unwrap();
-        s.restore(&mut store).unwrap();
+        lock.write_atomic(&a, b"new", &mut diag).unwrap();
+        lock.write_atomic(&b, b"new", &mut diag).unwrap();
+        s.restore(&mut lock, &mut diag).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"old");
         assert!(!b.exists());
     }
@@ -442,25 +459,26 @@ mod tests {
     #[test]
     fn lock_is_exclusive_per_profile() {
         let t = tempfile::tempdir().unwrap();
-        let mut store = Store::new(t.path());
+        let store = Store::new(t.path());
         let name = ProfileName::parse(NAME).unwrap();
-        let held = store.lock(&name).unwrap();
+        let mut diag = Diagnostics::default();
+        let held = store.lock(&name, &mut diag).unwrap();
         assert!(held.is_held());
         let other = File::open(store.lock_path(&name)).unwrap();
         assert!(other.try_lock().is_err());
         drop(held);
         assert!(other.try_lock().is_ok());
-        assert!(store.take_warnings().is_empty());
+        assert!(diag.is_empty());
     }
 
     #[test]
     fn a_dangling_lock_symlink_is_an_error_not_a_loop() {
         let t = tempfile::tempdir().unwrap();
-        let mut store = Store::new(t.path());
+        let store = Store::new(t.path());
         let name = ProfileName::parse(NAME).unwrap();
         std::fs::create_dir(store.dir()).unwrap();
         std::os::unix::fs::symlink(t.path().join("nowhere/x"), store.lock_path(&name)).unwrap();
-        let e = store.lock(&name).unwrap_err();
+        let e = store.lock(&name, &mut Diagnostics::default()).unwrap_err();
         assert_eq!(e.code(), 6);
         assert!(e.to_string().contains("cannot open the lock file"), "{e}");
     }

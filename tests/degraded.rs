@@ -81,7 +81,9 @@ impl Host {
             self.s("policy"),
             "--no-load".into(),
         ]);
-        if !args.contains(&"--config") {
+        // Only -c and -r read a configuration (the others refuse --config).
+        let generates = args.iter().any(|a| matches!(*a, "-c" | "-r"));
+        if generates && !args.contains(&"--config") {
             all.extend(["--config".into(), self.s("no-such.conf")]);
         }
         all

@@ -752,7 +752,7 @@ fn the_crate_is_layered() {
         ("resolve::fs", "resolve"),
         ("store", "fsio"),
         ("app", "store"),
-        ("app", "resolve::fs"),
+        ("app::generate", "resolve::fs"),
     ] {
         assert!(report.has_edge(from, to), "no edge {from} -> {to}");
     }

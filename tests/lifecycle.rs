@@ -1051,3 +1051,158 @@ fn expression_simplification_is_skipped_only_where_it_changes_nothing() {
     // The parsers differ: 4.1 changes the policy (so the rule above is not vacuous).
     assert!(seen.iter().any(|s| !s.2), "{seen:?}");
 }
+
+/// What `strace -f -e trace=%file,%desc` of one run shows that would change the host or
+/// run a program: an open for writing or creating, a rename, removal, link, directory or
+/// node creation, a change of mode, owner, size or times, a lock, a write to anything but
+/// standard output and error, and an exec after the helper's own. Attempts count too,
+/// failed or not.
+fn changes_in_trace(trace: &str) -> Vec<String> {
+    const CHANGES: &[&str] = &[
+        "creat",
+        "rename",
+        "renameat",
+        "renameat2",
+        "unlink",
+        "unlinkat",
+        "rmdir",
+        "mkdir",
+        "mkdirat",
+        "mknod",
+        "mknodat",
+        "link",
+        "linkat",
+        "symlink",
+        "symlinkat",
+        "chmod",
+        "fchmod",
+        "fchmodat",
+        "fchmodat2",
+        "chown",
+        "fchown",
+        "fchownat",
+        "lchown",
+        "truncate",
+        "ftruncate",
+        "utimensat",
+        "flock",
+        "fallocate",
+    ];
+    let mut execs = 0;
+    let mut found = Vec::new();
+    for line in trace.lines() {
+        // "PID call(args) = result" under -f; the call alone for the first process.
+        let call = match line.split_once(' ') {
+            Some((pid, rest)) if pid.bytes().all(|b| b.is_ascii_digit()) => rest.trim_start(),
+            _ => line,
+        };
+        let name = call.split('(').next().unwrap_or("");
+        let change = match name {
+            "open" | "openat" | "openat2" => ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"]
+                .iter()
+                .any(|f| call.contains(f)),
+            "write" | "writev" | "pwrite64" | "pwritev" | "pwritev2" => {
+                !call.starts_with(&format!("{name}(1,")) && !call.starts_with(&format!("{name}(2,"))
+            }
+            "execve" | "execveat" => {
+                execs += 1;
+                execs > 1
+            }
+            other => CHANGES.contains(&other),
+        };
+        if change {
+            found.push(line.to_string());
+        }
+    }
+    found
+}
+
+/// Runs the helper under strace with the environment's arguments; returns the trace.
+fn traced(env: &Env, args: &[&str], xml: Option<&str>) -> String {
+    let log = env.tree.path("strace.log");
+    let _ = fs::remove_file(&log);
+    let dir = env.policy.dir.to_str().unwrap().to_string();
+    let parser = env.parser.script.to_str().unwrap().to_string();
+    let cache = env.tree.s("no-cache");
+    let mut child = std::process::Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=%file,%desc", "-o"])
+        .arg(&log)
+        .arg(env!("CARGO_BIN_EXE_virt-aa-helper"))
+        .args(args)
+        .args([
+            "--apparmor-dir",
+            &dir,
+            "--parser",
+            &parser,
+            "--cache-dir",
+            &cache,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("strace (tests/setup.sh installs it)");
+    {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().expect("stdin");
+        let _ = pipe.write_all(xml.unwrap_or("").as_bytes());
+    }
+    let o = child.wait_with_output().expect("wait for strace");
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    fs::read_to_string(&log).expect("strace's log")
+}
+
+/// A dry run of every mode writes nothing, creates, renames, removes, locks or changes the
+/// mode of nothing, and runs no program (not even `apparmor_parser --version`), as strace
+/// sees it; the same check on the real runs finds their writes and the parser (the
+/// negative control).
+#[test]
+fn a_dry_run_writes_nothing_and_runs_nothing() {
+    let env = Env::new();
+    let xml = xml_with_disk(&env.tree);
+    env.tree.file("hot/plug.img", b"");
+    let plug = env.tree.s("hot/plug.img");
+    let dry_create = traced(&env, &["-d", "-c", "-u", PROFILE], Some(&xml));
+    assert_eq!(changes_in_trace(&dry_create), Vec::<String>::new(), "-d -c");
+    assert!(
+        dry_create.contains("vm.img"),
+        "the trace shows the run: {dry_create}"
+    );
+    // The negative control: the real -c writes and runs the parser.
+    let create = traced(&env, &["-c", "-u", PROFILE], Some(&xml));
+    let changes = changes_in_trace(&create);
+    for want in ["rename", "O_CREAT", "flock", "execve"] {
+        assert!(
+            changes.iter().any(|c| c.contains(want)),
+            "the check sees {want} in the real -c: {changes:#?}"
+        );
+    }
+    for args in [
+        &["-d", "-r", "-u", PROFILE][..],
+        &["-d", "-r", "-u", PROFILE, "-F", &plug],
+        &["-d", "-r", "-u", PROFILE, "-f", &plug],
+        &["-d", "-a", "-u", PROFILE],
+        &["-d", "-R", "-u", PROFILE],
+        &["-d", "-D", "-u", PROFILE],
+        &["-d", "--reload-all"],
+    ] {
+        let xml = args.contains(&"-r").then_some(xml.as_str());
+        let trace = traced(&env, args, xml);
+        assert_eq!(changes_in_trace(&trace), Vec::<String>::new(), "{args:?}");
+        assert!(
+            trace.contains(PROFILE),
+            "{args:?}: the trace shows the run: {trace}"
+        );
+    }
+    let delete = traced(&env, &["-D", "-u", PROFILE], None);
+    assert!(
+        changes_in_trace(&delete)
+            .iter()
+            .any(|c| c.contains("unlink")),
+        "the check sees the real -D remove .files: {delete}"
+    );
+    assert!(
+        env.parser.take_calls().len() >= 2,
+        "the real runs ran the parser"
+    );
+}

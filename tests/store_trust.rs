@@ -43,6 +43,12 @@ impl Env {
     /// The helper with this tree and parser, the domain XML on stdin, at most 20 s.
     fn run(&self, args: &[&str], config: Option<&Path>) -> Output {
         let missing = self.tree.path("no-such.conf");
+        // Only -c and -r read a configuration (the others refuse --config).
+        let generates = args.iter().any(|a| matches!(*a, "-c" | "-r"));
+        let config_args = match generates {
+            true => vec!["--config".as_ref(), config.unwrap_or(&missing).as_os_str()],
+            false => Vec::new(),
+        };
         let mut child = Command::new("timeout")
             .arg("20")
             .arg(env!("CARGO_BIN_EXE_virt-aa-helper"))
@@ -51,8 +57,7 @@ impl Env {
             .arg(&self.policy.dir)
             .arg("--parser")
             .arg(&self.parser.script)
-            .arg("--config")
-            .arg(config.unwrap_or(&missing))
+            .args(config_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
