@@ -8,7 +8,9 @@
 use super::{Chain, ChainLayer, ChainStart, CompanionFile, NodeKind, Resolve, UsbId};
 use crate::error::{quote, quote_path, Diagnostics, Error, Result};
 use crate::fsio;
-use crate::image::{self, CompanionKind, HeaderError, ImageInfo, FIRST_READ, HEADER_READ};
+use crate::image::{
+    self, CompanionKind, HeaderError, ImageFormat, ImageInfo, FIRST_READ, HEADER_READ,
+};
 use crate::origin::Origin;
 use crate::path::CanonicalPath;
 use crate::resolve::canonical::{canonicalize_cached, Kind, PrefixCache};
@@ -38,11 +40,11 @@ pub struct FsResolver {
     kinds: HashMap<CanonicalPath, Option<Kind>>,
     /// Each header read in this run, by image and declared format (a
     /// chain shared by many disks is read once, not once a disk).
-    headers: HashMap<(CanonicalPath, String), HeaderAnswer>,
+    headers: HashMap<(CanonicalPath, ImageFormat), HeaderAnswer>,
     /// Each chain walked in this run from a disk's top image with nothing to report, by
     /// the image as named (relative names in its header resolve against it), its canonical
     /// form and declared format: the same walk for another disk gives the same chain.
-    chains: HashMap<(PathBuf, CanonicalPath, String), Chain>,
+    chains: HashMap<(PathBuf, CanonicalPath, ImageFormat), Chain>,
     /// Bytes held by `headers` and `chains`; nothing more is kept past [`MEMO_BUDGET`].
     memo_bytes: usize,
     /// Headers read from the filesystem in this run.
@@ -199,11 +201,7 @@ impl Resolve for FsResolver {
         // named and its declared format only, unless its walk reports something about the
         // disk: a walk with no warning and no error is kept for the next disk on it.
         let key = match (start.format, start.depth, start.above) {
-            (Some(fmt), 0, []) => Some((
-                start.raw.to_path_buf(),
-                start.image.clone(),
-                fmt.to_string(),
-            )),
+            (Some(fmt), 0, []) => Some((start.raw.to_path_buf(), start.image.clone(), fmt.clone())),
             _ => None,
         };
         if let Some(chain) = key.as_ref().and_then(|k| self.chains.get(k)) {
@@ -446,8 +444,13 @@ impl Resolve for FsResolver {
 
 impl FsResolver {
     /// The header of the image `path` of the declared format `fmt`, read once a run.
-    fn header(&mut self, path: &CanonicalPath, kind: Option<Kind>, fmt: &str) -> HeaderAnswer {
-        let key = (path.clone(), fmt.to_string());
+    fn header(
+        &mut self,
+        path: &CanonicalPath,
+        kind: Option<Kind>,
+        fmt: &ImageFormat,
+    ) -> HeaderAnswer {
+        let key = (path.clone(), fmt.clone());
         if let Some(answer) = self.headers.get(&key) {
             return answer.clone();
         }
@@ -484,11 +487,11 @@ impl FsResolver {
             .collect();
         let mut cur_raw = start.raw.to_path_buf();
         let mut cur = start.image.clone();
-        let mut cur_format = start.format.map(str::to_string);
+        let mut cur_format = start.format.cloned();
         let mut cur_origin = start.origin.clone();
 
         loop {
-            let Some(fmt) = cur_format.as_deref() else {
+            let Some(fmt) = cur_format.as_ref() else {
                 if !chain.layers.is_empty() {
                     diag.warn(&cur_origin, format!(
                         "{} (from {cur_origin}) has no format recorded by the image above it; it is not probed (a guest could forge its header), so its own backing chain is not followed",
@@ -497,12 +500,12 @@ impl FsResolver {
                 }
                 break;
             };
-            if !image::READABLE.contains(&fmt) {
-                if fmt != "raw" {
+            if !fmt.is_readable() {
+                if *fmt != ImageFormat::Raw {
                     diag.warn(&cur_origin, format!(
                         "{} (from {cur_origin}) is a {} image, whose header is not read; its backing chain is not followed",
                         quote_path(cur.as_path()),
-                        quote(fmt)
+                        quote(fmt.name())
                     ));
                 }
                 break;
@@ -695,7 +698,7 @@ const BECAME_LINK: &str = "it became a symbolic link after its path was resolved
 fn read_header(
     path: &Path,
     kind: Option<Kind>,
-    fmt: &str,
+    fmt: &ImageFormat,
 ) -> std::result::Result<Option<ImageInfo>, HeaderFail> {
     use rustix::fs::OFlags;
     let unreadable = |e: std::io::Error| HeaderFail::Unreadable(crate::error::io_reason(&e));
@@ -793,12 +796,15 @@ mod tests {
         let img = t.path().join("img");
         std::fs::write(&img, qcow1(48, "/b", 64)).unwrap();
         let file = Some(Kind::File);
-        assert_eq!(backing_of(read_header(&img, file, "qcow")), "/b");
+        assert_eq!(
+            backing_of(read_header(&img, file, &ImageFormat::Qcow)),
+            "/b"
+        );
         // A link where the canonical path had a file: refused, not followed.
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&img, &link).unwrap();
         let became = HeaderFail::Unreadable(BECAME_LINK.into());
-        assert_eq!(read_header(&link, file, "qcow"), Err(became));
+        assert_eq!(read_header(&link, file, &ImageFormat::Qcow), Err(became));
         // A FIFO: refused from the canonicalizer's type without an open, and refused from
         // the descriptor's type when one is swapped in after the lstat (opened at once
         // although it has no writer: a blocking open would never return).
@@ -810,22 +816,25 @@ mod tests {
         )
         .unwrap();
         let not_file = Err(HeaderFail::Unreadable(NOT_A_FILE.into()));
-        assert_eq!(read_header(&fifo, Some(Kind::Other), "qcow"), not_file);
-        assert_eq!(read_header(&fifo, file, "qcow"), not_file);
         assert_eq!(
-            read_header(t.path(), Some(Kind::Directory), "qcow"),
+            read_header(&fifo, Some(Kind::Other), &ImageFormat::Qcow),
             not_file
         );
-        assert_eq!(read_header(t.path(), file, "qcow"), not_file);
+        assert_eq!(read_header(&fifo, file, &ImageFormat::Qcow), not_file);
+        assert_eq!(
+            read_header(t.path(), Some(Kind::Directory), &ImageFormat::Qcow),
+            not_file
+        );
+        assert_eq!(read_header(t.path(), file, &ImageFormat::Qcow), not_file);
         // Missing: not yet there, no error (and nothing is opened).
         assert_eq!(
-            read_header(&t.path().join("missing"), None, "qcow"),
+            read_header(&t.path().join("missing"), None, &ImageFormat::Qcow),
             Ok(None)
         );
-        assert_eq!(read_header(&img, None, "qcow"), Ok(None));
+        assert_eq!(read_header(&img, None, &ImageFormat::Qcow), Ok(None));
         // Gone between the lstat and the open: a warning, not "not there yet".
         assert!(matches!(
-            read_header(&t.path().join("missing"), file, "qcow"),
+            read_header(&t.path().join("missing"), file, &ImageFormat::Qcow),
             Err(HeaderFail::Unreadable(_))
         ));
     }
@@ -845,7 +854,7 @@ mod tests {
         for (offset, len) in cases {
             std::fs::write(&img, qcow1(offset, "/b", len)).unwrap();
             assert_eq!(
-                backing_of(read_header(&img, file, "qcow")),
+                backing_of(read_header(&img, file, &ImageFormat::Qcow)),
                 "/b",
                 "{offset}"
             );
@@ -855,7 +864,7 @@ mod tests {
             std::fs::write(&img, qcow1(offset, "/b", len)).unwrap();
             assert!(
                 matches!(
-                    read_header(&img, file, "qcow"),
+                    read_header(&img, file, &ImageFormat::Qcow),
                     Err(HeaderFail::Bad(HeaderError::Corrupt(_)))
                 ),
                 "{offset}"
@@ -863,7 +872,7 @@ mod tests {
         }
         // The declared format is checked.
         assert_eq!(
-            read_header(&img, file, "qed"),
+            read_header(&img, file, &ImageFormat::Qed),
             Err(HeaderFail::Bad(HeaderError::BadMagic("qed")))
         );
     }
@@ -888,7 +897,7 @@ mod tests {
     fn chain_of(r: &mut FsResolver, raw: &Path, at: usize, diag: &mut Diagnostics) -> Chain {
         let origin = Origin::new("disk", "").at(at);
         let canon = r.canonical(raw, &origin, diag).unwrap();
-        let start = ChainStart::top(raw, &canon, Some("qcow2"), &origin);
+        let start = ChainStart::top(raw, &canon, Some(&ImageFormat::Qcow2), &origin);
         r.image_chain(&start, diag).unwrap()
     }
 

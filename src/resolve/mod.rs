@@ -25,7 +25,7 @@ pub use canonical::{canonicalize, canonicalize_cached, CanonError, Canonical, Ki
 pub use fs::{FsResolver, DEFAULT_POOL_DIR, DEFAULT_SYSFS, MAX_CHAIN_DEPTH};
 
 use crate::error::{Diagnostics, Result};
-use crate::image::CompanionKind;
+use crate::image::{CompanionKind, ImageFormat};
 use crate::origin::Origin;
 use std::path::{Path, PathBuf};
 
@@ -49,7 +49,7 @@ pub struct ChainLayer {
     /// Its canonical form.
     pub path: CanonicalPath,
     /// Its format as recorded by the parent, if any.
-    pub format: Option<String>,
+    pub format: Option<ImageFormat>,
     /// Files this layer needs besides its own.
     pub companions: Vec<CompanionFile>,
 }
@@ -74,7 +74,7 @@ pub struct ChainStart<'a> {
     /// Its canonical form.
     pub image: &'a CanonicalPath,
     /// Its declared format: no header is read without one.
-    pub format: Option<&'a str>,
+    pub format: Option<&'a ImageFormat>,
     /// The image's own origin (the disk, or its last listed layer), for messages about it.
     pub origin: &'a Origin,
     /// The disk's origin: the layers found are `<disk> backing <depth + n>`.
@@ -93,7 +93,7 @@ impl<'a> ChainStart<'a> {
     pub fn top(
         raw: &'a Path,
         image: &'a CanonicalPath,
-        format: Option<&'a str>,
+        format: Option<&'a ImageFormat>,
         origin: &'a Origin,
     ) -> Self {
         ChainStart {

@@ -135,7 +135,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
             if kind == LocalKind::Dir {
                 return Ok(());
             }
-            let start = ChainStart::top(&raw, &canon, disk.format.as_deref(), origin);
+            let start = ChainStart::top(&raw, &canon, disk.format.as_ref(), origin);
             let chain = r.image_chain(&start, b.diag)?;
             // No writable grant ever comes from image bytes (OpenStack
             // CVE-2022-47951, CVE-2024-32498). A companion the header names (the resolver
@@ -216,7 +216,7 @@ fn continue_listed(
         return Ok(());
     }
     let lo = &last.origin;
-    let Some(format) = last.format.as_deref() else {
+    let Some(format) = last.format.as_ref() else {
         // libvirt never probes an undeclared format (it refuses a <backingStore> without
         // one), and a guest could forge the header: the chain stops here.
         b.warn(lo, format!(

@@ -43,7 +43,7 @@ impl Resolve for Fake {
                     .map(|l| ChainLayer {
                         raw: l.into(),
                         path: CanonicalPath::from_canonical_literal(Path::new(l)).unwrap(),
-                        format: Some("qcow2".into()),
+                        format: Some(crate::image::ImageFormat::Qcow2),
                         companions: vec![],
                     })
                     .collect()
