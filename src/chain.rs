@@ -1,0 +1,795 @@
+//! The backing-chain walker: which files lie below and beside a disk image, read from
+//! headers, as a pure function over the two questions it asks ([`Images`]): the canonical
+//! form of a name, and an image's header read as its declared format. The filesystem
+//! answers them in [`crate::resolve::FsResolver`]; the tests below answer them from memory.
+//!
+//! The policy (libvirt's own advice, `docs/kbase/backing_chains.rst` and
+//! `virStorageFileProbeFormat`: "Best option: Don't use this function"; the hazards are
+//! `docs/weak-spots.md` W11):
+//!
+//! - A header is read only when the layer's format is *declared*: by the XML for the top
+//!   image (or for the last layer of a `<backingStore>` chain the XML does not terminate,
+//!   where the walk starts: see [`ChainStart`]) and by the parent's header below it. A raw
+//!   image is never parsed, whatever its bytes look like, because the guest writes those
+//!   bytes; nothing is ever probed. A layer whose format is unknown still gets its own
+//!   rule, but the chain ends there with a warning.
+//! - A relative name is resolved against the directory of the image *as it was opened*,
+//!   not its realpath, as QEMU does (`bdrv_get_full_backing_filename`).
+//! - A file named only by image bytes must be a regular file (or not exist yet).
+//! - A qcow2 data file is followed only where QEMU opens it (the incompatible bit,
+//!   [`crate::image`]) and only by an absolute name.
+//! - A loop is an error naming the cycle; a chain deeper than [`MAX_CHAIN_DEPTH`] layers,
+//!   counting the layers listed above the start, is an error.
+//! - What the files found get is decided by [`grants`]: at most read-only, and nothing for
+//!   the files the header of a writable image names.
+
+use crate::error::{quote, quote_path, Diagnostics, Error, Result};
+use crate::image::{Companion, CompanionKind, HeaderError, ImageFormat, ImageInfo};
+use crate::origin::Origin;
+use crate::path::{CanonicalPath, Kind};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Deepest backing chain followed, as in libvirt and QEMU.
+pub const MAX_CHAIN_DEPTH: usize = 200;
+
+/// A file an image needs besides its backing file (qcow2 data file, VMDK extent), found
+/// only where QEMU itself opens one (see [`crate::image`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanionFile {
+    /// What it is.
+    pub kind: CompanionKind,
+    /// The path as the header names it, made absolute.
+    pub raw: PathBuf,
+    /// Its canonical form.
+    pub path: CanonicalPath,
+}
+
+/// One backing layer found by reading headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLayer {
+    /// The path as the parent's header names it, made absolute.
+    pub raw: PathBuf,
+    /// Its canonical form.
+    pub path: CanonicalPath,
+    /// Its format as recorded by the parent, if any.
+    pub format: Option<ImageFormat>,
+    /// Files this layer needs besides its own.
+    pub companions: Vec<CompanionFile>,
+}
+
+/// What lies below a disk image, read from headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chain {
+    /// Files the top image needs besides itself.
+    pub top_companions: Vec<CompanionFile>,
+    /// Backing layers, top-most first.
+    pub layers: Vec<ChainLayer>,
+}
+
+/// Where a walk starts reading headers: a disk's top image ([`ChainStart::top`]), or the
+/// last layer of a `<backingStore>` chain the XML does not terminate, which libvirt's qemu
+/// driver continues from that layer's header (`qemuDomainDetermineDiskChain`).
+#[derive(Debug, Clone, Copy)]
+pub struct ChainStart<'a> {
+    /// The image as named: a relative name in its header is resolved against its directory.
+    pub raw: &'a Path,
+    /// Its canonical form.
+    pub image: &'a CanonicalPath,
+    /// Its declared format: no header is read without one.
+    pub format: Option<&'a ImageFormat>,
+    /// The image's own origin (the disk, or its last listed layer), for messages about it.
+    pub origin: &'a Origin,
+    /// The disk's origin: the layers found are `<disk> backing <depth + n>`.
+    pub disk: &'a Origin,
+    /// How many layers lie above the ones found: 0 below the top image, the number of
+    /// listed layers below the last one. They count toward [`MAX_CHAIN_DEPTH`].
+    pub depth: usize,
+    /// The images above `image` (the disk's, the listed layers'): a header naming one of
+    /// them is a loop, as one naming `image` itself is.
+    pub above: &'a [CanonicalPath],
+}
+
+impl<'a> ChainStart<'a> {
+    /// The walk below a disk's top image `raw` (canonical form `image`), whose declared
+    /// format is `format`.
+    pub fn top(
+        raw: &'a Path,
+        image: &'a CanonicalPath,
+        format: Option<&'a ImageFormat>,
+        origin: &'a Origin,
+    ) -> Self {
+        ChainStart {
+            raw,
+            image,
+            format,
+            origin,
+            disk: origin,
+            depth: 0,
+            above: &[],
+        }
+    }
+}
+
+/// Why a header gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderFail {
+    /// The file could not be opened or read: a warning, the chain ends there.
+    Unreadable(String),
+    /// The bytes are not a header of the declared format: an error.
+    Bad(HeaderError),
+}
+
+/// What [`Images::header`] answers: the header (`None`: the image does not exist yet).
+pub type HeaderAnswer = std::result::Result<Option<ImageInfo>, HeaderFail>;
+
+/// What the walk asks of the filesystem, and nothing more.
+pub trait Images {
+    /// The canonical form of `raw` (an absolute name from a header) and what it names now
+    /// (`None`: it does not exist yet). Findings (a missing path) go to `diag`, about
+    /// `origin`.
+    fn locate(
+        &mut self,
+        raw: &Path,
+        origin: &Origin,
+        diag: &mut Diagnostics,
+    ) -> Result<(CanonicalPath, Option<Kind>)>;
+
+    /// The header of the image at `image`, read as `format` and as nothing else: the
+    /// walk asks only for a format the XML or a parent header declared, and only one
+    /// [`ImageFormat::is_readable`].
+    fn header(&mut self, image: &CanonicalPath, format: &ImageFormat) -> HeaderAnswer;
+}
+
+/// The image a walk is at.
+struct Cursor {
+    /// As named (relative names in its header resolve against its directory).
+    raw: PathBuf,
+    image: CanonicalPath,
+    format: Option<ImageFormat>,
+    origin: Origin,
+}
+
+/// The images a walk has been through, for the loop check and the message naming it.
+struct Trail {
+    seen: HashSet<CanonicalPath>,
+    order: Vec<PathBuf>,
+}
+
+impl Trail {
+    /// The start image and the images listed above it: a header naming one of them is a
+    /// loop as much as one naming an image found below.
+    fn new(start: &ChainStart<'_>) -> Self {
+        let mut trail = Trail {
+            seen: HashSet::new(),
+            order: Vec::new(),
+        };
+        for p in start.above.iter().chain([start.image]) {
+            trail.seen.insert(p.clone());
+            trail.order.push(p.as_path().to_path_buf());
+        }
+        trail
+    }
+
+    /// Enters `next`; the cycle (`a -> b -> a`) if it was already entered.
+    fn enter(&mut self, next: &CanonicalPath) -> Option<String> {
+        self.order.push(next.as_path().to_path_buf());
+        if self.seen.insert(next.clone()) {
+            return None;
+        }
+        let cycle: Vec<String> = self.order.iter().map(|p| quote_path(p)).collect();
+        Some(cycle.join(" -> "))
+    }
+}
+
+/// The files below and beside the image `start` names, read from headers from there down
+/// through `io`, by the policy in the module documentation.
+pub fn walk(io: &mut dyn Images, start: &ChainStart<'_>, diag: &mut Diagnostics) -> Result<Chain> {
+    let mut chain = Chain::default();
+    let mut trail = Trail::new(start);
+    let mut cur = Cursor {
+        raw: start.raw.to_path_buf(),
+        image: start.image.clone(),
+        format: start.format.cloned(),
+        origin: start.origin.clone(),
+    };
+    while let Some(info) = read_layer(io, &cur, !chain.layers.is_empty(), diag)? {
+        for c in &info.companions {
+            if let Some(file) = companion(io, &cur, c, diag)? {
+                match chain.layers.last_mut() {
+                    Some(layer) => layer.companions.push(file),
+                    None => chain.top_companions.push(file),
+                }
+            }
+        }
+        let Some(backing) = info.backing else { break };
+        // The layer's depth in the whole chain: the cap counts the listed layers too.
+        let depth = start.depth + chain.layers.len() + 1;
+        let origin = start.disk.with(format_args!("backing {depth}"));
+        let Some(raw) = local_name(&backing.name, &cur, &origin, diag) else {
+            break;
+        };
+        let (image, kind) = io.locate(&raw, &origin, diag)?;
+        named_by_bytes(&image, kind, &cur.image, &origin)?;
+        if let Some(cycle) = trail.enter(&image) {
+            return Err(Error::Path {
+                path: cur.image.as_path().to_path_buf(),
+                origin: start.disk.to_string(),
+                why: format!("backing chain loop: {cycle}"),
+            });
+        }
+        if depth > MAX_CHAIN_DEPTH {
+            return Err(Error::Path {
+                path: start.raw.to_path_buf(),
+                origin: start.disk.to_string(),
+                why: format!("backing chain deeper than {MAX_CHAIN_DEPTH} layers"),
+            });
+        }
+        chain.layers.push(ChainLayer {
+            raw: raw.clone(),
+            path: image.clone(),
+            format: backing.format.clone(),
+            companions: Vec::new(),
+        });
+        cur = Cursor {
+            raw,
+            image,
+            format: backing.format,
+            origin,
+        };
+    }
+    Ok(chain)
+}
+
+/// The header of the image the walk is at, if its format is declared and one whose header
+/// is read (`below_top`: its format came from the header above, not the XML). `None`, with
+/// a warning where the chain is cut short, when the walk ends there.
+fn read_layer(
+    io: &mut dyn Images,
+    cur: &Cursor,
+    below_top: bool,
+    diag: &mut Diagnostics,
+) -> Result<Option<ImageInfo>> {
+    let origin = &cur.origin;
+    let Some(fmt) = &cur.format else {
+        if below_top {
+            diag.warn(origin, format!(
+                "{} (from {origin}) has no format recorded by the image above it; it is not probed (a guest could forge its header), so its own backing chain is not followed",
+                quote_path(cur.image.as_path())
+            ));
+        }
+        return Ok(None);
+    };
+    if !fmt.is_readable() {
+        if *fmt != ImageFormat::Raw {
+            diag.warn(origin, format!(
+                "{} (from {origin}) is a {} image, whose header is not read; its backing chain is not followed",
+                quote_path(cur.image.as_path()),
+                quote(fmt.name())
+            ));
+        }
+        return Ok(None);
+    }
+    match io.header(&cur.image, fmt) {
+        Ok(info) => Ok(info),
+        Err(HeaderFail::Bad(e)) => Err(Error::Path {
+            path: cur.image.as_path().to_path_buf(),
+            origin: origin.to_string(),
+            why: format!("declared {fmt} but {e}"),
+        }),
+        Err(HeaderFail::Unreadable(why)) => {
+            diag.warn(origin, format!(
+                "cannot read the header of {} (from {origin}): {why}; its own rule is kept but the chain ends there",
+                quote_path(cur.image.as_path())
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// A companion the header of the image the walk is at names: located and checked, or
+/// `None` (with a warning) where no rule can be written for it.
+fn companion(
+    io: &mut dyn Images,
+    cur: &Cursor,
+    c: &Companion,
+    diag: &mut Diagnostics,
+) -> Result<Option<CompanionFile>> {
+    let origin = cur.origin.with(c.kind.what());
+    // QEMU opens a header's data file name as given (qcow2_do_open), not against the
+    // image's directory like a backing name: a relative one is relative to QEMU's working
+    // directory, which the helper cannot know.
+    if c.kind == CompanionKind::DataFile && !Path::new(&c.name).is_absolute() {
+        diag.warn(&origin, format!(
+            "{} (from {origin}) names the data file {}, not an absolute path: QEMU opens it relative to its own working directory, so no rule is written for it (declare the data file with <dataStore>)",
+            quote_path(cur.image.as_path()),
+            quote(&c.name)
+        ));
+        return Ok(None);
+    }
+    let Some(raw) = local_name(&c.name, cur, &origin, diag) else {
+        return Ok(None);
+    };
+    let (path, kind) = io.locate(&raw, &origin, diag)?;
+    named_by_bytes(&path, kind, &cur.image, &origin)?;
+    Ok(Some(CompanionFile {
+        kind: c.kind,
+        raw,
+        path,
+    }))
+}
+
+/// A file named only by image bytes (a backing file, a data file, an extent) must be a
+/// regular file once resolved, or not exist yet. A header naming `/dev/sda` would
+/// otherwise get the host's whole disk: the restricted-path check allows host disks on
+/// purpose, for `<disk type='block'>`, which the admin writes. Block and character devices,
+/// FIFOs, sockets and directories come only from the XML (a chain on block devices is
+/// declared with `<backingStore type='block'>`). An error, not a warning: QEMU would open
+/// the name anyway and fail, and the admin reads why here.
+fn named_by_bytes(
+    path: &CanonicalPath,
+    kind: Option<Kind>,
+    image: &CanonicalPath,
+    origin: &Origin,
+) -> Result<()> {
+    let what = match kind {
+        None | Some(Kind::File) => return Ok(()),
+        Some(Kind::BlockDevice) => "a block device",
+        Some(Kind::Directory) => "a directory",
+        Some(Kind::Other) => "a character device, FIFO or socket",
+    };
+    Err(Error::Path {
+        path: path.as_path().to_path_buf(),
+        origin: origin.to_string(),
+        why: format!(
+            "is {what}, named by the header of {}: a file named by image bytes must be a regular file (declare a chain on block devices in the XML, with <backingStore type='block'>)",
+            quote_path(image.as_path())
+        ),
+    })
+}
+
+/// The local path a header names, made absolute: QEMU resolves a relative name against
+/// the directory of the image as it was opened (`bdrv_get_full_backing_filename`), not
+/// against its realpath. `None`, with a warning, for a non-local name (network protocols
+/// need no file rule).
+fn local_name(
+    name: &str,
+    cur: &Cursor,
+    origin: &Origin,
+    diag: &mut Diagnostics,
+) -> Option<PathBuf> {
+    let local = match classify(name) {
+        Name::Local(p) => p,
+        Name::Network => {
+            diag.warn(
+                origin,
+                format!(
+                    "{} (from {origin}) names the non-local {}; no file rule is needed for it",
+                    quote_path(cur.image.as_path()),
+                    quote(name)
+                ),
+            );
+            return None;
+        }
+    };
+    Some(if Path::new(&local).is_absolute() {
+        PathBuf::from(local)
+    } else {
+        cur.raw
+            .parent()
+            .unwrap_or_else(|| Path::new("/"))
+            .join(local)
+    })
+}
+
+/// What a name in a header refers to.
+#[derive(Debug, PartialEq, Eq)]
+enum Name {
+    /// A local file (possibly relative).
+    Local(String),
+    /// A network protocol or a JSON description of a non-file driver.
+    Network,
+}
+
+/// Classifies a backing name the way QEMU and libvirt do (`virStorageSourceNewFromBackingAbsolute`):
+/// `json:{...}` is a JSON description whose `file` driver with a `filename` is a local
+/// file; a colon before the first slash is a protocol (`nbd:`, `rbd:`, `gluster://`,
+/// `http://`...); anything else is a file name.
+fn classify(name: &str) -> Name {
+    if let Some(json) = name.strip_prefix("json:") {
+        return match serde_json::from_str::<serde_json::Value>(json) {
+            Ok(v) => json_file(&v).map_or(Name::Network, Name::Local),
+            Err(_) => Name::Network,
+        };
+    }
+    match (name.find(':'), name.find('/')) {
+        (Some(colon), Some(slash)) if colon < slash => Name::Network,
+        (Some(_), None) => Name::Network,
+        _ => Name::Local(name.to_string()),
+    }
+}
+
+/// The local file of a `json:` description: `{"file.filename": ...}` (flattened),
+/// `{"file": {"driver": "file", "filename": ...}}` or `{"driver": "file", "filename": ...}`.
+fn json_file(v: &serde_json::Value) -> Option<String> {
+    let obj = v.as_object()?;
+    let is_file = |o: &serde_json::Map<String, serde_json::Value>, prefix: &str| {
+        o.get(&format!("{prefix}driver"))
+            .and_then(|d| d.as_str())
+            .is_none_or(|d| d == "file")
+    };
+    if let Some(f) = obj.get("file.filename").and_then(|f| f.as_str()) {
+        return is_file(obj, "file.").then(|| f.to_string());
+    }
+    if let Some(inner) = obj.get("file").and_then(|f| f.as_object()) {
+        if let Some(f) = inner.get("filename").and_then(|f| f.as_str()) {
+            return is_file(inner, "").then(|| f.to_string());
+        }
+        return json_file(&serde_json::Value::Object(inner.clone()));
+    }
+    match (
+        obj.get("driver").and_then(|d| d.as_str()),
+        obj.get("filename").and_then(|f| f.as_str()),
+    ) {
+        (Some("file"), Some(f)) => Some(f.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image;
+    use std::collections::HashMap;
+    use std::path::Component;
+
+    /// A filesystem in memory: files by canonical path, with their kind and bytes, and
+    /// symbolic links (to canonical targets). It counts every header read, with the format
+    /// it was read as.
+    #[derive(Default)]
+    struct Mem {
+        files: HashMap<PathBuf, (Kind, Vec<u8>)>,
+        links: HashMap<PathBuf, PathBuf>,
+        reads: Vec<(PathBuf, ImageFormat)>,
+    }
+
+    impl Mem {
+        fn file(&mut self, path: &str, bytes: Vec<u8>) -> &mut Self {
+            self.files.insert(path.into(), (Kind::File, bytes));
+            self
+        }
+        fn node(&mut self, path: &str, kind: Kind) -> &mut Self {
+            self.files.insert(path.into(), (kind, Vec::new()));
+            self
+        }
+        fn link(&mut self, path: &str, target: &str) -> &mut Self {
+            self.links.insert(path.into(), target.into());
+            self
+        }
+        /// What a path names, one component at a time, following links as it goes.
+        fn resolve(&self, raw: &Path) -> PathBuf {
+            let mut out = PathBuf::from("/");
+            for c in raw.components() {
+                match c {
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    Component::Normal(n) => {
+                        out.push(n);
+                        if let Some(to) = self.links.get(&out) {
+                            out = to.clone();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out
+        }
+    }
+
+    impl Images for Mem {
+        fn locate(
+            &mut self,
+            raw: &Path,
+            origin: &Origin,
+            diag: &mut Diagnostics,
+        ) -> Result<(CanonicalPath, Option<Kind>)> {
+            let path = self.resolve(raw);
+            let kind = self.files.get(&path).map(|(k, _)| *k);
+            if kind.is_none() {
+                diag.warn(
+                    origin,
+                    format!("{} (from {origin}) does not exist yet", path.display()),
+                );
+            }
+            Ok((CanonicalPath::from_canonical_literal(&path).unwrap(), kind))
+        }
+
+        fn header(&mut self, image: &CanonicalPath, format: &ImageFormat) -> HeaderAnswer {
+            self.reads
+                .push((image.as_path().to_path_buf(), format.clone()));
+            match self.files.get(image.as_path()) {
+                None => Ok(None),
+                Some((Kind::File | Kind::BlockDevice, bytes)) => {
+                    image::read(format, bytes).map_err(HeaderFail::Bad)
+                }
+                Some(_) => Err(HeaderFail::Unreadable("not a regular file".into())),
+            }
+        }
+    }
+
+    fn put(h: &mut [u8], at: usize, bytes: &[u8]) {
+        h[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// A qcow2 (v3) header, as `qemu-img create -b NAME -F FMT` writes it, with an external
+    /// data file extension naming `data` (and the incompatible bit QEMU needs to open it set
+    /// or not).
+    fn qcow2(backing: Option<(&str, Option<&str>)>, data: Option<(&str, bool)>) -> Vec<u8> {
+        let mut h = vec![0u8; 4096];
+        put(&mut h, 0, b"QFI\xfb\0\0\0\x03");
+        put(&mut h, 100, &104u32.to_be_bytes());
+        let mut at = 104;
+        let mut ext = |h: &mut Vec<u8>, kind: u32, data: &[u8]| {
+            put(h, at, &kind.to_be_bytes());
+            put(h, at + 4, &(data.len() as u32).to_be_bytes());
+            put(h, at + 8, data);
+            at += 8 + data.len().div_ceil(8) * 8;
+        };
+        if let Some((_, Some(fmt))) = backing {
+            ext(&mut h, 0xE279_2ACA, fmt.as_bytes());
+        }
+        if let Some((name, bit)) = data {
+            ext(&mut h, 0x4441_5441, name.as_bytes());
+            if bit {
+                put(&mut h, 72, &(1u64 << 2).to_be_bytes());
+            }
+        }
+        if let Some((name, _)) = backing {
+            put(&mut h, 8, &2048u64.to_be_bytes());
+            put(&mut h, 16, &(name.len() as u32).to_be_bytes());
+            put(&mut h, 2048, name.as_bytes());
+        }
+        h
+    }
+
+    /// A qcow2 image over a qcow2 backing file `name`.
+    fn over(name: &str) -> Vec<u8> {
+        qcow2(Some((name, Some("qcow2"))), None)
+    }
+
+    fn canon(p: &str) -> CanonicalPath {
+        CanonicalPath::from_canonical_literal(Path::new(p)).unwrap()
+    }
+
+    fn disk() -> Origin {
+        Origin::new("disk", "vda")
+    }
+
+    /// The walk below the top image `raw` declared `format`.
+    fn walk_top(m: &mut Mem, raw: &str, format: &str) -> (Result<Chain>, Vec<String>) {
+        let origin = disk();
+        let image = canon(&m.resolve(Path::new(raw)).display().to_string());
+        let format = ImageFormat::parse(format);
+        let start = ChainStart::top(Path::new(raw), &image, Some(&format), &origin);
+        let mut diag = Diagnostics::default();
+        let r = walk(m, &start, &mut diag);
+        let w = diag.into_warnings().iter().map(|w| w.to_string()).collect();
+        (r, w)
+    }
+
+    fn layers(c: &Chain) -> Vec<&Path> {
+        c.layers.iter().map(|l| l.path.as_path()).collect()
+    }
+
+    fn why(r: Result<Chain>) -> String {
+        why_of(&r)
+    }
+
+    fn why_of(r: &Result<Chain>) -> String {
+        match r {
+            Err(Error::Path { why, .. }) => why.clone(),
+            other => panic!("not a path error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_chain_is_read_through_declared_formats() {
+        let mut m = Mem::default();
+        m.file("/i/top", over("mid"))
+            .file("/i/mid", over("/i/base"))
+            .file("/i/base", qcow2(None, None));
+        let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
+        let c = c.unwrap();
+        assert_eq!(layers(&c), [Path::new("/i/mid"), Path::new("/i/base")]);
+        assert_eq!(c.layers[0].format, Some(ImageFormat::Qcow2));
+        assert_eq!(c.layers[0].raw, Path::new("/i/mid"));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(m.reads.len(), 3);
+    }
+    #[test]
+    fn a_loop_is_an_error_naming_the_cycle() {
+        let mut m = Mem::default();
+        m.file("/i/a", over("b")).file("/i/b", over("a"));
+        let (r, _) = walk_top(&mut m, "/i/a", "qcow2");
+        assert_eq!(why(r), "backing chain loop: '/i/a' -> '/i/b' -> '/i/a'");
+        // An image naming itself.
+        m.file("/i/self", over("/i/self"));
+        let (r, _) = walk_top(&mut m, "/i/self", "qcow2");
+        assert_eq!(why(r), "backing chain loop: '/i/self' -> '/i/self'");
+        // Through another name of the same file: the loop is on canonical paths.
+        m.link("/i/alias", "/i/c").file("/i/c", over("alias"));
+        let (r, _) = walk_top(&mut m, "/i/c", "qcow2");
+        assert_eq!(why(r), "backing chain loop: '/i/c' -> '/i/c'");
+        // A continued chain naming a layer the XML lists above it: the error is about the
+        // disk and the image whose header closes the loop.
+        m.file("/i/last", over("/i/listed"));
+        let (origin, lo) = (disk(), disk().with("backing 2"));
+        let (image, above) = (canon("/i/last"), [canon("/i/top"), canon("/i/listed")]);
+        let format = ImageFormat::Qcow2;
+        let start = ChainStart {
+            raw: Path::new("/i/last"),
+            image: &image,
+            format: Some(&format),
+            origin: &lo,
+            disk: &origin,
+            depth: 2,
+            above: &above,
+        };
+        let r = walk(&mut m, &start, &mut Diagnostics::default());
+        let Err(Error::Path { path, origin, why }) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            (path.as_path(), origin.as_str()),
+            (Path::new("/i/last"), "disk vda")
+        );
+        assert_eq!(
+            why,
+            "backing chain loop: '/i/top' -> '/i/listed' -> '/i/last' -> '/i/listed'"
+        );
+    }
+
+    /// `n` qcow2 images `/c/0` over `/c/1`... over `/c/n`, the last without a backing file.
+    fn deep(n: usize) -> Mem {
+        let mut m = Mem::default();
+        for i in 0..n {
+            m.file(&format!("/c/{i}"), over(&(i + 1).to_string()));
+        }
+        m.file(&format!("/c/{n}"), qcow2(None, None));
+        m
+    }
+
+    #[test]
+    fn the_chain_is_capped_at_200_layers_counting_the_listed_ones() {
+        let (c, _) = walk_top(&mut deep(MAX_CHAIN_DEPTH), "/c/0", "qcow2");
+        assert_eq!(c.unwrap().layers.len(), MAX_CHAIN_DEPTH);
+        let (r, _) = walk_top(&mut deep(MAX_CHAIN_DEPTH + 1), "/c/0", "qcow2");
+        assert_eq!(why(r), "backing chain deeper than 200 layers");
+        // Below 5 listed layers, 195 more are the cap.
+        for (n, ok) in [(MAX_CHAIN_DEPTH - 5, true), (MAX_CHAIN_DEPTH - 4, false)] {
+            let mut m = deep(n);
+            let (origin, image, format) = (disk(), canon("/c/0"), ImageFormat::Qcow2);
+            let start = ChainStart {
+                depth: 5,
+                ..ChainStart::top(Path::new("/c/0"), &image, Some(&format), &origin)
+            };
+            let r = walk(&mut m, &start, &mut Diagnostics::default());
+            assert_eq!(r.is_ok(), ok, "{n}");
+            if let Ok(c) = r {
+                let last = c.layers.last().map(|l| l.raw.clone());
+                assert_eq!(last, Some(PathBuf::from(format!("/c/{n}"))));
+            }
+        }
+        // The layers found are numbered after the listed ones.
+        let mut m = deep(1);
+        let (origin, image, format) = (disk(), canon("/c/0"), ImageFormat::Qcow2);
+        let start = ChainStart {
+            depth: 3,
+            ..ChainStart::top(Path::new("/c/0"), &image, Some(&format), &origin)
+        };
+        m.files.remove(Path::new("/c/1"));
+        let mut diag = Diagnostics::default();
+        walk(&mut m, &start, &mut diag).unwrap();
+        let w = diag.into_warnings();
+        assert!(w[0].to_string().contains("disk vda backing 4"), "{w:?}");
+    }
+
+    #[test]
+    fn relative_names_resolve_against_the_image_as_opened() {
+        // /vm/top is a link to /store/top: QEMU opens `base` next to /vm/top, not next to
+        // the file the link points to.
+        let mut m = Mem::default();
+        m.link("/vm/top", "/store/top")
+            .file("/store/top", over("base"))
+            .file("/vm/base", over("lib/base2"))
+            .file("/store/base", qcow2(None, None))
+            .link("/vm/lib", "/store/lib")
+            .file("/store/lib/base2", over("./deeper/../b3"))
+            .file("/store/lib/b3", qcow2(None, None));
+        let (c, w) = walk_top(&mut m, "/vm/top", "qcow2");
+        let c = c.unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let raws: Vec<&Path> = c.layers.iter().map(|l| l.raw.as_path()).collect();
+        assert_eq!(
+            raws,
+            [
+                Path::new("/vm/base"),
+                Path::new("/vm/lib/base2"),
+                Path::new("/vm/lib/./deeper/../b3"),
+            ]
+        );
+        assert_eq!(
+            layers(&c),
+            [
+                Path::new("/vm/base"),
+                Path::new("/store/lib/base2"),
+                Path::new("/store/lib/b3")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_named_only_by_image_bytes_must_be_a_regular_file() {
+        for (kind, what) in [
+            (Kind::BlockDevice, "a block device"),
+            (Kind::Directory, "a directory"),
+            (Kind::Other, "a character device, FIFO or socket"),
+        ] {
+            let mut m = Mem::default();
+            m.node("/dev/x", kind).file("/i/top", over("/dev/x"));
+            let (r, _) = walk_top(&mut m, "/i/top", "qcow2");
+            let Err(Error::Path { path, origin, why }) = r else {
+                panic!("{r:?}")
+            };
+            assert_eq!(
+                (path.as_path(), origin.as_str()),
+                (Path::new("/dev/x"), "disk vda backing 1")
+            );
+            assert_eq!(why, format!("is {what}, named by the header of '/i/top': a file named by image bytes must be a regular file (declare a chain on block devices in the XML, with <backingStore type='block'>)"));
+            // A data file the header names, too.
+            m.file("/i/top", qcow2(None, Some(("/dev/x", true))));
+            let (r, _) = walk_top(&mut m, "/i/top", "qcow2");
+            assert!(why_of(&r).starts_with(&format!("is {what}")), "{r:?}");
+        }
+        // A file that does not exist yet is allowed (QEMU would fail to open it).
+        let mut m = Mem::default();
+        m.file("/i/top", over("gone"));
+        let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
+        assert_eq!(layers(&c.unwrap()), [Path::new("/i/gone")]);
+        assert_eq!(w.len(), 1, "{w:?}");
+    }
+
+    #[test]
+    fn protocol_names_are_not_files() {
+        for n in [
+            "nbd:unix:/s",
+            "gluster://h/v/i",
+            "rbd:pool/img",
+            "http://h/x",
+            r#"json:{"driver":"nbd","server":{}}"#,
+            "json:not json",
+        ] {
+            assert_eq!(classify(n), Name::Network, "{n}");
+        }
+        for n in ["/a:b/c", "base.qcow2", "../x:y", "/abs"] {
+            assert_eq!(classify(n), Name::Local(n.into()), "{n}");
+        }
+    }
+
+    #[test]
+    fn json_pseudo_paths_with_a_local_file() {
+        for n in [
+            r#"json:{"file.filename":"/img/a.qcow2"}"#,
+            r#"json:{"file.driver":"file","file.filename":"/img/a.qcow2"}"#,
+            r#"json:{"driver":"qcow2","file":{"driver":"file","filename":"/img/a.qcow2"}}"#,
+            r#"json:{"driver":"file","filename":"/img/a.qcow2"}"#,
+        ] {
+            assert_eq!(classify(n), Name::Local("/img/a.qcow2".into()), "{n}");
+        }
+        assert_eq!(
+            classify(r#"json:{"file.driver":"nbd","file.filename":"/x"}"#),
+            Name::Network
+        );
+    }
+}
