@@ -141,6 +141,89 @@ pub trait Images {
     fn header(&mut self, image: &CanonicalPath, format: &ImageFormat) -> HeaderAnswer;
 }
 
+/// How QEMU opens the image a walk starts from, which decides what the files its own
+/// header names get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// Read-only (a read-only disk's top image, a listed backing layer): the files its
+    /// header names are read-only like a backing file.
+    ReadOnly,
+    /// Read-write (a writable disk's top image): they get no rule, with a warning.
+    Writable,
+    /// Its access is the admin's (`relabel='no'`): so is that of the files it names.
+    Managed,
+}
+
+/// A file a header names, which the rules grant read-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Its canonical form.
+    pub path: CanonicalPath,
+    /// `<disk> backing <n>`, with `data file` or `extent` for a companion.
+    pub origin: Origin,
+    /// The name as the header gives it, made absolute: a refusal names it.
+    pub raw: PathBuf,
+}
+
+/// What the files a walk found get: the layers and their companions read-only, and the
+/// start image's own companions as it is [`Opened`]. No writable grant ever comes from
+/// image bytes (OpenStack CVE-2022-47951, CVE-2024-32498). `declared_data`: the XML
+/// declares the start image's data file (`<dataStore>`), which libvirt passes as QEMU's
+/// data-file option, so QEMU never opens the name in the header.
+pub fn grants(
+    chain: Chain,
+    start: &ChainStart<'_>,
+    opened: Opened,
+    declared_data: bool,
+    diag: &mut Diagnostics,
+) -> Vec<Grant> {
+    let mut out = Vec::new();
+    for c in chain.top_companions {
+        if opened == Opened::Managed || (c.kind == CompanionKind::DataFile && declared_data) {
+            continue;
+        }
+        let origin = start.origin.with(c.kind.what());
+        // QEMU opens a writable disk's data file or extent read-write, so a read-only
+        // grant cannot make the disk work, and it would only give the image's uploader
+        // read access to the file it names (another VM's image). No rule: the admin
+        // declares it.
+        if opened == Opened::Writable {
+            let advice = match c.kind {
+                CompanionKind::DataFile => "declare it with <dataStore> in the disk's <source>",
+                CompanionKind::Extent => "add a rule for it to the VM's own profile or convert the image (docs/operating.md: VMDK descriptors)",
+            };
+            diag.warn(&origin, format!(
+                "{origin}: {} is named by the image, not by the XML, so it gets no rule (QEMU opens it read-write with the disk, and a grant never comes from image bytes for a writable disk); {advice}",
+                quote_path(c.path.as_path())
+            ));
+            continue;
+        }
+        out.push(Grant {
+            path: c.path,
+            origin,
+            raw: c.raw,
+        });
+    }
+    for (i, layer) in chain.layers.into_iter().enumerate() {
+        let origin = start
+            .disk
+            .with(format_args!("backing {}", start.depth + i + 1));
+        let companions = layer.companions.into_iter().map(|c| Grant {
+            path: c.path,
+            origin: origin.with(c.kind.what()),
+            raw: c.raw,
+        });
+        let companions: Vec<Grant> = companions.collect();
+        out.push(Grant {
+            path: layer.path,
+            origin,
+            raw: layer.raw,
+        });
+        out.extend(companions);
+    }
+    out
+}
+
 /// The image a walk is at.
 struct Cursor {
     /// As named (relative names in its header resolve against its directory).
