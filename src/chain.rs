@@ -523,6 +523,7 @@ fn json_file(v: &serde_json::Value) -> Option<String> {
 mod tests {
     use super::*;
     use crate::image;
+    use proptest::prelude::*;
     use std::collections::HashMap;
     use std::path::Component;
 
@@ -841,6 +842,280 @@ mod tests {
         let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
         assert_eq!(layers(&c.unwrap()), [Path::new("/i/gone")]);
         assert_eq!(w.len(), 1, "{w:?}");
+    }
+
+    #[test]
+    fn forged_formats_are_never_parsed_and_nothing_is_probed() {
+        // A raw disk whose bytes are a qcow2 header naming the host's keys: never read.
+        let mut m = Mem::default();
+        m.file("/i/raw", over("/etc/shadow"))
+            .file("/etc/shadow", Vec::new());
+        let (c, w) = walk_top(&mut m, "/i/raw", "raw");
+        assert_eq!(c.unwrap(), Chain::default());
+        assert!(w.is_empty(), "{w:?}");
+        assert!(m.reads.is_empty());
+        // A format whose header is not read: a warning, nothing read.
+        let (c, w) = walk_top(&mut m, "/i/raw", "luks");
+        assert_eq!(c.unwrap(), Chain::default());
+        assert_eq!(w, ["'/i/raw' (from disk vda) is a 'luks' image, whose header is not read; its backing chain is not followed"]);
+        assert!(m.reads.is_empty());
+        // A header recording its backing file as raw: the backing file gets its rule, and
+        // its qcow2-looking bytes are not read.
+        m.file("/i/top", qcow2(Some(("/i/raw", Some("raw"))), None));
+        let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
+        let c = c.unwrap();
+        assert_eq!(layers(&c), [Path::new("/i/raw")]);
+        assert_eq!(c.layers[0].format, Some(ImageFormat::Raw));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(m.reads, [(PathBuf::from("/i/top"), ImageFormat::Qcow2)]);
+        // No recorded format: the backing file gets its rule but is not probed.
+        m.reads.clear();
+        m.file("/i/top", qcow2(Some(("/i/raw", None)), None));
+        let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
+        assert_eq!(c.unwrap().layers[0].format, None);
+        assert_eq!(w, ["'/i/raw' (from disk vda backing 1) has no format recorded by the image above it; it is not probed (a guest could forge its header), so its own backing chain is not followed"]);
+        assert_eq!(m.reads, [(PathBuf::from("/i/top"), ImageFormat::Qcow2)]);
+        // The recorded format is the only one a header is read as: qcow2 bytes recorded as
+        // vmdk are refused, not read as what they look like.
+        m.reads.clear();
+        m.file("/i/top", qcow2(Some(("/i/q", Some("vmdk"))), None))
+            .file("/i/q", over("/etc/shadow"));
+        let (r, _) = walk_top(&mut m, "/i/top", "qcow2");
+        assert_eq!(
+            why(r),
+            "declared vmdk but is not a vmdk image (wrong magic number)"
+        );
+        assert_eq!(m.reads[1], (PathBuf::from("/i/q"), ImageFormat::Vmdk));
+        // An undeclared top image: nothing read, nothing said (libvirt never probes one).
+        m.reads.clear();
+        let (origin, image) = (disk(), canon("/i/top"));
+        let start = ChainStart::top(Path::new("/i/top"), &image, None, &origin);
+        let mut diag = Diagnostics::default();
+        assert_eq!(walk(&mut m, &start, &mut diag).unwrap(), Chain::default());
+        assert!(diag.is_empty() && m.reads.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_header_ends_the_chain_with_a_warning() {
+        let mut m = Mem::default();
+        m.file("/i/top", over("dir"))
+            .node("/i/dir", Kind::Directory);
+        // The kind check refuses the directory before any read; a header the filesystem
+        // cannot read is a warning naming the file.
+        let (r, _) = walk_top(&mut m, "/i/top", "qcow2");
+        assert!(why(r).starts_with("is a directory"));
+        m.file("/i/top", qcow2(None, None));
+        m.files.insert("/i/top".into(), (Kind::Other, Vec::new()));
+        let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
+        assert_eq!(c.unwrap(), Chain::default());
+        assert_eq!(w, ["cannot read the header of '/i/top' (from disk vda): not a regular file; its own rule is kept but the chain ends there"]);
+    }
+
+    #[test]
+    fn network_names_get_no_file() {
+        let mut m = Mem::default();
+        m.file("/i/top", over("nbd:unix:/s"));
+        let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
+        assert_eq!(c.unwrap(), Chain::default());
+        assert_eq!(w, ["'/i/top' (from disk vda backing 1) names the non-local 'nbd:unix:/s'; no file rule is needed for it"]);
+        // A json: description of a local file is that file.
+        m.file("/i/top", over(r#"json:{"file.filename":"/i/b"}"#))
+            .file("/i/b", qcow2(None, None));
+        let (c, _) = walk_top(&mut m, "/i/top", "qcow2");
+        assert_eq!(layers(&c.unwrap()), [Path::new("/i/b")]);
+    }
+
+    #[test]
+    fn a_header_data_file_only_with_the_incompatible_bit_and_an_absolute_name() {
+        let mut m = Mem::default();
+        m.file("/d/data", Vec::new())
+            .file("/i/top", qcow2(None, Some(("/d/data", true))));
+        let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
+        let want = CompanionFile {
+            kind: CompanionKind::DataFile,
+            raw: "/d/data".into(),
+            path: canon("/d/data"),
+        };
+        assert_eq!(c.unwrap().top_companions, std::slice::from_ref(&want));
+        assert!(w.is_empty(), "{w:?}");
+        // The bit clear: QEMU ignores the extension, and so does the walk.
+        m.file("/i/top", qcow2(None, Some(("/d/data", false))));
+        let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
+        assert_eq!(c.unwrap(), Chain::default());
+        assert!(w.is_empty(), "{w:?}");
+        // A relative name: relative to QEMU's working directory, so no file.
+        m.file("/i/top", qcow2(None, Some(("data", true))));
+        let (c, w) = walk_top(&mut m, "/i/top", "qcow2");
+        assert_eq!(c.unwrap(), Chain::default());
+        assert_eq!(w, ["'/i/top' (from disk vda data file) names the data file 'data', not an absolute path: QEMU opens it relative to its own working directory, so no rule is written for it (declare the data file with <dataStore>)"]);
+        // A backing layer's data file is the layer's.
+        m.file("/i/top", over("mid"))
+            .file("/i/mid", qcow2(None, Some(("/d/data", true))));
+        let (c, _) = walk_top(&mut m, "/i/top", "qcow2");
+        let c = c.unwrap();
+        assert!(c.top_companions.is_empty());
+        assert_eq!(c.layers[0].companions, [want]);
+    }
+
+    /// What [`grants`] gives for the chain below `/i/top` (which names the data file
+    /// `/d/top`, over `mid`, which names `/d/mid`), as `(path, origin)`, and its warnings.
+    fn granted(opened: Opened, declared_data: bool) -> (Vec<(String, String)>, Vec<String>) {
+        let mut m = Mem::default();
+        m.file("/d/top", Vec::new())
+            .file("/d/mid", Vec::new())
+            .file(
+                "/i/top",
+                qcow2(Some(("mid", Some("qcow2"))), Some(("/d/top", true))),
+            )
+            .file("/i/mid", qcow2(None, Some(("/d/mid", true))));
+        let (origin, image) = (disk(), canon("/i/top"));
+        let start = ChainStart::top(
+            Path::new("/i/top"),
+            &image,
+            Some(&ImageFormat::Qcow2),
+            &origin,
+        );
+        let mut diag = Diagnostics::default();
+        let chain = walk(&mut m, &start, &mut diag).unwrap();
+        assert!(diag.is_empty());
+        let g = grants(chain, &start, opened, declared_data, &mut diag)
+            .into_iter()
+            .map(|g| {
+                assert_eq!(g.raw, g.path.as_path());
+                (g.path.to_string(), g.origin.to_string())
+            })
+            .collect();
+        (
+            g,
+            diag.into_warnings().iter().map(|w| w.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn header_files_are_read_only_and_a_writable_images_own_get_nothing() {
+        let s = |p: &str, o: &str| (p.to_string(), o.to_string());
+        let below = [
+            s("/i/mid", "disk vda backing 1"),
+            s("/d/mid", "disk vda backing 1 data file"),
+        ];
+        // A read-only disk: its data file read-only, like the layers below it.
+        let (g, w) = granted(Opened::ReadOnly, false);
+        let mut all = vec![s("/d/top", "disk vda data file")];
+        all.extend(below.clone());
+        assert_eq!((g, w.len()), (all, 0));
+        // A writable disk: no rule from image bytes for what QEMU opens read-write with it.
+        let (g, w) = granted(Opened::Writable, false);
+        assert_eq!(g, below);
+        assert_eq!(w, ["disk vda data file: '/d/top' is named by the image, not by the XML, so it gets no rule (QEMU opens it read-write with the disk, and a grant never comes from image bytes for a writable disk); declare it with <dataStore> in the disk's <source>"]);
+        // The XML declares the data file: QEMU never opens the header's name.
+        for opened in [Opened::ReadOnly, Opened::Writable] {
+            assert_eq!(granted(opened, true), (below.to_vec(), vec![]));
+        }
+        // A layer the admin manages: its own files are the admin's, the layers below not.
+        assert_eq!(granted(Opened::Managed, false), (below.to_vec(), vec![]));
+    }
+
+    #[test]
+    fn a_writable_images_extent_gets_advice_of_its_own() {
+        let c = Chain {
+            top_companions: vec![CompanionFile {
+                kind: CompanionKind::Extent,
+                raw: "/i/e".into(),
+                path: canon("/i/e"),
+            }],
+            layers: vec![],
+        };
+        let (origin, lo, image) = (disk(), disk().with("backing 2"), canon("/i/d"));
+        let start = ChainStart {
+            origin: &lo,
+            depth: 2,
+            ..ChainStart::top(Path::new("/i/d"), &image, None, &origin)
+        };
+        let mut diag = Diagnostics::default();
+        assert!(grants(c.clone(), &start, Opened::Writable, true, &mut diag).is_empty());
+        let w = diag.into_warnings();
+        assert!(
+            w[0].to_string()
+                .starts_with("disk vda backing 2 extent: '/i/e' is named"),
+            "{w:?}"
+        );
+        assert!(w[0]
+            .to_string()
+            .ends_with("convert the image (docs/operating.md: VMDK descriptors)"));
+        let g = grants(
+            c,
+            &start,
+            Opened::ReadOnly,
+            true,
+            &mut Diagnostics::default(),
+        );
+        assert_eq!(g[0].origin.to_string(), "disk vda backing 2 extent");
+    }
+
+    proptest! {
+        /// On any graph of images, each naming another or none and recording `qcow2`, `raw`
+        /// or no format for it: the walk reads exactly the headers a declared format allows
+        /// (a raw image's qcow2 bytes never), lists the images it passes, fails exactly
+        /// when one comes back, and warns exactly where a recorded format is missing.
+        #[test]
+        fn walks_read_only_declared_formats_and_stop_at_loops(
+            edges in prop::collection::vec((prop::option::of(0usize..8), 0usize..3), 1..8)
+        ) {
+            let n = edges.len();
+            let fmts = [Some("qcow2"), Some("raw"), None];
+            let mut m = Mem::default();
+            for (i, (next, fmt)) in edges.iter().enumerate() {
+                let name = next.map(|j| (j % n).to_string());
+                let backing = name.as_deref().map(|b| (b, fmts[*fmt]));
+                m.file(&format!("/g/{i}"), qcow2(backing, None));
+            }
+            // The model: follow the edges from image 0, declared qcow2.
+            let (mut cur, mut fmt, mut seen) = (0, Some("qcow2"), vec![0]);
+            let (mut reads, mut warned, mut looped) = (Vec::new(), false, false);
+            loop {
+                match fmt {
+                    None => { warned = seen.len() > 1; break }
+                    Some("raw") => break,
+                    _ => {}
+                }
+                reads.push((PathBuf::from(format!("/g/{cur}")), ImageFormat::Qcow2));
+                let (next, f) = edges[cur];
+                let Some(j) = next.map(|j| j % n) else { break };
+                if seen.contains(&j) { looped = true; break }
+                seen.push(j);
+                (cur, fmt) = (j, fmts[f]);
+            }
+            let (r, w) = walk_top(&mut m, "/g/0", "qcow2");
+            prop_assert_eq!(&m.reads, &reads);
+            match r {
+                Ok(c) => {
+                    prop_assert!(!looped);
+                    let want: Vec<PathBuf> = seen[1..].iter().map(|j| format!("/g/{j}").into()).collect();
+                    let got: Vec<PathBuf> = c.layers.iter().map(|l| l.path.as_path().to_path_buf()).collect();
+                    prop_assert_eq!(got, want);
+                    prop_assert_eq!(w.len(), usize::from(warned));
+                }
+                Err(e) => {
+                    prop_assert!(looped, "{}", e);
+                    prop_assert!(why(Err(e)).starts_with("backing chain loop: '/g/0' -> "));
+                }
+            }
+        }
+
+        /// A raw image is never read, whatever its bytes; a declared format is the only one
+        /// a header is read as.
+        #[test]
+        fn a_declared_format_is_the_only_one_read(
+            bytes in prop::collection::vec(any::<u8>(), 0..256),
+            fmt in prop::sample::select(vec!["raw", "qcow", "qcow2", "qed", "vmdk", "luks", "QCOW2"]),
+        ) {
+            let mut m = Mem::default();
+            m.file("/i/x", bytes);
+            let _ = walk_top(&mut m, "/i/x", fmt);
+            let f = ImageFormat::parse(fmt);
+            let want = if f.is_readable() { vec![(PathBuf::from("/i/x"), f)] } else { vec![] };
+            prop_assert_eq!(m.reads, want);
+        }
     }
 
     #[test]
