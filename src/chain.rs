@@ -476,8 +476,8 @@ enum Name {
 
 /// Classifies a backing name the way QEMU and libvirt do (`virStorageSourceNewFromBackingAbsolute`):
 /// `json:{...}` is a JSON description whose `file` driver with a `filename` is a local
-/// file; a colon before the first slash is a protocol (`nbd:`, `rbd:`, `gluster://`,
-/// `http://`...); anything else is a file name.
+/// file; a colon before the first slash, or in a name without one, is a protocol (`nbd:`,
+/// `rbd:`, `gluster://`, `http://`...); anything else is a file name.
 fn classify(name: &str) -> Name {
     if let Some(json) = name.strip_prefix("json:") {
         return match serde_json::from_str::<serde_json::Value>(json) {
@@ -485,10 +485,10 @@ fn classify(name: &str) -> Name {
             Err(_) => Name::Network,
         };
     }
-    match (name.find(':'), name.find('/')) {
-        (Some(colon), Some(slash)) if colon < slash => Name::Network,
-        (Some(_), None) => Name::Network,
-        _ => Name::Local(name.to_string()),
+    if name.chars().find(|c| *c == ':' || *c == '/') == Some(':') {
+        Name::Network
+    } else {
+        Name::Local(name.to_string())
     }
 }
 
@@ -1124,13 +1124,15 @@ mod tests {
             "nbd:unix:/s",
             "gluster://h/v/i",
             "rbd:pool/img",
+            "rbd:pool",
+            "nbd:localhost:10809",
             "http://h/x",
             r#"json:{"driver":"nbd","server":{}}"#,
             "json:not json",
         ] {
             assert_eq!(classify(n), Name::Network, "{n}");
         }
-        for n in ["/a:b/c", "base.qcow2", "../x:y", "/abs"] {
+        for n in ["/a:b/c", "base.qcow2", "../x:y", "/abs", "b/c:d", ""] {
             assert_eq!(classify(n), Name::Local(n.into()), "{n}");
         }
     }
