@@ -41,8 +41,73 @@ pub const FIRST_READ: usize = 4096;
 /// Longest name accepted from a header (qcow2 spec: "must not be longer than 1023 bytes").
 pub const MAX_NAME: usize = 1023;
 
-/// Formats whose headers are read.
-pub const READABLE: [&str; 4] = ["qcow", "qcow2", "qed", "vmdk"];
+/// An image format, as the XML declares it (`<driver type=...>`, `<format type=...>`) or a
+/// parent's header records it. Parsed once, where the name is read: nothing downstream
+/// compares format names as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ImageFormat {
+    /// `raw`: no header, whatever its bytes look like (the guest writes them).
+    Raw,
+    /// `qcow` (version 1).
+    Qcow,
+    /// `qcow2`.
+    Qcow2,
+    /// `qed`.
+    Qed,
+    /// `vmdk`.
+    Vmdk,
+    /// Any other name (`luks`, `vpc`, `iso`, a misspelling...), kept as written for the
+    /// messages that name it. Its header is never read.
+    Other(String),
+}
+
+impl ImageFormat {
+    /// The format a name declares. Case matters, as it does to libvirt and QEMU: `QCOW2`
+    /// is another name, whose header is not read.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "raw" => ImageFormat::Raw,
+            "qcow" => ImageFormat::Qcow,
+            "qcow2" => ImageFormat::Qcow2,
+            "qed" => ImageFormat::Qed,
+            "vmdk" => ImageFormat::Vmdk,
+            other => ImageFormat::Other(other.to_string()),
+        }
+    }
+
+    /// The name, as declared.
+    pub fn name(&self) -> &str {
+        match self {
+            ImageFormat::Raw => "raw",
+            ImageFormat::Qcow => "qcow",
+            ImageFormat::Qcow2 => "qcow2",
+            ImageFormat::Qed => "qed",
+            ImageFormat::Vmdk => "vmdk",
+            ImageFormat::Other(name) => name,
+        }
+    }
+
+    /// Whether a header of this format is read: one that can name a backing file or
+    /// companion, and that [`read`] knows.
+    pub fn is_readable(&self) -> bool {
+        matches!(
+            self,
+            ImageFormat::Qcow | ImageFormat::Qcow2 | ImageFormat::Qed | ImageFormat::Vmdk
+        )
+    }
+}
+
+impl From<&str> for ImageFormat {
+    fn from(name: &str) -> Self {
+        ImageFormat::parse(name)
+    }
+}
+
+impl std::fmt::Display for ImageFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What a header says about the files an image needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +126,7 @@ pub struct BackingRef {
     /// The name exactly as stored (relative names are relative to the image).
     pub name: String,
     /// The backing format recorded in the header, if any.
-    pub format: Option<String>,
+    pub format: Option<ImageFormat>,
 }
 
 /// A file an image uses besides its backing file.
@@ -119,8 +184,9 @@ impl std::fmt::Display for HeaderError {
 
 /// Reads the header of an image of the declared `format`: `h` is all there is of it (the
 /// whole file, or its first [`HEADER_READ`] bytes). `Ok(None)` for formats that have no
-/// backing file or companions to read (raw and everything not in [`READABLE`]).
-pub fn read(format: &str, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
+/// backing file or companions to read (raw and every format not
+/// [`ImageFormat::is_readable`]).
+pub fn read(format: &ImageFormat, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
     read_hdr(format, Hdr { b: h, more: false })
 }
 
@@ -129,17 +195,17 @@ pub fn read(format: &str, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
 /// first `n` bytes instead of guessing. Any other answer is the one [`read`] gives on the
 /// file's first [`HEADER_READ`] bytes, so a caller reads [`FIRST_READ`] bytes and reads on
 /// only when told to.
-pub fn read_start(format: &str, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
+pub fn read_start(format: &ImageFormat, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
     read_hdr(format, Hdr { b: h, more: true })
 }
 
-fn read_hdr(format: &str, h: Hdr<'_>) -> Result<Option<ImageInfo>, HeaderError> {
+fn read_hdr(format: &ImageFormat, h: Hdr<'_>) -> Result<Option<ImageInfo>, HeaderError> {
     let mut info = match format {
-        "qcow" => qcow1(h)?,
-        "qcow2" => qcow2(h)?,
-        "qed" => qed(h)?,
-        "vmdk" => vmdk(h)?,
-        _ => return Ok(None),
+        ImageFormat::Qcow => qcow1(h)?,
+        ImageFormat::Qcow2 => qcow2(h)?,
+        ImageFormat::Qed => qed(h)?,
+        ImageFormat::Vmdk => vmdk(h)?,
+        ImageFormat::Raw | ImageFormat::Other(_) => return Ok(None),
     };
     // An empty name is no backing file for QEMU (`bdrv_open_backing_file`); as a path it
     // would name the image's own directory.
@@ -312,7 +378,8 @@ fn qcow2(h: Hdr<'_>) -> Result<ImageInfo, HeaderError> {
     for (kind, data) in extensions(h, header_len, until)? {
         match kind {
             EXT_BACKING_FORMAT => {
-                format = Some(text(trim_nul(data), "backing format is not text")?);
+                let name = text(trim_nul(data), "backing format is not text")?;
+                format = Some(ImageFormat::parse(&name));
             }
             // Several extensions: QEMU keeps the last one read.
             EXT_DATA_FILE => data_file = Some(data),
@@ -400,7 +467,7 @@ fn qed(h: Hdr<'_>) -> Result<ImageInfo, HeaderError> {
         "backing file name out of bounds or too long",
     )?;
     // QED records no format; the "no probe" flag says the backing file is raw.
-    let format = (features & QED_F_BACKING_FORMAT_NO_PROBE != 0).then(|| "raw".to_string());
+    let format = (features & QED_F_BACKING_FORMAT_NO_PROBE != 0).then_some(ImageFormat::Raw);
     Ok(ImageInfo {
         backing: Some(BackingRef { name, format }),
         companions: Vec::new(),
@@ -485,7 +552,7 @@ fn vmdk(h: Hdr<'_>) -> Result<ImageInfo, HeaderError> {
         }
         info.backing = Some(BackingRef {
             name: text(name, "parentFileNameHint is not text")?,
-            format: Some("vmdk".into()),
+            format: Some(ImageFormat::Vmdk),
         });
     }
     Ok(info)
@@ -633,6 +700,16 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::read`] of the format named `format`, as the XML would declare it.
+    fn read(format: &str, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
+        super::read(&ImageFormat::parse(format), h)
+    }
+
+    /// [`super::read_start`] of the format named `format`.
+    fn read_start(format: &str, h: &[u8]) -> Result<Option<ImageInfo>, HeaderError> {
+        super::read_start(&ImageFormat::parse(format), h)
+    }
 
     fn put(h: &mut Vec<u8>, at: usize, bytes: &[u8]) {
         if h.len() < at + bytes.len() {
@@ -1202,6 +1279,28 @@ mod tests {
         h.truncate(4096);
         put(&mut h, 28, &8u64.to_le_bytes());
         assert!(corrupt("vmdk", &h));
+    }
+
+    #[test]
+    fn format_names_are_parsed_once_and_kept_as_written() {
+        for (name, readable) in [
+            ("raw", false),
+            ("qcow", true),
+            ("qcow2", true),
+            ("qed", true),
+            ("vmdk", true),
+            ("luks", false),
+            ("QCOW2", false),
+            ("", false),
+        ] {
+            let f = ImageFormat::parse(name);
+            assert_eq!((f.name(), f.is_readable()), (name, readable), "{name}");
+            assert_eq!(f.to_string(), name);
+        }
+        assert_eq!(
+            ImageFormat::parse("QCOW2"),
+            ImageFormat::Other("QCOW2".into())
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! 2. [`xml`] and [`parse`]: domain XML to the narrow [`parse::Domain`] model (no filesystem);
 //! 3. [`resolve`]: canonical paths and backing chains, asked through the
 //!    [`resolve::Resolve`] trait and answered from the filesystem by [`resolve::FsResolver`]
-//!    and [`resolve::canonical`], with [`image`] reading image headers from bytes;
+//!    and [`resolve::canonical`]; a chain is walked by [`chain`] (pure: its policy, over the
+//!    two questions it asks), with [`image`] reading image headers from bytes;
 //! 4. [`rules`]: model to rules, checked by [`policy`] (restricted host paths) and
 //!    [`state`] (every domain's private state is its own) and escaped by [`escape`]; the
 //!    `-F` grants that live as long as the VM are kept across `-r` in the [`ledger`];
@@ -30,8 +31,9 @@
 //!   readers over bytes), [`ledger`] (the runtime grants `.files` keeps across `-r`), and,
 //!   importing only those, [`error`], [`name`], [`xml`], [`config`] (parses the text the
 //!   app reads).
-//! - Pure core: [`domain`] (leaf model types) and [`parse`]; [`policy`], [`state`] and the trait module
-//!   [`resolve`] (the trait and the values it returns); [`rules`] on top of them, [`render`]
+//! - Pure core: [`domain`] (leaf model types) and [`parse`]; [`policy`], [`state`], the
+//!   backing-chain walker [`chain`] and the trait module [`resolve`] (the trait and the
+//!   values it returns); [`rules`] on top of them, [`render`]
 //!   on top of [`rules`]. A pure module takes a [`path::CanonicalPath`] without depending
 //!   on the code that walks the filesystem to build one.
 //! - I/O: [`fsio`] (bounded, type-checked reads of whole files; imports only [`error`]);
@@ -83,6 +85,7 @@
 
 pub mod app;
 pub mod apparmor_parser;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod domain;

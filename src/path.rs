@@ -40,6 +40,21 @@ impl CanonicalPath {
     }
 }
 
+/// The type of an existing file, as far as opening it is concerned: what
+/// [`crate::resolve::canonicalize`] found at a canonical path, here so that the pure
+/// backing-chain walker ([`crate::chain`]) can refuse a device node a header names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Directory,
+    /// A regular file.
+    File,
+    /// A block device.
+    BlockDevice,
+    /// A character device, FIFO or socket: opening or reading one can block or act.
+    Other,
+}
+
 impl fmt::Display for CanonicalPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.display().fmt(f)

@@ -37,7 +37,7 @@ use std::path::Path;
 /// `resolve` itself (the trait and its values) is pure too, but not its submodules.
 const PURE: &[&str] = &[
     "domain", "parse", "rules", "render", "policy", "state", "escape", "image", "origin", "name",
-    "xml", "path", "error", "config", "ledger",
+    "xml", "path", "error", "config", "ledger", "chain",
 ];
 
 /// Modules that read or write files or run programs, by first path component; also the

@@ -4,7 +4,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(Some(info)) = virt_aa_helper::image::read("vmdk", data) {
+    if let Ok(Some(info)) =
+        virt_aa_helper::image::read(&virt_aa_helper::image::ImageFormat::Vmdk, data)
+    {
         for name in info
             .backing
             .iter()

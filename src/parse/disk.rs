@@ -4,6 +4,7 @@
 use super::{abs, attr_path, Context, Domain, Family};
 use crate::domain::AbsPath;
 use crate::error::{quote, Error, Result};
+use crate::image::ImageFormat;
 use crate::origin::Origin;
 use crate::xml::Element;
 
@@ -35,7 +36,7 @@ pub struct Disk {
     /// `<source>` of the top image.
     pub source: Source,
     /// `<driver type=...>`: the declared image format.
-    pub format: Option<String>,
+    pub format: Option<ImageFormat>,
     /// `<readonly/>`, or a CD-ROM (libvirt forces those read-only).
     pub readonly: bool,
     /// `device='lun'`: SCSI commands pass through to the host device, which may then be a
@@ -113,7 +114,7 @@ pub struct Layer {
     /// `<source>` of the layer.
     pub source: Source,
     /// `<format type=...>`.
-    pub format: Option<String>,
+    pub format: Option<ImageFormat>,
     /// `<source><dataStore>`: its qcow2 external data file, declared by the XML.
     pub data_store: Option<Source>,
     /// False when the source carries `<seclabel model='apparmor' relabel='no'/>`: the admin
@@ -142,7 +143,7 @@ fn parse(disk: &Element, d: &mut Domain, cx: &mut Context) -> Result<()> {
     let format = disk
         .child("driver")
         .and_then(|d| d.attr("type"))
-        .map(str::to_string);
+        .map(ImageFormat::parse);
     let backing = parse_backing(disk, &what, &origin)?;
     let data_store = parse_data_store(disk, &what, &origin)?;
     d.disks.push(Disk {
@@ -301,7 +302,7 @@ fn parse_backing(disk: &Element, what: &str, origin: &Origin) -> Result<Backing>
         let format = bs
             .child("format")
             .and_then(|f| f.attr("type"))
-            .map(str::to_string);
+            .map(ImageFormat::parse);
         layers.push(Layer {
             data_store: parse_data_store(bs, &layer_what, &lo)?,
             source,

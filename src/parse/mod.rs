@@ -333,6 +333,7 @@ pub fn number(el: &Element, attr: &str, what: &str) -> Result<Option<u16>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::ImageFormat;
     use crate::parse::disk::{Backing, LocalKind, Source};
 
     fn p(s: &str) -> AbsPath {
@@ -360,7 +361,7 @@ mod tests {
         assert_eq!(d.disks.len(), 2);
         let vda = &d.disks[0];
         assert_eq!(vda.target.as_deref(), Some("vda"));
-        assert_eq!(vda.format.as_deref(), Some("qcow2"));
+        assert_eq!(vda.format, Some(ImageFormat::Qcow2));
         match &vda.backing {
             Backing::Explicit { layers, terminated } => {
                 assert!(terminated);
@@ -392,7 +393,7 @@ mod tests {
             Backing::Explicit { layers, terminated } => {
                 assert!(!terminated);
                 assert_eq!(layers.len(), 1);
-                assert_eq!(layers[0].format.as_deref(), Some("qcow2"));
+                assert_eq!(layers[0].format, Some(ImageFormat::Qcow2));
                 assert_eq!(layers[0].origin.to_string(), "disk vda backing 1");
             }
             other => panic!("{other:?}"),

@@ -81,18 +81,7 @@ pub struct Canonical {
     pub kind: Option<Kind>,
 }
 
-/// The type of an existing file, as far as opening it is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A directory.
-    Directory,
-    /// A regular file.
-    File,
-    /// A block device.
-    BlockDevice,
-    /// A character device, FIFO or socket: opening or reading one can block or act.
-    Other,
-}
+pub use crate::path::Kind;
 
 impl Kind {
     fn of(t: FileType) -> Kind {

@@ -1,18 +1,20 @@
 //! The real resolver: the filesystem behind [`Resolve`].
 //!
-//! Backing chains are followed only through declared formats (see [`super`]); headers are
+//! Backing chains are walked by [`crate::chain::walk`], which holds their policy; this file
+//! answers its questions ([`Images`]) with memos bounded by [`MEMO_BUDGET`]. Headers are
 //! read by [`read_header`], which never opens anything but a regular file or block device,
 //! and parsed by [`crate::image`]. Host devices come from sysfs, storage pool definitions
 //! from `/etc/libvirt/storage` through [`crate::fsio`].
 
-use super::{Chain, ChainLayer, ChainStart, CompanionFile, NodeKind, Resolve, UsbId};
+use super::{Chain, ChainStart, CompanionFile, NodeKind, Resolve, UsbId};
+use crate::chain::{HeaderAnswer, HeaderFail, Images};
 use crate::error::{quote, quote_path, Diagnostics, Error, Result};
 use crate::fsio;
-use crate::image::{self, CompanionKind, HeaderError, ImageInfo, FIRST_READ, HEADER_READ};
+use crate::image::{self, HeaderError, ImageFormat, ImageInfo, FIRST_READ, HEADER_READ};
 use crate::origin::Origin;
 use crate::path::CanonicalPath;
 use crate::resolve::canonical::{canonicalize_cached, Kind, PrefixCache};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -22,9 +24,6 @@ pub const DEFAULT_SYSFS: &str = "/sys";
 
 /// Where libvirtd keeps storage pool definitions.
 pub const DEFAULT_POOL_DIR: &str = "/etc/libvirt/storage";
-
-/// Deepest backing chain followed, as in libvirt and QEMU.
-pub const MAX_CHAIN_DEPTH: usize = 200;
 
 /// The real resolver.
 #[derive(Debug)]
@@ -38,19 +37,16 @@ pub struct FsResolver {
     kinds: HashMap<CanonicalPath, Option<Kind>>,
     /// Each header read in this run, by image and declared format (a
     /// chain shared by many disks is read once, not once a disk).
-    headers: HashMap<(CanonicalPath, String), HeaderAnswer>,
+    headers: HashMap<(CanonicalPath, ImageFormat), HeaderAnswer>,
     /// Each chain walked in this run from a disk's top image with nothing to report, by
     /// the image as named (relative names in its header resolve against it), its canonical
     /// form and declared format: the same walk for another disk gives the same chain.
-    chains: HashMap<(PathBuf, CanonicalPath, String), Chain>,
+    chains: HashMap<(PathBuf, CanonicalPath, ImageFormat), Chain>,
     /// Bytes held by `headers` and `chains`; nothing more is kept past [`MEMO_BUDGET`].
     memo_bytes: usize,
     /// Headers read from the filesystem in this run.
     headers_read: usize,
 }
-
-/// What [`read_header`] answered.
-type HeaderAnswer = std::result::Result<Option<ImageInfo>, HeaderFail>;
 
 /// The most bytes of names `FsResolver` keeps for headers and chains already read: enough for every chain of any input under the XML cap that shares its
 /// images, so that memory stays bounded when a filesystem holds many distinct ones. Past
@@ -76,35 +72,6 @@ impl Default for FsResolver {
 }
 
 impl FsResolver {
-    /// A file named only by image bytes (a backing file, a data file, an
-    /// extent) must be a regular file once resolved, or not exist yet. A header naming
-    /// `/dev/sda` would otherwise get the host's whole disk: the restricted-path check allows
-    /// host disks on purpose, for `<disk type='block'>`, which the admin writes. Block and
-    /// character devices, FIFOs, sockets and directories come only from the XML (a chain on
-    /// block devices is declared with `<backingStore type='block'>`). An error, not a
-    /// warning: QEMU would open the name anyway and fail, and the admin reads why here.
-    fn named_by_bytes(
-        &self,
-        path: &CanonicalPath,
-        image: &CanonicalPath,
-        origin: &Origin,
-    ) -> Result<()> {
-        let what = match self.kinds.get(path) {
-            None | Some(None | Some(Kind::File)) => return Ok(()),
-            Some(Some(Kind::BlockDevice)) => "a block device",
-            Some(Some(Kind::Directory)) => "a directory",
-            Some(Some(Kind::Other)) => "a character device, FIFO or socket",
-        };
-        Err(Error::Path {
-            path: path.as_path().to_path_buf(),
-            origin: origin.to_string(),
-            why: format!(
-                "is {what}, named by the header of {}: a file named by image bytes must be a regular file (declare a chain on block devices in the XML, with <backingStore type='block'>)",
-                quote_path(image.as_path())
-            ),
-        })
-    }
-
     /// A resolver reading host devices from `/sys`.
     pub fn new() -> Self {
         Self::default()
@@ -123,41 +90,6 @@ impl FsResolver {
     pub fn pool_dir(mut self, dir: &Path) -> Self {
         self.pools = dir.to_path_buf();
         self
-    }
-
-    /// The local path a header names, made absolute: QEMU resolves a relative name against
-    /// the directory of the image as it was opened (`bdrv_get_full_backing_filename`), not
-    /// against its realpath. `None`, with a warning, for a non-local name (network
-    /// protocols need no file rule).
-    fn local_name(
-        name: &str,
-        image_raw: &Path,
-        image: &CanonicalPath,
-        origin: &Origin,
-        diag: &mut Diagnostics,
-    ) -> Option<PathBuf> {
-        let local = match classify(name) {
-            Name::Local(p) => p,
-            Name::Network => {
-                diag.warn(
-                    origin,
-                    format!(
-                        "{} (from {origin}) names the non-local {}; no file rule is needed for it",
-                        quote_path(image.as_path()),
-                        quote(name)
-                    ),
-                );
-                return None;
-            }
-        };
-        Some(if Path::new(&local).is_absolute() {
-            PathBuf::from(local)
-        } else {
-            image_raw
-                .parent()
-                .unwrap_or_else(|| Path::new("/"))
-                .join(local)
-        })
     }
 }
 
@@ -199,18 +131,14 @@ impl Resolve for FsResolver {
         // named and its declared format only, unless its walk reports something about the
         // disk: a walk with no warning and no error is kept for the next disk on it.
         let key = match (start.format, start.depth, start.above) {
-            (Some(fmt), 0, []) => Some((
-                start.raw.to_path_buf(),
-                start.image.clone(),
-                fmt.to_string(),
-            )),
+            (Some(fmt), 0, []) => Some((start.raw.to_path_buf(), start.image.clone(), fmt.clone())),
             _ => None,
         };
         if let Some(chain) = key.as_ref().and_then(|k| self.chains.get(k)) {
             return Ok(chain.clone());
         }
         let before = diag.len();
-        let chain = self.walk_chain(start, diag)?;
+        let chain = crate::chain::walk(self, start, diag)?;
         if let Some(key) = key.filter(|_| diag.len() == before) {
             let names = |raw: &Path, path: &CanonicalPath| {
                 MEMO_ENTRY_COST + raw.as_os_str().len() + path.as_path().as_os_str().len()
@@ -444,13 +372,34 @@ impl Resolve for FsResolver {
     }
 }
 
-impl FsResolver {
+/// The filesystem behind the backing-chain walker: names through the canonicalizer, whose
+/// `lstat` records what each names, and headers through [`read_header`].
+impl Images for FsResolver {
+    fn locate(
+        &mut self,
+        raw: &Path,
+        origin: &Origin,
+        diag: &mut Diagnostics,
+    ) -> Result<(CanonicalPath, Option<Kind>)> {
+        let path = self.canonical(raw, origin, diag)?;
+        let kind = self.kinds.get(&path).copied().flatten();
+        Ok((path, kind))
+    }
+
     /// The header of the image `path` of the declared format `fmt`, read once a run.
-    fn header(&mut self, path: &CanonicalPath, kind: Option<Kind>, fmt: &str) -> HeaderAnswer {
-        let key = (path.clone(), fmt.to_string());
+    fn header(&mut self, path: &CanonicalPath, fmt: &ImageFormat) -> HeaderAnswer {
+        let key = (path.clone(), fmt.clone());
         if let Some(answer) = self.headers.get(&key) {
             return answer.clone();
         }
+        // Every path here came through `canonical` (the top from the rules stage, the
+        // layers below), which recorded its type; one that did not is looked at now.
+        let kind = match self.kinds.get(path) {
+            Some(kind) => *kind,
+            None => canonicalize_cached(path.as_path(), &mut self.dirs)
+                .ok()
+                .and_then(|c| c.kind),
+        };
         self.headers_read += 1;
         let answer = read_header(path.as_path(), kind, fmt);
         let names = match &answer {
@@ -467,142 +416,6 @@ impl FsResolver {
         }
         answer
     }
-
-    /// [`Resolve::image_chain`] without the memo of whole chains.
-    fn walk_chain(&mut self, start: &ChainStart<'_>, diag: &mut Diagnostics) -> Result<Chain> {
-        let origin = start.disk;
-        let mut chain = Chain::default();
-        // A header naming the start image or an image above it is a loop; the listed layers
-        // above a continued chain count as much as the start.
-        let mut seen: HashSet<CanonicalPath> = start.above.iter().cloned().collect();
-        seen.insert(start.image.clone());
-        let mut trail: Vec<PathBuf> = start
-            .above
-            .iter()
-            .chain([start.image])
-            .map(|p| p.as_path().to_path_buf())
-            .collect();
-        let mut cur_raw = start.raw.to_path_buf();
-        let mut cur = start.image.clone();
-        let mut cur_format = start.format.map(str::to_string);
-        let mut cur_origin = start.origin.clone();
-
-        loop {
-            let Some(fmt) = cur_format.as_deref() else {
-                if !chain.layers.is_empty() {
-                    diag.warn(&cur_origin, format!(
-                        "{} (from {cur_origin}) has no format recorded by the image above it; it is not probed (a guest could forge its header), so its own backing chain is not followed",
-                        quote_path(cur.as_path())
-                    ));
-                }
-                break;
-            };
-            if !image::READABLE.contains(&fmt) {
-                if fmt != "raw" {
-                    diag.warn(&cur_origin, format!(
-                        "{} (from {cur_origin}) is a {} image, whose header is not read; its backing chain is not followed",
-                        quote_path(cur.as_path()),
-                        quote(fmt)
-                    ));
-                }
-                break;
-            }
-            // Every path here came through `canonical` (the top from the rules stage, the
-            // layers below), which recorded its type; one that did not is looked at now.
-            let kind = match self.kinds.get(&cur) {
-                Some(kind) => *kind,
-                None => canonicalize_cached(cur.as_path(), &mut self.dirs)
-                    .ok()
-                    .and_then(|c| c.kind),
-            };
-            let info = match self.header(&cur, kind, fmt) {
-                Ok(info) => info,
-                Err(HeaderFail::Bad(e)) => {
-                    return Err(Error::Path {
-                        path: cur.as_path().to_path_buf(),
-                        origin: cur_origin.to_string(),
-                        why: format!("declared {fmt} but {e}"),
-                    })
-                }
-                Err(HeaderFail::Unreadable(why)) => {
-                    diag.warn(&cur_origin, format!(
-                        "cannot read the header of {} (from {cur_origin}): {why}; its own rule is kept but the chain ends there",
-                        quote_path(cur.as_path())
-                    ));
-                    None
-                }
-            };
-            let Some(info) = info else { break };
-
-            for c in &info.companions {
-                let c_origin = cur_origin.with(c.kind.what());
-                // QEMU opens a header's data file name as given (qcow2_do_open), not
-                // against the image's directory like a backing name: a relative one is
-                // relative to QEMU's working directory, which the helper cannot know.
-                if c.kind == CompanionKind::DataFile && !Path::new(&c.name).is_absolute() {
-                    diag.warn(&c_origin, format!(
-                        "{} (from {c_origin}) names the data file {}, not an absolute path: QEMU opens it relative to its own working directory, so no rule is written for it (declare the data file with <dataStore>)",
-                        quote_path(cur.as_path()),
-                        quote(&c.name)
-                    ));
-                    continue;
-                }
-                let Some(c_raw) = Self::local_name(&c.name, &cur_raw, &cur, &c_origin, diag) else {
-                    continue;
-                };
-                let path = self.canonical(&c_raw, &c_origin, diag)?;
-                self.named_by_bytes(&path, &cur, &c_origin)?;
-                let file = CompanionFile {
-                    kind: c.kind,
-                    raw: c_raw,
-                    path,
-                };
-                match chain.layers.last_mut() {
-                    Some(layer) => layer.companions.push(file),
-                    None => chain.top_companions.push(file),
-                }
-            }
-
-            let Some(backing) = info.backing else { break };
-            // The layer's depth in the whole chain: the cap counts the listed layers too.
-            let depth = start.depth + chain.layers.len() + 1;
-            let layer_origin = origin.with(format_args!("backing {depth}"));
-            let Some(next_raw) =
-                Self::local_name(&backing.name, &cur_raw, &cur, &layer_origin, diag)
-            else {
-                break;
-            };
-            let next = self.canonical(&next_raw, &layer_origin, diag)?;
-            self.named_by_bytes(&next, &cur, &layer_origin)?;
-            trail.push(next.as_path().to_path_buf());
-            if !seen.insert(next.clone()) {
-                let cycle: Vec<String> = trail.iter().map(|p| quote_path(p)).collect();
-                return Err(Error::Path {
-                    path: cur.as_path().to_path_buf(),
-                    origin: origin.to_string(),
-                    why: format!("backing chain loop: {}", cycle.join(" -> ")),
-                });
-            }
-            if depth > MAX_CHAIN_DEPTH {
-                return Err(Error::Path {
-                    path: start.raw.to_path_buf(),
-                    origin: origin.to_string(),
-                    why: format!("backing chain deeper than {MAX_CHAIN_DEPTH} layers"),
-                });
-            }
-            chain.layers.push(ChainLayer {
-                raw: next_raw.clone(),
-                path: next.clone(),
-                format: backing.format.clone(),
-                companions: Vec::new(),
-            });
-            cur_raw = next_raw;
-            cur = next;
-            cur_format = backing.format;
-            cur_origin = layer_origin;
-        }
-        Ok(chain)
-    }
 }
 
 /// The IOMMU group of a sysfs device directory: the number its `iommu_group` link points
@@ -610,69 +423,6 @@ impl FsResolver {
 fn group_of(device: &Path) -> Option<u32> {
     let link = std::fs::read_link(device.join("iommu_group")).ok()?;
     link.file_name()?.to_str()?.parse().ok()
-}
-
-/// What a name in a header refers to.
-#[derive(Debug, PartialEq, Eq)]
-enum Name {
-    /// A local file (possibly relative).
-    Local(String),
-    /// A network protocol or a JSON description of a non-file driver.
-    Network,
-}
-
-/// Classifies a backing name the way QEMU and libvirt do (`virStorageSourceNewFromBackingAbsolute`):
-/// `json:{...}` is a JSON description whose `file` driver with a `filename` is a local
-/// file; a colon before the first slash is a protocol (`nbd:`, `rbd:`, `gluster://`,
-/// `http://`...); anything else is a file name.
-fn classify(name: &str) -> Name {
-    if let Some(json) = name.strip_prefix("json:") {
-        return match serde_json::from_str::<serde_json::Value>(json) {
-            Ok(v) => json_file(&v).map_or(Name::Network, Name::Local),
-            Err(_) => Name::Network,
-        };
-    }
-    match (name.find(':'), name.find('/')) {
-        (Some(colon), Some(slash)) if colon < slash => Name::Network,
-        (Some(_), None) => Name::Network,
-        _ => Name::Local(name.to_string()),
-    }
-}
-
-/// The local file of a `json:` description: `{"file.filename": ...}` (flattened),
-/// `{"file": {"driver": "file", "filename": ...}}` or `{"driver": "file", "filename": ...}`.
-fn json_file(v: &serde_json::Value) -> Option<String> {
-    let obj = v.as_object()?;
-    let is_file = |o: &serde_json::Map<String, serde_json::Value>, prefix: &str| {
-        o.get(&format!("{prefix}driver"))
-            .and_then(|d| d.as_str())
-            .is_none_or(|d| d == "file")
-    };
-    if let Some(f) = obj.get("file.filename").and_then(|f| f.as_str()) {
-        return is_file(obj, "file.").then(|| f.to_string());
-    }
-    if let Some(inner) = obj.get("file").and_then(|f| f.as_object()) {
-        if let Some(f) = inner.get("filename").and_then(|f| f.as_str()) {
-            return is_file(inner, "").then(|| f.to_string());
-        }
-        return json_file(&serde_json::Value::Object(inner.clone()));
-    }
-    match (
-        obj.get("driver").and_then(|d| d.as_str()),
-        obj.get("filename").and_then(|f| f.as_str()),
-    ) {
-        (Some("file"), Some(f)) => Some(f.to_string()),
-        _ => None,
-    }
-}
-
-/// Why a header gave no answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum HeaderFail {
-    /// The file could not be opened or read: a warning, the chain ends there.
-    Unreadable(String),
-    /// The bytes are not a header of the declared format: an error.
-    Bad(HeaderError),
 }
 
 const NOT_A_FILE: &str = "not a regular file or block device";
@@ -695,7 +445,7 @@ const BECAME_LINK: &str = "it became a symbolic link after its path was resolved
 fn read_header(
     path: &Path,
     kind: Option<Kind>,
-    fmt: &str,
+    fmt: &ImageFormat,
 ) -> std::result::Result<Option<ImageInfo>, HeaderFail> {
     use rustix::fs::OFlags;
     let unreadable = |e: std::io::Error| HeaderFail::Unreadable(crate::error::io_reason(&e));
@@ -793,12 +543,15 @@ mod tests {
         let img = t.path().join("img");
         std::fs::write(&img, qcow1(48, "/b", 64)).unwrap();
         let file = Some(Kind::File);
-        assert_eq!(backing_of(read_header(&img, file, "qcow")), "/b");
+        assert_eq!(
+            backing_of(read_header(&img, file, &ImageFormat::Qcow)),
+            "/b"
+        );
         // A link where the canonical path had a file: refused, not followed.
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&img, &link).unwrap();
         let became = HeaderFail::Unreadable(BECAME_LINK.into());
-        assert_eq!(read_header(&link, file, "qcow"), Err(became));
+        assert_eq!(read_header(&link, file, &ImageFormat::Qcow), Err(became));
         // A FIFO: refused from the canonicalizer's type without an open, and refused from
         // the descriptor's type when one is swapped in after the lstat (opened at once
         // although it has no writer: a blocking open would never return).
@@ -810,22 +563,25 @@ mod tests {
         )
         .unwrap();
         let not_file = Err(HeaderFail::Unreadable(NOT_A_FILE.into()));
-        assert_eq!(read_header(&fifo, Some(Kind::Other), "qcow"), not_file);
-        assert_eq!(read_header(&fifo, file, "qcow"), not_file);
         assert_eq!(
-            read_header(t.path(), Some(Kind::Directory), "qcow"),
+            read_header(&fifo, Some(Kind::Other), &ImageFormat::Qcow),
             not_file
         );
-        assert_eq!(read_header(t.path(), file, "qcow"), not_file);
+        assert_eq!(read_header(&fifo, file, &ImageFormat::Qcow), not_file);
+        assert_eq!(
+            read_header(t.path(), Some(Kind::Directory), &ImageFormat::Qcow),
+            not_file
+        );
+        assert_eq!(read_header(t.path(), file, &ImageFormat::Qcow), not_file);
         // Missing: not yet there, no error (and nothing is opened).
         assert_eq!(
-            read_header(&t.path().join("missing"), None, "qcow"),
+            read_header(&t.path().join("missing"), None, &ImageFormat::Qcow),
             Ok(None)
         );
-        assert_eq!(read_header(&img, None, "qcow"), Ok(None));
+        assert_eq!(read_header(&img, None, &ImageFormat::Qcow), Ok(None));
         // Gone between the lstat and the open: a warning, not "not there yet".
         assert!(matches!(
-            read_header(&t.path().join("missing"), file, "qcow"),
+            read_header(&t.path().join("missing"), file, &ImageFormat::Qcow),
             Err(HeaderFail::Unreadable(_))
         ));
     }
@@ -845,7 +601,7 @@ mod tests {
         for (offset, len) in cases {
             std::fs::write(&img, qcow1(offset, "/b", len)).unwrap();
             assert_eq!(
-                backing_of(read_header(&img, file, "qcow")),
+                backing_of(read_header(&img, file, &ImageFormat::Qcow)),
                 "/b",
                 "{offset}"
             );
@@ -855,7 +611,7 @@ mod tests {
             std::fs::write(&img, qcow1(offset, "/b", len)).unwrap();
             assert!(
                 matches!(
-                    read_header(&img, file, "qcow"),
+                    read_header(&img, file, &ImageFormat::Qcow),
                     Err(HeaderFail::Bad(HeaderError::Corrupt(_)))
                 ),
                 "{offset}"
@@ -863,7 +619,7 @@ mod tests {
         }
         // The declared format is checked.
         assert_eq!(
-            read_header(&img, file, "qed"),
+            read_header(&img, file, &ImageFormat::Qed),
             Err(HeaderFail::Bad(HeaderError::BadMagic("qed")))
         );
     }
@@ -888,7 +644,7 @@ mod tests {
     fn chain_of(r: &mut FsResolver, raw: &Path, at: usize, diag: &mut Diagnostics) -> Chain {
         let origin = Origin::new("disk", "").at(at);
         let canon = r.canonical(raw, &origin, diag).unwrap();
-        let start = ChainStart::top(raw, &canon, Some("qcow2"), &origin);
+        let start = ChainStart::top(raw, &canon, Some(&ImageFormat::Qcow2), &origin);
         r.image_chain(&start, diag).unwrap()
     }
 
@@ -933,38 +689,5 @@ mod tests {
         assert_eq!(r.headers_read, 5);
         let warnings = diag.into_warnings();
         assert_eq!(warnings.len(), 10, "{warnings:?}");
-    }
-
-    #[test]
-    fn protocol_names_are_not_files() {
-        for n in [
-            "nbd:unix:/s",
-            "gluster://h/v/i",
-            "rbd:pool/img",
-            "http://h/x",
-            r#"json:{"driver":"nbd","server":{}}"#,
-            "json:not json",
-        ] {
-            assert_eq!(classify(n), Name::Network, "{n}");
-        }
-        for n in ["/a:b/c", "base.qcow2", "../x:y", "/abs"] {
-            assert_eq!(classify(n), Name::Local(n.into()), "{n}");
-        }
-    }
-
-    #[test]
-    fn json_pseudo_paths_with_a_local_file() {
-        for n in [
-            r#"json:{"file.filename":"/img/a.qcow2"}"#,
-            r#"json:{"file.driver":"file","file.filename":"/img/a.qcow2"}"#,
-            r#"json:{"driver":"qcow2","file":{"driver":"file","filename":"/img/a.qcow2"}}"#,
-            r#"json:{"driver":"file","filename":"/img/a.qcow2"}"#,
-        ] {
-            assert_eq!(classify(n), Name::Local("/img/a.qcow2".into()), "{n}");
-        }
-        assert_eq!(
-            classify(r#"json:{"file.driver":"nbd","file.filename":"/x"}"#),
-            Name::Network
-        );
     }
 }

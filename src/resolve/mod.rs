@@ -9,104 +9,21 @@
 //! depends on it. The filesystem is read in [`canonical`] and in `fs` ([`FsResolver`]),
 //! which only [`crate::app`] builds (`tests/layering.rs` checks the split).
 //!
-//! Chain policy (libvirt's own advice, `docs/kbase/backing_chains.rst` and
-//! `virStorageFileProbeFormat`: "Best option: Don't use this function"): a header is read
-//! only when the layer's format is *declared*, by the XML for the top image (or for the last
-//! layer of a `<backingStore>` chain the XML does not terminate, where the walk starts: see
-//! [`ChainStart`]) and by the parent's header (qcow2 backing-format extension) below it. A raw image is never parsed,
-//! whatever its bytes look like, because the guest writes those bytes. A layer whose
-//! format is unknown still gets its own rule, but the chain ends there with a warning.
+//! Backing chains are walked by [`crate::chain::walk`], pure, which holds their policy
+//! (declared formats only, nothing probed, QEMU's rule for relative names, loops, the depth
+//! cap); [`FsResolver`] answers its two questions from the filesystem.
 
 pub mod canonical;
 mod fs;
 
+pub use crate::chain::{Chain, ChainLayer, ChainStart, CompanionFile, MAX_CHAIN_DEPTH};
 pub use crate::path::CanonicalPath;
 pub use canonical::{canonicalize, canonicalize_cached, CanonError, Canonical, Kind, PrefixCache};
-pub use fs::{FsResolver, DEFAULT_POOL_DIR, DEFAULT_SYSFS, MAX_CHAIN_DEPTH};
+pub use fs::{FsResolver, DEFAULT_POOL_DIR, DEFAULT_SYSFS};
 
 use crate::error::{Diagnostics, Result};
-use crate::image::CompanionKind;
 use crate::origin::Origin;
 use std::path::{Path, PathBuf};
-
-/// A file an image needs besides its backing file (qcow2 data file, VMDK extent), found
-/// only where QEMU itself opens one (see [`crate::image`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompanionFile {
-    /// What it is.
-    pub kind: CompanionKind,
-    /// The path as the header names it, made absolute.
-    pub raw: PathBuf,
-    /// Its canonical form.
-    pub path: CanonicalPath,
-}
-
-/// One backing layer found by reading headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainLayer {
-    /// The path as the parent's header names it, made absolute.
-    pub raw: PathBuf,
-    /// Its canonical form.
-    pub path: CanonicalPath,
-    /// Its format as recorded by the parent, if any.
-    pub format: Option<String>,
-    /// Files this layer needs besides its own.
-    pub companions: Vec<CompanionFile>,
-}
-
-/// What lies below a disk image, read from headers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Chain {
-    /// Files the top image needs besides itself.
-    pub top_companions: Vec<CompanionFile>,
-    /// Backing layers, top-most first.
-    pub layers: Vec<ChainLayer>,
-}
-
-/// Where [`Resolve::image_chain`] starts reading headers: a disk's top image
-/// ([`ChainStart::top`]), or the last layer of a `<backingStore>` chain the XML does not
-/// terminate, which libvirt's qemu driver continues from that layer's header
-/// (`qemuDomainDetermineDiskChain`).
-#[derive(Debug, Clone, Copy)]
-pub struct ChainStart<'a> {
-    /// The image as named: a relative name in its header is resolved against its directory.
-    pub raw: &'a Path,
-    /// Its canonical form.
-    pub image: &'a CanonicalPath,
-    /// Its declared format: no header is read without one.
-    pub format: Option<&'a str>,
-    /// The image's own origin (the disk, or its last listed layer), for messages about it.
-    pub origin: &'a Origin,
-    /// The disk's origin: the layers found are `<disk> backing <depth + n>`.
-    pub disk: &'a Origin,
-    /// How many layers lie above the ones found: 0 below the top image, the number of
-    /// listed layers below the last one. They count toward [`MAX_CHAIN_DEPTH`].
-    pub depth: usize,
-    /// The images above `image` (the disk's, the listed layers'): a header naming one of
-    /// them is a loop, as one naming `image` itself is.
-    pub above: &'a [CanonicalPath],
-}
-
-impl<'a> ChainStart<'a> {
-    /// The walk below a disk's top image `raw` (canonical form `image`), whose declared
-    /// format is `format`.
-    pub fn top(
-        raw: &'a Path,
-        image: &'a CanonicalPath,
-        format: Option<&'a str>,
-        origin: &'a Origin,
-    ) -> Self {
-        ChainStart {
-            raw,
-            image,
-            format,
-            origin,
-            disk: origin,
-            depth: 0,
-            above: &[],
-        }
-    }
-}
 
 /// Filesystem questions the rules stage asks.
 pub trait Resolve {
@@ -120,8 +37,9 @@ pub trait Resolve {
     ) -> Result<CanonicalPath>;
 
     /// The files below and beside the image `start` names, read from headers from there
-    /// down (the chain's total depth capped at [`MAX_CHAIN_DEPTH`], counting the layers
-    /// above the start). Empty when there is none or the chain cannot be followed safely.
+    /// down by [`crate::chain::walk`] (the chain's total depth capped at
+    /// [`MAX_CHAIN_DEPTH`], counting the layers above the start). Empty when there is none
+    /// or the chain cannot be followed safely.
     fn image_chain(&mut self, start: &ChainStart<'_>, diag: &mut Diagnostics) -> Result<Chain>;
 
     /// The device node of a host USB device (`/dev/bus/usb/BBB/DDD`), found in sysfs by

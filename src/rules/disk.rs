@@ -5,13 +5,13 @@
 use super::builder::Builder;
 use super::shared::{self, VfioDevice};
 use super::Perms;
+use crate::chain::{self, Opened};
 use crate::error::{Error, Result};
-use crate::image::CompanionKind;
 use crate::origin::Origin;
 use crate::parse::disk::{Backing, Disk, Layer, LocalKind, Source};
 use crate::parse::Domain;
 use crate::policy::ElementFamily;
-use crate::resolve::{CanonicalPath, ChainLayer, ChainStart, Resolve};
+use crate::resolve::{CanonicalPath, ChainStart, Resolve};
 use std::path::{Path, PathBuf};
 
 /// Every disk, in document order.
@@ -32,11 +32,67 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
         );
         return Ok(());
     }
+    if disk.source == Source::Empty {
+        return Ok(());
+    }
     let perms = if disk.readonly { Perms::RK } else { Perms::RWK };
-    // libvirt walks the whole chain and skips the elements that are not local
-    // (storage_source_add_files): a network disk can have local backing layers.
-    let top: Option<(LocalKind, PathBuf)> = match &disk.source {
-        Source::Empty => return Ok(()),
+    let top = match top_source(disk, b, r)? {
+        Some((kind, raw)) => {
+            // Only a LUN passthrough disk may be a SCSI generic node
+            // (policy::DEVICES); a disk is never another element's device node.
+            let family = if disk.lun {
+                ElementFamily::DiskLun
+            } else {
+                ElementFamily::Disk
+            };
+            let canon = b.storage_file(r, &raw, perms, family, origin)?;
+            Some((kind, raw, canon))
+        }
+        None => None,
+    };
+    // The data file the XML declares (`<dataStore>`, libvirt >= 10.10) is named by the
+    // admin like the disk itself: the disk's permissions, checked like the disk.
+    let declared_data = data_store(b, r, &disk.data_store, Some(perms), origin)?;
+    match &disk.backing {
+        Backing::None => Ok(()),
+        Backing::Explicit { layers, terminated } => {
+            let above = listed_layers(b, r, layers, top.map(|(_, _, canon)| canon))?;
+            if *terminated {
+                return Ok(());
+            }
+            continue_listed(disk, layers, above, b, r)
+        }
+        Backing::Discover => {
+            // A directory (vvfat) has no header; a network image is not read.
+            let Some((kind, raw, canon)) = top else {
+                return Ok(());
+            };
+            if kind == LocalKind::Dir {
+                return Ok(());
+            }
+            let start = ChainStart::top(&raw, &canon, disk.format.as_ref(), origin);
+            let opened = if disk.readonly {
+                Opened::ReadOnly
+            } else {
+                Opened::Writable
+            };
+            from_headers(b, r, &start, opened, declared_data)
+        }
+    }
+}
+
+/// The top image of a disk whose source is not empty, as a local path (`None`: not a
+/// local file, after the rules its sockets or VFIO group need). libvirt walks the whole
+/// chain and skips the elements that are not local (storage_source_add_files): a network
+/// disk can have local backing layers.
+fn top_source(
+    disk: &Disk,
+    b: &mut Builder,
+    r: &mut dyn Resolve,
+) -> Result<Option<(LocalKind, PathBuf)>> {
+    let origin = &disk.origin;
+    Ok(match &disk.source {
+        Source::Empty | Source::NotLocal { .. } => None,
         Source::Local { kind, path } => Some((*kind, path.as_path().to_path_buf())),
         Source::Volume { pool, volume } => match r.volume_path(pool, volume, origin, b.diag)? {
             Some(path) => Some((LocalKind::File, path)),
@@ -76,128 +132,70 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
             shared::vfio_rules(b, &groups, &o);
             None
         }
-        Source::NotLocal { .. } => None,
-    };
-    let top = match top {
-        Some((kind, raw)) => {
-            // Only a LUN passthrough disk may be a SCSI generic node
-            // (policy::DEVICES); a disk is never another element's device node.
-            let family = if disk.lun {
-                ElementFamily::DiskLun
-            } else {
-                ElementFamily::Disk
-            };
-            let canon = b.storage_file(r, &raw, perms, family, origin)?;
-            Some((kind, raw, canon))
-        }
-        None => None,
-    };
-    // The data file the XML declares (`<dataStore>`, libvirt >= 10.10) is named by the
-    // admin like the disk itself: the disk's permissions, checked like the disk.
-    let declared_data = data_store(b, r, &disk.data_store, Some(perms), origin)?;
-    match &disk.backing {
-        Backing::None => {}
-        Backing::Explicit { layers, terminated } => {
-            // The images above the last listed layer, for the loop check of a continued
-            // chain: the disk's and every layer's given a rule.
-            let mut above: Vec<CanonicalPath> =
-                top.iter().map(|(_, _, canon)| canon.clone()).collect();
-            for layer in layers {
-                let lo = &layer.origin;
-                if !layer.relabel {
-                    continue;
-                }
-                match &layer.source {
-                    Source::Local { path, .. } => {
-                        let canon = b.canonical(r, path.as_path(), lo)?;
-                        b.add_backing(canon.clone(), lo)?;
-                        above.push(canon);
-                    }
-                    Source::Network { sockets } => {
-                        for s in sockets {
-                            b.file(r, s, Perms::RW, ElementFamily::Disk, &lo.with("socket"))?;
-                        }
-                    }
-                    _ => {}
-                }
-                // A backing layer's data file is read-only like the layer.
-                data_store(b, r, &layer.data_store, None, lo)?;
-            }
-            if !terminated {
-                continue_listed(disk, layers, above, b, r)?;
-            }
-        }
-        Backing::Discover => {
-            // A directory (vvfat) has no header; a network image is not read.
-            let Some((kind, raw, canon)) = top else {
-                return Ok(());
-            };
-            if kind == LocalKind::Dir {
-                return Ok(());
-            }
-            let start = ChainStart::top(&raw, &canon, disk.format.as_deref(), origin);
-            let chain = r.image_chain(&start, b.diag)?;
-            // No writable grant ever comes from image bytes (OpenStack
-            // CVE-2022-47951, CVE-2024-32498). A companion the header names (the resolver
-            // reports only those QEMU opens) of a read-only disk is read-only like a
-            // backing file; of a writable disk it gets no rule.
-            for c in chain.top_companions {
-                if c.kind == CompanionKind::DataFile && declared_data {
-                    // libvirt passes the <dataStore> file as QEMU's data-file option:
-                    // QEMU never opens the name in the header.
-                    continue;
-                }
-                let co = origin.with(c.kind.what());
-                // QEMU opens a writable disk's data file or extent
-                // read-write, so a read-only grant cannot make the disk work, and it would
-                // only give the image's uploader read access to the file it names (another
-                // VM's image). No rule: the admin declares it.
-                if !disk.readonly {
-                    let advice = match c.kind {
-                        CompanionKind::DataFile => "declare it with <dataStore> in the disk's <source>",
-                        CompanionKind::Extent => "add a rule for it to the VM's own profile or convert the image (docs/operating.md: VMDK descriptors)",
-                    };
-                    b.warn(&co, format!(
-                        "{co}: {} is named by the image, not by the XML, so it gets no rule (QEMU opens it read-write with the disk, and a grant never comes from image bytes for a writable disk); {advice}",
-                        crate::error::quote_path(c.path.as_path())
-                    ));
-                    continue;
-                }
-                b.add_backing(c.path.clone(), &co)
-                    .map_err(|e| name_parent(e, &c.raw))?;
-            }
-            found_layers(b, origin, 0, chain.layers)?;
-        }
-    }
-    Ok(())
+    })
 }
 
-/// The layers a header walk found below the image at depth `above` (0: the top image),
-/// read-only, numbered `backing <above + 1>` on.
-fn found_layers(
+/// The layers a `<backingStore>` chain lists, read-only, checked like the disk (the admin
+/// names them); none of their headers is read. Returns the images above the last listed
+/// layer, for the loop check of a continued chain: the disk's (`top`) and every layer's
+/// given a rule.
+fn listed_layers(
     b: &mut Builder,
-    origin: &Origin,
-    above: usize,
-    layers: Vec<ChainLayer>,
-) -> Result<()> {
-    for (i, layer) in layers.into_iter().enumerate() {
-        let lo = origin.with(format_args!("backing {}", above + i + 1));
-        b.add_backing(layer.path, &lo)
-            .map_err(|e| name_parent(e, &layer.raw))?;
-        for c in layer.companions {
-            b.add_backing(c.path, &lo.with(c.kind.what()))
-                .map_err(|e| name_parent(e, &c.raw))?;
+    r: &mut dyn Resolve,
+    layers: &[Layer],
+    top: Option<CanonicalPath>,
+) -> Result<Vec<CanonicalPath>> {
+    let mut above: Vec<CanonicalPath> = top.into_iter().collect();
+    for layer in layers {
+        let lo = &layer.origin;
+        if !layer.relabel {
+            continue;
         }
+        match &layer.source {
+            Source::Local { path, .. } => {
+                let canon = b.canonical(r, path.as_path(), lo)?;
+                b.add_backing(canon.clone(), lo)?;
+                above.push(canon);
+            }
+            Source::Network { sockets } => {
+                for s in sockets {
+                    b.file(r, s, Perms::RW, ElementFamily::Disk, &lo.with("socket"))?;
+                }
+            }
+            _ => {}
+        }
+        // A backing layer's data file is read-only like the layer.
+        data_store(b, r, &layer.data_store, None, lo)?;
+    }
+    Ok(above)
+}
+
+/// The rules for what the headers below `start` name: the one way image bytes reach the
+/// profile, below a disk's top image and below the last layer of a listed chain alike.
+/// The walk ([`crate::chain::walk`], through the resolver) finds the files and
+/// [`chain::grants`] decides what each gets; a refusal names the header that named it.
+fn from_headers(
+    b: &mut Builder,
+    r: &mut dyn Resolve,
+    start: &ChainStart<'_>,
+    opened: Opened,
+    declared_data: bool,
+) -> Result<()> {
+    let found = r.image_chain(start, b.diag)?;
+    for g in chain::grants(found, start, opened, declared_data, b.diag) {
+        b.add_backing(g.path, &g.origin)
+            .map_err(|e| name_parent(e, &g.raw))?;
     }
     Ok(())
 }
 
 /// A `<backingStore>` chain the XML does not end with an empty `<backingStore/>`: libvirt's
 /// qemu driver continues it from the last listed layer's header before it starts QEMU
-/// (`qemuDomainDetermineDiskChain`), so QEMU opens the layers below it too. They are read
-/// as below an undeclared chain's top image (`Backing::Discover`): through the declared
-/// format only, capped at the chain's whole depth, checked, read-only, with header names
-/// resolved against the last layer as named. `above` holds the images listed above it.
+/// (`qemuDomainDetermineDiskChain`), so QEMU opens the layers below it too
+/// (`docs/weak-spots.md` W11). They are read as below an undeclared chain's top image
+/// (`Backing::Discover`), by [`from_headers`]: through the declared format only, capped at
+/// the chain's whole depth, checked, read-only, with header names resolved against the
+/// last layer as named. `above` holds the images listed above it.
 fn continue_listed(
     disk: &Disk,
     layers: &[Layer],
@@ -216,7 +214,7 @@ fn continue_listed(
         return Ok(());
     }
     let lo = &last.origin;
-    let Some(format) = last.format.as_deref() else {
+    let Some(format) = last.format.as_ref() else {
         // libvirt never probes an undeclared format (it refuses a <backingStore> without
         // one), and a guest could forge the header: the chain stops here.
         b.warn(lo, format!(
@@ -241,19 +239,14 @@ fn continue_listed(
         depth: layers.len(),
         above: &above,
     };
-    let chain = r.image_chain(&start, b.diag)?;
-    // What the header names is read-only, like the layer itself.
-    for c in chain.top_companions {
-        // The files of a layer the admin manages are the admin's too; and libvirt passes
-        // the layer's <dataStore> as QEMU's data-file option: QEMU never opens the name in
-        // the header.
-        if !last.relabel || (c.kind == CompanionKind::DataFile && last.data_store.is_some()) {
-            continue;
-        }
-        b.add_backing(c.path.clone(), &lo.with(c.kind.what()))
-            .map_err(|e| name_parent(e, &c.raw))?;
-    }
-    found_layers(b, &disk.origin, layers.len(), chain.layers)
+    // What the header names is read-only, like the layer itself; the files of a layer
+    // the admin manages are the admin's too.
+    let opened = if last.relabel {
+        Opened::ReadOnly
+    } else {
+        Opened::Managed
+    };
+    from_headers(b, r, &start, opened, last.data_store.is_some())
 }
 
 /// The rule of a `<dataStore>`: `perms` for the disk's own, read-only (`None`) for a

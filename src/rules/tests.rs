@@ -6,11 +6,13 @@ use crate::parse::parse_domain;
 use crate::resolve::{CanonicalPath, Chain, ChainLayer, ChainStart};
 use std::path::{Path, PathBuf};
 
-/// Treats every path as canonical already; serves backing chains from a table; warns,
-/// as the real resolver does for a missing path, about every path below `/new/`.
+/// Treats every path as canonical already; serves backing chains (and the data files the
+/// top images' headers name) from a table; warns, as the real resolver does for a missing
+/// path, about every path below `/new/`.
 #[derive(Default)]
 struct Fake {
     chains: Vec<(&'static str, Vec<&'static str>)>,
+    data_files: Vec<(&'static str, &'static str)>,
 }
 
 impl Resolve for Fake {
@@ -43,14 +45,24 @@ impl Resolve for Fake {
                     .map(|l| ChainLayer {
                         raw: l.into(),
                         path: CanonicalPath::from_canonical_literal(Path::new(l)).unwrap(),
-                        format: Some("qcow2".into()),
+                        format: Some(crate::image::ImageFormat::Qcow2),
                         companions: vec![],
                     })
                     .collect()
             })
             .unwrap_or_default();
+        let top_companions = self
+            .data_files
+            .iter()
+            .filter(|(top, _)| Path::new(top) == start.raw)
+            .map(|(_, data)| crate::resolve::CompanionFile {
+                kind: crate::image::CompanionKind::DataFile,
+                raw: data.into(),
+                path: CanonicalPath::from_canonical_literal(Path::new(data)).unwrap(),
+            })
+            .collect();
         Ok(Chain {
-            top_companions: vec![],
+            top_companions,
             layers,
         })
     }
@@ -207,6 +219,7 @@ fn disks_chains_and_permissions() {
     for (options, deny) in [(Options::default(), ""), (deny_9_0(), " +deny")] {
         let mut fake = Fake {
             chains: vec![("/i/top.qcow2", vec!["/i/base.qcow2"])],
+            ..Fake::default()
         };
         let got = lines_with(xml, "", &mut fake, &options);
         assert_eq!(
@@ -216,6 +229,45 @@ fn disks_chains_and_permissions() {
                 format!("/i/base.qcow2 rk{deny} <disk vda backing 1>"),
                 format!("/i/cd.iso rk{deny} <disk hdc>"),
                 "/dev/sdb rwk <disk vdb>".to_string(),
+            ]
+        );
+    }
+}
+
+/// A data file only the image header names: `rk` for a read-only disk, like a backing
+/// file; no rule for a writable one (QEMU opens it read-write, and no grant comes from
+/// image bytes for a writable disk); nothing from the header when the XML declares the
+/// disk's `<dataStore>`, which gets the disk's own permissions.
+#[test]
+fn header_data_files_are_read_only_for_read_only_disks_and_ungranted_for_writable_ones() {
+    let fake = || Fake {
+        data_files: vec![("/i/top.qcow2", "/d/data")],
+        ..Fake::default()
+    };
+    let disk = |extra: &str, source: &str| {
+        format!(
+            "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'>{source}</source>{extra}<target dev='vda'/></disk>"
+        )
+    };
+    let got = lines(&disk("<readonly/>", ""), "", &mut fake());
+    assert_eq!(
+        without_base(&got),
+        [
+            "/i/top.qcow2 rk <disk vda>",
+            "/d/data rk <disk vda data file>"
+        ]
+    );
+    let got = lines(&disk("", ""), "", &mut fake());
+    assert_eq!(without_base(&got), ["/i/top.qcow2 rwk <disk vda>"]);
+    let declared =
+        "<dataStore type='file'><format type='raw'/><source file='/d/declared'/></dataStore>";
+    for (extra, perms) in [("<readonly/>", "rk"), ("", "rwk")] {
+        let got = lines(&disk(extra, declared), "", &mut fake());
+        assert_eq!(
+            without_base(&got),
+            [
+                format!("/i/top.qcow2 {perms} <disk vda>"),
+                format!("/d/declared {perms} <disk vda dataStore>"),
             ]
         );
     }
@@ -255,6 +307,7 @@ fn unterminated_listed_chains_continue_below_their_last_layer() {
     };
     let fake = || Fake {
         chains: vec![("/i/mid.qcow2", vec!["/i/base.qcow2", "/i/root.qcow2"])],
+        ..Fake::default()
     };
     let got = lines(&chain(""), "", &mut fake());
     assert_eq!(
