@@ -61,8 +61,6 @@
 //!   is refused: one reading belongs to another domain.
 
 use crate::parse::Domain;
-#[cfg(doc)]
-use crate::policy::Role;
 use crate::policy::{self, Entries, Form, Refusal, Shared};
 use std::path::{Component, Path};
 
