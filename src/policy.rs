@@ -1674,6 +1674,54 @@ mod tests {
         assert_eq!(seen.into_keys().collect::<Vec<_>>(), ["/run/libvirt/qemu"]);
     }
 
+    /// The messages of the refusals [`crate::state`] makes, as the error shows them after
+    /// the path.
+    #[test]
+    fn state_refusal_messages() {
+        let (dir, holds) = ("/var/log/libvirt/qemu", "every domain's logs");
+        let own = vec!["vm.log".to_string(), "vm-<alias>-virtiofsd.log".to_string()];
+        assert_eq!(
+            Refusal::Foreign {
+                dir,
+                holds,
+                own: own.clone()
+            }
+            .to_string(),
+            "belongs to another domain's private state or to libvirt's (/var/log/libvirt/qemu \
+             holds every domain's logs; this domain's entries there: vm.log, \
+             vm-<alias>-virtiofsd.log)"
+        );
+        assert_eq!(
+            Refusal::NotOwn { dir, holds, own }.to_string(),
+            "is in /var/log/libvirt/qemu, which holds every domain's logs; this domain's \
+             entries there: vm.log, vm-<alias>-virtiofsd.log"
+        );
+        assert_eq!(
+            Refusal::NotOwn {
+                dir,
+                holds,
+                own: vec![]
+            }
+            .to_string(),
+            "is in /var/log/libvirt/qemu, which holds every domain's logs; nothing in it is a \
+             domain's"
+        );
+        assert_eq!(
+            Refusal::SharedItself { dir, holds }.to_string(),
+            "is /var/log/libvirt/qemu, which holds every domain's logs: only entries in it can \
+             be this domain's"
+        );
+        assert_eq!(
+            Refusal::Ambiguous { dir, holds }.to_string(),
+            "cannot be told apart from another domain's private state without the domain's id \
+             (<domain id=...>) in the XML (/var/log/libvirt/qemu holds every domain's logs)"
+        );
+        assert_eq!(
+            Refusal::Root.to_string(),
+            "the root directory can never be granted"
+        );
+    }
+
     #[test]
     fn component_patterns() {
         assert!(component_matches("tty#", "tty1"));
