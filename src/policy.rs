@@ -1583,6 +1583,22 @@ mod tests {
     }
 
     #[test]
+    fn read_only_locations_are_the_readable_trees() {
+        for p in [
+            "/boot/vmlinuz-6.1",
+            "/vmlinuz",
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "/usr/lib/u-boot/qemu/u-boot.bin",
+        ] {
+            assert!(is_read_only_location(&c(p)), "{p}");
+        }
+        // Refused but not readable, and neither.
+        for p in ["/usr/bin/qemu", "/etc/passwd", "/srv/vm/OVMF_VARS.fd"] {
+            assert!(!is_read_only_location(&c(p)), "{p}");
+        }
+    }
+
+    #[test]
     fn pci_and_vhost_overrides_serve_host_devices_only() {
         let pci = "/sys/devices/pci0000:00/0000:00:19.0/config";
         let vhost = "/sys/kernel/config/target/vhost/naa.1";
