@@ -116,7 +116,7 @@ pub struct HostPath {
     pub path: std::result::Result<AbsPath, String>,
     /// How QEMU opens it.
     pub access: Access,
-    /// The element family, for the device trees it may name (`policy::DEVICES`): an `<rng>`
+    /// The element family, for the device trees it may name (`policy::Role::Device`): an `<rng>`
     /// may be the hardware RNG, a pstore or audio file no device node of another element.
     pub family: ElementFamily,
 }

@@ -68,7 +68,8 @@
 //!    [`rules::builder::Builder`]: `Builder::file` for a path from the XML (canonicalized,
 //!    checked by the restricted-path policy and the state table, escaped) with the
 //!    element's [`policy::ElementFamily`] (which device trees it may name: a new device
-//!    node family gets its entry in `policy::DEVICES` and `docs/restricted-paths.md`), or
+//!    node family gets its [`policy::Role::Device`] row in [`policy::TABLE`], and
+//!    `VAH_BLESS=1 cargo test --test restricted_doc` regenerates `docs/restricted-paths.md`), or
 //!    `Granted::fixed`/`Granted::trusted` with a reason for the tool's own text (a fixed
 //!    device node). Nothing else makes a rule. If the family needs a new emitter
 //!    function, add it to [`rules::EMITTERS`] where libvirt would write its rules.

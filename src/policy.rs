@@ -4,36 +4,43 @@
 //! while `/etc/` let a filesystem share of `/etc` itself through
 //! (`"/etc/**" rwl`, `docs/weak-spots.md#w2`), and `/` passes too. Here a path is compared
 //! component by component against the canonical target (so a symlink or `..` cannot reach
-//! around it):
+//! around it). One table, [`TABLE`], lists every restricted location, each row with its
+//! [`Role`] and why (`docs/restricted-paths.md` is generated from it):
 //!
-//! - never: `/`, the trees of [`RESTRICTED`] (the host's programs, configuration, kernel
+//! - never: `/`, the trees of [`Role::Never`] rows (the host's programs, configuration, kernel
 //!   interfaces and root's home, host-control and input-injection devices, the control
 //!   sockets of host daemons and of users' sessions, libvirt's own daemons' sockets and
 //!   state in `/run/libvirt`, and the host state under `/var` and `/run` that root
 //!   programs act on);
-//! - read-only allowed: `/boot`, the kernel and initrd links, and the firmware directories
-//!   (`/usr/share/OVMF`, `/usr/share/qemu`, `/usr/share/seabios`, ...: libvirt's list plus
-//!   those newer releases added, since a refused firmware stops the VM,
-//!   `docs/weak-spots.md#w13`);
+//! - read-only allowed ([`Role::ReadOnly`], [`Role::ReadOnlyInside`]): `/boot`, the kernel
+//!   and initrd links, and the firmware directories (`/usr/share/OVMF`, `/usr/share/qemu`,
+//!   `/usr/share/seabios`, ...: libvirt's list plus those newer releases added, since a
+//!   refused firmware stops the VM, `docs/weak-spots.md#w13`);
 //! - allowed read-write inside restricted trees, for a host device's own rules only
-//!   ([`ElementFamily::HostdevPci`]): PCI device nodes `/sys/devices/pci*`, vhost targets
-//!   `/sys/kernel/config/target/vhost`; for any rule: `/etc/libvirt-sandbox/services`
-//!   (libvirt's override list, by component) and the domains' `/run/libvirt/qemu`;
-//! - device trees that belong to one element family ([`DEVICES`]): an IOMMU group, an
+//!   ([`Role::HostdevInside`], [`ElementFamily::HostdevPci`]): PCI device nodes
+//!   `/sys/devices/pci*`, vhost targets `/sys/kernel/config/target/vhost`; for any rule
+//!   ([`Role::AllowedInside`]): `/etc/libvirt-sandbox/services` (libvirt's override list,
+//!   by component) and the domains' `/run/libvirt/qemu`;
+//! - device trees that belong to one element family ([`Role::Device`]): an IOMMU group, an
 //!   input device, a TPM, a USB device, a render node, SCSI generic, a tap or vhost node,
 //!   the SEV and SGX nodes are granted only to a rule of the element that names such a
 //!   device ([`ElementFamily`]), never to a disk, chardev, share or boot file (a
 //!   `<disk type='block'>` on `/dev/vfio/7` was once granted `rwk`), and never inside a share
 //!   or a runtime subtree;
 //! - a directory granted with everything below it must contain none of the above, must not
-//!   contain a directory that holds every domain's files (`/var/lib/libvirt/images`,
-//!   `/run/libvirt/qemu`, ...), and must be at least [`MIN_SUBTREE_DEPTH`] levels deep.
+//!   contain a directory that holds every domain's files ([`Role::Shared`]:
+//!   `/var/lib/libvirt/images`, `/run/libvirt/qemu`, ...), and must be at least
+//!   [`MIN_SUBTREE_DEPTH`] levels deep; in such a directory a domain is given only its own
+//!   entries ([`crate::state`] reads them by the row's forms).
+//!
+//! A refusal is a [`Refusal`]; its message is the reason, and the error that reports it
+//! names the path and the element.
 //!
 //! # What belongs on the deny-list
 //!
-//! A path is on [`RESTRICTED`] when access to it gives a process power over the host or
-//! over someone else's session, beyond the VM it serves, **and** no libvirt domain element
-//! names it for a VM's own device. Concretely, one of:
+//! A path is on the deny-list (a [`Role::Never`] row) when access to it gives a process
+//! power over the host or over someone else's session, beyond the VM it serves, **and** no
+//! libvirt domain element names it for a VM's own device. Concretely, one of:
 //!
 //! 1. the host's software, configuration, credentials and kernel interfaces (`/etc`,
 //!    `/usr`, `/lib*`, `/proc`, `/sys`, `/root`, ...);
@@ -67,7 +74,7 @@
 //! memory (`/dev/hugepages`, `/dev/shm`), USB (`/dev/bus/usb`), an SDL display's xauth
 //! file, the audio servers' sockets (`/run/user/<uid>/pulse`, `pipewire-0`), and vhost-user
 //! sockets (Open vSwitch's `vhu*` ports); but a device node of one element family only
-//! through that element ([`DEVICES`]). The audit of a Debian 12 libvirt host's `/dev`,
+//! through that element ([`Role::Device`]). The audit of a Debian 12 libvirt host's `/dev`,
 //! `/run`, `/sys` and `/var` against this rule is `docs/restricted-paths.md`.
 //!
 //! An entry is a path whose components are literal, except that a component may end in
@@ -78,384 +85,1100 @@
 use crate::path::CanonicalPath;
 use std::path::{Component, Path};
 
-/// Never accessible, whole trees (see the module docs for the rule).
-const RESTRICTED: &[&str] = &[
+/// One row of [`TABLE`]: entries that share a role and a reason.
+#[derive(Debug)]
+pub struct Row {
+    /// What the table does with a path in (or a directory around) these entries.
+    pub role: Role,
+    /// The entries (patterns: see the module docs).
+    pub paths: &'static [&'static str],
+    /// Why, for `docs/restricted-paths.md`; a refused row names the class of the rule above
+    /// in parentheses.
+    pub why: &'static str,
+}
+
+/// What a row of [`TABLE`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Never granted, nor a directory with everything below it that contains one.
+    Never,
+    /// Refused for writing and never granted whole, as [`Role::Never`], but readable: the
+    /// kernels and initrds a domain's `<kernel>` and `<initrd>` name.
+    ReadOnly,
+    /// Inside a [`Role::Never`] tree, readable but never written: the firmware directories.
+    ReadOnlyInside,
+    /// Inside a [`Role::Never`] tree, granted to every rule.
+    AllowedInside,
+    /// Inside a [`Role::Never`] tree, granted only to the file rules of a non-VFIO PCI
+    /// host device ([`ElementFamily::HostdevPci`]).
+    HostdevInside,
+    /// A device tree of one element family: granted only to a file rule of a listed
+    /// family, never to a share or runtime subtree (an empty list: to no element).
+    Device(&'static [ElementFamily]),
+    /// A directory that holds the files of every domain: never granted with everything
+    /// below it, nor a directory that contains it; in it, a domain is given only its own
+    /// entries ([`crate::state`]).
+    Shared(Shared),
+}
+
+/// A directory of every domain's files ([`Role::Shared`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shared {
+    /// What it holds, for messages ("which holds ...").
+    pub holds: &'static str,
+    /// Which of its entries a domain may be given.
+    pub entries: Entries,
+    /// Whether a domain's entry there lives as long as its QEMU: libvirtd grants it with
+    /// `-F` at start (or when a helper daemon starts) and removes it when the VM stops, so
+    /// the runtime-grant ledger keeps it across a plain `-r` (`rules/runtime.rs`).
+    pub lives_with_vm: bool,
+}
+
+/// Which entries of a [`Shared`] directory a domain may be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entries {
+    /// Any: the admin names files there (a storage pool's images); only the directory as a
+    /// whole is refused.
+    Any,
+    /// Only an entry that reads as this domain's under one of these forms
+    /// ([`crate::state`]); none: nothing in it is a domain's.
+    Domains(&'static [Form]),
+}
+
+/// One kind of per-domain entry in a [`Shared`] directory (the table of [`crate::state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `<name><suffix>`.
+    Name(&'static str),
+    /// `<name>-<alias><suffix>`: a helper's file named after the domain and a device.
+    NameAlias(&'static str),
+    /// `<prefix><short><suffix>`.
+    Short(&'static str, &'static str),
+    /// `<short>-<anything><suffix>`: a helper's file named after the short name and a
+    /// device alias (or a time stamp).
+    ShortAlias(&'static str),
+    /// The domain's UUID.
+    Uuid,
+    /// One fixed name of the daemons' (`driver.pid`, the QEMU driver's lock,
+    /// `qemu_driver.c:680`): a domain of that name would share it.
+    Fixed(&'static str),
+    /// The daemons' record of the domain: refused for every domain, its own included.
+    Daemon(&'static Form),
+}
+
+/// The names libvirt gives a domain's UEFI variable store in `nvram/`, by format (see
+/// [`crate::state`]): no suffix is the end of another, so an entry reads one way only.
+pub const NVRAM_SUFFIXES: [&str; 3] = ["_VARS.fd", "_VARS.raw", "_VARS.qcow2"];
+
+const NVRAM_FORMS: &[Form] = &[
+    Form::Name(NVRAM_SUFFIXES[0]),
+    Form::Name(NVRAM_SUFFIXES[1]),
+    Form::Name(NVRAM_SUFFIXES[2]),
+];
+
+/// A [`Role::Shared`] row's role.
+const fn shared(holds: &'static str, forms: &'static [Form], lives_with_vm: bool) -> Role {
+    Role::Shared(Shared {
+        holds,
+        entries: Entries::Domains(forms),
+        lives_with_vm,
+    })
+}
+
+/// A [`Role::Shared`] row whose files the admin names ([`Entries::Any`]).
+const fn pool(holds: &'static str) -> Role {
+    Role::Shared(Shared {
+        holds,
+        entries: Entries::Any,
+        lives_with_vm: false,
+    })
+}
+
+/// The restricted locations, one row per reason (see the module docs for the rule and the
+/// patterns). `docs/restricted-paths.md` is generated from it (`tests/restricted_doc.rs`).
+///
+/// Order matters within a role only: the first [`Role::Never`] or [`Role::ReadOnly`]
+/// entry a path is within is the one a refusal names, and the first [`Role::Device`] entry
+/// decides (so `/dev/vfio/vfio` comes before `/dev/vfio`); a [`Role::Shared`] directory
+/// comes before the ones inside it, so that a directory granted whole is refused naming
+/// itself. A path is judged by the deepest [`Role::Shared`] directory it is in.
+pub const TABLE: &[Row] = &[
     // 1. The host's software, configuration and kernel interfaces.
-    "/bin",
-    "/etc",
-    "/lib*",
-    "/lost+found",
-    "/proc",
-    "/root",
-    "/sbin",
-    "/selinux",
-    "/sys",
-    "/usr",
-    "/boot",
-    "/vmlinuz",
-    "/vmlinuz.old",
-    "/initrd",
-    "/initrd.img",
-    "/initrd.img.old",
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/bin",
+            "/etc",
+            "/lib*",
+            "/lost+found",
+            "/proc",
+            "/root",
+            "/sbin",
+            "/selinux",
+        ],
+        why: "the host's software, configuration and credentials, kernel interfaces, root's home \
+            (1)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/sys"],
+        why: "sysfs: writes configure the kernel and hardware (1)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/usr"],
+        why: "the host's software (1)",
+    },
+    Row {
+        role: Role::ReadOnly,
+        paths: &[
+            "/boot",
+            "/vmlinuz",
+            "/vmlinuz.old",
+            "/initrd",
+            "/initrd.img",
+            "/initrd.img.old",
+        ],
+        why: "kernels and initrds: a domain's `<kernel>` and `<initrd>` read them; writing one is \
+            the host's next boot (1)",
+    },
     // 2. Device nodes that are the host itself, whatever a disk element says: physical
     // memory and I/O ports, CPU MSRs, the kernel log, hibernation images, CMOS and the
     // Intel ME (libvirt's list let every /dev node through).
-    "/dev/mem",
-    "/dev/kmem",
-    "/dev/port",
-    "/dev/cpu",
-    "/dev/kmsg",
-    "/dev/snapshot",
-    "/dev/nvram",
-    "/dev/mei#",
+    Row {
+        role: Role::Never,
+        paths: &["/dev/mem", "/dev/kmem", "/dev/port"],
+        why: "physical memory and I/O ports (2)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/cpu"],
+        why: "CPU model-specific registers and CPUID (`cpu/<n>/msr`, `cpu/<n>/cpuid`) (2)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/kmsg"],
+        why: "writes forge kernel log lines, reads leak it (2)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/snapshot"],
+        why: "hibernation image: all of RAM (2)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/nvram"],
+        why: "CMOS/firmware NVRAM (2)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/mei#"],
+        why: "Intel Management Engine interface (2)",
+    },
     // 3. Input injection into the host's consoles and sessions, and their screens.
-    "/dev/uinput",
-    "/dev/uhid",
-    "/dev/vhci",
-    "/dev/console",
-    "/dev/tty#",
-    "/dev/ttyprintk",
-    "/dev/vcs*",
-    "/dev/fb#",
-    "/dev/vga_arbiter",
-    "/tmp/.X11-unix",
-    "/tmp/.ICE-unix",
+    Row {
+        role: Role::Never,
+        paths: &["/dev/uinput", "/dev/uhid"],
+        why: "create a virtual keyboard or HID device: input injection into the host (3)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/vhci"],
+        why: "virtual Bluetooth controller: fake HID devices (3)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/console", "/dev/tty#"],
+        why: "virtual consoles (`tty0`..`tty63`): TIOCSTI, VT switching, writing on the console \
+            (3)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/ttyprintk"],
+        why: "writes into the kernel log (3)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/vcs*"],
+        why: "`vcs<N>`, `vcsa*`, `vcsu*`: read and write the consoles' screens (3)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/fb#"],
+        why: "the host's framebuffer: read and draw the screen (3)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/vga_arbiter"],
+        why: "locks legacy VGA resources away from the host's display (3)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/tmp/.X11-unix", "/tmp/.ICE-unix"],
+        why: "the display server's X11 sockets and the session manager's: so `/tmp` as a whole \
+            cannot be shared either (3, 5)",
+    },
     // 4. Host-wide control nodes.
-    "/dev/mapper/control",
-    "/dev/loop-control",
-    "/dev/btrfs-control",
-    "/dev/ublk-control",
-    "/dev/autofs",
-    "/dev/cuse",
-    "/dev/zfs",
-    "/dev/watchdog*",
-    "/dev/rfkill",
-    "/dev/cpu_dma_latency",
-    "/dev/i2c-#",
-    "/dev/ipmi*",
+    Row {
+        role: Role::Never,
+        paths: &["/dev/mapper/control"],
+        why: "device-mapper control: map any block device (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/loop-control"],
+        why: "create loop devices (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/btrfs-control", "/dev/zfs"],
+        why: "filesystem control (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/ublk-control"],
+        why: "create userspace block devices (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/autofs"],
+        why: "automounter control (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/cuse"],
+        why: "create character devices in `/dev` (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/watchdog*"],
+        why: "opening and closing without the magic character reboots the host (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/rfkill"],
+        why: "switches the host's radios off (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/cpu_dma_latency"],
+        why: "host-wide power-management QoS (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/i2c-#"],
+        why: "raw SMBus/I2C: sensors, DIMM SPD EEPROMs (4)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/dev/ipmi*"],
+        why: "the BMC: powers the host off (4)",
+    },
     // 5. Control sockets of host daemons and of users' sessions: a QEMU that may connect
     // to them can act as root or as that user.
-    "/run/dbus",
-    "/run/systemd",
-    "/run/initctl",
-    "/run/sudo",
-    "/run/docker.sock",
-    "/run/docker",
-    "/run/containerd",
-    "/run/crio",
-    "/run/podman",
-    "/run/snapd.socket",
-    "/run/snapd-snap.socket",
-    "/run/user/#/systemd",
-    "/run/user/#/bus",
-    "/run/user/#/dbus-1",
-    "/run/user/#/gnupg",
-    "/run/user/#/keyring",
-    "/run/user/#/gcr",
-    "/run/user/#/openssh_agent",
-    "/run/user/#/at-spi",
-    "/run/user/#/wayland-*",
-    "/run/user/#/pipewire-0-manager*",
-    "/run/user/#/podman",
-    "/run/user/#/docker.sock",
-    "/run/user/#/gvfsd",
+    Row {
+        role: Role::Never,
+        paths: &["/run/dbus"],
+        why: "the system bus (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/systemd"],
+        why: "systemd's private socket, notify socket, journal, userdb (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/initctl"],
+        why: "init's control FIFO: change runlevel, reboot (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/sudo"],
+        why: "sudo's timestamps: forging one skips the password (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/run/docker.sock",
+            "/run/docker",
+            "/run/containerd",
+            "/run/crio",
+            "/run/podman",
+        ],
+        why: "container runtimes: root on the host (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/snapd.socket", "/run/snapd-snap.socket"],
+        why: "snapd: install software as root (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/user/#/systemd"],
+        why: "the user's service manager (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/user/#/bus", "/run/user/#/dbus-1"],
+        why: "the session bus (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/run/user/#/gnupg",
+            "/run/user/#/keyring",
+            "/run/user/#/gcr",
+            "/run/user/#/openssh_agent",
+        ],
+        why: "key agents: sign and decrypt as the user (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/user/#/at-spi"],
+        why: "accessibility bus: synthesizes input (3, 5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/user/#/wayland-*"],
+        why: "the display server (3)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/user/#/pipewire-0-manager*"],
+        why: "PipeWire's privileged manager socket (screen capture permissions) (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/user/#/podman", "/run/user/#/docker.sock"],
+        why: "rootless container runtimes: the user's account (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/user/#/gvfsd"],
+        why: "the user's virtual filesystem daemon (5)",
+    },
     // Other daemons' control sockets in /run: libvirt's own daemons and
     // their state (everything under /run/libvirt but the domains' `qemu/`, an exception
     // below), Open vSwitch's database and bridge management sockets (rewire the host's
     // switch; its vhost-user ports stay allowed), LVM, time, network and Wi-Fi control,
     // databases. libvirt's DAC driver hands a client-mode unix chardev's socket to the
     // QEMU user, so the profile is the only barrier.
-    "/run/libvirt",
-    "/run/openvswitch/db.sock",
-    "/run/openvswitch/*.ctl",
-    "/run/openvswitch/*.mgmt",
-    "/run/openvswitch/*.snoop",
-    "/run/lvm",
-    "/run/multipathd",
-    "/run/cryptsetup",
-    "/run/mdadm",
-    "/run/chrony",
-    "/run/NetworkManager",
-    "/run/wpa_supplicant",
-    "/run/avahi-daemon",
-    "/run/cups",
-    "/run/nscd",
-    "/run/acpid.socket",
-    "/run/uuidd",
-    "/run/postgresql",
-    "/run/mysqld",
-    "/run/redis",
-    "/run/qemu",
+    Row {
+        role: Role::Never,
+        paths: &["/run/libvirt"],
+        why: "the libvirt daemons' sockets (`libvirt-sock`, `virtqemud-sock`, `virtlogd-sock`, \
+            `virtlockd-sock`, `*-admin-sock`) and state (`network/`, `nodedev/`, `storage/`, \
+            `secrets/`, `interface/`, `nwfilter/`, `hostdevmgr/`: which host device is whose), all \
+            but the domains' `qemu/` (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/run/openvswitch/db.sock",
+            "/run/openvswitch/*.ctl",
+            "/run/openvswitch/*.mgmt",
+            "/run/openvswitch/*.snoop",
+        ],
+        why: "OVSDB and the daemons' and bridges' OpenFlow management sockets: rewire the host's \
+            switch; the rest of `openvswitch/` (`vhu*` and other vhost-user ports OVS-DPDK creates \
+            for VMs) stays allowed (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/run/lvm",
+            "/run/multipathd",
+            "/run/cryptsetup",
+            "/run/mdadm",
+        ],
+        why: "storage daemons' control sockets and locks (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/run/chrony",
+            "/run/NetworkManager",
+            "/run/wpa_supplicant",
+            "/run/avahi-daemon",
+            "/run/cups",
+            "/run/nscd",
+            "/run/acpid.socket",
+            "/run/uuidd",
+        ],
+        why: "control sockets of daemons that act as root: set the clock, reconfigure the network \
+            and Wi-Fi, publish services, print, poison name caches (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/postgresql", "/run/mysqld", "/run/redis"],
+        why: "databases' sockets: local connections often authenticate by uid (5)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/qemu"],
+        why: "Debian's copies of QEMU's modules for running QEMUs after an upgrade \
+            (`abstractions/libvirt-qemu` maps them): a writable one is code in every QEMU (5)",
+    },
     // 6. Host state under /run and /var that root programs act on:
     // configuration systemd, udev, the module loader and tmpfiles read from /run, the
     // shutdown program, credentials, login records, pid files (an init script kills the
     // pid it reads), lock files.
-    "/run/credentials",
-    "/run/udev",
-    "/run/tmpfiles.d",
-    "/run/modprobe.d",
-    "/run/sysctl.d",
-    "/run/binfmt.d",
-    "/run/initramfs",
-    "/run/nologin",
-    "/run/utmp",
-    "/run/motd*",
-    "/run/sendsigs.omit.d",
-    "/run/mount",
-    "/run/lock",
-    "/run/sshd",
-    "/run/*.pid",
-    "/run/*/*.pid",
+    Row {
+        role: Role::Never,
+        paths: &["/run/credentials"],
+        why: "systemd's per-service secrets (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/udev"],
+        why: "`control` reloads rules and triggers; `rules.d/` is rules udev runs as root \
+            (`RUN+=`); the database (`data/`, `tags/`) is read by the abstraction's fixed rules, \
+            never named by a domain (5, 6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/run/tmpfiles.d",
+            "/run/modprobe.d",
+            "/run/sysctl.d",
+            "/run/binfmt.d",
+        ],
+        why: "configuration root programs read: create files anywhere, module install commands, \
+            kernel settings, interpreters (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/initramfs"],
+        why: "systemd executes `initramfs/shutdown` as root at power-off (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/run/nologin",
+            "/run/utmp",
+            "/run/motd*",
+            "/run/sendsigs.omit.d",
+            "/run/mount",
+            "/run/lock",
+            "/run/sshd",
+        ],
+        why: "login gate and records, the login message, processes spared at shutdown, libmount's \
+            mount table, lock files of root programs, sshd's privilege-separation directory (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/run/*.pid", "/run/*/*.pid"],
+        why: "daemons' pid files: an init script kills the pid it reads; the domains' pid files \
+            are deeper, in `libvirt/qemu/` (6)",
+    },
     // Packages' state (dpkg runs maintainer scripts from /var/lib/dpkg/info as root at
     // the next upgrade), backups (Debian <= 11 kept /etc/shadow's copy in /var/backups),
     // caches (debconf's passwords, apt's packages, ldconfig's cache, libvirt's QEMU
     // capabilities), spools (cron and at jobs run as their owner), mail, the journal and
     // the host's logs (read: leak; write: forge).
-    "/var/backups",
-    "/var/cache",
-    "/var/spool",
-    "/var/mail",
-    "/var/lib/dpkg",
-    "/var/lib/apt",
-    "/var/lib/aptitude",
-    "/var/lib/ucf",
-    "/var/lib/PackageKit",
-    "/var/lib/snapd",
-    "/var/lib/flatpak",
-    "/var/lib/fwupd",
-    "/var/lib/dkms",
-    "/var/lib/shim-signed",
-    "/var/lib/ca-certificates*",
+    Row {
+        role: Role::Never,
+        paths: &["/var/backups"],
+        why: "dpkg's, passwd's and (Debian <= 11, still there on upgraded hosts) shadow's backups \
+            (1, 6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/var/cache"],
+        why: "debconf's `passwords.dat`, apt's packages, ldconfig's cache, libvirt's QEMU \
+            capabilities, man-db: caches root programs trust (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/var/spool"],
+        why: "cron and at jobs (run as their owner), mail and print queues (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/var/mail"],
+        why: "users' mail (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/lib/dpkg",
+            "/var/lib/apt",
+            "/var/lib/aptitude",
+            "/var/lib/ucf",
+            "/var/lib/PackageKit",
+            "/var/lib/snapd",
+            "/var/lib/flatpak",
+            "/var/lib/fwupd",
+        ],
+        why: "packages' state: `dpkg/info/*.postinst` runs as root at the next upgrade; pending \
+            firmware updates (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/lib/dkms",
+            "/var/lib/shim-signed",
+            "/var/lib/ca-certificates*",
+        ],
+        why: "the Secure Boot machine-owner key that signs modules, trust stores (1, 6)",
+    },
     // systemd's state (credential.secret encrypts every service credential), its portable
     // services, system extensions and DynamicUser services' private state.
-    "/var/lib/systemd",
-    "/var/lib/private",
-    "/var/lib/portables",
-    "/var/lib/extensions",
-    "/var/lib/confexts",
-    "/var/lib/machines",
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/lib/systemd",
+            "/var/lib/private",
+            "/var/lib/portables",
+            "/var/lib/extensions",
+            "/var/lib/confexts",
+            "/var/lib/machines",
+        ],
+        why: "`credential.secret` (decrypts every service credential), timers, random seed; \
+            DynamicUser services' state; portable services and system extensions, run as root or \
+            merged into `/usr`; nspawn containers (6)",
+    },
     // Authentication, authorization and session state.
-    "/var/lib/polkit-1",
-    "/var/lib/sudo",
-    "/var/lib/pam",
-    "/var/lib/dbus",
-    "/var/lib/AccountsService",
-    "/var/lib/gdm3",
-    "/var/lib/lightdm",
-    "/var/lib/sddm",
-    "/var/lib/sss",
-    "/var/lib/krb5kdc",
-    "/var/lib/samba",
-    "/var/lib/ldap",
-    "/var/lib/bluetooth",
-    "/var/lib/boltd",
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/lib/polkit-1",
+            "/var/lib/sudo",
+            "/var/lib/pam",
+            "/var/lib/dbus",
+            "/var/lib/AccountsService",
+            "/var/lib/gdm3",
+            "/var/lib/lightdm",
+            "/var/lib/sddm",
+        ],
+        why:
+            "authorization rules, sudo's and PAM's state, the machine id, users' session settings \
+            (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/lib/sss",
+            "/var/lib/krb5kdc",
+            "/var/lib/samba",
+            "/var/lib/ldap",
+            "/var/lib/bluetooth",
+            "/var/lib/boltd",
+        ],
+        why: "directory and Kerberos databases, Samba's `secrets.tdb`, Bluetooth pairing keys, \
+            Thunderbolt authorizations (6)",
+    },
     // Network configuration the host acts on: libvirt's networks (the DHCP hosts file of
     // every tenant; a dnsmasq `.conf` takes `dhcp-script=`, run as root), Open vSwitch's
     // database, NetworkManager, DHCP leases.
-    "/var/lib/libvirt/dnsmasq",
-    "/var/lib/libvirt/network",
-    "/var/lib/openvswitch",
-    "/var/lib/NetworkManager",
-    "/var/lib/dhcp",
-    "/var/lib/misc",
+    Row {
+        role: Role::Never,
+        paths: &["/var/lib/libvirt/dnsmasq", "/var/lib/libvirt/network"],
+        why: "libvirt's networks: the DHCP hosts file of every tenant, and the dnsmasq `.conf` \
+            beside it takes `dhcp-script=`, run as root (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/lib/openvswitch",
+            "/var/lib/NetworkManager",
+            "/var/lib/dhcp",
+            "/var/lib/misc",
+        ],
+        why: "the switch's database, network configuration and leases the host acts on (6)",
+    },
     // libvirt's other daemons' state: disk locks, leases, secrets, containers.
-    "/var/lib/libvirt/lockd",
-    "/var/lib/libvirt/sanlock",
-    "/var/lib/libvirt/secrets",
-    "/var/lib/libvirt/lxc",
-    "/var/lib/swtpm-localca",
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/lib/libvirt/lockd",
+            "/var/lib/libvirt/sanlock",
+            "/var/lib/libvirt/secrets",
+            "/var/lib/libvirt/lxc",
+        ],
+        why: "disk locks and leases (another VM's), secrets, containers' state (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &["/var/lib/swtpm-localca"],
+        why: "the local CA that signs every vTPM's endorsement certificate (6)",
+    },
     // Other virtualization and container managers, cluster stores, cloud-init (its
     // scripts run as root at boot), and databases.
-    "/var/lib/lxd",
-    "/var/lib/incus",
-    "/var/lib/lxc",
-    "/var/lib/docker",
-    "/var/lib/containerd",
-    "/var/lib/containers",
-    "/var/lib/kubelet",
-    "/var/lib/etcd",
-    "/var/lib/ceph",
-    "/var/lib/cloud",
-    "/var/lib/postgresql",
-    "/var/lib/mysql",
-    "/var/lib/redis",
-    "/var/lib/rabbitmq",
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/lib/lxd",
+            "/var/lib/incus",
+            "/var/lib/lxc",
+            "/var/lib/docker",
+            "/var/lib/containerd",
+            "/var/lib/containers",
+            "/var/lib/kubelet",
+            "/var/lib/etcd",
+            "/var/lib/ceph",
+            "/var/lib/cloud",
+        ],
+        why:
+            "other managers' and clusters' state and control sockets, Ceph keyrings, cloud-init's \
+            scripts (run as root at boot) (5, 6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/lib/postgresql",
+            "/var/lib/mysql",
+            "/var/lib/redis",
+            "/var/lib/rabbitmq",
+        ],
+        why: "other daemons' databases (RabbitMQ's `.erlang.cookie` is remote code execution) (6)",
+    },
     // The journal, the audit trail, login records and the host's own logs; libvirt's
     // logs (`/var/log/libvirt`, where libvirt's documentation puts chardev logs) and any
     // directory an admin makes stay allowed.
-    "/var/log/journal",
-    "/var/log/audit",
-    "/var/log/private",
-    "/var/log/apt",
-    "/var/log/installer",
-    "/var/log/auth.log*",
-    "/var/log/syslog*",
-    "/var/log/kern.log*",
-    "/var/log/messages*",
-    "/var/log/daemon.log*",
-    "/var/log/user.log*",
-    "/var/log/debug*",
-    "/var/log/mail.*",
-    "/var/log/dpkg.log*",
-    "/var/log/alternatives.log*",
-    "/var/log/cloud-init*",
-    "/var/log/wtmp*",
-    "/var/log/btmp*",
-    "/var/log/lastlog",
-    "/var/log/faillog",
-];
-
-/// Inside a restricted tree but readable: kernels, initrds and firmware.
-const READ_ONLY_OK: &[&str] = &[
-    "/boot",
-    "/vmlinuz",
-    "/vmlinuz.old",
-    "/initrd",
-    "/initrd.img",
-    "/initrd.img.old",
-    "/usr/share/AAVMF",
-    "/usr/share/OVMF",
-    "/usr/share/ovmf",
-    "/usr/share/edk2",
-    "/usr/share/edk2-ovmf",
-    "/usr/share/qemu",
-    "/usr/share/qemu-efi",
-    "/usr/share/qemu-efi-aarch64",
-    "/usr/share/qemu-efi-loongarch64",
-    "/usr/share/qemu-efi-riscv64",
-    "/usr/share/seabios",
-    "/usr/lib/u-boot",
-    "/usr/lib/riscv64-linux-gnu/opensbi",
-];
-
-/// Inside a restricted tree but accessible read-write by any rule: libvirt-sandbox
-/// services (libvirt's override list; shared into sandboxes as filesystems), and the
-/// domains' runtime files in `/run/libvirt/qemu` (whose entries [`crate::state`] gives
-/// each to its own domain) inside the restricted `/run/libvirt`.
-const ALWAYS_OK: &[&str] = &["/etc/libvirt-sandbox/services", "/run/libvirt/qemu"];
-
-/// Inside a restricted tree but accessible read-write by a host device's own rules
-/// ([`ElementFamily::HostdevPci`]): PCI device nodes for host device assignment (libvirt's
-/// override `/sys/devices/pci`, by component: not `/sys/devices` itself or
-/// `/sys/devices/system`), vhost-scsi targets. A disk, share, chardev or `-f`/`-F` path
-/// there is refused: nothing but a host device has business in sysfs.
-const HOST_DEVICE_OK: &[&str] = &["/sys/devices/pci*", "/sys/kernel/config/target/vhost"];
-
-/// Device trees that belong to one element family: a path in one of them is granted only
-/// to a file rule of a listed [`ElementFamily`], never to a share or runtime subtree. The first
-/// entry the path is within decides (so `/dev/vfio/vfio` comes before `/dev/vfio`). An
-/// empty list: only the tool's own fixed rules name it (`Granted::fixed`: the VFIO
-/// container, SEV, SGX, vhost-vsock) or the template's abstraction does (`/dev/kvm`).
-///
-/// These nodes were allowed for every element, so a `<disk
-/// type='block'>` on `/dev/vfio/7` got an IOMMU group `rwk` (DMA with another VM's
-/// device), a chardev or `-f` on `/dev/sev` or `/dev/sgx_provision` the feature's node.
-/// [`ElementFamily::Runtime`] (libvirtd's `-F`) keeps the nodes libvirtd itself names at hotplug,
-/// before the element is in the XML (`docs/runtime-grants.md`): a VFIO group, a USB,
-/// SCSI generic or vhost-scsi node (`AppArmorSetSecurityHostdevLabel`), an evdev
-/// (`AppArmorSetInputLabel`), a serial port (`AppArmorSetChardevLabel`), and the tap and
-/// vhost descriptors it opens (`AppArmorSetFDLabel`). `docs/restricted-paths.md` has the
-/// verdict of each `/dev` entry.
-const DEVICES: &[(&str, &[ElementFamily])] = &[
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/log/journal",
+            "/var/log/audit",
+            "/var/log/private",
+            "/var/log/apt",
+            "/var/log/installer",
+        ],
+        why: "the journal and the audit trail (forge or read), package and installer logs (6)",
+    },
+    Row {
+        role: Role::Never,
+        paths: &[
+            "/var/log/auth.log*",
+            "/var/log/syslog*",
+            "/var/log/kern.log*",
+            "/var/log/messages*",
+            "/var/log/daemon.log*",
+            "/var/log/user.log*",
+            "/var/log/debug*",
+            "/var/log/mail.*",
+            "/var/log/dpkg.log*",
+            "/var/log/alternatives.log*",
+            "/var/log/cloud-init*",
+            "/var/log/wtmp*",
+            "/var/log/btmp*",
+            "/var/log/lastlog",
+            "/var/log/faillog",
+        ],
+        why: "the host's logs and login records (6)",
+    },
+    // Inside the trees above but readable: firmware. libvirt's list plus those newer
+    // releases added, since a refused firmware stops the VM (docs/weak-spots.md#w13).
+    Row {
+        role: Role::ReadOnlyInside,
+        paths: &[
+            "/usr/share/AAVMF",
+            "/usr/share/OVMF",
+            "/usr/share/ovmf",
+            "/usr/share/edk2",
+            "/usr/share/edk2-ovmf",
+            "/usr/share/qemu",
+            "/usr/share/qemu-efi",
+            "/usr/share/qemu-efi-aarch64",
+            "/usr/share/qemu-efi-loongarch64",
+            "/usr/share/qemu-efi-riscv64",
+            "/usr/share/seabios",
+            "/usr/lib/u-boot",
+            "/usr/lib/riscv64-linux-gnu/opensbi",
+        ],
+        why:
+            "firmware a domain's `<loader>`, `<nvram template>` or `<kernel>` names; a file there \
+            belongs to a package, so a rule for it is `rk` even where the element asks for more",
+    },
+    // Inside the trees above but accessible read-write by any rule.
+    Row {
+        role: Role::AllowedInside,
+        paths: &["/etc/libvirt-sandbox/services"],
+        why: "libvirt-sandbox services (libvirt's override list): shared into sandboxes as \
+            filesystems",
+    },
+    Row {
+        role: Role::AllowedInside,
+        paths: &["/run/libvirt/qemu"],
+        why: "the domains' runtime files, inside the restricted `/run/libvirt`: each entry is \
+            given to its own domain only (the shared directory below)",
+    },
+    // Inside the trees above but accessible read-write by a host device's own rules: PCI
+    // device nodes for host device assignment (libvirt's override `/sys/devices/pci`, by
+    // component: not `/sys/devices` itself or `/sys/devices/system`), vhost-scsi targets. A
+    // disk, share, chardev or `-f`/`-F` path there is refused: nothing but a host device
+    // has business in sysfs.
+    Row {
+        role: Role::HostdevInside,
+        paths: &["/sys/devices/pci*"],
+        why: "the files of an assigned PCI device of a non-VFIO backend (`<driver \
+            name='kvm'|'xen'>`); the `/sys/bus/pci/devices/<address>` links resolve here",
+    },
+    Row {
+        role: Role::HostdevInside,
+        paths: &["/sys/kernel/config/target/vhost"],
+        why: "vhost-scsi targets",
+    },
+    // Device trees that belong to one element family. These nodes were allowed for every
+    // element, so a `<disk type='block'>` on `/dev/vfio/7` got an IOMMU group `rwk` (DMA
+    // with another VM's device), a chardev or `-f` on `/dev/sev` or `/dev/sgx_provision`
+    // the feature's node. An empty list: only the tool's own fixed rules name it
+    // (`Granted::fixed`: the VFIO container, SEV, SGX, vhost-vsock) or the template's
+    // abstraction does (`/dev/kvm`). [`ElementFamily::Runtime`] (libvirtd's `-F`) keeps the
+    // nodes libvirtd itself names at hotplug, before the element is in the XML
+    // (`docs/runtime-grants.md`): a VFIO group, a USB, SCSI generic or vhost-scsi node
+    // (`AppArmorSetSecurityHostdevLabel`), an evdev (`AppArmorSetInputLabel`), a serial
+    // port (`AppArmorSetChardevLabel`), and the tap and vhost descriptors it opens
+    // (`AppArmorSetFDLabel`).
+    //
     // VFIO: the container is the tool's fixed rule; a group is granted from sysfs for a
     // host device (`rules/hostdev.rs`, an NVMe disk), or by libvirtd's -F at a hostdev
     // hotplug. The IOMMUFD nodes, a device's VFIO cdev and `/dev/iommu`, only by
     // libvirtd's -F (libvirt 12.1 `AppArmorSetSecurityHostdevLabel`), as a group is
     // (`rules/extra.rs` says why not only for a domain with an IOMMUFD device); nothing
     // else in `/dev/vfio/devices`.
-    ("/dev/vfio/vfio", &[]),
-    ("/dev/vfio/devices/vfio#", &[ElementFamily::Runtime]),
-    ("/dev/vfio/devices", &[]),
-    ("/dev/vfio", &[ElementFamily::Runtime]),
-    ("/dev/iommu", &[ElementFamily::Runtime]),
+    Row {
+        role: Role::Device(&[]),
+        paths: &["/dev/vfio/vfio"],
+        why: "the VFIO container (fixed rule), for a VFIO device that does not use IOMMUFD",
+    },
+    Row {
+        role: Role::Device(&[ElementFamily::Runtime]),
+        paths: &["/dev/vfio/devices/vfio#"],
+        why: "IOMMUFD (libvirt 12.1): libvirtd's `-F` of a device's VFIO cdev \
+            (`AppArmorSetSecurityHostdevLabel`), `rwm` as libvirt 12.x's helper writes it (QEMU \
+            mmaps it); for any domain, as a VFIO group is: libvirtd's `-F` at a hotplug comes \
+            before the device is in the XML. No element rule: transient, dropped by a plain `-r` \
+            as in libvirt 12.x",
+    },
+    Row {
+        role: Role::Device(&[]),
+        paths: &["/dev/vfio/devices"],
+        why: "anything else in `vfio/devices/`",
+    },
+    Row {
+        role: Role::Device(&[ElementFamily::Runtime]),
+        paths: &["/dev/vfio"],
+        why: "the device's own IOMMU group `vfio/<N>`, from sysfs, for a `<hostdev>` or an NVMe \
+            `<disk>` (fixed rule); libvirtd's `-F` at a hostdev hotplug. A `<disk type='block'>`, \
+            chardev or share naming it is refused",
+    },
+    Row {
+        role: Role::Device(&[ElementFamily::Runtime]),
+        paths: &["/dev/iommu"],
+        why:
+            "IOMMUFD (libvirt 12.1): libvirtd's `-F` of `/dev/iommu`, `rwm`, for any domain, as a \
+            device's VFIO cdev",
+    },
     // Host input devices: <input type='evdev'|'passthrough'>.
-    (
-        "/dev/input",
-        &[ElementFamily::Input, ElementFamily::Runtime],
-    ),
+    Row {
+        role: Role::Device(&[ElementFamily::Input, ElementFamily::Runtime]),
+        paths: &["/dev/input"],
+        why:
+            "`<input type='evdev'|'passthrough'>` (`event<N>`, `by-id/...`: can inject, the admin \
+            asks for it; `mice`, `mouse<N>`, `js<N>`: read-only event streams); libvirtd's `-F` at \
+            an input hotplug",
+    },
     // Memory encryption and enclaves: fixed rules of <launchSecurity> and SGX.
-    ("/dev/sev", &[]),
-    ("/dev/sgx*", &[]),
+    Row {
+        role: Role::Device(&[]),
+        paths: &["/dev/sev", "/dev/sgx*"],
+        why: "fixed rules for `<launchSecurity>` / SGX (`sgx_vepc`, `sgx_provision`, \
+            `sgx_enclave`); no element or `-F` names them",
+    },
     // The host TPM: <tpm><backend type='passthrough'> only (not hotpluggable).
-    ("/dev/tpm#", &[ElementFamily::Tpm]),
-    ("/dev/tpmrm#", &[ElementFamily::Tpm]),
+    Row {
+        role: Role::Device(&[ElementFamily::Tpm]),
+        paths: &["/dev/tpm#", "/dev/tpmrm#"],
+        why: "TPM passthrough (not hotpluggable). Its sysfs cancel file is granted only when the \
+            device path opens that TPM's character device (its number is the one \
+            `/sys/class/tpm/<name>/dev` lists): libvirt derives it from the path's last component \
+            alone, so a regular file named `tpm0` got the host TPM's cancel file",
+    },
     // USB devices: <hostdev type='usb'>, found in sysfs.
-    (
-        "/dev/bus/usb",
-        &[ElementFamily::HostdevUsb, ElementFamily::Runtime],
-    ),
+    Row {
+        role: Role::Device(&[ElementFamily::HostdevUsb, ElementFamily::Runtime]),
+        paths: &["/dev/bus/usb"],
+        why: "`bus/usb/<bus>/<dev>`, found in sysfs for the hostdev; libvirtd's `-F` at a USB \
+            hotplug",
+    },
     // Network: tap and vhost descriptors libvirtd opens and hands over (-F of the fd).
-    ("/dev/net/tun", &[ElementFamily::Runtime]),
-    ("/dev/tap#", &[ElementFamily::Runtime]),
-    ("/dev/vhost-net", &[ElementFamily::Runtime]),
-    ("/dev/vhost-vdpa-#", &[ElementFamily::Runtime]),
-    ("/dev/vhost-scsi", &[ElementFamily::Runtime]),
-    ("/dev/vhost-vsock", &[]),
+    Row {
+        role: Role::Device(&[ElementFamily::Runtime]),
+        paths: &["/dev/net/tun", "/dev/tap#"],
+        why: "tap interfaces: libvirtd opens them and passes the descriptor (`-F`, kept while the \
+            NIC is in the XML, `docs/runtime-grants.md`)",
+    },
+    Row {
+        role: Role::Device(&[ElementFamily::Runtime]),
+        paths: &["/dev/vhost-net"],
+        why: "fixed rule, only for an interface that uses vhost; libvirtd's `-F` of the descriptor",
+    },
+    Row {
+        role: Role::Device(&[ElementFamily::Runtime]),
+        paths: &["/dev/vhost-vdpa-#", "/dev/vhost-scsi"],
+        why: "libvirtd opens them and passes the descriptor (vDPA interface, vhost-scsi hostdev)",
+    },
+    Row {
+        role: Role::Device(&[]),
+        paths: &["/dev/vhost-vsock"],
+        why: "`<vsock>`'s fixed rule",
+    },
     // Render nodes: <graphics> (<gl rendernode>) only.
-    ("/dev/dri", &[ElementFamily::Graphics]),
+    Row {
+        role: Role::Device(&[ElementFamily::Graphics]),
+        paths: &["/dev/dri"],
+        why: "`renderD<N>`, `card<N>`: `<gl rendernode=...>`, GL",
+    },
     // SCSI generic: <disk device='lun'>, or a SCSI hostdev's -F at hotplug.
-    (
-        "/dev/sg#",
-        &[ElementFamily::DiskLun, ElementFamily::Runtime],
-    ),
-    (
-        "/dev/bsg",
-        &[ElementFamily::DiskLun, ElementFamily::Runtime],
-    ),
+    Row {
+        role: Role::Device(&[ElementFamily::DiskLun, ElementFamily::Runtime]),
+        paths: &["/dev/sg#", "/dev/bsg"],
+        why: "LUN passthrough; libvirtd's `-F` at a SCSI hostdev hotplug",
+    },
     // Serial and parallel ports: character devices (and rng egd's chardev).
-    (
-        "/dev/ttyS#",
-        &[ElementFamily::Chardev, ElementFamily::Runtime],
-    ),
-    (
-        "/dev/ttyUSB#",
-        &[ElementFamily::Chardev, ElementFamily::Runtime],
-    ),
-    (
-        "/dev/ttyACM#",
-        &[ElementFamily::Chardev, ElementFamily::Runtime],
-    ),
-    (
-        "/dev/ttyAMA#",
-        &[ElementFamily::Chardev, ElementFamily::Runtime],
-    ),
-    (
-        "/dev/parport#",
-        &[ElementFamily::Chardev, ElementFamily::Runtime],
-    ),
+    Row {
+        role: Role::Device(&[ElementFamily::Chardev, ElementFamily::Runtime]),
+        paths: &[
+            "/dev/ttyS#",
+            "/dev/ttyUSB#",
+            "/dev/ttyACM#",
+            "/dev/ttyAMA#",
+            "/dev/parport#",
+        ],
+        why:
+            "serial and parallel passthrough (`<serial type='dev'>`, an `egd` `<rng>`'s chardev); \
+            libvirtd's `-F` at a chardev hotplug",
+    },
     // The hardware RNG: <rng><backend model='random'>.
-    ("/dev/hwrng", &[ElementFamily::Rng]),
+    Row {
+        role: Role::Device(&[ElementFamily::Rng]),
+        paths: &["/dev/hwrng"],
+        why: "`<rng><backend model='random'>`",
+    },
     // The accelerator: the template's abstraction grants it; no element names it.
-    ("/dev/kvm", &[]),
-];
-
-/// Directories that hold the files of every domain (libvirt's default locations). A rule
-/// for one of them, or an ancestor, together with everything below it would give one VM the
-/// images, sockets and state of all the others; libvirtd only ever asks for a per-domain
-/// directory below them (`AppArmorSetPathLabel(allowSubtree)`: `domain-<id>-<name>`,
-/// `channel/<id>-<name>`, hugepage and memory-backing directories per domain).
-const SHARED: &[&str] = &[
-    "/var/lib/libvirt",
-    "/var/lib/libvirt/images",
-    "/var/lib/libvirt/boot",
-    "/var/lib/libvirt/qemu",
-    "/var/lib/libvirt/qemu/nvram",
-    "/var/lib/libvirt/qemu/varstore",
-    "/var/lib/libvirt/qemu/channel",
-    "/var/lib/libvirt/qemu/channel/target",
-    "/var/lib/libvirt/qemu/ram",
-    "/var/lib/libvirt/qemu/save",
-    "/var/lib/libvirt/qemu/snapshot",
-    "/var/lib/libvirt/qemu/dump",
-    "/var/lib/libvirt/swtpm",
-    "/var/log/libvirt",
-    "/var/log/libvirt/qemu",
-    "/var/log/swtpm",
-    "/run/libvirt/qemu",
-    "/run/libvirt/qemu/channel",
-    "/run/libvirt/qemu/swtpm",
-    "/dev/hugepages/libvirt",
-    "/dev/hugepages/libvirt/qemu",
+    Row {
+        role: Role::Device(&[]),
+        paths: &["/dev/kvm"],
+        why: "QEMU's accelerator; the template's abstraction grants it, no element names it",
+    },
+    // Directories that hold the files of every domain (libvirt's default locations; the
+    // per-domain entries are `crate::state`'s table). A rule for one of them, or an
+    // ancestor, together with everything below it would give one VM the images, sockets
+    // and state of all the others; libvirtd only ever asks for a per-domain directory
+    // below them (`AppArmorSetPathLabel(allowSubtree)`: `domain-<id>-<name>`,
+    // `channel/<id>-<name>`, hugepage and memory-backing directories per domain).
+    Row {
+        role: pool("every domain's images and state"),
+        paths: &["/var/lib/libvirt"],
+        why: "the admin may name a file there (`filesystems/`, a pool directory, \
+            ivshmem-doorbell's `shmem-<name>-sock`), never the directory tree",
+    },
+    Row {
+        role: pool("every domain's disk images"),
+        paths: &["/var/lib/libvirt/images"],
+        why: "the default storage pool",
+    },
+    Row {
+        role: pool("every domain's boot media"),
+        paths: &["/var/lib/libvirt/boot"],
+        why: "the default pool for installation media",
+    },
+    Row {
+        role: shared(
+            "every domain's private directory",
+            &[Form::Short("domain-", "")],
+            true,
+        ),
+        paths: &["/var/lib/libvirt/qemu"],
+        why: "",
+    },
+    Row {
+        role: shared("every domain's channel sockets", &[], false),
+        paths: &["/var/lib/libvirt/qemu/channel"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's channel sockets",
+            &[Form::Short("domain-", "")],
+            true,
+        ),
+        paths: &["/var/lib/libvirt/qemu/channel/target"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's memory backing files",
+            &[Form::Short("", "")],
+            true,
+        ),
+        paths: &["/var/lib/libvirt/qemu/ram"],
+        why: "",
+    },
+    Row {
+        role: shared("every domain's UEFI variables", NVRAM_FORMS, false),
+        paths: &["/var/lib/libvirt/qemu/nvram"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's uefi-vars variable store",
+            &[Form::Name(".json")],
+            false,
+        ),
+        paths: &["/var/lib/libvirt/qemu/varstore"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's managed save image",
+            &[Form::Name(".save")],
+            false,
+        ),
+        paths: &["/var/lib/libvirt/qemu/save"],
+        why: "",
+    },
+    Row {
+        role: shared("every domain's crash dumps", &[Form::ShortAlias("")], false),
+        paths: &["/var/lib/libvirt/qemu/dump"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "libvirtd's snapshot metadata",
+            &[Form::Daemon(&Form::Name(""))],
+            false,
+        ),
+        paths: &["/var/lib/libvirt/qemu/snapshot"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "libvirtd's checkpoint metadata",
+            &[Form::Daemon(&Form::Name(""))],
+            false,
+        ),
+        paths: &["/var/lib/libvirt/qemu/checkpoint"],
+        why: "",
+    },
+    Row {
+        role: shared("every domain's TPM state", &[Form::Uuid], false),
+        paths: &["/var/lib/libvirt/swtpm"],
+        why: "",
+    },
+    Row {
+        role: shared("the libvirt daemons' logs", &[], false),
+        paths: &["/var/log/libvirt"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's logs",
+            &[Form::Name(".log"), Form::NameAlias("-virtiofsd.log")],
+            false,
+        ),
+        paths: &["/var/log/libvirt/qemu"],
+        why: "",
+    },
+    Row {
+        role: shared("swtpm's logs", &[], false),
+        paths: &["/var/log/swtpm", "/var/log/swtpm/libvirt"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's swtpm logs",
+            &[Form::Name("-swtpm.log")],
+            false,
+        ),
+        paths: &["/var/log/swtpm/libvirt/qemu"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's runtime files",
+            &[
+                Form::Name(".pid"),
+                Form::Fixed("driver.pid"),
+                Form::Daemon(&Form::Name(".xml")),
+                Form::Daemon(&Form::Short("", ".dev")),
+                Form::ShortAlias("-fs.pid"),
+                Form::ShortAlias("-vhost-user-gpu.pid"),
+                Form::Short("", "-pr-helper0.pid"),
+            ],
+            false,
+        ),
+        paths: &["/run/libvirt/qemu"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's swtpm sockets",
+            &[
+                Form::Short("", "-swtpm.sock"),
+                Form::Short("", "-swtpm.pid"),
+            ],
+            true,
+        ),
+        paths: &["/run/libvirt/qemu/swtpm"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's D-Bus daemon",
+            &[
+                Form::Short("", "-dbus.sock"),
+                Form::Short("", "-dbus.conf"),
+                Form::Short("", "-dbus.pid"),
+            ],
+            true,
+        ),
+        paths: &["/run/libvirt/qemu/dbus"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's slirp helpers",
+            &[Form::ShortAlias("-slirp.pid")],
+            false,
+        ),
+        paths: &["/run/libvirt/qemu/slirp"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's passt sockets",
+            &[Form::ShortAlias("-passt.pid"), Form::ShortAlias(".socket")],
+            true,
+        ),
+        paths: &["/run/libvirt/qemu/passt"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's channel sockets",
+            &[Form::Short("", "")],
+            true,
+        ),
+        paths: &["/run/libvirt/qemu/channel"],
+        why: "",
+    },
+    Row {
+        role: shared("every driver's hugepage directories", &[], false),
+        paths: &["/dev/hugepages/libvirt"],
+        why: "",
+    },
+    Row {
+        role: shared(
+            "every domain's hugepage backing",
+            &[Form::Short("", "")],
+            true,
+        ),
+        paths: &["/dev/hugepages/libvirt/qemu"],
+        why: "",
+    },
 ];
 
 /// The shallowest directory that may be granted with everything below it: three
@@ -471,7 +1194,7 @@ pub enum Grant {
     Write,
 }
 
-/// The element family a file rule is for: which trees of [`DEVICES`] it may name. Each
+/// The element family a file rule is for: which [`Role::Device`] trees it may name. Each
 /// rules module passes its own (`rules/*.rs`), so a `<disk>`, a chardev or a boot file
 /// cannot name an IOMMU group or an input device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -517,38 +1240,145 @@ pub enum Scope {
     /// directory shared by every domain, and must be deep enough.
     RuntimeSubtree,
 }
+/// Why a path is refused: by the table's [`Role`]s ([`check`]), or by whose entry it is in
+/// a [`Role::Shared`] directory ([`crate::state::Owner::check`]). The message is the
+/// reason alone; the error names the path and the element.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// `/` itself.
+    #[error("the root directory can never be granted")]
+    Root,
+    /// In a [`Role::Never`] tree (or written in a [`Role::ReadOnly`] one outside the
+    /// read-only exceptions), named by its entry.
+    #[error("{tree} is never allowed (restricted location)")]
+    Never { tree: &'static str },
+    /// Written in a readable tree ([`Role::ReadOnly`], [`Role::ReadOnlyInside`]), named by
+    /// the entry of the restricted tree it is in.
+    #[error("{tree} is only allowed read-only (restricted location)")]
+    ReadOnly { tree: &'static str },
+    /// A device tree of other element families ([`Role::Device`]).
+    #[error("{tree} is a device only {} may be given (restricted location)", owners(.families))]
+    Device {
+        tree: &'static str,
+        families: &'static [ElementFamily],
+    },
+    /// A directory granted whole around a restricted or device tree.
+    #[error("granting everything below it would include {tree} (restricted location)")]
+    HoldsRestricted { tree: &'static str },
+    /// A directory granted whole around a directory of every domain's files.
+    #[error("granting everything below it would include {dir}, which holds {holds}")]
+    HoldsShared {
+        dir: &'static str,
+        holds: &'static str,
+    },
+    /// A runtime subtree shallower than [`MIN_SUBTREE_DEPTH`].
+    #[error("too wide to grant with everything below it (a directory must be at least {MIN_SUBTREE_DEPTH} levels deep)")]
+    TooWide,
+    /// A [`Role::Shared`] directory itself, as one file: only its entries can be a domain's.
+    #[error("is {dir}, which holds {holds}: only entries in it can be this domain's")]
+    SharedItself {
+        dir: &'static str,
+        holds: &'static str,
+    },
+    /// Another domain's entry, or the daemons'; `own` lists this domain's entries there.
+    #[error("belongs to another domain's private state or to libvirt's ({dir} holds {holds}; {})", own_entries(.own))]
+    Foreign {
+        dir: &'static str,
+        holds: &'static str,
+        own: Vec<String>,
+    },
+    /// An entry that reads as this domain's or another's, without the domain's id.
+    #[error("cannot be told apart from another domain's private state without the domain's id (<domain id=...>) in the XML ({dir} holds {holds})")]
+    Ambiguous {
+        dir: &'static str,
+        holds: &'static str,
+    },
+    /// An entry of no form the directory holds; `own` lists this domain's entries there.
+    #[error("is in {dir}, which holds {holds}; {}", own_entries(.own))]
+    NotOwn {
+        dir: &'static str,
+        holds: &'static str,
+        own: Vec<String>,
+    },
+}
+
+/// "this domain's entries there: X, Y", for [`Refusal::Foreign`] and [`Refusal::NotOwn`].
+fn own_entries(own: &[String]) -> String {
+    if own.is_empty() {
+        "nothing in it is a domain's".into()
+    } else {
+        format!("this domain's entries there: {}", own.join(", "))
+    }
+}
+
+/// Every entry of [`TABLE`] with its row's role, in the table's order.
+fn entries() -> impl Iterator<Item = (&'static str, &'static Role)> {
+    TABLE
+        .iter()
+        .flat_map(|row| row.paths.iter().map(move |p| (*p, &row.role)))
+}
+
+/// The entries refused to every rule but the exceptions inside them: [`Role::Never`] and
+/// [`Role::ReadOnly`].
+fn restricted() -> impl Iterator<Item = &'static str> {
+    entries()
+        .filter(|(_, role)| matches!(role, Role::Never | Role::ReadOnly))
+        .map(|(p, _)| p)
+}
+
+/// The device trees ([`Role::Device`]) with the families they are granted to.
+fn devices() -> impl Iterator<Item = (&'static str, &'static [ElementFamily])> {
+    entries().filter_map(|(p, role)| match role {
+        Role::Device(families) => Some((p, *families)),
+        _ => None,
+    })
+}
+
+/// The directories of every domain's files ([`Role::Shared`]).
+pub fn shared_dirs() -> impl Iterator<Item = (&'static str, &'static Shared)> {
+    entries().filter_map(|(p, role)| match role {
+        Role::Shared(s) => Some((p, s)),
+        _ => None,
+    })
+}
+
+/// Whether `p` is within an entry of a row whose role is `is`.
+fn within_any(p: &Path, is: fn(&Role) -> bool) -> bool {
+    entries().any(|(e, role)| is(role) && is_within(p, e))
+}
+
+/// Whether `p` is in a readable tree: [`Role::ReadOnly`] or [`Role::ReadOnlyInside`].
+fn readable(p: &Path) -> bool {
+    within_any(p, |r| matches!(r, Role::ReadOnly | Role::ReadOnlyInside))
+}
 
 /// Checks that `path` may be granted with `grant` over `scope`. Returns why it is refused.
-pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), String> {
+pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Refusal> {
     let p = path.as_path();
     if p == Path::new("/") {
-        return Err("the root directory can never be granted".into());
+        return Err(Refusal::Root);
     }
-    if let Some(r) = RESTRICTED.iter().find(|r| is_within(p, r)) {
-        let read_only_ok = READ_ONLY_OK.iter().any(|ok| is_within(p, ok));
-        let allowed = ALWAYS_OK.iter().any(|ok| is_within(p, ok))
+    if let Some(tree) = restricted().find(|r| is_within(p, r)) {
+        let read_only_ok = readable(p);
+        let allowed = within_any(p, |r| *r == Role::AllowedInside)
             || (scope == Scope::File(ElementFamily::HostdevPci)
-                && HOST_DEVICE_OK.iter().any(|ok| is_within(p, ok)))
+                && within_any(p, |r| *r == Role::HostdevInside))
             || (grant == Grant::Read && read_only_ok);
         if !allowed {
-            let how = if grant == Grant::Write && read_only_ok {
-                "is only allowed read-only"
+            return Err(if grant == Grant::Write && read_only_ok {
+                Refusal::ReadOnly { tree }
             } else {
-                "is never allowed"
-            };
-            return Err(format!("{r} {how} (restricted location)"));
+                Refusal::Never { tree }
+            });
         }
     }
-    if let Some((tree, families)) = DEVICES.iter().find(|(d, _)| is_within(p, d)) {
+    if let Some((tree, families)) = devices().find(|(d, _)| is_within(p, d)) {
         let own = match scope {
             Scope::File(f) => families.contains(&f),
             Scope::Share | Scope::RuntimeSubtree => false,
         };
         if !own {
-            return Err(format!(
-                "{tree} is a device only {} may be given (restricted location)",
-                owners(families)
-            ));
+            return Err(Refusal::Device { tree, families });
         }
     }
     if matches!(scope, Scope::Share | Scope::RuntimeSubtree) {
@@ -557,21 +1387,19 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
         // surely as a runtime subtree does (libvirt 9.0 let a share of /var/lib/libvirt
         // through). Checked first: that is the reason to give for /var/lib/libvirt, which
         // also holds restricted daemon state.
-        if let Some(shared) = SHARED.iter().find(|d| contains(p, d)) {
-            return Err(format!(
-                "granting everything below it would include {shared}, which holds the files of every domain"
-            ));
+        if let Some((dir, shared)) = shared_dirs().find(|(d, _)| contains(p, d)) {
+            return Err(Refusal::HoldsShared {
+                dir,
+                holds: shared.holds,
+            });
         }
         // Nor a restricted tree, nor a device tree (a share of /dev/input would be every
         // input device).
-        if let Some(r) = RESTRICTED
-            .iter()
-            .chain(DEVICES.iter().map(|(d, _)| d))
+        if let Some(tree) = restricted()
+            .chain(devices().map(|(d, _)| d))
             .find(|r| contains(p, r))
         {
-            return Err(format!(
-                "granting everything below it would include {r} (restricted location)"
-            ));
+            return Err(Refusal::HoldsRestricted { tree });
         }
     }
     if scope == Scope::RuntimeSubtree {
@@ -580,25 +1408,24 @@ pub fn check(path: &CanonicalPath, grant: Grant, scope: Scope) -> Result<(), Str
             .filter(|c| matches!(c, Component::Normal(_)))
             .count();
         if depth < MIN_SUBTREE_DEPTH {
-            return Err(format!(
-                "too wide to grant with everything below it (a directory must be at least {MIN_SUBTREE_DEPTH} levels deep)"
-            ));
+            return Err(Refusal::TooWide);
         }
     }
     Ok(())
 }
 
-/// Whether `path` lies in a tree that is readable but never writable ([`READ_ONLY_OK`] inside
-/// [`RESTRICTED`]: `/boot`, the distributions' firmware directories): a file there belongs
-/// to a package, so a rule for it is `rk` even where the element asks for more (a pflash
-/// `<loader>` without `readonly='yes'`, `rules/os.rs`).
+/// Whether `path` lies in a tree that is readable but never writable ([`Role::ReadOnly`],
+/// [`Role::ReadOnlyInside`]: `/boot`, the distributions' firmware directories): a file
+/// there belongs to a package, so a rule for it is `rk` even where the element asks for
+/// more (a pflash `<loader>` without `readonly='yes'`, `rules/os.rs`).
 pub fn is_read_only_location(path: &CanonicalPath) -> bool {
     let p = path.as_path();
-    RESTRICTED.iter().any(|r| is_within(p, r)) && READ_ONLY_OK.iter().any(|ok| is_within(p, ok))
+    restricted().any(|r| is_within(p, r)) && readable(p)
 }
 
-/// Who may be given a device tree, for the refusal: the element families of [`DEVICES`].
-fn owners(families: &[ElementFamily]) -> String {
+/// Who may be given a device tree, for the refusal: the element families of a
+/// [`Role::Device`] row.
+pub fn owners(families: &[ElementFamily]) -> String {
     let names: Vec<&str> = families
         .iter()
         .map(|f| match f {
@@ -736,13 +1563,13 @@ mod tests {
     #[test]
     fn read_only_exceptions() {
         assert_eq!(check(&c("/boot/vmlinuz-6.1"), Grant::Read, ANY), Ok(()));
-        assert!(check(&c("/boot/vmlinuz-6.1"), Grant::Write, ANY)
-            .unwrap_err()
-            .contains("only allowed read-only"));
+        let e = check(&c("/boot/vmlinuz-6.1"), Grant::Write, ANY).unwrap_err();
+        assert_eq!(e, Refusal::ReadOnly { tree: "/boot" });
+        assert!(e.to_string().contains("only allowed read-only"), "{e}");
         // Outside the read-only exceptions a write is refused outright, not "read-only".
         assert_eq!(
             check(&c("/etc/passwd"), Grant::Write, ANY),
-            Err("/etc is never allowed (restricted location)".to_string())
+            Err(Refusal::Never { tree: "/etc" })
         );
         assert_eq!(
             check(&c("/usr/share/OVMF/OVMF_CODE.fd"), Grant::Read, ANY),
@@ -756,6 +1583,22 @@ mod tests {
     }
 
     #[test]
+    fn read_only_locations_are_the_readable_trees() {
+        for p in [
+            "/boot/vmlinuz-6.1",
+            "/vmlinuz",
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "/usr/lib/u-boot/qemu/u-boot.bin",
+        ] {
+            assert!(is_read_only_location(&c(p)), "{p}");
+        }
+        // Refused but not readable, and neither.
+        for p in ["/usr/bin/qemu", "/etc/passwd", "/srv/vm/OVMF_VARS.fd"] {
+            assert!(!is_read_only_location(&c(p)), "{p}");
+        }
+    }
+
+    #[test]
     fn pci_and_vhost_overrides_serve_host_devices_only() {
         let pci = "/sys/devices/pci0000:00/0000:00:19.0/config";
         let vhost = "/sys/kernel/config/target/vhost/naa.1";
@@ -764,7 +1607,12 @@ mod tests {
             // A disk, chardev or -f path there, or a share or -F subtree of it.
             for scope in [ANY, Scope::Share, Scope::RuntimeSubtree] {
                 let e = check(&c(p), Grant::Read, scope).unwrap_err();
-                assert_eq!(e, "/sys is never allowed (restricted location)", "{p}");
+                assert_eq!(e, Refusal::Never { tree: "/sys" }, "{p}");
+                assert_eq!(
+                    e.to_string(),
+                    "/sys is never allowed (restricted location)",
+                    "{p}"
+                );
             }
         }
         for p in [
@@ -802,6 +1650,92 @@ mod tests {
         }
         assert!(check(&c("/etc/libvirt-sandbox"), Grant::Read, ANY).is_err());
         assert!(check(&c("/etc/libvirt-sandbox/servicesx"), Grant::Read, ANY).is_err());
+    }
+
+    /// The table's shape: an exception lies inside a refused tree (else it would grant
+    /// nothing), a read-only tree of its own does not, a shared directory comes after the
+    /// ones it is in (a refusal names the directory granted whole, not one inside it), and
+    /// no entry is in two rows but the domains' runtime directory: a hole in the refused
+    /// `/run/libvirt` and a directory of every domain's files.
+    #[test]
+    fn table_shape() {
+        let in_never =
+            |p: &str| entries().any(|(r, role)| *role == Role::Never && is_within(Path::new(p), r));
+        for (p, role) in entries() {
+            match role {
+                Role::ReadOnlyInside | Role::AllowedInside | Role::HostdevInside => {
+                    assert!(
+                        in_never(p),
+                        "{p} is an exception outside every refused tree"
+                    );
+                }
+                Role::ReadOnly => assert!(!in_never(p), "{p} is inside a refused tree"),
+                _ => {}
+            }
+        }
+        let shared: Vec<&str> = shared_dirs().map(|(d, _)| d).collect();
+        for (i, inner) in shared.iter().enumerate() {
+            for outer in &shared[i + 1..] {
+                assert!(
+                    !Path::new(inner).starts_with(outer),
+                    "{outer} comes after {inner}, which is inside it"
+                );
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        for (p, _) in entries() {
+            *seen.entry(p).or_insert(0) += 1;
+        }
+        seen.retain(|_, n| *n > 1);
+        assert_eq!(seen.into_keys().collect::<Vec<_>>(), ["/run/libvirt/qemu"]);
+    }
+
+    /// The messages of the refusals [`crate::state`] makes, as the error shows them after
+    /// the path.
+    #[test]
+    fn state_refusal_messages() {
+        let (dir, holds) = ("/var/log/libvirt/qemu", "every domain's logs");
+        let own = vec!["vm.log".to_string(), "vm-<alias>-virtiofsd.log".to_string()];
+        assert_eq!(
+            Refusal::Foreign {
+                dir,
+                holds,
+                own: own.clone()
+            }
+            .to_string(),
+            "belongs to another domain's private state or to libvirt's (/var/log/libvirt/qemu \
+             holds every domain's logs; this domain's entries there: vm.log, \
+             vm-<alias>-virtiofsd.log)"
+        );
+        assert_eq!(
+            Refusal::NotOwn { dir, holds, own }.to_string(),
+            "is in /var/log/libvirt/qemu, which holds every domain's logs; this domain's \
+             entries there: vm.log, vm-<alias>-virtiofsd.log"
+        );
+        assert_eq!(
+            Refusal::NotOwn {
+                dir,
+                holds,
+                own: vec![]
+            }
+            .to_string(),
+            "is in /var/log/libvirt/qemu, which holds every domain's logs; nothing in it is a \
+             domain's"
+        );
+        assert_eq!(
+            Refusal::SharedItself { dir, holds }.to_string(),
+            "is /var/log/libvirt/qemu, which holds every domain's logs: only entries in it can \
+             be this domain's"
+        );
+        assert_eq!(
+            Refusal::Ambiguous { dir, holds }.to_string(),
+            "cannot be told apart from another domain's private state without the domain's id \
+             (<domain id=...>) in the XML (/var/log/libvirt/qemu holds every domain's logs)"
+        );
+        assert_eq!(
+            Refusal::Root.to_string(),
+            "the root directory can never be granted"
+        );
     }
 
     #[test]
@@ -882,7 +1816,15 @@ mod tests {
             };
             let e = check(&canon, Grant::Write, Scope::Share).unwrap_err();
             assert!(
-                e.contains("granting everything below it would include"),
+                matches!(
+                    e,
+                    Refusal::HoldsRestricted { .. } | Refusal::HoldsShared { .. }
+                ),
+                "{p}: {e:?}"
+            );
+            assert!(
+                e.to_string()
+                    .contains("granting everything below it would include"),
                 "{p}: {e}"
             );
         }
@@ -893,15 +1835,26 @@ mod tests {
         // A device tree is never shared, nor a directory containing one.
         assert_eq!(
             check(&c("/dev/input"), Grant::Write, Scope::Share),
-            Err("/dev/input is a device only an <input> or libvirtd's -F at a hotplug may be given (restricted location)".into())
+            Err(Refusal::Device {
+                tree: "/dev/input",
+                families: &[ElementFamily::Input, ElementFamily::Runtime]
+            })
+        );
+        assert_eq!(
+            check(&c("/dev/input"), Grant::Write, Scope::Share)
+                .unwrap_err()
+                .to_string(),
+            "/dev/input is a device only an <input> or libvirtd's -F at a hotplug may be given (restricted location)"
         );
         for (dir, tree) in [("/dev/bus", "/dev/bus/usb"), ("/dev/net", "/dev/net/tun")] {
             for scope in [Scope::Share, Scope::RuntimeSubtree] {
+                let e = check(&c(dir), Grant::Read, scope).unwrap_err();
+                assert_eq!(e, Refusal::HoldsRestricted { tree }, "{dir}");
                 assert_eq!(
-                    check(&c(dir), Grant::Read, scope),
-                    Err(format!(
+                    e.to_string(),
+                    format!(
                         "granting everything below it would include {tree} (restricted location)"
-                    )),
+                    ),
                     "{dir}"
                 );
             }
@@ -972,7 +1925,8 @@ mod tests {
                 let got = check(&c(p), Grant::Write, Scope::File(f));
                 assert_eq!(got.is_ok(), owners.contains(&f), "{p} {f:?}: {got:?}");
                 if let Err(e) = got {
-                    assert!(e.contains("is a device only"), "{p}: {e}");
+                    assert!(matches!(e, Refusal::Device { .. }), "{p}: {e:?}");
+                    assert!(e.to_string().contains("is a device only"), "{p}: {e}");
                 }
             }
             for scope in [Scope::Share, Scope::RuntimeSubtree] {
@@ -993,9 +1947,17 @@ mod tests {
         ] {
             assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
         }
-        // The refusal names who may have it.
-        let why =
-            |p: &str, f: ElementFamily| check(&c(p), Grant::Write, Scope::File(f)).unwrap_err();
+    }
+
+    /// A device tree's refusal names who may have it.
+    #[test]
+    fn device_refusals_name_who_may_have_them() {
+        use ElementFamily as F;
+        let why = |p: &str, f: ElementFamily| {
+            check(&c(p), Grant::Write, Scope::File(f))
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             why("/dev/sev", F::Disk),
             "/dev/sev is a device only the helper's own fixed rules may be given (restricted location)"
@@ -1046,7 +2008,8 @@ mod tests {
             Ok(())
         );
         let e = check(&c("/srv/vms"), Grant::Write, Scope::RuntimeSubtree).unwrap_err();
-        assert!(e.contains("at least 3 levels deep"), "{e}");
+        assert_eq!(e, Refusal::TooWide);
+        assert!(e.to_string().contains("at least 3 levels deep"), "{e}");
         assert_eq!(check(&c("/srv/vms"), Grant::Write, Scope::Share), Ok(()));
         // A per-domain directory below a shared one is fine; the shared one is not.
         let e = check(
@@ -1055,7 +2018,17 @@ mod tests {
             Scope::RuntimeSubtree,
         )
         .unwrap_err();
-        assert!(e.contains("holds the files of every domain"), "{e}");
+        assert_eq!(
+            e,
+            Refusal::HoldsShared {
+                dir: "/var/lib/libvirt/qemu/nvram",
+                holds: "every domain's UEFI variables"
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "granting everything below it would include /var/lib/libvirt/qemu/nvram, which holds every domain's UEFI variables"
+        );
         assert_eq!(
             check(
                 &c("/var/lib/libvirt/qemu/nvram/vm_VARS.fd"),
@@ -1078,7 +2051,15 @@ mod tests {
         ] {
             let e = check(&c(p), Grant::Read, ANY).unwrap_err();
             assert_eq!(
-                e, "/run/libvirt is never allowed (restricted location)",
+                e,
+                Refusal::Never {
+                    tree: "/run/libvirt"
+                },
+                "{p}"
+            );
+            assert_eq!(
+                e.to_string(),
+                "/run/libvirt is never allowed (restricted location)",
                 "{p}"
             );
         }

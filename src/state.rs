@@ -7,6 +7,11 @@
 //! from another domain's is refused. A directory granted with everything below it (a
 //! filesystem share, `-F DIR/{,**}`) must not contain any of these directories.
 //!
+//! The directories and the forms of their per-domain entries are the
+//! [`policy::Role::Shared`] rows of the one restricted-location table, [`policy::TABLE`]
+//! (which refuses a directory that contains one); this module reads an entry by those
+//! forms. The table below says where each form comes from.
+//!
 //! The locations, from libvirt 9.0's source (system daemon, Debian's `LOCALSTATEDIR=/var`,
 //! `RUNSTATEDIR=/run`; `/var/run` is a link to `/run`, and paths are compared canonical).
 //! `<short>` is `virDomainDefGetShortName` (`src/conf/domain_conf.c:29194`):
@@ -38,7 +43,8 @@
 //! | `/run/libvirt/qemu/passt/` | `<short>-<alias>-passt.pid`, `<short>-<alias>.socket` | passt | `qemu_conf.c:228`, `qemu_passt.c:48,63` |
 //! | `/run/libvirt/qemu/channel/` | `<short>/` | channel sockets in libvirt 11.3 (Debian 13), which grants `-F <short>/{,**}` at every start (9.0 uses `channel/target/`) | 11.3 `qemu_conf.c` `channelTargetDir`, `qemuDomainSetPrivatePaths` |
 //! | `/dev/hugepages/libvirt/qemu/` | `<short>/` | hugepage backing (default hugetlbfs mount) | `qemu_conf.c:1526,1531` |
-//! | `/run/libvirt/`, `/var/log/libvirt/`, `/var/log/swtpm/`, `/var/cache/libvirt/` | anything else | the daemons' own state and sockets | |
+//! | `/var/log/libvirt/`, `/var/log/swtpm/` | anything else | the daemons' own logs | |
+//! | `/run/libvirt/`, `/var/cache/libvirt/` | anything | the daemons' own sockets, state and caches: refused to every domain as restricted trees of the same table | |
 //!
 //! "Exactly this domain's", so that no name can be made to match another domain's entry:
 //! - a `<short>` entry is split at the first `-` after its leading digits: the id of a
@@ -55,214 +61,11 @@
 //!   is refused: one reading belongs to another domain.
 
 use crate::parse::Domain;
-use crate::policy::{ElementFamily, Scope};
+use crate::policy::{self, Entries, Form, Refusal, Shared};
 use std::path::{Component, Path};
 
 /// libvirt's `VIR_DOMAIN_SHORT_NAME_MAX`.
 const SHORT_NAME_MAX: usize = 20;
-
-/// One kind of entry in a shared directory.
-#[derive(Debug, Clone, Copy)]
-enum Form {
-    /// `<name><suffix>`.
-    Name(&'static str),
-    /// `<name>-<alias><suffix>`: a helper's file named after the domain and a device.
-    NameAlias(&'static str),
-    /// `<prefix><short><suffix>`.
-    Short(&'static str, &'static str),
-    /// `<short>-<anything><suffix>`: a helper's file named after the short name and a
-    /// device alias (or a time stamp).
-    ShortAlias(&'static str),
-    /// The domain's UUID.
-    Uuid,
-    /// One fixed name of the daemons' (`driver.pid`, the QEMU driver's lock,
-    /// `qemu_driver.c:680`): a domain of that name would share it.
-    Fixed(&'static str),
-    /// The daemons' record of the domain: refused for every domain, its own included.
-    Daemon(&'static Form),
-}
-
-/// A directory that holds entries of every domain (or of the daemons).
-struct Shared {
-    dir: &'static str,
-    /// What it holds, for messages.
-    holds: &'static str,
-    forms: &'static [Form],
-}
-
-/// The names libvirt gives a domain's UEFI variable store in `nvram/`, by format (see the
-/// table above): no suffix is the end of another, so an entry reads one way only.
-pub const NVRAM_SUFFIXES: [&str; 3] = ["_VARS.fd", "_VARS.raw", "_VARS.qcow2"];
-
-const NVRAM_FORMS: &[Form] = &[
-    Form::Name(NVRAM_SUFFIXES[0]),
-    Form::Name(NVRAM_SUFFIXES[1]),
-    Form::Name(NVRAM_SUFFIXES[2]),
-];
-
-/// The table above. Deeper directories are listed after their parents: a path is judged by
-/// the deepest one it is below.
-const SHARED: &[Shared] = &[
-    Shared {
-        dir: "/var/lib/libvirt/qemu",
-        holds: "every domain's private directory",
-        forms: &[Form::Short("domain-", "")],
-    },
-    Shared {
-        dir: "/var/lib/libvirt/qemu/channel",
-        holds: "every domain's channel sockets",
-        forms: &[],
-    },
-    Shared {
-        dir: "/var/lib/libvirt/qemu/channel/target",
-        holds: "every domain's channel sockets",
-        forms: &[Form::Short("domain-", "")],
-    },
-    Shared {
-        dir: "/var/lib/libvirt/qemu/ram",
-        holds: "every domain's memory backing files",
-        forms: &[Form::Short("", "")],
-    },
-    Shared {
-        dir: "/var/lib/libvirt/qemu/nvram",
-        holds: "every domain's UEFI variables",
-        forms: NVRAM_FORMS,
-    },
-    Shared {
-        dir: "/var/lib/libvirt/qemu/varstore",
-        holds: "every domain's uefi-vars variable store",
-        forms: &[Form::Name(".json")],
-    },
-    Shared {
-        dir: "/var/lib/libvirt/qemu/save",
-        holds: "every domain's managed save image",
-        forms: &[Form::Name(".save")],
-    },
-    Shared {
-        dir: "/var/lib/libvirt/qemu/dump",
-        holds: "every domain's crash dumps",
-        forms: &[Form::ShortAlias("")],
-    },
-    Shared {
-        dir: "/var/lib/libvirt/qemu/snapshot",
-        holds: "libvirtd's snapshot metadata",
-        forms: &[Form::Daemon(&Form::Name(""))],
-    },
-    Shared {
-        dir: "/var/lib/libvirt/qemu/checkpoint",
-        holds: "libvirtd's checkpoint metadata",
-        forms: &[Form::Daemon(&Form::Name(""))],
-    },
-    Shared {
-        dir: "/var/lib/libvirt/swtpm",
-        holds: "every domain's TPM state",
-        forms: &[Form::Uuid],
-    },
-    Shared {
-        dir: "/var/log/libvirt",
-        holds: "the libvirt daemons' logs",
-        forms: &[],
-    },
-    Shared {
-        dir: "/var/log/libvirt/qemu",
-        holds: "every domain's logs",
-        forms: &[Form::Name(".log"), Form::NameAlias("-virtiofsd.log")],
-    },
-    Shared {
-        dir: "/var/log/swtpm",
-        holds: "swtpm's logs",
-        forms: &[],
-    },
-    Shared {
-        dir: "/var/log/swtpm/libvirt",
-        holds: "swtpm's logs",
-        forms: &[],
-    },
-    Shared {
-        dir: "/var/log/swtpm/libvirt/qemu",
-        holds: "every domain's swtpm logs",
-        forms: &[Form::Name("-swtpm.log")],
-    },
-    Shared {
-        dir: "/var/cache/libvirt",
-        holds: "the libvirt daemons' caches",
-        forms: &[],
-    },
-    Shared {
-        dir: "/run/libvirt",
-        holds: "the libvirt daemons' sockets and runtime state",
-        forms: &[],
-    },
-    Shared {
-        dir: "/run/libvirt/qemu",
-        holds: "every domain's runtime files",
-        forms: &[
-            Form::Name(".pid"),
-            Form::Fixed("driver.pid"),
-            Form::Daemon(&Form::Name(".xml")),
-            Form::Daemon(&Form::Short("", ".dev")),
-            Form::ShortAlias("-fs.pid"),
-            Form::ShortAlias("-vhost-user-gpu.pid"),
-            Form::Short("", "-pr-helper0.pid"),
-        ],
-    },
-    Shared {
-        dir: "/run/libvirt/qemu/swtpm",
-        holds: "every domain's swtpm sockets",
-        forms: &[
-            Form::Short("", "-swtpm.sock"),
-            Form::Short("", "-swtpm.pid"),
-        ],
-    },
-    Shared {
-        dir: "/run/libvirt/qemu/dbus",
-        holds: "every domain's D-Bus daemon",
-        forms: &[
-            Form::Short("", "-dbus.sock"),
-            Form::Short("", "-dbus.conf"),
-            Form::Short("", "-dbus.pid"),
-        ],
-    },
-    Shared {
-        dir: "/run/libvirt/qemu/slirp",
-        holds: "every domain's slirp helpers",
-        forms: &[Form::ShortAlias("-slirp.pid")],
-    },
-    Shared {
-        dir: "/run/libvirt/qemu/passt",
-        holds: "every domain's passt sockets",
-        forms: &[Form::ShortAlias("-passt.pid"), Form::ShortAlias(".socket")],
-    },
-    Shared {
-        dir: "/run/libvirt/qemu/channel",
-        holds: "every domain's channel sockets",
-        forms: &[Form::Short("", "")],
-    },
-    Shared {
-        dir: "/dev/hugepages/libvirt",
-        holds: "every driver's hugepage directories",
-        forms: &[],
-    },
-    Shared {
-        dir: "/dev/hugepages/libvirt/qemu",
-        holds: "every domain's hugepage backing",
-        forms: &[Form::Short("", "")],
-    },
-];
-
-/// The shared directories whose entries of a running domain live as long as its QEMU:
-/// libvirtd grants them with `-F` at start (or when a helper daemon starts) and removes
-/// them when the VM stops.
-const VM_LIFETIME: &[&str] = &[
-    "/var/lib/libvirt/qemu",
-    "/var/lib/libvirt/qemu/channel/target",
-    "/run/libvirt/qemu/channel",
-    "/var/lib/libvirt/qemu/ram",
-    "/run/libvirt/qemu/swtpm",
-    "/run/libvirt/qemu/dbus",
-    "/run/libvirt/qemu/passt",
-    "/dev/hugepages/libvirt/qemu",
-];
 
 /// Who a domain is, as libvirt names its state: name, id (running domains only) and UUID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -390,57 +193,40 @@ impl Owner {
         }
     }
 
-    /// Checks that `path` (canonical) may be granted to this domain over `scope`: refused
-    /// when it is in another domain's state, in the daemons' state, or (for a directory
-    /// granted with its contents) when it contains any of the directories above.
-    pub fn check(&self, path: &Path, scope: Scope) -> Result<(), String> {
-        if !matches!(scope, Scope::File(_)) {
-            if let Some(s) = SHARED.iter().find(|s| Path::new(s.dir).starts_with(path)) {
-                return Err(format!(
-                    "granting everything below it would include {}, which holds {}",
-                    s.dir, s.holds
-                ));
-            }
-        }
-        let Some(shared) = deepest_shared(path) else {
+    /// Checks that `path` (canonical) may be granted to this domain: refused when it is in
+    /// another domain's state or in the daemons' state. (That a directory granted with its
+    /// contents contains none of these directories is [`policy::check`]'s business: the
+    /// same table's [`policy::Role::Shared`] rows; a directory granted whole is judged here
+    /// as the entry it is, as one file is.)
+    pub fn check(&self, path: &Path) -> Result<(), Refusal> {
+        let Some((dir, shared)) = deepest_shared(path) else {
             return Ok(());
         };
-        let entry = match path.strip_prefix(shared.dir).ok().map(Path::components) {
+        let forms = match shared.entries {
+            Entries::Any => return Ok(()),
+            Entries::Domains(forms) => forms,
+        };
+        let holds = shared.holds;
+        let entry = match path.strip_prefix(dir).ok().map(Path::components) {
             Some(mut c) => match c.next() {
                 Some(Component::Normal(e)) => e.to_string_lossy().into_owned(),
-                _ => {
-                    return Err(format!(
-                        "is {}, which holds {}: only entries in it can be this domain's",
-                        shared.dir, shared.holds
-                    ))
-                }
+                _ => return Err(Refusal::SharedItself { dir, holds }),
             },
             None => return Ok(()),
         };
-        let readings: Vec<Reading> = shared.forms.iter().map(|f| self.read(*f, &entry)).collect();
+        let readings: Vec<Reading> = forms.iter().map(|f| self.read(*f, &entry)).collect();
         if readings.contains(&Reading::Foreign) {
-            return Err(format!(
-                "belongs to another domain's private state or to libvirt's ({} holds {}; {})",
-                shared.dir,
-                shared.holds,
-                self.own_entries(shared)
-            ));
+            let own = self.own_entries(forms);
+            return Err(Refusal::Foreign { dir, holds, own });
         }
         if readings.contains(&Reading::Unknown) {
-            return Err(format!(
-                "cannot be told apart from another domain's private state without the domain's id (<domain id=...>) in the XML ({} holds {})",
-                shared.dir, shared.holds
-            ));
+            return Err(Refusal::Ambiguous { dir, holds });
         }
         if readings.contains(&Reading::Own) {
             return Ok(());
         }
-        Err(format!(
-            "is in {}, which holds {}; {}",
-            shared.dir,
-            shared.holds,
-            self.own_entries(shared)
-        ))
+        let own = self.own_entries(forms);
+        Err(Refusal::NotOwn { dir, holds, own })
     }
 
     /// The shared directory `path` (canonical) is in, when it is this domain's own entry
@@ -457,27 +243,22 @@ impl Owner {
     }
 
     /// The shared directory whose entry `path` is, or is inside, when that entry is this
-    /// domain's and lives as long as its QEMU ([`VM_LIFETIME`]); without the domain's id,
-    /// judged by its whole name as [`Owner::check`] judges it.
+    /// domain's and lives as long as its QEMU ([`Shared::lives_with_vm`]); without the
+    /// domain's id, judged by its whole name as [`Owner::check`] judges it.
     pub fn runtime_entry(&self, path: &Path) -> Option<&'static str> {
-        let shared = deepest_shared(path)?;
+        let (dir, shared) = deepest_shared(path)?;
         // `check` accepts an entry of a shared directory only when it reads as this
         // domain's own, and refuses the directory itself.
-        (VM_LIFETIME.contains(&shared.dir)
-            && self
-                .check(path, Scope::File(ElementFamily::Runtime))
-                .is_ok())
-        .then_some(shared.dir)
+        (shared.lives_with_vm && self.check(path).is_ok()).then_some(dir)
     }
 
-    /// "this domain's entries there: X, Y", for messages.
-    fn own_entries(&self, shared: &Shared) -> String {
+    /// This domain's entries under `forms`, for messages.
+    fn own_entries(&self, forms: &[Form]) -> Vec<String> {
         let short = match self.id {
             Some(_) => self.short_name(),
             None => format!("<id>-{}", self.short_parts()[0]),
         };
-        let own: Vec<String> = shared
-            .forms
+        forms
             .iter()
             .filter_map(|f| match f {
                 Form::Name(s) => Some(format!("{}{s}", self.name)),
@@ -487,21 +268,15 @@ impl Owner {
                 Form::Uuid => Some(self.uuid.clone()),
                 Form::Daemon(_) | Form::Fixed(_) => None,
             })
-            .collect();
-        if own.is_empty() {
-            "nothing in it is a domain's".into()
-        } else {
-            format!("this domain's entries there: {}", own.join(", "))
-        }
+            .collect()
     }
 }
 
 /// The deepest shared directory `path` is in (or is): a path is judged by it.
-fn deepest_shared(path: &Path) -> Option<&'static Shared> {
-    SHARED
-        .iter()
-        .filter(|s| path.starts_with(s.dir))
-        .max_by_key(|s| s.dir.len())
+fn deepest_shared(path: &Path) -> Option<(&'static str, &'static Shared)> {
+    policy::shared_dirs()
+        .filter(|(dir, _)| path.starts_with(dir))
+        .max_by_key(|(dir, _)| dir.len())
 }
 
 /// Splits `<id>-<rest>` at the first `-` after the (optionally negative) leading digits.
@@ -520,6 +295,8 @@ fn split_id(s: &str) -> Option<(i64, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::path::CanonicalPath;
+    use crate::policy::{ElementFamily, Grant, Scope};
 
     fn owner(name: &str, id: Option<i64>) -> Owner {
         Owner {
@@ -530,8 +307,13 @@ mod tests {
     }
 
     fn ok(o: &Owner, p: &str) -> bool {
-        o.check(Path::new(p), Scope::File(ElementFamily::Other))
-            .is_ok()
+        o.check(Path::new(p)).is_ok()
+    }
+
+    /// What the rule builder asks of a path from the XML: the policy, then this check.
+    fn granted(o: &Owner, p: &str, scope: Scope) -> Result<(), Refusal> {
+        let canon = CanonicalPath::from_canonical_literal(Path::new(p)).unwrap();
+        policy::check(&canon, Grant::Write, scope).and_then(|()| o.check(Path::new(p)))
     }
 
     #[test]
@@ -599,7 +381,17 @@ mod tests {
         // The daemons' records: never QEMU's, not even its own.
         assert!(!ok(&other, "/run/libvirt/qemu/other.xml"));
         assert!(!ok(&other, "/var/lib/libvirt/qemu/snapshot/other/s1.xml"));
-        assert!(!ok(&other, "/run/libvirt/virtqemud-sock"));
+        // The daemons' sockets: a restricted tree of the same table.
+        assert_eq!(
+            granted(
+                &other,
+                "/run/libvirt/virtqemud-sock",
+                Scope::File(ElementFamily::Other)
+            ),
+            Err(Refusal::Never {
+                tree: "/run/libvirt"
+            })
+        );
         assert!(!ok(
             &other,
             "/var/lib/libvirt/qemu/domain-other/monitor.sock"
@@ -642,7 +434,7 @@ mod tests {
             "/dev/hugepages",
         ] {
             for scope in [Scope::Share, Scope::RuntimeSubtree] {
-                assert!(o.check(Path::new(d), scope).is_err(), "{d}");
+                assert!(granted(&o, d, scope).is_err(), "{d}");
             }
         }
         for d in [
@@ -650,9 +442,11 @@ mod tests {
             "/var/lib/libvirt/qemu/channel/target/domain-1-vm",
             "/run/libvirt/qemu/channel/1-vm",
             "/dev/hugepages/libvirt/qemu/1-vm",
-            "/srv/share",
         ] {
-            assert_eq!(o.check(Path::new(d), Scope::RuntimeSubtree), Ok(()), "{d}");
+            assert_eq!(granted(&o, d, Scope::RuntimeSubtree), Ok(()), "{d}");
         }
+        // Outside every shared directory (a runtime subtree this shallow is too wide).
+        assert_eq!(granted(&o, "/srv/share", Scope::Share), Ok(()));
+        assert_eq!(o.check(Path::new("/srv/share")), Ok(()));
     }
 }

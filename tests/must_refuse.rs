@@ -1,7 +1,7 @@
 //! Paths no domain may ever be given, and the boundaries around them, driven through the
 //! real binary.
 //!
-//! The lists here are typed by hand, independently of the tables in `src/policy.rs`, and
+//! The lists here are typed by hand, independently of the table in `src/policy.rs`, and
 //! every path is chosen so that exactly one table entry refuses it: deleting any single
 //! entry of the restricted list, the read-only exceptions, the per-domain shared
 //! directories or libvirt's daemon sockets makes one of these tests fail (mutation testing
@@ -259,29 +259,56 @@ const READ_ONLY: &[&str] = &[
     "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin",
 ];
 
-/// Directories that hold every domain's files: never granted with everything below them
-/// at run time (`-F <dir>/{,**}`).
-const SHARED: &[&str] = &[
-    "/var/lib/libvirt",
-    "/var/lib/libvirt/images",
-    "/var/lib/libvirt/boot",
-    "/var/lib/libvirt/qemu",
-    "/var/lib/libvirt/qemu/nvram",
-    "/var/lib/libvirt/qemu/channel",
-    "/var/lib/libvirt/qemu/channel/target",
-    "/var/lib/libvirt/qemu/ram",
-    "/var/lib/libvirt/qemu/save",
-    "/var/lib/libvirt/qemu/snapshot",
-    "/var/lib/libvirt/qemu/dump",
-    "/var/lib/libvirt/swtpm",
-    "/var/log/libvirt",
-    "/var/log/libvirt/qemu",
-    "/var/log/swtpm",
-    "/run/libvirt/qemu",
-    "/run/libvirt/qemu/channel",
-    "/run/libvirt/qemu/swtpm",
-    "/dev/hugepages/libvirt",
-    "/dev/hugepages/libvirt/qemu",
+/// Directories that hold every domain's files, and what the refusal says they hold: never
+/// granted with everything below them at run time (`-F <dir>/{,**}`).
+const SHARED: &[(&str, &str)] = &[
+    ("/var/lib/libvirt", "every domain's images and state"),
+    ("/var/lib/libvirt/images", "every domain's disk images"),
+    ("/var/lib/libvirt/boot", "every domain's boot media"),
+    ("/var/lib/libvirt/qemu", "every domain's private directory"),
+    (
+        "/var/lib/libvirt/qemu/nvram",
+        "every domain's UEFI variables",
+    ),
+    (
+        "/var/lib/libvirt/qemu/channel",
+        "every domain's channel sockets",
+    ),
+    (
+        "/var/lib/libvirt/qemu/channel/target",
+        "every domain's channel sockets",
+    ),
+    (
+        "/var/lib/libvirt/qemu/ram",
+        "every domain's memory backing files",
+    ),
+    (
+        "/var/lib/libvirt/qemu/save",
+        "every domain's managed save image",
+    ),
+    (
+        "/var/lib/libvirt/qemu/snapshot",
+        "libvirtd's snapshot metadata",
+    ),
+    ("/var/lib/libvirt/qemu/dump", "every domain's crash dumps"),
+    ("/var/lib/libvirt/swtpm", "every domain's TPM state"),
+    ("/var/log/libvirt", "the libvirt daemons' logs"),
+    ("/var/log/libvirt/qemu", "every domain's logs"),
+    ("/var/log/swtpm", "swtpm's logs"),
+    ("/run/libvirt/qemu", "every domain's runtime files"),
+    (
+        "/run/libvirt/qemu/channel",
+        "every domain's channel sockets",
+    ),
+    ("/run/libvirt/qemu/swtpm", "every domain's swtpm sockets"),
+    (
+        "/dev/hugepages/libvirt",
+        "every driver's hugepage directories",
+    ),
+    (
+        "/dev/hugepages/libvirt/qemu",
+        "every domain's hugepage backing",
+    ),
 ];
 
 /// What a domain element legitimately names next to the families above: never refused.
@@ -414,14 +441,12 @@ fn read_only_trees_are_readable_but_never_writable() {
 
 #[test]
 fn shared_directories_are_never_granted_whole() {
-    for dir in SHARED {
+    for (dir, holds) in SHARED {
         let arg = format!("{dir}/{{,**}}");
         let err = refused(&domain("", ""), &["-F", &arg], dir);
         // Named as the directory it is, not as a wider or narrower one it contains.
         assert!(
-            err.contains(&format!(
-                "would include {dir}, which holds the files of every domain"
-            )),
+            err.contains(&format!("would include {dir}, which holds {holds}")),
             "{dir}: {err}"
         );
     }

@@ -40,7 +40,7 @@ pub struct Disk {
     /// `<readonly/>`, or a CD-ROM (libvirt forces those read-only).
     pub readonly: bool,
     /// `device='lun'`: SCSI commands pass through to the host device, which may then be a
-    /// SCSI generic node (`/dev/sg<N>`, `policy::DEVICES`).
+    /// SCSI generic node (`/dev/sg<N>`, `policy::Role::Device`).
     pub lun: bool,
     /// `<backingStore>`.
     pub backing: Backing,

@@ -8,9 +8,9 @@ use crate::error::Result;
 use crate::escape::AaPattern;
 use crate::origin::Origin;
 use crate::parse::Domain;
-use crate::policy::{ElementFamily, Scope};
+use crate::policy::NVRAM_SUFFIXES;
 use crate::resolve::Resolve;
-use crate::state::{Owner, NVRAM_SUFFIXES};
+use crate::state::Owner;
 use std::path::Path;
 
 /// The rules every QEMU domain gets (libvirt 9.0 `main`, written before the device rules),
@@ -72,7 +72,7 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<
         // A rule without a glob names one file: it must be this domain's alone.
         if let (Some(owner), false) = (&b.owner, template.contains('*')) {
             let path = template.replacen("{}", args[0], 1);
-            if let Err(why) = owner.check(Path::new(&path), Scope::File(ElementFamily::Other)) {
+            if let Err(why) = owner.check(Path::new(&path)) {
                 b.warn(
                     &origin,
                     format!(

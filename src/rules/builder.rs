@@ -164,13 +164,13 @@ impl<'d> Builder<'d> {
     ) -> Result<Checked<'a>> {
         policy::check(canon, perms.grant(), scope)
             .and_then(|()| match &self.owner {
-                Some(owner) => owner.check(canon.as_path(), scope),
+                Some(owner) => owner.check(canon.as_path()),
                 None => Ok(()),
             })
             .map_err(|why| Error::Path {
                 path: canon.as_path().to_path_buf(),
                 origin: origin.to_string(),
-                why,
+                why: why.to_string(),
             })?;
         Ok(Checked { canon, origin })
     }

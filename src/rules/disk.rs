@@ -39,7 +39,7 @@ fn disk_rules(disk: &Disk, b: &mut Builder, r: &mut dyn Resolve) -> Result<()> {
     let top = match top_source(disk, b, r)? {
         Some((kind, raw)) => {
             // Only a LUN passthrough disk may be a SCSI generic node
-            // (policy::DEVICES); a disk is never another element's device node.
+            // (`policy::Role::Device`); a disk is never another element's device node.
             let family = if disk.lun {
                 ElementFamily::DiskLun
             } else {

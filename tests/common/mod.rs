@@ -785,7 +785,7 @@ pub fn libvirts_own(path: &str) -> PathBuf {
 /// Its compiled form is checked in `tests/escape_batch.rs`; `tests/libvirt_suite.rs` and
 /// `tests/regression.rs` pin its text for one name.
 pub fn nvram_others_denied(name: &str) -> String {
-    let owns: Vec<String> = virt_aa_helper::state::NVRAM_SUFFIXES
+    let owns: Vec<String> = virt_aa_helper::policy::NVRAM_SUFFIXES
         .iter()
         .map(|s| format!("{name}{s}"))
         .collect();
