@@ -510,26 +510,18 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("<os>: missing"));
-        let bad_uuid = dom("").replace("0123456789ab", "0123456789ag");
-        assert!(parse_domain(&bad_uuid)
-            .unwrap_err()
-            .to_string()
-            .contains("<uuid>"));
-        let bad_os = dom("").replace(">hvm<", ">hvm_invalid<");
-        assert!(parse_domain(&bad_os)
-            .unwrap_err()
-            .to_string()
-            .contains("unknown OS type"));
-        let slash = dom("").replace("<name>vm", "<name>v/m");
-        assert!(parse_domain(&slash)
-            .unwrap_err()
-            .to_string()
-            .contains("contains '/'"));
-        let nl = dom("").replace("<name>vm", "<name>v&#10;m");
-        assert!(parse_domain(&nl)
-            .unwrap_err()
-            .to_string()
-            .contains("U+000A"));
+        // One change to a good domain each, and what the error must name.
+        for (from, to, want) in [
+            ("0123456789ab", "0123456789ag", "<uuid>"),
+            (">hvm<", ">hvm_invalid<", "unknown OS type"),
+            ("<name>vm", "<name>v/m", "contains '/'"),
+            ("<name>vm", "<name>v&#10;m", "U+000A"),
+        ] {
+            let xml = dom("").replace(from, to);
+            assert_ne!(xml, dom(""), "{from} is in the good domain");
+            let e = parse_domain(&xml).unwrap_err().to_string();
+            assert!(e.contains(want), "{to}: {e}");
+        }
     }
 
     #[test]
