@@ -2,7 +2,8 @@
 # Builds a Debian root of another release for the tests, cached in target/roots/SUITE/
 # (run as root; tests/setup.sh runs it for every suite in SUITES below; safe to run again):
 #   target/roots/SUITE/       debootstrap --variant=minbase SUITE, plus libvirt's daemon and
-#                             helper, AppArmor, qemu-utils, OVMF, procps and python3-minimal:
+#                             helper, AppArmor, qemu-utils, OVMF, procps, python3-minimal and
+#                             strace (tests/lifecycle.rs traces dry runs on that host too):
 #                             the C helper and apparmor_parser of that release run in it with
 #                             chroot (tests/differential.rs), and tests/libvirtd.rs boots it as
 #                             the guest's root
@@ -16,10 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # Bump when what a root holds changes, so that an old cache is rebuilt.
-LAYOUT=2
+LAYOUT=3
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(apparmor libvirt-daemon libvirt-daemon-system libvirt-clients qemu-utils
-    qemu-system-x86 ovmf procps python3-minimal)
+    qemu-system-x86 ovmf procps python3-minimal strace)
 # The suites tests/libvirtd.rs boots, which need their kernel (sid's is split into
 # linux-binary-* and linux-modules-* packages, and nothing boots it).
 KERNEL_SUITES=(trixie)
