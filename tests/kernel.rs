@@ -64,7 +64,7 @@ fn boot(scenarios: &[(&str, PathBuf)]) -> Boot {
         layers: Vec::new(),
         host_files: Vec::new(),
         memory_mib: 2048,
-        timeout: Duration::from_secs(600),
+        timeout: Duration::from_secs(1800),
     })
 }
 

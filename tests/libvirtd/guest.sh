@@ -13,7 +13,8 @@
 # execs /usr/lib/libvirt/virt-aa-helper, which the kernel confines with the helper profile of
 # the scenario:
 #   HELPER   ours | c (libvirt's C helper) | lexical (negative control: ours behind
-#            tests/kernel/lexical-helper.sh, which folds ".." as text)
+#            tests/kernel/lexical-helper.sh, which folds ".." as text; its plan stops
+#            after the start)
 #   PROFILE  stock (Debian's /etc/apparmor.d/usr.lib.libvirt.virt-aa-helper) | ours
 #            ($PROJECT/profiles/usr.lib.libvirt.virt-aa-helper) | none (the helper runs
 #            unconfined: a shell-script helper cannot run under either profile)
@@ -1249,6 +1250,14 @@ plan() {
     fi
     files_has "start: .files grants the overlay's canonical path" "$R/images/overlay.qcow2"
     files_has "start: .files grants the backing file's canonical path" "$R/images/base.img"
+    # The negative control ends here. Folding ".." as text fails the start (the checks
+    # tests/libvirtd.rs requires to fail are above); every later step needs a running VM, so
+    # under the control it could only fail for that same reason, which proves nothing more
+    # and took a quarter of the harness's time.
+    if [ "$KIND" = lexical ]; then
+        out "INFO denials virt-aa-helper: $(denials virt-aa-helper | grep -c .)"
+        return
+    fi
 
     packaged && reinstall_with_the_vm_running
 

@@ -393,10 +393,14 @@ pub struct Boot {
 /// `== end`.
 pub fn boot(spec: &Spec) -> Boot {
     let a = assets();
-    // One boot at a time (the harnesses share target/kernel). The lock is released when the
-    // test process ends.
-    let lock = fs::File::create(a.dir.join("run.lock")).expect("create target/kernel/run.lock");
-    lock.lock().expect("lock target/kernel/run.lock");
+    // One boot at a time per run directory (the assets under target/kernel are only read,
+    // so boots of different harnesses may overlap: .ci/run runs Debian 12's and Debian 13's
+    // libvirtd harnesses side by side). The lock is released when the test process ends.
+    let lock_path = a.dir.join(format!("{}.lock", spec.run));
+    let lock = fs::File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("create {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("lock {}: {e}", lock_path.display()));
     std::mem::forget(lock);
     let run = a.dir.join(spec.run);
     let _ = fs::remove_dir_all(&run);
