@@ -176,13 +176,42 @@ const NVRAM_FORMS: &[Form] = &[
     Form::Name(NVRAM_SUFFIXES[2]),
 ];
 
-/// A [`Role::Shared`] row's role.
-const fn shared(holds: &'static str, forms: &'static [Form], lives_with_vm: bool) -> Role {
-    Role::Shared(Shared {
-        holds,
-        entries: Entries::Domains(forms),
-        lives_with_vm,
-    })
+/// A [`Role::Never`] row.
+const fn never(paths: &'static [&'static str], why: &'static str) -> Row {
+    Row {
+        role: Role::Never,
+        paths,
+        why,
+    }
+}
+
+/// A [`Role::Shared`] row of a directory whose entries (`forms`) are each one domain's
+/// files, kept after the domain stops.
+const fn kept(paths: &'static [&'static str], holds: &'static str, forms: &'static [Form]) -> Row {
+    shared(paths, holds, forms, false)
+}
+
+/// A [`Role::Shared`] row like [`kept`], whose entries live only while their domain runs.
+const fn live(paths: &'static [&'static str], holds: &'static str, forms: &'static [Form]) -> Row {
+    shared(paths, holds, forms, true)
+}
+
+const fn shared(
+    paths: &'static [&'static str],
+    holds: &'static str,
+    forms: &'static [Form],
+    lives_with_vm: bool,
+) -> Row {
+    Row {
+        role: Role::Shared(Shared {
+            holds,
+            entries: Entries::Domains(forms),
+            lives_with_vm,
+        }),
+        paths,
+        // The role says it all: docs/restricted-paths.md lists these rows by what they hold.
+        why: "",
+    }
 }
 
 /// A [`Role::Shared`] row whose files the admin names ([`Entries::Any`]).
@@ -202,11 +231,12 @@ const fn pool(holds: &'static str) -> Role {
 /// decides (so `/dev/vfio/vfio` comes before `/dev/vfio`); a [`Role::Shared`] directory
 /// comes before the ones inside it, so that a directory granted whole is refused naming
 /// itself. A path is judged by the deepest [`Role::Shared`] directory it is in.
+// One line per directory of libvirt's below: rustfmt would spread each over five.
+#[rustfmt::skip]
 pub const TABLE: &[Row] = &[
     // 1. The host's software, configuration and kernel interfaces.
-    Row {
-        role: Role::Never,
-        paths: &[
+    never(
+        &[
             "/bin",
             "/etc",
             "/lib*",
@@ -216,19 +246,14 @@ pub const TABLE: &[Row] = &[
             "/sbin",
             "/selinux",
         ],
-        why: "the host's software, configuration and credentials, kernel interfaces, root's home \
+        "the host's software, configuration and credentials, kernel interfaces, root's home \
             (1)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/sys"],
-        why: "sysfs: writes configure the kernel and hardware (1)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/usr"],
-        why: "the host's software (1)",
-    },
+    ),
+    never(
+        &["/sys"],
+        "sysfs: writes configure the kernel and hardware (1)",
+    ),
+    never(&["/usr"], "the host's software (1)"),
     Row {
         role: Role::ReadOnly,
         paths: &[
@@ -245,257 +270,175 @@ pub const TABLE: &[Row] = &[
     // 2. Device nodes that are the host itself, whatever a disk element says: physical
     // memory and I/O ports, CPU MSRs, the kernel log, hibernation images, CMOS and the
     // Intel ME (libvirt's list let every /dev node through).
-    Row {
-        role: Role::Never,
-        paths: &["/dev/mem", "/dev/kmem", "/dev/port"],
-        why: "physical memory and I/O ports (2)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/cpu"],
-        why: "CPU model-specific registers and CPUID (`cpu/<n>/msr`, `cpu/<n>/cpuid`) (2)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/kmsg"],
-        why: "writes forge kernel log lines, reads leak it (2)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/snapshot"],
-        why: "hibernation image: all of RAM (2)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/nvram"],
-        why: "CMOS/firmware NVRAM (2)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/mei#"],
-        why: "Intel Management Engine interface (2)",
-    },
+    never(
+        &["/dev/mem", "/dev/kmem", "/dev/port"],
+        "physical memory and I/O ports (2)",
+    ),
+    never(
+        &["/dev/cpu"],
+        "CPU model-specific registers and CPUID (`cpu/<n>/msr`, `cpu/<n>/cpuid`) (2)",
+    ),
+    never(
+        &["/dev/kmsg"],
+        "writes forge kernel log lines, reads leak it (2)",
+    ),
+    never(&["/dev/snapshot"], "hibernation image: all of RAM (2)"),
+    never(&["/dev/nvram"], "CMOS/firmware NVRAM (2)"),
+    never(&["/dev/mei#"], "Intel Management Engine interface (2)"),
     // 3. Input injection into the host's consoles and sessions, and their screens.
-    Row {
-        role: Role::Never,
-        paths: &["/dev/uinput", "/dev/uhid"],
-        why: "create a virtual keyboard or HID device: input injection into the host (3)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/vhci"],
-        why: "virtual Bluetooth controller: fake HID devices (3)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/console", "/dev/tty#"],
-        why: "virtual consoles (`tty0`..`tty63`): TIOCSTI, VT switching, writing on the console \
+    never(
+        &["/dev/uinput", "/dev/uhid"],
+        "create a virtual keyboard or HID device: input injection into the host (3)",
+    ),
+    never(
+        &["/dev/vhci"],
+        "virtual Bluetooth controller: fake HID devices (3)",
+    ),
+    never(
+        &["/dev/console", "/dev/tty#"],
+        "virtual consoles (`tty0`..`tty63`): TIOCSTI, VT switching, writing on the console \
             (3)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/ttyprintk"],
-        why: "writes into the kernel log (3)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/vcs*"],
-        why: "`vcs<N>`, `vcsa*`, `vcsu*`: read and write the consoles' screens (3)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/fb#"],
-        why: "the host's framebuffer: read and draw the screen (3)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/vga_arbiter"],
-        why: "locks legacy VGA resources away from the host's display (3)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/tmp/.X11-unix", "/tmp/.ICE-unix"],
-        why: "the display server's X11 sockets and the session manager's: so `/tmp` as a whole \
+    ),
+    never(&["/dev/ttyprintk"], "writes into the kernel log (3)"),
+    never(
+        &["/dev/vcs*"],
+        "`vcs<N>`, `vcsa*`, `vcsu*`: read and write the consoles' screens (3)",
+    ),
+    never(
+        &["/dev/fb#"],
+        "the host's framebuffer: read and draw the screen (3)",
+    ),
+    never(
+        &["/dev/vga_arbiter"],
+        "locks legacy VGA resources away from the host's display (3)",
+    ),
+    never(
+        &["/tmp/.X11-unix", "/tmp/.ICE-unix"],
+        "the display server's X11 sockets and the session manager's: so `/tmp` as a whole \
             cannot be shared either (3, 5)",
-    },
+    ),
     // 4. Host-wide control nodes.
-    Row {
-        role: Role::Never,
-        paths: &["/dev/mapper/control"],
-        why: "device-mapper control: map any block device (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/loop-control"],
-        why: "create loop devices (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/btrfs-control", "/dev/zfs"],
-        why: "filesystem control (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/ublk-control"],
-        why: "create userspace block devices (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/autofs"],
-        why: "automounter control (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/cuse"],
-        why: "create character devices in `/dev` (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/watchdog*"],
-        why: "opening and closing without the magic character reboots the host (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/rfkill"],
-        why: "switches the host's radios off (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/cpu_dma_latency"],
-        why: "host-wide power-management QoS (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/i2c-#"],
-        why: "raw SMBus/I2C: sensors, DIMM SPD EEPROMs (4)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/dev/ipmi*"],
-        why: "the BMC: powers the host off (4)",
-    },
+    never(
+        &["/dev/mapper/control"],
+        "device-mapper control: map any block device (4)",
+    ),
+    never(&["/dev/loop-control"], "create loop devices (4)"),
+    never(
+        &["/dev/btrfs-control", "/dev/zfs"],
+        "filesystem control (4)",
+    ),
+    never(&["/dev/ublk-control"], "create userspace block devices (4)"),
+    never(&["/dev/autofs"], "automounter control (4)"),
+    never(&["/dev/cuse"], "create character devices in `/dev` (4)"),
+    never(
+        &["/dev/watchdog*"],
+        "opening and closing without the magic character reboots the host (4)",
+    ),
+    never(&["/dev/rfkill"], "switches the host's radios off (4)"),
+    never(
+        &["/dev/cpu_dma_latency"],
+        "host-wide power-management QoS (4)",
+    ),
+    never(
+        &["/dev/i2c-#"],
+        "raw SMBus/I2C: sensors, DIMM SPD EEPROMs (4)",
+    ),
+    never(&["/dev/ipmi*"], "the BMC: powers the host off (4)"),
     // 5. Control sockets of host daemons and of users' sessions: a QEMU that may connect
     // to them can act as root or as that user.
-    Row {
-        role: Role::Never,
-        paths: &["/run/dbus"],
-        why: "the system bus (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/systemd"],
-        why: "systemd's private socket, notify socket, journal, userdb (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/initctl"],
-        why: "init's control FIFO: change runlevel, reboot (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/sudo"],
-        why: "sudo's timestamps: forging one skips the password (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    never(&["/run/dbus"], "the system bus (5)"),
+    never(
+        &["/run/systemd"],
+        "systemd's private socket, notify socket, journal, userdb (5)",
+    ),
+    never(
+        &["/run/initctl"],
+        "init's control FIFO: change runlevel, reboot (5)",
+    ),
+    never(
+        &["/run/sudo"],
+        "sudo's timestamps: forging one skips the password (5)",
+    ),
+    never(
+        &[
             "/run/docker.sock",
             "/run/docker",
             "/run/containerd",
             "/run/crio",
             "/run/podman",
         ],
-        why: "container runtimes: root on the host (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/snapd.socket", "/run/snapd-snap.socket"],
-        why: "snapd: install software as root (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/user/#/systemd"],
-        why: "the user's service manager (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/user/#/bus", "/run/user/#/dbus-1"],
-        why: "the session bus (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+        "container runtimes: root on the host (5)",
+    ),
+    never(
+        &["/run/snapd.socket", "/run/snapd-snap.socket"],
+        "snapd: install software as root (5)",
+    ),
+    never(&["/run/user/#/systemd"], "the user's service manager (5)"),
+    never(
+        &["/run/user/#/bus", "/run/user/#/dbus-1"],
+        "the session bus (5)",
+    ),
+    never(
+        &[
             "/run/user/#/gnupg",
             "/run/user/#/keyring",
             "/run/user/#/gcr",
             "/run/user/#/openssh_agent",
         ],
-        why: "key agents: sign and decrypt as the user (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/user/#/at-spi"],
-        why: "accessibility bus: synthesizes input (3, 5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/user/#/wayland-*"],
-        why: "the display server (3)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/user/#/pipewire-0-manager*"],
-        why: "PipeWire's privileged manager socket (screen capture permissions) (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/user/#/podman", "/run/user/#/docker.sock"],
-        why: "rootless container runtimes: the user's account (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/user/#/gvfsd"],
-        why: "the user's virtual filesystem daemon (5)",
-    },
+        "key agents: sign and decrypt as the user (5)",
+    ),
+    never(
+        &["/run/user/#/at-spi"],
+        "accessibility bus: synthesizes input (3, 5)",
+    ),
+    never(&["/run/user/#/wayland-*"], "the display server (3)"),
+    never(
+        &["/run/user/#/pipewire-0-manager*"],
+        "PipeWire's privileged manager socket (screen capture permissions) (5)",
+    ),
+    never(
+        &["/run/user/#/podman", "/run/user/#/docker.sock"],
+        "rootless container runtimes: the user's account (5)",
+    ),
+    never(
+        &["/run/user/#/gvfsd"],
+        "the user's virtual filesystem daemon (5)",
+    ),
     // Other daemons' control sockets in /run: libvirt's own daemons and
     // their state (everything under /run/libvirt but the domains' `qemu/`, an exception
     // below), Open vSwitch's database and bridge management sockets (rewire the host's
     // switch; its vhost-user ports stay allowed), LVM, time, network and Wi-Fi control,
     // databases. libvirt's DAC driver hands a client-mode unix chardev's socket to the
     // QEMU user, so the profile is the only barrier.
-    Row {
-        role: Role::Never,
-        paths: &["/run/libvirt"],
-        why: "the libvirt daemons' sockets (`libvirt-sock`, `virtqemud-sock`, `virtlogd-sock`, \
+    never(
+        &["/run/libvirt"],
+        "the libvirt daemons' sockets (`libvirt-sock`, `virtqemud-sock`, `virtlogd-sock`, \
             `virtlockd-sock`, `*-admin-sock`) and state (`network/`, `nodedev/`, `storage/`, \
             `secrets/`, `interface/`, `nwfilter/`, `hostdevmgr/`: which host device is whose), all \
             but the domains' `qemu/` (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    ),
+    never(
+        &[
             "/run/openvswitch/db.sock",
             "/run/openvswitch/*.ctl",
             "/run/openvswitch/*.mgmt",
             "/run/openvswitch/*.snoop",
         ],
-        why: "OVSDB and the daemons' and bridges' OpenFlow management sockets: rewire the host's \
+        "OVSDB and the daemons' and bridges' OpenFlow management sockets: rewire the host's \
             switch; the rest of `openvswitch/` (`vhu*` and other vhost-user ports OVS-DPDK creates \
             for VMs) stays allowed (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    ),
+    never(
+        &[
             "/run/lvm",
             "/run/multipathd",
             "/run/cryptsetup",
             "/run/mdadm",
         ],
-        why: "storage daemons' control sockets and locks (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+        "storage daemons' control sockets and locks (5)",
+    ),
+    never(
+        &[
             "/run/chrony",
             "/run/NetworkManager",
             "/run/wpa_supplicant",
@@ -505,55 +448,45 @@ pub const TABLE: &[Row] = &[
             "/run/acpid.socket",
             "/run/uuidd",
         ],
-        why: "control sockets of daemons that act as root: set the clock, reconfigure the network \
+        "control sockets of daemons that act as root: set the clock, reconfigure the network \
             and Wi-Fi, publish services, print, poison name caches (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/postgresql", "/run/mysqld", "/run/redis"],
-        why: "databases' sockets: local connections often authenticate by uid (5)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/qemu"],
-        why: "Debian's copies of QEMU's modules for running QEMUs after an upgrade \
+    ),
+    never(
+        &["/run/postgresql", "/run/mysqld", "/run/redis"],
+        "databases' sockets: local connections often authenticate by uid (5)",
+    ),
+    never(
+        &["/run/qemu"],
+        "Debian's copies of QEMU's modules for running QEMUs after an upgrade \
             (`abstractions/libvirt-qemu` maps them): a writable one is code in every QEMU (5)",
-    },
+    ),
     // 6. Host state under /run and /var that root programs act on:
     // configuration systemd, udev, the module loader and tmpfiles read from /run, the
     // shutdown program, credentials, login records, pid files (an init script kills the
     // pid it reads), lock files.
-    Row {
-        role: Role::Never,
-        paths: &["/run/credentials"],
-        why: "systemd's per-service secrets (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/udev"],
-        why: "`control` reloads rules and triggers; `rules.d/` is rules udev runs as root \
+    never(&["/run/credentials"], "systemd's per-service secrets (6)"),
+    never(
+        &["/run/udev"],
+        "`control` reloads rules and triggers; `rules.d/` is rules udev runs as root \
             (`RUN+=`); the database (`data/`, `tags/`) is read by the abstraction's fixed rules, \
             never named by a domain (5, 6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    ),
+    never(
+        &[
             "/run/tmpfiles.d",
             "/run/modprobe.d",
             "/run/sysctl.d",
             "/run/binfmt.d",
         ],
-        why: "configuration root programs read: create files anywhere, module install commands, \
+        "configuration root programs read: create files anywhere, module install commands, \
             kernel settings, interpreters (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/initramfs"],
-        why: "systemd executes `initramfs/shutdown` as root at power-off (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    ),
+    never(
+        &["/run/initramfs"],
+        "systemd executes `initramfs/shutdown` as root at power-off (6)",
+    ),
+    never(
+        &[
             "/run/nologin",
             "/run/utmp",
             "/run/motd*",
@@ -562,45 +495,36 @@ pub const TABLE: &[Row] = &[
             "/run/lock",
             "/run/sshd",
         ],
-        why: "login gate and records, the login message, processes spared at shutdown, libmount's \
+        "login gate and records, the login message, processes spared at shutdown, libmount's \
             mount table, lock files of root programs, sshd's privilege-separation directory (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/run/*.pid", "/run/*/*.pid"],
-        why: "daemons' pid files: an init script kills the pid it reads; the domains' pid files \
+    ),
+    never(
+        &["/run/*.pid", "/run/*/*.pid"],
+        "daemons' pid files: an init script kills the pid it reads; the domains' pid files \
             are deeper, in `libvirt/qemu/` (6)",
-    },
+    ),
     // Packages' state (dpkg runs maintainer scripts from /var/lib/dpkg/info as root at
     // the next upgrade), backups (Debian <= 11 kept /etc/shadow's copy in /var/backups),
     // caches (debconf's passwords, apt's packages, ldconfig's cache, libvirt's QEMU
     // capabilities), spools (cron and at jobs run as their owner), mail, the journal and
     // the host's logs (read: leak; write: forge).
-    Row {
-        role: Role::Never,
-        paths: &["/var/backups"],
-        why: "dpkg's, passwd's and (Debian <= 11, still there on upgraded hosts) shadow's backups \
+    never(
+        &["/var/backups"],
+        "dpkg's, passwd's and (Debian <= 11, still there on upgraded hosts) shadow's backups \
             (1, 6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/var/cache"],
-        why: "debconf's `passwords.dat`, apt's packages, ldconfig's cache, libvirt's QEMU \
+    ),
+    never(
+        &["/var/cache"],
+        "debconf's `passwords.dat`, apt's packages, ldconfig's cache, libvirt's QEMU \
             capabilities, man-db: caches root programs trust (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/var/spool"],
-        why: "cron and at jobs (run as their owner), mail and print queues (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/var/mail"],
-        why: "users' mail (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    ),
+    never(
+        &["/var/spool"],
+        "cron and at jobs (run as their owner), mail and print queues (6)",
+    ),
+    never(&["/var/mail"], "users' mail (6)"),
+    never(
+        &[
             "/var/lib/dpkg",
             "/var/lib/apt",
             "/var/lib/aptitude",
@@ -610,23 +534,21 @@ pub const TABLE: &[Row] = &[
             "/var/lib/flatpak",
             "/var/lib/fwupd",
         ],
-        why: "packages' state: `dpkg/info/*.postinst` runs as root at the next upgrade; pending \
+        "packages' state: `dpkg/info/*.postinst` runs as root at the next upgrade; pending \
             firmware updates (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    ),
+    never(
+        &[
             "/var/lib/dkms",
             "/var/lib/shim-signed",
             "/var/lib/ca-certificates*",
         ],
-        why: "the Secure Boot machine-owner key that signs modules, trust stores (1, 6)",
-    },
+        "the Secure Boot machine-owner key that signs modules, trust stores (1, 6)",
+    ),
     // systemd's state (credential.secret encrypts every service credential), its portable
     // services, system extensions and DynamicUser services' private state.
-    Row {
-        role: Role::Never,
-        paths: &[
+    never(
+        &[
             "/var/lib/systemd",
             "/var/lib/private",
             "/var/lib/portables",
@@ -634,14 +556,13 @@ pub const TABLE: &[Row] = &[
             "/var/lib/confexts",
             "/var/lib/machines",
         ],
-        why: "`credential.secret` (decrypts every service credential), timers, random seed; \
+        "`credential.secret` (decrypts every service credential), timers, random seed; \
             DynamicUser services' state; portable services and system extensions, run as root or \
             merged into `/usr`; nspawn containers (6)",
-    },
+    ),
     // Authentication, authorization and session state.
-    Row {
-        role: Role::Never,
-        paths: &[
+    never(
+        &[
             "/var/lib/polkit-1",
             "/var/lib/sudo",
             "/var/lib/pam",
@@ -651,13 +572,11 @@ pub const TABLE: &[Row] = &[
             "/var/lib/lightdm",
             "/var/lib/sddm",
         ],
-        why:
-            "authorization rules, sudo's and PAM's state, the machine id, users' session settings \
+        "authorization rules, sudo's and PAM's state, the machine id, users' session settings \
             (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    ),
+    never(
+        &[
             "/var/lib/sss",
             "/var/lib/krb5kdc",
             "/var/lib/samba",
@@ -665,49 +584,44 @@ pub const TABLE: &[Row] = &[
             "/var/lib/bluetooth",
             "/var/lib/boltd",
         ],
-        why: "directory and Kerberos databases, Samba's `secrets.tdb`, Bluetooth pairing keys, \
+        "directory and Kerberos databases, Samba's `secrets.tdb`, Bluetooth pairing keys, \
             Thunderbolt authorizations (6)",
-    },
+    ),
     // Network configuration the host acts on: libvirt's networks (the DHCP hosts file of
     // every tenant; a dnsmasq `.conf` takes `dhcp-script=`, run as root), Open vSwitch's
     // database, NetworkManager, DHCP leases.
-    Row {
-        role: Role::Never,
-        paths: &["/var/lib/libvirt/dnsmasq", "/var/lib/libvirt/network"],
-        why: "libvirt's networks: the DHCP hosts file of every tenant, and the dnsmasq `.conf` \
+    never(
+        &["/var/lib/libvirt/dnsmasq", "/var/lib/libvirt/network"],
+        "libvirt's networks: the DHCP hosts file of every tenant, and the dnsmasq `.conf` \
             beside it takes `dhcp-script=`, run as root (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    ),
+    never(
+        &[
             "/var/lib/openvswitch",
             "/var/lib/NetworkManager",
             "/var/lib/dhcp",
             "/var/lib/misc",
         ],
-        why: "the switch's database, network configuration and leases the host acts on (6)",
-    },
+        "the switch's database, network configuration and leases the host acts on (6)",
+    ),
     // libvirt's other daemons' state: disk locks, leases, secrets, containers.
-    Row {
-        role: Role::Never,
-        paths: &[
+    never(
+        &[
             "/var/lib/libvirt/lockd",
             "/var/lib/libvirt/sanlock",
             "/var/lib/libvirt/secrets",
             "/var/lib/libvirt/lxc",
         ],
-        why: "disk locks and leases (another VM's), secrets, containers' state (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &["/var/lib/swtpm-localca"],
-        why: "the local CA that signs every vTPM's endorsement certificate (6)",
-    },
+        "disk locks and leases (another VM's), secrets, containers' state (6)",
+    ),
+    never(
+        &["/var/lib/swtpm-localca"],
+        "the local CA that signs every vTPM's endorsement certificate (6)",
+    ),
     // Other virtualization and container managers, cluster stores, cloud-init (its
     // scripts run as root at boot), and databases.
-    Row {
-        role: Role::Never,
-        paths: &[
+    never(
+        &[
             "/var/lib/lxd",
             "/var/lib/incus",
             "/var/lib/lxc",
@@ -719,37 +633,33 @@ pub const TABLE: &[Row] = &[
             "/var/lib/ceph",
             "/var/lib/cloud",
         ],
-        why:
-            "other managers' and clusters' state and control sockets, Ceph keyrings, cloud-init's \
+        "other managers' and clusters' state and control sockets, Ceph keyrings, cloud-init's \
             scripts (run as root at boot) (5, 6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+    ),
+    never(
+        &[
             "/var/lib/postgresql",
             "/var/lib/mysql",
             "/var/lib/redis",
             "/var/lib/rabbitmq",
         ],
-        why: "other daemons' databases (RabbitMQ's `.erlang.cookie` is remote code execution) (6)",
-    },
+        "other daemons' databases (RabbitMQ's `.erlang.cookie` is remote code execution) (6)",
+    ),
     // The journal, the audit trail, login records and the host's own logs; libvirt's
     // logs (`/var/log/libvirt`, where libvirt's documentation puts chardev logs) and any
     // directory an admin makes stay allowed.
-    Row {
-        role: Role::Never,
-        paths: &[
+    never(
+        &[
             "/var/log/journal",
             "/var/log/audit",
             "/var/log/private",
             "/var/log/apt",
             "/var/log/installer",
         ],
-        why: "the journal and the audit trail (forge or read), package and installer logs (6)",
-    },
-    Row {
-        role: Role::Never,
-        paths: &[
+        "the journal and the audit trail (forge or read), package and installer logs (6)",
+    ),
+    never(
+        &[
             "/var/log/auth.log*",
             "/var/log/syslog*",
             "/var/log/kern.log*",
@@ -766,8 +676,8 @@ pub const TABLE: &[Row] = &[
             "/var/log/lastlog",
             "/var/log/faillog",
         ],
-        why: "the host's logs and login records (6)",
-    },
+        "the host's logs and login records (6)",
+    ),
     // Inside the trees above but readable: firmware. libvirt's list plus those newer
     // releases added, since a refused firmware stops the VM (docs/weak-spots.md#w13).
     Row {
@@ -985,200 +895,33 @@ pub const TABLE: &[Row] = &[
         paths: &["/var/lib/libvirt/boot"],
         why: "the default pool for installation media",
     },
-    Row {
-        role: shared(
-            "every domain's private directory",
-            &[Form::Short("domain-", "")],
-            true,
-        ),
-        paths: &["/var/lib/libvirt/qemu"],
-        why: "",
-    },
-    Row {
-        role: shared("every domain's channel sockets", &[], false),
-        paths: &["/var/lib/libvirt/qemu/channel"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's channel sockets",
-            &[Form::Short("domain-", "")],
-            true,
-        ),
-        paths: &["/var/lib/libvirt/qemu/channel/target"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's memory backing files",
-            &[Form::Short("", "")],
-            true,
-        ),
-        paths: &["/var/lib/libvirt/qemu/ram"],
-        why: "",
-    },
-    Row {
-        role: shared("every domain's UEFI variables", NVRAM_FORMS, false),
-        paths: &["/var/lib/libvirt/qemu/nvram"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's uefi-vars variable store",
-            &[Form::Name(".json")],
-            false,
-        ),
-        paths: &["/var/lib/libvirt/qemu/varstore"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's managed save image",
-            &[Form::Name(".save")],
-            false,
-        ),
-        paths: &["/var/lib/libvirt/qemu/save"],
-        why: "",
-    },
-    Row {
-        role: shared("every domain's crash dumps", &[Form::ShortAlias("")], false),
-        paths: &["/var/lib/libvirt/qemu/dump"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "libvirtd's snapshot metadata",
-            &[Form::Daemon(&Form::Name(""))],
-            false,
-        ),
-        paths: &["/var/lib/libvirt/qemu/snapshot"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "libvirtd's checkpoint metadata",
-            &[Form::Daemon(&Form::Name(""))],
-            false,
-        ),
-        paths: &["/var/lib/libvirt/qemu/checkpoint"],
-        why: "",
-    },
-    Row {
-        role: shared("every domain's TPM state", &[Form::Uuid], false),
-        paths: &["/var/lib/libvirt/swtpm"],
-        why: "",
-    },
-    Row {
-        role: shared("the libvirt daemons' logs", &[], false),
-        paths: &["/var/log/libvirt"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's logs",
-            &[Form::Name(".log"), Form::NameAlias("-virtiofsd.log")],
-            false,
-        ),
-        paths: &["/var/log/libvirt/qemu"],
-        why: "",
-    },
-    Row {
-        role: shared("swtpm's logs", &[], false),
-        paths: &["/var/log/swtpm", "/var/log/swtpm/libvirt"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's swtpm logs",
-            &[Form::Name("-swtpm.log")],
-            false,
-        ),
-        paths: &["/var/log/swtpm/libvirt/qemu"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's runtime files",
-            &[
-                Form::Name(".pid"),
-                Form::Fixed("driver.pid"),
-                Form::Daemon(&Form::Name(".xml")),
-                Form::Daemon(&Form::Short("", ".dev")),
-                Form::ShortAlias("-fs.pid"),
-                Form::ShortAlias("-vhost-user-gpu.pid"),
-                Form::Short("", "-pr-helper0.pid"),
-            ],
-            false,
-        ),
-        paths: &["/run/libvirt/qemu"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's swtpm sockets",
-            &[
-                Form::Short("", "-swtpm.sock"),
-                Form::Short("", "-swtpm.pid"),
-            ],
-            true,
-        ),
-        paths: &["/run/libvirt/qemu/swtpm"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's D-Bus daemon",
-            &[
-                Form::Short("", "-dbus.sock"),
-                Form::Short("", "-dbus.conf"),
-                Form::Short("", "-dbus.pid"),
-            ],
-            true,
-        ),
-        paths: &["/run/libvirt/qemu/dbus"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's slirp helpers",
-            &[Form::ShortAlias("-slirp.pid")],
-            false,
-        ),
-        paths: &["/run/libvirt/qemu/slirp"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's passt sockets",
-            &[Form::ShortAlias("-passt.pid"), Form::ShortAlias(".socket")],
-            true,
-        ),
-        paths: &["/run/libvirt/qemu/passt"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's channel sockets",
-            &[Form::Short("", "")],
-            true,
-        ),
-        paths: &["/run/libvirt/qemu/channel"],
-        why: "",
-    },
-    Row {
-        role: shared("every driver's hugepage directories", &[], false),
-        paths: &["/dev/hugepages/libvirt"],
-        why: "",
-    },
-    Row {
-        role: shared(
-            "every domain's hugepage backing",
-            &[Form::Short("", "")],
-            true,
-        ),
-        paths: &["/dev/hugepages/libvirt/qemu"],
-        why: "",
-    },
+    live(&["/var/lib/libvirt/qemu"], "every domain's private directory", &[Form::Short("domain-", "")]),
+    kept(&["/var/lib/libvirt/qemu/channel"], "every domain's channel sockets", &[]),
+    live(&["/var/lib/libvirt/qemu/channel/target"], "every domain's channel sockets", &[Form::Short("domain-", "")]),
+    live(&["/var/lib/libvirt/qemu/ram"], "every domain's memory backing files", &[Form::Short("", "")]),
+    kept(&["/var/lib/libvirt/qemu/nvram"], "every domain's UEFI variables", NVRAM_FORMS),
+    kept(&["/var/lib/libvirt/qemu/varstore"], "every domain's uefi-vars variable store", &[Form::Name(".json")]),
+    kept(&["/var/lib/libvirt/qemu/save"], "every domain's managed save image", &[Form::Name(".save")]),
+    kept(&["/var/lib/libvirt/qemu/dump"], "every domain's crash dumps", &[Form::ShortAlias("")]),
+    kept(&["/var/lib/libvirt/qemu/snapshot"], "libvirtd's snapshot metadata", &[Form::Daemon(&Form::Name(""))]),
+    kept(&["/var/lib/libvirt/qemu/checkpoint"], "libvirtd's checkpoint metadata", &[Form::Daemon(&Form::Name(""))]),
+    kept(&["/var/lib/libvirt/swtpm"], "every domain's TPM state", &[Form::Uuid]),
+    kept(&["/var/log/libvirt"], "the libvirt daemons' logs", &[]),
+    kept(&["/var/log/libvirt/qemu"], "every domain's logs", &[Form::Name(".log"), Form::NameAlias("-virtiofsd.log")]),
+    kept(&["/var/log/swtpm", "/var/log/swtpm/libvirt"], "swtpm's logs", &[]),
+    kept(&["/var/log/swtpm/libvirt/qemu"], "every domain's swtpm logs", &[Form::Name("-swtpm.log")]),
+    kept(&["/run/libvirt/qemu"], "every domain's runtime files", &[
+        Form::Name(".pid"), Form::Fixed("driver.pid"), Form::Daemon(&Form::Name(".xml")),
+        Form::Daemon(&Form::Short("", ".dev")), Form::ShortAlias("-fs.pid"),
+        Form::ShortAlias("-vhost-user-gpu.pid"), Form::Short("", "-pr-helper0.pid"),
+    ]),
+    live(&["/run/libvirt/qemu/swtpm"], "every domain's swtpm sockets", &[Form::Short("", "-swtpm.sock"), Form::Short("", "-swtpm.pid")]),
+    live(&["/run/libvirt/qemu/dbus"], "every domain's D-Bus daemon", &[Form::Short("", "-dbus.sock"), Form::Short("", "-dbus.conf"), Form::Short("", "-dbus.pid")]),
+    kept(&["/run/libvirt/qemu/slirp"], "every domain's slirp helpers", &[Form::ShortAlias("-slirp.pid")]),
+    live(&["/run/libvirt/qemu/passt"], "every domain's passt sockets", &[Form::ShortAlias("-passt.pid"), Form::ShortAlias(".socket")]),
+    live(&["/run/libvirt/qemu/channel"], "every domain's channel sockets", &[Form::Short("", "")]),
+    kept(&["/dev/hugepages/libvirt"], "every driver's hugepage directories", &[]),
+    live(&["/dev/hugepages/libvirt/qemu"], "every domain's hugepage backing", &[Form::Short("", "")]),
 ];
 
 /// The shallowest directory that may be granted with everything below it: three
@@ -1509,20 +1252,11 @@ mod tests {
 
     #[test]
     fn restricted_trees_by_component() {
-        for p in [
-            "/bin/sh",
-            "/sbin/init",
-            "/etc/passwd",
-            "/etc",
-            "/usr",
-            "/usr/lib64/x",
-            "/lib",
-            "/lib64/ld-linux-x86-64.so.2",
-            "/libx32",
-            "/libvirt/x.img",
-            "/proc/1/mem",
-            "/sys/kernel",
-        ] {
+        for p in "\
+            /bin/sh /sbin/init /etc/passwd /etc /usr /usr/lib64/x /lib \
+            /lib64/ld-linux-x86-64.so.2 /libx32 /libvirt/x.img /proc/1/mem /sys/kernel"
+            .split_whitespace()
+        {
             assert!(check(&c(p), Grant::Read, ANY).is_err(), "{p}");
         }
         // String prefixes are not components: libvirt refused these.
@@ -1538,17 +1272,12 @@ mod tests {
 
     #[test]
     fn host_devices_and_daemon_sockets() {
-        for p in [
-            "/dev/mem",
-            "/dev/kmem",
-            "/dev/port",
-            "/dev/cpu/0/msr",
-            "/run/libvirt/libvirt-sock",
-            "/run/libvirt/libvirt-sock-ro",
-            "/run/libvirt/virtqemud-admin-sock",
-            "/run/dbus/system_bus_socket",
-            "/run/systemd/private",
-        ] {
+        for p in "\
+            /dev/mem /dev/kmem /dev/port /dev/cpu/0/msr /run/libvirt/libvirt-sock \
+            /run/libvirt/libvirt-sock-ro /run/libvirt/virtqemud-admin-sock \
+            /run/dbus/system_bus_socket /run/systemd/private"
+            .split_whitespace()
+        {
             assert!(check(&c(p), Grant::Write, ANY).is_err(), "{p}");
         }
         for p in [
@@ -1615,14 +1344,12 @@ mod tests {
                 );
             }
         }
-        for p in [
-            "/sys/devices/system/cpu",
-            "/sys/devices",
-            "/sys/devices/platform/x",
-            "/sys/kernel/config/target",
-            "/sys/kernel/config/target/vhostx",
-            "/sys/bus/pci/devices/0000:00:19.0/config",
-        ] {
+        for p in "\
+            /sys/devices/system/cpu /sys/devices /sys/devices/platform/x \
+            /sys/kernel/config/target /sys/kernel/config/target/vhostx \
+            /sys/bus/pci/devices/0000:00:19.0/config"
+            .split_whitespace()
+        {
             assert!(check(&c(p), Grant::Read, PCI_DEV).is_err(), "{p}");
         }
         // A host device's rule gets no other exception: /etc, /dev/mem stay refused, and
@@ -1764,40 +1491,22 @@ mod tests {
 
     #[test]
     fn families_by_component() {
-        for p in [
-            "/dev/tty0",
-            "/dev/tty12",
-            "/dev/vcs",
-            "/dev/vcsa3",
-            "/dev/vcsu",
-            "/dev/watchdog",
-            "/dev/watchdog0",
-            "/dev/i2c-0",
-            "/dev/mei0",
-            "/dev/fb0",
-            "/dev/ipmi0",
-            "/dev/ipmi/0",
-            "/run/user/1000/bus",
-            "/run/user/0/systemd/private",
-            "/run/user/1000/wayland-0",
-            "/run/user/1000/gnupg/S.gpg-agent",
-            "/root/.ssh/authorized_keys",
-        ] {
+        for p in "\
+            /dev/tty0 /dev/tty12 /dev/vcs /dev/vcsa3 /dev/vcsu /dev/watchdog /dev/watchdog0 \
+            /dev/i2c-0 /dev/mei0 /dev/fb0 /dev/ipmi0 /dev/ipmi/0 /run/user/1000/bus \
+            /run/user/0/systemd/private /run/user/1000/wayland-0 \
+            /run/user/1000/gnupg/S.gpg-agent /root/.ssh/authorized_keys"
+            .split_whitespace()
+        {
             assert!(check(&c(p), Grant::Write, ANY).is_err(), "{p}");
         }
         // Near misses of the families, allowed for any element (the device trees of one
         // element family are `device_trees_only_for_their_element`).
-        for p in [
-            "/dev/tty",
-            "/dev/ttyS",
-            "/dev/i2c",
-            "/dev/fb",
-            "/run/user/1000/pulse/native",
-            "/run/user/1000/pipewire-0",
-            "/run/user/x/bus",
-            "/run/user/1000/busy",
-            "/rootfs/x.img",
-        ] {
+        for p in "\
+            /dev/tty /dev/ttyS /dev/i2c /dev/fb /run/user/1000/pulse/native \
+            /run/user/1000/pipewire-0 /run/user/x/bus /run/user/1000/busy /rootfs/x.img"
+            .split_whitespace()
+        {
             assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
         }
     }
@@ -1934,17 +1643,11 @@ mod tests {
             }
         }
         // Near misses by component: not a device tree, allowed for any element.
-        for p in [
-            "/dev/vfio2",
-            "/dev/tpm",
-            "/dev/tpmx0",
-            "/dev/tap",
-            "/dev/sg",
-            "/dev/ttyUSB",
-            "/dev/dri2/x",
-            "/srv/dev/vfio/7",
-            "/dev/inputs",
-        ] {
+        for p in "\
+            /dev/vfio2 /dev/tpm /dev/tpmx0 /dev/tap /dev/sg /dev/ttyUSB /dev/dri2/x \
+            /srv/dev/vfio/7 /dev/inputs"
+            .split_whitespace()
+        {
             assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
         }
     }
@@ -1958,38 +1661,21 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
-        assert_eq!(
-            why("/dev/sev", F::Disk),
-            "/dev/sev is a device only the helper's own fixed rules may be given (restricted location)"
-        );
-        assert_eq!(
-            why("/dev/vfio/7", F::Disk),
-            "/dev/vfio is a device only libvirtd's -F at a hotplug may be given (restricted location)"
-        );
-        assert_eq!(
-            why("/dev/sg1", F::Disk),
-            "/dev/sg# is a device only a <disk device='lun'> or libvirtd's -F at a hotplug may be given (restricted location)"
-        );
-        assert_eq!(
-            why("/dev/tpm0", F::Chardev),
-            "/dev/tpm# is a device only a passed-through <tpm> may be given (restricted location)"
-        );
-        assert_eq!(
-            why("/dev/ttyS0", F::Disk),
-            "/dev/ttyS# is a device only a character device or libvirtd's -F at a hotplug may be given (restricted location)"
-        );
-        assert_eq!(
-            why("/dev/dri/renderD128", F::Disk),
-            "/dev/dri is a device only a <graphics> render node may be given (restricted location)"
-        );
-        assert_eq!(
-            why("/dev/bus/usb/001/002", F::Disk),
-            "/dev/bus/usb is a device only a USB <hostdev> or libvirtd's -F at a hotplug may be given (restricted location)"
-        );
-        assert_eq!(
-            why("/dev/hwrng", F::Disk),
-            "/dev/hwrng is a device only an <rng> may be given (restricted location)"
-        );
+        // (path, the element family that names it, the refusal before "(restricted location)")
+        #[rustfmt::skip]
+        let cases = [
+            ("/dev/sev", F::Disk, "/dev/sev is a device only the helper's own fixed rules may be given"),
+            ("/dev/vfio/7", F::Disk, "/dev/vfio is a device only libvirtd's -F at a hotplug may be given"),
+            ("/dev/sg1", F::Disk, "/dev/sg# is a device only a <disk device='lun'> or libvirtd's -F at a hotplug may be given"),
+            ("/dev/tpm0", F::Chardev, "/dev/tpm# is a device only a passed-through <tpm> may be given"),
+            ("/dev/ttyS0", F::Disk, "/dev/ttyS# is a device only a character device or libvirtd's -F at a hotplug may be given"),
+            ("/dev/dri/renderD128", F::Disk, "/dev/dri is a device only a <graphics> render node may be given"),
+            ("/dev/bus/usb/001/002", F::Disk, "/dev/bus/usb is a device only a USB <hostdev> or libvirtd's -F at a hotplug may be given"),
+            ("/dev/hwrng", F::Disk, "/dev/hwrng is a device only an <rng> may be given"),
+        ];
+        for (p, f, want) in cases {
+            assert_eq!(why(p, f), format!("{want} (restricted location)"), "{p}");
+        }
     }
 
     #[test]
@@ -2041,14 +1727,12 @@ mod tests {
 
     #[test]
     fn libvirt_runtime_state_but_the_domains() {
-        for p in [
-            "/run/libvirt/virtlogd-sock",
-            "/run/libvirt/virtqemud-sock-ro",
-            "/run/libvirt/network/default.xml",
-            "/run/libvirt/hostdevmgr/activePCIHostdevs.xml",
-            "/run/libvirt/sock",
-            "/run/libvirt",
-        ] {
+        for p in "\
+            /run/libvirt/virtlogd-sock /run/libvirt/virtqemud-sock-ro \
+            /run/libvirt/network/default.xml /run/libvirt/hostdevmgr/activePCIHostdevs.xml \
+            /run/libvirt/sock /run/libvirt"
+            .split_whitespace()
+        {
             let e = check(&c(p), Grant::Read, ANY).unwrap_err();
             assert_eq!(
                 e,
@@ -2076,37 +1760,24 @@ mod tests {
 
     #[test]
     fn host_state_under_var_and_run() {
-        for p in [
-            "/var/lib/dpkg/info/base-files.postinst",
-            "/var/backups/shadow.bak",
-            "/var/cache/debconf/passwords.dat",
-            "/var/lib/systemd/credential.secret",
-            "/var/lib/libvirt/dnsmasq/default.hostsfile",
-            "/run/openvswitch/db.sock",
-            "/run/openvswitch/ovs-vswitchd.1234.ctl",
-            "/run/openvswitch/br0.mgmt",
-            "/run/openvswitch/br0.snoop",
-            "/run/sshd.pid",
-            "/run/libvirt.pid",
-            "/run/chrony/chronyd.pid",
-            "/run/udev/rules.d/99-x.rules",
-            "/var/log/auth.log.1",
-            "/var/log/journal/x/system.journal",
-        ] {
+        for p in "\
+            /var/lib/dpkg/info/base-files.postinst /var/backups/shadow.bak \
+            /var/cache/debconf/passwords.dat /var/lib/systemd/credential.secret \
+            /var/lib/libvirt/dnsmasq/default.hostsfile /run/openvswitch/db.sock \
+            /run/openvswitch/ovs-vswitchd.1234.ctl /run/openvswitch/br0.mgmt \
+            /run/openvswitch/br0.snoop /run/sshd.pid /run/libvirt.pid /run/chrony/chronyd.pid \
+            /run/udev/rules.d/99-x.rules /var/log/auth.log.1 /var/log/journal/x/system.journal"
+            .split_whitespace()
+        {
             assert!(check(&c(p), Grant::Read, ANY).is_err(), "{p}");
         }
-        for p in [
-            "/run/openvswitch/vhu0",
-            "/run/openvswitch/vhost-user1",
-            "/run/vm001-vhost-fs.sock",
-            "/run/x/y/z.pid",
-            "/var/lib/nova/instances/x/disk",
-            "/var/lib/libvirt/images/a.qcow2",
-            "/var/log/libvirt/qemu/vm-serial0.log",
-            "/var/log/vms/serial.log",
-            "/var/tmp/x.img",
-            "/var/lib/dpkgx",
-        ] {
+        for p in "\
+            /run/openvswitch/vhu0 /run/openvswitch/vhost-user1 /run/vm001-vhost-fs.sock \
+            /run/x/y/z.pid /var/lib/nova/instances/x/disk /var/lib/libvirt/images/a.qcow2 \
+            /var/log/libvirt/qemu/vm-serial0.log /var/log/vms/serial.log /var/tmp/x.img \
+            /var/lib/dpkgx"
+            .split_whitespace()
+        {
             assert_eq!(check(&c(p), Grant::Write, ANY), Ok(()), "{p}");
         }
     }
@@ -2141,16 +1812,11 @@ mod tests {
             check(&c("/srv/vms/one"), Grant::Write, Scope::RuntimeSubtree),
             Ok(())
         );
-        for wide in [
-            "/run",
-            "/tmp",
-            "/home",
-            "/var/lib",
-            "/var/lib/libvirt",
-            "/var/lib/libvirt/images",
-            "/run/libvirt/qemu",
-            "/srv/vms",
-        ] {
+        for wide in "\
+            /run /tmp /home /var/lib /var/lib/libvirt /var/lib/libvirt/images /run/libvirt/qemu \
+            /srv/vms"
+            .split_whitespace()
+        {
             assert!(
                 check(&c(wide), Grant::Write, Scope::RuntimeSubtree).is_err(),
                 "{wide}"

@@ -21,15 +21,20 @@ policy = work / "src/policy.rs"
 orig = policy.read_text()
 
 ALIASES = {"RESTRICTED": "Never", "DEVICES": "Device", "SHARED": "Shared"}
-# `role: Role::Never,` / `role: Role::Device(&[...]),` / `role: shared(...)`, `pool(...)`:
-# the helpers that build a `Role::Shared`.
-ROLE_OF = [(r"Role::(\w+)", None), (r"(?:shared|pool)\(", "Shared")]
+# A row is `Row { role: Role::Device(&[...]), paths: &[...], ... }` (the role
+# `Role::X`, or `pool(...)`, which builds a `Role::Shared`), or a call of one of the
+# helpers that build a whole row: `never(&[...], ...)`, `kept(&[...], ...)`, `live(&[...], ...)`.
+ROLE_OF = [(r"Role::(\w+)", None), (r"pool\(", "Shared")]
+ROW_HELPERS = {"never": "Never", "kept": "Shared", "live": "Shared"}
 
 
 def rows():
     """Each row of TABLE: (role, start and end offsets of its `paths: &[...]` list)."""
     start = orig.index("pub const TABLE: &[Row] = &[")
     end = orig.index("\n];", start)
+    for m in re.finditer(r"^    (never|kept|live)\(\s*&\[", orig[start:end], re.M):
+        p = start + m.end()
+        yield ROW_HELPERS[m.group(1)], p, orig.index("]", p)
     for m in re.finditer(r"\bRow \{\s*role:\s*", orig[start:end]):
         at = start + m.end()
         role = None
