@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The crate's layering, checked on its source (`src/lib.rs` describes the layers).
 //!
 //! Every `src/**/*.rs` but `main.rs` (the binary's own crate root) is one module, named after
