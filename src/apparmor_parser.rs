@@ -7,6 +7,9 @@
 //! error"; a run that exits 0 but prints a parser error is a failure too (snapd does the
 //! same check, `sandbox/apparmor/profile.go`).
 
+// This is an I/O module: it may touch the filesystem and processes (clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::os::unix::process::CommandExt;

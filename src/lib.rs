@@ -25,7 +25,23 @@
 //! # Layers
 //!
 //! Dependencies point one way: no module cycle, and no pure module reaches an I/O module or
-//! `std::fs`/`std::process` (`tests/layering.rs` checks both on the source).
+//! touches the filesystem or processes. What holds that:
+//!
+//! - `clippy.toml` disallows the functions, methods and types that touch the filesystem or
+//!   run programs (`std::fs`, `std::os::unix::fs`, `rustix::fs`, `std::process::Command`,
+//!   `Path::exists`, `Path::canonicalize`...), so `cargo clippy -- -D warnings` fails on one
+//!   in a pure module. Each I/O module that needs them allows both lints for itself, once, at
+//!   its top: `#![allow(clippy::disallowed_methods, clippy::disallowed_types)]`.
+//! - `tests/layering.rs` reads the source for what clippy and the compiler cannot check: no
+//!   module cycle, no pure module naming an I/O one, [`resolve`] never reaching [`store`] nor
+//!   [`store`] reaching [`render`], every module classified pure or I/O, that allow nowhere
+//!   but in an I/O module (never in this root, whose attributes reach every module), and
+//!   `CanonicalPath::from_resolved` called only in [`resolve::canonical`].
+//! - Privacy: [`path::CanonicalPath`]'s field is private and `from_resolved` is
+//!   `pub(crate)`, so nothing outside the crate builds one from an unresolved path (privacy
+//!   cannot name `resolve::canonical` alone: `pub(in ...)` names only an ancestor).
+//!
+//! The layers:
 //!
 //! - Leaves: [`path`] ([`path::CanonicalPath`]), [`origin`], [`escape`], [`image`] (header
 //!   readers over bytes), [`ledger`] (the runtime grants `.files` keeps across `-r`), and,

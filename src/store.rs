@@ -18,6 +18,9 @@
 //! no read of the directory): when they are denied the run goes on without them, as
 //! libvirt 9.0 always did, with one warning naming the rule that enables them.
 
+// This is an I/O module: it may touch the filesystem and processes (clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use crate::domain::VirtType;
 use crate::error::{
     allow_hint, allow_rule, io_reason, is_denied, quote_path, Diagnostics, Error, Result,

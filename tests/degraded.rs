@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Running where the policy denies part of what the helper does, as under Debian 12's stock
 //! helper profile (`/etc/apparmor.d/usr.lib.libvirt.virt-aa-helper`): no `k` for the lock,
 //! no read of `libvirt/` itself for the directory fsync, no rule for the configuration file

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The gaps libvirt 9.0's helper left, each with a domain that uses it, the exact rules it
 //! produces, and the profile compiled by the real apparmor_parser; plus sVirt labels and
 //! the bridge helper's child profile.

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Differential tests: libvirt's C `virt-aa-helper` and this one on every domain XML of the
 //! same libvirt release's own test suite, comparing the `.files` rule sets (comments and
 //! order aside). Three releases, one comparison:

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Every VM's private state belongs to that VM alone: for each place
 //! libvirt keeps a domain's state, a disk, chardev, nvram or `-F` path of this domain is
 //! granted and the same path of another domain (names `other`, `7-other`, `other-swtpm`,

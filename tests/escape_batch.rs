@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Generated hostile path names, escaped by the escaper and compiled in one batch by the
 //! real apparmor_parser: every rule must compile to exactly its literal path. And the same
 //! for domain names, which land in the base rules through the whole binary.

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The helper's own AppArmor profile, `profiles/usr.lib.libvirt.virt-aa-helper`: it compiles
 //! with the real parser of every release the suite has, keeps every rule (and comment) of
 //! each release's stock profile (Debian 12's libvirt 9.0, Debian 13's 11.3, sid's 12.x) but

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Image content never widens a profile. An image is untrusted input
 //! (libvirt's secure-usage page; OpenStack CVE-2022-47951 and CVE-2024-32498): a file its
 //! header names gets at most what a backing file gets (read-only), passes the

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Domain XML written to mislead or exhaust the helper: elements in a foreign namespace,
 //! repeated containers and singletons, `<uuid>` spellings, and inputs past the caps. What
 //! is read must be what libvirt's XPath reads (`src/conf/domain_conf.c`), and every cap is

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Confinement in a real AppArmor kernel: the libvirt AppArmor test plan, automated.
 //!
 //! Boots Debian's kernel (AppArmor on by default) under QEMU (TCG; KVM only where it works)

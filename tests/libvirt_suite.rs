@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! libvirt 9.0's `tests/virt-aa-helper-test`, ported case by case: all 88 call sites of the
 //! C suite (83 `testme` + 5 `testfw`) are ported, including the two host device cases it
 //! ran only with `test_hostdev` and the graphics, input, nvdimm and shmem cases.

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The helper where users run it: exec'd by Debian's libvirtd, confined by a helper profile,
 //! in Debian's AppArmor kernel, on Debian 12 and on Debian 13, one test each.
 //!

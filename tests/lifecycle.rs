@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The life of a profile: -c, -r, -F, -R, -D with a recording parser that compiles every
 //! load for real; rollback when the parser fails; refusal of bad input with nothing written;
 //! installed legacy templates; the per-profile lock under concurrent appends.

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The man page is generated from the clap definition and must be current.
 //! Regenerate with: VAH_BLESS=1 cargo test --test man
 

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Paths no domain may ever be given, and the boundaries around them, driven through the
 //! real binary.
 //!

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The Debian package on this machine (docs/operating.md, "The Debian package"): built by `cargo deb`,
 //! installed beside Debian's libvirt-daemon and libvirt-daemon-system, upgraded, run over by
 //! a libvirt upgrade, removed and purged, with libvirt's helper and its AppArmor profile

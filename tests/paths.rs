@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Paths done right, with real files: canonical names through symlinks, `/./` and `/../`,
 //! qcow2 chains made by qemu-img, literal rules for names with AppArmor pattern characters,
 //! and missing paths folded without `..`. Every generated profile is compiled by the real

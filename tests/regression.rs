@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! One test (or a few) per weak spot of libvirt 9.0's helper, W1 to W14, each written down in
 //! `docs/weak-spots.md`: what libvirt 9.0 did, what this tool does instead. A test is named
 //! after its weak spot (`w01_...` to `w14_...`), cites its section with a

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! `--reload-all`: every running domain's profile reloaded in one `apparmor_parser` run,
 //! compiled by the real parser (`-Q`), with a broken profile named and the others still
 //! reloaded; only canonical profile names; dry runs; nothing to reload; the locks.

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The tables of `docs/restricted-paths.md` are generated from the restricted-location table
 //! (`policy::TABLE` in `src/policy.rs`) and must be current; the prose around them is
 //! written by hand. Regenerate with: VAH_BLESS=1 cargo test --test restricted_doc

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The runtime-grant ledger (`src/ledger.rs`, `src/rules/runtime.rs`,
 //! `docs/runtime-grants.md`) with the real binary, a real hugetlbfs mount, the real
 //! `/dev/net/tun` and a recording parser that compiles every load with the real

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Storage: backing chains and their companions with real images made by qemu-img, and
 //! the refusals that keep a header from handing the guest the host.
 

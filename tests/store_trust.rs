@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The store trusts nothing it did not write: a profile or `.files` that is
 //! not a regular file the helper renamed into place (a FIFO, a symbolic link, a directory)
 //! is refused at once with an error naming it, without blocking, without reading through

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! A Debian 12 host with libvirt and this package, dist-upgraded to Debian 13
 //! (`tests/upgrade/run.sh`, which lists its checks): our helper, our profile link and both
 //! diversions survive, libvirt 11.3's files land at the diverted names, no conffile prompt

@@ -11,6 +11,9 @@
 //! - [`profile`]: `-a`, `-R` and `-D`, on an existing profile;
 //! - [`reload`]: the `--reload-all` mode.
 
+// This is an I/O module: it may touch the filesystem and processes (clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod generate;
 mod plan;
 mod profile;

@@ -47,6 +47,9 @@
 //! bytes or more, or a directory that cannot be opened, is looked up by its whole path as
 //! before, for the same answers.
 
+// This is an I/O module: it may touch the filesystem and processes (clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use crate::path::CanonicalPath;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::collections::{HashMap, VecDeque};

@@ -6,6 +6,9 @@
 //! and parsed by [`crate::image`]. Host devices come from sysfs, storage pool definitions
 //! from `/etc/libvirt/storage` through [`crate::fsio`].
 
+// This is an I/O module: it may touch the filesystem and processes (clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use super::{Chain, ChainStart, CompanionFile, NodeKind, Resolve, UsbId};
 use crate::chain::{HeaderAnswer, HeaderFail, Images};
 use crate::error::{quote, quote_path, Diagnostics, Error, Result};
