@@ -163,7 +163,7 @@ impl Parser {
     }
 
     /// Whether this parser gets `-O no-expr-simplify`: only a release in
-    /// [`SKIP_SIMPLIFY_MAJORS`], read from `--version` (one short run, the first time a
+    /// `SKIP_SIMPLIFY_MAJORS`, read from `--version` (one short run, the first time a
     /// command line is needed; a run that fails or prints no version means no).
     pub fn skips_expr_simplification(&self) -> bool {
         *self.skip_simplify.get_or_init(|| {
@@ -240,7 +240,7 @@ impl Parser {
     }
 
     /// The command line, for dry runs: without the options only the parser's `--version`
-    /// decides ([`Parser::skip_known`]), since a dry run runs nothing.
+    /// decides (`Parser::skip_known`), since a dry run runs nothing.
     pub fn describe(&self, op: Op, profile: &Path, cache: CacheUse) -> String {
         let mut s = self.program.display().to_string();
         for a in self.args_with(op, profile, cache, self.skip_known(op)) {

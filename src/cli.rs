@@ -5,6 +5,10 @@
 //! Parsing only validates and records (ripgrep's convention); [`Request`] is what the rest
 //! of the program acts on.
 
+// The options' doc comments are their --help text, where `<uuid>` and `<disk>` are words,
+// not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 use crate::apparmor_parser::DEFAULT_APPARMOR_DIR;
 use crate::error::{Error, Exit, Result};
 use crate::escape::AaPattern;

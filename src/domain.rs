@@ -106,7 +106,7 @@ impl VirtType {
     }
 }
 
-/// A host path an element names, and nothing else (see [`Domain::host_paths`]).
+/// A host path an element names, and nothing else (see [`Domain::host_paths`](crate::parse::Domain::host_paths)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPath {
     /// The element (`serial 0 log`, `rng 0`...).

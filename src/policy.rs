@@ -30,7 +30,7 @@
 //! - a directory granted with everything below it must contain none of the above, must not
 //!   contain a directory that holds every domain's files ([`Role::Shared`]:
 //!   `/var/lib/libvirt/images`, `/run/libvirt/qemu`, ...), and must be at least
-//!   [`MIN_SUBTREE_DEPTH`] levels deep; in such a directory a domain is given only its own
+//!   `MIN_SUBTREE_DEPTH` levels deep; in such a directory a domain is given only its own
 //!   entries ([`crate::state`] reads them by the row's forms).
 //!
 //! A refusal is a [`Refusal`]; its message is the reason, and the error that reports it
@@ -1014,7 +1014,7 @@ pub enum Refusal {
         dir: &'static str,
         holds: &'static str,
     },
-    /// A runtime subtree shallower than [`MIN_SUBTREE_DEPTH`].
+    /// A runtime subtree shallower than `MIN_SUBTREE_DEPTH`.
     #[error("too wide to grant with everything below it (a directory must be at least {MIN_SUBTREE_DEPTH} levels deep)")]
     TooWide,
     /// A [`Role::Shared`] directory itself, as one file: only its entries can be a domain's.

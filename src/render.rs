@@ -12,7 +12,7 @@
 //!   profile's closing brace; for the stock templates the bytes are identical.
 //! - the *built-in* templates in `templates/`, rendered with tera, used when none is installed.
 //!
-//! Escaping is structural: the context given to tera holds only [`AaPattern`]s (built by the
+//! Escaping is structural: the context given to tera holds only [`AaPattern`](crate::escape::AaPattern)s (built by the
 //! escaper), permission strings from [`Perms`](crate::rules::Perms), sanitized origins and the
 //! validated profile name; tera's own (HTML) autoescaping is switched off.
 

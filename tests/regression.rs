@@ -1051,6 +1051,7 @@ fn every_cited_weak_spot_is_written_down() {
         "templates",
         "abstractions",
         "Cargo.toml",
+        "clippy.toml",
     ] {
         text_files(&repo.join(top), &mut files);
     }

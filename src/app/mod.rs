@@ -1,15 +1,15 @@
 //! The modes: the only place that ties the stages together.
 //!
-//! Every mode first reads the host into a [`plan::Plan`] (the files to write or remove, the
+//! Every mode first reads the host into a `plan::Plan` (the files to write or remove, the
 //! parser run): every check and every piece of text is made before anything is written, so
 //! bad input leaves the previous files untouched. A dry run prints the plan; a real run
-//! takes the profile's lock and applies it ([`plan::Plan::apply`]: atomic writes, the load,
+//! takes the profile's lock and applies it (`plan::Plan::apply`: atomic writes, the load,
 //! and the previous files put back if the load fails). Writing needs the [`Lock`], which a
 //! dry run never takes, so it cannot write by construction.
 //!
-//! - [`generate`]: `-c` and `-r` (with `-f` or `-F`), from the XML and the [`settings`];
-//! - [`profile`]: `-a`, `-R` and `-D`, on an existing profile;
-//! - [`reload`]: the `--reload-all` mode.
+//! - `generate`: `-c` and `-r` (with `-f` or `-F`), from the XML and the `settings`;
+//! - `profile`: `-a`, `-R` and `-D`, on an existing profile;
+//! - `reload`: the `--reload-all` mode.
 
 // This is an I/O module: it may touch the filesystem and processes (clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]

@@ -36,7 +36,7 @@
 //! every prefix of every path as written, whose bytes grow with the square of a path's
 //! length (990 MB for 300 paths of `a/../a/../...`); an entry now holds one name, so the
 //! cache grows with the names the input makes the walk look up, and never past
-//! [`CACHE_BUDGET`]. A tree changed by someone else during the run is seen as it was when
+//! `CACHE_BUDGET`. A tree changed by someone else during the run is seen as it was when
 //! first walked: the same as if the change had come after the run.
 //!
 //! A name is looked up from a descriptor of its directory (`O_PATH`, then `fstatat` and
@@ -107,7 +107,7 @@ pub struct PrefixCache {
     entries: HashMap<(u32, OsString), Entry>,
     /// Each directory's parent (the root's is the root), indexed by its number.
     parents: Vec<u32>,
-    /// Bytes of names and targets held; no entry is added past [`CACHE_BUDGET`].
+    /// Bytes of names and targets held; no entry is added past `CACHE_BUDGET`.
     bytes: usize,
     /// `lstat` calls made by the walks through this cache.
     lstats: usize,
@@ -161,7 +161,7 @@ impl PrefixCache {
         self.lstats
     }
 
-    /// Bytes held: names, symlink targets and [`ENTRY_COST`] an entry.
+    /// Bytes held: names, symlink targets and `ENTRY_COST` an entry.
     pub fn bytes(&self) -> usize {
         self.bytes
     }

@@ -376,7 +376,7 @@ impl Resolve for FsResolver {
 }
 
 /// The filesystem behind the backing-chain walker: names through the canonicalizer, whose
-/// `lstat` records what each names, and headers through [`read_header`].
+/// `lstat` records what each names, and headers through `read_header`.
 impl Images for FsResolver {
     fn locate(
         &mut self,
