@@ -41,6 +41,7 @@
 //! unpacks the source there and builds the roots. Nothing skips: without them the tests
 //! fail saying so.
 
+#[path = "it/support/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -2,8 +2,7 @@
 //! produces, and the profile compiled by the real apparmor_parser; plus sVirt labels and
 //! the bridge helper's child profile.
 
-mod common;
-use common::*;
+use crate::support::*;
 
 /// A kvm domain (id 4, name `gaps`) with `devices`, created for real (no load) in a fresh
 /// policy tree with the given extra options, compiled; returns the rules but the base

@@ -3,8 +3,7 @@
 //! few listed below with the reason: a domain that runs under libvirt's abstraction runs
 //! under ours. Rules are compared as text, one per line, comments and indentation aside.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;

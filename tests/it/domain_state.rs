@@ -6,8 +6,7 @@
 //! still works; and no base rule of one domain matches a file of another, as the real
 //! `apparmor_parser` compiles them.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::path::Path;
 
 /// A running domain (`<domain id=...>`, as libvirtd passes it) with its own UUID.

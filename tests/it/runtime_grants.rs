@@ -7,8 +7,7 @@
 //!
 //! Runs as root (CI does): it mounts a hugetlbfs in a temporary directory.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,7 +25,7 @@ impl Huge {
     fn mount(t: &Tree) -> Self {
         assert!(
             is_root(),
-            "tests/runtime_grants.rs mounts a hugetlbfs: run as root"
+            "tests/it/runtime_grants.rs mounts a hugetlbfs: run as root"
         );
         let dir = t.dir("huge");
         let o = Command::new("mount")

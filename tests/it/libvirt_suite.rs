@@ -31,8 +31,7 @@
 //! Case numbers count the `testme` and `testfw` call sites of libvirt 9.0's
 //! `tests/virt-aa-helper-test` in file order: 1-36 expect a failure, 37-88 a success.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -99,7 +98,7 @@ impl Fixture {
 /// All rules of a dry run but the `/dev/vhost-net` rule that the template's virtio
 /// `<interface>` on `kvm` always gets (asserted once; `device_rules` does the same).
 fn dry_rules(o: &Output) -> Vec<String> {
-    without_vhost_net(common::dry_rules(o))
+    without_vhost_net(crate::support::dry_rules(o))
 }
 
 fn raw_disk(path: &str, target: &str, extra: &str) -> String {
@@ -127,7 +126,7 @@ fn dry_create_with(xml: &str, extra: &[&str]) -> Output {
     let dir = empty_apparmor_dir();
     let mut args = vec!["--apparmor-dir", dir.path().to_str().unwrap()];
     args.extend_from_slice(extra);
-    common::dry_create(xml, &args)
+    crate::support::dry_create(xml, &args)
 }
 
 /// A policy tree holding the profile created (not loaded) from `xml`.
@@ -571,7 +570,7 @@ fn create_with_invalid_domain_name_chars_are_escaped() {
                 "\"/var/lib/libvirt/qemu/channel/target/domain--1-virt-aa-helper-test-/{,**}\" rwk,",
                 &format!("\"/run/libvirt/qemu/{e}.pid\" rwk,"),
                 &format!("\"/var/lib/libvirt/qemu/nvram/{e}_VARS.fd\" rwk,"),
-                // The complement of the name: tests/escape_batch.rs checks its compiled
+                // The complement of the name: tests/it/escape_batch.rs checks its compiled
                 // form for every byte.
                 &nvram_others_denied(&name),
                 &f.disk1_rule(),
@@ -1460,7 +1459,7 @@ fn hugepages() {
 // `<hugetlbfs mount>/libvirt/qemu/<id>-<short>`, never the mount itself), and the C helper
 // granted it with everything below. Refused here (exit 3): a subtree only for the domain's
 // own runtime directories (docs/weak-spots.md#w13). The subtrees libvirtd
-// really asks for, on a real hugetlbfs mount, are granted in tests/runtime_grants.rs.
+// really asks for, on a real hugetlbfs mount, are granted in tests/it/runtime_grants.rs.
 #[test]
 fn hugepages_subtree() {
     let f = Fixture::new();

@@ -13,8 +13,7 @@
 //! writes; a file the admin asked for (configuration, pool definition) stays an error naming
 //! the file and the rule, and nothing is written.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,7 @@
 //! compiled by the real parser (`-Q`), with a broken profile named and the others still
 //! reloaded; only canonical profile names; dry runs; nothing to reload; the locks.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::PathBuf;
 use std::process::Output;

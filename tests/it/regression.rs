@@ -8,8 +8,7 @@
 //! sources, tests and docs mention must have its section, and nothing may point at notes
 //! outside the repository.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,8 +1,7 @@
 //! Storage: backing chains and their companions with real images made by qemu-img, and
 //! the refusals that keep a header from handing the guest the host.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::process::Command;
 
 fn qcow2_driver() -> &'static str {
@@ -41,7 +40,7 @@ fn qemu_img(args: &[&str]) {
 }
 
 fn qemu_img_path() -> std::path::PathBuf {
-    common::qemu_img()
+    crate::support::qemu_img()
 }
 
 /// A chain of `depth` qcow2 images below `top.qcow2`, each naming the next by a relative
@@ -221,7 +220,7 @@ fn qcow2_external_data_file_named_by_the_header_is_read_only_for_a_read_only_dis
     ));
     // No grant comes from image bytes for a writable
     // disk; the XML's <dataStore> is the way to a writable data file
-    // (tests/hostile_images.rs).
+    // (tests/it/hostile_images.rs).
     let want = [format!("\"{}\" rwk,", t.s("img/with-data.qcow2"))];
     let want: Vec<&str> = want.iter().map(String::as_str).collect();
     assert_lines(&device_rules(&o), &want);

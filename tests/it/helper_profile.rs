@@ -11,8 +11,7 @@
 //! expectations are per libvirt release, so the suite holds on a Debian 13 host as on 12.
 //! A missing one fails the tests rather than skipping them.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use virt_aa_helper::error::{allow_rule, HELPER_LOCAL_PROFILE};

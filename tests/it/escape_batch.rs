@@ -2,8 +2,7 @@
 //! real apparmor_parser: every rule must compile to exactly its literal path. And the same
 //! for domain names, which land in the base rules through the whole binary.
 
-mod common;
-use common::*;
+use crate::support::*;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use virt_aa_helper::escape::AaPattern;

@@ -3,12 +3,11 @@
 //! and missing paths folded without `..`. Every generated profile is compiled by the real
 //! apparmor_parser.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::path::Path;
 
 fn dry_create(xml: &str) -> std::process::Output {
-    common::dry_create(xml, &[])
+    crate::support::dry_create(xml, &[])
 }
 
 /// Creates the profile for real (no load) in a fresh policy tree and compiles it.

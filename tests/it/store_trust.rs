@@ -8,8 +8,7 @@
 //! while it held the per-profile lock, and a `.files` symlinked to another file copied that
 //! file's lines into the new rules on `-F`.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::os::unix::fs::{symlink, FileTypeExt};
 use std::path::Path;

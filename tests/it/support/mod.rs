@@ -512,7 +512,7 @@ pub fn compile_dry_run(o: &Output) {
         let files = policy.files();
         if files.exists() {
             // The built-in template as the binary fills it (libvirt 9.0's include).
-            let tpl = include_str!("../../templates/TEMPLATE.qemu")
+            let tpl = include_str!("../../../templates/TEMPLATE.qemu")
                 .replace("{{ name }}", PROFILE)
                 .replace("{% if if_exists %} if exists{% endif %}", "");
             assert!(!tpl.contains("{%"), "template syntax left in {tpl}");
@@ -782,8 +782,8 @@ pub fn libvirts_own(path: &str) -> PathBuf {
 
 /// The deny rule every QEMU domain named `name` gets against the other domains' UEFI
 /// variables (`rules/base.rs`, docs/weak-spots.md W14), as a rule line without its comment.
-/// Its compiled form is checked in `tests/escape_batch.rs`; `tests/libvirt_suite.rs` and
-/// `tests/regression.rs` pin its text for one name.
+/// Its compiled form is checked in `tests/it/escape_batch.rs`; `tests/it/libvirt_suite.rs` and
+/// `tests/it/regression.rs` pin its text for one name.
 pub fn nvram_others_denied(name: &str) -> String {
     let owns: Vec<String> = virt_aa_helper::policy::NVRAM_SUFFIXES
         .iter()

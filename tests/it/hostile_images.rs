@@ -5,8 +5,7 @@
 //! from the XML (`<dataStore>`, libvirt >= 10.10). Also the class-7 header tests: every
 //! format version the readers accept, from real `qemu-img` images or bytes patched by hand.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::Path;
 use std::process::Command;

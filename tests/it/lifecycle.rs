@@ -2,8 +2,7 @@
 //! load for real; rollback when the parser fails; refusal of bad input with nothing written;
 //! installed legacy templates; the per-profile lock under concurrent appends.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::Path;
 

@@ -12,8 +12,7 @@
 //! canonical form is the path itself. Run as root (as CI does): `/var/lib/libvirt/qemu`
 //! is not searchable by others.
 
-mod common;
-use common::*;
+use crate::support::*;
 
 /// Refused for any access, whatever the element: host software and configuration,
 /// kernel interfaces, root's home, host-control and input-injection devices, the control
@@ -336,7 +335,7 @@ const ALLOWED: &[&str] = &[
 
 /// Device nodes of one element family: each path, the table entry of
 /// `src/policy.rs` that owns it, and whether libvirtd's `-F` may name it at a hotplug.
-/// Refused as a disk (and as `-f` where no hotplug names it); `tests/devices.rs` has each
+/// Refused as a disk (and as `-f` where no hotplug names it); `tests/it/devices.rs` has each
 /// through its own element.
 const ONE_ELEMENT: &[(&str, &str, bool)] = &[
     ("/dev/vfio/vfio", "/dev/vfio/vfio", false),

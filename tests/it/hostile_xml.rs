@@ -8,8 +8,7 @@
 //! each element in time bounded by the caps (see `src/xml.rs`), and `docs/differences.md`
 //! gives the measured figures.
 
-mod common;
-use common::*;
+use crate::support::*;
 
 /// A file disk of type `file` with an extra attribute string on `<disk>`.
 fn raw_disk(disk_attrs: &str, path: &str, target: &str) -> String {
