@@ -45,6 +45,8 @@ mod sysinfo;
 mod tpm;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 
 pub use extra::{ExtraFile, SUBTREE_SUFFIX};
