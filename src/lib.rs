@@ -69,11 +69,16 @@
 //!    checked by the restricted-path policy and the state table, escaped) with the
 //!    element's [`policy::ElementFamily`] (which device trees it may name: a new device
 //!    node family gets its [`policy::Role::Device`] row in [`policy::TABLE`], and
-//!    `VAH_BLESS=1 cargo test --test it restricted_doc::` regenerates `docs/restricted-paths.md`), or
+//!    `VAH_BLESS=1 cargo test --test it restricted_doc::` regenerates
+//!    `docs/restricted-paths.md`), or
 //!    `Granted::fixed`/`Granted::trusted` with a reason for the tool's own text (a fixed
 //!    device node). Nothing else makes a rule. If the family needs a new emitter
 //!    function, add it to [`rules::EMITTERS`] where libvirt would write its rules.
-//! 3. **Test**: `tests/it/devices.rs` asserts the exact rules for an XML and compiles the
+//! 3. **Test**: the family's unit tests, at the end of `rules/<family>.rs` (with the fake
+//!    resolver of `rules/testing.rs`), assert its rules without a filesystem; the tests of
+//!    the tables in `rules/mod.rs` fail until a new element has a minimal example there
+//!    that writes a rule (or a line saying why it writes none). `tests/it/devices.rs`
+//!    asserts the exact rules for an XML and compiles the
 //!    profile with the real `apparmor_parser`. If libvirt 9.0's helper writes no such
 //!    rule, the differential test fails on libvirt's XMLs that use the element until
 //!    `tests/differential/deliberate.md` has a gap entry saying why.
