@@ -17,7 +17,7 @@ use crate::support::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 /// The unprivileged user and group the helper runs as (nobody/nogroup).
 const NOBODY: u32 = 65534;
@@ -91,10 +91,10 @@ impl Host {
     /// Runs the helper as the unprivileged user. The copy of the binary may be busy for a
     /// moment: another test thread's fork may still hold the descriptor `fs::copy` wrote it
     /// through (closed at that child's exec), and exec then fails with ETXTBSY: run again.
-    fn as_nobody(&self, args: &[&str], stdin: Option<&str>) -> Output {
+    fn as_nobody(&self, args: &[&str], stdin: Option<&str>) -> Run {
         for _ in 0..50 {
             let o = self.as_nobody_once(args, stdin);
-            if !(o.status.code() == Some(126) && stderr(&o).contains("Text file busy")) {
+            if !(o.status.code() == Some(126) && o.stderr.contains("Text file busy")) {
                 return o;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -102,7 +102,7 @@ impl Host {
         self.as_nobody_once(args, stdin)
     }
 
-    fn as_nobody_once(&self, args: &[&str], stdin: Option<&str>) -> Output {
+    fn as_nobody_once(&self, args: &[&str], stdin: Option<&str>) -> Run {
         let mut child = Command::new("setpriv")
             .args([
                 format!("--reuid={NOBODY}"),
@@ -123,7 +123,7 @@ impl Host {
                 let _ = pipe.write_all(s.as_bytes());
             }
         }
-        child.wait_with_output().unwrap()
+        child.wait_with_output().unwrap().into()
     }
 
     /// What an unrestricted run would write: the same request as a dry run, as root.
@@ -133,9 +133,9 @@ impl Host {
         let all = self.args(&all);
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         let o = run(&all, Some(stdin));
-        assert!(o.status.success(), "{}", stderr(&o));
-        let files = dry_files(&o);
-        assert!(!files.is_empty(), "{}", stdout(&o));
+        assert!(o.status.success(), "{}", o.stderr);
+        let files = o.dry_files();
+        assert!(!files.is_empty(), "{}", o.stdout);
         files
     }
 
@@ -175,8 +175,8 @@ fn append_hot_disk(host: &Host, xml: &str, warning: &str) {
     let extra = host.s("images/hot.img");
     let want = host.expected(&["-r", "-u", PROFILE, "-F", &extra], xml);
     let o = host.as_nobody(&["-r", "-u", PROFILE, "-F", &extra], Some(xml));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stderr(&o), warning);
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr);
+    assert_eq!(o.stderr, warning);
     assert_written(&want);
     assert!(
         fs::read_to_string(host.libvirt().join(format!("{PROFILE}.files")))
@@ -211,8 +211,8 @@ fn a_denied_lock_is_skipped_with_one_warning() {
 
     let want = host.expected(&["-c", "-u", PROFILE], &xml);
     let o = host.as_nobody(&["-c", "-u", PROFILE], Some(&xml));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stderr(&o), warning, "exactly one warning");
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr);
+    assert_eq!(o.stderr, warning, "exactly one warning");
     assert_written(&want);
     compile(&host);
 
@@ -221,8 +221,8 @@ fn a_denied_lock_is_skipped_with_one_warning() {
 
     // -D without the lock still removes the lock file the earlier run left.
     let o = host.as_nobody(&["-D", "-u", PROFILE], None);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stderr(&o), warning);
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr);
+    assert_eq!(o.stderr, warning);
     assert_eq!(host.names(), [PROFILE]);
 }
 
@@ -243,8 +243,8 @@ fn a_denied_directory_fsync_is_skipped_with_one_warning_per_run() {
     let want = host.expected(&["-c", "-u", PROFILE], &xml);
     assert_eq!(want.len(), 2);
     let o = host.as_nobody(&["-c", "-u", PROFILE], Some(&xml));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stderr(&o), warning, "exactly one warning for two writes");
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr);
+    assert_eq!(o.stderr, warning, "exactly one warning for two writes");
     assert_written(&want);
     compile(&host);
 
@@ -270,14 +270,14 @@ fn a_denied_configuration_file_is_an_error_naming_the_rule() {
     fs::set_permissions(&cfg, fs::Permissions::from_mode(0o600)).unwrap();
     let cfg = cfg.display().to_string();
     let o = host.as_nobody(&["-c", "-u", PROFILE, "--config", &cfg], Some(&host.xml()));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
     assert_eq!(
-        stderr(&o),
+        o.stderr,
         format!(
             "virt-aa-helper: error: '{cfg}': cannot be read (Permission denied); if AppArmor confines the helper, allow it with '{cfg} r,' in {LOCAL}\n"
         )
     );
-    assert!(stdout(&o).is_empty());
+    assert!(o.stdout.is_empty());
     assert!(
         host.names().is_empty(),
         "nothing written: {:?}",
@@ -307,9 +307,9 @@ fn a_denied_pool_definition_is_an_error_naming_the_rule() {
     let dir = storage.display().to_string();
     let args = ["-c", "-u", PROFILE, "--pool-dir", &dir];
     let o = host.as_nobody(&args, Some(&xml));
-    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(6), "{}", o.stderr);
     assert_eq!(
-        stderr(&o),
+        o.stderr,
         format!(
             "virt-aa-helper: error: '{}': cannot be read (Permission denied); if AppArmor confines the helper, allow it with '{dir}/*.xml r,' in {LOCAL}\n",
             pool.display()
@@ -324,7 +324,7 @@ fn a_denied_pool_definition_is_an_error_naming_the_rule() {
     // Readable: the same run succeeds and the volume gets its rule.
     fs::set_permissions(&pool, fs::Permissions::from_mode(0o644)).unwrap();
     let o = host.as_nobody(&args, Some(&xml));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr);
     let files = fs::read_to_string(host.libvirt().join(format!("{PROFILE}.files"))).unwrap();
     assert!(
         files.contains(&format!("\"{}\" rwk,", host.s("images/vm.img"))),

@@ -15,7 +15,7 @@ fn create(devices: &str, extra_root: &str, opts: &[&str]) -> (Policy, Vec<String
     let (policy, o) = create_ok(&xml, opts);
     let text = policy.read(&format!("{PROFILE}.files")).unwrap();
     let rules = rules_without_base(&text);
-    (policy, rules, stderr(&o))
+    (policy, rules, o.stderr)
 }
 
 #[test]
@@ -612,7 +612,8 @@ fn bridge_helper_child_profile_once_for_several_bridge_interfaces() {
         );
         // Compiled by the real parser, which refuses a child profile defined twice.
         let o = dry_create(&xml, &[]);
-        let (_, files) = dry_files(&o)
+        let (_, files) = o
+            .dry_files()
             .into_iter()
             .find(|(p, _)| p.to_string_lossy().ends_with(".files"))
             .expect("a .files");
@@ -894,7 +895,7 @@ fn device_nodes_through_their_own_element() {
         "/dev/vhost-scsi",
     ] {
         let o = dry_create(&domain("", ""), &["-F", p]);
-        let rules = dry_rules(&o);
+        let rules = o.dry_rules();
         assert!(rules.contains(&format!("\"{p}\" rwk,")), "{p}: {rules:?}");
     }
 }

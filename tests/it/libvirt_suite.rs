@@ -34,7 +34,7 @@
 use crate::support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// The C suite's nonexistent_uuid.
 const NONEXISTENT_PROFILE: &str = "libvirt-00000000-0000-0000-0000-000000000001";
@@ -94,13 +94,13 @@ impl Fixture {
     }
 }
 
-/// A raw file disk, as in the C template (`<driver name='qemu' type='raw'/>`).
 /// All rules of a dry run but the `/dev/vhost-net` rule that the template's virtio
 /// `<interface>` on `kvm` always gets (asserted once; `device_rules` does the same).
-fn dry_rules(o: &Output) -> Vec<String> {
-    without_vhost_net(crate::support::dry_rules(o))
+fn rules_but_vhost_net(o: &Run) -> Vec<String> {
+    without_vhost_net(o.dry_rules())
 }
 
+/// A raw file disk, as in the C template (`<driver name='qemu' type='raw'/>`).
 fn raw_disk(path: &str, target: &str, extra: &str) -> String {
     disk(
         path,
@@ -117,12 +117,12 @@ fn empty_apparmor_dir() -> tempfile::TempDir {
 
 /// `--dryrun -c -u PROFILE` (the C suite's extra_args) in an empty policy tree; must
 /// succeed, and what it would write must compile.
-fn dry_create(xml: &str) -> Output {
+fn dry_create(xml: &str) -> Run {
     dry_create_with(xml, &[])
 }
 
 /// [`dry_create`] plus `extra` arguments (`--sysfs DIR`).
-fn dry_create_with(xml: &str, extra: &[&str]) -> Output {
+fn dry_create_with(xml: &str, extra: &[&str]) -> Run {
     let dir = empty_apparmor_dir();
     let mut args = vec!["--apparmor-dir", dir.path().to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -137,14 +137,14 @@ fn with_profile(xml: &str) -> Policy {
         o.status.success(),
         "creating the profile failed: exit {:?}: {}",
         o.status.code(),
-        stderr(&o)
+        o.stderr
     );
     assert!(policy.profile().exists() && policy.files().exists());
     policy
 }
 
 /// Runs `--dryrun -r -u PROFILE` plus `extra` against `policy`.
-fn run_dry_replace(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
+fn run_dry_replace(policy: &Policy, xml: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "-d",
         "-r",
@@ -158,14 +158,14 @@ fn run_dry_replace(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
 }
 
 /// A `-r` dry run on a profile created from the base XML; must succeed and compile.
-fn dry_replace(f: &Fixture, xml: &str, extra: &[&str]) -> Output {
+fn dry_replace(f: &Fixture, xml: &str, extra: &[&str]) -> Run {
     let policy = with_profile(&f.xml(&f.disk1));
     let o = run_dry_replace(&policy, xml, extra);
     assert!(
         o.status.success(),
         "exit {:?}: {}",
         o.status.code(),
-        stderr(&o)
+        o.stderr
     );
     compile_dry_run(&o);
     o
@@ -174,10 +174,10 @@ fn dry_replace(f: &Fixture, xml: &str, extra: &[&str]) -> Output {
 /// Asserts an expected failure: exit `code`, nothing on stdout, and stderr ending in one
 /// `virt-aa-helper: error: ` line (only warnings before it) that contains every `needle`.
 #[track_caller]
-fn assert_refused(o: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(o);
+fn assert_refused(o: &Run, code: i32, needles: &[&str]) {
+    let err = &o.stderr;
     assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    assert!(o.stdout.is_empty(), "stdout not empty:\n{}", stdout(o));
+    assert!(o.stdout.is_empty(), "stdout not empty:\n{}", o.stdout);
     let lines: Vec<&str> = err.lines().collect();
     let (last, before) = lines.split_last().expect("no error message on stderr");
     assert!(
@@ -430,10 +430,10 @@ fn disk_in_boot() {
 
     let ro = domain(&raw_disk("/boot/initrd", "hda", "      <readonly/>\n"), "");
     let o = run_dry_replace(&policy, &ro, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     compile_dry_run(&o);
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &strs(&read_only_disk(&canonical("/boot/initrd"))),
     );
 }
@@ -563,7 +563,7 @@ fn create_with_invalid_domain_name_chars_are_escaped() {
         let o = dry_create(&xml);
         let e = format!("virt-aa-helper-test-\\{c}");
         assert_lines(
-            &dry_rules(&o),
+            &rules_but_vhost_net(&o),
             &[
                 &format!("\"/var/log/libvirt/qemu/{e}.log\" w,"),
                 "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test-/{,**}\" rwk,",
@@ -589,7 +589,7 @@ fn create_x86_64() {
     let f = Fixture::new();
     let o = dry_create(&f.xml(&f.disk1));
     assert_lines(
-        &dry_rules(&o),
+        &rules_but_vhost_net(&o),
         &[
             "\"/var/log/libvirt/qemu/virt-aa-helper-test.log\" w,",
             "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test/{,**}\" rwk,",
@@ -603,14 +603,14 @@ fn create_x86_64() {
         ],
     );
     // -c also writes the profile itself.
-    let out = stdout(&o);
+    let out = o.stdout;
     assert!(
         out.contains("# would write ")
             && out.contains(&format!("profile {PROFILE} flags=(attach_disconnected) {{")),
         "{out}"
     );
     // Like C, the template's interface (kvm, virtio model) also gets "/dev/vhost-net" rw:
-    // dry_rules asserts it once and leaves it out.
+    // rules_but_vhost_net asserts it once and leaves it out.
 }
 
 // virt-aa-helper-test: "create (i686)"
@@ -619,7 +619,7 @@ fn create_i686() {
     let f = Fixture::new();
     let xml = f.xml(&f.disk1).replace("arch='x86_64'", "arch='i686'");
     assert!(xml.contains("arch='i686'"));
-    assert_lines(&device_rules(&dry_create(&xml)), &[&f.disk1_rule()]);
+    assert_lines(&dry_create(&xml).device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "create (ppc)"
@@ -628,7 +628,7 @@ fn create_ppc() {
     let f = Fixture::new();
     let xml = f.xml(&f.disk1).replace("arch='x86_64'", "arch='ppc'");
     assert!(xml.contains("arch='ppc'"));
-    assert_lines(&device_rules(&dry_create(&xml)), &[&f.disk1_rule()]);
+    assert_lines(&dry_create(&xml).device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "create multiple disks"
@@ -644,7 +644,7 @@ fn create_multiple_disks() {
         "",
     );
     assert_lines(
-        &device_rules(&dry_create(&xml)),
+        &dry_create(&xml).device_rules(),
         &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.disk2)],
     );
 }
@@ -658,20 +658,20 @@ fn create_readonly_disk() {
     let f = Fixture::new();
     let xml = domain(&raw_disk(&f.disk1, "hda", "      <readonly/>\n"), "");
     let o = dry_create(&xml);
-    assert_lines(&device_rules(&o), &strs(&read_only_disk(&f.disk1)));
+    assert_lines(&o.device_rules(), &strs(&read_only_disk(&f.disk1)));
     assert!(
-        !stdout(&o).contains("# don't audit writes to readonly files"),
+        !o.stdout.contains("# don't audit writes to readonly files"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
     let cfg =
         f.t.file("virt-aa-helper.conf", b"backing_deny_write = yes\n");
     let o = dry_create_with(&xml, &["--config", cfg.to_str().unwrap()]);
-    assert_lines(&device_rules(&o), &strs(&read_only(&f.disk1, "rk")));
+    assert_lines(&o.device_rules(), &strs(&read_only(&f.disk1, "rk")));
     assert!(
-        stdout(&o).contains("# don't audit writes to readonly files"),
+        o.stdout.contains("# don't audit writes to readonly files"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -728,11 +728,11 @@ fn create_hostdev_usb() {
         "<vendor id='0x1234'/><product id='0xbeef'/><address bus='2' device='4'/>",
     ] {
         let o = dry_create_with(&f.with_devices(&usb_hostdev(source)), &["--sysfs", &sysfs]);
-        assert_lines(&device_rules(&o), &[&f.disk1_rule(), &node]);
+        assert_lines(&o.device_rules(), &[&f.disk1_rule(), &node]);
         assert!(
-            stdout(&o).contains(&format!("{node}  # hostdev usb 0")),
+            o.stdout.contains(&format!("{node}  # hostdev usb 0")),
             "{source}: {}",
-            stdout(&o)
+            o.stdout
         );
     }
 }
@@ -753,8 +753,8 @@ fn create_hostdev_usb_not_found() {
         "<vendor id='0x1234'/><product id='0xbeef'/><address bus='2' device='5'/>",
     ] {
         let o = dry_create_with(&f.with_devices(&usb_hostdev(source)), &["--sysfs", &sysfs]);
-        assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
-        let err = stderr(&o);
+        assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
+        let err = o.stderr;
         assert!(
             err.lines()
                 .any(|l| l.starts_with("virt-aa-helper: warning: ")
@@ -769,8 +769,8 @@ fn create_hostdev_usb_not_found() {
         &f.with_devices(&usb_hostdev("<address bus='2' device='4'/>")),
         &["--sysfs", empty.root.to_str().unwrap()],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
-    assert!(stderr(&o).contains("no such USB device"), "{}", stderr(&o));
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
+    assert!(o.stderr.contains("no such USB device"), "{}", o.stderr);
 }
 
 /// A fixture sysfs tree under `<tree>/sys` as the kernel lays out PCI device 0000:00:19.0:
@@ -854,11 +854,12 @@ fn create_hostdev_pci() {
         );
         let mut want = vec![f.disk1_rule()];
         want.extend(VFIO.iter().map(|s| s.to_string()));
-        assert_lines(&device_rules(&o), &strs(&want));
+        assert_lines(&o.device_rules(), &strs(&want));
         assert!(
-            stdout(&o).contains(&format!("{}  # hostdev pci 0000:00:19.0", VFIO[1])),
+            o.stdout
+                .contains(&format!("{}  # hostdev pci 0000:00:19.0", VFIO[1])),
             "{}",
-            stdout(&o)
+            o.stdout
         );
     }
     // The legacy KVM backend: the files, no VFIO rules (as in C).
@@ -868,11 +869,12 @@ fn create_hostdev_pci() {
     );
     let mut want = vec![f.disk1_rule()];
     want.extend(files.iter().cloned());
-    assert_lines(&device_rules(&o), &strs(&want));
+    assert_lines(&o.device_rules(), &strs(&want));
     assert!(
-        stdout(&o).contains(&format!("{}  # hostdev pci 0000:00:19.0", files[0])),
+        o.stdout
+            .contains(&format!("{}  # hostdev pci 0000:00:19.0", files[0])),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -887,7 +889,7 @@ fn create_hostdev_pci_not_found() {
         &f.with_devices(&pci_hostdev("0x1a", "")),
         &["--sysfs", &sysfs],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), VFIO[0]]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), VFIO[0]]);
 }
 
 // virt-aa-helper-test: "create (non-existent disk)"
@@ -895,9 +897,9 @@ fn create_hostdev_pci_not_found() {
 fn create_non_existent_disk() {
     let f = Fixture::new();
     let o = dry_create(&f.xml(&f.nonexistent));
-    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", f.nonexistent)]);
+    assert_lines(&o.device_rules(), &[&format!("\"{}\" rwk,", f.nonexistent)]);
     // C: "path does not exist, skipping file type checks".
-    let err = stderr(&o);
+    let err = o.stderr;
     assert!(
         err.starts_with("virt-aa-helper: warning: ")
             && err.contains(&f.nonexistent)
@@ -913,7 +915,7 @@ fn create_relative_path() {
     let base = f.t.root.file_name().unwrap().to_str().unwrap();
     let path = format!("{}/./../{base}//./1.img", f.t.root.display());
     let o = dry_create(&f.xml(&path));
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "replace"
@@ -923,14 +925,14 @@ fn replace() {
     let f = Fixture::new();
     let policy = with_profile(&f.xml(&f.disk1));
     let o = run_dry_replace(&policy, &f.xml(&f.disk2), &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     compile_dry_run(&o);
-    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", f.disk2)]);
+    assert_lines(&o.device_rules(), &[&format!("\"{}\" rwk,", f.disk2)]);
     // -r prints only the new .files and the reload, not the profile.
-    let files = dry_files(&o);
-    assert_eq!(files.len(), 1, "{}", stdout(&o));
+    let files = o.dry_files();
+    assert_eq!(files.len(), 1, "{}", o.stdout);
     assert_eq!(files[0].0, policy.files());
-    let out = stdout(&o);
+    let out = o.stdout;
     let reload = format!(" -r {}", policy.profile().display());
     assert!(
         out.lines()
@@ -953,7 +955,7 @@ fn replace_without_existing_profile() {
 fn replace_non_existent_disk() {
     let f = Fixture::new();
     let o = dry_replace(&f, &f.xml(&f.nonexistent), &[]);
-    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", f.nonexistent)]);
+    assert_lines(&o.device_rules(), &[&format!("\"{}\" rwk,", f.nonexistent)]);
 }
 
 // virt-aa-helper-test: "replace (adding disk)" (-f disk2)
@@ -962,13 +964,14 @@ fn replace_adding_disk() {
     let f = Fixture::new();
     let o = dry_replace(&f, &f.xml(&f.disk1), &["-f", &f.disk2]);
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.disk2)],
     );
     assert!(
-        stdout(&o).contains(&format!("\"{}\" rwk,  # argument -f", f.disk2)),
+        o.stdout
+            .contains(&format!("\"{}\" rwk,  # argument -f", f.disk2)),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -978,7 +981,7 @@ fn replace_adding_non_existent_disk() {
     let f = Fixture::new();
     let o = dry_replace(&f, &f.xml(&f.disk1), &["-f", &f.nonexistent]);
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.nonexistent)],
     );
 }
@@ -989,7 +992,7 @@ fn replace_appending_disk() {
     let f = Fixture::new();
     let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", &f.disk2]);
     let want = [f.disk1_rule(), format!("\"{}\" rwk,", f.disk2)];
-    assert_lines(&device_rules(&o), &strs(&want));
+    assert_lines(&o.device_rules(), &strs(&want));
 
     // For real: -F appends to the existing .files instead of regenerating it, so the
     // rules come from the file, not from the XML given now (which names disk2 as hda).
@@ -1007,7 +1010,7 @@ fn replace_appending_disk() {
         ],
         Some(&f.xml(&f.disk2)),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     let files = policy.read(&format!("{PROFILE}.files")).unwrap();
     assert!(
         files.ends_with(&format!(
@@ -1026,7 +1029,7 @@ fn replace_appending_non_existent_disk() {
     let f = Fixture::new();
     let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", &f.nonexistent]);
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.nonexistent)],
     );
 }
@@ -1042,7 +1045,7 @@ fn disk_empty_cdrom() {
         ),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "serial"
@@ -1058,13 +1061,13 @@ fn serial() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&f.disk1_rule(), &format!("\"{log}\" rw,")],
     );
     assert!(
-        stdout(&o).contains(&format!("\"{log}\" rw,  # serial 0")),
+        o.stdout.contains(&format!("\"{log}\" rw,  # serial 0")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -1077,7 +1080,7 @@ fn serial_pty() {
         &f.with_devices("    <serial type='pty'><target port='0'/></serial>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "serial (dev)"
@@ -1092,7 +1095,7 @@ fn serial_dev() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &f.disk1_rule(),
             &format!("\"{}\" rw,", canonical("/dev/ttyS0")),
@@ -1115,11 +1118,11 @@ fn pipe_rules(class: &str, name: &str, target: &str) -> (Fixture, Vec<String>, S
         &[],
     );
     assert!(
-        stdout(&o).contains(&format!("\"{p}.in\" rw,  # {class} 0")),
+        o.stdout.contains(&format!("\"{p}.in\" rw,  # {class} 0")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
-    (f, device_rules(&o), p)
+    (f, o.device_rules(), p)
 }
 
 // virt-aa-helper-test: "serial (pipe)"
@@ -1154,10 +1157,10 @@ fn console() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&f.disk1_rule(), &format!("\"{log}\" rw,")],
     );
-    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
 
 // virt-aa-helper-test: "console (pty)"
@@ -1169,7 +1172,7 @@ fn console_pty() {
         &f.with_devices("    <console type='pty'><target port='0'/></console>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "console (pipe)"
@@ -1202,7 +1205,7 @@ fn parallel_pty() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &f.disk1_rule(),
             &format!("\"{}\" rw,", canonical("/dev/pts/0")),
@@ -1240,7 +1243,7 @@ fn channel_unix() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&f.disk1_rule(), &format!("\"{sock}\" rw,")],
     );
 }
@@ -1254,7 +1257,7 @@ fn channel_pty() {
         &f.with_devices("    <channel type='pty'><target type='virtio'/></channel>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 /// `<os>` with `<elem>path</elem>` through -r; asserts `"<canonical path>" r,` + deny.
@@ -1265,11 +1268,11 @@ fn assert_boot_file(f: &Fixture, elem: &str, path: &str) {
         &[],
     );
     let want = read_only(&canonical(path), "r");
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &want[0], &want[1]]);
     assert!(
-        stdout(&o).contains(&format!("{}  # os {elem}", want[0])),
+        o.stdout.contains(&format!("{}  # os {elem}", want[0])),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -1300,16 +1303,16 @@ fn firmware_loaders() {
             "    <loader readonly='yes' type='pflash'>{fw}</loader>\n"
         ));
         let o = run_dry_replace(&policy, &xml, &[]);
-        assert!(o.status.success(), "{title}: {}", stderr(&o));
+        assert!(o.status.success(), "{title}: {}", o.stderr);
         compile_dry_run(&o);
         let want = read_only(&canonical(fw), "rk");
-        assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
-        let warned = stderr(&o).contains("does not exist yet");
+        assert_lines(&o.device_rules(), &[&f.disk1_rule(), &want[0], &want[1]]);
+        let warned = o.stderr.contains("does not exist yet");
         assert_eq!(
             warned,
             fs::metadata(fw).is_err(),
             "{title}: a warning iff {fw} is missing: {}",
-            stderr(&o)
+            o.stderr
         );
     }
 }
@@ -1365,11 +1368,12 @@ fn sdl_xauthority() {
     let sdl = "    <graphics type='sdl' display=':0.0' xauth='/home/myself/.Xauthority'/>\n";
     let o = dry_replace(&f, &f.with_graphics(sdl), &[]);
     let want = read_only(&canonical("/home/myself/.Xauthority"), "r");
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &want[0], &want[1]]);
     assert!(
-        stdout(&o).contains(&format!("{}  # graphics sdl xauth", want[0])),
+        o.stdout
+            .contains(&format!("{}  # graphics sdl xauth", want[0])),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 
     // An xauth file that exists: named as is, no warning.
@@ -1383,8 +1387,8 @@ fn sdl_xauthority() {
         &[],
     );
     let want = read_only(&xauth, "r");
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
-    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &want[0], &want[1]]);
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
 
 // Not in the C suite: libvirt reads the xauth only when SDL is the only display
@@ -1396,8 +1400,8 @@ fn sdl_xauthority_with_second_display() {
     let vnc = "    <graphics type='vnc' port='-1'/>\n";
     for graphics in [format!("{sdl}{vnc}"), format!("{vnc}{sdl}")] {
         let o = dry_replace(&f, &f.with_graphics(&graphics), &[]);
-        assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
-        assert!(!stdout(&o).contains("Xauthority"), "{}", stdout(&o));
+        assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
+        assert!(!o.stdout.contains("Xauthority"), "{}", o.stdout);
     }
 }
 
@@ -1411,7 +1415,7 @@ fn sdl_without_xauthority() {
         &f.with_graphics("    <graphics type='sdl' display=':0'/>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "hugepages" (-F /run/hugepages/kvm/**)
@@ -1424,7 +1428,7 @@ fn hugepages() {
     let f = Fixture::new();
     let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", "/run/hugepages/kvm/**"]);
     let literal = format!("\"{}/\\*\\*\" rwk,", canonical("/run/hugepages/kvm"));
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &literal]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &literal]);
 
     // For real, and what the parser makes of it: a rule matching only that literal name.
     let policy = with_profile(&f.xml(&f.disk1));
@@ -1441,7 +1445,7 @@ fn hugepages() {
         ],
         Some(&f.xml(&f.disk1)),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     assert_eq!(policy.compile_all(), 1);
     let want = format!("{}/**", canonical("/run/hugepages/kvm"));
     let exprs = compiled_exprs(&policy, &policy.profile());
@@ -1493,9 +1497,9 @@ fn hugepages_subtree() {
         ],
     );
     assert!(
-        stdout(&o).contains("domain-1-virt-aa-helper-test/{,**}"),
+        o.stdout.contains("domain-1-virt-aa-helper-test/{,**}"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -1532,11 +1536,11 @@ fn vnc_socket() {
         &[],
     );
     let rule = format!("\"{}\" rw,", canonical(own));
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &rule]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &rule]);
     assert!(
-        stdout(&o).contains(&format!("{rule}  # graphics vnc 0")),
+        o.stdout.contains(&format!("{rule}  # graphics vnc 0")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 
     // A socket in a directory of the test's own, in both spellings (the attribute and
@@ -1548,7 +1552,7 @@ fn vnc_socket() {
     ] {
         let o = dry_replace(&f, &f.with_graphics(&graphics), &[]);
         assert_lines(
-            &device_rules(&o),
+            &o.device_rules(),
             &[&f.disk1_rule(), &format!("\"{sock}\" rw,")],
         );
     }
@@ -1559,7 +1563,7 @@ fn vnc_socket() {
         &f.with_graphics("    <graphics type='vnc'><listen type='socket'/></graphics>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "input dev passthrough"
@@ -1575,11 +1579,11 @@ fn input_dev_passthrough() {
         )),
         &[],
     );
-    assert_lines(&device_rules(&o), &strs(&want));
+    assert_lines(&o.device_rules(), &strs(&want));
     assert!(
-        stdout(&o).contains(&format!("{}  # input 0", want[1])),
+        o.stdout.contains(&format!("{}  # input 0", want[1])),
         "{}",
-        stdout(&o)
+        o.stdout
     );
     // Not in the C suite: <input type='evdev'> gets the same rule (C 9.0 handles both types
     // in one branch, virt-aa-helper.c:1127-1134).
@@ -1591,7 +1595,7 @@ fn input_dev_passthrough() {
         )),
         &[],
     );
-    assert_lines(&device_rules(&o), &strs(&want));
+    assert_lines(&o.device_rules(), &strs(&want));
 }
 
 // virt-aa-helper-test: "nvdimm"
@@ -1618,11 +1622,11 @@ fn nvdimm() {
         assert!(!xml.contains(base) && xml.contains("1048576"), "{xml}");
         let o = dry_replace(&f, &xml, &[]);
         let rule = format!("\"{}\" rw,", f.disk2);
-        assert_lines(&device_rules(&o), &[&f.disk1_rule(), &rule]);
+        assert_lines(&o.device_rules(), &[&f.disk1_rule(), &rule]);
         assert!(
-            stdout(&o).contains(&format!("{rule}  # memory nvdimm 0")),
+            o.stdout.contains(&format!("{rule}  # memory nvdimm 0")),
             "{}",
-            stdout(&o)
+            o.stdout
         );
     }
 }
@@ -1655,11 +1659,11 @@ fn assert_render_node(f: &Fixture, graphics: &str, node: &str, origin: &str) {
     let disk1 = f.disk1_rule();
     let mut want = vec![disk1.as_str(), rule.as_str()];
     want.extend(GL_BLOCK);
-    assert_lines(&device_rules(&o), &want);
+    assert_lines(&o.device_rules(), &want);
     assert!(
-        stdout(&o).contains(&format!("{rule}  # {origin}")),
+        o.stdout.contains(&format!("{rule}  # {origin}")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -1722,7 +1726,7 @@ fn dri_egl_and_spice() {
     let disk1 = f.disk1_rule();
     let mut want = vec![disk1.as_str(), nodes[0].as_str(), nodes[1].as_str()];
     want.extend(GL_BLOCK);
-    assert_lines(&device_rules(&o), &want);
+    assert_lines(&o.device_rules(), &want);
 }
 
 /// `<shmem>` added to the template's devices through -r; asserts the one rule
@@ -1731,7 +1735,7 @@ fn assert_shmem(shmem: &str, path: &str) {
     let f = Fixture::new();
     let o = dry_replace(&f, &f.with_devices(&format!("    {shmem}\n")), &[]);
     let rule = format!("\"{}\" rw,", canonical(path));
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &rule]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &rule]);
 }
 
 // virt-aa-helper-test: "shmem"
@@ -1802,11 +1806,11 @@ fn shmem_doorbell_serverpath() {
 fn help() {
     // Like C: usage on stdout, exit 0.
     let o = run(&["-d", "-h"], None);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr);
+    let out = o.stdout;
     assert!(out.contains("Usage: virt-aa-helper"), "{out}");
     assert!(out.contains("--uuid"), "{out}");
-    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1839,7 +1843,7 @@ fn create_block_dir_cdrom_and_backing_chain_disks() {
     let cdrom = read_only_disk(&iso.replace('[', "\\[").replace(']', "\\]"));
     let base = read_only_disk(&f.t.s("base.qcow2"));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &f.disk1_rule(),
             &format!("\"{}\" rwk,", f.disk2),
@@ -1870,7 +1874,7 @@ fn dtb_loader_and_nvram() {
     let dtb = read_only(&f.t.s("dtb"), "r");
     let code = read_only(&f.t.s("code.fd"), "rk");
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &f.disk1_rule(),
             &dtb[0],

@@ -21,7 +21,7 @@ impl Env {
         }
     }
 
-    fn run(&self, args: &[&str], xml: Option<&str>) -> std::process::Output {
+    fn run(&self, args: &[&str], xml: Option<&str>) -> Run {
         let mut all: Vec<&str> = args.to_vec();
         let dir = self.policy.dir.to_str().unwrap().to_string();
         let parser = self.parser.script.to_str().unwrap().to_string();
@@ -35,13 +35,13 @@ impl Env {
         run(&all, xml)
     }
 
-    fn ok(&self, args: &[&str], xml: Option<&str>) -> std::process::Output {
+    fn ok(&self, args: &[&str], xml: Option<&str>) -> Run {
         let o = self.run(args, xml);
         assert!(
             o.status.success(),
             "{args:?} failed ({:?}): {}",
             o.status.code(),
-            stderr(&o)
+            o.stderr
         );
         o
     }
@@ -112,8 +112,8 @@ fn create_replace_append_remove_delete() {
     // -c again: refused, nothing changed, parser not run.
     let before = env.files();
     let o = env.run(&["-c", "-u", PROFILE], Some(&xml));
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    assert!(stderr(&o).contains("already exists"));
+    assert_eq!(o.status.code(), Some(4), "{}", o.stderr);
+    assert!(o.stderr.contains("already exists"));
     assert_eq!(env.files(), before);
     assert!(env.parser.take_calls().is_empty());
 
@@ -163,7 +163,7 @@ fn create_replace_append_remove_delete() {
         ],
         Some(&xml2),
     );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
     // The repeated -F finds its path granted: nothing written, no parser run.
     assert_eq!(env.parser.take_calls().len(), 1);
     let rules = env.files_rules();
@@ -187,11 +187,7 @@ fn create_replace_append_remove_delete() {
     for mode in ["notloaded", "notloaded254"] {
         env.parser.set_mode(mode);
         let o = env.ok(&["-R", "-u", PROFILE], None);
-        assert!(
-            stderr(&o).contains("was not loaded"),
-            "{mode}: {}",
-            stderr(&o)
-        );
+        assert!(o.stderr.contains("was not loaded"), "{mode}: {}", o.stderr);
     }
     env.parser.set_mode("");
     env.parser.take_calls();
@@ -256,8 +252,8 @@ fn failing_parser_on_replace_leaves_previous_files_byte_identical() {
         &["-r", "-u", PROFILE, "-F", &env.tree.s("images/new.img")],
     ] {
         let o = env.run(args, Some(&xml2));
-        assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
-        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(7), "{}", o.stderr);
+        let err = o.stderr;
         assert!(
             err.contains("simulated failure"),
             "the parser's own message is shown: {err}"
@@ -306,29 +302,30 @@ fn refuses_to_run_setuid() {
     let bin = dir.path().join("virt-aa-helper");
     fs::copy(env!("CARGO_BIN_EXE_virt-aa-helper"), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o4755)).unwrap();
-    let run = || {
+    let run = || -> Run {
         std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&bin)
             .args(["-d", "-R", "-u", PROFILE])
             .output()
             .expect("setpriv (util-linux)")
+            .into()
     };
     // Another test thread's fork may hold the descriptor the copy was written through for a
     // moment (closed at that child's exec): exec fails with ETXTBSY, and is tried again.
     let mut o = run();
     for _ in 0..50 {
-        if !(o.status.code() == Some(126) && stderr(&o).contains("Text file busy")) {
+        if !(o.status.code() == Some(126) && o.stderr.contains("Text file busy")) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
         o = run();
     }
-    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(8), "{}", o.stderr);
     assert!(
-        stderr(&o).contains("refusing to run set-uid or set-gid"),
+        o.stderr.contains("refusing to run set-uid or set-gid"),
         "{}",
-        stderr(&o)
+        o.stderr
     );
 }
 
@@ -365,7 +362,7 @@ fn a_profile_the_real_parser_rejects_is_rolled_back() {
     )
     .unwrap();
     let o = env.run(&["-r", "-u", PROFILE], Some(&xml));
-    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(7), "{}", o.stderr);
     let mut after = env.files();
     after.retain(|(n, _)| n != "TEMPLATE.qemu");
     assert_eq!(after, before_empty);
@@ -394,7 +391,7 @@ fn installed_template_without_marker_is_refused() {
     fs::write(env.policy.libvirt("TEMPLATE.qemu"), "profile foo {\n}\n").unwrap();
     let o = env.run(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
     assert_eq!(o.status.code(), Some(5));
-    assert!(stderr(&o).contains("LIBVIRT_TEMPLATE"), "{}", stderr(&o));
+    assert!(o.stderr.contains("LIBVIRT_TEMPLATE"), "{}", o.stderr);
     assert_eq!(env.files().len(), 1, "only the template");
 }
 
@@ -522,7 +519,7 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
             args.extend(extra.iter().map(String::as_str));
             let before = env.files();
             let o = env.run(&args, Some(&xml));
-            let err = stderr(&o);
+            let err = o.stderr;
             if mode == "-r" && code != 2 && code != 1 && !err.contains(needle) {
                 // -r without a profile fails earlier on the missing profile; covered below.
                 assert_eq!(o.status.code(), Some(4), "{what} {mode}: {err}");
@@ -539,7 +536,7 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
                 err.lines().all(|l| l.starts_with("virt-aa-helper: ")),
                 "{what}: {err}"
             );
-            assert!(stdout(&o).is_empty(), "{what}");
+            assert!(o.stdout.is_empty(), "{what}");
             assert_eq!(env.files(), before, "{what} {mode}: nothing written");
         }
     }
@@ -564,8 +561,10 @@ fn dry_run_writes_and_loads_nothing_in_every_mode() {
     let env = Env::new();
     let xml = xml_with_disk(&env.tree);
     let o = env.ok(&["-d", "-c", "-u", PROFILE], Some(&xml));
-    assert!(stdout(&o).contains(&format!("# would write {}", env.policy.files().display())));
-    assert!(stdout(&o).contains("# would run "));
+    assert!(o
+        .stdout
+        .contains(&format!("# would write {}", env.policy.files().display())));
+    assert!(o.stdout.contains("# would run "));
     compile_dry_run(&o);
     assert!(env.files().is_empty());
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
@@ -586,7 +585,7 @@ fn dry_run_writes_and_loads_nothing_in_every_mode() {
         &["-d", "-D", "-u", PROFILE],
     ] {
         let o = env.ok(args, Some(&xml));
-        assert!(!stdout(&o).is_empty(), "{args:?} prints what it would do");
+        assert!(!o.stdout.is_empty(), "{args:?} prints what it would do");
         assert_eq!(env.files(), before, "{args:?}");
     }
     assert!(
@@ -653,8 +652,8 @@ fn shipped_example_dry_run() {
         ],
         Some(&xml),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let rules = dry_rules(&o);
+    assert!(o.status.success(), "{}", o.stderr);
+    let rules = o.dry_rules();
     assert!(
         rules.contains(
             &"\"/var/lib/libvirt/images/debian-12 netinst \\[amd64\\].iso\" rk,".to_string()
@@ -682,11 +681,11 @@ fn help_and_version() {
         "--parser",
         "--no-load",
     ] {
-        assert!(stdout(&o).contains(flag), "{flag}");
+        assert!(o.stdout.contains(flag), "{flag}");
     }
     let o = run(&["--version"], None);
     assert_eq!(
-        stdout(&o).trim(),
+        o.stdout.trim(),
         format!("virt-aa-helper {}", env!("CARGO_PKG_VERSION"))
     );
 }
@@ -765,10 +764,10 @@ fn append_of_a_backing_layer_is_loaded_unless_its_writes_are_denied() {
         let args = ["-r", "-u", PROFILE, "--config", &cfg, "-F", &base];
         let o = env.ok(&[&["-d"], &args[..]].concat(), Some(&xml));
         assert_eq!(
-            stdout(&o).starts_with("# nothing to do: "),
+            o.stdout.starts_with("# nothing to do: "),
             !appended,
             "{setting:?}: {}",
-            stdout(&o)
+            o.stdout
         );
         env.ok(&args, Some(&xml));
         let rules = env.files_rules();
@@ -794,11 +793,12 @@ fn bad_site_configuration_is_refused_with_its_line() {
         "backing_deny_write = no\nfiles_include = sometimes\n",
     );
     let o = env.run(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
     assert!(
-        stderr(&o).contains("virt-aa-helper.conf' line 2: files_include is required or if-exists"),
+        o.stderr
+            .contains("virt-aa-helper.conf' line 2: files_include is required or if-exists"),
         "{}",
-        stderr(&o)
+        o.stderr
     );
     assert!(env.files().is_empty());
     // Writable by others: a way around the policy, refused.
@@ -806,11 +806,11 @@ fn bad_site_configuration_is_refused_with_its_line() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&cfg, fs::Permissions::from_mode(0o666)).unwrap();
     let o = env.run(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
     assert!(
-        stderr(&o).contains("writable by group or others"),
+        o.stderr.contains("writable by group or others"),
         "{}",
-        stderr(&o)
+        o.stderr
     );
     assert!(env.files().is_empty());
 }
@@ -841,30 +841,26 @@ fn covered_append_writes_and_loads_nothing() {
         disk.clone(),
     ] {
         let o = env.ok(&["-r", "-u", PROFILE, "-F", &extra], Some(&xml));
-        assert!(stdout(&o).is_empty(), "{extra}: {}", stdout(&o));
+        assert!(o.stdout.is_empty(), "{extra}: {}", o.stdout);
         assert_eq!(env.parser.take_calls(), Vec::<String>::new(), "{extra}");
         assert_eq!(env.files(), before, "{extra}");
         assert_eq!(mtimes(), written, "{extra}");
     }
     // The dry run says so.
     let o = env.ok(&["-d", "-r", "-u", PROFILE, "-F", &disk], Some(&xml));
-    assert!(
-        stdout(&o).starts_with("# nothing to do: "),
-        "{}",
-        stdout(&o)
-    );
+    assert!(o.stdout.starts_with("# nothing to do: "), "{}", o.stdout);
 
     // Not covered: a new file, and the parent of the granted directory.
     let new = env.tree.s("images/new.img");
     for extra in [new.as_str(), "/var/lib/libvirt/qemu/{,**}"] {
         let o = env.run(&["-r", "-u", PROFILE, "-F", extra], Some(&xml));
         if extra == new {
-            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(o.status.success(), "{}", o.stderr);
             assert_eq!(env.parser.take_calls().len(), 1);
             assert_ne!(env.files(), before);
         } else {
             // A subtree containing every domain's state is refused, not covered.
-            assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+            assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
             assert_eq!(env.parser.take_calls(), Vec::<String>::new());
         }
     }
@@ -1146,8 +1142,8 @@ fn traced(env: &Env, args: &[&str], xml: Option<&str>) -> String {
         let mut pipe = child.stdin.take().expect("stdin");
         let _ = pipe.write_all(xml.unwrap_or("").as_bytes());
     }
-    let o = child.wait_with_output().expect("wait for strace");
-    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    let o: Run = child.wait_with_output().expect("wait for strace").into();
+    assert!(o.status.success(), "{args:?}: {}", o.stderr);
     fs::read_to_string(&log).expect("strace's log")
 }
 

@@ -374,9 +374,9 @@ fn refused(xml: &str, extra: &[&str], path: &str) -> String {
     let mut args = vec!["-d", "-c", "-u", PROFILE];
     args.extend_from_slice(extra);
     let o = run(&args, Some(xml));
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(3), "{path} accepted:\n{}", stdout(&o));
-    assert!(stdout(&o).is_empty(), "{path}: {}", stdout(&o));
+    let err = o.stderr;
+    assert_eq!(o.status.code(), Some(3), "{path} accepted:\n{}", o.stdout);
+    assert!(o.stdout.is_empty(), "{path}: {}", o.stdout);
     let errors: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
     assert_eq!(errors.len(), 1, "{path}: {err}");
     // The error names the canonical path: `/var/run` is a link to `/run`, and on a
@@ -433,7 +433,7 @@ fn read_only_trees_are_readable_but_never_writable() {
         refused_everywhere(p, "is only allowed read-only (restricted location)");
         // As the kernel: read-only, allowed, one literal rule.
         let o = dry_create(&domain("", &format!("    <kernel>{p}</kernel>\n")), &[]);
-        let rules = dry_rules(&o);
+        let rules = o.dry_rules();
         assert!(rules.contains(&format!("\"{p}\" r,")), "{p}: {rules:?}");
     }
 }
@@ -477,7 +477,7 @@ fn directories_holding_a_restricted_path_are_never_shared() {
 fn what_domain_elements_name_is_allowed() {
     for p in ALLOWED {
         let o = dry_create(&domain(&disk(p, "vda", ""), ""), &[]);
-        let rules = dry_rules(&o);
+        let rules = o.dry_rules();
         assert!(rules.contains(&format!("\"{p}\" rwk,")), "{p}: {rules:?}");
     }
 }
@@ -496,7 +496,7 @@ fn device_nodes_of_one_element_are_refused_as_disks() {
                 "rwk"
             };
             let o = dry_create(&domain("", ""), &["-f", p]);
-            assert!(dry_rules(&o).contains(&format!("\"{p}\" {perms},")), "{p}");
+            assert!(o.dry_rules().contains(&format!("\"{p}\" {perms},")), "{p}");
         } else {
             let err = refused(&domain("", ""), &["-f", p], p);
             assert!(err.contains(&why), "{p}: {err}");

@@ -5,7 +5,6 @@
 use crate::support::*;
 use std::fs;
 use std::path::PathBuf;
-use std::process::Output;
 
 /// The profile name of domain `i`.
 fn name(i: u32) -> String {
@@ -37,12 +36,12 @@ impl Env {
             &["-c", "-u", &name(i), "--no-load", "--apparmor-dir", &dir],
             Some(&xml),
         );
-        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(o.status.success(), "{}", o.stderr);
         // The creating run's lock file: only what --reload-all itself leaves is examined.
         let _ = fs::remove_file(self.policy.libvirt(&format!("{}.lock", name(i))));
     }
 
-    fn reload(&self, extra: &[&str]) -> Output {
+    fn reload(&self, extra: &[&str]) -> Run {
         let dir = self.policy.dir.display().to_string();
         let parser = self.parser.script.display().to_string();
         let cache = self.tree.dir("cache").display().to_string();
@@ -100,7 +99,7 @@ fn one_broken_profile_the_others_are_reloaded_and_it_is_named() {
     env.break_files(2);
     let before = env.snapshot();
     let o = env.reload(&["--reload-all"]);
-    let (out, err) = (stdout(&o), stderr(&o));
+    let (out, err) = (o.stdout, o.stderr);
     assert_eq!(o.status.code(), Some(7), "{out}\n{err}");
     assert!(out.contains("reloaded 2 of 3 profiles\n"), "{out}");
     let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("failed ")).collect();
@@ -152,8 +151,8 @@ fn a_parser_that_stops_at_the_first_error_still_reloads_the_rest() {
     env.break_files(2);
     env.parser.set_mode("abort");
     let o = env.reload(&["--reload-all"]);
-    let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(7), "{out}{}", stderr(&o));
+    let out = o.stdout;
+    assert_eq!(o.status.code(), Some(7), "{out}{}", o.stderr);
     assert!(out.contains("reloaded 3 of 4 profiles\n"), "{out}");
     assert!(out.contains(&format!("failed {}: ", name(2))), "{out}");
     let calls = env.parser.take_calls();
@@ -177,18 +176,18 @@ fn a_parser_failing_everything_names_every_profile() {
     }
     env.parser.set_mode("fail");
     let o = env.reload(&["--reload-all"]);
-    let out = stdout(&o);
+    let out = o.stdout;
     assert_eq!(o.status.code(), Some(7), "{out}");
     assert!(out.contains("reloaded 0 of 2 profiles\n"), "{out}");
     assert_eq!(out.lines().filter(|l| l.starts_with("failed ")).count(), 2);
     assert!(
-        stderr(&o).contains(&format!(
+        o.stderr.contains(&format!(
             "2 of 2 profiles, which stay loaded as they were: {}, {}",
             name(1),
             name(2)
         )),
         "{}",
-        stderr(&o)
+        o.stderr
     );
     assert_eq!(env.parser.take_calls().len(), 3);
 }
@@ -226,12 +225,12 @@ fn only_canonical_profiles_of_running_domains_are_reloaded() {
         &["-D", "-u", &name(3), "--no-load", "--apparmor-dir", &dir],
         None,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     assert!(env.policy.libvirt(&name(3)).exists());
 
     let o = env.reload(&["--reload-all"]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let out = o.stdout;
+    assert!(o.status.success(), "{out}{}", o.stderr);
     assert!(
         out.contains("reloaded 2 of 2 profiles (1 skipped)\n"),
         "{out}"
@@ -272,11 +271,11 @@ fn a_profile_without_files_include_is_reloaded() {
     );
     fs::write(env.policy.libvirt(&name(2)), tpl).unwrap();
     let o = env.reload(&["--reload-all"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     assert!(
-        stdout(&o).contains("reloaded 2 of 2 profiles\n"),
+        o.stdout.contains("reloaded 2 of 2 profiles\n"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -292,8 +291,8 @@ fn dry_run_lists_and_runs_nothing() {
     env.create(3);
     let before = env.snapshot();
     let o = env.reload(&["-d", "--reload-all"]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let out = o.stdout;
+    assert!(o.status.success(), "{out}{}", o.stderr);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(
@@ -333,20 +332,20 @@ fn no_profiles_is_said_and_succeeds() {
             &["--reload-all"]
         };
         let o = env.reload(args);
-        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(o.status.success(), "{}", o.stderr);
         assert_eq!(
-            stdout(&o),
+            o.stdout,
             format!(
                 "no libvirt-<uuid> profile in {}: nothing to reload\n",
                 env.policy.dir.join("libvirt").display()
             )
         );
-        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{}", o.stderr);
     }
     fs::remove_dir_all(env.policy.dir.join("libvirt")).unwrap();
     let o = env.reload(&["--reload-all"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("nothing to reload"), "{}", stdout(&o));
+    assert!(o.status.success(), "{}", o.stderr);
+    assert!(o.stdout.contains("nothing to reload"), "{}", o.stdout);
     assert!(env.parser.take_calls().is_empty());
     assert!(!env.policy.dir.join("libvirt").exists(), "created nothing");
 }
@@ -362,7 +361,7 @@ fn the_cache_is_rebuilt_for_every_profile() {
     env.parser.set_mode("cached");
     for _ in 0..2 {
         let o = env.reload(&["--reload-all"]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(o.status.success(), "{}", o.stderr);
         let log = env.parser.take_cache_log();
         assert!(!log.iter().any(|l| l.starts_with("Cache hit")), "{log:?}");
     }
@@ -438,7 +437,7 @@ fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
     std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
 
     let o = env.reload(&["--reload-all"]);
-    let (out, err) = (stdout(&o), stderr(&o));
+    let (out, err) = (o.stdout, o.stderr);
     assert_eq!(o.status.code(), Some(7), "{out}\n{err}");
     assert!(out.contains("reloaded 1 of 3 profiles\n"), "{out}");
     assert!(
@@ -466,11 +465,11 @@ fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
             ],
             None,
         );
-        assert!(!o.status.success(), "{mode}: {}", stderr(&o));
+        assert!(!o.status.success(), "{mode}: {}", o.stderr);
         assert!(
-            stderr(&o).contains(&format!("{}.files", name(2))) && stderr(&o).contains("a FIFO"),
+            o.stderr.contains(&format!("{}.files", name(2))) && o.stderr.contains("a FIFO"),
             "{mode}: {}",
-            stderr(&o)
+            o.stderr
         );
         assert!(env.parser.take_calls().is_empty(), "{mode}");
     }
@@ -522,7 +521,7 @@ fn a_hung_parser_is_killed_and_releases_every_lock() {
         ]);
         let o = run(&all, None);
         // --reload-all names each profile's failure on stdout.
-        let err = format!("{}{}", stdout(&o), stderr(&o));
+        let err = format!("{}{}", o.stdout, o.stderr);
         assert_eq!(o.status.code(), Some(7), "{args:?}: {err}");
         assert!(
             err.contains("killed after 1 s") && err.contains("did not finish"),
@@ -552,7 +551,7 @@ fn a_hung_parser_is_killed_and_releases_every_lock() {
     );
     // The locks were released: the real parser's run goes through, and nothing changed.
     let o = env.reload(&["--reload-all"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     let unlocked = |v: Vec<(String, Vec<u8>)>| {
         v.into_iter()
             .filter(|(n, _)| !n.ends_with(".lock"))

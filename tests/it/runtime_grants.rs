@@ -33,7 +33,11 @@ impl Huge {
             .arg(&dir)
             .output()
             .expect("run mount");
-        assert!(o.status.success(), "mount -t hugetlbfs: {}", stderr(&o));
+        assert!(
+            o.status.success(),
+            "mount -t hugetlbfs: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Huge { dir }
     }
 
@@ -66,7 +70,7 @@ impl Env {
         }
     }
 
-    fn run_with(&self, parser: &Path, args: &[&str], xml: &str) -> std::process::Output {
+    fn run_with(&self, parser: &Path, args: &[&str], xml: &str) -> Run {
         let dir = self.policy.dir.display().to_string();
         let parser = parser.display().to_string();
         let cache = self.tree.path("no-cache").display().to_string();
@@ -86,8 +90,8 @@ impl Env {
 
     fn ok(&self, args: &[&str], xml: &str) -> String {
         let o = self.run_with(&self.parser.script, args, xml);
-        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-        stderr(&o)
+        assert!(o.status.success(), "{args:?}: {}", o.stderr);
+        o.stderr
     }
 
     fn files(&self) -> String {
@@ -267,7 +271,7 @@ fn restricted_foreign_and_planted_paths_are_never_kept() {
     // directories, and a subtree is granted for nothing else.
     let other_arg = format!("{}/{{,**}}", other.display());
     let o = e.run_with(&e.parser.script, &["-r", "-F", &other_arg], &x);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
     assert_eq!(e.files(), before);
 
     // Planted ledger lines (as if written by someone else): each judged anew on -r. The
@@ -371,7 +375,7 @@ fn subtrees_only_for_the_domains_own_runtime_directories() {
     for dir in [&pool, &usb, &e.tree.dir("a/b/c/d")] {
         let arg = format!("{}/{{,**}}", dir.display());
         let o = e.run_with(&e.parser.script, &["-r", "-F", &arg], &x);
-        let err = stderr(&o);
+        let err = o.stderr;
         assert_eq!(o.status.code(), Some(3), "{arg}: {err}");
         assert!(
             err.contains(&format!("'{}'", dir.display()))
@@ -404,7 +408,7 @@ fn subtrees_only_for_the_domains_own_runtime_directories() {
         o.status.code(),
         Some(3),
         "without the setting: {}",
-        stderr(&o)
+        o.stderr
     );
     e.ok(&["-r", "-F", &own_arg, "--config", &conf], &x);
     assert!(e.grants(&own_arg), "{}", e.files());
@@ -414,7 +418,7 @@ fn subtrees_only_for_the_domains_own_runtime_directories() {
         &["-r", "-F", &other_arg, "--config", &conf],
         &x,
     );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
 }
 
 /// The running domain `7-ledger-vm` with one VFIO PCI hostdev, `driver` its `<driver>`.
@@ -483,5 +487,5 @@ fn iommufd_nodes_get_rwm_for_any_domain_as_a_vfio_group_does() {
         &["-r", "-F", "/dev/vfio/devices/x"],
         &xml,
     );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
 }

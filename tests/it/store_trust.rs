@@ -12,7 +12,7 @@ use crate::support::*;
 use std::fs;
 use std::os::unix::fs::{symlink, FileTypeExt};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 struct Env {
     policy: Policy,
@@ -34,13 +34,13 @@ impl Env {
             xml,
         };
         let o = env.run(&["-c", "-u", PROFILE], None);
-        assert_eq!(o.status.code(), Some(0), "-c: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(0), "-c: {}", o.stderr);
         env.parser.take_calls();
         env
     }
 
     /// The helper with this tree and parser, the domain XML on stdin, at most 20 s.
-    fn run(&self, args: &[&str], config: Option<&Path>) -> Output {
+    fn run(&self, args: &[&str], config: Option<&Path>) -> Run {
         let missing = self.tree.path("no-such.conf");
         // Only -c and -r read a configuration (the others refuse --config).
         let generates = args.iter().any(|a| matches!(*a, "-c" | "-r"));
@@ -67,16 +67,16 @@ impl Env {
             let mut pipe = child.stdin.take().expect("stdin");
             let _ = pipe.write_all(self.xml.as_bytes());
         }
-        child.wait_with_output().expect("wait")
+        child.wait_with_output().expect("wait").into()
     }
 
     /// Asserts a prompt refusal: exit 6 (not timeout's 124), one error line naming `path`
     /// and `why`, and no parser run.
     #[track_caller]
-    fn refused(&self, o: &Output, path: &Path, why: &str) {
+    fn refused(&self, o: &Run, path: &Path, why: &str) {
         assert_ne!(o.status.code(), Some(124), "the helper hung");
-        assert_eq!(o.status.code(), Some(6), "{}", stderr(o));
-        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(6), "{}", o.stderr);
+        let err = &o.stderr;
         let lines: Vec<&str> = err.lines().collect();
         assert_eq!(lines.len(), 1, "one line: {err}");
         assert!(
@@ -187,8 +187,8 @@ fn a_fifo_template_or_configuration_does_not_block() {
         Some(124),
         "the helper hung on a FIFO configuration"
     );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("not a regular file"), "{}", o.stderr);
     // An installed TEMPLATE.qemu: a template error (exit 5), at once.
     let template = env.policy.libvirt("TEMPLATE.qemu");
     mkfifo(&template);
@@ -198,6 +198,6 @@ fn a_fifo_template_or_configuration_does_not_block() {
         Some(124),
         "the helper hung on a FIFO template"
     );
-    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
-    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(5), "{}", o.stderr);
+    assert!(o.stderr.contains("not a regular file"), "{}", o.stderr);
 }

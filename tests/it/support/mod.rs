@@ -13,7 +13,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 /// The profile name of the UUID most tests use (libvirt's test suite uses the same).
 pub const UUID: &str = "00000000-0000-0000-0000-0123456789ab";
@@ -419,8 +419,89 @@ impl RecordingParser {
     }
 }
 
-/// Runs the built binary.
-pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
+/// One run of the helper, read back: how it ended and what it printed, as text.
+#[derive(Debug)]
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            status: o.status,
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// The rule lines of a dry run's `.files`, without comments and the header.
+    pub fn dry_rules(&self) -> Vec<String> {
+        let mut in_files = false;
+        let mut rules = Vec::new();
+        for line in self.stdout.lines() {
+            if let Some(rest) = line.strip_prefix("# would write ") {
+                in_files = rest.ends_with(".files");
+                continue;
+            }
+            if line.starts_with("# would run") {
+                in_files = false;
+            }
+            if in_files {
+                let code = match line.find("  #") {
+                    Some(i) => &line[..i],
+                    None => line,
+                };
+                let code = code.trim();
+                if !code.is_empty() && !code.starts_with('#') {
+                    rules.push(code.to_string());
+                }
+            }
+        }
+        rules
+    }
+
+    /// The files a dry run would write, as (path, content).
+    pub fn dry_files(&self) -> Vec<(PathBuf, String)> {
+        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        for line in self.stdout.split_inclusive('\n') {
+            if let Some(rest) = line.strip_prefix("# would write ") {
+                files.push((PathBuf::from(rest.trim_end()), String::new()));
+            } else if line.starts_with("# would ") {
+                files.push((PathBuf::new(), String::new()));
+            } else if let Some((_, content)) = files.last_mut() {
+                content.push_str(line);
+            }
+        }
+        files
+            .into_iter()
+            .filter(|(p, _)| !p.as_os_str().is_empty())
+            .collect()
+    }
+
+    /// The rules but the six base rules every QEMU domain gets (five files of its own and
+    /// the deny rule of every other domain's UEFI variables), without [`VHOST_NET`]
+    /// (asserted to be there exactly once), so a test states only what its own elements
+    /// cause.
+    pub fn device_rules(&self) -> Vec<String> {
+        let files: Vec<String> = self
+            .dry_files()
+            .into_iter()
+            .filter(|(p, _)| p.to_string_lossy().ends_with(".files"))
+            .map(|(_, text)| text)
+            .collect();
+        let text = files.concat();
+        let base = text.lines().filter(|l| l.ends_with(BASE_ORIGIN)).count();
+        assert_eq!(base, 6, "the base rules: {text}\n{}", self.stderr);
+        without_vhost_net(rules_without_base(&text))
+    }
+}
+
+/// Runs the built binary, `stdin` on its standard input.
+pub fn run(args: &[&str], stdin: Option<&str>) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_virt-aa-helper"))
         .args(args)
         .stdin(Stdio::piped())
@@ -435,69 +516,15 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
             let _ = pipe.write_all(s.as_bytes());
         }
     }
-    child.wait_with_output().expect("wait")
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The rule lines of a dry run's `.files`, without comments and the header.
-pub fn dry_rules(o: &Output) -> Vec<String> {
-    let out = stdout(o);
-    let mut in_files = false;
-    let mut rules = Vec::new();
-    for line in out.lines() {
-        if let Some(rest) = line.strip_prefix("# would write ") {
-            in_files = rest.ends_with(".files");
-            continue;
-        }
-        if line.starts_with("# would run") {
-            in_files = false;
-        }
-        if in_files {
-            let code = match line.find("  #") {
-                Some(i) => &line[..i],
-                None => line,
-            };
-            let code = code.trim();
-            if !code.is_empty() && !code.starts_with('#') {
-                rules.push(code.to_string());
-            }
-        }
-    }
-    rules
-}
-
-/// The files a dry run would write, as (path, content).
-pub fn dry_files(o: &Output) -> Vec<(PathBuf, String)> {
-    let out = stdout(o);
-    let mut files: Vec<(PathBuf, String)> = Vec::new();
-    for line in out.split_inclusive('\n') {
-        if let Some(rest) = line.strip_prefix("# would write ") {
-            files.push((PathBuf::from(rest.trim_end()), String::new()));
-        } else if line.starts_with("# would ") {
-            files.push((PathBuf::new(), String::new()));
-        } else if let Some((_, content)) = files.last_mut() {
-            content.push_str(line);
-        }
-    }
-    files
-        .into_iter()
-        .filter(|(p, _)| !p.as_os_str().is_empty())
-        .collect()
+    child.wait_with_output().expect("wait").into()
 }
 
 /// Writes what a dry run would write into a fresh policy tree and compiles the profile
 /// with the real parser: dry runs are held to the same standard as real runs.
-pub fn compile_dry_run(o: &Output) {
+pub fn compile_dry_run(o: &Run) {
     let policy = Policy::new();
     let mut profile = None;
-    for (path, content) in dry_files(o) {
+    for (path, content) in o.dry_files() {
         let name = path.file_name().expect("file name").to_owned();
         let dst = policy.dir.join("libvirt").join(&name);
         fs::write(&dst, content).expect("write");
@@ -680,24 +707,9 @@ pub fn rules_without_base(files_text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The rules but the six base rules every QEMU domain gets (five files of its own and the
-/// deny rule of every other domain's UEFI variables), without [`VHOST_NET`]
-/// (asserted to be there exactly once), so a test states only what its own elements cause.
-pub fn device_rules(o: &Output) -> Vec<String> {
-    let files: Vec<String> = dry_files(o)
-        .into_iter()
-        .filter(|(p, _)| p.to_string_lossy().ends_with(".files"))
-        .map(|(_, text)| text)
-        .collect();
-    let text = files.concat();
-    let base = text.lines().filter(|l| l.ends_with(BASE_ORIGIN)).count();
-    assert_eq!(base, 6, "the base rules: {text}\n{}", stderr(o));
-    without_vhost_net(rules_without_base(&text))
-}
-
 /// `-d -c -u PROFILE` plus `extra` on `xml`: must succeed; what it would write is compiled
 /// by the real parser.
-pub fn dry_create(xml: &str, extra: &[&str]) -> Output {
+pub fn dry_create(xml: &str, extra: &[&str]) -> Run {
     let mut args = vec!["-d", "-c", "-u", PROFILE];
     args.extend_from_slice(extra);
     let o = run(&args, Some(xml));
@@ -705,14 +717,14 @@ pub fn dry_create(xml: &str, extra: &[&str]) -> Output {
         o.status.success(),
         "exit {:?}: {}",
         o.status.code(),
-        stderr(&o)
+        o.stderr
     );
     compile_dry_run(&o);
     o
 }
 
 /// `-c -u PROFILE --no-load --apparmor-dir <policy>` plus `extra` on `xml`.
-pub fn create_in(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
+pub fn create_in(policy: &Policy, xml: &str, extra: &[&str]) -> Run {
     let dir = policy.dir.to_str().expect("utf-8 policy dir").to_string();
     let mut args = vec!["-c", "-u", PROFILE, "--no-load", "--apparmor-dir", &dir];
     args.extend_from_slice(extra);
@@ -720,14 +732,14 @@ pub fn create_in(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
 }
 
 /// [`create_in`] a fresh policy tree: must succeed, and the profile must compile.
-pub fn create_ok(xml: &str, extra: &[&str]) -> (Policy, Output) {
+pub fn create_ok(xml: &str, extra: &[&str]) -> (Policy, Run) {
     let policy = Policy::new();
     let o = create_in(&policy, xml, extra);
     assert!(
         o.status.success(),
         "exit {:?}: {}",
         o.status.code(),
-        stderr(&o)
+        o.stderr
     );
     assert_eq!(policy.compile_all(), 1);
     (policy, o)
@@ -738,9 +750,9 @@ pub fn create_ok(xml: &str, extra: &[&str]) -> (Policy, Output) {
 pub fn create_refused(xml: &str, extra: &[&str], code: i32) -> String {
     let policy = Policy::new();
     let o = create_in(&policy, xml, extra);
-    let err = stderr(&o);
+    let err = o.stderr;
     assert_eq!(o.status.code(), Some(code), "{err}");
-    assert!(stdout(&o).is_empty());
+    assert!(o.stdout.is_empty());
     assert_eq!(
         err.lines().filter(|l| l.contains(": error: ")).count(),
         1,
