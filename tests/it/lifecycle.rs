@@ -6,74 +6,6 @@ use crate::support::*;
 use std::fs;
 use std::path::Path;
 
-struct Env {
-    policy: Policy,
-    parser: RecordingParser,
-    tree: Tree,
-}
-
-impl Env {
-    fn new() -> Self {
-        Env {
-            policy: Policy::new(),
-            parser: RecordingParser::new(),
-            tree: Tree::new(),
-        }
-    }
-
-    fn run(&self, args: &[&str], xml: Option<&str>) -> Run {
-        let mut all: Vec<&str> = args.to_vec();
-        let dir = self.policy.dir.to_str().unwrap().to_string();
-        let parser = self.parser.script.to_str().unwrap().to_string();
-        all.extend(["--apparmor-dir", &dir, "--parser", &parser]);
-        // No parser cache unless the test names one: the default, /var/cache/virt-aa-helper,
-        // exists where the Debian package is installed, and would change the argv asserted.
-        let no_cache = self.tree.path("no-cache").display().to_string();
-        if !args.contains(&"--cache-dir") {
-            all.extend(["--cache-dir", &no_cache]);
-        }
-        run(&all, xml)
-    }
-
-    fn ok(&self, args: &[&str], xml: Option<&str>) -> Run {
-        let o = self.run(args, xml);
-        assert!(
-            o.status.success(),
-            "{args:?} failed ({:?}): {}",
-            o.status.code(),
-            o.stderr
-        );
-        o
-    }
-
-    /// Snapshot of every file in libvirt/ (name, bytes).
-    fn files(&self) -> Vec<(String, Vec<u8>)> {
-        let mut v: Vec<_> = fs::read_dir(self.policy.dir.join("libvirt"))
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    fs::read(e.path()).unwrap_or_default(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// The rules of `.files` but the base rules, without the `/dev/vhost-net` rule
-    /// the template's virtio NIC always gets (asserted once).
-    fn files_rules(&self) -> Vec<String> {
-        let text = self
-            .policy
-            .read(&format!("{PROFILE}.files"))
-            .expect(".files exists");
-        let rules = rules_without_base(&text);
-        without_vhost_net(rules)
-    }
-}
-
 fn xml_with_disk(t: &Tree) -> String {
     t.file("images/vm.img", b"");
     domain(&disk(&t.s("images/vm.img"), "vda", ""), "")
@@ -81,7 +13,7 @@ fn xml_with_disk(t: &Tree) -> String {
 
 #[test]
 fn create_replace_append_remove_delete() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     let profile = env.policy.profile();
     let files = env.policy.files();
@@ -101,7 +33,7 @@ fn create_replace_append_remove_delete() {
     assert!(prof_text.contains(&format!("profile {PROFILE} flags=(attach_disconnected) {{")));
     assert!(prof_text.contains(&format!("  #include <libvirt/{PROFILE}.files>\n\n}}\n")));
     assert_lines(
-        &env.files_rules(),
+        &env.device_rules(),
         &[&format!("\"{}\" rwk,", env.tree.s("images/vm.img"))],
     );
     for p in [&profile, &files] {
@@ -135,7 +67,7 @@ fn create_replace_append_remove_delete() {
     );
     assert_eq!(fs::read_to_string(&profile).unwrap(), prof_text);
     assert_lines(
-        &env.files_rules(),
+        &env.device_rules(),
         &[
             &format!("\"{}\" rwk,", env.tree.s("images/vm.img")),
             &format!("\"{}\" rwk,", env.tree.s("images/second.img")),
@@ -166,7 +98,7 @@ fn create_replace_append_remove_delete() {
     assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
     // The repeated -F finds its path granted: nothing written, no parser run.
     assert_eq!(env.parser.take_calls().len(), 1);
-    let rules = env.files_rules();
+    let rules = env.device_rules();
     assert_eq!(
         rules[2..],
         [format!("\"{}\" rwk,", env.tree.s("hot/plug.img"))]
@@ -174,7 +106,7 @@ fn create_replace_append_remove_delete() {
 
     // A plain -r drops the -F rules (how libvirtd revokes a hot-unplugged disk).
     env.ok(&["-r", "-u", PROFILE], Some(&xml2));
-    assert_eq!(env.files_rules().len(), 2);
+    assert_eq!(env.device_rules().len(), 2);
     env.parser.take_calls();
 
     // -R: unload, files kept. Not loaded (exit 234): a warning, success.
@@ -213,7 +145,7 @@ impl Policy {
 fn only_the_profile_is_left_after_delete() {
     // The helper's AppArmor profile lets it create only libvirt-<uuid>* in libvirt/; every
     // file it makes there (lock, temporaries, .files) is gone after -D, the profile stays.
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     let names = || -> Vec<String> { env.files().into_iter().map(|(n, _)| n).collect() };
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
@@ -238,7 +170,7 @@ fn only_the_profile_is_left_after_delete() {
 
 #[test]
 fn failing_parser_on_replace_leaves_previous_files_byte_identical() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
     let before = env.files();
@@ -253,7 +185,7 @@ fn failing_parser_on_replace_leaves_previous_files_byte_identical() {
     ] {
         let o = env.run(args, Some(&xml2));
         assert_eq!(o.status.code(), Some(7), "{}", o.stderr);
-        let err = o.stderr;
+        let err = &o.stderr;
         assert!(
             err.contains("simulated failure"),
             "the parser's own message is shown: {err}"
@@ -266,7 +198,7 @@ fn failing_parser_on_replace_leaves_previous_files_byte_identical() {
 
 #[test]
 fn parser_runs_with_a_cleared_environment() {
-    let env = Env::new();
+    let env = Host::new();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_virt-aa-helper"));
     cmd.args(["-c", "-u", PROFILE, "--apparmor-dir"])
         .arg(&env.policy.dir)
@@ -331,7 +263,7 @@ fn refuses_to_run_setuid() {
 
 #[test]
 fn failing_parser_on_create_leaves_nothing() {
-    let env = Env::new();
+    let env = Host::new();
     env.parser.set_mode("fail");
     let o = env.run(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
     assert_eq!(o.status.code(), Some(7));
@@ -349,7 +281,7 @@ fn failing_parser_on_create_leaves_nothing() {
 fn a_profile_the_real_parser_rejects_is_rolled_back() {
     // An admin broke the installed template: the real parser (through the recorder)
     // rejects the result and the previous profile stays in place.
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
     let before = env.files();
@@ -371,7 +303,7 @@ fn a_profile_the_real_parser_rejects_is_rolled_back() {
 
 #[test]
 fn installed_legacy_template_is_filled_byte_compatibly() {
-    let env = Env::new();
+    let env = Host::new();
     let stock = "#\n# This profile is for the domain whose UUID matches this file.\n#\n\n#include <tunables/global>\n\nprofile LIBVIRT_TEMPLATE flags=(attach_disconnected) {\n  #include <abstractions/libvirt-qemu>\n  # local admin edit\n  /srv/shared/** r,\n}\n";
     fs::write(env.policy.libvirt("TEMPLATE.qemu"), stock).unwrap();
     env.ok(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
@@ -387,7 +319,7 @@ fn installed_legacy_template_is_filled_byte_compatibly() {
 
 #[test]
 fn installed_template_without_marker_is_refused() {
-    let env = Env::new();
+    let env = Host::new();
     fs::write(env.policy.libvirt("TEMPLATE.qemu"), "profile foo {\n}\n").unwrap();
     let o = env.run(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
     assert_eq!(o.status.code(), Some(5));
@@ -397,7 +329,7 @@ fn installed_template_without_marker_is_refused() {
 
 #[test]
 fn bad_input_is_one_line_nonzero_and_writes_nothing() {
-    let env = Env::new();
+    let env = Host::new();
     let good = xml_with_disk(&env.tree);
     let cases: Vec<(&str, Vec<String>, String, i32, &str)> = vec![
         (
@@ -519,7 +451,7 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
             args.extend(extra.iter().map(String::as_str));
             let before = env.files();
             let o = env.run(&args, Some(&xml));
-            let err = o.stderr;
+            let err = &o.stderr;
             if mode == "-r" && code != 2 && code != 1 && !err.contains(needle) {
                 // -r without a profile fails earlier on the missing profile; covered below.
                 assert_eq!(o.status.code(), Some(4), "{what} {mode}: {err}");
@@ -558,7 +490,7 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
 
 #[test]
 fn dry_run_writes_and_loads_nothing_in_every_mode() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     let o = env.ok(&["-d", "-c", "-u", PROFILE], Some(&xml));
     assert!(o
@@ -596,7 +528,7 @@ fn dry_run_writes_and_loads_nothing_in_every_mode() {
 
 #[test]
 fn lxc_profiles_have_no_files_include() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = format!(
         "<domain type='lxc'><name>ct</name><uuid>{UUID}</uuid><os><type>exe</type><init>/sbin/init</init></os><devices/></domain>"
     );
@@ -614,7 +546,7 @@ fn lxc_profiles_have_no_files_include() {
 #[test]
 fn concurrent_appends_all_survive() {
     // libvirt 9.0: 8 rounds of 5 concurrent -F kept 1 of 40 rules (docs/weak-spots.md#w5).
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
     let paths: Vec<String> = (0..12)
@@ -627,7 +559,7 @@ fn concurrent_appends_all_survive() {
             s.spawn(move || env.ok(&["-r", "-u", PROFILE, "-F", p], Some(xml)));
         }
     });
-    let rules = env.files_rules();
+    let rules = env.device_rules();
     for p in &paths {
         assert!(
             rules.contains(&format!("\"{p}\" rwk,")),
@@ -698,7 +630,7 @@ fn config(t: &Tree, text: &str) -> String {
 
 #[test]
 fn site_configuration_chooses_deny_rules_and_the_include() {
-    let env = Env::new();
+    let env = Host::new();
     env.tree.qcow2("images/base.qcow2", None);
     env.tree
         .qcow2("images/top.qcow2", Some(("base.qcow2", "qcow2")));
@@ -716,7 +648,7 @@ fn site_configuration_chooses_deny_rules_and_the_include() {
     // libvirt 9.0's required include.
     let cfg = config(&env.tree, "# nothing set\n");
     env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
-    let rules = env.files_rules();
+    let rules = env.device_rules();
     assert!(rules.contains(&format!("\"{base}\" rk,")), "{rules:?}");
     assert!(!rules.iter().any(|r| r.starts_with("deny")), "{rules:?}");
     let profile = fs::read_to_string(env.policy.profile()).unwrap();
@@ -729,7 +661,7 @@ fn site_configuration_chooses_deny_rules_and_the_include() {
         "backing_deny_write = yes\nfiles_include = if-exists\n",
     );
     env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
-    assert!(env.files_rules().contains(&format!("deny \"{base}\" w,")));
+    assert!(env.device_rules().contains(&format!("deny \"{base}\" w,")));
     let profile = fs::read_to_string(env.policy.profile()).unwrap();
     assert!(profile.contains(&format!("  #include if exists <libvirt/{PROFILE}.files>\n")));
     fs::remove_file(env.policy.files()).unwrap();
@@ -742,7 +674,7 @@ fn site_configuration_chooses_deny_rules_and_the_include() {
 /// (`render::covers`, docs/weak-spots.md W6).
 #[test]
 fn append_of_a_backing_layer_is_loaded_unless_its_writes_are_denied() {
-    let env = Env::new();
+    let env = Host::new();
     env.tree.qcow2("images/base.qcow2", None);
     env.tree
         .qcow2("images/top.qcow2", Some(("base.qcow2", "qcow2")));
@@ -770,7 +702,7 @@ fn append_of_a_backing_layer_is_loaded_unless_its_writes_are_denied() {
             o.stdout
         );
         env.ok(&args, Some(&xml));
-        let rules = env.files_rules();
+        let rules = env.device_rules();
         let grant = format!("\"{base}\" rwk,");
         if appended {
             assert_eq!(env.parser.take_calls().len(), 1, "{setting:?}");
@@ -786,7 +718,7 @@ fn append_of_a_backing_layer_is_loaded_unless_its_writes_are_denied() {
 
 #[test]
 fn bad_site_configuration_is_refused_with_its_line() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     let cfg = config(
         &env.tree,
@@ -821,7 +753,7 @@ fn bad_site_configuration_is_refused_with_its_line() {
 /// runs no parser. A path not granted yet is appended and loaded.
 #[test]
 fn covered_append_writes_and_loads_nothing() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
     assert_eq!(env.parser.take_calls().len(), 1);
@@ -872,7 +804,7 @@ fn covered_append_writes_and_loads_nothing() {
 /// shown below); and `-r` after `-R` always runs the parser, so the profile is loaded.
 #[test]
 fn the_cache_serves_only_unchanged_policy() {
-    let env = Env::new();
+    let env = Host::new();
     let cache = env.tree.dir("cache");
     let cache_s = cache.display().to_string();
     env.parser.set_mode("cached");
@@ -974,7 +906,7 @@ fn the_cache_serves_only_unchanged_policy() {
 #[test]
 fn expression_simplification_is_skipped_only_where_it_changes_nothing() {
     use virt_aa_helper::apparmor_parser::{parse_version, skips_expr_simplification};
-    let env = Env::new();
+    let env = Host::new();
     let mut disks = String::new();
     for i in 0..300 {
         disks.push_str(&disk(
@@ -1113,7 +1045,7 @@ fn changes_in_trace(trace: &str) -> Vec<String> {
 }
 
 /// Runs the helper under strace with the environment's arguments; returns the trace.
-fn traced(env: &Env, args: &[&str], xml: Option<&str>) -> String {
+fn traced(env: &Host, args: &[&str], xml: Option<&str>) -> String {
     let log = env.tree.path("strace.log");
     let _ = fs::remove_file(&log);
     let dir = env.policy.dir.to_str().unwrap().to_string();
@@ -1153,7 +1085,7 @@ fn traced(env: &Env, args: &[&str], xml: Option<&str>) -> String {
 /// negative control).
 #[test]
 fn a_dry_run_writes_nothing_and_runs_nothing() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.tree.file("hot/plug.img", b"");
     let plug = env.tree.s("hot/plug.img");

@@ -13,67 +13,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A policy tree, a recording parser that compiles every load for real, and a tree of
-/// images: what a sequence of libvirtd calls on one host needs.
-struct Host {
-    policy: Policy,
-    parser: RecordingParser,
-    tree: Tree,
-}
-
-impl Host {
-    fn new() -> Self {
-        Host {
-            policy: Policy::new(),
-            parser: RecordingParser::new(),
-            tree: Tree::new(),
-        }
-    }
-
-    fn run(&self, args: &[&str], xml: Option<&str>) -> Run {
-        let dir = self.policy.dir.to_str().expect("utf-8 policy dir");
-        let parser = self.parser.script.to_str().expect("utf-8 parser path");
-        let mut all = args.to_vec();
-        all.extend(["--apparmor-dir", dir, "--parser", parser]);
-        run(&all, xml)
-    }
-
-    #[track_caller]
-    fn ok(&self, args: &[&str], xml: Option<&str>) -> Run {
-        let o = self.run(args, xml);
-        assert!(
-            o.status.success(),
-            "{args:?}: exit {:?}: {}",
-            o.status.code(),
-            o.stderr
-        );
-        o
-    }
-
-    /// Every file in `libvirt/`, as (name, bytes), sorted.
-    fn files(&self) -> Vec<(String, Vec<u8>)> {
-        let mut v: Vec<_> = fs::read_dir(self.policy.dir.join("libvirt"))
-            .expect("libvirt/")
-            .map(|e| {
-                let e = e.expect("entry");
-                let name = e.file_name().to_string_lossy().into_owned();
-                (name, fs::read(e.path()).unwrap_or_default())
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// The rule lines of `.files`, without the header and the origin comments.
-    fn rules(&self) -> Vec<String> {
-        let text = fs::read_to_string(self.policy.files()).expect(".files exists");
-        text.lines()
-            .map(|l| l.split("  #").next().unwrap_or("").trim().to_string())
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    }
-}
-
 /// `domain()` with a domain id, as in the live XML libvirtd passes.
 fn domain_with_id(id: u32, name: &str, devices: &str, os: &str) -> String {
     domain_named(name, devices, os).replacen(

@@ -12,81 +12,43 @@ use crate::support::*;
 use std::fs;
 use std::os::unix::fs::{symlink, FileTypeExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-struct Env {
-    policy: Policy,
-    parser: RecordingParser,
-    tree: Tree,
-    xml: String,
+/// A host with a domain with one disk, created (`-c`) and loaded by the recording parser,
+/// and the domain's XML.
+fn created() -> (Host, String) {
+    let host = Host::new();
+    host.tree.file("images/vm.img", b"");
+    let xml = domain(&disk(&host.tree.s("images/vm.img"), "vda", ""), "");
+    let o = host.run(&["-c", "-u", PROFILE], Some(&xml));
+    assert_eq!(o.status.code(), Some(0), "-c: {}", o.stderr);
+    host.parser.take_calls();
+    (host, xml)
 }
 
-impl Env {
-    /// A domain with one disk, created (`-c`) and loaded by the recording parser.
-    fn created() -> Self {
-        let tree = Tree::new();
-        tree.file("images/vm.img", b"");
-        let xml = domain(&disk(&tree.s("images/vm.img"), "vda", ""), "");
-        let env = Env {
-            policy: Policy::new(),
-            parser: RecordingParser::new(),
-            tree,
-            xml,
-        };
-        let o = env.run(&["-c", "-u", PROFILE], None);
-        assert_eq!(o.status.code(), Some(0), "-c: {}", o.stderr);
-        env.parser.take_calls();
-        env
-    }
+/// The helper on `host` with `args`, `xml` on its standard input: each run has 20 s
+/// (`timeout`), so that a run that blocks fails the test instead of hanging it.
+fn run_on(host: &Host, xml: &str, args: &[&str]) -> HostRun {
+    host.run_within(20, args, Some(xml))
+}
 
-    /// The helper with this tree and parser, the domain XML on stdin, at most 20 s.
-    fn run(&self, args: &[&str], config: Option<&Path>) -> Run {
-        let missing = self.tree.path("no-such.conf");
-        // Only -c and -r read a configuration (the others refuse --config).
-        let generates = args.iter().any(|a| matches!(*a, "-c" | "-r"));
-        let config_args = match generates {
-            true => vec!["--config".as_ref(), config.unwrap_or(&missing).as_os_str()],
-            false => Vec::new(),
-        };
-        let mut child = Command::new("timeout")
-            .arg("20")
-            .arg(env!("CARGO_BIN_EXE_virt-aa-helper"))
-            .args(args)
-            .arg("--apparmor-dir")
-            .arg(&self.policy.dir)
-            .arg("--parser")
-            .arg(&self.parser.script)
-            .args(config_args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn timeout (coreutils)");
-        {
-            use std::io::Write;
-            let mut pipe = child.stdin.take().expect("stdin");
-            let _ = pipe.write_all(self.xml.as_bytes());
-        }
-        child.wait_with_output().expect("wait").into()
-    }
-
-    /// Asserts a prompt refusal: exit 6 (not timeout's 124), one error line naming `path`
-    /// and `why`, and no parser run.
-    #[track_caller]
-    fn refused(&self, o: &Run, path: &Path, why: &str) {
-        assert_ne!(o.status.code(), Some(124), "the helper hung");
-        assert_eq!(o.status.code(), Some(6), "{}", o.stderr);
-        let err = &o.stderr;
-        let lines: Vec<&str> = err.lines().collect();
-        assert_eq!(lines.len(), 1, "one line: {err}");
-        assert!(
-            lines[0].starts_with("virt-aa-helper: error: ")
-                && lines[0].contains(&format!("'{}'", path.display()))
-                && lines[0].contains(why),
-            "{err}"
-        );
-        assert!(self.parser.take_calls().is_empty(), "nothing is loaded");
-    }
+/// Asserts a prompt refusal: exit 6 (not timeout's 124), one error line naming `path`
+/// and `why`, nothing written and no parser run.
+#[track_caller]
+fn refused(host: &Host, o: &HostRun, path: &Path, why: &str) {
+    assert_ne!(o.status.code(), Some(124), "the helper hung");
+    assert_eq!(o.status.code(), Some(6), "{}", o.stderr);
+    let err = &o.stderr;
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(
+        lines[0].starts_with("virt-aa-helper: error: ")
+            && lines[0].contains(&format!("'{}'", path.display()))
+            && lines[0].contains(why),
+        "{err}"
+    );
+    assert!(o.written.is_empty(), "nothing written: {:?}", o.written);
+    assert!(host.parser.take_calls().is_empty(), "nothing is loaded");
 }
 
 fn mkfifo(p: &Path) {
@@ -96,7 +58,7 @@ fn mkfifo(p: &Path) {
 
 #[test]
 fn a_fifo_files_is_refused_without_blocking() {
-    let env = Env::created();
+    let (env, xml) = created();
     let files = env.policy.files();
     let profile = fs::read(env.policy.profile()).unwrap();
     fs::remove_file(&files).unwrap();
@@ -105,8 +67,8 @@ fn a_fifo_files_is_refused_without_blocking() {
         &["-r", "-u", PROFILE][..],
         &["-r", "-u", PROFILE, "-F", &env.tree.s("images/vm.img")][..],
     ] {
-        let o = env.run(args, None);
-        env.refused(&o, &files, "it is a FIFO, not a regular file");
+        let o = run_on(&env, &xml, args);
+        refused(&env, &o, &files, "it is a FIFO, not a regular file");
         // Still the FIFO, and the profile as it was.
         assert!(fs::symlink_metadata(&files).unwrap().file_type().is_fifo());
         assert_eq!(fs::read(env.policy.profile()).unwrap(), profile);
@@ -115,19 +77,19 @@ fn a_fifo_files_is_refused_without_blocking() {
 
 #[test]
 fn a_fifo_profile_is_refused_without_blocking() {
-    let env = Env::created();
+    let (env, xml) = created();
     let profile = env.policy.profile();
     let files = fs::read(env.policy.files()).unwrap();
     fs::remove_file(&profile).unwrap();
     mkfifo(&profile);
-    let o = env.run(&["-r", "-u", PROFILE], None);
-    env.refused(&o, &profile, "it is a FIFO, not a regular file");
+    let o = run_on(&env, &xml, &["-r", "-u", PROFILE]);
+    refused(&env, &o, &profile, "it is a FIFO, not a regular file");
     assert_eq!(fs::read(env.policy.files()).unwrap(), files);
 }
 
 #[test]
 fn a_symlinked_files_is_not_read_through() {
-    let env = Env::created();
+    let (env, xml) = created();
     let files = env.policy.files();
     // Another VM's rules (or any file): a link in place of .files must not bring its lines
     // into this VM's rules on -F, which appends to what it reads.
@@ -136,11 +98,12 @@ fn a_symlinked_files_is_not_read_through() {
         .file("other.files", b"  \"/srv/other-vm/disk.img\" rwk,\n");
     fs::remove_file(&files).unwrap();
     symlink(&other, &files).unwrap();
-    let o = env.run(
+    let o = run_on(
+        &env,
+        &xml,
         &["-r", "-u", PROFILE, "-F", &env.tree.s("images/vm.img")],
-        None,
     );
-    env.refused(&o, &files, "symbolic link");
+    refused(&env, &o, &files, "symbolic link");
     assert_eq!(
         fs::read_link(&files).unwrap(),
         other,
@@ -155,33 +118,34 @@ fn a_symlinked_files_is_not_read_through() {
 
 #[test]
 fn a_symlinked_profile_is_not_read_through() {
-    let env = Env::created();
+    let (env, xml) = created();
     let profile = env.policy.profile();
     // A profile that is "there" through a link would make -r load whatever it names.
     let elsewhere = env.tree.file("elsewhere", &fs::read(&profile).unwrap());
     fs::remove_file(&profile).unwrap();
     symlink(&elsewhere, &profile).unwrap();
-    let o = env.run(&["-r", "-u", PROFILE], None);
-    env.refused(&o, &profile, "symbolic link");
+    let o = run_on(&env, &xml, &["-r", "-u", PROFILE]);
+    refused(&env, &o, &profile, "symbolic link");
 }
 
 #[test]
 fn a_directory_in_place_of_files_is_refused() {
-    let env = Env::created();
+    let (env, xml) = created();
     let files = env.policy.files();
     fs::remove_file(&files).unwrap();
     fs::create_dir(&files).unwrap();
-    let o = env.run(&["-r", "-u", PROFILE], None);
-    env.refused(&o, &files, "it is a directory, not a regular file");
+    let o = run_on(&env, &xml, &["-r", "-u", PROFILE]);
+    refused(&env, &o, &files, "it is a directory, not a regular file");
 }
 
 #[test]
 fn a_fifo_template_or_configuration_does_not_block() {
-    let env = Env::created();
+    let (env, xml) = created();
     // The configuration: refused as a configuration error (exit 2), at once.
     let conf = env.tree.path("fifo.conf");
     mkfifo(&conf);
-    let o = env.run(&["-r", "-u", PROFILE], Some(&conf));
+    let conf_s = &conf.display().to_string();
+    let o = run_on(&env, &xml, &["-r", "-u", PROFILE, "--config", conf_s]);
     assert_ne!(
         o.status.code(),
         Some(124),
@@ -192,7 +156,7 @@ fn a_fifo_template_or_configuration_does_not_block() {
     // An installed TEMPLATE.qemu: a template error (exit 5), at once.
     let template = env.policy.libvirt("TEMPLATE.qemu");
     mkfifo(&template);
-    let o = env.run(&["-r", "-u", PROFILE], None);
+    let o = run_on(&env, &xml, &["-r", "-u", PROFILE]);
     assert_ne!(
         o.status.code(),
         Some(124),

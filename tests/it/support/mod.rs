@@ -161,7 +161,11 @@ pub struct Tree {
 
 impl Tree {
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tempdir");
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    fn new_in(base: &Path) -> Self {
+        let tmp = tempfile::tempdir_in(base).expect("tempdir");
         let root = fs::canonicalize(tmp.path()).expect("canonical tempdir");
         Tree { _tmp: tmp, root }
     }
@@ -231,7 +235,11 @@ pub struct Policy {
 
 impl Policy {
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tempdir");
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    fn new_in(base: &Path) -> Self {
+        let tmp = tempfile::tempdir_in(base).expect("tempdir");
         let dir = fs::canonicalize(tmp.path()).expect("canonical");
         let sys = Path::new("/etc/apparmor.d");
         assert!(
@@ -419,6 +427,267 @@ impl RecordingParser {
     }
 }
 
+/// The unprivileged user and group [`Host::unprivileged`] runs the helper as
+/// (nobody/nogroup).
+pub const NOBODY: u32 = 65534;
+
+/// A host for a sequence of helper runs, as libvirtd makes them: a policy tree, a recording
+/// parser that compiles every load for real, and a tree of images. Each run is given the
+/// host's policy tree, parser, no parser cache and (to `-c` and `-r`) a configuration file
+/// that does not exist, unless its arguments name their own: what the machine running the
+/// tests has installed (the Debian package's cache and configuration) changes nothing.
+pub struct Host {
+    pub policy: Policy,
+    pub parser: RecordingParser,
+    pub tree: Tree,
+    /// [`Host::unprivileged`]'s copy of the binary, run as [`NOBODY`].
+    as_nobody: Option<PathBuf>,
+}
+
+/// A run on a [`Host`]: the [`Run`], and the names in the host's `libvirt/` whose content
+/// it created, changed or removed, sorted (with those of another thread's run on the same
+/// host at the same time: concurrent tests compare snapshots instead).
+#[derive(Debug)]
+pub struct HostRun {
+    pub run: Run,
+    pub written: Vec<String>,
+}
+
+impl std::ops::Deref for HostRun {
+    type Target = Run;
+
+    fn deref(&self) -> &Run {
+        &self.run
+    }
+}
+
+impl Host {
+    pub fn new() -> Self {
+        Host {
+            policy: Policy::new(),
+            parser: RecordingParser::new(),
+            tree: Tree::new(),
+            as_nobody: None,
+        }
+    }
+
+    /// A host whose runs are an unprivileged user's ([`NOBODY`], with `setpriv`), to see
+    /// what the kernel's own permission checks deny as AppArmor would (`EACCES`), without
+    /// loading anything (`--no-load`). Its trees are in `/tmp`, reachable by that user; it
+    /// owns `libvirt/` and `images/` (with `vm.img` and `hot.img`), and runs a copy of the
+    /// binary (the one under target/ may not be reachable). Needs root (CI runs as root).
+    pub fn unprivileged() -> Self {
+        assert!(
+            is_root(),
+            "these tests need root (CI runs as root) to give a tree to an unprivileged user"
+        );
+        let tmp = Path::new("/tmp");
+        let (policy, tree) = (Policy::new_in(tmp), Tree::new_in(tmp));
+        for dir in [&policy.dir, &tree.root] {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let bin = tree.path("virt-aa-helper");
+        fs::copy(env!("CARGO_BIN_EXE_virt-aa-helper"), &bin).expect("copy the binary");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+        tree.file("images/vm.img", b"");
+        tree.file("images/hot.img", b"");
+        for owned in [policy.dir.join("libvirt"), tree.path("images")] {
+            chown_r(&owned, NOBODY);
+        }
+        Host {
+            policy,
+            parser: RecordingParser::new(),
+            tree,
+            as_nobody: Some(bin),
+        }
+    }
+
+    /// `args` and the host's own for what they do not name.
+    pub fn args(&self, args: &[&str]) -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let names = |opt: &str| args.contains(&opt);
+        let mut add = |opt: &str, value: &Path| {
+            if !names(opt) {
+                all.extend([opt.to_string(), value.display().to_string()]);
+            }
+        };
+        add("--apparmor-dir", &self.policy.dir);
+        // No parser cache: the default, /var/cache/virt-aa-helper, exists where the Debian
+        // package is installed, and would change the parser's argv.
+        add("--cache-dir", &self.tree.path("no-cache"));
+        // Only -c and -r read a configuration (the others refuse --config).
+        if args.iter().any(|a| matches!(*a, "-c" | "-r")) {
+            add("--config", &self.tree.path("no-such.conf"));
+        }
+        match self.as_nobody {
+            None => add("--parser", &self.parser.script),
+            Some(_) => all.push("--no-load".to_string()),
+        }
+        all
+    }
+
+    /// The helper with [`Host::args`], `stdin` on its standard input.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> HostRun {
+        self.run_as(None, args, stdin)
+    }
+
+    /// [`Host::run`], killed after `secs` seconds (`timeout`: exit 124) if it has not
+    /// finished: for runs that must not block.
+    pub fn run_within(&self, secs: u32, args: &[&str], stdin: Option<&str>) -> HostRun {
+        self.run_as(Some(secs), args, stdin)
+    }
+
+    /// [`Host::run`], which must succeed.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str], stdin: Option<&str>) -> HostRun {
+        let o = self.run(args, stdin);
+        assert!(
+            o.status.success(),
+            "{args:?}: exit {:?}: {}",
+            o.status.code(),
+            o.stderr
+        );
+        o
+    }
+
+    fn run_as(&self, deadline: Option<u32>, args: &[&str], stdin: Option<&str>) -> HostRun {
+        let all = self.args(args);
+        let before = self.files();
+        let run = match &self.as_nobody {
+            None => {
+                let mut argv: Vec<String> = Vec::new();
+                let program = match deadline {
+                    Some(secs) => {
+                        argv.extend([
+                            secs.to_string(),
+                            env!("CARGO_BIN_EXE_virt-aa-helper").into(),
+                        ]);
+                        "timeout"
+                    }
+                    None => env!("CARGO_BIN_EXE_virt-aa-helper"),
+                };
+                argv.extend(all);
+                spawn(Command::new(program).args(argv), stdin)
+            }
+            Some(bin) => {
+                assert!(deadline.is_none(), "no deadline for unprivileged runs");
+                // The copy may be busy for a moment: another test thread's fork may still
+                // hold the descriptor `fs::copy` wrote it through (closed at that child's
+                // exec), and exec then fails with ETXTBSY: run again.
+                let nobody = || {
+                    let mut c = Command::new("setpriv");
+                    c.args([
+                        format!("--reuid={NOBODY}"),
+                        format!("--regid={NOBODY}"),
+                        "--clear-groups".into(),
+                    ])
+                    .arg(bin)
+                    .args(&all);
+                    spawn(&mut c, stdin)
+                };
+                let mut o = nobody();
+                for _ in 0..50 {
+                    if !(o.status.code() == Some(126) && o.stderr.contains("Text file busy")) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    o = nobody();
+                }
+                o
+            }
+        };
+        let after = self.files();
+        let mut written: Vec<String> = before
+            .iter()
+            .chain(&after)
+            .map(|(name, _)| name)
+            .filter(|name| {
+                let find = |v: &[(String, Vec<u8>)]| v.iter().find(|(n, _)| n == *name).cloned();
+                find(&before) != find(&after)
+            })
+            .cloned()
+            .collect();
+        written.sort();
+        written.dedup();
+        HostRun { run, written }
+    }
+
+    /// Every entry of `libvirt/`, as (name, content), sorted: a regular file's bytes, a
+    /// symbolic link's target after `-> `, nothing for anything else (a FIFO is not
+    /// opened, which would block). None if a test removed `libvirt/` itself.
+    pub fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let Ok(entries) = fs::read_dir(self.policy.dir.join("libvirt")) else {
+            return Vec::new();
+        };
+        let mut v: Vec<_> = entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let kind = e.file_type().ok()?;
+                let content = if kind.is_file() {
+                    fs::read(e.path()).unwrap_or_default()
+                } else if kind.is_symlink() {
+                    let target = fs::read_link(e.path()).unwrap_or_default();
+                    format!("-> {}", target.display()).into_bytes()
+                } else {
+                    Vec::new()
+                };
+                Some((e.file_name().to_string_lossy().into_owned(), content))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The text of [`PROFILE`]'s `.files`, empty if there is none.
+    pub fn files_text(&self) -> String {
+        fs::read_to_string(self.policy.files()).unwrap_or_default()
+    }
+
+    /// The rule lines of [`PROFILE`]'s `.files`, without the header and the comments.
+    pub fn rules(&self) -> Vec<String> {
+        let text = fs::read_to_string(self.policy.files()).expect(".files exists");
+        text.lines()
+            .map(|l| l.split("  #").next().unwrap_or("").trim().to_string())
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    }
+
+    /// The rules of [`PROFILE`]'s `.files` but the base rules, without the
+    /// `/dev/vhost-net` rule [`domain`]'s virtio NIC always gets (asserted once).
+    pub fn device_rules(&self) -> Vec<String> {
+        let text = fs::read_to_string(self.policy.files()).expect(".files exists");
+        without_vhost_net(rules_without_base(&text))
+    }
+}
+
+/// `cmd` with `stdin` on its standard input (closed at once without), read back.
+fn spawn(cmd: &mut Command, stdin: Option<&str>) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    {
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(s) = stdin {
+            // The helper may exit before reading (bad arguments): ignore EPIPE.
+            let _ = pipe.write_all(s.as_bytes());
+        }
+    }
+    child.wait_with_output().expect("wait").into()
+}
+
+/// Gives `p` and everything below it to `uid` (and the group of the same number).
+pub fn chown_r(p: &Path, uid: u32) {
+    std::os::unix::fs::chown(p, Some(uid), Some(uid)).expect("chown");
+    if p.is_dir() {
+        for e in fs::read_dir(p).expect("read_dir") {
+            chown_r(&e.expect("entry").path(), uid);
+        }
+    }
+}
+
 /// One run of the helper, read back: how it ended and what it printed, as text.
 #[derive(Debug)]
 pub struct Run {
@@ -502,21 +771,10 @@ impl Run {
 
 /// Runs the built binary, `stdin` on its standard input.
 pub fn run(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_virt-aa-helper"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn virt-aa-helper");
-    {
-        let mut pipe = child.stdin.take().expect("stdin");
-        if let Some(s) = stdin {
-            // The helper may exit before reading (bad arguments): ignore EPIPE.
-            let _ = pipe.write_all(s.as_bytes());
-        }
-    }
-    child.wait_with_output().expect("wait").into()
+    spawn(
+        Command::new(env!("CARGO_BIN_EXE_virt-aa-helper")).args(args),
+        stdin,
+    )
 }
 
 /// Writes what a dry run would write into a fresh policy tree and compiles the profile
