@@ -5,8 +5,6 @@
 //! Nothing here skips: a missing `apparmor_parser` or `qemu-img` fails the test with the
 //! package to install (`.ci/run` installs both).
 
-#![allow(dead_code)]
-
 pub mod tree;
 
 use std::fs;
