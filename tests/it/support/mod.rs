@@ -1,6 +1,7 @@
-//! Test harness: temporary trees with real files, symlinks and qcow2 images, a temporary
-//! AppArmor policy tree, the built binary, a recording `apparmor_parser`, and compilation
-//! of every generated profile with the real `apparmor_parser -Q -K`.
+//! What the it crate's tests share: temporary trees with real files, symlinks and qcow2
+//! images, a temporary AppArmor policy tree, a recording `apparmor_parser`, the built
+//! binary run as a typed [`Run`], a [`Host`] holding all three for a sequence of runs, and
+//! compilation of every generated profile with the real `apparmor_parser -Q -K`.
 //!
 //! Nothing here skips: a missing `apparmor_parser` or `qemu-img` fails the test with the
 //! package to install (`.ci/run` installs both).
