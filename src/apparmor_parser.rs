@@ -229,7 +229,7 @@ impl Parser {
             // The expression simplifier only speeds up building the DFA of some policies;
             // with AppArmor 3.x it costs time and changes nothing for these profiles (the
             // compiled policy is byte-identical, and a 300-disk domain compiles in 0.6x the
-            // time: docs/parser-options.md; tests/lifecycle.rs checks it on every parser
+            // time: docs/parser-options.md; tests/it/lifecycle.rs checks it on every parser
             // the suite has). Newer releases compile differently and faster with it.
             args.push("-O".to_string());
             args.push("no-expr-simplify".to_string());
@@ -448,7 +448,7 @@ pub struct Batch {
 
 /// The lines `apparmor_parser -v` prints for a profile it loaded, each followed by the
 /// profile's name, or the path of its cached binary, in double quotes (apparmor 3.0's
-/// wording; `tests/reload_all.rs` runs the real parser through [`Parser::run_many`]).
+/// wording; `tests/it/reload_all.rs` runs the real parser through [`Parser::run_many`]).
 const LOADED: [&str; 5] = [
     "Addition succeeded for \"",
     "Replacement succeeded for \"",
@@ -500,7 +500,7 @@ impl Parser {
     /// did not confirm, so every failure is named and every good profile is loaded.
     ///
     /// `apparmor_parser` goes on with the other files after one fails to compile and exits
-    /// 1 (apparmor 3.0, seen in `tests/reload_all.rs`), naming the file in its error; but
+    /// 1 (apparmor 3.0, seen in `tests/it/reload_all.rs`), naming the file in its error; but
     /// with `abort-on-error` in its
     /// configuration it stops at the first error and loads none of the files after it, and
     /// an old parser may print a cached load as done when the kernel refused it. So a

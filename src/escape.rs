@@ -87,14 +87,14 @@ pub enum EscapeError {
 /// The longest escaped pattern `apparmor_parser` can read: its flex lexer holds a token in
 /// a 16 KiB buffer, and a quoted path of more than 16380 characters between the quotes stops
 /// the whole profile ("input buffer overflow, can't enlarge buffer because scanner uses
-/// REJECT", measured with apparmor_parser 3.0.8; tests/escape_batch.rs compiles the
+/// REJECT", measured with apparmor_parser 3.0.8; tests/it/escape_batch.rs compiles the
 /// boundary). A path shorter than `PATH_MAX` always fits, even with every character escaped
 /// as four; a long domain name in a base rule may not, and is refused here instead of
 /// making the parser fail.
 pub const MAX_PATTERN_LEN: usize = 16380;
 
 /// The deepest nesting of `{...}` apparmor_parser 3.0.8 accepts (50 levels: "Regex grouping
-/// error: Exceeded maximum nesting of {}"; measured, `tests/escape_batch.rs`).
+/// error: Exceeded maximum nesting of {}"; measured, `tests/it/escape_batch.rs`).
 pub const MAX_NESTING: usize = 49;
 
 /// The longest file name Linux accepts (`NAME_MAX`, bytes): [`AaPattern::all_but`] of a
@@ -206,7 +206,7 @@ impl AaPattern {
     /// `dir` is another's: `dir/*`. Byte-wise, because AppArmor's `?` and classes match one byte: a byte of a multi-byte
     /// character is written as an octal escape. Inside a class apparmor_parser 3.0.8 decodes
     /// escapes before it reads the class (measured with `-D rule-exprs`,
-    /// `tests/escape_batch.rs`): an octal `-` became a range and an octal `,` also added
+    /// `tests/it/escape_batch.rs`): an octal `-` became a range and an octal `,` also added
     /// `\` to the class, so `-` is written first in the class, `,` and alphanumerics as they
     /// are, and every other byte as `\ooo` (`]`, `\`, `^`, `"`, `*`...: each measured).
     /// Outside the classes each byte is escaped as [`escape_into`] does, and non-ASCII

@@ -1,7 +1,7 @@
 //! Bounded, type-checked reads of whole files: storage pool definitions, the profile and
 //! `.files` the helper wrote, templates and the configuration. Shared by [`crate::store`], [`crate::resolve`] and [`crate::app`], and
 //! importing nothing from the crate but [`crate::error`], so the resolver does not depend
-//! on the store (`tests/layering.rs`).
+//! on the store (`tests/it/layering.rs`).
 //!
 //! Every read opens without blocking and checks the type on the opened descriptor, and
 //! stops at [`MAX_FILE`].

@@ -32,7 +32,7 @@
 //!   `Path::exists`, `Path::canonicalize`...), so `cargo clippy -- -D warnings` fails on one
 //!   in a pure module. Each I/O module that needs them allows both lints for itself, once, at
 //!   its top: `#![allow(clippy::disallowed_methods, clippy::disallowed_types)]`.
-//! - `tests/layering.rs` reads the source for what clippy and the compiler cannot check: no
+//! - `tests/it/layering.rs` reads the source for what clippy and the compiler cannot check: no
 //!   module cycle, no pure module naming an I/O one, [`resolve`] never reaching [`store`] nor
 //!   [`store`] reaching [`render`], every module classified pure or I/O, that allow nowhere
 //!   but in an I/O module (never in this root, whose attributes reach every module), and
@@ -85,11 +85,16 @@
 //!    checked by the restricted-path policy and the state table, escaped) with the
 //!    element's [`policy::ElementFamily`] (which device trees it may name: a new device
 //!    node family gets its [`policy::Role::Device`] row in [`policy::TABLE`], and
-//!    `VAH_BLESS=1 cargo test --test restricted_doc` regenerates `docs/restricted-paths.md`), or
+//!    `VAH_BLESS=1 cargo test --test it restricted_doc::` regenerates
+//!    `docs/restricted-paths.md`), or
 //!    `Granted::fixed`/`Granted::trusted` with a reason for the tool's own text (a fixed
 //!    device node). Nothing else makes a rule. If the family needs a new emitter
 //!    function, add it to [`rules::EMITTERS`] where libvirt would write its rules.
-//! 3. **Test**: `tests/devices.rs` asserts the exact rules for an XML and compiles the
+//! 3. **Test**: the family's unit tests, at the end of `rules/<family>.rs` (with the fake
+//!    resolver of `rules/testing.rs`), assert its rules without a filesystem; the tests of
+//!    the tables in `rules/mod.rs` fail until a new element has a minimal example there
+//!    that writes a rule (or a line saying why it writes none). `tests/it/devices.rs`
+//!    asserts the exact rules for an XML and compiles the
 //!    profile with the real `apparmor_parser`. If libvirt 9.0's helper writes no such
 //!    rule, the differential test fails on libvirt's XMLs that use the element until
 //!    `tests/differential/deliberate.md` has a gap entry saying why.

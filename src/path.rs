@@ -2,14 +2,14 @@
 //!
 //! A leaf module on purpose: [`crate::policy`], [`crate::state`] and [`crate::rules`] take
 //! a [`CanonicalPath`] without depending on the module that walks the filesystem to build
-//! one (which would put the I/O stage under the pure ones, `tests/layering.rs`).
+//! one (which would put the I/O stage under the pure ones, `tests/it/layering.rs`).
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 /// An absolute path with no `.`, `..`, empty or symlink components in its existing part.
 /// Built only by [`crate::resolve::canonicalize`] (through `CanonicalPath::from_resolved`,
-/// which `tests/layering.rs` allows nowhere else) or, for paths that are canonical by
+/// which `tests/it/layering.rs` allows nowhere else) or, for paths that are canonical by
 /// construction, [`CanonicalPath::from_canonical_literal`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CanonicalPath(PathBuf);

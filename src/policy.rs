@@ -224,7 +224,7 @@ const fn pool(holds: &'static str) -> Role {
 }
 
 /// The restricted locations, one row per reason (see the module docs for the rule and the
-/// patterns). `docs/restricted-paths.md` is generated from it (`tests/restricted_doc.rs`).
+/// patterns). `docs/restricted-paths.md` is generated from it (`tests/it/restricted_doc.rs`).
 ///
 /// Order matters within a role only: the first [`Role::Never`] or [`Role::ReadOnly`]
 /// entry a path is within is the one a refusal names, and the first [`Role::Device`] entry

@@ -42,6 +42,11 @@
 //! unpacks the source there and builds the roots. Nothing skips: without them the tests
 //! fail saying so.
 
+// The it crate's support: running the helper, reading a dry run, libvirt's own helper.
+// This harness uses a few of its items; the it crate, which uses them all, checks for
+// dead code there.
+#[path = "it/support/mod.rs"]
+#[allow(dead_code)]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -682,7 +687,7 @@ fn run_ours(profile: &str, xml: &str, dir: &str) -> Result<Ours, OursFailure> {
         Some(xml),
     );
     if out.status.success() {
-        let files = common::dry_files(&out);
+        let files = out.dry_files();
         let mut origins = BTreeMap::new();
         let mut last = String::new();
         for (_, content) in &files {
@@ -702,14 +707,14 @@ fn run_ours(profile: &str, xml: &str, dir: &str) -> Result<Ours, OursFailure> {
                     .or_insert_with(|| last.clone());
             }
         }
-        let rules = common::dry_rules(&out).into_iter().collect();
+        let rules = out.dry_rules().into_iter().collect();
         return Ok(Ours {
             rules,
             origins,
             files,
         });
     }
-    let err = common::stderr(&out);
+    let err = &out.stderr;
     let line = err
         .lines()
         .find(|l| l.starts_with("virt-aa-helper: error: "))

@@ -27,6 +27,8 @@
 //! 600) bounds the boot; `VAH_KERNEL_GUEST_SCRIPT=PATH` boots into another guest script
 //! (debugging). The guest's console is kept in `target/kernel/run/console.log`.
 
+// Shared with tests/libvirtd.rs, which also boots other releases (vm::System::release).
+#[allow(dead_code)]
 mod vm;
 
 use std::path::PathBuf;

@@ -5,14 +5,14 @@
 #   libvirt-daemon  libvirt's C virt-aa-helper, the oracle of tests/differential.rs
 #   libvirt-daemon-system, libvirt-clients
 #                   Debian's libvirtd with its AppArmor profiles (usr.sbin.libvirtd and the
-#                   helper's own usr.lib.libvirt.virt-aa-helper, which tests/helper_profile.rs
+#                   helper's own usr.lib.libvirt.virt-aa-helper, which tests/it/helper_profile.rs
 #                   compares ours with) and virsh: tests/libvirtd.rs runs them in the guest
 #   libvirt source  its tests/qemuxml2argvdata/*.xml corpus, unpacked into target/libvirt-src/
 #   target/kernel/  Debian's kernel, busybox-static and qemu-system-x86, unpacked (not
 #                   installed) for tests/kernel.rs by tests/kernel/setup.sh
 #   python3-minimal tests/libvirtd/guest.sh sends frames into a VM's tap (AF_PACKET)
 #   ovmf            UEFI firmware: tests/libvirtd.rs starts a VM with a writable copy of it
-#   strace          tests/lifecycle.rs checks that a dry run writes and runs nothing
+#   strace          tests/it/lifecycle.rs checks that a dry run writes and runs nothing
 #   target/roots/  Debian 13 (trixie) and sid roots made by tests/roots/build.sh (debootstrap):
 #                   their libvirt's C helper, apparmor_parser and stock profiles, libvirt's
 #                   test XMLs of that version, and trixie's kernel for the libvirtd harness
@@ -61,7 +61,7 @@ command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
     need+=(libvirt-daemon-system)
 command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
-# tests/lifecycle.rs traces every dry run: it must open nothing for writing and run nothing.
+# tests/it/lifecycle.rs traces every dry run: it must open nothing for writing and run nothing.
 command -v strace >/dev/null 2>&1 || need+=(strace)
 # The libvirtd harness's guest sends frames into the VM's tap with Debian's python3.
 [ -x /usr/bin/python3 ] || need+=(python3-minimal)

@@ -336,6 +336,40 @@ mod tests {
     use crate::image::ImageFormat;
     use crate::parse::disk::{Backing, LocalKind, Source};
 
+    /// What `domain_from` reads itself, before and besides the families.
+    const READ_BY_THE_ROOT: [&str; 5] = ["name", "uuid", "os", "seclabel", "devices"];
+
+    /// An element goes to the first family that claims its name (`domain_from`): a second
+    /// claim would be dead, its parser never run for that element, and a family claiming
+    /// what the root reads itself would read it a second time. So each name, among the
+    /// children of `<domain>` and among those of `<devices>`, is claimed at most once.
+    #[test]
+    fn each_element_name_is_claimed_by_one_family_at_most() {
+        type Claims = fn(&Family) -> &'static [&'static str];
+        let places: [(&str, Claims, &[&str]); 2] = [
+            ("<domain>", |f| f.root, &READ_BY_THE_ROOT),
+            ("<devices>", |f| f.devices, &[]),
+        ];
+        for (place, claims, reserved) in places {
+            let mut claimed: HashMap<&str, usize> = HashMap::new();
+            for (i, family) in FAMILIES.iter().enumerate() {
+                for &name in claims(family) {
+                    assert!(
+                        !reserved.contains(&name),
+                        "FAMILIES[{i}] claims <{name}> in {place}, which domain_from reads itself"
+                    );
+                    if let Some(first) = claimed.insert(name, i) {
+                        panic!(
+                            "<{name}> in {place} is claimed by FAMILIES[{first}] and FAMILIES[{i}]: \
+                             only the first would ever read it"
+                        );
+                    }
+                }
+            }
+            assert!(!claimed.is_empty(), "no family claims anything in {place}");
+        }
+    }
+
     fn p(s: &str) -> AbsPath {
         AbsPath::new(s).unwrap()
     }

@@ -7,7 +7,7 @@
 //!
 //! This file holds only the trait and the values it returns, and is pure: the rules stage
 //! depends on it. The filesystem is read in [`canonical`] and in `fs` ([`FsResolver`]),
-//! which only [`crate::app`] builds (`tests/layering.rs` checks the split).
+//! which only [`crate::app`] builds (`tests/it/layering.rs` checks the split).
 //!
 //! Backing chains are walked by [`crate::chain::walk`], pure, which holds their policy
 //! (declared formats only, nothing probed, QEMU's rule for relative names, loops, the depth

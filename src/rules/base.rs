@@ -116,3 +116,71 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<
 
 /// libvirt's directory of every domain's UEFI variable store (`qemu_conf.c`, `nvramDir`).
 const NVRAM_DIR: &str = "/var/lib/libvirt/qemu/nvram";
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+
+    #[test]
+    fn base_rules_for_qemu_domains() {
+        let got = lines("", "", &mut Fake::default());
+        assert_eq!(
+            got,
+            [
+                "/var/log/libvirt/qemu/vm1.log w <domain base>",
+                "/var/lib/libvirt/qemu/domain-3-vm1/{,**} rwk <domain base>",
+                "/var/lib/libvirt/qemu/channel/target/domain-3-vm1/{,**} rwk <domain base>",
+                "/run/libvirt/qemu/vm1.pid rwk <domain base>",
+                "/var/lib/libvirt/qemu/nvram/vm1_VARS.fd rwk <domain base>",
+                // Every other file in nvram/: Debian's abstraction grants them all
+                // (docs/weak-spots.md#w14); this domain's varstore names (.fd, .qcow2, .raw)
+                // are left out.
+                "/var/lib/libvirt/qemu/nvram/{[^v/]*,v{,[^m/]*,m{,[^1/]*,1{,[^\\137/]*,_{,[^V/]*,V{,[^A/]*,A{,[^R/]*,R{,[^S/]*,S{,[^\\056/]*,.{,[^fqr/]*,f{,[^d/]*,d?*},q{,[^c/]*,c{,[^o/]*,o{,[^w/]*,w{,[^2/]*,2?*}}}},r{,[^a/]*,a{,[^w/]*,w?*}}}}}}}}}}}} audit deny rwk <domain base>",
+            ]
+        );
+    }
+
+    /// A base rule naming a file that is also another domain's (or a daemon's) is dropped
+    /// with a warning; the directory rules stay.
+    #[test]
+    fn ambiguous_base_rules_are_dropped_with_a_warning() {
+        for (name, dropped) in [
+            ("1-other-fs0-fs", "/run/libvirt/qemu/1-other-fs0-fs.pid"),
+            ("driver", "/run/libvirt/qemu/driver.pid"),
+            (
+                "other-fs0-virtiofsd",
+                "/var/log/libvirt/qemu/other-fs0-virtiofsd.log",
+            ),
+        ] {
+            let xml = format!(
+                "<domain type='kvm' id='2'><name>{name}</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>hvm</type></os></domain>"
+            );
+            let mut warnings = Vec::new();
+            let set = build_xml(&xml, &mut warnings).unwrap();
+            assert_eq!(set.rules.len(), 5, "{name}");
+            assert!(
+                set.rules.iter().all(|r| r.pattern.as_str() != dropped),
+                "{name}"
+            );
+            assert_eq!(warnings.len(), 1, "{name}: {warnings:?}");
+            assert!(
+                warnings[0]
+                    .0
+                    .starts_with(&format!("domain base: no rule for '{dropped}': it ")),
+                "{}",
+                warnings[0].0
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_names_are_escaped_in_base_rules() {
+        let xml = "<domain type='qemu'><name>a*{b,c}@{HOME}\\</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>hvm</type></os></domain>";
+        let d = parse_domain(xml).unwrap();
+        let set = build(&d, None, &mut Fake::default(), &mut Diagnostics::default()).unwrap();
+        assert_eq!(
+            set.rules[0].pattern.as_str(),
+            "/var/log/libvirt/qemu/a\\*\\{b\\,c\\}\\@\\{HOME\\}\\134.log"
+        );
+    }
+}

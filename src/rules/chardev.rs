@@ -22,3 +22,41 @@ pub(super) fn rules(d: &Domain, b: &mut Builder, r: &mut dyn Resolve) -> Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+
+    #[test]
+    fn chardevs_in_class_order_with_pipes_split() {
+        let got = lines(
+            "<channel type='unix'><source mode='bind' path='/s/guestfwd'/></channel>\
+             <serial type='pipe'><source path='/p/ser'/></serial>\
+             <console type='file'><source path='/l/con.log'/></console>\
+             <parallel type='pty'><source path='/dev/pts/0'/></parallel>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            without_base(&got),
+            [
+                "/p/ser.in rw <serial 0>",
+                "/p/ser.out rw <serial 0>",
+                "/p/ser rw <serial 0>",
+                "/l/con.log rw <console 0>",
+                "/dev/pts/0 rw <parallel 0>",
+                "/s/guestfwd rw <channel 0>",
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_rules_are_written_once() {
+        let got = lines(
+            "<serial type='file'><source path='/l/s.log'/></serial><console type='file'><source path='/l/s.log'/><target type='serial'/></console>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(without_base(&got), ["/l/s.log rw <serial 0>"]);
+    }
+}

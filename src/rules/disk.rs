@@ -289,3 +289,185 @@ fn name_parent(e: Error, raw: &Path) -> Error {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+
+    /// libvirt 9.0's deny rule on read-only disks and backing layers (`backing_deny_write =
+    /// yes`); the default leaves it out, as libvirt 12.1 does (docs/weak-spots.md W6).
+    fn deny_9_0() -> Options {
+        Options {
+            backing_deny_write: true,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn disks_chains_and_permissions() {
+        let xml = "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/><target dev='vda'/></disk>\
+             <disk type='file' device='cdrom'><source file='/i/cd.iso'/><readonly/><target dev='hdc'/></disk>\
+             <disk type='block'><source dev='/dev/sdb'/><backingStore/><target dev='vdb'/></disk>\
+             <disk type='network'><source protocol='nbd' name='x'/><target dev='vdc'/></disk>";
+        for (options, deny) in [(Options::default(), ""), (deny_9_0(), " +deny")] {
+            let mut fake = Fake {
+                chains: vec![("/i/top.qcow2", vec!["/i/base.qcow2"])],
+                ..Fake::default()
+            };
+            let got = lines_with(xml, "", &mut fake, &options);
+            assert_eq!(
+                without_base(&got),
+                [
+                    "/i/top.qcow2 rwk <disk vda>".to_string(),
+                    format!("/i/base.qcow2 rk{deny} <disk vda backing 1>"),
+                    format!("/i/cd.iso rk{deny} <disk hdc>"),
+                    "/dev/sdb rwk <disk vdb>".to_string(),
+                ]
+            );
+        }
+    }
+
+    /// A data file only the image header names: `rk` for a read-only disk, like a backing
+    /// file; no rule for a writable one (QEMU opens it read-write, and no grant comes from
+    /// image bytes for a writable disk); nothing from the header when the XML declares the
+    /// disk's `<dataStore>`, which gets the disk's own permissions.
+    #[test]
+    fn header_data_files_are_read_only_for_read_only_disks_and_ungranted_for_writable_ones() {
+        let fake = || Fake {
+            data_files: vec![("/i/top.qcow2", "/d/data")],
+            ..Fake::default()
+        };
+        let disk = |extra: &str, source: &str| {
+            format!(
+                "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'>{source}</source>{extra}<target dev='vda'/></disk>"
+            )
+        };
+        let got = lines(&disk("<readonly/>", ""), "", &mut fake());
+        assert_eq!(
+            without_base(&got),
+            [
+                "/i/top.qcow2 rk <disk vda>",
+                "/d/data rk <disk vda data file>"
+            ]
+        );
+        let got = lines(&disk("", ""), "", &mut fake());
+        assert_eq!(without_base(&got), ["/i/top.qcow2 rwk <disk vda>"]);
+        let declared =
+            "<dataStore type='file'><format type='raw'/><source file='/d/declared'/></dataStore>";
+        for (extra, perms) in [("<readonly/>", "rk"), ("", "rwk")] {
+            let got = lines(&disk(extra, declared), "", &mut fake());
+            assert_eq!(
+                without_base(&got),
+                [
+                    format!("/i/top.qcow2 {perms} <disk vda>"),
+                    format!("/d/declared {perms} <disk vda dataStore>"),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn network_disks_keep_their_local_backing_layers_and_cdroms_are_read_only() {
+        let xml = "<disk type='network'><driver type='qcow2'/><source protocol='nbd' name='bar'/>\
+               <backingStore type='block'><format type='qcow2'/><source dev='/dev/vg/base'/><backingStore/></backingStore>\
+               <target dev='vdb'/></disk>\
+             <disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc'/></disk>";
+        for (options, deny) in [(Options::default(), ""), (deny_9_0(), " +deny")] {
+            let got = lines_with(xml, "", &mut Fake::default(), &options);
+            assert_eq!(
+                without_base(&got),
+                [
+                    format!("/dev/vg/base rk{deny} <disk vdb backing 1>"),
+                    format!("/dev/sr0 rk{deny} <disk hdc>"),
+                ]
+            );
+        }
+    }
+
+    /// An unterminated `<backingStore>` chain is continued from its last listed layer's header
+    /// (libvirt's `qemuDomainDetermineDiskChain`): the layers found are numbered after every
+    /// listed one (a network layer counts), and are written also when the admin manages the
+    /// last listed layer itself (relabel='no').
+    #[test]
+    fn unterminated_listed_chains_continue_below_their_last_layer() {
+        let chain = |mid_label: &str| {
+            format!(
+                "<disk type='file'><driver type='qcow2'/><source file='/i/top.qcow2'/>\
+                   <backingStore type='network'><format type='qcow2'/><source protocol='nbd' name='n'/>\
+                     <backingStore type='file'><format type='qcow2'/><source file='/i/mid.qcow2'>{mid_label}</source></backingStore>\
+                   </backingStore><target dev='vda'/></disk>"
+            )
+        };
+        let fake = || Fake {
+            chains: vec![("/i/mid.qcow2", vec!["/i/base.qcow2", "/i/root.qcow2"])],
+            ..Fake::default()
+        };
+        let got = lines(&chain(""), "", &mut fake());
+        assert_eq!(
+            without_base(&got),
+            [
+                "/i/top.qcow2 rwk <disk vda>",
+                "/i/mid.qcow2 rk <disk vda backing 2>",
+                "/i/base.qcow2 rk <disk vda backing 3>",
+                "/i/root.qcow2 rk <disk vda backing 4>",
+            ]
+        );
+        let got = lines(
+            &chain("<seclabel model='apparmor' relabel='no'/>"),
+            "",
+            &mut fake(),
+        );
+        assert_eq!(
+            without_base(&got),
+            [
+                "/i/top.qcow2 rwk <disk vda>",
+                "/i/base.qcow2 rk <disk vda backing 3>",
+                "/i/root.qcow2 rk <disk vda backing 4>",
+            ]
+        );
+        // Terminated, the chain is what the XML lists.
+        let got = lines(
+            &chain("").replace(
+                "</source></backingStore>",
+                "</source><backingStore/></backingStore>",
+            ),
+            "",
+            &mut fake(),
+        );
+        assert_eq!(
+            without_base(&got),
+            [
+                "/i/top.qcow2 rwk <disk vda>",
+                "/i/mid.qcow2 rk <disk vda backing 2>",
+            ]
+        );
+    }
+
+    /// The setting governs storage only: firmware, kernels and tables keep libvirt's deny
+    /// rule either way, as in libvirt 12.1, and a read-only disk's `<dataStore>` and a
+    /// backing layer's follow the disk.
+    #[test]
+    fn backing_deny_write_governs_read_only_disks_and_layers_only() {
+        let xml = "<disk type='file' device='disk'><driver type='qcow2'/>\
+               <source file='/i/ro.qcow2'><dataStore type='file'><format type='raw'/><source file='/i/ro.data'/></dataStore></source>\
+               <backingStore type='file'><format type='qcow2'/>\
+                 <source file='/i/l1.qcow2'><dataStore type='file'><format type='raw'/><source file='/i/l1.data'/></dataStore></source>\
+                 <backingStore/></backingStore>\
+               <readonly/><target dev='vda'/></disk>";
+        let os = "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><kernel>/boot/vmlinuz</kernel>";
+        for (options, deny) in [(Options::default(), ""), (deny_9_0(), " +deny")] {
+            let got = lines_with(xml, os, &mut Fake::default(), &options);
+            assert_eq!(
+                without_base(&got),
+                [
+                    format!("/i/ro.qcow2 rk{deny} <disk vda>"),
+                    format!("/i/ro.data rk{deny} <disk vda dataStore>"),
+                    format!("/i/l1.qcow2 rk{deny} <disk vda backing 1>"),
+                    format!("/i/l1.data rk{deny} <disk vda backing 1 dataStore>"),
+                    "/boot/vmlinuz r +deny <os kernel>".to_string(),
+                    "/usr/share/OVMF/OVMF_CODE.fd rk +deny <os loader>".to_string(),
+                ]
+            );
+        }
+    }
+}

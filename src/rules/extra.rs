@@ -125,3 +125,68 @@ pub(super) fn rules(
         subtree,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+
+    #[test]
+    fn extra_files_and_subtrees() {
+        let xml = "<domain type='lxc' id='1'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid><os><type>exe</type></os></domain>";
+        let d = parse_domain(xml).unwrap();
+        // The channel directory of libvirt 9.0 and of 11.3 (Debian 13), each granted with
+        // everything below it at every start; a glob outside the runtime directories is a literal
+        // name.
+        for (given, pattern) in [
+            (
+                "/var/lib/libvirt/qemu/channel/target/domain-1-v/{,**}",
+                "/var/lib/libvirt/qemu/channel/target/domain-1-v/{,**}",
+            ),
+            (
+                "/run/libvirt/qemu/channel/1-v/{,**}",
+                "/run/libvirt/qemu/channel/1-v/{,**}",
+            ),
+            ("/run/hugepages/kvm/**", "/run/hugepages/kvm/\\*\\*"),
+        ] {
+            let x = ExtraFile::parse(Path::new(given), "-F").unwrap();
+            let set = build(
+                &d,
+                Some(&x),
+                &mut Fake::default(),
+                &mut Diagnostics::default(),
+            )
+            .unwrap();
+            assert!(set.rules.is_empty(), "lxc gets no base rules");
+            assert_eq!(set.extra[0].pattern.as_str(), pattern, "{given}");
+            assert_eq!(set.extra[0].perms, Perms::RWK, "{given}");
+        }
+        assert!(ExtraFile::parse(Path::new("rel/x"), "-F").is_err());
+        // A subtree only for the domain's own runtime directories: not another domain's, not
+        // the shared directory, not `/`.
+        for other in [
+            "/var/lib/libvirt/qemu/channel/target/domain-2-v",
+            "/var/lib/libvirt/qemu/channel/target",
+            "/run/libvirt/qemu/channel/2-v",
+            "/run/libvirt/qemu/channel",
+            "/srv/a/b",
+        ] {
+            let x = ExtraFile::parse(Path::new(&format!("{other}/{{,**}}")), "-F").unwrap();
+            let e = build(
+                &d,
+                Some(&x),
+                &mut Fake::default(),
+                &mut Diagnostics::default(),
+            );
+            assert!(e.is_err(), "{other}");
+        }
+        let root = ExtraFile::parse(Path::new("/{,**}"), "-F").unwrap();
+        assert_eq!(root.literal(), Path::new("/{,**}"));
+        assert!(build(
+            &d,
+            Some(&root),
+            &mut Fake::default(),
+            &mut Diagnostics::default()
+        )
+        .is_err());
+    }
+}

@@ -121,3 +121,68 @@ pub(super) fn vfio(_: &Domain, b: &mut Builder, _: &mut dyn Resolve) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+
+    #[test]
+    fn sriov_interfaces_are_pci_hostdevs() {
+        let got = lines(
+            "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x03' slot='0x07' function='0x1'/></source></interface>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(without_base(&got), ["/dev/vfio/vfio rw <hostdev vfio>"]);
+        // A non-VFIO backend (QEMU has none since 2.12; libvirt 9.0 still wrote these): the
+        // sysfs files, and no VFIO rule.
+        let got = lines(
+            "<interface type='hostdev' managed='yes'><driver name='kvm'/><source><address type='pci' domain='0x0000' bus='0x03' slot='0x07' function='0x1'/></source></interface>",
+            "",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            without_base(&got),
+            ["/sys/devices/pci0000:00/0000:03:07.1/config rw <hostdev pci 0000:03:07.1>"]
+        );
+    }
+
+    /// An mdev gets its own group; one not on the host, or without a uuid, gets none (and
+    /// a warning), never `/dev/vfio/[0-9]*`.
+    #[test]
+    fn mdev_hostdevs_get_their_own_group() {
+        let mdev = |uuid: &str| {
+            format!("<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='{uuid}'/></source></hostdev>")
+        };
+        let got = lines(&mdev(MDEV), "", &mut Fake::default());
+        assert_eq!(
+            without_base(&got),
+            [
+                "/dev/vfio/vfio rw <hostdev vfio>",
+                &format!("/dev/vfio/9 rw <hostdev mdev {MDEV}>"),
+            ]
+        );
+        for other in ["00000000-1111-2222-3333-444444444444", "../../x", ""] {
+            let xml = format!(
+                "<domain type='kvm'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+                 <os><type>hvm</type></os><devices>{}</devices></domain>",
+                mdev(other)
+            );
+            let mut warnings = Vec::new();
+            let set = build_xml(&xml, &mut warnings).unwrap();
+            let vfio: Vec<&str> = set
+                .rules
+                .iter()
+                .map(|r| r.pattern.as_str())
+                .filter(|p| p.starts_with("/dev/vfio/"))
+                .collect();
+            assert_eq!(vfio, ["/dev/vfio/vfio"], "{other}");
+            assert!(
+                warnings.iter().any(|w| w
+                    .0
+                    .contains("not found on this host; no VFIO group granted")),
+                "{other}: {warnings:?}"
+            );
+        }
+    }
+}

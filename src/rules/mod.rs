@@ -45,6 +45,8 @@ mod sysinfo;
 mod tpm;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 
 pub use extra::{ExtraFile, SUBTREE_SUFFIX};
@@ -335,4 +337,200 @@ fn build_into(
         children,
         kept: Vec::new(),
     })
+}
+
+/// The tables themselves: [`EMITTERS`] against [`crate::parse::FAMILIES`]. A family whose
+/// elements no emitter reads would parse into the model and grant nothing; an emitter no
+/// element drives is dead code that still runs on every domain.
+#[cfg(test)]
+mod table_tests {
+    use super::testing::{parse_domain, Diagnostics, Fake};
+    use super::*;
+    use crate::parse::FAMILIES;
+    use std::collections::HashSet;
+
+    /// Claimed elements that write no rule on their own, and why.
+    const SILENT: &[(&str, &str)] = &[(
+        "iommufd",
+        "libvirt 12.2's domain-wide switch: the rules go by each device's own \
+         `<driver iommufd>` (as libvirt 12.8's helper has it), so alone it changes nothing",
+    )];
+
+    /// Minimal elements that each write a rule, with the fake resolver: at least one for
+    /// every claimed name but [`SILENT`]'s, placed where its family claims it, and more
+    /// where one element drives several emitters. `os` is read by the root, not a family.
+    const EXAMPLES: &[(&str, &str)] = &[
+        ("os", "<kernel>/boot/vmlinuz</kernel>"),
+        (
+            "disk",
+            "<disk type='file'><source file='/i/a.img'/><target dev='vda'/></disk>",
+        ),
+        ("serial", "<serial type='file'><source path='/l/s.log'/></serial>"),
+        ("console", "<console type='file'><source path='/l/c.log'/></console>"),
+        ("parallel", "<parallel type='file'><source path='/l/p.log'/></parallel>"),
+        (
+            "channel",
+            "<channel type='unix'><source mode='bind' path='/s/ch'/></channel>",
+        ),
+        ("graphics", "<graphics type='vnc' socket='/s/vnc.sock'/>"),
+        ("graphics", "<graphics type='spice'><gl enable='yes'/></graphics>"),
+        (
+            "hostdev",
+            "<hostdev mode='subsystem' type='pci' managed='yes'><source>\
+             <address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/></source></hostdev>",
+        ),
+        (
+            "hostdev",
+            "<hostdev mode='subsystem' type='pci' managed='yes'><driver name='kvm'/><source>\
+             <address domain='0x0000' bus='0x03' slot='0x07' function='0x1'/></source></hostdev>",
+        ),
+        (
+            "filesystem",
+            "<filesystem type='mount'><source dir='/export/fs1'/><target dir='fs1'/></filesystem>",
+        ),
+        (
+            "input",
+            "<input type='passthrough' bus='virtio'><source evdev='/dev/input/event1'/></input>",
+        ),
+        (
+            "interface",
+            "<interface type='vhostuser'><source type='unix' path='/s/vhost.sock' mode='server'/>\
+             <model type='virtio'/></interface>",
+        ),
+        ("interface", "<interface type='bridge'/>"),
+        ("vsock", "<vsock model='virtio'><cid auto='yes'/></vsock>"),
+        (
+            "memory",
+            "<memory model='nvdimm'><source><path>/srv/nvdimm</path></source></memory>",
+        ),
+        ("memory", "<memory model='sgx-epc'/>"),
+        ("launchSecurity", "<launchSecurity type='sev'/>"),
+        (
+            "sysinfo",
+            "<sysinfo type='fwcfg'><entry name='opt/com.example/x' file='/srv/fw.bin'/></sysinfo>",
+        ),
+        ("shmem", "<shmem name='s0'><model type='ivshmem-plain'/></shmem>"),
+        ("tpm", "<tpm model='tpm-tis'><backend type='emulator'/></tpm>"),
+        (
+            "tpm",
+            "<tpm model='tpm-tis'><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm>",
+        ),
+        ("smartcard", "<smartcard mode='host'/>"),
+        ("pstore", "<pstore backend='acpi-erst'><path>/srv/pstore.img</path></pstore>"),
+        ("audio", "<audio id='1' type='file' path='/srv/a.wav'/>"),
+        (
+            "rng",
+            "<rng model='virtio'><backend model='random'>/dev/hwrng</backend></rng>",
+        ),
+        (
+            "redirdev",
+            "<redirdev bus='usb' type='unix'><source mode='connect' path='/s/redir.sock'/></redirdev>",
+        ),
+    ];
+
+    /// Where an element is read: `<os>`, a child of `<domain>` or one of `<devices>`.
+    fn place(name: &str) -> Option<&'static str> {
+        if name == "os" {
+            return Some("os");
+        }
+        FAMILIES.iter().find_map(|f| {
+            if f.root.contains(&name) {
+                Some("root")
+            } else if f.devices.contains(&name) {
+                Some("devices")
+            } else {
+                None
+            }
+        })
+    }
+
+    /// A running KVM domain with `element` where its place is.
+    fn domain_with(name: &str, element: &str) -> Domain {
+        let at = |p: &str| if place(name) == Some(p) { element } else { "" };
+        let xml = format!(
+            "<domain type='kvm' id='3'><name>vm1</name>\
+             <uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+             <os><type>hvm</type>{}</os>{}<devices>{}</devices></domain>",
+            at("os"),
+            at("root"),
+            at("devices")
+        );
+        parse_domain(&xml).unwrap_or_else(|e| panic!("<{name}> example {element}: {e}"))
+    }
+
+    /// How many rules and child profiles each emitter writes for `d`, in [`EMITTERS`]'s
+    /// order on one builder, as `build` runs them (the VFIO block writes what the host
+    /// devices before it found).
+    fn emitted(d: &Domain) -> Vec<usize> {
+        let mut diag = Diagnostics::default();
+        let owner = Some(crate::state::Owner::of(d));
+        let mut b = Builder::new(Options::default(), owner, &mut diag);
+        EMITTERS
+            .iter()
+            .map(|(name, emit)| {
+                emit(d, &mut b, &mut Fake::default())
+                    .unwrap_or_else(|e| panic!("emitter {name:?} refused {d:?}: {e}"));
+                let (rules, children) = b.take();
+                rules.len() + children.len()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn emitter_names_are_unique() {
+        let mut seen = HashSet::new();
+        for (name, _) in EMITTERS {
+            assert!(seen.insert(*name), "two emitters are named {name:?}");
+        }
+    }
+
+    /// Every claimed element (and `<os>`) has an example, and each example makes some
+    /// emitter write more than it writes for the domain without it; every family has an
+    /// element that is not silent; every emitter writes for the bare domain or some
+    /// example; and the lists name only claimed elements.
+    #[test]
+    fn every_family_is_written_by_an_emitter_and_every_emitter_writes() {
+        let bare = emitted(&domain_with("", ""));
+        let mut live: Vec<bool> = bare.iter().map(|n| *n > 0).collect();
+        for (name, element) in EXAMPLES {
+            assert!(
+                place(name).is_some(),
+                "EXAMPLES names <{name}>, which no family claims"
+            );
+            let got = emitted(&domain_with(name, element));
+            let by: Vec<usize> = (0..EMITTERS.len()).filter(|&i| got[i] > bare[i]).collect();
+            assert!(
+                !by.is_empty(),
+                "<{name}>: no emitter in EMITTERS writes a rule for {element}"
+            );
+            for i in by {
+                live[i] = true;
+            }
+        }
+        for (name, _) in SILENT {
+            assert!(
+                place(name).is_some(),
+                "SILENT names <{name}>, which no family claims"
+            );
+        }
+        for family in FAMILIES {
+            let names: Vec<&str> = family.root.iter().chain(family.devices).copied().collect();
+            for name in &names {
+                let silent = SILENT.iter().any(|(s, _)| s == name);
+                let example = EXAMPLES.iter().any(|(e, _)| e == name);
+                assert!(
+                    silent != example,
+                    "<{name}> needs exactly one of: an example in EXAMPLES that writes a rule, \
+                     or an entry in SILENT saying why it writes none"
+                );
+            }
+            assert!(
+                names.iter().any(|n| !SILENT.iter().any(|(s, _)| s == n)),
+                "the family of {names:?} writes nothing"
+            );
+        }
+        for (i, (name, _)) in EMITTERS.iter().enumerate() {
+            assert!(live[i], "emitter {name:?} writes nothing for any example");
+        }
+    }
 }

@@ -121,3 +121,87 @@ fn needs_vhost_net(d: &Domain) -> bool {
                 })
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+
+    /// `/dev/vhost-net` only for the interface types libvirtd opens it for.
+    #[test]
+    fn vhost_net_only_for_tap_interfaces() {
+        for (iface, want) in [
+            (
+                "<interface type='network'><model type='virtio'/></interface>",
+                true,
+            ),
+            ("<interface type='bridge'/>", true),
+            (
+                "<interface type='direct'><model type='virtio-non-transitional'/></interface>",
+                true,
+            ),
+            (
+                "<interface type='ethernet'><model type='virtio-transitional'/></interface>",
+                true,
+            ),
+            (
+                "<interface type='network'><model type='virtio'/><driver name='qemu'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='network'><model type='e1000'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='user'><model type='virtio'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='vhostuser'><model type='virtio'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='hostdev'><source><address type='pci' bus='0x03' slot='0x07' function='0x1'/></source></interface>",
+                false,
+            ),
+            (
+                "<interface type='vdpa'><model type='virtio'/></interface>",
+                false,
+            ),
+            (
+                "<interface type='udp'><model type='virtio'/></interface>",
+                false,
+            ),
+        ] {
+            let got = lines(iface, "", &mut Fake::default());
+            assert_eq!(
+                got.iter().any(|l| l.starts_with("/dev/vhost-net ")),
+                want,
+                "{iface}: {got:?}"
+            );
+        }
+    }
+
+    /// `<vsock>`: `/dev/vhost-vsock` for the QEMU driver's types only (libvirtd opens it in
+    /// `qemuProcessOpenVhostVsock`), once however many elements there are.
+    #[test]
+    fn vsock_only_for_qemu_domains() {
+        let vsock = "<vsock model='virtio'><cid auto='yes'/></vsock>";
+        for (virt, os, want) in [("kvm", "hvm", 1), ("qemu", "hvm", 1), ("lxc", "exe", 0)] {
+            let xml = format!(
+                "<domain type='{virt}'><name>v</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+                 <os><type>{os}</type></os><devices>{vsock}{vsock}</devices></domain>"
+            );
+            let set = build_xml(&xml, &mut Vec::new()).unwrap();
+            let got: Vec<String> = set
+                .rules
+                .iter()
+                .filter(|r| r.pattern.as_str() == "/dev/vhost-vsock")
+                .map(|r| format!("{} {} <{}>", r.pattern, r.perms.as_str(), r.origin))
+                .collect();
+            assert_eq!(got.len(), want, "{virt}: {got:?}");
+            if want == 1 {
+                assert_eq!(got[0], "/dev/vhost-vsock rw <vsock vhost-vsock>");
+            }
+        }
+    }
+}

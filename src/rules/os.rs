@@ -86,3 +86,175 @@ fn loader(l: &Loader, at: usize, b: &mut Builder, r: &mut dyn Resolve) -> Result
     };
     b.add(canon, perms, ElementFamily::Other, &o)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+
+    #[test]
+    fn boot_files() {
+        let got = lines(
+            "",
+            "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>\
+             <nvram>/var/lib/libvirt/qemu/nvram/vm1_VARS.fd</nvram><kernel>/boot/vmlinuz</kernel>\
+             <initrd>/boot/initrd.img</initrd><dtb>/d/x.dtb</dtb><shim>/boot/efi/shimx64.efi</shim>\
+             <acpi><table type='raw'>/t/ssdt1.dat</table><table type='raw'>/t/ssdt2.dat</table>\
+             <table type='rawset'>/t/set</table><table type='slic'>/t/slic.dat</table>\
+             <table type='msdm'>/t/msdm.dat</table></acpi>",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            without_base(&got),
+            [
+                "/boot/vmlinuz r +deny <os kernel>",
+                "/boot/initrd.img r +deny <os initrd>",
+                // libvirt 11.2's <shim> and every ACPI table: `r`, in libvirt 11.3's order.
+                "/boot/efi/shimx64.efi r +deny <os shim>",
+                "/d/x.dtb r +deny <os dtb>",
+                "/t/ssdt1.dat r +deny <os acpi table raw>",
+                "/t/ssdt2.dat r +deny <os acpi table raw>",
+                "/t/set r +deny <os acpi table rawset>",
+                "/t/slic.dat r +deny <os acpi table slic>",
+                "/t/msdm.dat r +deny <os acpi table msdm>",
+                "/usr/share/OVMF/OVMF_CODE.fd rk +deny <os loader>",
+                // The nvram is the base set's own <name>_VARS.fd: written once.
+            ]
+        );
+    }
+
+    /// libvirt >= 10.0 grants a loader `rwk` unless `readonly='yes'`, 12.x `rk` for
+    /// `type='rom'`; a loader in a read-only firmware directory stays `rk` whatever it asks
+    /// (deliberately unlike libvirt 11.3, which refuses the profile; `rules/os.rs`).
+    #[test]
+    fn loader_permissions() {
+        let cases = [
+            (
+                "readonly='yes' type='pflash'",
+                "/srv/fw/CODE.fd",
+                "rk +deny",
+                0,
+            ),
+            ("type='rom'", "/srv/fw/bios.bin", "rk +deny", 0),
+            (
+                "readonly='no' type='rom'",
+                "/srv/fw/bios.bin",
+                "rk +deny",
+                0,
+            ),
+            ("type='pflash'", "/srv/fw/guest_BOTH.fd", "rwk", 0),
+            (
+                "readonly='no' type='pflash'",
+                "/srv/fw/guest_BOTH.fd",
+                "rwk",
+                0,
+            ),
+            ("", "/srv/fw/guest_BOTH.fd", "rwk", 0),
+            (
+                "readonly='no' type='pflash'",
+                "/usr/share/OVMF/OVMF_CODE.fd",
+                "rk +deny",
+                1,
+            ),
+            (
+                "type='pflash'",
+                "/usr/share/OVMF/OVMF_CODE.fd",
+                "rk +deny",
+                1,
+            ),
+            ("", "/usr/share/seabios/bios.bin", "rk +deny", 1),
+            ("type='rom'", "/usr/share/seabios/bios.bin", "rk +deny", 0),
+            (
+                "readonly='yes' type='pflash'",
+                "/usr/share/OVMF/OVMF_CODE.fd",
+                "rk +deny",
+                0,
+            ),
+        ];
+        for (attrs, path, perms, warned) in cases {
+            let xml = format!(
+                "<domain type='kvm' id='3'><name>vm1</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+                 <os><type>hvm</type><loader {attrs}>{path}</loader></os></domain>"
+            );
+            let d = parse_domain(&xml).unwrap();
+            let mut diag = Diagnostics::default();
+            let set = build(&d, None, &mut Fake::default(), &mut diag).unwrap();
+            let got: Vec<_> = set
+                .rules
+                .iter()
+                .filter(|r| r.origin.to_string() == "os loader")
+                .map(|r| {
+                    let deny = if r.deny_write { " +deny" } else { "" };
+                    format!("{} {}{deny}", r.pattern, r.perms.as_str())
+                })
+                .collect();
+            assert_eq!(got, [format!("{path} {perms}")], "{attrs} {path}");
+            let warnings = diag.into_warnings();
+            assert_eq!(warnings.len(), warned, "{attrs} {path}: {warnings:?}");
+            if warned == 1 {
+                assert!(
+                    warnings[0]
+                        .0
+                        .contains("in a read-only firmware directory: granted rk only"),
+                    "{}",
+                    warnings[0].0
+                );
+            }
+        }
+    }
+
+    /// libvirt >= 9.2 names a varstore after its format (`<name>_VARS.qcow2`, `.raw`; 11.3's
+    /// `firmware-auto-efi-format-*` outputs): the state table accepts those of this domain
+    /// only, and the nvram/ deny rule leaves them out (`base_rules_for_qemu_domains`).
+    #[test]
+    fn varstores_of_every_format_libvirt_names() {
+        for ext in ["qcow2", "raw"] {
+            let got = lines(
+                "",
+                &format!(
+                    "<nvram format='{ext}'>/var/lib/libvirt/qemu/nvram/vm1_VARS.{ext}</nvram>"
+                ),
+                &mut Fake::default(),
+            );
+            assert_eq!(
+                without_base(&got),
+                [format!(
+                    "/var/lib/libvirt/qemu/nvram/vm1_VARS.{ext} rwk <os nvram>"
+                )]
+            );
+        }
+        for other in [
+            "other_VARS.qcow2",
+            "vm1_VARS.json",
+            "vm1_VARS.ms.fd",
+            "vm1_VARS.qcow2.fd",
+        ] {
+            let xml = format!(
+                "<domain type='kvm' id='3'><name>vm1</name><uuid>00000000-0000-0000-0000-0123456789ab</uuid>\
+                 <os><type>hvm</type><nvram>/var/lib/libvirt/qemu/nvram/{other}</nvram></os></domain>"
+            );
+            let e = build_xml(&xml, &mut Vec::new()).unwrap_err().to_string();
+            assert!(e.contains("/var/lib/libvirt/qemu/nvram"), "{other}: {e}");
+        }
+    }
+
+    /// libvirt 12.1's `<os><varstore path>` (uefi-vars device): `rw`; its template no rule.
+    #[test]
+    fn uefi_vars_varstore() {
+        let got = lines(
+            "",
+            "<loader readonly='yes' type='pflash'>/usr/share/AAVMF/AAVMF_CODE.fd</loader>\
+             <varstore template='/usr/share/AAVMF/vars.json' path='/srv/vm1/vars.json'/>",
+            &mut Fake::default(),
+        );
+        assert_eq!(
+            without_base(&got),
+            [
+                "/usr/share/AAVMF/AAVMF_CODE.fd rk +deny <os loader>",
+                "/srv/vm1/vars.json rw <os varstore>",
+            ]
+        );
+        // Filled in by libvirt later: nothing yet.
+        let got = lines("", "<varstore/>", &mut Fake::default());
+        assert!(without_base(&got).is_empty(), "{got:?}");
+    }
+}

@@ -3,8 +3,6 @@
 //! guest. `.ci/run` builds it before them; a missing or stale package fails the test with
 //! the command to run, so a test never installs a package built from other sources.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;

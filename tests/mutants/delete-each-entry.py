@@ -3,7 +3,7 @@
 
 cargo-mutants does not delete entries from a list, so this does: for each entry of the
 rows of TABLE in src/policy.rs whose role is selected, in a scratch clone of this
-checkout, delete it and run tests/must_refuse.rs (its own hand-typed lists) and the policy
+checkout, delete it and run tests/it/must_refuse.rs (its own hand-typed lists) and the policy
 and state unit tests. Every deletion must make one of them fail. Takes hours on 2 cores for
 every role; not run in CI. ROLE arguments select the rows by role: Never, ReadOnly,
 ReadOnlyInside, AllowedInside, HostdevInside, Device, Shared (default: Never, Device,
@@ -64,7 +64,7 @@ def fails(*args):
                           capture_output=True).returncode != 0
 
 # A deletion counts as caught when a test fails: the tests must pass before any.
-if fails("--test", "must_refuse") or fails("--lib", "--", "policy::", "state::"):
+if fails("--test", "it", "--", "must_refuse::") or fails("--lib", "--", "policy::", "state::"):
     sys.exit("the tests fail on the unmodified table: nothing to measure")
 
 unpinned = []
@@ -77,8 +77,8 @@ for role in roles:
     for a, b, entry in found:
         total += 1
         policy.write_text(orig[:a] + orig[b:])
-        if fails("--test", "must_refuse"):
-            how = "tests/must_refuse.rs fails"
+        if fails("--test", "it", "--", "must_refuse::"):
+            how = "tests/it/must_refuse.rs fails"
         elif fails("--lib", "--", "policy::", "state::"):
             how = "only the policy or state unit tests fail"
         else:

@@ -3,7 +3,7 @@
 # (run as root; tests/setup.sh runs it for every suite in SUITES below; safe to run again):
 #   target/roots/SUITE/       debootstrap --variant=minbase SUITE, plus libvirt's daemon and
 #                             helper, AppArmor, qemu-utils, OVMF, procps, python3-minimal and
-#                             strace (tests/lifecycle.rs traces dry runs on that host too):
+#                             strace (tests/it/lifecycle.rs traces dry runs on that host too):
 #                             the C helper and apparmor_parser of that release run in it with
 #                             chroot (tests/differential.rs), and tests/libvirtd.rs boots it as
 #                             the guest's root

@@ -14,8 +14,6 @@
 //! Everything it boots comes from `tests/kernel/setup.sh` (run by `tests/setup.sh`), unpacked
 //! under `target/kernel/`; nothing is installed.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,3 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Every VM's private state belongs to that VM alone: for each place
 //! libvirt keeps a domain's state, a disk, chardev, nvram or `-F` path of this domain is
 //! granted and the same path of another domain (names `other`, `7-other`, `other-swtpm`,
@@ -7,8 +6,7 @@
 //! still works; and no base rule of one domain matches a file of another, as the real
 //! `apparmor_parser` compiles them.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::path::Path;
 
 /// A running domain (`<domain id=...>`, as libvirtd passes it) with its own UUID.
@@ -57,12 +55,12 @@ impl Vm {
 }
 
 /// `-d -c` for `vm` plus `extra`: must succeed; what it would write is compiled.
-fn dry_create_as(vm: &Vm, xml: &str, extra: &[&str]) -> std::process::Output {
+fn dry_create_as(vm: &Vm, xml: &str, extra: &[&str]) -> Run {
     let profile = vm.profile();
     let mut args = vec!["-d", "-c", "-u", &profile];
     args.extend_from_slice(extra);
     let o = run(&args, Some(xml));
-    assert!(o.status.success(), "{}: {}", vm.name, stderr(&o));
+    assert!(o.status.success(), "{}: {}", vm.name, o.stderr);
     compile_dry_run(&o);
     o
 }
@@ -76,7 +74,7 @@ fn refused_as(vm: &Vm, xml: &str, extra: &[&str], code: i32) -> String {
     let mut args = vec!["-c", "-u", &profile, "--no-load", "--apparmor-dir", &dir];
     args.extend_from_slice(extra);
     let o = run(&args, Some(xml));
-    let err = stderr(&o);
+    let err = o.stderr;
     assert_eq!(o.status.code(), Some(code), "{}: {err}", vm.name);
     assert!(o.stdout.is_empty());
     let errors: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
@@ -94,7 +92,7 @@ fn create_as(policy: &Policy, vm: &Vm, xml: &str) {
     let profile = vm.profile();
     let args = ["-c", "-u", &profile, "--no-load", "--apparmor-dir", &dir];
     let o = run(&args, Some(xml));
-    assert!(o.status.success(), "{}: {}", vm.name, stderr(&o));
+    assert!(o.status.success(), "{}: {}", vm.name, o.stderr);
 }
 
 /// One way a path reaches a rule: the XML devices and os parts, and the extra arguments.
@@ -235,7 +233,7 @@ fn each_state_location_is_granted_to_its_domain_and_refused_to_every_other() {
         let args: Vec<&str> = extra.iter().map(String::as_str).collect();
         // Its own domain: granted, and the profile compiles.
         let o = dry_create_as(&owner, &owner.xml(&devices, &os), &args);
-        let rules = dry_rules(&o);
+        let rules = o.dry_rules();
         let text = path.trim_end_matches("/{,**}");
         assert!(
             rules.iter().any(|r| r.contains(text)),
@@ -340,7 +338,7 @@ fn shares_of_directories_holding_every_domains_state_are_refused() {
         "    <filesystem type='mount'><source dir='{own}'/><target dir='x'/></filesystem>\n"
     );
     let o = dry_create_as(&vm, &vm.xml(&share, ""), &[]);
-    assert!(dry_rules(&o).contains(&format!("\"{own}/**\" rwl,")));
+    assert!(o.dry_rules().contains(&format!("\"{own}/**\" rwl,")));
 }
 
 /// What libvirtd 9.0 runs when it starts a domain (observed by tests/libvirtd.rs): `-c`,
@@ -378,7 +376,7 @@ fn libvirtds_start_sequence_still_works() {
             extra,
         ];
         let o = run(&args, Some(&xml));
-        assert!(o.status.success(), "{extra}: {}", stderr(&o));
+        assert!(o.status.success(), "{extra}: {}", o.stderr);
     }
     let files = std::fs::read_to_string(policy.libvirt(&format!("{}.files", vm.profile())))
         .expect(".files");
@@ -490,11 +488,11 @@ fn a_name_that_is_another_domains_file_gets_no_rule_for_it() {
     let vm = Vm::new("1-other-fs0-fs", 2);
     let o = dry_create_as(&vm, &vm.xml("", ""), &[]);
     assert!(
-        !dry_rules(&o).iter().any(|r| r.contains(".pid")),
+        !o.dry_rules().iter().any(|r| r.contains(".pid")),
         "{:?}",
-        dry_rules(&o)
+        o.dry_rules()
     );
-    let err = stderr(&o);
+    let err = o.stderr;
     assert!(
         err.contains("warning: domain base: no rule for '/run/libvirt/qemu/1-other-fs0-fs.pid': it belongs to another domain's private state"),
         "{err}"
@@ -697,5 +695,5 @@ fn a_backing_file_in_another_domains_state_is_refused() {
         "",
     );
     let o = dry_create_as(&vm, &xml, &[]);
-    assert!(dry_rules(&o).contains(&format!("\"{own}\" rk,")));
+    assert!(o.dry_rules().contains(&format!("\"{own}\" rk,")));
 }

@@ -1,93 +1,49 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! `--reload-all`: every running domain's profile reloaded in one `apparmor_parser` run,
 //! compiled by the real parser (`-Q`), with a broken profile named and the others still
 //! reloaded; only canonical profile names; dry runs; nothing to reload; the locks.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::PathBuf;
-use std::process::Output;
 
 /// The profile name of domain `i`.
 fn name(i: u32) -> String {
     format!("libvirt-00000000-0000-0000-0000-{i:012}")
 }
 
-struct Env {
-    policy: Policy,
-    parser: RecordingParser,
-    tree: Tree,
+/// Creates domain `i` (`-c --no-load`): its profile from the template and its
+/// `.files`, as libvirtd's start leaves them.
+fn create(h: &Host, i: u32) {
+    let uuid = name(i).strip_prefix("libvirt-").unwrap().to_string();
+    let xml = domain_named(&format!("vm{i}"), "", "").replace(UUID, &uuid);
+    let o = h.run(&["-c", "-u", &name(i), "--no-load"], Some(&xml));
+    assert!(o.status.success(), "{}", o.stderr);
+    // The creating run's lock file: only what --reload-all itself leaves is examined.
+    let _ = fs::remove_file(h.policy.libvirt(&format!("{}.lock", name(i))));
 }
 
-impl Env {
-    fn new() -> Self {
-        Env {
-            policy: Policy::new(),
-            parser: RecordingParser::new(),
-            tree: Tree::new(),
-        }
-    }
+/// `extra` with the host's parser and a parser cache.
+fn reload(h: &Host, extra: &[&str]) -> HostRun {
+    let cache = h.tree.dir("cache").display().to_string();
+    let mut args = extra.to_vec();
+    args.extend(["--cache-dir", &cache]);
+    h.run(&args, None)
+}
 
-    /// Creates domain `i` (`-c --no-load`): its profile from the template and its
-    /// `.files`, as libvirtd's start leaves them.
-    fn create(&self, i: u32) {
-        let uuid = name(i).strip_prefix("libvirt-").unwrap().to_string();
-        let xml = domain_named(&format!("vm{i}"), "", "").replace(UUID, &uuid);
-        let dir = self.policy.dir.display().to_string();
-        let o = run(
-            &["-c", "-u", &name(i), "--no-load", "--apparmor-dir", &dir],
-            Some(&xml),
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
-        // The creating run's lock file: only what --reload-all itself leaves is examined.
-        let _ = fs::remove_file(self.policy.libvirt(&format!("{}.lock", name(i))));
-    }
+/// The profile paths a recorded parser run was given.
+fn paths_of(h: &Host, call: &str) -> Vec<String> {
+    let libvirt = h.policy.dir.join("libvirt").display().to_string();
+    call.split(' ')
+        .filter(|a| a.starts_with(&libvirt))
+        .map(|a| a.rsplit('/').next().unwrap().to_string())
+        .collect()
+}
 
-    fn reload(&self, extra: &[&str]) -> Output {
-        let dir = self.policy.dir.display().to_string();
-        let parser = self.parser.script.display().to_string();
-        let cache = self.tree.dir("cache").display().to_string();
-        let mut args = vec![
-            "--apparmor-dir",
-            &dir,
-            "--parser",
-            &parser,
-            "--cache-dir",
-            &cache,
-        ];
-        args.extend_from_slice(extra);
-        run(&args, None)
-    }
-
-    /// The profile paths a recorded parser run was given.
-    fn paths_of(&self, call: &str) -> Vec<String> {
-        let libvirt = self.policy.dir.join("libvirt").display().to_string();
-        call.split(' ')
-            .filter(|a| a.starts_with(&libvirt))
-            .map(|a| a.rsplit('/').next().unwrap().to_string())
-            .collect()
-    }
-
-    fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
-        let mut v: Vec<_> = fs::read_dir(self.policy.dir.join("libvirt"))
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                let bytes = fs::read(e.path()).unwrap_or_default();
-                (e.file_name().to_string_lossy().into_owned(), bytes)
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    fn break_files(&self, i: u32) {
-        let files = self.policy.libvirt(&format!("{}.files", name(i)));
-        let mut text = fs::read_to_string(&files).unwrap();
-        text.push_str("  this is not a rule {\n");
-        fs::write(&files, text).unwrap();
-    }
+fn break_files(h: &Host, i: u32) {
+    let files = h.policy.libvirt(&format!("{}.files", name(i)));
+    let mut text = fs::read_to_string(&files).unwrap();
+    text.push_str("  this is not a rule {\n");
+    fs::write(&files, text).unwrap();
 }
 
 /// The required case: one profile's `.files` has a syntax error; the real parser compiles
@@ -95,14 +51,14 @@ impl Env {
 /// own error) and in the one error line, exit 7. Nothing in the policy tree changes.
 #[test]
 fn one_broken_profile_the_others_are_reloaded_and_it_is_named() {
-    let env = Env::new();
+    let env = Host::new();
     for i in 1..=3 {
-        env.create(i);
+        create(&env, i);
     }
-    env.break_files(2);
-    let before = env.snapshot();
-    let o = env.reload(&["--reload-all"]);
-    let (out, err) = (stdout(&o), stderr(&o));
+    break_files(&env, 2);
+    let before = env.files();
+    let o = reload(&env, &["--reload-all"]);
+    let (out, err) = (&o.stdout, &o.stderr);
     assert_eq!(o.status.code(), Some(7), "{out}\n{err}");
     assert!(out.contains("reloaded 2 of 3 profiles\n"), "{out}");
     let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("failed ")).collect();
@@ -126,16 +82,16 @@ fn one_broken_profile_the_others_are_reloaded_and_it_is_named() {
     // for its own error.
     let calls = env.parser.take_calls();
     assert_eq!(calls.len(), 2, "{calls:?}");
-    assert_eq!(env.paths_of(&calls[0]), [name(1), name(2), name(3)]);
+    assert_eq!(paths_of(&env, &calls[0]), [name(1), name(2), name(3)]);
     assert!(
         calls[0].contains(" --skip-read-cache --write-cache --cache-loc ")
             && calls[0].contains(" -v -r "),
         "{calls:?}"
     );
-    assert_eq!(env.paths_of(&calls[1]), [name(2)]);
+    assert_eq!(paths_of(&env, &calls[1]), [name(2)]);
     // --reload-all writes nothing; the locks it took leave their files, as -r's do.
     let after: Vec<_> = env
-        .snapshot()
+        .files()
         .into_iter()
         .filter(|(n, _)| !n.ends_with(".lock"))
         .collect();
@@ -147,21 +103,21 @@ fn one_broken_profile_the_others_are_reloaded_and_it_is_named() {
 /// every good profile is still reloaded and only the broken one is named.
 #[test]
 fn a_parser_that_stops_at_the_first_error_still_reloads_the_rest() {
-    let env = Env::new();
+    let env = Host::new();
     for i in 1..=4 {
-        env.create(i);
+        create(&env, i);
     }
-    env.break_files(2);
+    break_files(&env, 2);
     env.parser.set_mode("abort");
-    let o = env.reload(&["--reload-all"]);
-    let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(7), "{out}{}", stderr(&o));
+    let o = reload(&env, &["--reload-all"]);
+    let out = &o.stdout;
+    assert_eq!(o.status.code(), Some(7), "{out}{}", o.stderr);
     assert!(out.contains("reloaded 3 of 4 profiles\n"), "{out}");
     assert!(out.contains(&format!("failed {}: ", name(2))), "{out}");
     let calls = env.parser.take_calls();
     // The shared run, then one run for each profile from the broken one on (-j 1: the
     // parser stopped there, so it confirmed only the first).
-    let alone: Vec<Vec<String>> = calls[1..].iter().map(|c| env.paths_of(c)).collect();
+    let alone: Vec<Vec<String>> = calls[1..].iter().map(|c| paths_of(&env, c)).collect();
     assert_eq!(
         alone,
         [vec![name(2)], vec![name(3)], vec![name(4)]],
@@ -173,24 +129,24 @@ fn a_parser_that_stops_at_the_first_error_still_reloads_the_rest() {
 /// every one is reported.
 #[test]
 fn a_parser_failing_everything_names_every_profile() {
-    let env = Env::new();
+    let env = Host::new();
     for i in 1..=2 {
-        env.create(i);
+        create(&env, i);
     }
     env.parser.set_mode("fail");
-    let o = env.reload(&["--reload-all"]);
-    let out = stdout(&o);
+    let o = reload(&env, &["--reload-all"]);
+    let out = &o.stdout;
     assert_eq!(o.status.code(), Some(7), "{out}");
     assert!(out.contains("reloaded 0 of 2 profiles\n"), "{out}");
     assert_eq!(out.lines().filter(|l| l.starts_with("failed ")).count(), 2);
     assert!(
-        stderr(&o).contains(&format!(
+        o.stderr.contains(&format!(
             "2 of 2 profiles, which stay loaded as they were: {}, {}",
             name(1),
             name(2)
         )),
         "{}",
-        stderr(&o)
+        o.stderr
     );
     assert_eq!(env.parser.take_calls().len(), 3);
 }
@@ -201,9 +157,9 @@ fn a_parser_failing_everything_names_every_profile() {
 /// removed it) is skipped and named; it would not compile.
 #[test]
 fn only_canonical_profiles_of_running_domains_are_reloaded() {
-    let env = Env::new();
+    let env = Host::new();
     for i in 1..=3 {
-        env.create(i);
+        create(&env, i);
     }
     let profile = fs::read(env.policy.libvirt(&name(1))).unwrap();
     // A UUID libvirt writes in lower case, here in upper case.
@@ -228,12 +184,12 @@ fn only_canonical_profiles_of_running_domains_are_reloaded() {
         &["-D", "-u", &name(3), "--no-load", "--apparmor-dir", &dir],
         None,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     assert!(env.policy.libvirt(&name(3)).exists());
 
-    let o = env.reload(&["--reload-all"]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let o = reload(&env, &["--reload-all"]);
+    let out = &o.stdout;
+    assert!(o.status.success(), "{out}{}", o.stderr);
     assert!(
         out.contains("reloaded 2 of 2 profiles (1 skipped)\n"),
         "{out}"
@@ -248,10 +204,10 @@ fn only_canonical_profiles_of_running_domains_are_reloaded() {
     );
     let calls = env.parser.take_calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_eq!(env.paths_of(&calls[0]), [name(1), name(2)]);
+    assert_eq!(paths_of(&env, &calls[0]), [name(1), name(2)]);
     // No lock file for the skipped profile nor for the files that are not profiles.
     let locks: Vec<String> = env
-        .snapshot()
+        .files()
         .into_iter()
         .map(|(n, _)| n)
         .filter(|n| n.ends_with(".lock"))
@@ -266,19 +222,19 @@ fn only_canonical_profiles_of_running_domains_are_reloaded() {
 /// `.files` the profile includes marks a stopped domain.
 #[test]
 fn a_profile_without_files_include_is_reloaded() {
-    let env = Env::new();
-    env.create(1);
+    let env = Host::new();
+    create(&env, 1);
     let tpl = format!(
         "#include <tunables/global>\nprofile {} flags=(attach_disconnected) {{\n  #include <abstractions/base>\n}}\n",
         name(2)
     );
     fs::write(env.policy.libvirt(&name(2)), tpl).unwrap();
-    let o = env.reload(&["--reload-all"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = reload(&env, &["--reload-all"]);
+    assert!(o.status.success(), "{}", o.stderr);
     assert!(
-        stdout(&o).contains("reloaded 2 of 2 profiles\n"),
+        o.stdout.contains("reloaded 2 of 2 profiles\n"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -286,16 +242,16 @@ fn a_profile_without_files_include_is_reloaded() {
 /// profiles it would skip; it runs nothing and creates no lock file.
 #[test]
 fn dry_run_lists_and_runs_nothing() {
-    let env = Env::new();
+    let env = Host::new();
     for i in 1..=2 {
-        env.create(i);
+        create(&env, i);
     }
     fs::remove_file(env.policy.libvirt(&format!("{}.files", name(2)))).unwrap();
-    env.create(3);
-    let before = env.snapshot();
-    let o = env.reload(&["-d", "--reload-all"]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}{}", stderr(&o));
+    create(&env, 3);
+    let before = env.files();
+    let o = reload(&env, &["-d", "--reload-all"]);
+    let out = &o.stdout;
+    assert!(o.status.success(), "{out}{}", o.stderr);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(
@@ -320,13 +276,13 @@ fn dry_run_lists_and_runs_nothing() {
         )
     );
     assert!(env.parser.take_calls().is_empty());
-    assert_eq!(env.snapshot(), before);
+    assert_eq!(env.files(), before);
 }
 
 /// No profile (an empty `libvirt/`, or none at all): said on stdout, exit 0, no parser run.
 #[test]
 fn no_profiles_is_said_and_succeeds() {
-    let env = Env::new();
+    let env = Host::new();
     fs::write(env.policy.libvirt("TEMPLATE.qemu"), "x").unwrap();
     for dry in [false, true] {
         let args: &[&str] = if dry {
@@ -334,21 +290,21 @@ fn no_profiles_is_said_and_succeeds() {
         } else {
             &["--reload-all"]
         };
-        let o = env.reload(args);
-        assert!(o.status.success(), "{}", stderr(&o));
+        let o = reload(&env, args);
+        assert!(o.status.success(), "{}", o.stderr);
         assert_eq!(
-            stdout(&o),
+            o.stdout,
             format!(
                 "no libvirt-<uuid> profile in {}: nothing to reload\n",
                 env.policy.dir.join("libvirt").display()
             )
         );
-        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{}", o.stderr);
     }
     fs::remove_dir_all(env.policy.dir.join("libvirt")).unwrap();
-    let o = env.reload(&["--reload-all"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("nothing to reload"), "{}", stdout(&o));
+    let o = reload(&env, &["--reload-all"]);
+    assert!(o.status.success(), "{}", o.stderr);
+    assert!(o.stdout.contains("nothing to reload"), "{}", o.stdout);
     assert!(env.parser.take_calls().is_empty());
     assert!(!env.policy.dir.join("libvirt").exists(), "created nothing");
 }
@@ -357,14 +313,14 @@ fn no_profiles_is_said_and_succeeds() {
 /// because an include changed, which the parser's mtime check can miss).
 #[test]
 fn the_cache_is_rebuilt_for_every_profile() {
-    let env = Env::new();
+    let env = Host::new();
     for i in 1..=3 {
-        env.create(i);
+        create(&env, i);
     }
     env.parser.set_mode("cached");
     for _ in 0..2 {
-        let o = env.reload(&["--reload-all"]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        let o = reload(&env, &["--reload-all"]);
+        assert!(o.status.success(), "{}", o.stderr);
         let log = env.parser.take_cache_log();
         assert!(!log.iter().any(|l| l.starts_with("Cache hit")), "{log:?}");
     }
@@ -389,9 +345,9 @@ fn the_cache_is_rebuilt_for_every_profile() {
 /// new text, after it.
 #[test]
 fn waits_for_a_run_holding_a_profiles_lock() {
-    let env = Env::new();
+    let env = Host::new();
     for i in 1..=2 {
-        env.create(i);
+        create(&env, i);
     }
     let lock_path: PathBuf = env.policy.libvirt(&format!("{}.lock", name(2)));
     let lock = fs::File::create(&lock_path).unwrap();
@@ -421,9 +377,9 @@ fn waits_for_a_run_holding_a_profiles_lock() {
 /// named, the other profiles are reloaded, and nothing hangs.
 #[test]
 fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
-    let env = Env::new();
+    let env = Host::new();
     for i in 1..=3 {
-        env.create(i);
+        create(&env, i);
     }
     let fifo = env.policy.libvirt(&format!("{}.files", name(2)));
     fs::remove_file(&fifo).unwrap();
@@ -439,8 +395,8 @@ fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
     fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
 
-    let o = env.reload(&["--reload-all"]);
-    let (out, err) = (stdout(&o), stderr(&o));
+    let o = reload(&env, &["--reload-all"]);
+    let (out, err) = (&o.stdout, &o.stderr);
     assert_eq!(o.status.code(), Some(7), "{out}\n{err}");
     assert!(out.contains("reloaded 1 of 3 profiles\n"), "{out}");
     assert!(
@@ -450,7 +406,7 @@ fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
     assert!(out.contains(&format!("failed {}: ", name(3))), "{out}");
     let calls = env.parser.take_calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_eq!(env.paths_of(&calls[0]), vec![name(1)], "{calls:?}");
+    assert_eq!(paths_of(&env, &calls[0]), vec![name(1)], "{calls:?}");
 
     // -a, -R and -D of the FIFO's profile: refused, naming it; the parser never runs.
     let dir = env.policy.dir.display().to_string();
@@ -468,11 +424,11 @@ fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
             ],
             None,
         );
-        assert!(!o.status.success(), "{mode}: {}", stderr(&o));
+        assert!(!o.status.success(), "{mode}: {}", o.stderr);
         assert!(
-            stderr(&o).contains(&format!("{}.files", name(2))) && stderr(&o).contains("a FIFO"),
+            o.stderr.contains(&format!("{}.files", name(2))) && o.stderr.contains("a FIFO"),
             "{mode}: {}",
-            stderr(&o)
+            o.stderr
         );
         assert!(env.parser.take_calls().is_empty(), "{mode}");
     }
@@ -489,9 +445,9 @@ fn a_fifo_or_symlink_files_is_named_and_never_given_to_the_parser() {
 /// same profile proceeds), and `.files` is as it was.
 #[test]
 fn a_hung_parser_is_killed_and_releases_every_lock() {
-    let env = Env::new();
+    let env = Host::new();
     for i in 1..=2 {
-        env.create(i);
+        create(&env, i);
     }
     let marker = format!("{}", 900_000 + std::process::id() % 90_000);
     let hung = env.tree.file(
@@ -504,7 +460,7 @@ fn a_hung_parser_is_killed_and_releases_every_lock() {
         .status()
         .unwrap();
     assert!(st.success());
-    let before = env.snapshot();
+    let before = env.files();
     let dir = env.policy.dir.display().to_string();
     let hung = hung.display().to_string();
     let started = std::time::Instant::now();
@@ -524,7 +480,7 @@ fn a_hung_parser_is_killed_and_releases_every_lock() {
         ]);
         let o = run(&all, None);
         // --reload-all names each profile's failure on stdout.
-        let err = format!("{}{}", stdout(&o), stderr(&o));
+        let err = format!("{}{}", o.stdout, o.stderr);
         assert_eq!(o.status.code(), Some(7), "{args:?}: {err}");
         assert!(
             err.contains("killed after 1 s") && err.contains("did not finish"),
@@ -553,12 +509,12 @@ fn a_hung_parser_is_killed_and_releases_every_lock() {
         String::from_utf8_lossy(&left.stdout)
     );
     // The locks were released: the real parser's run goes through, and nothing changed.
-    let o = env.reload(&["--reload-all"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = reload(&env, &["--reload-all"]);
+    assert!(o.status.success(), "{}", o.stderr);
     let unlocked = |v: Vec<(String, Vec<u8>)>| {
         v.into_iter()
             .filter(|(n, _)| !n.ends_with(".lock"))
             .collect::<Vec<_>>()
     };
-    assert_eq!(unlocked(env.snapshot()), unlocked(before));
+    assert_eq!(unlocked(env.files()), unlocked(before));
 }

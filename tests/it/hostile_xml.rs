@@ -1,4 +1,3 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Domain XML written to mislead or exhaust the helper: elements in a foreign namespace,
 //! repeated containers and singletons, `<uuid>` spellings, and inputs past the caps. What
 //! is read must be what libvirt's XPath reads (`src/conf/domain_conf.c`), and every cap is
@@ -9,8 +8,7 @@
 //! each element in time bounded by the caps (see `src/xml.rs`), and `docs/differences.md`
 //! gives the measured figures.
 
-mod common;
-use common::*;
+use crate::support::*;
 
 /// A file disk of type `file` with an extra attribute string on `<disk>`.
 fn raw_disk(disk_attrs: &str, path: &str, target: &str) -> String {
@@ -22,8 +20,8 @@ fn raw_disk(disk_attrs: &str, path: &str, target: &str) -> String {
 
 /// The `# element N` origin comment of each rule line of a dry run's `.files`, with the
 /// rule: shows which element (and which of its kind) caused each grant.
-fn rules_with_origin(o: &std::process::Output) -> Vec<(String, String)> {
-    stdout(o)
+fn rules_with_origin(o: &Run) -> Vec<(String, String)> {
+    o.stdout
         .lines()
         .filter_map(|l| {
             let (rule, origin) = l.split_once("  # ")?;
@@ -62,8 +60,8 @@ fn elements_in_a_foreign_namespace_are_not_devices() {
         1,
     );
     let o = dry_create(&xml, &[]);
-    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", own.display())]);
-    let all = stdout(&o);
+    assert_lines(&o.device_rules(), &[&format!("\"{}\" rwk,", own.display())]);
+    let all = o.stdout;
     for v in &victims {
         assert!(!all.contains(v.as_str()), "{v} granted:\n{all}");
     }
@@ -118,13 +116,13 @@ fn name_and_uuid_are_the_first_in_no_namespace_with_all_their_text() {
         1,
     );
     let o = dry_create(&xml, &[]);
-    let rules = dry_rules(&o);
+    let rules = o.dry_rules();
     assert!(rules.iter().all(|r| !r.contains("victim")), "{rules:#?}");
     let named: Vec<&String> = rules.iter().filter(|r| r.contains("attacker")).collect();
     assert!(!named.is_empty(), "{rules:#?}");
     assert!(named.iter().all(|r| r.contains("attacker-x")), "{named:#?}");
     assert!(
-        dry_files(&o)
+        o.dry_files()
             .iter()
             .all(|(p, _)| p.display().to_string().contains(PROFILE)),
         "the profile of the first <uuid>"
@@ -145,7 +143,7 @@ fn uuid_spellings_are_exactly_those_libvirt_accepts() {
         let xml = domain("", "").replace(UUID, spelling);
         let o = dry_create(&xml, &[]);
         assert!(
-            stdout(&o).contains(&format!("/libvirt/{PROFILE}.files")),
+            o.stdout.contains(&format!("/libvirt/{PROFILE}.files")),
             "{spelling:?}"
         );
     }
@@ -235,9 +233,9 @@ fn every_acpi_table_is_read_as_libvirt_reads_them() {
     let one = format!("    <acpi><table type='slic'>{s}</table></acpi>\n");
     let two = format!("{one}  </os>\n  <os>\n    <acpi><table type='raw'>{r}</table></acpi>\n");
     let o = dry_create(&domain("", &two), &[]);
-    let rules = dry_rules(&o);
+    let rules = o.dry_rules();
     for p in [&s, &r] {
-        assert!(rules.contains(&format!("\"{p}\" r,")), "{}", stdout(&o));
+        assert!(rules.contains(&format!("\"{p}\" r,")), "{}", o.stdout);
     }
     // A type libvirt does not know is refused, as libvirt's parser refuses it.
     let bad = format!("    <acpi><table type='xsdt'>{s}</table></acpi>\n");

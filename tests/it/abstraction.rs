@@ -1,11 +1,9 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The built-in `abstractions/libvirt-qemu` grants every rule of each Debian release's
 //! (Debian 12's libvirt 9.0, the roots' 11.3 and 12.x: `tests/roots/build.sh`), but for the
 //! few listed below with the reason: a domain that runs under libvirt's abstraction runs
 //! under ours. Rules are compared as text, one per line, comments and indentation aside.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;

@@ -1,4 +1,3 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Image content never widens a profile. An image is untrusted input
 //! (libvirt's secure-usage page; OpenStack CVE-2022-47951 and CVE-2024-32498): a file its
 //! header names gets at most what a backing file gets (read-only), passes the
@@ -6,8 +5,7 @@
 //! from the XML (`<dataStore>`, libvirt >= 10.10). Also the class-7 header tests: every
 //! format version the readers accept, from real `qemu-img` images or bytes patched by hand.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -113,9 +111,9 @@ fn want(lines: &[&[String]]) -> Vec<String> {
 }
 
 #[track_caller]
-fn assert_rules(o: &std::process::Output, want: &[String]) {
+fn assert_rules(o: &Run, want: &[String]) {
     let want: Vec<&str> = want.iter().map(String::as_str).collect();
-    assert_lines(&device_rules(o), &want);
+    assert_lines(&o.device_rules(), &want);
 }
 
 /// Rules that allow writing `path` (not a `deny`).
@@ -135,11 +133,11 @@ fn never_writable(xml: &str, path: &str) {
     let o = run(&["-d", "-c", "-u", PROFILE], Some(xml));
     if o.status.success() {
         compile_dry_run(&o);
-        let rules = dry_rules(&o);
+        let rules = o.dry_rules();
         assert!(writable(&rules, path).is_empty(), "{rules:?}");
     } else {
-        assert!(stdout(&o).is_empty(), "refused, nothing written");
-        assert!(stderr(&o).contains(path), "{}", stderr(&o));
+        assert!(o.stdout.is_empty(), "refused, nothing written");
+        assert!(o.stderr.contains(path), "{}", o.stderr);
     }
 }
 
@@ -156,7 +154,7 @@ fn header_data_file_of_a_writable_disk_gets_no_rule_of_a_read_only_one_what_a_la
     let (_, o) = create_ok(&xml, &[]);
     let o2 = dry_create(&xml, &[]);
     assert_rules(&o2, &[rw(&img)]);
-    let err = stderr(&o);
+    let err = o.stderr;
     assert!(
         err.contains("disk vda data file")
             && err.contains("gets no rule")
@@ -167,7 +165,7 @@ fn header_data_file_of_a_writable_disk_gets_no_rule_of_a_read_only_one_what_a_la
     let xml = domain(&qcow2_disk(&img, "vda", "      <readonly/>\n"), "");
     let (policy, o) = create_ok(&xml, &[]);
     assert_literal_rule(&policy, &policy.profile(), Path::new(&data));
-    assert!(!stderr(&o).contains("<dataStore>"), "{}", stderr(&o));
+    assert!(!o.stderr.contains("<dataStore>"), "{}", o.stderr);
     let o = dry_create(&xml, &[]);
     assert_rules(&o, &want(&[&ro(&img), &ro(&data)]));
 }
@@ -216,7 +214,7 @@ fn header_data_file_naming_another_vms_image_or_root_keys_is_never_writable() {
     let (_, o) = create_ok(&xml, &[]);
     let o2 = dry_create(&xml, &[]);
     assert_rules(&o2, &[rw(img)]);
-    assert!(stderr(&o).contains(&victim), "{}", stderr(&o));
+    assert!(o.stderr.contains(&victim), "{}", o.stderr);
     // A read-only disk: read-only at most.
     let xml = domain(&qcow2_disk(img, "vda", "      <readonly/>\n"), "");
     let (policy, _) = create_ok(&xml, &[]);
@@ -244,11 +242,7 @@ fn relative_header_data_file_gets_no_rule() {
     plant_data_file(img, "data.raw", true);
     let o = dry_create(&domain(&qcow2_disk(img, "vda", ""), ""), &[]);
     assert_rules(&o, &[rw(img)]);
-    assert!(
-        stderr(&o).contains("not an absolute path"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(o.stderr.contains("not an absolute path"), "{}", o.stderr);
 }
 
 #[test]
@@ -259,14 +253,10 @@ fn data_store_from_the_xml_gets_the_disks_permissions() {
     let xml = domain(&data_store_disk(&img, "file", &data, ""), "");
     let (policy, o) = create_ok(&xml, &[]);
     assert_literal_rule(&policy, &policy.profile(), Path::new(&data));
-    assert!(!stderr(&o).contains("<dataStore>"), "{}", stderr(&o));
+    assert!(!o.stderr.contains("<dataStore>"), "{}", o.stderr);
     let o = dry_create(&xml, &[]);
     assert_rules(&o, &[rw(&img), rw(&data)]);
-    assert!(
-        stdout(&o).contains("# disk vda dataStore"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(o.stdout.contains("# disk vda dataStore"), "{}", o.stdout);
     // The XML wins over the header: the header's name gets nothing.
     let other = t.s("data/declared.raw");
     let o = dry_create(&domain(&data_store_disk(&img, "file", &other, ""), ""), &[]);
@@ -306,9 +296,9 @@ fn backing_layers_data_files_are_read_only() {
     let o = dry_create(&domain(&qcow2_disk(&top, "vda", ""), ""), &[]);
     assert_rules(&o, &want(&[&[rw(&top)], &ro(&base), &ro(&data)]));
     assert!(
-        stdout(&o).contains("# disk vda backing 1 data file"),
+        o.stdout.contains("# disk vda backing 1 data file"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
     // An explicit <backingStore> with its own <dataStore>: read-only like the layer.
     let xml = format!(
@@ -317,9 +307,9 @@ fn backing_layers_data_files_are_read_only() {
     let o = dry_create(&domain(&xml, ""), &[]);
     assert_rules(&o, &want(&[&[rw(&top)], &ro(&base), &ro(&data)]));
     assert!(
-        stdout(&o).contains("# disk vda backing 1 dataStore"),
+        o.stdout.contains("# disk vda backing 1 dataStore"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -388,7 +378,7 @@ fn descriptor_vmdk_extents_of_a_read_only_disk_are_read_only_of_a_writable_one_u
         // A writable disk: no rule for the extent, and the advice.
         let xml = domain(&vmdk_disk(&img), "");
         let (_, o) = create_ok(&xml, &[]);
-        let err = stderr(&o);
+        let err = o.stderr;
         assert!(
             err.contains("disk vda extent") && err.contains("docs/operating.md: VMDK descriptors"),
             "{sub}: {err}"
@@ -438,7 +428,7 @@ fn rules_added_to_the_vm_profile_by_hand_survive_replace() {
         &["-r", "-u", PROFILE, "--no-load", "--apparmor-dir", dir],
         Some(&xml),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     assert_eq!(fs::read_to_string(&profile).unwrap(), edited);
     policy.compile(&profile);
 }
@@ -660,10 +650,10 @@ fn header_names_of_devices_and_directories_are_refused() {
         "    <disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      <source file='{top}'/>\n      <backingStore type='block'>\n        <format type='raw'/>\n        <source dev='{dev}'/>\n        <backingStore/>\n      </backingStore>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n"
     );
     let o = dry_create(&domain(&declared, ""), &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     assert!(
-        stdout(&o).contains(&format!("  \"{dev}\" rk,")),
+        o.stdout.contains(&format!("  \"{dev}\" rk,")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }

@@ -1,19 +1,17 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Paths done right, with real files: canonical names through symlinks, `/./` and `/../`,
 //! qcow2 chains made by qemu-img, literal rules for names with AppArmor pattern characters,
 //! and missing paths folded without `..`. Every generated profile is compiled by the real
 //! apparmor_parser.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::path::Path;
 
-fn dry_create(xml: &str) -> std::process::Output {
-    common::dry_create(xml, &[])
+fn dry_create(xml: &str) -> Run {
+    crate::support::dry_create(xml, &[])
 }
 
 /// Creates the profile for real (no load) in a fresh policy tree and compiles it.
-fn create(xml: &str) -> (Policy, std::process::Output) {
+fn create(xml: &str) -> (Policy, Run) {
     create_ok(xml, &[])
 }
 
@@ -33,7 +31,7 @@ fn qcow2_overlay_through_symlinked_dir_and_dots_yields_two_canonical_paths() {
     let top = t.s("images/top.qcow2");
     let base = t.s("images/base.qcow2");
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{top}\" rwk,"), &format!("\"{base}\" rk,")],
     );
     let (policy, _) = create(&xml);
@@ -58,7 +56,7 @@ fn backing_chain_of_three_with_relative_and_absolute_names() {
     let o = dry_create(&xml);
     let (top, mid, base) = (t.s("c/top.qcow2"), t.s("b/mid.qcow2"), t.s("a/base.qcow2"));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &format!("\"{top}\" rwk,"),
             &format!("\"{mid}\" rk,"),
@@ -66,7 +64,7 @@ fn backing_chain_of_three_with_relative_and_absolute_names() {
         ],
     );
     assert!(
-        stdout(&o).contains("# disk vda backing 2"),
+        o.stdout.contains("# disk vda backing 2"),
         "provenance names the chain depth"
     );
 }
@@ -131,11 +129,11 @@ fn missing_file_under_dotdot_yields_a_rule_without_dotdot() {
     let path = format!("{}/dir/missing/../x.img", t.root.display());
     let o = dry_create(&domain(&disk(&path, "vda", ""), ""));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}\" rwk,", t.s("dir/x.img"))],
     );
-    assert!(!stdout(&o).contains(".."));
-    assert!(stderr(&o).contains("does not exist yet"), "{}", stderr(&o));
+    assert!(!o.stdout.contains(".."));
+    assert!(o.stderr.contains("does not exist yet"), "{}", o.stderr);
 }
 
 #[test]
@@ -145,7 +143,7 @@ fn dangling_symlink_rule_names_its_target() {
     t.symlink("vm.img", "images/later.img");
     let o = dry_create(&domain(&disk(&t.s("vm.img"), "vda", ""), ""));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}\" rwk,", t.s("images/later.img"))],
     );
 }
@@ -158,10 +156,10 @@ fn raw_disk_with_a_forged_qcow2_header_is_never_parsed() {
     for driver in ["      <driver name='qemu' type='raw'/>\n", ""] {
         let o = dry_create(&domain(&disk(&t.s("forged.img"), "vda", driver), ""));
         assert_lines(
-            &device_rules(&o),
+            &o.device_rules(),
             &[&format!("\"{}\" rwk,", t.s("forged.img"))],
         );
-        assert!(!stdout(&o).contains("shadow"));
+        assert!(!o.stdout.contains("shadow"));
     }
 }
 
@@ -201,7 +199,7 @@ fn backing_chain_loop_is_an_error_naming_the_cycle() {
         )),
     );
     assert_eq!(o.status.code(), Some(3));
-    let err = stderr(&o);
+    let err = o.stderr;
     assert!(
         err.contains("backing chain loop") && err.contains("a.qcow2' -> '"),
         "{err}"
@@ -228,7 +226,7 @@ fn explicit_backing_store_is_used_as_given() {
     let o = dry_create(&xml);
     let other = t.s("other.raw");
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &format!("\"{}\" rwk,", t.s("top.qcow2")),
             &format!("\"{other}\" rk,"),

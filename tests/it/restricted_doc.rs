@@ -1,14 +1,13 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The tables of `docs/restricted-paths.md` are generated from the restricted-location table
 //! (`policy::TABLE` in `src/policy.rs`) and must be current; the prose around them is
-//! written by hand. Regenerate with: VAH_BLESS=1 cargo test --test restricted_doc
+//! written by hand. Regenerate with: VAH_BLESS=1 cargo test --test it restricted_doc::
 
 use std::path::Path;
 use virt_aa_helper::policy::{owners, Entries, Form, Role, Row, TABLE};
 
 const DOC: &str = "docs/restricted-paths.md";
-const BEGIN: &str = "<!-- generated from src/policy.rs (TABLE) by VAH_BLESS=1 cargo test --test restricted_doc: begin -->";
-const END: &str = "<!-- generated from src/policy.rs (TABLE) by VAH_BLESS=1 cargo test --test restricted_doc: end -->";
+const BEGIN: &str = "<!-- generated from src/policy.rs (TABLE) by VAH_BLESS=1 cargo test --test it restricted_doc: begin -->";
+const END: &str = "<!-- generated from src/policy.rs (TABLE) by VAH_BLESS=1 cargo test --test it restricted_doc: end -->";
 
 /// Text for a table cell: a `|` would end the cell.
 fn cell(s: &str) -> String {
@@ -188,7 +187,7 @@ fn restricted_paths_doc_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "{DOC} is out of date: run `VAH_BLESS=1 cargo test --test restricted_doc` and commit it"
+        "{DOC} is out of date: run `VAH_BLESS=1 cargo test --test it restricted_doc::` and commit it"
     );
 }
 

@@ -1,4 +1,3 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Paths no domain may ever be given, and the boundaries around them, driven through the
 //! real binary.
 //!
@@ -13,8 +12,7 @@
 //! canonical form is the path itself. Run as root (as CI does): `/var/lib/libvirt/qemu`
 //! is not searchable by others.
 
-mod common;
-use common::*;
+use crate::support::*;
 
 /// Refused for any access, whatever the element: host software and configuration,
 /// kernel interfaces, root's home, host-control and input-injection devices, the control
@@ -337,7 +335,7 @@ const ALLOWED: &[&str] = &[
 
 /// Device nodes of one element family: each path, the table entry of
 /// `src/policy.rs` that owns it, and whether libvirtd's `-F` may name it at a hotplug.
-/// Refused as a disk (and as `-f` where no hotplug names it); `tests/devices.rs` has each
+/// Refused as a disk (and as `-f` where no hotplug names it); `tests/it/devices.rs` has each
 /// through its own element.
 const ONE_ELEMENT: &[(&str, &str, bool)] = &[
     ("/dev/vfio/vfio", "/dev/vfio/vfio", false),
@@ -376,9 +374,9 @@ fn refused(xml: &str, extra: &[&str], path: &str) -> String {
     let mut args = vec!["-d", "-c", "-u", PROFILE];
     args.extend_from_slice(extra);
     let o = run(&args, Some(xml));
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(3), "{path} accepted:\n{}", stdout(&o));
-    assert!(stdout(&o).is_empty(), "{path}: {}", stdout(&o));
+    let err = o.stderr;
+    assert_eq!(o.status.code(), Some(3), "{path} accepted:\n{}", o.stdout);
+    assert!(o.stdout.is_empty(), "{path}: {}", o.stdout);
     let errors: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
     assert_eq!(errors.len(), 1, "{path}: {err}");
     // The error names the canonical path: `/var/run` is a link to `/run`, and on a
@@ -435,7 +433,7 @@ fn read_only_trees_are_readable_but_never_writable() {
         refused_everywhere(p, "is only allowed read-only (restricted location)");
         // As the kernel: read-only, allowed, one literal rule.
         let o = dry_create(&domain("", &format!("    <kernel>{p}</kernel>\n")), &[]);
-        let rules = dry_rules(&o);
+        let rules = o.dry_rules();
         assert!(rules.contains(&format!("\"{p}\" r,")), "{p}: {rules:?}");
     }
 }
@@ -479,7 +477,7 @@ fn directories_holding_a_restricted_path_are_never_shared() {
 fn what_domain_elements_name_is_allowed() {
     for p in ALLOWED {
         let o = dry_create(&domain(&disk(p, "vda", ""), ""), &[]);
-        let rules = dry_rules(&o);
+        let rules = o.dry_rules();
         assert!(rules.contains(&format!("\"{p}\" rwk,")), "{p}: {rules:?}");
     }
 }
@@ -498,7 +496,7 @@ fn device_nodes_of_one_element_are_refused_as_disks() {
                 "rwk"
             };
             let o = dry_create(&domain("", ""), &["-f", p]);
-            assert!(dry_rules(&o).contains(&format!("\"{p}\" {perms},")), "{p}");
+            assert!(o.dry_rules().contains(&format!("\"{p}\" {perms},")), "{p}");
         } else {
             let err = refused(&domain("", ""), &["-f", p], p);
             assert!(err.contains(&why), "{p}: {err}");

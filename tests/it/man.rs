@@ -1,6 +1,5 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The man page is generated from the clap definition and must be current.
-//! Regenerate with: VAH_BLESS=1 cargo test --test man
+//! Regenerate with: VAH_BLESS=1 cargo test --test it man::
 
 use std::path::Path;
 
@@ -25,7 +24,7 @@ fn man_page_is_current() {
     let committed = std::fs::read(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "man/virt-aa-helper.8 is out of date: run `VAH_BLESS=1 cargo test --test man` and commit it"
+        "man/virt-aa-helper.8 is out of date: run `VAH_BLESS=1 cargo test --test it man::` and commit it"
     );
     let text = String::from_utf8_lossy(&fresh);
     for flag in ["append\\-file", "apparmor\\-dir", "no\\-load", "dryrun"] {

@@ -1,4 +1,3 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The runtime-grant ledger (`src/ledger.rs`, `src/rules/runtime.rs`,
 //! `docs/runtime-grants.md`) with the real binary, a real hugetlbfs mount, the real
 //! `/dev/net/tun` and a recording parser that compiles every load with the real
@@ -8,10 +7,9 @@
 //!
 //! Runs as root (CI does): it mounts a hugetlbfs in a temporary directory.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 const NAME: &str = "ledger-vm";
@@ -27,7 +25,7 @@ impl Huge {
     fn mount(t: &Tree) -> Self {
         assert!(
             is_root(),
-            "tests/runtime_grants.rs mounts a hugetlbfs: run as root"
+            "tests/it/runtime_grants.rs mounts a hugetlbfs: run as root"
         );
         let dir = t.dir("huge");
         let o = Command::new("mount")
@@ -35,7 +33,11 @@ impl Huge {
             .arg(&dir)
             .output()
             .expect("run mount");
-        assert!(o.status.success(), "mount -t hugetlbfs: {}", stderr(&o));
+        assert!(
+            o.status.success(),
+            "mount -t hugetlbfs: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Huge { dir }
     }
 
@@ -53,70 +55,38 @@ impl Drop for Huge {
     }
 }
 
-struct Env {
-    policy: Policy,
-    parser: RecordingParser,
-    tree: Tree,
+/// The helper on [`PROFILE`] with `args`, the domain `xml` on its standard input.
+fn run_vm(h: &Host, args: &[&str], xml: &str) -> HostRun {
+    let mut all = args.to_vec();
+    all.extend(["-u", PROFILE]);
+    h.run(&all, Some(xml))
 }
 
-impl Env {
-    fn new() -> Self {
-        Env {
-            policy: Policy::new(),
-            parser: RecordingParser::new(),
-            tree: Tree::new(),
-        }
-    }
+/// [`run_vm`], which must succeed: its standard error.
+fn ok(h: &Host, args: &[&str], xml: &str) -> String {
+    let o = run_vm(h, args, xml);
+    assert!(o.status.success(), "{args:?}: {}", o.stderr);
+    o.run.stderr
+}
 
-    fn run_with(&self, parser: &Path, args: &[&str], xml: &str) -> std::process::Output {
-        let dir = self.policy.dir.display().to_string();
-        let parser = parser.display().to_string();
-        let cache = self.tree.path("no-cache").display().to_string();
-        let mut all = args.to_vec();
-        all.extend([
-            "-u",
-            PROFILE,
-            "--apparmor-dir",
-            &dir,
-            "--parser",
-            &parser,
-            "--cache-dir",
-            &cache,
-        ]);
-        run(&all, Some(xml))
-    }
+/// The ledger lines of `.files`.
+fn ledger(h: &Host) -> Vec<String> {
+    h.files_text()
+        .lines()
+        .filter_map(|l| l.strip_prefix(MARK))
+        .map(str::to_string)
+        .collect()
+}
 
-    fn ok(&self, args: &[&str], xml: &str) -> String {
-        let o = self.run_with(&self.parser.script, args, xml);
-        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-        stderr(&o)
-    }
+/// Whether `.files` has an allow rule for exactly `pattern`.
+fn grants(h: &Host, pattern: &str) -> bool {
+    let want = format!("  \"{pattern}\" rwk,");
+    h.files_text().lines().any(|l| l.starts_with(&want))
+}
 
-    fn files(&self) -> String {
-        self.policy
-            .read(&format!("{PROFILE}.files"))
-            .unwrap_or_default()
-    }
-
-    /// The ledger lines of `.files`.
-    fn ledger(&self) -> Vec<String> {
-        self.files()
-            .lines()
-            .filter_map(|l| l.strip_prefix(MARK))
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// Whether `.files` has an allow rule for exactly `pattern`.
-    fn grants(&self, pattern: &str) -> bool {
-        let want = format!("  \"{pattern}\" rwk,");
-        self.files().lines().any(|l| l.starts_with(&want))
-    }
-
-    /// Parser runs since the last call.
-    fn compiles(&self) -> usize {
-        self.parser.take_calls().len()
-    }
+/// Parser runs since the last call.
+fn compiles(h: &Host) -> usize {
+    h.parser.take_calls().len()
 }
 
 /// The running domain `7-ledger-vm`, with a disk per path in `disks` and, if `nic`, an
@@ -143,7 +113,7 @@ fn xml(disks: &[&str], nic: bool) -> String {
 
 #[test]
 fn vm_grants_survive_a_plain_replace_until_delete_and_transient_ones_do_not() {
-    let e = Env::new();
+    let e = Host::new();
     let huge = Huge::mount(&e.tree);
     let hp = huge.domain_dir(&format!("{ID}-{NAME}"));
     let disk = e.tree.file("images/vm.img", b"");
@@ -152,14 +122,14 @@ fn vm_grants_survive_a_plain_replace_until_delete_and_transient_ones_do_not() {
     let x = xml(&[disk.to_str().unwrap()], true);
     let hp_arg = format!("{}/{{,**}}", hp.display());
 
-    e.ok(&["-c"], &x);
-    e.ok(&["-r", "-F", "/dev/net/tun"], &x);
-    e.ok(&["-r", "-F", &hp_arg], &x);
-    e.ok(&["-r", "-F", save.to_str().unwrap()], &x);
-    e.ok(&["-r", "-F", dump.to_str().unwrap()], &x);
-    assert_eq!(e.compiles(), 5, "-c and four new grants: one compile each");
+    ok(&e, &["-c"], &x);
+    ok(&e, &["-r", "-F", "/dev/net/tun"], &x);
+    ok(&e, &["-r", "-F", &hp_arg], &x);
+    ok(&e, &["-r", "-F", save.to_str().unwrap()], &x);
+    ok(&e, &["-r", "-F", dump.to_str().unwrap()], &x);
+    assert_eq!(compiles(&e), 5, "-c and four new grants: one compile each");
     assert_eq!(
-        e.ledger(),
+        ledger(&e),
         vec![
             "file /dev/net/tun".to_string(),
             format!("subtree {}", hp.display())
@@ -171,53 +141,57 @@ fn vm_grants_survive_a_plain_replace_until_delete_and_transient_ones_do_not() {
         save.to_str().unwrap(),
         dump.to_str().unwrap(),
     ] {
-        assert!(e.grants(p), "{p} granted after its -F:\n{}", e.files());
+        assert!(
+            grants(&e, p),
+            "{p} granted after its -F:\n{}",
+            e.files_text()
+        );
     }
 
     // libvirtd's label restore after an unplug: the VM's grants stay, the save and dump
     // files go.
-    e.ok(&["-r"], &x);
-    assert_eq!(e.compiles(), 1);
-    assert!(e.grants("/dev/net/tun"), "{}", e.files());
-    assert!(e.grants(&hp_arg), "{}", e.files());
-    assert!(!e.grants(save.to_str().unwrap()), "{}", e.files());
-    assert!(!e.grants(dump.to_str().unwrap()), "{}", e.files());
-    assert_eq!(e.ledger().len(), 2);
+    ok(&e, &["-r"], &x);
+    assert_eq!(compiles(&e), 1);
+    assert!(grants(&e, "/dev/net/tun"), "{}", e.files_text());
+    assert!(grants(&e, &hp_arg), "{}", e.files_text());
+    assert!(!grants(&e, save.to_str().unwrap()), "{}", e.files_text());
+    assert!(!grants(&e, dump.to_str().unwrap()), "{}", e.files_text());
+    assert_eq!(ledger(&e).len(), 2);
     // The kept rules name what keeps them.
-    assert!(e.files().contains(&format!(
+    assert!(e.files_text().contains(&format!(
         "  \"{hp_arg}\" rwk,  # runtime -F kept until -D: hugepage backing on a hugetlbfs mount\n"
     )));
-    assert!(e.files().contains(
+    assert!(e.files_text().contains(
         "  \"/dev/net/tun\" rwk,  # runtime -F kept until -D: a tap device of interface 0\n"
     ));
 
     // Twice more: unchanged, and a repeated -F of a kept path compiles nothing.
-    let before = e.files();
-    e.ok(&["-r"], &x);
-    e.ok(&["-r", "-F", "/dev/net/tun"], &x);
-    e.ok(&["-r", "-F", &hp_arg], &x);
-    assert_eq!(e.files(), before);
+    let before = e.files_text();
+    ok(&e, &["-r"], &x);
+    ok(&e, &["-r", "-F", "/dev/net/tun"], &x);
+    ok(&e, &["-r", "-F", &hp_arg], &x);
+    assert_eq!(e.files_text(), before);
     assert_eq!(
-        e.compiles(),
+        compiles(&e),
         1,
         "only the plain -r loads (the cache is off here)"
     );
 
     // -D ends the VM: .files and its ledger go; the next start regenerates without them.
-    e.ok(&["-D"], &x);
+    ok(&e, &["-D"], &x);
     assert!(!e.policy.files().exists());
-    e.ok(&["-r"], &x);
-    assert!(e.ledger().is_empty(), "{}", e.files());
+    ok(&e, &["-r"], &x);
+    assert!(ledger(&e).is_empty(), "{}", e.files_text());
     assert!(
-        !e.grants("/dev/net/tun") && !e.grants(&hp_arg),
+        !grants(&e, "/dev/net/tun") && !grants(&e, &hp_arg),
         "{}",
-        e.files()
+        e.files_text()
     );
 }
 
 #[test]
 fn a_grant_whose_reason_left_is_revoked_at_the_next_replace() {
-    let e = Env::new();
+    let e = Host::new();
     let huge = Huge::mount(&e.tree);
     let hp = huge.domain_dir(&format!("{ID}-{NAME}"));
     let hp_arg = format!("{}/{{,**}}", hp.display());
@@ -225,52 +199,56 @@ fn a_grant_whose_reason_left_is_revoked_at_the_next_replace() {
     let hot = e.tree.file("images/hot.img", b"");
     let (disk, hot) = (disk.to_str().unwrap(), hot.to_str().unwrap());
 
-    e.ok(&["-c"], &xml(&[disk], true));
-    e.ok(&["-r", "-F", "/dev/net/tun"], &xml(&[disk], true));
-    e.ok(&["-r", "-F", &hp_arg], &xml(&[disk], true));
+    ok(&e, &["-c"], &xml(&[disk], true));
+    ok(&e, &["-r", "-F", "/dev/net/tun"], &xml(&[disk], true));
+    ok(&e, &["-r", "-F", &hp_arg], &xml(&[disk], true));
     // Hotplug: libvirtd -F's the image, then the disk is in the XML.
-    e.ok(&["-r", "-F", hot], &xml(&[disk], true));
-    assert!(e.grants(hot));
-    e.ok(&["-r"], &xml(&[disk, hot], true));
-    assert!(e.grants(hot), "the plugged disk is granted from the XML");
+    ok(&e, &["-r", "-F", hot], &xml(&[disk], true));
+    assert!(grants(&e, hot));
+    ok(&e, &["-r"], &xml(&[disk, hot], true));
+    assert!(grants(&e, hot), "the plugged disk is granted from the XML");
     // Unplug the disk and the NIC: both lose their grants; the hugepages stay.
-    let said = e.ok(&["-r"], &xml(&[disk], false));
-    assert!(!e.grants(hot), "{}", e.files());
-    assert!(!e.grants("/dev/net/tun"), "{}", e.files());
-    assert!(e.grants(&hp_arg), "{}", e.files());
+    let said = ok(&e, &["-r"], &xml(&[disk], false));
+    assert!(!grants(&e, hot), "{}", e.files_text());
+    assert!(!grants(&e, "/dev/net/tun"), "{}", e.files_text());
+    assert!(grants(&e, &hp_arg), "{}", e.files_text());
     assert!(
         said.contains("runtime grant '/dev/net/tun' dropped: it is no longer the running VM's"),
         "{said}"
     );
     // The hugepage directory removed (the VM's memory went): dropped silently.
     fs::remove_dir(&hp).unwrap();
-    let said = e.ok(&["-r"], &xml(&[disk], false));
-    assert!(e.ledger().is_empty() && !e.grants(&hp_arg), "{}", e.files());
+    let said = ok(&e, &["-r"], &xml(&[disk], false));
+    assert!(
+        ledger(&e).is_empty() && !grants(&e, &hp_arg),
+        "{}",
+        e.files_text()
+    );
     assert!(!said.contains("runtime grant"), "{said}");
 }
 
 #[test]
 fn restricted_foreign_and_planted_paths_are_never_kept() {
-    let e = Env::new();
+    let e = Host::new();
     let huge = Huge::mount(&e.tree);
     let own = huge.domain_dir(&format!("{ID}-{NAME}"));
     let other = huge.domain_dir("8-other");
     let x = xml(&[], true);
-    e.ok(&["-c"], &x);
+    ok(&e, &["-c"], &x);
 
     // Refused as any -F: nothing written, nothing kept.
-    let before = e.files();
-    let o = e.run_with(&e.parser.script, &["-r", "-F", "/etc/shadow"], &x);
+    let before = e.files_text();
+    let o = run_vm(&e, &["-r", "-F", "/etc/shadow"], &x);
     assert!(!o.status.success(), "/etc/shadow must be refused");
-    assert_eq!(e.files(), before);
+    assert_eq!(e.files_text(), before);
 
     // Another domain's directory on a hugetlbfs mount outside the shared table's
     // /dev/hugepages: not this domain's <id>-<name>, so not one of its runtime
     // directories, and a subtree is granted for nothing else.
     let other_arg = format!("{}/{{,**}}", other.display());
-    let o = e.run_with(&e.parser.script, &["-r", "-F", &other_arg], &x);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert_eq!(e.files(), before);
+    let o = run_vm(&e, &["-r", "-F", &other_arg], &x);
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
+    assert_eq!(e.files_text(), before);
 
     // Planted ledger lines (as if written by someone else): each judged anew on -r. The
     // own directory reached through a symbolic link resolves elsewhere; /etc/shadow and
@@ -278,16 +256,20 @@ fn restricted_foreign_and_planted_paths_are_never_kept() {
     let link = e.tree.symlink("link", &own);
     let planted = format!(
         "{}{MARK}file /etc/shadow\n  \"/etc/shadow\" rwk,\n{MARK}subtree {}\n{MARK}subtree {}\n{MARK}subtree {}\n",
-        e.files(),
+        e.files_text(),
         other.display(),
         link.display(),
         own.display(),
     );
     fs::write(e.policy.files(), planted).unwrap();
-    let said = e.ok(&["-r"], &x);
-    assert_eq!(e.ledger(), vec![format!("subtree {}", own.display())]);
-    assert!(!e.files().contains("/etc/shadow"), "{}", e.files());
-    assert!(!e.grants(&format!("{}/{{,**}}", other.display())));
+    let said = ok(&e, &["-r"], &x);
+    assert_eq!(ledger(&e), vec![format!("subtree {}", own.display())]);
+    assert!(
+        !e.files_text().contains("/etc/shadow"),
+        "{}",
+        e.files_text()
+    );
+    assert!(!grants(&e, &format!("{}/{{,**}}", other.display())));
     for why in [
         "runtime grant '/etc/shadow' dropped: it is no longer the running VM's".to_string(),
         format!(
@@ -306,35 +288,36 @@ fn restricted_foreign_and_planted_paths_are_never_kept() {
 
 #[test]
 fn a_crash_mid_write_loses_no_entry() {
-    let e = Env::new();
+    let e = Host::new();
     let huge = Huge::mount(&e.tree);
     let hp = huge.domain_dir(&format!("{ID}-{NAME}"));
     let hp_arg = format!("{}/{{,**}}", hp.display());
     let x = xml(&[], true);
-    e.ok(&["-c"], &x);
+    ok(&e, &["-c"], &x);
     // A parser that kills the helper: the run dies after its writes, before its load.
     let killer = e
         .tree
         .file("kill-parser", b"#!/bin/sh\nkill -9 $PPID\nsleep 5\n");
+    let killer = killer.display().to_string();
     Command::new("chmod")
         .arg("755")
         .arg(&killer)
         .status()
         .unwrap();
-    let o = e.run_with(&killer, &["-r", "-F", "/dev/net/tun"], &x);
+    let o = run_vm(&e, &["-r", "-F", "/dev/net/tun", "--parser", &killer], &x);
     assert!(!o.status.success());
-    let o = e.run_with(&killer, &["-r", "-F", &hp_arg], &x);
+    let o = run_vm(&e, &["-r", "-F", &hp_arg, "--parser", &killer], &x);
     assert!(!o.status.success());
-    assert_eq!(e.ledger().len(), 2, "{}", e.files());
-    let o = e.run_with(&killer, &["-r"], &x);
+    assert_eq!(ledger(&e).len(), 2, "{}", e.files_text());
+    let o = run_vm(&e, &["-r", "--parser", &killer], &x);
     assert!(!o.status.success());
-    assert_eq!(e.ledger().len(), 2, "{}", e.files());
+    assert_eq!(ledger(&e).len(), 2, "{}", e.files_text());
     // No temporary file is mistaken for the ledger, and the next -r keeps both.
-    e.ok(&["-r"], &x);
+    ok(&e, &["-r"], &x);
     assert!(
-        e.grants("/dev/net/tun") && e.grants(&hp_arg),
+        grants(&e, "/dev/net/tun") && grants(&e, &hp_arg),
         "{}",
-        e.files()
+        e.files_text()
     );
     // Every profile that was loaded compiled for real (the recording parser).
     e.policy.compile(&e.policy.profile());
@@ -346,10 +329,10 @@ fn a_crash_mid_write_loses_no_entry() {
 /// trailing `{,**}` is a subtree only when no file of that literal name exists.
 #[test]
 fn subtrees_only_for_the_domains_own_runtime_directories() {
-    let e = Env::new();
+    let e = Host::new();
     let x = xml(&[], false);
-    e.ok(&["-c"], &x);
-    let before = e.files();
+    ok(&e, &["-c"], &x);
+    let before = e.files_text();
 
     // A volume named `{,**}` in a shared pool (`virsh vol-create-as shared '{,**}'`, then
     // attached): the argument is that file, escaped, never the pool with everything below.
@@ -357,14 +340,14 @@ fn subtrees_only_for_the_domains_own_runtime_directories() {
     e.tree.file("srv/vm/shared/other.img", b"another VM's disk");
     let vol = e.tree.file("srv/vm/shared/{,**}", b"a volume");
     let arg = format!("{}/{{,**}}", pool.display());
-    e.ok(&["-r", "-F", &arg], &x);
+    ok(&e, &["-r", "-F", &arg], &x);
     let want = format!("{}/\\{{\\,\\*\\*\\}}", pool.display());
-    assert!(e.grants(&want), "want {want:?} in:\n{}", e.files());
-    assert!(!e.grants(&arg), "{}", e.files());
+    assert!(grants(&e, &want), "want {want:?} in:\n{}", e.files_text());
+    assert!(!grants(&e, &arg), "{}", e.files_text());
     e.policy.compile(&e.policy.profile());
     fs::remove_file(&vol).unwrap();
-    e.ok(&["-r"], &x);
-    assert_eq!(e.files(), before);
+    ok(&e, &["-r"], &x);
+    assert_eq!(e.files_text(), before);
 
     // Without that file, the same argument names the pool with everything below it, which
     // is no runtime directory of the domain: refused (exit 3), one line naming the path,
@@ -372,18 +355,18 @@ fn subtrees_only_for_the_domains_own_runtime_directories() {
     let usb = e.tree.dir("dev/bus/usb");
     for dir in [&pool, &usb, &e.tree.dir("a/b/c/d")] {
         let arg = format!("{}/{{,**}}", dir.display());
-        let o = e.run_with(&e.parser.script, &["-r", "-F", &arg], &x);
-        let err = stderr(&o);
+        let o = run_vm(&e, &["-r", "-F", &arg], &x);
+        let err = &o.stderr;
         assert_eq!(o.status.code(), Some(3), "{arg}: {err}");
         assert!(
             err.contains(&format!("'{}'", dir.display()))
                 && err.contains("not one of this domain's runtime directories"),
             "{err}"
         );
-        assert_eq!(e.files(), before, "{arg}");
+        assert_eq!(e.files_text(), before, "{arg}");
     }
     assert_eq!(
-        e.compiles(),
+        compiles(&e),
         3,
         "only the -c, the volume's -F and its -r compiled"
     );
@@ -401,22 +384,18 @@ fn subtrees_only_for_the_domains_own_runtime_directories() {
     let conf = conf.display().to_string();
     let own_arg = format!("{}/{{,**}}", own.display());
     let other_arg = format!("{}/{{,**}}", other.display());
-    let o = e.run_with(&e.parser.script, &["-r", "-F", &own_arg], &x);
+    let o = run_vm(&e, &["-r", "-F", &own_arg], &x);
     assert_eq!(
         o.status.code(),
         Some(3),
         "without the setting: {}",
-        stderr(&o)
+        o.stderr
     );
-    e.ok(&["-r", "-F", &own_arg, "--config", &conf], &x);
-    assert!(e.grants(&own_arg), "{}", e.files());
-    assert_eq!(e.ledger(), vec![format!("subtree {}", own.display())]);
-    let o = e.run_with(
-        &e.parser.script,
-        &["-r", "-F", &other_arg, "--config", &conf],
-        &x,
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    ok(&e, &["-r", "-F", &own_arg, "--config", &conf], &x);
+    assert!(grants(&e, &own_arg), "{}", e.files_text());
+    assert_eq!(ledger(&e), vec![format!("subtree {}", own.display())]);
+    let o = run_vm(&e, &["-r", "-F", &other_arg, "--config", &conf], &x);
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
 }
 
 /// The running domain `7-ledger-vm` with one VFIO PCI hostdev, `driver` its `<driver>`.
@@ -436,29 +415,35 @@ fn hostdev_xml(driver: &str, extra_root: &str) -> String {
 /// `-r` drops them. A domain that assigns nothing through IOMMUFD gets neither.
 #[test]
 fn iommufd_nodes_get_rwm_for_any_domain_as_a_vfio_group_does() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = hostdev_xml("<driver name='vfio' iommufd='yes'/>", "");
-    env.ok(&["-c"], &xml);
-    env.compiles();
+    ok(&env, &["-c"], &xml);
+    compiles(&env);
     let rule = |p: &str, perms: &str| format!("  \"{p}\" {perms},");
     for p in ["/dev/vfio/devices/vfio0", "/dev/iommu"] {
-        env.ok(&["-r", "-F", p], &xml);
+        ok(&env, &["-r", "-F", p], &xml);
         assert!(
-            env.files().lines().any(|l| l.starts_with(&rule(p, "rwm"))),
+            env.files_text()
+                .lines()
+                .any(|l| l.starts_with(&rule(p, "rwm"))),
             "{p}: {}",
-            env.files()
+            env.files_text()
         );
-        assert!(!env.grants(p), "{p} must not be rwk: {}", env.files());
-        assert_eq!(env.compiles(), 1, "{p}");
+        assert!(
+            !grants(&env, p),
+            "{p} must not be rwk: {}",
+            env.files_text()
+        );
+        assert_eq!(compiles(&env), 1, "{p}");
     }
-    assert!(env.ledger().is_empty(), "{:?}", env.ledger());
+    assert!(ledger(&env).is_empty(), "{:?}", ledger(&env));
     // Any other -F keeps rwk.
-    env.ok(&["-r", "-F", "/dev/vfio/12"], &xml);
-    assert!(env.grants("/dev/vfio/12"), "{}", env.files());
+    ok(&env, &["-r", "-F", "/dev/vfio/12"], &xml);
+    assert!(grants(&env, "/dev/vfio/12"), "{}", env.files_text());
     // A plain -r regenerates .files from the XML: the device nodes are gone.
-    env.ok(&["-r"], &xml);
+    ok(&env, &["-r"], &xml);
     for p in ["/dev/vfio/devices/vfio0", "/dev/iommu", "/dev/vfio/12"] {
-        assert!(!env.files().contains(p), "{p}: {}", env.files());
+        assert!(!env.files_text().contains(p), "{p}: {}", env.files_text());
     }
     // A domain without an IOMMUFD device gets them too, as a VFIO group: libvirtd's -F at
     // the hotplug of its first such device comes before the device is in the XML.
@@ -469,21 +454,19 @@ fn iommufd_nodes_get_rwm_for_any_domain_as_a_vfio_group_does() {
             "<iommufd enabled='no'/>",
         ),
     ] {
-        env.ok(&["-r"], &legacy);
+        ok(&env, &["-r"], &legacy);
         for p in ["/dev/vfio/devices/vfio0", "/dev/iommu"] {
-            env.ok(&["-r", "-F", p], &legacy);
+            ok(&env, &["-r", "-F", p], &legacy);
             assert!(
-                env.files().lines().any(|l| l.starts_with(&rule(p, "rwm"))),
+                env.files_text()
+                    .lines()
+                    .any(|l| l.starts_with(&rule(p, "rwm"))),
                 "{p}: {}",
-                env.files()
+                env.files_text()
             );
         }
     }
     // Nothing else in /dev/vfio/devices.
-    let o = env.run_with(
-        &env.parser.script,
-        &["-r", "-F", "/dev/vfio/devices/x"],
-        &xml,
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = run_vm(&env, &["-r", "-F", "/dev/vfio/devices/x"], &xml);
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
 }

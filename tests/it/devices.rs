@@ -1,10 +1,8 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The gaps libvirt 9.0's helper left, each with a domain that uses it, the exact rules it
 //! produces, and the profile compiled by the real apparmor_parser; plus sVirt labels and
 //! the bridge helper's child profile.
 
-mod common;
-use common::*;
+use crate::support::*;
 
 /// A kvm domain (id 4, name `gaps`) with `devices`, created for real (no load) in a fresh
 /// policy tree with the given extra options, compiled; returns the rules but the base
@@ -17,7 +15,7 @@ fn create(devices: &str, extra_root: &str, opts: &[&str]) -> (Policy, Vec<String
     let (policy, o) = create_ok(&xml, opts);
     let text = policy.read(&format!("{PROFILE}.files")).unwrap();
     let rules = rules_without_base(&text);
-    (policy, rules, stderr(&o))
+    (policy, rules, o.stderr)
 }
 
 #[test]
@@ -614,7 +612,8 @@ fn bridge_helper_child_profile_once_for_several_bridge_interfaces() {
         );
         // Compiled by the real parser, which refuses a child profile defined twice.
         let o = dry_create(&xml, &[]);
-        let (_, files) = dry_files(&o)
+        let (_, files) = o
+            .dry_files()
             .into_iter()
             .find(|(p, _)| p.to_string_lossy().ends_with(".files"))
             .expect("a .files");
@@ -896,7 +895,7 @@ fn device_nodes_through_their_own_element() {
         "/dev/vhost-scsi",
     ] {
         let o = dry_create(&domain("", ""), &["-F", p]);
-        let rules = dry_rules(&o);
+        let rules = o.dry_rules();
         assert!(rules.contains(&format!("\"{p}\" rwk,")), "{p}: {rules:?}");
     }
 }

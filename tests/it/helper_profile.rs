@@ -1,4 +1,3 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The helper's own AppArmor profile, `profiles/usr.lib.libvirt.virt-aa-helper`: it compiles
 //! with the real parser of every release the suite has, keeps every rule (and comment) of
 //! each release's stock profile (Debian 12's libvirt 9.0, Debian 13's 11.3, sid's 12.x) but
@@ -12,8 +11,7 @@
 //! expectations are per libvirt release, so the suite holds on a Debian 13 host as on 12.
 //! A missing one fails the tests rather than skipping them.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use virt_aa_helper::error::{allow_rule, HELPER_LOCAL_PROFILE};

@@ -1,80 +1,10 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The life of a profile: -c, -r, -F, -R, -D with a recording parser that compiles every
 //! load for real; rollback when the parser fails; refusal of bad input with nothing written;
 //! installed legacy templates; the per-profile lock under concurrent appends.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::Path;
-
-struct Env {
-    policy: Policy,
-    parser: RecordingParser,
-    tree: Tree,
-}
-
-impl Env {
-    fn new() -> Self {
-        Env {
-            policy: Policy::new(),
-            parser: RecordingParser::new(),
-            tree: Tree::new(),
-        }
-    }
-
-    fn run(&self, args: &[&str], xml: Option<&str>) -> std::process::Output {
-        let mut all: Vec<&str> = args.to_vec();
-        let dir = self.policy.dir.to_str().unwrap().to_string();
-        let parser = self.parser.script.to_str().unwrap().to_string();
-        all.extend(["--apparmor-dir", &dir, "--parser", &parser]);
-        // No parser cache unless the test names one: the default, /var/cache/virt-aa-helper,
-        // exists where the Debian package is installed, and would change the argv asserted.
-        let no_cache = self.tree.path("no-cache").display().to_string();
-        if !args.contains(&"--cache-dir") {
-            all.extend(["--cache-dir", &no_cache]);
-        }
-        run(&all, xml)
-    }
-
-    fn ok(&self, args: &[&str], xml: Option<&str>) -> std::process::Output {
-        let o = self.run(args, xml);
-        assert!(
-            o.status.success(),
-            "{args:?} failed ({:?}): {}",
-            o.status.code(),
-            stderr(&o)
-        );
-        o
-    }
-
-    /// Snapshot of every file in libvirt/ (name, bytes).
-    fn files(&self) -> Vec<(String, Vec<u8>)> {
-        let mut v: Vec<_> = fs::read_dir(self.policy.dir.join("libvirt"))
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    fs::read(e.path()).unwrap_or_default(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// The rules of `.files` but the base rules, without the `/dev/vhost-net` rule
-    /// the template's virtio NIC always gets (asserted once).
-    fn files_rules(&self) -> Vec<String> {
-        let text = self
-            .policy
-            .read(&format!("{PROFILE}.files"))
-            .expect(".files exists");
-        let rules = rules_without_base(&text);
-        without_vhost_net(rules)
-    }
-}
 
 fn xml_with_disk(t: &Tree) -> String {
     t.file("images/vm.img", b"");
@@ -83,7 +13,7 @@ fn xml_with_disk(t: &Tree) -> String {
 
 #[test]
 fn create_replace_append_remove_delete() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     let profile = env.policy.profile();
     let files = env.policy.files();
@@ -103,7 +33,7 @@ fn create_replace_append_remove_delete() {
     assert!(prof_text.contains(&format!("profile {PROFILE} flags=(attach_disconnected) {{")));
     assert!(prof_text.contains(&format!("  #include <libvirt/{PROFILE}.files>\n\n}}\n")));
     assert_lines(
-        &env.files_rules(),
+        &env.device_rules(),
         &[&format!("\"{}\" rwk,", env.tree.s("images/vm.img"))],
     );
     for p in [&profile, &files] {
@@ -114,8 +44,8 @@ fn create_replace_append_remove_delete() {
     // -c again: refused, nothing changed, parser not run.
     let before = env.files();
     let o = env.run(&["-c", "-u", PROFILE], Some(&xml));
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    assert!(stderr(&o).contains("already exists"));
+    assert_eq!(o.status.code(), Some(4), "{}", o.stderr);
+    assert!(o.stderr.contains("already exists"));
     assert_eq!(env.files(), before);
     assert!(env.parser.take_calls().is_empty());
 
@@ -137,7 +67,7 @@ fn create_replace_append_remove_delete() {
     );
     assert_eq!(fs::read_to_string(&profile).unwrap(), prof_text);
     assert_lines(
-        &env.files_rules(),
+        &env.device_rules(),
         &[
             &format!("\"{}\" rwk,", env.tree.s("images/vm.img")),
             &format!("\"{}\" rwk,", env.tree.s("images/second.img")),
@@ -165,10 +95,10 @@ fn create_replace_append_remove_delete() {
         ],
         Some(&xml2),
     );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
     // The repeated -F finds its path granted: nothing written, no parser run.
     assert_eq!(env.parser.take_calls().len(), 1);
-    let rules = env.files_rules();
+    let rules = env.device_rules();
     assert_eq!(
         rules[2..],
         [format!("\"{}\" rwk,", env.tree.s("hot/plug.img"))]
@@ -176,7 +106,7 @@ fn create_replace_append_remove_delete() {
 
     // A plain -r drops the -F rules (how libvirtd revokes a hot-unplugged disk).
     env.ok(&["-r", "-u", PROFILE], Some(&xml2));
-    assert_eq!(env.files_rules().len(), 2);
+    assert_eq!(env.device_rules().len(), 2);
     env.parser.take_calls();
 
     // -R: unload, files kept. Not loaded (exit 234): a warning, success.
@@ -189,11 +119,7 @@ fn create_replace_append_remove_delete() {
     for mode in ["notloaded", "notloaded254"] {
         env.parser.set_mode(mode);
         let o = env.ok(&["-R", "-u", PROFILE], None);
-        assert!(
-            stderr(&o).contains("was not loaded"),
-            "{mode}: {}",
-            stderr(&o)
-        );
+        assert!(o.stderr.contains("was not loaded"), "{mode}: {}", o.stderr);
     }
     env.parser.set_mode("");
     env.parser.take_calls();
@@ -219,7 +145,7 @@ impl Policy {
 fn only_the_profile_is_left_after_delete() {
     // The helper's AppArmor profile lets it create only libvirt-<uuid>* in libvirt/; every
     // file it makes there (lock, temporaries, .files) is gone after -D, the profile stays.
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     let names = || -> Vec<String> { env.files().into_iter().map(|(n, _)| n).collect() };
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
@@ -244,7 +170,7 @@ fn only_the_profile_is_left_after_delete() {
 
 #[test]
 fn failing_parser_on_replace_leaves_previous_files_byte_identical() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
     let before = env.files();
@@ -258,8 +184,8 @@ fn failing_parser_on_replace_leaves_previous_files_byte_identical() {
         &["-r", "-u", PROFILE, "-F", &env.tree.s("images/new.img")],
     ] {
         let o = env.run(args, Some(&xml2));
-        assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
-        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(7), "{}", o.stderr);
+        let err = &o.stderr;
         assert!(
             err.contains("simulated failure"),
             "the parser's own message is shown: {err}"
@@ -272,7 +198,7 @@ fn failing_parser_on_replace_leaves_previous_files_byte_identical() {
 
 #[test]
 fn parser_runs_with_a_cleared_environment() {
-    let env = Env::new();
+    let env = Host::new();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_virt-aa-helper"));
     cmd.args(["-c", "-u", PROFILE, "--apparmor-dir"])
         .arg(&env.policy.dir)
@@ -308,35 +234,36 @@ fn refuses_to_run_setuid() {
     let bin = dir.path().join("virt-aa-helper");
     fs::copy(env!("CARGO_BIN_EXE_virt-aa-helper"), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o4755)).unwrap();
-    let run = || {
+    let run = || -> Run {
         std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&bin)
             .args(["-d", "-R", "-u", PROFILE])
             .output()
             .expect("setpriv (util-linux)")
+            .into()
     };
     // Another test thread's fork may hold the descriptor the copy was written through for a
     // moment (closed at that child's exec): exec fails with ETXTBSY, and is tried again.
     let mut o = run();
     for _ in 0..50 {
-        if !(o.status.code() == Some(126) && stderr(&o).contains("Text file busy")) {
+        if !(o.status.code() == Some(126) && o.stderr.contains("Text file busy")) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
         o = run();
     }
-    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(8), "{}", o.stderr);
     assert!(
-        stderr(&o).contains("refusing to run set-uid or set-gid"),
+        o.stderr.contains("refusing to run set-uid or set-gid"),
         "{}",
-        stderr(&o)
+        o.stderr
     );
 }
 
 #[test]
 fn failing_parser_on_create_leaves_nothing() {
-    let env = Env::new();
+    let env = Host::new();
     env.parser.set_mode("fail");
     let o = env.run(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
     assert_eq!(o.status.code(), Some(7));
@@ -354,7 +281,7 @@ fn failing_parser_on_create_leaves_nothing() {
 fn a_profile_the_real_parser_rejects_is_rolled_back() {
     // An admin broke the installed template: the real parser (through the recorder)
     // rejects the result and the previous profile stays in place.
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
     let before = env.files();
@@ -367,7 +294,7 @@ fn a_profile_the_real_parser_rejects_is_rolled_back() {
     )
     .unwrap();
     let o = env.run(&["-r", "-u", PROFILE], Some(&xml));
-    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(7), "{}", o.stderr);
     let mut after = env.files();
     after.retain(|(n, _)| n != "TEMPLATE.qemu");
     assert_eq!(after, before_empty);
@@ -376,7 +303,7 @@ fn a_profile_the_real_parser_rejects_is_rolled_back() {
 
 #[test]
 fn installed_legacy_template_is_filled_byte_compatibly() {
-    let env = Env::new();
+    let env = Host::new();
     let stock = "#\n# This profile is for the domain whose UUID matches this file.\n#\n\n#include <tunables/global>\n\nprofile LIBVIRT_TEMPLATE flags=(attach_disconnected) {\n  #include <abstractions/libvirt-qemu>\n  # local admin edit\n  /srv/shared/** r,\n}\n";
     fs::write(env.policy.libvirt("TEMPLATE.qemu"), stock).unwrap();
     env.ok(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
@@ -392,17 +319,17 @@ fn installed_legacy_template_is_filled_byte_compatibly() {
 
 #[test]
 fn installed_template_without_marker_is_refused() {
-    let env = Env::new();
+    let env = Host::new();
     fs::write(env.policy.libvirt("TEMPLATE.qemu"), "profile foo {\n}\n").unwrap();
     let o = env.run(&["-c", "-u", PROFILE], Some(&xml_with_disk(&env.tree)));
     assert_eq!(o.status.code(), Some(5));
-    assert!(stderr(&o).contains("LIBVIRT_TEMPLATE"), "{}", stderr(&o));
+    assert!(o.stderr.contains("LIBVIRT_TEMPLATE"), "{}", o.stderr);
     assert_eq!(env.files().len(), 1, "only the template");
 }
 
 #[test]
 fn bad_input_is_one_line_nonzero_and_writes_nothing() {
-    let env = Env::new();
+    let env = Host::new();
     let good = xml_with_disk(&env.tree);
     let cases: Vec<(&str, Vec<String>, String, i32, &str)> = vec![
         (
@@ -524,7 +451,7 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
             args.extend(extra.iter().map(String::as_str));
             let before = env.files();
             let o = env.run(&args, Some(&xml));
-            let err = stderr(&o);
+            let err = &o.stderr;
             if mode == "-r" && code != 2 && code != 1 && !err.contains(needle) {
                 // -r without a profile fails earlier on the missing profile; covered below.
                 assert_eq!(o.status.code(), Some(4), "{what} {mode}: {err}");
@@ -541,7 +468,7 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
                 err.lines().all(|l| l.starts_with("virt-aa-helper: ")),
                 "{what}: {err}"
             );
-            assert!(stdout(&o).is_empty(), "{what}");
+            assert!(o.stdout.is_empty(), "{what}");
             assert_eq!(env.files(), before, "{what} {mode}: nothing written");
         }
     }
@@ -563,11 +490,13 @@ fn bad_input_is_one_line_nonzero_and_writes_nothing() {
 
 #[test]
 fn dry_run_writes_and_loads_nothing_in_every_mode() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     let o = env.ok(&["-d", "-c", "-u", PROFILE], Some(&xml));
-    assert!(stdout(&o).contains(&format!("# would write {}", env.policy.files().display())));
-    assert!(stdout(&o).contains("# would run "));
+    assert!(o
+        .stdout
+        .contains(&format!("# would write {}", env.policy.files().display())));
+    assert!(o.stdout.contains("# would run "));
     compile_dry_run(&o);
     assert!(env.files().is_empty());
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
@@ -588,7 +517,7 @@ fn dry_run_writes_and_loads_nothing_in_every_mode() {
         &["-d", "-D", "-u", PROFILE],
     ] {
         let o = env.ok(args, Some(&xml));
-        assert!(!stdout(&o).is_empty(), "{args:?} prints what it would do");
+        assert!(!o.stdout.is_empty(), "{args:?} prints what it would do");
         assert_eq!(env.files(), before, "{args:?}");
     }
     assert!(
@@ -599,7 +528,7 @@ fn dry_run_writes_and_loads_nothing_in_every_mode() {
 
 #[test]
 fn lxc_profiles_have_no_files_include() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = format!(
         "<domain type='lxc'><name>ct</name><uuid>{UUID}</uuid><os><type>exe</type><init>/sbin/init</init></os><devices/></domain>"
     );
@@ -617,7 +546,7 @@ fn lxc_profiles_have_no_files_include() {
 #[test]
 fn concurrent_appends_all_survive() {
     // libvirt 9.0: 8 rounds of 5 concurrent -F kept 1 of 40 rules (docs/weak-spots.md#w5).
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
     let paths: Vec<String> = (0..12)
@@ -630,7 +559,7 @@ fn concurrent_appends_all_survive() {
             s.spawn(move || env.ok(&["-r", "-u", PROFILE, "-F", p], Some(xml)));
         }
     });
-    let rules = env.files_rules();
+    let rules = env.device_rules();
     for p in &paths {
         assert!(
             rules.contains(&format!("\"{p}\" rwk,")),
@@ -655,8 +584,8 @@ fn shipped_example_dry_run() {
         ],
         Some(&xml),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let rules = dry_rules(&o);
+    assert!(o.status.success(), "{}", o.stderr);
+    let rules = o.dry_rules();
     assert!(
         rules.contains(
             &"\"/var/lib/libvirt/images/debian-12 netinst \\[amd64\\].iso\" rk,".to_string()
@@ -684,11 +613,11 @@ fn help_and_version() {
         "--parser",
         "--no-load",
     ] {
-        assert!(stdout(&o).contains(flag), "{flag}");
+        assert!(o.stdout.contains(flag), "{flag}");
     }
     let o = run(&["--version"], None);
     assert_eq!(
-        stdout(&o).trim(),
+        o.stdout.trim(),
         format!("virt-aa-helper {}", env!("CARGO_PKG_VERSION"))
     );
 }
@@ -701,7 +630,7 @@ fn config(t: &Tree, text: &str) -> String {
 
 #[test]
 fn site_configuration_chooses_deny_rules_and_the_include() {
-    let env = Env::new();
+    let env = Host::new();
     env.tree.qcow2("images/base.qcow2", None);
     env.tree
         .qcow2("images/top.qcow2", Some(("base.qcow2", "qcow2")));
@@ -719,7 +648,7 @@ fn site_configuration_chooses_deny_rules_and_the_include() {
     // libvirt 9.0's required include.
     let cfg = config(&env.tree, "# nothing set\n");
     env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
-    let rules = env.files_rules();
+    let rules = env.device_rules();
     assert!(rules.contains(&format!("\"{base}\" rk,")), "{rules:?}");
     assert!(!rules.iter().any(|r| r.starts_with("deny")), "{rules:?}");
     let profile = fs::read_to_string(env.policy.profile()).unwrap();
@@ -732,7 +661,7 @@ fn site_configuration_chooses_deny_rules_and_the_include() {
         "backing_deny_write = yes\nfiles_include = if-exists\n",
     );
     env.ok(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
-    assert!(env.files_rules().contains(&format!("deny \"{base}\" w,")));
+    assert!(env.device_rules().contains(&format!("deny \"{base}\" w,")));
     let profile = fs::read_to_string(env.policy.profile()).unwrap();
     assert!(profile.contains(&format!("  #include if exists <libvirt/{PROFILE}.files>\n")));
     fs::remove_file(env.policy.files()).unwrap();
@@ -745,7 +674,7 @@ fn site_configuration_chooses_deny_rules_and_the_include() {
 /// (`render::covers`, docs/weak-spots.md W6).
 #[test]
 fn append_of_a_backing_layer_is_loaded_unless_its_writes_are_denied() {
-    let env = Env::new();
+    let env = Host::new();
     env.tree.qcow2("images/base.qcow2", None);
     env.tree
         .qcow2("images/top.qcow2", Some(("base.qcow2", "qcow2")));
@@ -767,13 +696,13 @@ fn append_of_a_backing_layer_is_loaded_unless_its_writes_are_denied() {
         let args = ["-r", "-u", PROFILE, "--config", &cfg, "-F", &base];
         let o = env.ok(&[&["-d"], &args[..]].concat(), Some(&xml));
         assert_eq!(
-            stdout(&o).starts_with("# nothing to do: "),
+            o.stdout.starts_with("# nothing to do: "),
             !appended,
             "{setting:?}: {}",
-            stdout(&o)
+            o.stdout
         );
         env.ok(&args, Some(&xml));
-        let rules = env.files_rules();
+        let rules = env.device_rules();
         let grant = format!("\"{base}\" rwk,");
         if appended {
             assert_eq!(env.parser.take_calls().len(), 1, "{setting:?}");
@@ -789,18 +718,19 @@ fn append_of_a_backing_layer_is_loaded_unless_its_writes_are_denied() {
 
 #[test]
 fn bad_site_configuration_is_refused_with_its_line() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     let cfg = config(
         &env.tree,
         "backing_deny_write = no\nfiles_include = sometimes\n",
     );
     let o = env.run(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
     assert!(
-        stderr(&o).contains("virt-aa-helper.conf' line 2: files_include is required or if-exists"),
+        o.stderr
+            .contains("virt-aa-helper.conf' line 2: files_include is required or if-exists"),
         "{}",
-        stderr(&o)
+        o.stderr
     );
     assert!(env.files().is_empty());
     // Writable by others: a way around the policy, refused.
@@ -808,11 +738,11 @@ fn bad_site_configuration_is_refused_with_its_line() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&cfg, fs::Permissions::from_mode(0o666)).unwrap();
     let o = env.run(&["-c", "-u", PROFILE, "--config", &cfg], Some(&xml));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
     assert!(
-        stderr(&o).contains("writable by group or others"),
+        o.stderr.contains("writable by group or others"),
         "{}",
-        stderr(&o)
+        o.stderr
     );
     assert!(env.files().is_empty());
 }
@@ -823,7 +753,7 @@ fn bad_site_configuration_is_refused_with_its_line() {
 /// runs no parser. A path not granted yet is appended and loaded.
 #[test]
 fn covered_append_writes_and_loads_nothing() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.ok(&["-c", "-u", PROFILE], Some(&xml));
     assert_eq!(env.parser.take_calls().len(), 1);
@@ -843,30 +773,26 @@ fn covered_append_writes_and_loads_nothing() {
         disk.clone(),
     ] {
         let o = env.ok(&["-r", "-u", PROFILE, "-F", &extra], Some(&xml));
-        assert!(stdout(&o).is_empty(), "{extra}: {}", stdout(&o));
+        assert!(o.stdout.is_empty(), "{extra}: {}", o.stdout);
         assert_eq!(env.parser.take_calls(), Vec::<String>::new(), "{extra}");
         assert_eq!(env.files(), before, "{extra}");
         assert_eq!(mtimes(), written, "{extra}");
     }
     // The dry run says so.
     let o = env.ok(&["-d", "-r", "-u", PROFILE, "-F", &disk], Some(&xml));
-    assert!(
-        stdout(&o).starts_with("# nothing to do: "),
-        "{}",
-        stdout(&o)
-    );
+    assert!(o.stdout.starts_with("# nothing to do: "), "{}", o.stdout);
 
     // Not covered: a new file, and the parent of the granted directory.
     let new = env.tree.s("images/new.img");
     for extra in [new.as_str(), "/var/lib/libvirt/qemu/{,**}"] {
         let o = env.run(&["-r", "-u", PROFILE, "-F", extra], Some(&xml));
         if extra == new {
-            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(o.status.success(), "{}", o.stderr);
             assert_eq!(env.parser.take_calls().len(), 1);
             assert_ne!(env.files(), before);
         } else {
             // A subtree containing every domain's state is refused, not covered.
-            assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+            assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
             assert_eq!(env.parser.take_calls(), Vec::<String>::new());
         }
     }
@@ -878,7 +804,7 @@ fn covered_append_writes_and_loads_nothing() {
 /// shown below); and `-r` after `-R` always runs the parser, so the profile is loaded.
 #[test]
 fn the_cache_serves_only_unchanged_policy() {
-    let env = Env::new();
+    let env = Host::new();
     let cache = env.tree.dir("cache");
     let cache_s = cache.display().to_string();
     env.parser.set_mode("cached");
@@ -980,7 +906,7 @@ fn the_cache_serves_only_unchanged_policy() {
 #[test]
 fn expression_simplification_is_skipped_only_where_it_changes_nothing() {
     use virt_aa_helper::apparmor_parser::{parse_version, skips_expr_simplification};
-    let env = Env::new();
+    let env = Host::new();
     let mut disks = String::new();
     for i in 0..300 {
         disks.push_str(&disk(
@@ -1119,7 +1045,7 @@ fn changes_in_trace(trace: &str) -> Vec<String> {
 }
 
 /// Runs the helper under strace with the environment's arguments; returns the trace.
-fn traced(env: &Env, args: &[&str], xml: Option<&str>) -> String {
+fn traced(env: &Host, args: &[&str], xml: Option<&str>) -> String {
     let log = env.tree.path("strace.log");
     let _ = fs::remove_file(&log);
     let dir = env.policy.dir.to_str().unwrap().to_string();
@@ -1148,8 +1074,8 @@ fn traced(env: &Env, args: &[&str], xml: Option<&str>) -> String {
         let mut pipe = child.stdin.take().expect("stdin");
         let _ = pipe.write_all(xml.unwrap_or("").as_bytes());
     }
-    let o = child.wait_with_output().expect("wait for strace");
-    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    let o: Run = child.wait_with_output().expect("wait for strace").into();
+    assert!(o.status.success(), "{args:?}: {}", o.stderr);
     fs::read_to_string(&log).expect("strace's log")
 }
 
@@ -1159,7 +1085,7 @@ fn traced(env: &Env, args: &[&str], xml: Option<&str>) -> String {
 /// negative control).
 #[test]
 fn a_dry_run_writes_nothing_and_runs_nothing() {
-    let env = Env::new();
+    let env = Host::new();
     let xml = xml_with_disk(&env.tree);
     env.tree.file("hot/plug.img", b"");
     let plug = env.tree.s("hot/plug.img");

@@ -1,10 +1,8 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Generated hostile path names, escaped by the escaper and compiled in one batch by the
 //! real apparmor_parser: every rule must compile to exactly its literal path. And the same
 //! for domain names, which land in the base rules through the whole binary.
 
-mod common;
-use common::*;
+use crate::support::*;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use virt_aa_helper::escape::AaPattern;
@@ -81,12 +79,12 @@ fn hostile_domain_names_stay_literal_in_the_base_rules() {
         let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
         if name.contains('\t') {
             // A control character cannot be written in a rule: refused, nothing printed.
-            assert_eq!(o.status.code(), Some(1), "{name:?}: {}", stderr(&o));
+            assert_eq!(o.status.code(), Some(1), "{name:?}: {}", o.stderr);
             continue;
         }
-        assert!(o.status.success(), "{name:?}: {}", stderr(&o));
+        assert!(o.status.success(), "{name:?}: {}", o.stderr);
         let policy = Policy::new();
-        for (path, content) in dry_files(&o) {
+        for (path, content) in o.dry_files() {
             std::fs::write(
                 policy.dir.join("libvirt").join(path.file_name().unwrap()),
                 content,

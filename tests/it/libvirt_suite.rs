@@ -1,4 +1,3 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! libvirt 9.0's `tests/virt-aa-helper-test`, ported case by case: all 88 call sites of the
 //! C suite (83 `testme` + 5 `testfw`) are ported, including the two host device cases it
 //! ran only with `test_hostdev` and the graphics, input, nvdimm and shmem cases.
@@ -32,35 +31,37 @@
 //! Case numbers count the `testme` and `testfw` call sites of libvirt 9.0's
 //! `tests/virt-aa-helper-test` in file order: 1-36 expect a failure, 37-88 a success.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// The C suite's nonexistent_uuid.
 const NONEXISTENT_PROFILE: &str = "libvirt-00000000-0000-0000-0000-000000000001";
 
-/// The C suite's `$tmpdir` with `1.img` and `2.img` (empty files), and the name of an
-/// image that does not exist.
-struct Fixture {
-    t: Tree,
-    disk1: String,
-    disk2: String,
-    nonexistent: String,
+/// The C suite's `$tmpdir`, on a host: `1.img` and `2.img` (empty files) in its tree.
+fn c_suite() -> Host {
+    let host = Host::new();
+    host.tree.file("1.img", b"");
+    host.tree.file("2.img", b"");
+    host
 }
 
-impl Fixture {
-    fn new() -> Self {
-        let t = Tree::new();
-        t.file("1.img", b"");
-        t.file("2.img", b"");
-        Fixture {
-            disk1: t.s("1.img"),
-            disk2: t.s("2.img"),
-            nonexistent: t.s("nonexistent.img"),
-            t,
-        }
+/// The C suite's images and template substitutions, on the host [`c_suite`] makes.
+trait CSuite {
+    fn tree(&self) -> &Tree;
+
+    fn disk1(&self) -> String {
+        self.tree().s("1.img")
+    }
+
+    fn disk2(&self) -> String {
+        self.tree().s("2.img")
+    }
+
+    /// An image that does not exist.
+    fn nonexistent(&self) -> String {
+        self.tree().s("nonexistent.img")
     }
 
     /// The C template: one raw ide disk `hda` with the given source.
@@ -71,14 +72,14 @@ impl Fixture {
     /// The template with disk1, plus `devices` (the C suite's `</devices>` substitution).
     fn with_devices(&self, devices: &str) -> String {
         domain(
-            &format!("{}{devices}", raw_disk(&self.disk1, "hda", "")),
+            &format!("{}{devices}", raw_disk(&self.disk1(), "hda", "")),
             "",
         )
     }
 
     /// The template with disk1, plus `os` inside `<os>` (the `</os>` substitution).
     fn with_os(&self, os: &str) -> String {
-        domain(&raw_disk(&self.disk1, "hda", ""), os)
+        domain(&raw_disk(&self.disk1(), "hda", ""), os)
     }
 
     /// The template with disk1 and its `<graphics type='vnc'>` replaced by `graphics` (the
@@ -92,17 +93,23 @@ impl Fixture {
 
     /// The rule every case gets for disk1.
     fn disk1_rule(&self) -> String {
-        format!("\"{}\" rwk,", self.disk1)
+        format!("\"{}\" rwk,", self.disk1())
     }
 }
 
-/// A raw file disk, as in the C template (`<driver name='qemu' type='raw'/>`).
-/// All rules of a dry run but the `/dev/vhost-net` rule that the template's virtio
-/// `<interface>` on `kvm` always gets (asserted once; `device_rules` does the same).
-fn dry_rules(o: &Output) -> Vec<String> {
-    without_vhost_net(common::dry_rules(o))
+impl CSuite for Host {
+    fn tree(&self) -> &Tree {
+        &self.tree
+    }
 }
 
+/// All rules of a dry run but the `/dev/vhost-net` rule that the template's virtio
+/// `<interface>` on `kvm` always gets (asserted once; `device_rules` does the same).
+fn rules_but_vhost_net(o: &Run) -> Vec<String> {
+    without_vhost_net(o.dry_rules())
+}
+
+/// A raw file disk, as in the C template (`<driver name='qemu' type='raw'/>`).
 fn raw_disk(path: &str, target: &str, extra: &str) -> String {
     disk(
         path,
@@ -119,16 +126,16 @@ fn empty_apparmor_dir() -> tempfile::TempDir {
 
 /// `--dryrun -c -u PROFILE` (the C suite's extra_args) in an empty policy tree; must
 /// succeed, and what it would write must compile.
-fn dry_create(xml: &str) -> Output {
+fn dry_create(xml: &str) -> Run {
     dry_create_with(xml, &[])
 }
 
 /// [`dry_create`] plus `extra` arguments (`--sysfs DIR`).
-fn dry_create_with(xml: &str, extra: &[&str]) -> Output {
+fn dry_create_with(xml: &str, extra: &[&str]) -> Run {
     let dir = empty_apparmor_dir();
     let mut args = vec!["--apparmor-dir", dir.path().to_str().unwrap()];
     args.extend_from_slice(extra);
-    common::dry_create(xml, &args)
+    crate::support::dry_create(xml, &args)
 }
 
 /// A policy tree holding the profile created (not loaded) from `xml`.
@@ -139,14 +146,14 @@ fn with_profile(xml: &str) -> Policy {
         o.status.success(),
         "creating the profile failed: exit {:?}: {}",
         o.status.code(),
-        stderr(&o)
+        o.stderr
     );
     assert!(policy.profile().exists() && policy.files().exists());
     policy
 }
 
 /// Runs `--dryrun -r -u PROFILE` plus `extra` against `policy`.
-fn run_dry_replace(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
+fn run_dry_replace(policy: &Policy, xml: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "-d",
         "-r",
@@ -160,14 +167,14 @@ fn run_dry_replace(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
 }
 
 /// A `-r` dry run on a profile created from the base XML; must succeed and compile.
-fn dry_replace(f: &Fixture, xml: &str, extra: &[&str]) -> Output {
-    let policy = with_profile(&f.xml(&f.disk1));
+fn dry_replace(f: &Host, xml: &str, extra: &[&str]) -> Run {
+    let policy = with_profile(&f.xml(&f.disk1()));
     let o = run_dry_replace(&policy, xml, extra);
     assert!(
         o.status.success(),
         "exit {:?}: {}",
         o.status.code(),
-        stderr(&o)
+        o.stderr
     );
     compile_dry_run(&o);
     o
@@ -176,10 +183,10 @@ fn dry_replace(f: &Fixture, xml: &str, extra: &[&str]) -> Output {
 /// Asserts an expected failure: exit `code`, nothing on stdout, and stderr ending in one
 /// `virt-aa-helper: error: ` line (only warnings before it) that contains every `needle`.
 #[track_caller]
-fn assert_refused(o: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(o);
+fn assert_refused(o: &Run, code: i32, needles: &[&str]) {
+    let err = &o.stderr;
     assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    assert!(o.stdout.is_empty(), "stdout not empty:\n{}", stdout(o));
+    assert!(o.stdout.is_empty(), "stdout not empty:\n{}", o.stdout);
     let lines: Vec<&str> = err.lines().collect();
     let (last, before) = lines.split_last().expect("no error message on stderr");
     assert!(
@@ -275,35 +282,35 @@ fn not_enough_args_p() {
 // virt-aa-helper-test: "no -u with -c"
 #[test]
 fn no_u_with_create() {
-    let f = Fixture::new();
-    let o = run(&["-d", "-c"], Some(&f.xml(&f.disk1)));
+    let f = c_suite();
+    let o = run(&["-d", "-c"], Some(&f.xml(&f.disk1())));
     assert_refused(&o, 2, &["no profile name", "-u"]);
 }
 
 // virt-aa-helper-test: "bad uuid (bad digit)"
 #[test]
 fn bad_uuid_bad_digit() {
-    let f = Fixture::new();
+    let f = c_suite();
     let name = "libvirt-00000000-0000-0000-0000-00000000000g";
-    let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1)));
+    let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1())));
     assert_refused(&o, 2, &["invalid profile name", &format!("'{name}'")]);
 }
 
 // virt-aa-helper-test: "bad uuid (too long)"
 #[test]
 fn bad_uuid_too_long() {
-    let f = Fixture::new();
+    let f = c_suite();
     let name = format!("{PROFILE}abcdef");
-    let o = run(&["-d", "-c", "-u", &name], Some(&f.xml(&f.disk1)));
+    let o = run(&["-d", "-c", "-u", &name], Some(&f.xml(&f.disk1())));
     assert_refused(&o, 2, &["invalid profile name", &format!("'{name}'")]);
 }
 
 // virt-aa-helper-test: "bad uuid (too short)"
 #[test]
 fn bad_uuid_too_short() {
-    let f = Fixture::new();
+    let f = c_suite();
     let name = "libvirt-00000000-0000-0000-0000-0123456789a";
-    let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1)));
+    let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1())));
     assert_refused(&o, 2, &["invalid profile name", &format!("'{name}'")]);
 }
 
@@ -313,13 +320,13 @@ fn bad_uuid_too_short() {
 // refused as a bad profile name (exit 2) before the XML is read.
 #[test]
 fn bad_uuid_not_in_libvirt_form() {
-    let f = Fixture::new();
+    let f = c_suite();
     for name in [
         "libvirt-00000000-0000-0000-0000-0123456789AB",
         "libvirt-000000000000000000000000000123456789ab",
         "LIBVIRT-00000000-0000-0000-0000-0123456789ab",
     ] {
-        let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1)));
+        let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1())));
         assert_refused(&o, 2, &["invalid profile name", &format!("'{name}'")]);
     }
 }
@@ -327,17 +334,17 @@ fn bad_uuid_not_in_libvirt_form() {
 // virt-aa-helper-test: "non-matching uuid"
 #[test]
 fn non_matching_uuid() {
-    let f = Fixture::new();
+    let f = c_suite();
     let name = "libvirt-00000000-0000-0000-0000-00000000000a";
-    let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1)));
+    let o = run(&["-d", "-c", "-u", name], Some(&f.xml(&f.disk1())));
     assert_refused(&o, 1, &[name, "<uuid>", UUID]);
 }
 
 // virt-aa-helper-test: "missing uuid" (-c -u)
 #[test]
 fn missing_uuid() {
-    let f = Fixture::new();
-    let o = run(&["-d", "-c", "-u"], Some(&f.xml(&f.disk1)));
+    let f = c_suite();
+    let o = run(&["-d", "-c", "-u"], Some(&f.xml(&f.disk1())));
     assert_refused(&o, 2, &["--uuid", "value is required"]);
 }
 
@@ -376,10 +383,10 @@ fn no_u_with_replace() {
 // virt-aa-helper-test: "old '-n' option"
 #[test]
 fn old_n_option() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = run(
         &["-d", "-c", "-n", "foo", "-u", PROFILE],
-        Some(&f.xml(&f.disk1)),
+        Some(&f.xml(&f.disk1())),
     );
     assert_refused(&o, 2, &["'-n'"]);
 }
@@ -387,7 +394,7 @@ fn old_n_option() {
 // virt-aa-helper-test: "bad disk" (/etc/passwd)
 #[test]
 fn bad_disk() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = run(&["-d", "-c", "-u", PROFILE], Some(&f.xml("/etc/passwd")));
     assert_refused(&o, 3, &["'/etc/passwd'", "disk hda", "restricted"]);
 }
@@ -397,12 +404,12 @@ fn bad_disk() {
 fn bad_disk2() {
     // The C suite gave the second disk the same target hda; hdb here so that the error
     // names exactly one disk.
-    let f = Fixture::new();
+    let f = c_suite();
     let xml = domain(
         &format!(
             "{}{}",
             raw_disk("/etc/passwd", "hda", ""),
-            raw_disk(&f.disk2, "hdb", "")
+            raw_disk(&f.disk2(), "hdb", "")
         ),
         "",
     );
@@ -413,8 +420,8 @@ fn bad_disk2() {
 // virt-aa-helper-test: "malformed xml" (</devices> replaced by <devices>)
 #[test]
 fn malformed_xml() {
-    let f = Fixture::new();
-    let xml = f.xml(&f.disk1).replace("</devices>", "<devices>");
+    let f = c_suite();
+    let xml = f.xml(&f.disk1()).replace("</devices>", "<devices>");
     let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
     assert_refused(&o, 1, &["domain XML", "</devices>"]);
 }
@@ -425,17 +432,17 @@ fn disk_in_boot() {
     // C: both cases passed -p 0/1, removed from the helper, so they failed on the option,
     // not on /boot (and were skipped without a /boot/initrd* file). Ported as real cases: a
     // writable disk in /boot is refused; the same disk read-only is allowed, like a kernel.
-    let f = Fixture::new();
-    let policy = with_profile(&f.xml(&f.disk1));
+    let f = c_suite();
+    let policy = with_profile(&f.xml(&f.disk1()));
     let o = run_dry_replace(&policy, &f.xml("/boot/initrd"), &[]);
     assert_refused(&o, 3, &["'/boot/initrd'", "disk hda", "read-only"]);
 
     let ro = domain(&raw_disk("/boot/initrd", "hda", "      <readonly/>\n"), "");
     let o = run_dry_replace(&policy, &ro, &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     compile_dry_run(&o);
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &strs(&read_only_disk(&canonical("/boot/initrd"))),
     );
 }
@@ -446,8 +453,8 @@ fn replace_with_invalid_add_file() {
     // C: the -p option made both cases fail before -f was looked at, and the disk
     // /boot/initrd (rw) would have failed anyway. Here the disk is /boot/initrd read-only
     // (allowed), so the refusal is the -f file's.
-    let f = Fixture::new();
-    let policy = with_profile(&f.xml(&f.disk1));
+    let f = c_suite();
+    let policy = with_profile(&f.xml(&f.disk1()));
     let xml = domain(&raw_disk("/boot/initrd", "hda", "      <readonly/>\n"), "");
     let o = run_dry_replace(&policy, &xml, &["-f", "/etc/passwd"]);
     assert_refused(&o, 3, &["'/etc/passwd'", "argument -f", "restricted"]);
@@ -457,8 +464,8 @@ fn replace_with_invalid_add_file() {
 #[test]
 fn replace_with_invalid_append_file() {
     // As above, for -F.
-    let f = Fixture::new();
-    let policy = with_profile(&f.xml(&f.disk1));
+    let f = c_suite();
+    let policy = with_profile(&f.xml(&f.disk1()));
     let before = policy.read(&format!("{PROFILE}.files")).unwrap();
     let xml = domain(&raw_disk("/boot/initrd", "hda", "      <readonly/>\n"), "");
     let o = run_dry_replace(&policy, &xml, &["-F", "/etc/passwd"]);
@@ -486,11 +493,11 @@ fn replace_with_invalid_append_file() {
 fn create_with_malformed_xml() {
     // C: libxml2 refuses "Unescaped '<' not allowed in attributes values", exit 1; so do we
     // (quick-xml alone would accept it).
-    let f = Fixture::new();
+    let f = c_suite();
     // The C suite's sed puts a raw `</disk>` inside the attribute: no XML escaping.
     let xml = f
         .xml("@DISK@")
-        .replace("@DISK@", &format!("{}</disk>", f.disk1));
+        .replace("@DISK@", &format!("{}</disk>", f.disk1()));
     assert!(xml.contains("1.img</disk>'"));
     let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
     assert_refused(&o, 1, &["domain XML", "unescaped '<'"]);
@@ -499,9 +506,9 @@ fn create_with_malformed_xml() {
 // virt-aa-helper-test: "-c with no os.type"
 #[test]
 fn create_with_no_os_type() {
-    let f = Fixture::new();
+    let f = c_suite();
     let xml = f
-        .xml(&f.disk1)
+        .xml(&f.disk1())
         .replace("<type arch='x86_64' machine='pc'>hvm</type>", "");
     assert!(!xml.contains("hvm"));
     let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
@@ -511,8 +518,10 @@ fn create_with_no_os_type() {
 // virt-aa-helper-test: "-c with invalid hvm"
 #[test]
 fn create_with_invalid_hvm() {
-    let f = Fixture::new();
-    let xml = f.xml(&f.disk1).replace("hvm</type>", "hvm_invalid</type>");
+    let f = c_suite();
+    let xml = f
+        .xml(&f.disk1())
+        .replace("hvm</type>", "hvm_invalid</type>");
     let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
     assert_refused(&o, 1, &["<os><type>", "'hvm_invalid'"]);
 }
@@ -520,8 +529,12 @@ fn create_with_invalid_hvm() {
 // virt-aa-helper-test: "-c with invalid domain name char /"
 #[test]
 fn create_with_invalid_domain_name_char_slash() {
-    let f = Fixture::new();
-    let xml = domain_named("virt-aa-helper-test-/", &raw_disk(&f.disk1, "hda", ""), "");
+    let f = c_suite();
+    let xml = domain_named(
+        "virt-aa-helper-test-/",
+        &raw_disk(&f.disk1(), "hda", ""),
+        "",
+    );
     let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
     assert_refused(&o, 1, &["<name>", "'virt-aa-helper-test-/'", "'/'"]);
 }
@@ -529,11 +542,11 @@ fn create_with_invalid_domain_name_char_slash() {
 // Not in the C suite: the other characters refused in a name, control characters.
 #[test]
 fn create_with_control_character_in_domain_name() {
-    let f = Fixture::new();
+    let f = c_suite();
     for (text, shown) in [("&#9;", "U+0009"), ("&#10;", "U+000A")] {
         let xml = domain_named(
             &format!("virt-aa-helper-test{text}"),
-            &raw_disk(&f.disk1, "hda", ""),
+            &raw_disk(&f.disk1(), "hda", ""),
             "",
         );
         let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
@@ -542,7 +555,7 @@ fn create_with_control_character_in_domain_name() {
     // A raw U+0001 is not even well-formed XML (libxml2 refuses it too).
     let xml = domain_named(
         "virt-aa-helper-test\u{1}",
-        &raw_disk(&f.disk1, "hda", ""),
+        &raw_disk(&f.disk1(), "hda", ""),
         "",
     );
     let o = run(&["-d", "-c", "-u", PROFILE], Some(&xml));
@@ -558,21 +571,21 @@ fn create_with_invalid_domain_name_chars_are_escaped() {
     // and escapes them in the base rules; each profile must compile and keep the name
     // literal. The domain directory rule uses the 20-character short name, which cuts the
     // character off.
-    let f = Fixture::new();
+    let f = c_suite();
     for c in ['[', ']', '{', '}', '?', '^', ',', '"', '*'] {
         let name = format!("virt-aa-helper-test-{c}");
-        let xml = domain_named(&name, &raw_disk(&f.disk1, "hda", ""), "");
+        let xml = domain_named(&name, &raw_disk(&f.disk1(), "hda", ""), "");
         let o = dry_create(&xml);
         let e = format!("virt-aa-helper-test-\\{c}");
         assert_lines(
-            &dry_rules(&o),
+            &rules_but_vhost_net(&o),
             &[
                 &format!("\"/var/log/libvirt/qemu/{e}.log\" w,"),
                 "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test-/{,**}\" rwk,",
                 "\"/var/lib/libvirt/qemu/channel/target/domain--1-virt-aa-helper-test-/{,**}\" rwk,",
                 &format!("\"/run/libvirt/qemu/{e}.pid\" rwk,"),
                 &format!("\"/var/lib/libvirt/qemu/nvram/{e}_VARS.fd\" rwk,"),
-                // The complement of the name: tests/escape_batch.rs checks its compiled
+                // The complement of the name: tests/it/escape_batch.rs checks its compiled
                 // form for every byte.
                 &nvram_others_denied(&name),
                 &f.disk1_rule(),
@@ -588,10 +601,10 @@ fn create_with_invalid_domain_name_chars_are_escaped() {
 // virt-aa-helper-test: "create (x86_64)"
 #[test]
 fn create_x86_64() {
-    let f = Fixture::new();
-    let o = dry_create(&f.xml(&f.disk1));
+    let f = c_suite();
+    let o = dry_create(&f.xml(&f.disk1()));
     assert_lines(
-        &dry_rules(&o),
+        &rules_but_vhost_net(&o),
         &[
             "\"/var/log/libvirt/qemu/virt-aa-helper-test.log\" w,",
             "\"/var/lib/libvirt/qemu/domain--1-virt-aa-helper-test/{,**}\" rwk,",
@@ -605,49 +618,49 @@ fn create_x86_64() {
         ],
     );
     // -c also writes the profile itself.
-    let out = stdout(&o);
+    let out = o.stdout;
     assert!(
         out.contains("# would write ")
             && out.contains(&format!("profile {PROFILE} flags=(attach_disconnected) {{")),
         "{out}"
     );
     // Like C, the template's interface (kvm, virtio model) also gets "/dev/vhost-net" rw:
-    // dry_rules asserts it once and leaves it out.
+    // rules_but_vhost_net asserts it once and leaves it out.
 }
 
 // virt-aa-helper-test: "create (i686)"
 #[test]
 fn create_i686() {
-    let f = Fixture::new();
-    let xml = f.xml(&f.disk1).replace("arch='x86_64'", "arch='i686'");
+    let f = c_suite();
+    let xml = f.xml(&f.disk1()).replace("arch='x86_64'", "arch='i686'");
     assert!(xml.contains("arch='i686'"));
-    assert_lines(&device_rules(&dry_create(&xml)), &[&f.disk1_rule()]);
+    assert_lines(&dry_create(&xml).device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "create (ppc)"
 #[test]
 fn create_ppc() {
-    let f = Fixture::new();
-    let xml = f.xml(&f.disk1).replace("arch='x86_64'", "arch='ppc'");
+    let f = c_suite();
+    let xml = f.xml(&f.disk1()).replace("arch='x86_64'", "arch='ppc'");
     assert!(xml.contains("arch='ppc'"));
-    assert_lines(&device_rules(&dry_create(&xml)), &[&f.disk1_rule()]);
+    assert_lines(&dry_create(&xml).device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "create multiple disks"
 #[test]
 fn create_multiple_disks() {
-    let f = Fixture::new();
+    let f = c_suite();
     let xml = domain(
         &format!(
             "{}{}",
-            raw_disk(&f.disk1, "hda", ""),
-            raw_disk(&f.disk2, "hdb", "")
+            raw_disk(&f.disk1(), "hda", ""),
+            raw_disk(&f.disk2(), "hdb", "")
         ),
         "",
     );
     assert_lines(
-        &device_rules(&dry_create(&xml)),
-        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.disk2)],
+        &dry_create(&xml).device_rules(),
+        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.disk2())],
     );
 }
 
@@ -657,23 +670,24 @@ fn create_readonly_disk() {
     // The C regex "$disk1.*rk,$" also matched "rwk,"; the exact rules tell them apart.
     // libvirt 9.0 also wrote a deny rule, which libvirt 12.1 dropped (block commit needs
     // libvirtd's later -F grant): here it is written only with `backing_deny_write = yes`.
-    let f = Fixture::new();
-    let xml = domain(&raw_disk(&f.disk1, "hda", "      <readonly/>\n"), "");
+    let f = c_suite();
+    let xml = domain(&raw_disk(&f.disk1(), "hda", "      <readonly/>\n"), "");
     let o = dry_create(&xml);
-    assert_lines(&device_rules(&o), &strs(&read_only_disk(&f.disk1)));
+    assert_lines(&o.device_rules(), &strs(&read_only_disk(&f.disk1())));
     assert!(
-        !stdout(&o).contains("# don't audit writes to readonly files"),
+        !o.stdout.contains("# don't audit writes to readonly files"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
-    let cfg =
-        f.t.file("virt-aa-helper.conf", b"backing_deny_write = yes\n");
+    let cfg = f
+        .tree
+        .file("virt-aa-helper.conf", b"backing_deny_write = yes\n");
     let o = dry_create_with(&xml, &["--config", cfg.to_str().unwrap()]);
-    assert_lines(&device_rules(&o), &strs(&read_only(&f.disk1, "rk")));
+    assert_lines(&o.device_rules(), &strs(&read_only(&f.disk1(), "rk")));
     assert!(
-        stdout(&o).contains("# don't audit writes to readonly files"),
+        o.stdout.contains("# don't audit writes to readonly files"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -719,8 +733,8 @@ fn create_hostdev_usb() {
     // C: run only with test_hostdev, on a host that had a device at bus 002 device 004, and
     // without any check of the output. Here the lookup reads a fixture sysfs tree; the rule
     // names the device node libvirt computes (/dev/bus/usb/BBB/DDD, on the host's /dev).
-    let f = Fixture::new();
-    let sysfs = usb_sysfs(&f.t);
+    let f = c_suite();
+    let sysfs = usb_sysfs(&f.tree);
     let node = format!("\"{}\" rw,", canonical("/dev/bus/usb/002/004"));
     for source in [
         // The C suite's XML.
@@ -730,11 +744,11 @@ fn create_hostdev_usb() {
         "<vendor id='0x1234'/><product id='0xbeef'/><address bus='2' device='4'/>",
     ] {
         let o = dry_create_with(&f.with_devices(&usb_hostdev(source)), &["--sysfs", &sysfs]);
-        assert_lines(&device_rules(&o), &[&f.disk1_rule(), &node]);
+        assert_lines(&o.device_rules(), &[&f.disk1_rule(), &node]);
         assert!(
-            stdout(&o).contains(&format!("{node}  # hostdev usb 0")),
+            o.stdout.contains(&format!("{node}  # hostdev usb 0")),
             "{source}: {}",
-            stdout(&o)
+            o.stdout
         );
     }
 }
@@ -744,8 +758,8 @@ fn create_hostdev_usb() {
 fn create_hostdev_usb_not_found() {
     // Like C (virHostdevFindUSBDevice fails, the hostdev is skipped): no rule, and the
     // profile is still written. C said nothing on stderr; here a warning names the hostdev.
-    let f = Fixture::new();
-    let sysfs = usb_sysfs(&f.t);
+    let f = c_suite();
+    let sysfs = usb_sysfs(&f.tree);
     for source in [
         "<address bus='2' device='5'/>",
         "<address bus='3' device='4'/>",
@@ -755,8 +769,8 @@ fn create_hostdev_usb_not_found() {
         "<vendor id='0x1234'/><product id='0xbeef'/><address bus='2' device='5'/>",
     ] {
         let o = dry_create_with(&f.with_devices(&usb_hostdev(source)), &["--sysfs", &sysfs]);
-        assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
-        let err = stderr(&o);
+        assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
+        let err = o.stderr;
         assert!(
             err.lines()
                 .any(|l| l.starts_with("virt-aa-helper: warning: ")
@@ -771,8 +785,8 @@ fn create_hostdev_usb_not_found() {
         &f.with_devices(&usb_hostdev("<address bus='2' device='4'/>")),
         &["--sysfs", empty.root.to_str().unwrap()],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
-    assert!(stderr(&o).contains("no such USB device"), "{}", stderr(&o));
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
+    assert!(o.stderr.contains("no such USB device"), "{}", o.stderr);
 }
 
 /// A fixture sysfs tree under `<tree>/sys` as the kernel lays out PCI device 0000:00:19.0:
@@ -829,8 +843,8 @@ fn create_hostdev_pci() {
     // output. The rules name the device files by their canonical path under devices/, as
     // C did (it resolved the bus/pci/devices symlink too). C emitted them in readdir order;
     // here they are sorted by name, so the profile does not depend on the filesystem.
-    let f = Fixture::new();
-    let (sysfs, dir) = pci_sysfs(&f.t);
+    let f = c_suite();
+    let (sysfs, dir) = pci_sysfs(&f.tree);
     let files: Vec<String> = [
         "config",
         "device",
@@ -856,11 +870,12 @@ fn create_hostdev_pci() {
         );
         let mut want = vec![f.disk1_rule()];
         want.extend(VFIO.iter().map(|s| s.to_string()));
-        assert_lines(&device_rules(&o), &strs(&want));
+        assert_lines(&o.device_rules(), &strs(&want));
         assert!(
-            stdout(&o).contains(&format!("{}  # hostdev pci 0000:00:19.0", VFIO[1])),
+            o.stdout
+                .contains(&format!("{}  # hostdev pci 0000:00:19.0", VFIO[1])),
             "{}",
-            stdout(&o)
+            o.stdout
         );
     }
     // The legacy KVM backend: the files, no VFIO rules (as in C).
@@ -870,11 +885,12 @@ fn create_hostdev_pci() {
     );
     let mut want = vec![f.disk1_rule()];
     want.extend(files.iter().cloned());
-    assert_lines(&device_rules(&o), &strs(&want));
+    assert_lines(&o.device_rules(), &strs(&want));
     assert!(
-        stdout(&o).contains(&format!("{}  # hostdev pci 0000:00:19.0", files[0])),
+        o.stdout
+            .contains(&format!("{}  # hostdev pci 0000:00:19.0", files[0])),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -883,26 +899,29 @@ fn create_hostdev_pci() {
 fn create_hostdev_pci_not_found() {
     // As C: no device files; the VFIO container of the (default) VFIO backend, but no
     // group (C granted every group).
-    let f = Fixture::new();
-    let (sysfs, _) = pci_sysfs(&f.t);
+    let f = c_suite();
+    let (sysfs, _) = pci_sysfs(&f.tree);
     let o = dry_create_with(
         &f.with_devices(&pci_hostdev("0x1a", "")),
         &["--sysfs", &sysfs],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), VFIO[0]]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), VFIO[0]]);
 }
 
 // virt-aa-helper-test: "create (non-existent disk)"
 #[test]
 fn create_non_existent_disk() {
-    let f = Fixture::new();
-    let o = dry_create(&f.xml(&f.nonexistent));
-    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", f.nonexistent)]);
+    let f = c_suite();
+    let o = dry_create(&f.xml(&f.nonexistent()));
+    assert_lines(
+        &o.device_rules(),
+        &[&format!("\"{}\" rwk,", f.nonexistent())],
+    );
     // C: "path does not exist, skipping file type checks".
-    let err = stderr(&o);
+    let err = o.stderr;
     assert!(
         err.starts_with("virt-aa-helper: warning: ")
-            && err.contains(&f.nonexistent)
+            && err.contains(&f.nonexistent())
             && err.contains("does not exist yet"),
         "{err}"
     );
@@ -911,28 +930,28 @@ fn create_non_existent_disk() {
 // virt-aa-helper-test: "create (relative path)" ($tmpdir/./../<base>//./1.img)
 #[test]
 fn create_relative_path() {
-    let f = Fixture::new();
-    let base = f.t.root.file_name().unwrap().to_str().unwrap();
-    let path = format!("{}/./../{base}//./1.img", f.t.root.display());
+    let f = c_suite();
+    let base = f.tree.root.file_name().unwrap().to_str().unwrap();
+    let path = format!("{}/./../{base}//./1.img", f.tree.root.display());
     let o = dry_create(&f.xml(&path));
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "replace"
 #[test]
 fn replace() {
     // The profile was created for disk1; -r regenerates .files from the new XML.
-    let f = Fixture::new();
-    let policy = with_profile(&f.xml(&f.disk1));
-    let o = run_dry_replace(&policy, &f.xml(&f.disk2), &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let f = c_suite();
+    let policy = with_profile(&f.xml(&f.disk1()));
+    let o = run_dry_replace(&policy, &f.xml(&f.disk2()), &[]);
+    assert!(o.status.success(), "{}", o.stderr);
     compile_dry_run(&o);
-    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", f.disk2)]);
+    assert_lines(&o.device_rules(), &[&format!("\"{}\" rwk,", f.disk2())]);
     // -r prints only the new .files and the reload, not the profile.
-    let files = dry_files(&o);
-    assert_eq!(files.len(), 1, "{}", stdout(&o));
+    let files = o.dry_files();
+    assert_eq!(files.len(), 1, "{}", o.stdout);
     assert_eq!(files[0].0, policy.files());
-    let out = stdout(&o);
+    let out = o.stdout;
     let reload = format!(" -r {}", policy.profile().display());
     assert!(
         out.lines()
@@ -944,58 +963,62 @@ fn replace() {
 // Not in the C suite: the C helper's dry run allowed -r without a profile on disk.
 #[test]
 fn replace_without_existing_profile() {
-    let f = Fixture::new();
+    let f = c_suite();
     let policy = Policy::new();
-    let o = run_dry_replace(&policy, &f.xml(&f.disk1), &[]);
+    let o = run_dry_replace(&policy, &f.xml(&f.disk1()), &[]);
     assert_refused(&o, 4, &[PROFILE, "does not exist"]);
 }
 
 // virt-aa-helper-test: "replace (non-existent disk)"
 #[test]
 fn replace_non_existent_disk() {
-    let f = Fixture::new();
-    let o = dry_replace(&f, &f.xml(&f.nonexistent), &[]);
-    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", f.nonexistent)]);
+    let f = c_suite();
+    let o = dry_replace(&f, &f.xml(&f.nonexistent()), &[]);
+    assert_lines(
+        &o.device_rules(),
+        &[&format!("\"{}\" rwk,", f.nonexistent())],
+    );
 }
 
 // virt-aa-helper-test: "replace (adding disk)" (-f disk2)
 #[test]
 fn replace_adding_disk() {
-    let f = Fixture::new();
-    let o = dry_replace(&f, &f.xml(&f.disk1), &["-f", &f.disk2]);
+    let f = c_suite();
+    let o = dry_replace(&f, &f.xml(&f.disk1()), &["-f", &f.disk2()]);
     assert_lines(
-        &device_rules(&o),
-        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.disk2)],
+        &o.device_rules(),
+        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.disk2())],
     );
     assert!(
-        stdout(&o).contains(&format!("\"{}\" rwk,  # argument -f", f.disk2)),
+        o.stdout
+            .contains(&format!("\"{}\" rwk,  # argument -f", f.disk2())),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
 // virt-aa-helper-test: "replace (adding non-existent disk)" (-f nonexistent)
 #[test]
 fn replace_adding_non_existent_disk() {
-    let f = Fixture::new();
-    let o = dry_replace(&f, &f.xml(&f.disk1), &["-f", &f.nonexistent]);
+    let f = c_suite();
+    let o = dry_replace(&f, &f.xml(&f.disk1()), &["-f", &f.nonexistent()]);
     assert_lines(
-        &device_rules(&o),
-        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.nonexistent)],
+        &o.device_rules(),
+        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.nonexistent())],
     );
 }
 
 // virt-aa-helper-test: "replace (appending disk)" (-F disk2)
 #[test]
 fn replace_appending_disk() {
-    let f = Fixture::new();
-    let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", &f.disk2]);
-    let want = [f.disk1_rule(), format!("\"{}\" rwk,", f.disk2)];
-    assert_lines(&device_rules(&o), &strs(&want));
+    let f = c_suite();
+    let o = dry_replace(&f, &f.xml(&f.disk1()), &["-F", &f.disk2()]);
+    let want = [f.disk1_rule(), format!("\"{}\" rwk,", f.disk2())];
+    assert_lines(&o.device_rules(), &strs(&want));
 
     // For real: -F appends to the existing .files instead of regenerating it, so the
     // rules come from the file, not from the XML given now (which names disk2 as hda).
-    let policy = with_profile(&f.xml(&f.disk1));
+    let policy = with_profile(&f.xml(&f.disk1()));
     let o = run(
         &[
             "-r",
@@ -1005,17 +1028,17 @@ fn replace_appending_disk() {
             "--apparmor-dir",
             policy.dir.to_str().unwrap(),
             "-F",
-            &f.disk2,
+            &f.disk2(),
         ],
-        Some(&f.xml(&f.disk2)),
+        Some(&f.xml(&f.disk2())),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     let files = policy.read(&format!("{PROFILE}.files")).unwrap();
     assert!(
         files.ends_with(&format!(
             "  {}  # disk hda\n  \"/dev/vhost-net\" rw,  # interface vhost-net\n  \"{}\" rwk,  # argument -F\n",
             f.disk1_rule(),
-            f.disk2
+            f.disk2()
         )),
         "{files}"
     );
@@ -1025,18 +1048,18 @@ fn replace_appending_disk() {
 // virt-aa-helper-test: "replace (appending non-existent disk)" (-F nonexistent)
 #[test]
 fn replace_appending_non_existent_disk() {
-    let f = Fixture::new();
-    let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", &f.nonexistent]);
+    let f = c_suite();
+    let o = dry_replace(&f, &f.xml(&f.disk1()), &["-F", &f.nonexistent()]);
     assert_lines(
-        &device_rules(&o),
-        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.nonexistent)],
+        &o.device_rules(),
+        &[&f.disk1_rule(), &format!("\"{}\" rwk,", f.nonexistent())],
     );
 }
 
 // virt-aa-helper-test: "disk (empty cdrom)"
 #[test]
 fn disk_empty_cdrom() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = dry_replace(
         &f,
         &f.with_devices(
@@ -1044,14 +1067,14 @@ fn disk_empty_cdrom() {
         ),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "serial"
 #[test]
 fn serial() {
-    let f = Fixture::new();
-    let log = f.t.s("serial.log");
+    let f = c_suite();
+    let log = f.tree.s("serial.log");
     let o = dry_replace(
         &f,
         &f.with_devices(&format!(
@@ -1060,32 +1083,32 @@ fn serial() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&f.disk1_rule(), &format!("\"{log}\" rw,")],
     );
     assert!(
-        stdout(&o).contains(&format!("\"{log}\" rw,  # serial 0")),
+        o.stdout.contains(&format!("\"{log}\" rw,  # serial 0")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
 // virt-aa-helper-test: "serial (pty)"
 #[test]
 fn serial_pty() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = dry_replace(
         &f,
         &f.with_devices("    <serial type='pty'><target port='0'/></serial>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "serial (dev)"
 #[test]
 fn serial_dev() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = dry_replace(
         &f,
         &f.with_devices(
@@ -1094,7 +1117,7 @@ fn serial_dev() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &f.disk1_rule(),
             &format!("\"{}\" rw,", canonical("/dev/ttyS0")),
@@ -1104,11 +1127,11 @@ fn serial_dev() {
 
 /// A pipe chardev of class `class` at `<tmp>/<name>` with the given `<target>`, and
 /// `<name>.in` and `<name>.out` created as FIFOs, through -r; returns the device rules.
-fn pipe_rules(class: &str, name: &str, target: &str) -> (Fixture, Vec<String>, String) {
-    let f = Fixture::new();
-    let p = f.t.s(name);
-    mkfifo(&f.t.path(&format!("{name}.in")));
-    mkfifo(&f.t.path(&format!("{name}.out")));
+fn pipe_rules(class: &str, name: &str, target: &str) -> (Host, Vec<String>, String) {
+    let f = c_suite();
+    let p = f.tree.s(name);
+    mkfifo(&f.tree.path(&format!("{name}.in")));
+    mkfifo(&f.tree.path(&format!("{name}.out")));
     let o = dry_replace(
         &f,
         &f.with_devices(&format!(
@@ -1117,11 +1140,11 @@ fn pipe_rules(class: &str, name: &str, target: &str) -> (Fixture, Vec<String>, S
         &[],
     );
     assert!(
-        stdout(&o).contains(&format!("\"{p}.in\" rw,  # {class} 0")),
+        o.stdout.contains(&format!("\"{p}.in\" rw,  # {class} 0")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
-    (f, device_rules(&o), p)
+    (f, o.device_rules(), p)
 }
 
 // virt-aa-helper-test: "serial (pipe)"
@@ -1145,9 +1168,9 @@ fn serial_pipe() {
 // virt-aa-helper-test: "console"
 #[test]
 fn console() {
-    let f = Fixture::new();
-    let log = f.t.s("console.log");
-    f.t.file("console.log", b"");
+    let f = c_suite();
+    let log = f.tree.s("console.log");
+    f.tree.file("console.log", b"");
     let o = dry_replace(
         &f,
         &f.with_devices(&format!(
@@ -1156,22 +1179,22 @@ fn console() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&f.disk1_rule(), &format!("\"{log}\" rw,")],
     );
-    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
 
 // virt-aa-helper-test: "console (pty)"
 #[test]
 fn console_pty() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = dry_replace(
         &f,
         &f.with_devices("    <console type='pty'><target port='0'/></console>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "console (pipe)"
@@ -1195,7 +1218,7 @@ fn console_pipe() {
 // virt-aa-helper-test: "parallel (pty)"
 #[test]
 fn parallel_pty() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = dry_replace(
         &f,
         &f.with_devices(
@@ -1204,7 +1227,7 @@ fn parallel_pty() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &f.disk1_rule(),
             &format!("\"{}\" rw,", canonical("/dev/pts/0")),
@@ -1231,9 +1254,9 @@ fn parallel_pipe() {
 // virt-aa-helper-test: "channel (unix)"
 #[test]
 fn channel_unix() {
-    let f = Fixture::new();
-    let sock = f.t.s("guestfwd");
-    f.t.file("guestfwd", b"");
+    let f = c_suite();
+    let sock = f.tree.s("guestfwd");
+    f.tree.file("guestfwd", b"");
     let o = dry_replace(
         &f,
         &f.with_devices(&format!(
@@ -1242,7 +1265,7 @@ fn channel_unix() {
         &[],
     );
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&f.disk1_rule(), &format!("\"{sock}\" rw,")],
     );
 }
@@ -1250,37 +1273,37 @@ fn channel_unix() {
 // virt-aa-helper-test: "channel (pty)"
 #[test]
 fn channel_pty() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = dry_replace(
         &f,
         &f.with_devices("    <channel type='pty'><target type='virtio'/></channel>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 /// `<os>` with `<elem>path</elem>` through -r; asserts `"<canonical path>" r,` + deny.
-fn assert_boot_file(f: &Fixture, elem: &str, path: &str) {
+fn assert_boot_file(f: &Host, elem: &str, path: &str) {
     let o = dry_replace(
         f,
         &f.with_os(&format!("    <{elem}>{path}</{elem}>\n")),
         &[],
     );
     let want = read_only(&canonical(path), "r");
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &want[0], &want[1]]);
     assert!(
-        stdout(&o).contains(&format!("{}  # os {elem}", want[0])),
+        o.stdout.contains(&format!("{}  # os {elem}", want[0])),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
 // virt-aa-helper-test: "kernel"
 #[test]
 fn kernel() {
-    let f = Fixture::new();
-    f.t.file("kernel", b"");
-    assert_boot_file(&f, "kernel", &f.t.s("kernel"));
+    let f = c_suite();
+    f.tree.file("kernel", b"");
+    assert_boot_file(&f, "kernel", &f.tree.s("kernel"));
 }
 
 // virt-aa-helper-test: "ovmf (old path)", "OVMF (new path)", "AAVMF", "AAVMF32", "qemu-efi"
@@ -1289,8 +1312,8 @@ fn firmware_loaders() {
     // C: each case was skipped when the firmware file was missing. Here it runs on every
     // host: a missing loader gets its rule with a warning. An existing one is named by its
     // canonical path.
-    let f = Fixture::new();
-    let policy = with_profile(&f.xml(&f.disk1));
+    let f = c_suite();
+    let policy = with_profile(&f.xml(&f.disk1()));
     for (title, fw) in [
         ("ovmf (old path)", "/usr/share/ovmf/OVMF.fd"),
         ("OVMF (new path)", "/usr/share/OVMF/OVMF_CODE.fd"),
@@ -1302,16 +1325,16 @@ fn firmware_loaders() {
             "    <loader readonly='yes' type='pflash'>{fw}</loader>\n"
         ));
         let o = run_dry_replace(&policy, &xml, &[]);
-        assert!(o.status.success(), "{title}: {}", stderr(&o));
+        assert!(o.status.success(), "{title}: {}", o.stderr);
         compile_dry_run(&o);
         let want = read_only(&canonical(fw), "rk");
-        assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
-        let warned = stderr(&o).contains("does not exist yet");
+        assert_lines(&o.device_rules(), &[&f.disk1_rule(), &want[0], &want[1]]);
+        let warned = o.stderr.contains("does not exist yet");
         assert_eq!(
             warned,
             fs::metadata(fw).is_err(),
             "{title}: a warning iff {fw} is missing: {}",
-            stderr(&o)
+            o.stderr
         );
     }
 }
@@ -1319,22 +1342,22 @@ fn firmware_loaders() {
 // virt-aa-helper-test: "initrd"
 #[test]
 fn initrd() {
-    let f = Fixture::new();
-    f.t.file("initrd", b"");
-    assert_boot_file(&f, "initrd", &f.t.s("initrd"));
+    let f = c_suite();
+    f.tree.file("initrd", b"");
+    assert_boot_file(&f, "initrd", &f.tree.s("initrd"));
 }
 
 // virt-aa-helper-test: "kernel in /boot"
 #[test]
 fn kernel_in_boot() {
     // /boot is restricted, but readable: a kernel is read-only.
-    assert_boot_file(&Fixture::new(), "kernel", "/boot/kernel");
+    assert_boot_file(&c_suite(), "kernel", "/boot/kernel");
 }
 
 // virt-aa-helper-test: "initrd in /boot"
 #[test]
 fn initrd_in_boot() {
-    assert_boot_file(&Fixture::new(), "initrd", "/boot/initrd");
+    assert_boot_file(&c_suite(), "initrd", "/boot/initrd");
 }
 
 // virt-aa-helper-test: "kernel is /vmlinuz"
@@ -1342,19 +1365,19 @@ fn initrd_in_boot() {
 fn kernel_is_vmlinuz() {
     // On a host with a kernel package, /vmlinuz is a symlink into /boot and the rule names
     // its target (the C helper resolved it too).
-    assert_boot_file(&Fixture::new(), "kernel", "/vmlinuz");
+    assert_boot_file(&c_suite(), "kernel", "/vmlinuz");
 }
 
 // virt-aa-helper-test: "initrd is /initrd/ramdisk"
 #[test]
 fn initrd_is_initrd_ramdisk() {
-    assert_boot_file(&Fixture::new(), "initrd", "/initrd/ramdisk");
+    assert_boot_file(&c_suite(), "initrd", "/initrd/ramdisk");
 }
 
 // virt-aa-helper-test: "initrd is /initrd.img"
 #[test]
 fn initrd_is_initrd_img() {
-    assert_boot_file(&Fixture::new(), "initrd", "/initrd.img");
+    assert_boot_file(&c_suite(), "initrd", "/initrd.img");
 }
 
 // virt-aa-helper-test: "sdl Xauthority"
@@ -1363,20 +1386,21 @@ fn sdl_xauthority() {
     // C's sed replaced only the text `<graphics` of the template, leaving the VNC
     // attributes behind as text content (it worked by accident); here the template's
     // graphics element is replaced whole.
-    let f = Fixture::new();
+    let f = c_suite();
     let sdl = "    <graphics type='sdl' display=':0.0' xauth='/home/myself/.Xauthority'/>\n";
     let o = dry_replace(&f, &f.with_graphics(sdl), &[]);
     let want = read_only(&canonical("/home/myself/.Xauthority"), "r");
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &want[0], &want[1]]);
     assert!(
-        stdout(&o).contains(&format!("{}  # graphics sdl xauth", want[0])),
+        o.stdout
+            .contains(&format!("{}  # graphics sdl xauth", want[0])),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 
     // An xauth file that exists: named as is, no warning.
-    f.t.file("home/.Xauthority", b"");
-    let xauth = f.t.s("home/.Xauthority");
+    f.tree.file("home/.Xauthority", b"");
+    let xauth = f.tree.s("home/.Xauthority");
     let o = dry_replace(
         &f,
         &f.with_graphics(&format!(
@@ -1385,21 +1409,21 @@ fn sdl_xauthority() {
         &[],
     );
     let want = read_only(&xauth, "r");
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &want[0], &want[1]]);
-    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &want[0], &want[1]]);
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
 
 // Not in the C suite: libvirt reads the xauth only when SDL is the only display
 // (vah.c:1042); with a second graphics device, in either order, there is no rule.
 #[test]
 fn sdl_xauthority_with_second_display() {
-    let f = Fixture::new();
+    let f = c_suite();
     let sdl = "    <graphics type='sdl' display=':0.0' xauth='/home/myself/.Xauthority'/>\n";
     let vnc = "    <graphics type='vnc' port='-1'/>\n";
     for graphics in [format!("{sdl}{vnc}"), format!("{vnc}{sdl}")] {
         let o = dry_replace(&f, &f.with_graphics(&graphics), &[]);
-        assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
-        assert!(!stdout(&o).contains("Xauthority"), "{}", stdout(&o));
+        assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
+        assert!(!o.stdout.contains("Xauthority"), "{}", o.stdout);
     }
 }
 
@@ -1407,13 +1431,13 @@ fn sdl_xauthority_with_second_display() {
 // vah_add_file, which failed, so the helper exited 1; here it is no rule and success.
 #[test]
 fn sdl_without_xauthority() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = dry_replace(
         &f,
         &f.with_graphics("    <graphics type='sdl' display=':0'/>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "hugepages" (-F /run/hugepages/kvm/**)
@@ -1423,13 +1447,13 @@ fn hugepages() {
     // whole tree. Here the only subtree syntax is the exact suffix "/{,**}" (what libvirtd
     // passes for directories); any other pattern character is part of the file name, so
     // this is a rule for the literal file "**".
-    let f = Fixture::new();
-    let o = dry_replace(&f, &f.xml(&f.disk1), &["-F", "/run/hugepages/kvm/**"]);
+    let f = c_suite();
+    let o = dry_replace(&f, &f.xml(&f.disk1()), &["-F", "/run/hugepages/kvm/**"]);
     let literal = format!("\"{}/\\*\\*\" rwk,", canonical("/run/hugepages/kvm"));
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &literal]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &literal]);
 
     // For real, and what the parser makes of it: a rule matching only that literal name.
-    let policy = with_profile(&f.xml(&f.disk1));
+    let policy = with_profile(&f.xml(&f.disk1()));
     let o = run(
         &[
             "-r",
@@ -1441,9 +1465,9 @@ fn hugepages() {
             "-F",
             "/run/hugepages/kvm/**",
         ],
-        Some(&f.xml(&f.disk1)),
+        Some(&f.xml(&f.disk1())),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", o.stderr);
     assert_eq!(policy.compile_all(), 1);
     let want = format!("{}/**", canonical("/run/hugepages/kvm"));
     let exprs = compiled_exprs(&policy, &policy.profile());
@@ -1461,11 +1485,11 @@ fn hugepages() {
 // `<hugetlbfs mount>/libvirt/qemu/<id>-<short>`, never the mount itself), and the C helper
 // granted it with everything below. Refused here (exit 3): a subtree only for the domain's
 // own runtime directories (docs/weak-spots.md#w13). The subtrees libvirtd
-// really asks for, on a real hugetlbfs mount, are granted in tests/runtime_grants.rs.
+// really asks for, on a real hugetlbfs mount, are granted in tests/it/runtime_grants.rs.
 #[test]
 fn hugepages_subtree() {
-    let f = Fixture::new();
-    let dir = f.t.dir("hugepages/kvm").display().to_string();
+    let f = c_suite();
+    let dir = f.tree.dir("hugepages/kvm").display().to_string();
     for (arg, shown) in [
         (format!("{dir}/{{,**}}"), dir.clone()),
         // The same for a directory that does not exist yet (the C suite's path).
@@ -1474,8 +1498,8 @@ fn hugepages_subtree() {
             canonical("/run/hugepages/kvm"),
         ),
     ] {
-        let policy = with_profile(&f.xml(&f.disk1));
-        let o = run_dry_replace(&policy, &f.xml(&f.disk1), &["-F", &arg]);
+        let policy = with_profile(&f.xml(&f.disk1()));
+        let o = run_dry_replace(&policy, &f.xml(&f.disk1()), &["-F", &arg]);
         assert_refused(
             &o,
             3,
@@ -1483,9 +1507,9 @@ fn hugepages_subtree() {
         );
     }
     // The running domain's own private directory, as libvirtd labels it after -c: granted.
-    let running = f
-        .xml(&f.disk1)
-        .replacen("<domain type='kvm'>", "<domain type='kvm' id='1'>", 1);
+    let running =
+        f.xml(&f.disk1())
+            .replacen("<domain type='kvm'>", "<domain type='kvm' id='1'>", 1);
     let o = dry_replace(
         &f,
         &running,
@@ -1495,9 +1519,9 @@ fn hugepages_subtree() {
         ],
     );
     assert!(
-        stdout(&o).contains("domain-1-virt-aa-helper-test/{,**}"),
+        o.stdout.contains("domain-1-virt-aa-helper-test/{,**}"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
@@ -1507,8 +1531,8 @@ fn vnc_socket() {
     // The C suite's XML: a socket attribute plus a listen address. Its socket sits
     // directly in /var/lib/libvirt/qemu, which holds every domain's private directory:
     // refused here, naming the entry that is the domain's.
-    let f = Fixture::new();
-    let policy = with_profile(&f.xml(&f.disk1));
+    let f = c_suite();
+    let policy = with_profile(&f.xml(&f.disk1()));
     let o = run_dry_replace(
         &policy,
         &f.with_graphics(
@@ -1534,23 +1558,23 @@ fn vnc_socket() {
         &[],
     );
     let rule = format!("\"{}\" rw,", canonical(own));
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &rule]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &rule]);
     assert!(
-        stdout(&o).contains(&format!("{rule}  # graphics vnc 0")),
+        o.stdout.contains(&format!("{rule}  # graphics vnc 0")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 
     // A socket in a directory of the test's own, in both spellings (the attribute and
     // <listen type='socket'>).
-    let sock = f.t.s("myself.vnc");
+    let sock = f.tree.s("myself.vnc");
     for graphics in [
         format!("    <graphics type='vnc' socket='{sock}'/>\n"),
         format!("    <graphics type='vnc'><listen type='socket' socket='{sock}'/></graphics>\n"),
     ] {
         let o = dry_replace(&f, &f.with_graphics(&graphics), &[]);
         assert_lines(
-            &device_rules(&o),
+            &o.device_rules(),
             &[&f.disk1_rule(), &format!("\"{sock}\" rw,")],
         );
     }
@@ -1561,27 +1585,27 @@ fn vnc_socket() {
         &f.with_graphics("    <graphics type='vnc'><listen type='socket'/></graphics>\n"),
         &[],
     );
-    assert_lines(&device_rules(&o), &[&f.disk1_rule()]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule()]);
 }
 
 // virt-aa-helper-test: "input dev passthrough"
 #[test]
 fn input_dev_passthrough() {
-    let f = Fixture::new();
-    let want = [f.disk1_rule(), format!("\"{}\" rw,", f.disk2)];
+    let f = c_suite();
+    let want = [f.disk1_rule(), format!("\"{}\" rw,", f.disk2())];
     let o = dry_replace(
         &f,
         &f.with_devices(&format!(
             "    <input type='passthrough' bus='virtio'><source evdev='{}' /></input>\n",
-            f.disk2
+            f.disk2()
         )),
         &[],
     );
-    assert_lines(&device_rules(&o), &strs(&want));
+    assert_lines(&o.device_rules(), &strs(&want));
     assert!(
-        stdout(&o).contains(&format!("{}  # input 0", want[1])),
+        o.stdout.contains(&format!("{}  # input 0", want[1])),
         "{}",
-        stdout(&o)
+        o.stdout
     );
     // Not in the C suite: <input type='evdev'> gets the same rule (C 9.0 handles both types
     // in one branch, virt-aa-helper.c:1127-1134).
@@ -1589,21 +1613,21 @@ fn input_dev_passthrough() {
         &f,
         &f.with_devices(&format!(
             "    <input type='evdev'><source dev='{}'/></input>\n",
-            f.disk2
+            f.disk2()
         )),
         &[],
     );
-    assert_lines(&device_rules(&o), &strs(&want));
+    assert_lines(&o.device_rules(), &strs(&want));
 }
 
 // virt-aa-helper-test: "nvdimm"
 #[test]
 fn nvdimm() {
-    let f = Fixture::new();
+    let f = c_suite();
     let nvdimm = |size: &str| {
         format!(
             "    <memory model='nvdimm'><source><path>{}</path></source><target><size unit='KiB'>{size}</size><node>0</node></target></memory>\n",
-            f.disk2
+            f.disk2()
         )
     };
     let base = "<memory>524288</memory>";
@@ -1619,12 +1643,12 @@ fn nvdimm() {
     for xml in [c_xml, qemu_xml] {
         assert!(!xml.contains(base) && xml.contains("1048576"), "{xml}");
         let o = dry_replace(&f, &xml, &[]);
-        let rule = format!("\"{}\" rw,", f.disk2);
-        assert_lines(&device_rules(&o), &[&f.disk1_rule(), &rule]);
+        let rule = format!("\"{}\" rw,", f.disk2());
+        assert_lines(&o.device_rules(), &[&f.disk1_rule(), &rule]);
         assert!(
-            stdout(&o).contains(&format!("{rule}  # memory nvdimm 0")),
+            o.stdout.contains(&format!("{rule}  # memory nvdimm 0")),
             "{}",
-            stdout(&o)
+            o.stdout
         );
     }
 }
@@ -1651,24 +1675,24 @@ const GL_BLOCK: [&str; 15] = [
 /// Adds `graphics` to the template's devices (the C suite's `</devices>` substitution, so
 /// the template's VNC display stays) through -r; asserts the render node rule, then the GL
 /// block.
-fn assert_render_node(f: &Fixture, graphics: &str, node: &str, origin: &str) {
+fn assert_render_node(f: &Host, graphics: &str, node: &str, origin: &str) {
     let o = dry_replace(f, &f.with_devices(graphics), &[]);
     let rule = format!("\"{}\" rw,", canonical(node));
     let disk1 = f.disk1_rule();
     let mut want = vec![disk1.as_str(), rule.as_str()];
     want.extend(GL_BLOCK);
-    assert_lines(&device_rules(&o), &want);
+    assert_lines(&o.device_rules(), &want);
     assert!(
-        stdout(&o).contains(&format!("{rule}  # {origin}")),
+        o.stdout.contains(&format!("{rule}  # {origin}")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 }
 
 // virt-aa-helper-test: "dri egl"
 #[test]
 fn dri_egl() {
-    let f = Fixture::new();
+    let f = c_suite();
     assert_render_node(
         &f,
         "    <graphics type='egl-headless'><gl rendernode='/dev/dri/testegl1'/></graphics>\n",
@@ -1682,8 +1706,8 @@ fn dri_egl() {
 // helper still exited 0 (without the rule); here the domain is refused (exit 3).
 #[test]
 fn dri_egl_restricted_render_node() {
-    let f = Fixture::new();
-    let policy = with_profile(&f.xml(&f.disk1));
+    let f = c_suite();
+    let policy = with_profile(&f.xml(&f.disk1()));
     let o = run_dry_replace(
         &policy,
         &f.with_devices(
@@ -1697,7 +1721,7 @@ fn dri_egl_restricted_render_node() {
 // virt-aa-helper-test: "dri spice"
 #[test]
 fn dri_spice() {
-    let f = Fixture::new();
+    let f = c_suite();
     assert_render_node(
         &f,
         "    <graphics type='spice'><gl enable='yes' rendernode='/dev/dri/testegl2'/></graphics>\n",
@@ -1709,7 +1733,7 @@ fn dri_spice() {
 // Not in the C suite: two GL displays get both render nodes and one GL block.
 #[test]
 fn dri_egl_and_spice() {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = dry_replace(
         &f,
         &f.with_devices(
@@ -1724,16 +1748,16 @@ fn dri_egl_and_spice() {
     let disk1 = f.disk1_rule();
     let mut want = vec![disk1.as_str(), nodes[0].as_str(), nodes[1].as_str()];
     want.extend(GL_BLOCK);
-    assert_lines(&device_rules(&o), &want);
+    assert_lines(&o.device_rules(), &want);
 }
 
 /// `<shmem>` added to the template's devices through -r; asserts the one rule
 /// `"<canonical path>" rw,` for it.
 fn assert_shmem(shmem: &str, path: &str) {
-    let f = Fixture::new();
+    let f = c_suite();
     let o = dry_replace(&f, &f.with_devices(&format!("    {shmem}\n")), &[]);
     let rule = format!("\"{}\" rw,", canonical(path));
-    assert_lines(&device_rules(&o), &[&f.disk1_rule(), &rule]);
+    assert_lines(&o.device_rules(), &[&f.disk1_rule(), &rule]);
 }
 
 // virt-aa-helper-test: "shmem"
@@ -1769,8 +1793,8 @@ fn shmem_plain() {
 // like any other (as in C 9.0, which refused this one as restricted too).
 #[test]
 fn shmem_plain_name_escaping_dev_shm() {
-    let f = Fixture::new();
-    let policy = with_profile(&f.xml(&f.disk1));
+    let f = c_suite();
+    let policy = with_profile(&f.xml(&f.disk1()));
     let o = run_dry_replace(
         &policy,
         &f.with_devices(
@@ -1804,11 +1828,11 @@ fn shmem_doorbell_serverpath() {
 fn help() {
     // Like C: usage on stdout, exit 0.
     let o = run(&["-d", "-h"], None);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr);
+    let out = o.stdout;
     assert!(out.contains("Usage: virt-aa-helper"), "{out}");
     assert!(out.contains("--uuid"), "{out}");
-    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1818,36 +1842,36 @@ fn help() {
 // Disks of type block and dir, a cdrom with an image, a qcow2 backing chain.
 #[test]
 fn create_block_dir_cdrom_and_backing_chain_disks() {
-    let f = Fixture::new();
-    f.t.dir("share");
-    f.t.file("install [amd64].iso", b"");
-    f.t.qcow2("base.qcow2", None);
-    f.t.qcow2("top.qcow2", Some(("base.qcow2", "qcow2")));
-    let iso = f.t.s("install [amd64].iso");
+    let f = c_suite();
+    f.tree.dir("share");
+    f.tree.file("install [amd64].iso", b"");
+    f.tree.qcow2("base.qcow2", None);
+    f.tree.qcow2("top.qcow2", Some(("base.qcow2", "qcow2")));
+    let iso = f.tree.s("install [amd64].iso");
     let devices = format!(
         "{}    <disk type='block' device='disk'><source dev='{}'/><target dev='vdb'/></disk>\n    <disk type='dir' device='disk'><source dir='{}'/><target dev='vdc'/><readonly/></disk>\n    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='{iso}'/><target dev='hdc'/><readonly/></disk>\n{}",
-        raw_disk(&f.disk1, "hda", ""),
-        f.disk2,
-        f.t.s("share"),
+        raw_disk(&f.disk1(), "hda", ""),
+        f.disk2(),
+        f.tree.s("share"),
         disk(
-            &f.t.s("top.qcow2"),
+            &f.tree.s("top.qcow2"),
             "vdd",
             "      <driver name='qemu' type='qcow2'/>\n"
         ),
     );
     let o = dry_create(&domain(&devices, ""));
-    let share = read_only_disk(&f.t.s("share"));
+    let share = read_only_disk(&f.tree.s("share"));
     // Pattern characters in a path are escaped: the rule is for that file only.
     let cdrom = read_only_disk(&iso.replace('[', "\\[").replace(']', "\\]"));
-    let base = read_only_disk(&f.t.s("base.qcow2"));
+    let base = read_only_disk(&f.tree.s("base.qcow2"));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &f.disk1_rule(),
-            &format!("\"{}\" rwk,", f.disk2),
+            &format!("\"{}\" rwk,", f.disk2()),
             &share[0],
             &cdrom[0],
-            &format!("\"{}\" rwk,", f.t.s("top.qcow2")),
+            &format!("\"{}\" rwk,", f.tree.s("top.qcow2")),
             &base[0],
         ],
     );
@@ -1856,23 +1880,23 @@ fn create_block_dir_cdrom_and_backing_chain_disks() {
 // <os><dtb>, and <nvram> with its loader.
 #[test]
 fn dtb_loader_and_nvram() {
-    let f = Fixture::new();
-    f.t.file("dtb", b"");
-    f.t.file("code.fd", b"");
-    let vars = f.t.s("nvram/VARS.fd");
+    let f = c_suite();
+    f.tree.file("dtb", b"");
+    f.tree.file("code.fd", b"");
+    let vars = f.tree.s("nvram/VARS.fd");
     let o = dry_replace(
         &f,
         &f.with_os(&format!(
             "    <loader readonly='yes' type='pflash'>{}</loader>\n    <nvram>{vars}</nvram>\n    <dtb>{}</dtb>\n",
-            f.t.s("code.fd"),
-            f.t.s("dtb")
+            f.tree.s("code.fd"),
+            f.tree.s("dtb")
         )),
         &[],
     );
-    let dtb = read_only(&f.t.s("dtb"), "r");
-    let code = read_only(&f.t.s("code.fd"), "rk");
+    let dtb = read_only(&f.tree.s("dtb"), "r");
+    let code = read_only(&f.tree.s("code.fd"), "rk");
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &f.disk1_rule(),
             &dtb[0],

@@ -1,4 +1,3 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! The layering rules that neither clippy nor module privacy can state (`src/lib.rs` lists
 //! the layers; `clippy.toml` keeps the filesystem and processes out of the pure modules).
 //!
@@ -25,13 +24,13 @@
 //! The tests below run the checker on made-up trees. To see each rule fail on the real tree:
 //!
 //! ```sh
-//! sed -i '/^use crate::path::CanonicalPath;/a use crate::rules as _cycle;' src/policy.rs && cargo test --test layering; git checkout src/policy.rs
-//! sed -i '/^use crate::path::CanonicalPath;/a use crate::store as _io;' src/policy.rs && cargo test --test layering; git checkout src/policy.rs
-//! sed -i '/^use crate::path::CanonicalPath;/a use crate::store as _store;' src/resolve/canonical.rs && cargo test --test layering; git checkout src/resolve/canonical.rs
-//! sed -i '/^use crate::domain::VirtType;/a use crate::render as _render;' src/store.rs && cargo test --test layering; git checkout src/store.rs
-//! echo 'fn _f(p: std::path::PathBuf) { CanonicalPath::from_resolved(p); }' >> src/policy.rs && cargo test --test layering; git checkout src/policy.rs
-//! echo '#[allow(clippy::disallowed_methods)] fn _f() {}' >> src/policy.rs && cargo test --test layering; git checkout src/policy.rs
-//! (cd src && touch extra.rs && cargo test --test layering; rm extra.rs)
+//! sed -i '/^use crate::path::CanonicalPath;/a use crate::rules as _cycle;' src/policy.rs && cargo test --test it layering::; git checkout src/policy.rs
+//! sed -i '/^use crate::path::CanonicalPath;/a use crate::store as _io;' src/policy.rs && cargo test --test it layering::; git checkout src/policy.rs
+//! sed -i '/^use crate::path::CanonicalPath;/a use crate::store as _store;' src/resolve/canonical.rs && cargo test --test it layering::; git checkout src/resolve/canonical.rs
+//! sed -i '/^use crate::domain::VirtType;/a use crate::render as _render;' src/store.rs && cargo test --test it layering::; git checkout src/store.rs
+//! echo 'fn _f(p: std::path::PathBuf) { CanonicalPath::from_resolved(p); }' >> src/policy.rs && cargo test --test it layering::; git checkout src/policy.rs
+//! echo '#[allow(clippy::disallowed_methods)] fn _f() {}' >> src/policy.rs && cargo test --test it layering::; git checkout src/policy.rs
+//! (cd src && touch extra.rs && cargo test --test it layering::; rm extra.rs)
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -306,7 +305,7 @@ fn check(sources: &[Source]) -> Report {
             r.allowed.insert(m.clone());
         }
         if is_io(m).is_none() {
-            let why = "is neither pure nor I/O: add it to PURE or IO in tests/layering.rs";
+            let why = "is neither pure nor I/O: add it to PURE or IO in tests/it/layering.rs";
             r.violations.push(format!("module {m} ({file}) {why}"));
         }
     }

@@ -1,4 +1,3 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! One test (or a few) per weak spot of libvirt 9.0's helper, W1 to W14, each written down in
 //! `docs/weak-spots.md`: what libvirt 9.0 did, what this tool does instead. A test is named
 //! after its weak spot (`w01_...` to `w14_...`), cites its section with a
@@ -9,72 +8,10 @@
 //! sources, tests and docs mention must have its section, and nothing may point at notes
 //! outside the repository.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// A policy tree, a recording parser that compiles every load for real, and a tree of
-/// images: what a sequence of libvirtd calls on one host needs.
-struct Host {
-    policy: Policy,
-    parser: RecordingParser,
-    tree: Tree,
-}
-
-impl Host {
-    fn new() -> Self {
-        Host {
-            policy: Policy::new(),
-            parser: RecordingParser::new(),
-            tree: Tree::new(),
-        }
-    }
-
-    fn run(&self, args: &[&str], xml: Option<&str>) -> Output {
-        let dir = self.policy.dir.to_str().expect("utf-8 policy dir");
-        let parser = self.parser.script.to_str().expect("utf-8 parser path");
-        let mut all = args.to_vec();
-        all.extend(["--apparmor-dir", dir, "--parser", parser]);
-        run(&all, xml)
-    }
-
-    #[track_caller]
-    fn ok(&self, args: &[&str], xml: Option<&str>) -> Output {
-        let o = self.run(args, xml);
-        assert!(
-            o.status.success(),
-            "{args:?}: exit {:?}: {}",
-            o.status.code(),
-            stderr(&o)
-        );
-        o
-    }
-
-    /// Every file in `libvirt/`, as (name, bytes), sorted.
-    fn files(&self) -> Vec<(String, Vec<u8>)> {
-        let mut v: Vec<_> = fs::read_dir(self.policy.dir.join("libvirt"))
-            .expect("libvirt/")
-            .map(|e| {
-                let e = e.expect("entry");
-                let name = e.file_name().to_string_lossy().into_owned();
-                (name, fs::read(e.path()).unwrap_or_default())
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// The rule lines of `.files`, without the header and the origin comments.
-    fn rules(&self) -> Vec<String> {
-        let text = fs::read_to_string(self.policy.files()).expect(".files exists");
-        text.lines()
-            .map(|l| l.split("  #").next().unwrap_or("").trim().to_string())
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    }
-}
+use std::process::Command;
 
 /// `domain()` with a domain id, as in the live XML libvirtd passes.
 fn domain_with_id(id: u32, name: &str, devices: &str, os: &str) -> String {
@@ -145,7 +82,7 @@ fn w01_pattern_characters_in_append_file_are_literal() {
 fn w01_missing_tail_is_folded() {
     let t = Tree::new();
     let o = dry_create(&domain(&disk(&t.s("missing/../x.img"), "vda", ""), ""), &[]);
-    assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", t.s("x.img"))]);
+    assert_lines(&o.device_rules(), &[&format!("\"{}\" rwk,", t.s("x.img"))]);
 }
 
 // See docs/weak-spots.md#w2
@@ -167,7 +104,7 @@ fn w02_prefixes_are_compared_by_component() {
     .concat();
     let o = dry_create(&domain(&devices, ""), &[]);
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &["\"/etcetera/x.img\" rwk,", "\"/usrdata/x.img\" rwk,"],
     );
     // And a restricted tree reached through a link is refused by its target.
@@ -212,7 +149,7 @@ fn w03_smartcard_database_is_checked_like_any_path() {
     t.dir("nss");
     let o = dry_create(&domain(&smartcard(&t.s("nss")), ""), &[]);
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}/{{,*}}\" rk,", t.s("nss"))],
     );
 }
@@ -234,8 +171,8 @@ fn w04_failed_replace_restores_the_previous_files() {
         &["-r", "-u", PROFILE, "-F", &new],
     ] {
         let o = h.run(args, Some(&xml2));
-        assert_eq!(o.status.code(), Some(7), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("simulated failure"), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(7), "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains("simulated failure"), "{}", o.stderr);
         assert_eq!(h.files(), before, "{args:?}: restored byte for byte");
     }
     h.parser.set_mode("");
@@ -381,7 +318,7 @@ fn w06_read_only_disks_and_backing_files_without_deny_by_default() {
         &["-r", "-u", PROFILE, "--config", cfg, "-F", &base],
         Some(&xml),
     );
-    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
     assert_eq!(h.parser.take_calls(), Vec::<String>::new());
     assert_eq!(
         mine(h.rules()),
@@ -479,14 +416,14 @@ fn w09_short_name_is_20_characters_in_every_locale() {
             let mut stdin = child.stdin.take().expect("stdin");
             stdin.write_all(xml.as_bytes()).expect("write xml");
         }
-        let o = child.wait_with_output().expect("wait");
-        assert!(o.status.success(), "{locale}: {}", stderr(&o));
+        let o: Run = child.wait_with_output().expect("wait").into();
+        assert!(o.status.success(), "{locale}: {}", o.stderr);
         outputs.push(o);
     }
     for o in &outputs[1..] {
         assert_eq!(o.stdout, outputs[0].stdout, "the locale changes nothing");
     }
-    let rules = dry_rules(&outputs[0]);
+    let rules = outputs[0].dry_rules();
     for want in [
         format!("\"/var/lib/libvirt/qemu/domain-7-{short}/{{,**}}\" rwk,"),
         format!("\"/var/lib/libvirt/qemu/channel/target/domain-7-{short}/{{,**}}\" rwk,"),
@@ -504,9 +441,9 @@ fn w10_tpm_without_version_gets_the_drivers_version() {
     for (model, version) in [("tpm-tis", "tpm1.2"), ("tpm-crb", "tpm2")] {
         let tpm = format!("    <tpm model='{model}'><backend type='emulator'/></tpm>\n");
         let o = dry_create(&domain(&tpm, ""), &[]);
-        assert!(!stdout(&o).contains("(null)"), "{}", stdout(&o));
+        assert!(!o.stdout.contains("(null)"), "{}", o.stdout);
         let dir = format!("/var/lib/libvirt/swtpm/{UUID}/{version}/");
-        let rules = device_rules(&o);
+        let rules = o.device_rules();
         for want in [format!("\"{dir}\" r,"), format!("\"{dir}**\" rwk,")] {
             assert!(rules.contains(&want), "{model}: {want} in {rules:?}");
         }
@@ -532,7 +469,7 @@ fn w10_restricted_render_node_and_append_file_fail_the_run() {
         &["-r", "-u", PROFILE, "-F", "/etc/passwd"],
         Some(&domain("", "")),
     );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
     assert_eq!(h.files(), before);
     assert!(h.parser.take_calls().is_empty());
 }
@@ -542,7 +479,7 @@ fn w10_restricted_render_node_and_append_file_fail_the_run() {
 fn w10_capabilities_host_devices_get_no_rules() {
     let devices = "    <hostdev mode='capabilities' type='storage'><source><block>/dev/sdf1</block></source></hostdev>\n    <hostdev mode='capabilities' type='misc'><source><char>/dev/input/event3</char></source></hostdev>\n";
     let o = dry_create(&domain(devices, ""), &[]);
-    assert_lines(&device_rules(&o), &[]);
+    assert_lines(&o.device_rules(), &[]);
 }
 
 // See docs/weak-spots.md#w11
@@ -599,10 +536,10 @@ fn w11_unknown_backing_format_is_not_probed() {
     let o = dry_create(&xml, &[]);
     let mid = ro(&t.s("mid.qcow2"));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}\" rwk,", t.s("top.qed")), &mid[0]],
     );
-    assert!(stderr(&o).contains("is not probed"), "{}", stderr(&o));
+    assert!(o.stderr.contains("is not probed"), "{}", o.stderr);
 }
 
 // See docs/weak-spots.md#w11
@@ -620,7 +557,7 @@ fn w11_shared_backing_file_is_written_once() {
     let o = dry_create(&domain(&devices, ""), &[]);
     let base = ro(&t.s("base.qcow2"));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &format!("\"{}\" rwk,", t.s("one.qcow2")),
             &base[0],
@@ -638,25 +575,25 @@ fn w11_chain_problems_are_named_not_swallowed() {
     let o = dry_create(&domain(&qcow2_disk(&t.s("miss.qcow2"), "vda"), ""), &[]);
     let missing = ro(&t.s("missing.qcow2"));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}\" rwk,", t.s("miss.qcow2")), &missing[0]],
     );
     assert!(
-        stderr(&o).contains(&format!(
+        o.stderr.contains(&format!(
             "'{}' (from disk vda backing 1)",
             t.s("missing.qcow2")
         )),
         "{}",
-        stderr(&o)
+        o.stderr
     );
     // A network backing name: no rule, no network access, a warning.
     t.qcow2("net.qcow2", Some(("nbd://host.invalid/x", "raw")));
     let o = dry_create(&domain(&qcow2_disk(&t.s("net.qcow2"), "vda"), ""), &[]);
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}\" rwk,", t.s("net.qcow2"))],
     );
-    assert!(stderr(&o).contains("non-local"), "{}", stderr(&o));
+    assert!(o.stderr.contains("non-local"), "{}", o.stderr);
     // A header naming a restricted file: refused, and the message says where the name is from.
     t.qcow2("etc.qcow2", Some(("/etc/passwd", "raw")));
     let err = create_refused(&domain(&qcow2_disk(&t.s("etc.qcow2"), "vda"), ""), &[], 3);
@@ -672,11 +609,7 @@ fn w12_dry_run_changes_nothing_in_every_mode() {
     let before = h.files();
     for mode in ["-a", "-R", "-D"] {
         let o = h.ok(&["-d", mode, "-u", PROFILE], None);
-        assert!(
-            stdout(&o).contains("# would run "),
-            "{mode}: {}",
-            stdout(&o)
-        );
+        assert!(o.stdout.contains("# would run "), "{mode}: {}", o.stdout);
         assert_eq!(h.files(), before, "{mode}");
     }
     assert!(
@@ -724,12 +657,8 @@ fn w12_only_the_canonical_profile_name_is_accepted() {
     ] {
         for mode in ["-a", "-R", "-D"] {
             let o = h.run(&[mode, "-u", name], None);
-            assert_eq!(o.status.code(), Some(2), "{mode} {name:?}: {}", stderr(&o));
-            assert!(
-                stderr(&o).contains("invalid profile name"),
-                "{}",
-                stderr(&o)
-            );
+            assert_eq!(o.status.code(), Some(2), "{mode} {name:?}: {}", o.stderr);
+            assert!(o.stderr.contains("invalid profile name"), "{}", o.stderr);
         }
     }
     assert_eq!(h.files(), before);
@@ -742,11 +671,11 @@ fn w12_create_with_append_file_writes_the_full_set() {
     let t = Tree::new();
     t.file("vm.img", b"");
     let xml = domain(&disk(&t.s("vm.img"), "vda", ""), "");
-    let plain = dry_rules(&dry_create(&xml, &[]));
+    let plain = dry_create(&xml, &[]).dry_rules();
     let o = dry_create(&xml, &["-F", &t.s("hot.img")]);
     let mut want = plain;
     want.push(format!("\"{}\" rwk,", t.s("hot.img")));
-    assert_eq!(dry_rules(&o), want);
+    assert_eq!(o.dry_rules(), want);
 }
 
 // See docs/weak-spots.md#w14
@@ -830,8 +759,8 @@ fn w13_vhost_net_only_for_tap_backed_interfaces() {
             1,
         );
         let o = dry_create(&xml, &[]);
-        let n = dry_rules(&o).iter().filter(|r| *r == VHOST_NET).count();
-        assert_eq!(n, usize::from(vhost), "{kind}: {:?}", dry_rules(&o));
+        let n = o.dry_rules().iter().filter(|r| *r == VHOST_NET).count();
+        assert_eq!(n, usize::from(vhost), "{kind}: {:?}", o.dry_rules());
     }
 }
 
@@ -853,7 +782,7 @@ fn w13_gaps_libvirt_left_are_closed() {
         format!("\"{con}\" rw,"),
     ];
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &want.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     for loader in ["/usr/share/qemu/OVMF.fd", "/usr/share/seabios/bios.bin"] {
@@ -862,7 +791,7 @@ fn w13_gaps_libvirt_left_are_closed() {
         let canon = fs::canonicalize(loader).unwrap_or_else(|_| PathBuf::from(loader));
         let canon = canon.display().to_string();
         assert_lines(
-            &device_rules(&o),
+            &o.device_rules(),
             &[&format!("\"{canon}\" rk,"), &format!("deny \"{canon}\" w,")],
         );
     }
@@ -898,14 +827,15 @@ fn w13_gaps_libvirt_left_are_closed() {
         }
         let o = dry_create(&domain("", &format!("    {loader}\n")), &[]);
         assert_lines(
-            &device_rules(&o),
+            &o.device_rules(),
             &want.iter().map(String::as_str).collect::<Vec<_>>(),
         );
         assert_eq!(
-            stderr(&o).contains("in a read-only firmware directory: granted rk only"),
+            o.stderr
+                .contains("in a read-only firmware directory: granted rk only"),
             warned,
             "{loader}: {}",
-            stderr(&o)
+            o.stderr
         );
     }
 }

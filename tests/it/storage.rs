@@ -1,9 +1,7 @@
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // integration tests are not layered
 //! Storage: backing chains and their companions with real images made by qemu-img, and
 //! the refusals that keep a header from handing the guest the host.
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::process::Command;
 
 fn qcow2_driver() -> &'static str {
@@ -14,7 +12,7 @@ fn driver(fmt: &str) -> String {
     format!("      <driver name='qemu' type='{fmt}'/>\n")
 }
 
-fn dry(xml: &str) -> std::process::Output {
+fn dry(xml: &str) -> Run {
     dry_create(xml, &[])
 }
 
@@ -42,7 +40,7 @@ fn qemu_img(args: &[&str]) {
 }
 
 fn qemu_img_path() -> std::path::PathBuf {
-    common::qemu_img()
+    crate::support::qemu_img()
 }
 
 /// A chain of `depth` qcow2 images below `top.qcow2`, each naming the next by a relative
@@ -70,8 +68,8 @@ fn qcow2_chains_of_depth_1_2_and_50() {
         let (top, want) = chain(&t, depth);
         let o = dry(&domain(&disk(&top, "vda", qcow2_driver()), ""));
         let want: Vec<&str> = want.iter().map(String::as_str).collect();
-        assert_lines(&device_rules(&o), &want);
-        let out = stdout(&o);
+        assert_lines(&o.device_rules(), &want);
+        let out = &o.stdout;
         assert!(
             out.contains(&format!("# disk vda backing {depth}\n")),
             "depth {depth}"
@@ -93,7 +91,7 @@ fn relative_backing_names_resolve_against_the_image_as_opened() {
     ));
     let base = t.s("pool/base.qcow2");
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &format!("\"{}\" rwk,", t.s("pool/sub/top.qcow2")),
             &ro(&base)[0],
@@ -121,7 +119,7 @@ fn qed_with_raw_backing() {
     let o = dry(&domain(&disk(&t.s("top.qed"), "vda", &driver("qed")), ""));
     let base = t.s("base.raw");
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}\" rwk,", t.s("top.qed")), &ro(&base)[0]],
     );
 }
@@ -149,10 +147,10 @@ fn qed_with_qcow2_backing_is_not_followed_below() {
     let o = dry(&domain(&disk(&t.s("top.qed"), "vda", &driver("qed")), ""));
     let mid = t.s("mid.qcow2");
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}\" rwk,", t.s("top.qed")), &ro(&mid)[0]],
     );
-    assert!(stderr(&o).contains("is not probed"), "{}", stderr(&o));
+    assert!(o.stderr.contains("is not probed"), "{}", o.stderr);
 }
 
 #[test]
@@ -189,14 +187,14 @@ fn vmdk_with_backing_and_flat_extents() {
     let p = t.s("parent.vmdk");
     let flat = t.s("parent-flat.vmdk");
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[
             &format!("\"{}\" rwk,", t.s("child.vmdk")),
             &ro(&p)[0],
             &ro(&flat)[0],
         ],
     );
-    assert!(stdout(&o).contains("# disk vda backing 1 extent"));
+    assert!(o.stdout.contains("# disk vda backing 1 extent"));
 }
 
 #[test]
@@ -222,12 +220,12 @@ fn qcow2_external_data_file_named_by_the_header_is_read_only_for_a_read_only_dis
     ));
     // No grant comes from image bytes for a writable
     // disk; the XML's <dataStore> is the way to a writable data file
-    // (tests/hostile_images.rs).
+    // (tests/it/hostile_images.rs).
     let want = [format!("\"{}\" rwk,", t.s("img/with-data.qcow2"))];
     let want: Vec<&str> = want.iter().map(String::as_str).collect();
-    assert_lines(&device_rules(&o), &want);
-    assert!(!stdout(&o).contains("# disk vda data file"));
-    assert!(stderr(&o).contains("<dataStore>"), "{}", stderr(&o));
+    assert_lines(&o.device_rules(), &want);
+    assert!(!o.stdout.contains("# disk vda data file"));
+    assert!(o.stderr.contains("<dataStore>"), "{}", o.stderr);
     // Read-only disk: the data file is read-only too.
     let o = dry(&domain(
         &disk(
@@ -240,7 +238,7 @@ fn qcow2_external_data_file_named_by_the_header_is_read_only_for_a_read_only_dis
     let mut want: Vec<String> = ro(&t.s("img/with-data.qcow2")).to_vec();
     want.extend(ro(&t.s("data/raw.data")));
     let want: Vec<&str> = want.iter().map(String::as_str).collect();
-    assert_lines(&device_rules(&o), &want);
+    assert_lines(&o.device_rules(), &want);
 }
 
 #[test]
@@ -309,7 +307,7 @@ fn json_pseudo_path_backing_is_the_local_file() {
     let o = dry(&domain(&disk(&t.s("top.qcow2"), "vda", qcow2_driver()), ""));
     let base = t.s("base.qcow2");
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}\" rwk,", t.s("top.qcow2")), &ro(&base)[0]],
     );
 }
@@ -328,11 +326,11 @@ fn network_backing_names_get_no_rule_and_a_warning() {
         let img = format!("n{i}.qcow2");
         t.qcow2(&img, Some((name, "raw")));
         let o = dry(&domain(&disk(&t.s(&img), "vda", qcow2_driver()), ""));
-        assert_lines(&device_rules(&o), &[&format!("\"{}\" rwk,", t.s(&img))]);
+        assert_lines(&o.device_rules(), &[&format!("\"{}\" rwk,", t.s(&img))]);
         assert!(
-            stderr(&o).contains("names the non-local"),
+            o.stderr.contains("names the non-local"),
             "{name}: {}",
-            stderr(&o)
+            o.stderr
         );
     }
 }
@@ -347,9 +345,9 @@ fn declared_format_with_the_wrong_magic_is_an_error() {
     );
     assert_eq!(o.status.code(), Some(3));
     assert!(
-        stderr(&o).contains("declared qcow2 but is not a qcow2 image"),
+        o.stderr.contains("declared qcow2 but is not a qcow2 image"),
         "{}",
-        stderr(&o)
+        o.stderr
     );
 }
 
@@ -365,10 +363,10 @@ fn unreadable_header_keeps_the_rule_and_says_the_chain_ends() {
         "",
     ));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{}\" rwk,", t.s("pipe.qcow2"))],
     );
-    let err = stderr(&o);
+    let err = o.stderr;
     assert!(
         err.contains("cannot read the header") && err.contains("chain ends there"),
         "{err}"
@@ -416,7 +414,7 @@ fn warnings_before_a_refused_disk_are_printed_in_document_order() {
 
     // Without the refused disk: the same warnings, in the same order.
     let o = dry(&domain(&disks[..3].concat(), ""));
-    let err = stderr(&o);
+    let err = o.stderr;
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 3, "{err}");
     for (line, want) in lines.iter().zip(&want) {
@@ -478,7 +476,7 @@ fn self_referencing_image_is_a_loop() {
         )),
     );
     assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("backing chain loop"), "{}", stderr(&o));
+    assert!(o.stderr.contains("backing chain loop"), "{}", o.stderr);
 }
 
 #[test]
@@ -498,8 +496,8 @@ fn chain_deeper_than_200_is_refused() {
             "",
         )),
     );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("deeper than 200"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
+    assert!(o.stderr.contains("deeper than 200"), "{}", o.stderr);
 }
 
 /// `<backingStore>` elements for `layers` (top-most first; each a file with its
@@ -555,20 +553,20 @@ fn an_unterminated_listed_chain_is_continued_from_its_last_layer() {
 
     let o = dry(&listed_disk(&top, &layers, false));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{top}\" rwk,"), &ro(&mid)[0], &ro(&base)[0]],
     );
-    let out = stdout(&o);
+    let out = o.stdout;
     assert!(
         out.contains(&format!("\"{base}\" rk,  # disk vda backing 2\n")),
         "{out}"
     );
-    assert_eq!(stderr(&o), "");
+    assert_eq!(o.stderr, "");
 
     // Terminated: the XML says the chain ends there, and no header is read.
     let o = dry(&listed_disk(&top, &layers, true));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{top}\" rwk,"), &ro(&mid)[0]],
     );
 }
@@ -585,10 +583,10 @@ fn an_unterminated_listed_layer_without_a_format_is_not_probed() {
     let (top, mid) = (t.s("top.qcow2"), t.s("mid.qcow2"));
     let o = dry(&listed_disk(&top, &[(mid.clone(), None)], false));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{top}\" rwk,"), &ro(&mid)[0]],
     );
-    let err = stderr(&o);
+    let err = o.stderr;
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.starts_with(&format!(
@@ -629,8 +627,8 @@ fn a_continued_chain_is_checked_like_a_discovered_one() {
             false,
         )),
     );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("backing chain loop"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
+    assert!(o.stderr.contains("backing chain loop"), "{}", o.stderr);
 }
 
 /// The depth cap is the whole chain's: 199 listed layers and one found below the last
@@ -654,7 +652,7 @@ fn the_depth_cap_counts_the_listed_layers() {
         listed_disk(&t.s("top.qcow2"), &layers, false)
     };
     let o = dry(&with_last("l1.qcow2"));
-    let out = stdout(&o);
+    let out = &o.stdout;
     assert!(
         out.contains(&format!(
             "\"{}\" rk,  # disk vda backing 200\n",
@@ -662,11 +660,11 @@ fn the_depth_cap_counts_the_listed_layers() {
         )),
         "{out}"
     );
-    assert_eq!(device_rules(&o).len(), 1 + 198 + 2);
+    assert_eq!(o.device_rules().len(), 1 + 198 + 2);
 
     let o = run(&["-d", "-c", "-u", PROFILE], Some(&with_last("l2.qcow2")));
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("deeper than 200"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.stderr);
+    assert!(o.stderr.contains("deeper than 200"), "{}", o.stderr);
 }
 
 /// The last listed layer's own header is read too: the data file it names is read-only
@@ -694,13 +692,14 @@ fn a_continued_chain_reads_the_last_layers_data_file_unless_declared() {
     let (top, mid, data) = (t.s("top.qcow2"), t.s("mid.qcow2"), t.s("data/raw.data"));
     let o = dry(&listed_disk(&top, &[(mid.clone(), Some("qcow2"))], false));
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{top}\" rwk,"), &ro(&mid)[0], &ro(&data)[0]],
     );
     assert!(
-        stdout(&o).contains(&format!("\"{data}\" rk,  # disk vda backing 1 data file\n")),
+        o.stdout
+            .contains(&format!("\"{data}\" rk,  # disk vda backing 1 data file\n")),
         "{}",
-        stdout(&o)
+        o.stdout
     );
 
     t.file("data/declared.data", &[0u8; 4096]);
@@ -713,7 +712,7 @@ fn a_continued_chain_reads_the_last_layers_data_file_unless_declared() {
     );
     let o = dry(&xml);
     assert_lines(
-        &device_rules(&o),
+        &o.device_rules(),
         &[&format!("\"{top}\" rwk,"), &ro(&mid)[0], &ro(&declared)[0]],
     );
 }

@@ -1,11 +1,10 @@
-//! Test harness: temporary trees with real files, symlinks and qcow2 images, a temporary
-//! AppArmor policy tree, the built binary, a recording `apparmor_parser`, and compilation
-//! of every generated profile with the real `apparmor_parser -Q -K`.
+//! What the it crate's tests share: temporary trees with real files, symlinks and qcow2
+//! images, a temporary AppArmor policy tree, a recording `apparmor_parser`, the built
+//! binary run as a typed [`Run`], a [`Host`] holding all three for a sequence of runs, and
+//! compilation of every generated profile with the real `apparmor_parser -Q -K`.
 //!
 //! Nothing here skips: a missing `apparmor_parser` or `qemu-img` fails the test with the
 //! package to install (`.ci/run` installs both).
-
-#![allow(dead_code)]
 
 pub mod tree;
 
@@ -13,7 +12,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 /// The profile name of the UUID most tests use (libvirt's test suite uses the same).
 pub const UUID: &str = "00000000-0000-0000-0000-0123456789ab";
@@ -161,7 +160,11 @@ pub struct Tree {
 
 impl Tree {
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tempdir");
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    fn new_in(base: &Path) -> Self {
+        let tmp = tempfile::tempdir_in(base).expect("tempdir");
         let root = fs::canonicalize(tmp.path()).expect("canonical tempdir");
         Tree { _tmp: tmp, root }
     }
@@ -231,7 +234,11 @@ pub struct Policy {
 
 impl Policy {
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tempdir");
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    fn new_in(base: &Path) -> Self {
+        let tmp = tempfile::tempdir_in(base).expect("tempdir");
         let dir = fs::canonicalize(tmp.path()).expect("canonical");
         let sys = Path::new("/etc/apparmor.d");
         assert!(
@@ -419,15 +426,247 @@ impl RecordingParser {
     }
 }
 
-/// Runs the built binary.
-pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_virt-aa-helper"))
-        .args(args)
+/// The unprivileged user and group [`Host::unprivileged`] runs the helper as
+/// (nobody/nogroup).
+pub const NOBODY: u32 = 65534;
+
+/// A host for a sequence of helper runs, as libvirtd makes them: a policy tree, a recording
+/// parser that compiles every load for real, and a tree of images. Each run is given the
+/// host's policy tree, parser, no parser cache and (to `-c` and `-r`) a configuration file
+/// that does not exist, unless its arguments name their own: what the machine running the
+/// tests has installed (the Debian package's cache and configuration) changes nothing.
+pub struct Host {
+    pub policy: Policy,
+    pub parser: RecordingParser,
+    pub tree: Tree,
+    /// [`Host::unprivileged`]'s copy of the binary, run as [`NOBODY`].
+    as_nobody: Option<PathBuf>,
+}
+
+/// A run on a [`Host`]: the [`Run`], and the names in the host's `libvirt/` whose content
+/// it created, changed or removed, sorted (with those of another thread's run on the same
+/// host at the same time: concurrent tests compare snapshots instead).
+#[derive(Debug)]
+pub struct HostRun {
+    pub run: Run,
+    pub written: Vec<String>,
+}
+
+impl std::ops::Deref for HostRun {
+    type Target = Run;
+
+    fn deref(&self) -> &Run {
+        &self.run
+    }
+}
+
+impl Host {
+    pub fn new() -> Self {
+        Host {
+            policy: Policy::new(),
+            parser: RecordingParser::new(),
+            tree: Tree::new(),
+            as_nobody: None,
+        }
+    }
+
+    /// A host whose runs are an unprivileged user's ([`NOBODY`], with `setpriv`), to see
+    /// what the kernel's own permission checks deny as AppArmor would (`EACCES`), without
+    /// loading anything (`--no-load`). Its trees are in `/tmp`, reachable by that user; it
+    /// owns `libvirt/` and `images/` (with `vm.img` and `hot.img`), and runs a copy of the
+    /// binary (the one under target/ may not be reachable). Needs root (CI runs as root).
+    pub fn unprivileged() -> Self {
+        assert!(
+            is_root(),
+            "these tests need root (CI runs as root) to give a tree to an unprivileged user"
+        );
+        let tmp = Path::new("/tmp");
+        let (policy, tree) = (Policy::new_in(tmp), Tree::new_in(tmp));
+        for dir in [&policy.dir, &tree.root] {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let bin = tree.path("virt-aa-helper");
+        fs::copy(env!("CARGO_BIN_EXE_virt-aa-helper"), &bin).expect("copy the binary");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+        tree.file("images/vm.img", b"");
+        tree.file("images/hot.img", b"");
+        for owned in [policy.dir.join("libvirt"), tree.path("images")] {
+            chown_r(&owned, NOBODY);
+        }
+        Host {
+            policy,
+            parser: RecordingParser::new(),
+            tree,
+            as_nobody: Some(bin),
+        }
+    }
+
+    /// `args` and the host's own for what they do not name.
+    pub fn args(&self, args: &[&str]) -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let names = |opt: &str| args.contains(&opt);
+        let mut add = |opt: &str, value: &Path| {
+            if !names(opt) {
+                all.extend([opt.to_string(), value.display().to_string()]);
+            }
+        };
+        add("--apparmor-dir", &self.policy.dir);
+        // No parser cache: the default, /var/cache/virt-aa-helper, exists where the Debian
+        // package is installed, and would change the parser's argv.
+        add("--cache-dir", &self.tree.path("no-cache"));
+        // Only -c and -r read a configuration (the others refuse --config).
+        if args.iter().any(|a| matches!(*a, "-c" | "-r")) {
+            add("--config", &self.tree.path("no-such.conf"));
+        }
+        match self.as_nobody {
+            None => add("--parser", &self.parser.script),
+            Some(_) => all.push("--no-load".to_string()),
+        }
+        all
+    }
+
+    /// The helper with [`Host::args`], `stdin` on its standard input.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> HostRun {
+        self.run_as(None, args, stdin)
+    }
+
+    /// [`Host::run`], killed after `secs` seconds (`timeout`: exit 124) if it has not
+    /// finished: for runs that must not block.
+    pub fn run_within(&self, secs: u32, args: &[&str], stdin: Option<&str>) -> HostRun {
+        self.run_as(Some(secs), args, stdin)
+    }
+
+    /// [`Host::run`], which must succeed.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str], stdin: Option<&str>) -> HostRun {
+        let o = self.run(args, stdin);
+        assert!(
+            o.status.success(),
+            "{args:?}: exit {:?}: {}",
+            o.status.code(),
+            o.stderr
+        );
+        o
+    }
+
+    fn run_as(&self, deadline: Option<u32>, args: &[&str], stdin: Option<&str>) -> HostRun {
+        let all = self.args(args);
+        let before = self.files();
+        let run = match &self.as_nobody {
+            None => {
+                let mut argv: Vec<String> = Vec::new();
+                let program = match deadline {
+                    Some(secs) => {
+                        argv.extend([
+                            secs.to_string(),
+                            env!("CARGO_BIN_EXE_virt-aa-helper").into(),
+                        ]);
+                        "timeout"
+                    }
+                    None => env!("CARGO_BIN_EXE_virt-aa-helper"),
+                };
+                argv.extend(all);
+                spawn(Command::new(program).args(argv), stdin)
+            }
+            Some(bin) => {
+                assert!(deadline.is_none(), "no deadline for unprivileged runs");
+                // The copy may be busy for a moment: another test thread's fork may still
+                // hold the descriptor `fs::copy` wrote it through (closed at that child's
+                // exec), and exec then fails with ETXTBSY: run again.
+                let nobody = || {
+                    let mut c = Command::new("setpriv");
+                    c.args([
+                        format!("--reuid={NOBODY}"),
+                        format!("--regid={NOBODY}"),
+                        "--clear-groups".into(),
+                    ])
+                    .arg(bin)
+                    .args(&all);
+                    spawn(&mut c, stdin)
+                };
+                let mut o = nobody();
+                for _ in 0..50 {
+                    if !(o.status.code() == Some(126) && o.stderr.contains("Text file busy")) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    o = nobody();
+                }
+                o
+            }
+        };
+        let after = self.files();
+        let mut written: Vec<String> = before
+            .iter()
+            .chain(&after)
+            .map(|(name, _)| name)
+            .filter(|name| {
+                let find = |v: &[(String, Vec<u8>)]| v.iter().find(|(n, _)| n == *name).cloned();
+                find(&before) != find(&after)
+            })
+            .cloned()
+            .collect();
+        written.sort();
+        written.dedup();
+        HostRun { run, written }
+    }
+
+    /// Every entry of `libvirt/`, as (name, content), sorted: a regular file's bytes, a
+    /// symbolic link's target after `-> `, nothing for anything else (a FIFO is not
+    /// opened, which would block). None if a test removed `libvirt/` itself.
+    pub fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let Ok(entries) = fs::read_dir(self.policy.dir.join("libvirt")) else {
+            return Vec::new();
+        };
+        let mut v: Vec<_> = entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let kind = e.file_type().ok()?;
+                let content = if kind.is_file() {
+                    fs::read(e.path()).unwrap_or_default()
+                } else if kind.is_symlink() {
+                    let target = fs::read_link(e.path()).unwrap_or_default();
+                    format!("-> {}", target.display()).into_bytes()
+                } else {
+                    Vec::new()
+                };
+                Some((e.file_name().to_string_lossy().into_owned(), content))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The text of [`PROFILE`]'s `.files`, empty if there is none.
+    pub fn files_text(&self) -> String {
+        fs::read_to_string(self.policy.files()).unwrap_or_default()
+    }
+
+    /// The rule lines of [`PROFILE`]'s `.files`, without the header and the comments.
+    pub fn rules(&self) -> Vec<String> {
+        let text = fs::read_to_string(self.policy.files()).expect(".files exists");
+        text.lines()
+            .map(|l| l.split("  #").next().unwrap_or("").trim().to_string())
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    }
+
+    /// The rules of [`PROFILE`]'s `.files` but the base rules, without the
+    /// `/dev/vhost-net` rule [`domain`]'s virtio NIC always gets (asserted once).
+    pub fn device_rules(&self) -> Vec<String> {
+        let text = fs::read_to_string(self.policy.files()).expect(".files exists");
+        without_vhost_net(rules_without_base(&text))
+    }
+}
+
+/// `cmd` with `stdin` on its standard input (closed at once without), read back.
+fn spawn(cmd: &mut Command, stdin: Option<&str>) -> Run {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn virt-aa-helper");
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     {
         let mut pipe = child.stdin.take().expect("stdin");
         if let Some(s) = stdin {
@@ -435,69 +674,114 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
             let _ = pipe.write_all(s.as_bytes());
         }
     }
-    child.wait_with_output().expect("wait")
+    child.wait_with_output().expect("wait").into()
 }
 
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The rule lines of a dry run's `.files`, without comments and the header.
-pub fn dry_rules(o: &Output) -> Vec<String> {
-    let out = stdout(o);
-    let mut in_files = false;
-    let mut rules = Vec::new();
-    for line in out.lines() {
-        if let Some(rest) = line.strip_prefix("# would write ") {
-            in_files = rest.ends_with(".files");
-            continue;
+/// Gives `p` and everything below it to `uid` (and the group of the same number).
+pub fn chown_r(p: &Path, uid: u32) {
+    std::os::unix::fs::chown(p, Some(uid), Some(uid)).expect("chown");
+    if p.is_dir() {
+        for e in fs::read_dir(p).expect("read_dir") {
+            chown_r(&e.expect("entry").path(), uid);
         }
-        if line.starts_with("# would run") {
-            in_files = false;
+    }
+}
+
+/// One run of the helper, read back: how it ended and what it printed, as text.
+#[derive(Debug)]
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            status: o.status,
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
-        if in_files {
-            let code = match line.find("  #") {
-                Some(i) => &line[..i],
-                None => line,
-            };
-            let code = code.trim();
-            if !code.is_empty() && !code.starts_with('#') {
-                rules.push(code.to_string());
+    }
+}
+
+impl Run {
+    /// The rule lines of a dry run's `.files`, without comments and the header.
+    pub fn dry_rules(&self) -> Vec<String> {
+        let mut in_files = false;
+        let mut rules = Vec::new();
+        for line in self.stdout.lines() {
+            if let Some(rest) = line.strip_prefix("# would write ") {
+                in_files = rest.ends_with(".files");
+                continue;
+            }
+            if line.starts_with("# would run") {
+                in_files = false;
+            }
+            if in_files {
+                let code = match line.find("  #") {
+                    Some(i) => &line[..i],
+                    None => line,
+                };
+                let code = code.trim();
+                if !code.is_empty() && !code.starts_with('#') {
+                    rules.push(code.to_string());
+                }
             }
         }
+        rules
     }
-    rules
+
+    /// The files a dry run would write, as (path, content).
+    pub fn dry_files(&self) -> Vec<(PathBuf, String)> {
+        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        for line in self.stdout.split_inclusive('\n') {
+            if let Some(rest) = line.strip_prefix("# would write ") {
+                files.push((PathBuf::from(rest.trim_end()), String::new()));
+            } else if line.starts_with("# would ") {
+                files.push((PathBuf::new(), String::new()));
+            } else if let Some((_, content)) = files.last_mut() {
+                content.push_str(line);
+            }
+        }
+        files
+            .into_iter()
+            .filter(|(p, _)| !p.as_os_str().is_empty())
+            .collect()
+    }
+
+    /// The rules but the six base rules every QEMU domain gets (five files of its own and
+    /// the deny rule of every other domain's UEFI variables), without [`VHOST_NET`]
+    /// (asserted to be there exactly once), so a test states only what its own elements
+    /// cause.
+    pub fn device_rules(&self) -> Vec<String> {
+        let files: Vec<String> = self
+            .dry_files()
+            .into_iter()
+            .filter(|(p, _)| p.to_string_lossy().ends_with(".files"))
+            .map(|(_, text)| text)
+            .collect();
+        let text = files.concat();
+        let base = text.lines().filter(|l| l.ends_with(BASE_ORIGIN)).count();
+        assert_eq!(base, 6, "the base rules: {text}\n{}", self.stderr);
+        without_vhost_net(rules_without_base(&text))
+    }
 }
 
-/// The files a dry run would write, as (path, content).
-pub fn dry_files(o: &Output) -> Vec<(PathBuf, String)> {
-    let out = stdout(o);
-    let mut files: Vec<(PathBuf, String)> = Vec::new();
-    for line in out.split_inclusive('\n') {
-        if let Some(rest) = line.strip_prefix("# would write ") {
-            files.push((PathBuf::from(rest.trim_end()), String::new()));
-        } else if line.starts_with("# would ") {
-            files.push((PathBuf::new(), String::new()));
-        } else if let Some((_, content)) = files.last_mut() {
-            content.push_str(line);
-        }
-    }
-    files
-        .into_iter()
-        .filter(|(p, _)| !p.as_os_str().is_empty())
-        .collect()
+/// Runs the built binary, `stdin` on its standard input.
+pub fn run(args: &[&str], stdin: Option<&str>) -> Run {
+    spawn(
+        Command::new(env!("CARGO_BIN_EXE_virt-aa-helper")).args(args),
+        stdin,
+    )
 }
 
 /// Writes what a dry run would write into a fresh policy tree and compiles the profile
 /// with the real parser: dry runs are held to the same standard as real runs.
-pub fn compile_dry_run(o: &Output) {
+pub fn compile_dry_run(o: &Run) {
     let policy = Policy::new();
     let mut profile = None;
-    for (path, content) in dry_files(o) {
+    for (path, content) in o.dry_files() {
         let name = path.file_name().expect("file name").to_owned();
         let dst = policy.dir.join("libvirt").join(&name);
         fs::write(&dst, content).expect("write");
@@ -512,7 +796,7 @@ pub fn compile_dry_run(o: &Output) {
         let files = policy.files();
         if files.exists() {
             // The built-in template as the binary fills it (libvirt 9.0's include).
-            let tpl = include_str!("../../templates/TEMPLATE.qemu")
+            let tpl = include_str!("../../../templates/TEMPLATE.qemu")
                 .replace("{{ name }}", PROFILE)
                 .replace("{% if if_exists %} if exists{% endif %}", "");
             assert!(!tpl.contains("{%"), "template syntax left in {tpl}");
@@ -680,24 +964,9 @@ pub fn rules_without_base(files_text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The rules but the six base rules every QEMU domain gets (five files of its own and the
-/// deny rule of every other domain's UEFI variables), without [`VHOST_NET`]
-/// (asserted to be there exactly once), so a test states only what its own elements cause.
-pub fn device_rules(o: &Output) -> Vec<String> {
-    let files: Vec<String> = dry_files(o)
-        .into_iter()
-        .filter(|(p, _)| p.to_string_lossy().ends_with(".files"))
-        .map(|(_, text)| text)
-        .collect();
-    let text = files.concat();
-    let base = text.lines().filter(|l| l.ends_with(BASE_ORIGIN)).count();
-    assert_eq!(base, 6, "the base rules: {text}\n{}", stderr(o));
-    without_vhost_net(rules_without_base(&text))
-}
-
 /// `-d -c -u PROFILE` plus `extra` on `xml`: must succeed; what it would write is compiled
 /// by the real parser.
-pub fn dry_create(xml: &str, extra: &[&str]) -> Output {
+pub fn dry_create(xml: &str, extra: &[&str]) -> Run {
     let mut args = vec!["-d", "-c", "-u", PROFILE];
     args.extend_from_slice(extra);
     let o = run(&args, Some(xml));
@@ -705,14 +974,14 @@ pub fn dry_create(xml: &str, extra: &[&str]) -> Output {
         o.status.success(),
         "exit {:?}: {}",
         o.status.code(),
-        stderr(&o)
+        o.stderr
     );
     compile_dry_run(&o);
     o
 }
 
 /// `-c -u PROFILE --no-load --apparmor-dir <policy>` plus `extra` on `xml`.
-pub fn create_in(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
+pub fn create_in(policy: &Policy, xml: &str, extra: &[&str]) -> Run {
     let dir = policy.dir.to_str().expect("utf-8 policy dir").to_string();
     let mut args = vec!["-c", "-u", PROFILE, "--no-load", "--apparmor-dir", &dir];
     args.extend_from_slice(extra);
@@ -720,14 +989,14 @@ pub fn create_in(policy: &Policy, xml: &str, extra: &[&str]) -> Output {
 }
 
 /// [`create_in`] a fresh policy tree: must succeed, and the profile must compile.
-pub fn create_ok(xml: &str, extra: &[&str]) -> (Policy, Output) {
+pub fn create_ok(xml: &str, extra: &[&str]) -> (Policy, Run) {
     let policy = Policy::new();
     let o = create_in(&policy, xml, extra);
     assert!(
         o.status.success(),
         "exit {:?}: {}",
         o.status.code(),
-        stderr(&o)
+        o.stderr
     );
     assert_eq!(policy.compile_all(), 1);
     (policy, o)
@@ -738,9 +1007,9 @@ pub fn create_ok(xml: &str, extra: &[&str]) -> (Policy, Output) {
 pub fn create_refused(xml: &str, extra: &[&str], code: i32) -> String {
     let policy = Policy::new();
     let o = create_in(&policy, xml, extra);
-    let err = stderr(&o);
+    let err = o.stderr;
     assert_eq!(o.status.code(), Some(code), "{err}");
-    assert!(stdout(&o).is_empty());
+    assert!(o.stdout.is_empty());
     assert_eq!(
         err.lines().filter(|l| l.contains(": error: ")).count(),
         1,
@@ -782,8 +1051,8 @@ pub fn libvirts_own(path: &str) -> PathBuf {
 
 /// The deny rule every QEMU domain named `name` gets against the other domains' UEFI
 /// variables (`rules/base.rs`, docs/weak-spots.md W14), as a rule line without its comment.
-/// Its compiled form is checked in `tests/escape_batch.rs`; `tests/libvirt_suite.rs` and
-/// `tests/regression.rs` pin its text for one name.
+/// Its compiled form is checked in `tests/it/escape_batch.rs`; `tests/it/libvirt_suite.rs` and
+/// `tests/it/regression.rs` pin its text for one name.
 pub fn nvram_others_denied(name: &str) -> String {
     let owns: Vec<String> = virt_aa_helper::policy::NVRAM_SUFFIXES
         .iter()
