@@ -232,27 +232,14 @@ fn refuses_to_run_setuid() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.path().join("virt-aa-helper");
-    fs::copy(env!("CARGO_BIN_EXE_virt-aa-helper"), &bin).unwrap();
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o4755)).unwrap();
-    let run = || -> Run {
-        std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin)
-            .args(["-d", "-R", "-u", PROFILE])
-            .output()
-            .expect("setpriv (util-linux)")
-            .into()
-    };
-    // Another test thread's fork may hold the descriptor the copy was written through for a
-    // moment (closed at that child's exec): exec fails with ETXTBSY, and is tried again.
-    let mut o = run();
-    for _ in 0..50 {
-        if !(o.status.code() == Some(126) && o.stderr.contains("Text file busy")) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        o = run();
-    }
+    copy_of_the_binary(&bin, 0o4755);
+    let o: Run = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["-d", "-R", "-u", PROFILE])
+        .output()
+        .expect("setpriv (util-linux)")
+        .into();
     assert_eq!(o.status.code(), Some(8), "{}", o.stderr);
     assert!(
         o.stderr.contains("refusing to run set-uid or set-gid"),

@@ -450,16 +450,12 @@ fn a_hung_parser_is_killed_and_releases_every_lock() {
         create(&env, i);
     }
     let marker = format!("{}", 900_000 + std::process::id() % 90_000);
-    let hung = env.tree.file(
-        "hung-parser",
+    let hung = env.tree.path("hung-parser");
+    write_executable(
+        &hung,
         format!("#!/bin/sh\n/bin/sleep {marker} &\nexec /bin/sleep {marker}\n").as_bytes(),
+        0o755,
     );
-    let st = std::process::Command::new("chmod")
-        .arg("755")
-        .arg(&hung)
-        .status()
-        .unwrap();
-    assert!(st.success());
     let before = env.files();
     let dir = env.policy.dir.display().to_string();
     let hung = hung.display().to_string();

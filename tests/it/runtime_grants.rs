@@ -295,15 +295,9 @@ fn a_crash_mid_write_loses_no_entry() {
     let x = xml(&[], true);
     ok(&e, &["-c"], &x);
     // A parser that kills the helper: the run dies after its writes, before its load.
-    let killer = e
-        .tree
-        .file("kill-parser", b"#!/bin/sh\nkill -9 $PPID\nsleep 5\n");
+    let killer = e.tree.path("kill-parser");
+    write_executable(&killer, b"#!/bin/sh\nkill -9 $PPID\nsleep 5\n", 0o755);
     let killer = killer.display().to_string();
-    Command::new("chmod")
-        .arg("755")
-        .arg(&killer)
-        .status()
-        .unwrap();
     let o = run_vm(&e, &["-r", "-F", "/dev/net/tun", "--parser", &killer], &x);
     assert!(!o.status.success());
     let o = run_vm(&e, &["-r", "-F", &hp_arg, "--parser", &killer], &x);

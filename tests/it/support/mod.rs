@@ -8,6 +8,7 @@
 
 pub mod tree;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -140,6 +141,38 @@ pub fn inline_files(profile: &str, files: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Writes an executable file from a child process (`cat`), never through a descriptor of
+/// this one, then gives it `mode`. The tests share this process: a descriptor open for
+/// writing here, inherited by another thread's fork until that child's exec, makes every
+/// exec of the file fail with ETXTBSY meanwhile (the recording parser's script failed a
+/// run so: "cannot run ...: Text file busy").
+pub fn write_executable(path: &Path, content: &[u8], mode: u32) {
+    if let Some(d) = path.parent() {
+        fs::create_dir_all(d).expect("mkdir");
+    }
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("sh");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(content)
+        .expect("write to cat");
+    let st = child.wait().expect("wait for cat");
+    assert!(st.success(), "cat > {}: {st}", path.display());
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A copy of the built binary at `path`, with `mode` ([`write_executable`]).
+pub fn copy_of_the_binary(path: &Path, mode: u32) {
+    let bin = fs::read(env!("CARGO_BIN_EXE_virt-aa-helper")).expect("read the binary");
+    write_executable(path, &bin, mode);
 }
 
 /// `qemu-img`.
@@ -351,7 +384,7 @@ impl RecordingParser {
         let log = dir.join("argv.log");
         let mode = dir.join("mode");
         let real = real_parser();
-        fs::write(
+        write_executable(
             &script,
             format!(
                 "#!/bin/sh\n\
@@ -373,10 +406,10 @@ impl RecordingParser {
                 real.display(),
                 real.display(),
                 real.display()
-            ),
-        )
-        .expect("write script");
-        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+            )
+            .as_bytes(),
+            0o755,
+        );
         RecordingParser {
             _tmp: tmp,
             script,
@@ -486,8 +519,7 @@ impl Host {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod");
         }
         let bin = tree.path("virt-aa-helper");
-        fs::copy(env!("CARGO_BIN_EXE_virt-aa-helper"), &bin).expect("copy the binary");
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+        copy_of_the_binary(&bin, 0o755);
         tree.file("images/vm.img", b"");
         tree.file("images/hot.img", b"");
         for owned in [policy.dir.join("libvirt"), tree.path("images")] {
@@ -551,7 +583,7 @@ impl Host {
 
     fn run_as(&self, deadline: Option<u32>, args: &[&str], stdin: Option<&str>) -> HostRun {
         let all = self.args(args);
-        let before = self.files();
+        let before: BTreeMap<String, Vec<u8>> = self.files().into_iter().collect();
         let run = match &self.as_nobody {
             None => {
                 let mut argv: Vec<String> = Vec::new();
@@ -570,44 +602,25 @@ impl Host {
             }
             Some(bin) => {
                 assert!(deadline.is_none(), "no deadline for unprivileged runs");
-                // The copy may be busy for a moment: another test thread's fork may still
-                // hold the descriptor `fs::copy` wrote it through (closed at that child's
-                // exec), and exec then fails with ETXTBSY: run again.
-                let nobody = || {
-                    let mut c = Command::new("setpriv");
-                    c.args([
-                        format!("--reuid={NOBODY}"),
-                        format!("--regid={NOBODY}"),
-                        "--clear-groups".into(),
-                    ])
-                    .arg(bin)
-                    .args(&all);
-                    spawn(&mut c, stdin)
-                };
-                let mut o = nobody();
-                for _ in 0..50 {
-                    if !(o.status.code() == Some(126) && o.stderr.contains("Text file busy")) {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                    o = nobody();
-                }
-                o
+                let mut c = Command::new("setpriv");
+                c.args([
+                    format!("--reuid={NOBODY}"),
+                    format!("--regid={NOBODY}"),
+                    "--clear-groups".into(),
+                ])
+                .arg(bin)
+                .args(&all);
+                spawn(&mut c, stdin)
             }
         };
-        let after = self.files();
-        let mut written: Vec<String> = before
-            .iter()
-            .chain(&after)
-            .map(|(name, _)| name)
-            .filter(|name| {
-                let find = |v: &[(String, Vec<u8>)]| v.iter().find(|(n, _)| n == *name).cloned();
-                find(&before) != find(&after)
-            })
+        let after: BTreeMap<String, Vec<u8>> = self.files().into_iter().collect();
+        let written: BTreeSet<String> = before
+            .keys()
+            .chain(after.keys())
+            .filter(|name| before.get(*name) != after.get(*name))
             .cloned()
             .collect();
-        written.sort();
-        written.dedup();
+        let written = written.into_iter().collect();
         HostRun { run, written }
     }
 
