@@ -52,8 +52,8 @@
 //!   named `7-other` (whose entries are `<its id>-7-other`). With an id in the XML (libvirtd
 //!   always passes the running definition, whose id `qemuProcessInit` assigned before the
 //!   first `-c`) both must match; without one, only the name part is compared, and only for a
-//!   name shorter than 20 characters (a longer one shares its short name with every name
-//!   that starts with the same 20 characters);
+//!   name shorter than 20 characters and not 20 bytes long (a longer one shares its short
+//!   name with every name that starts with the same 20 characters, or the same 20 bytes);
 //! - an entry with an alias (`<short>-<alias>-...`) is this domain's only with an id: without
 //!   one, `other` and `other-x` cannot be told apart;
 //! - an entry that could be read as two things (a VM named `1-other-fs0-fs` has the pid file
@@ -118,13 +118,21 @@ impl Owner {
         parts
     }
 
+    /// Whether no other name has this one as a short part: shorter than 20 characters
+    /// (every longer name is cut to 20) and not 20 bytes long (a longer name is cut to 20
+    /// bytes where libvirtd cannot convert it).
+    fn is_whole(&self) -> bool {
+        self.name.chars().count() < SHORT_NAME_MAX && self.name.len() != SHORT_NAME_MAX
+    }
+
     /// How `<id>-<part>` (already split) reads for this domain.
     fn read_short(&self, id: i64, part: &str) -> Reading {
         match self.id {
             Some(mine) if mine == id && self.short_parts().contains(&part) => Reading::Own,
             Some(_) => Reading::Foreign,
-            // Without an id only the name can be compared, and only while it is whole.
-            None if self.name.chars().count() < SHORT_NAME_MAX && part == self.name => Reading::Own,
+            // Without an id only the name can be compared, and only while no other name is
+            // cut to it: fewer than 20 characters, and not 20 bytes (the byte cut).
+            None if self.is_whole() && part == self.name => Reading::Own,
             None if self.short_parts().contains(&part) => Reading::Unknown,
             None => Reading::Foreign,
         }
@@ -597,6 +605,31 @@ mod tests {
                 (&format!("5-{e10}"), Unknown),
                 (&format!("5-{}", "é".repeat(9)), Foreign),
             ],
+        );
+        // 10 characters, 20 bytes: whole by characters, and also the byte cut of every
+        // longer name that starts with it (`<its id>-<these 20 bytes>` for a VM named with
+        // 11 of them, where libvirtd cannot convert the name).
+        reads(
+            &owner(&e10, None),
+            Form::Short("", ""),
+            &[
+                (&format!("5-{e10}"), Unknown),
+                (&format!("5-{e11}"), Foreign),
+            ],
+        );
+        reads(
+            &owner(&e10, Some(5)),
+            Form::Short("", ""),
+            &[(&format!("5-{e10}"), Own), (&format!("6-{e10}"), Foreign)],
+        );
+        assert_eq!(
+            owner(&e10, None).check(Path::new(&format!(
+                "/var/lib/libvirt/qemu/domain-5-{e10}/monitor.sock"
+            ))),
+            Err(Refusal::Ambiguous {
+                dir: "/var/lib/libvirt/qemu",
+                holds: "every domain's private directory",
+            })
         );
     }
 
