@@ -56,6 +56,9 @@
 //!   name with every name that starts with the same 20 characters, or the same 20 bytes);
 //! - an entry with an alias (`<short>-<alias>-...`) is this domain's only with an id: without
 //!   one, `other` and `other-x` cannot be told apart;
+//! - one named `<name>-<alias>` (no id in it) is this domain's only with no other dash:
+//!   `web-db-fs0` is `web-db`'s with `fs0`, or `web`'s with an alias `db-fs0` (a user alias
+//!   `ua-...` holds dashes);
 //! - an entry that could be read as two things (a VM named `1-other-fs0-fs` has the pid file
 //!   `1-other-fs0-fs.pid`, which is also the virtiofsd pid file of domain id 1 named `other`)
 //!   is refused: one reading belongs to another domain.
@@ -145,13 +148,20 @@ impl Owner {
                 Some(n) if !n.is_empty() => Reading::Foreign,
                 _ => Reading::NotThisForm,
             },
-            Form::NameAlias(suffix) => match entry.strip_suffix(suffix) {
-                Some(rest) if rest.contains('-') => match rest.strip_prefix(self.name.as_str()) {
-                    Some(alias) if alias.len() > 1 && alias.starts_with('-') => Reading::Own,
-                    _ => Reading::Foreign,
-                },
-                _ => Reading::NotThisForm,
-            },
+            // `<name>-<alias>` is this domain's only when it reads one way: with a second dash
+            // (in the name, or in an alias such as a user alias `ua-...`) it is also another
+            // name with another alias.
+            Form::NameAlias(suffix) => {
+                match entry.strip_suffix(suffix).and_then(|r| r.split_once('-')) {
+                    Some((name, alias))
+                        if name == self.name && !alias.is_empty() && !alias.contains('-') =>
+                    {
+                        Reading::Own
+                    }
+                    Some(_) => Reading::Foreign,
+                    None => Reading::NotThisForm,
+                }
+            }
             Form::Short(prefix, suffix) => {
                 match entry
                     .strip_prefix(prefix)
@@ -446,6 +456,25 @@ mod tests {
         ];
         reads(&owner("vm", Some(1)), form, &cases);
         reads(&owner("vm", None), form, &cases);
+        // An entry with a second dash reads as two names: `vm-fs0-fs1` is domain `vm-fs0`'s
+        // virtiofsd log for its `fs1`; `vm-ua-fs0` is `vm`'s for its user alias `ua-fs0`,
+        // and `vm-ua`'s for `fs0`. One reading is another domain's.
+        for (name, entry) in [
+            ("vm", "vm-fs0-fs1-virtiofsd.log"),
+            ("vm", "vm-ua-fs0-virtiofsd.log"),
+            ("vm-ua", "vm-ua-fs0-virtiofsd.log"),
+            ("web", "web-db-fs0-virtiofsd.log"),
+            ("web-db", "web-db-fs0-virtiofsd.log"),
+        ] {
+            reads(&owner(name, Some(1)), form, &[(entry, Foreign)]);
+        }
+        // The check refused them all the same: each is also QEMU's log of a VM named
+        // `<rest>-virtiofsd` (`Form::Name(".log")` of the same directory).
+        assert!(matches!(
+            owner("web", Some(1))
+                .check(Path::new("/var/log/libvirt/qemu/web-db-fs0-virtiofsd.log")),
+            Err(Refusal::Foreign { .. })
+        ));
     }
 
     #[test]
