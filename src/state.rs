@@ -52,10 +52,13 @@
 //!   named `7-other` (whose entries are `<its id>-7-other`). With an id in the XML (libvirtd
 //!   always passes the running definition, whose id `qemuProcessInit` assigned before the
 //!   first `-c`) both must match; without one, only the name part is compared, and only for a
-//!   name shorter than 20 characters (a longer one shares its short name with every name
-//!   that starts with the same 20 characters);
+//!   name shorter than 20 characters and not 20 bytes long (a longer one shares its short
+//!   name with every name that starts with the same 20 characters, or the same 20 bytes);
 //! - an entry with an alias (`<short>-<alias>-...`) is this domain's only with an id: without
 //!   one, `other` and `other-x` cannot be told apart;
+//! - one named `<name>-<alias>` (no id in it) is this domain's only with no other dash:
+//!   `web-db-fs0` is `web-db`'s with `fs0`, or `web`'s with an alias `db-fs0` (a user alias
+//!   `ua-...` holds dashes);
 //! - an entry that could be read as two things (a VM named `1-other-fs0-fs` has the pid file
 //!   `1-other-fs0-fs.pid`, which is also the virtiofsd pid file of domain id 1 named `other`)
 //!   is refused: one reading belongs to another domain.
@@ -118,13 +121,21 @@ impl Owner {
         parts
     }
 
+    /// Whether no other name has this one as a short part: shorter than 20 characters
+    /// (every longer name is cut to 20) and not 20 bytes long (a longer name is cut to 20
+    /// bytes where libvirtd cannot convert it).
+    fn is_whole(&self) -> bool {
+        self.name.chars().count() < SHORT_NAME_MAX && self.name.len() != SHORT_NAME_MAX
+    }
+
     /// How `<id>-<part>` (already split) reads for this domain.
     fn read_short(&self, id: i64, part: &str) -> Reading {
         match self.id {
             Some(mine) if mine == id && self.short_parts().contains(&part) => Reading::Own,
             Some(_) => Reading::Foreign,
-            // Without an id only the name can be compared, and only while it is whole.
-            None if self.name.chars().count() < SHORT_NAME_MAX && part == self.name => Reading::Own,
+            // Without an id only the name can be compared, and only while no other name is
+            // cut to it: fewer than 20 characters, and not 20 bytes (the byte cut).
+            None if self.is_whole() && part == self.name => Reading::Own,
             None if self.short_parts().contains(&part) => Reading::Unknown,
             None => Reading::Foreign,
         }
@@ -137,13 +148,20 @@ impl Owner {
                 Some(n) if !n.is_empty() => Reading::Foreign,
                 _ => Reading::NotThisForm,
             },
-            Form::NameAlias(suffix) => match entry.strip_suffix(suffix) {
-                Some(rest) if rest.contains('-') => match rest.strip_prefix(self.name.as_str()) {
-                    Some(alias) if alias.len() > 1 && alias.starts_with('-') => Reading::Own,
-                    _ => Reading::Foreign,
-                },
-                _ => Reading::NotThisForm,
-            },
+            // `<name>-<alias>` is this domain's only when it reads one way: with a second dash
+            // (in the name, or in an alias such as a user alias `ua-...`) it is also another
+            // name with another alias.
+            Form::NameAlias(suffix) => {
+                match entry.strip_suffix(suffix).and_then(|r| r.split_once('-')) {
+                    Some((name, alias))
+                        if name == self.name && !alias.is_empty() && !alias.contains('-') =>
+                    {
+                        Reading::Own
+                    }
+                    Some(_) => Reading::Foreign,
+                    None => Reading::NotThisForm,
+                }
+            }
             Form::Short(prefix, suffix) => {
                 match entry
                     .strip_prefix(prefix)
@@ -316,6 +334,594 @@ mod tests {
         policy::check(&canon, Grant::Write, scope).and_then(|()| o.check(Path::new(p)))
     }
 
+    /// Asserts how each entry reads for `o` under `form`.
+    #[track_caller]
+    fn reads(o: &Owner, form: Form, cases: &[(&str, Reading)]) {
+        for (entry, want) in cases {
+            assert_eq!(o.read(form, entry), *want, "{o:?} {form:?} {entry:?}");
+        }
+    }
+
+    use Reading::{Foreign, NotThisForm, Own, Unknown};
+
+    /// 20 ASCII characters: libvirt's short name of a longer name that starts with them.
+    const TWENTY: &str = "abcdefghijklmnopqrst";
+
+    #[test]
+    fn short_names_are_id_dash_first_twenty_characters() {
+        assert_eq!(owner("vm", Some(1)).short_name(), "1-vm");
+        assert_eq!(owner("vm", Some(-1)).short_name(), "-1-vm");
+        // Not running: libvirt's id is -1.
+        assert_eq!(owner("vm", None).short_name(), "-1-vm");
+        assert_eq!(owner("7-other", Some(3)).short_name(), "3-7-other");
+        assert_eq!(
+            owner(TWENTY, Some(12)).short_name(),
+            "12-abcdefghijklmnopqrst"
+        );
+        assert_eq!(
+            owner("abcdefghijklmnopqrstuvwxyz", Some(12)).short_name(),
+            "12-abcdefghijklmnopqrst"
+        );
+        // Characters, not bytes (a UTF-8 locale: mbstowcs succeeds).
+        let e21 = "é".repeat(21);
+        assert_eq!(
+            owner(&e21, Some(4)).short_name(),
+            format!("4-{}", "é".repeat(20))
+        );
+    }
+
+    #[test]
+    fn short_parts_are_the_character_and_the_byte_cut() {
+        assert_eq!(owner("vm", Some(1)).short_parts(), ["vm"]);
+        assert_eq!(owner(TWENTY, Some(1)).short_parts(), [TWENTY]);
+        assert_eq!(
+            owner(&format!("{TWENTY}uv"), Some(1)).short_parts(),
+            [TWENTY]
+        );
+        // 11 characters, 22 bytes: whole by characters, 10 of them by bytes.
+        let e11 = "é".repeat(11);
+        assert_eq!(
+            owner(&e11, Some(1)).short_parts(),
+            [e11.as_str(), &"é".repeat(10)]
+        );
+        // 21 characters, 42 bytes: 20 characters, or 10 by bytes.
+        let e21 = "é".repeat(21);
+        assert_eq!(
+            owner(&e21, None).short_parts(),
+            [&"é".repeat(20), &"é".repeat(10)]
+        );
+        // 19 ASCII characters and one of 2 bytes: the 20th byte cuts that character, which
+        // no UTF-8 entry name can hold.
+        let cut = format!("{}é", &TWENTY[..19]);
+        assert_eq!(owner(&cut, Some(1)).short_parts(), [cut.as_str()]);
+    }
+
+    #[test]
+    fn name_form_reads_the_whole_name() {
+        let form = Form::Name(".pid");
+        let cases = [
+            ("vm.pid", Own),
+            ("other.pid", Foreign),
+            ("vm2.pid", Foreign),
+            ("v.pid", Foreign),
+            // The pid file of a VM of that name, whatever else it is.
+            ("1-vm-fs0-fs.pid", Foreign),
+            ("driver.pid", Foreign),
+            // No domain has an empty name.
+            (".pid", NotThisForm),
+            ("vm.xml", NotThisForm),
+            ("vm", NotThisForm),
+            ("vm.pid.old", NotThisForm),
+        ];
+        // The name alone says whose it is: the id changes nothing.
+        reads(&owner("vm", Some(1)), form, &cases);
+        reads(&owner("vm", None), form, &cases);
+        reads(
+            &owner("vm", Some(1)),
+            Form::Name("_VARS.fd"),
+            &[
+                ("vm_VARS.fd", Own),
+                ("other_VARS.fd", Foreign),
+                ("_VARS.fd", NotThisForm),
+                ("vm_VARS.qcow2", NotThisForm),
+            ],
+        );
+        // A name with the suffix in it is still read whole.
+        reads(
+            &owner("vm.pid", Some(1)),
+            form,
+            &[("vm.pid.pid", Own), ("vm.pid", Foreign)],
+        );
+    }
+
+    #[test]
+    fn name_alias_form_reads_name_dash_alias() {
+        let form = Form::NameAlias("-virtiofsd.log");
+        let cases = [
+            ("vm-fs0-virtiofsd.log", Own),
+            // An alias of one character.
+            ("vm-a-virtiofsd.log", Own),
+            // No alias: nobody's.
+            ("vm--virtiofsd.log", Foreign),
+            ("vmx-fs0-virtiofsd.log", Foreign),
+            ("v-fs0-virtiofsd.log", Foreign),
+            ("other-fs0-virtiofsd.log", Foreign),
+            ("-fs0-virtiofsd.log", Foreign),
+            // A name without an alias: not a helper's file (QEMU's log of a VM named
+            // `vm-virtiofsd`).
+            ("vm-virtiofsd.log", NotThisForm),
+            ("x-virtiofsd.log", NotThisForm),
+            ("vm-fs0.log", NotThisForm),
+            ("vm.log", NotThisForm),
+        ];
+        reads(&owner("vm", Some(1)), form, &cases);
+        reads(&owner("vm", None), form, &cases);
+        // An entry with a second dash reads as two names: `vm-fs0-fs1` is domain `vm-fs0`'s
+        // virtiofsd log for its `fs1`; `vm-ua-fs0` is `vm`'s for its user alias `ua-fs0`,
+        // and `vm-ua`'s for `fs0`. One reading is another domain's.
+        for (name, entry) in [
+            ("vm", "vm-fs0-fs1-virtiofsd.log"),
+            ("vm", "vm-ua-fs0-virtiofsd.log"),
+            ("vm-ua", "vm-ua-fs0-virtiofsd.log"),
+            ("web", "web-db-fs0-virtiofsd.log"),
+            ("web-db", "web-db-fs0-virtiofsd.log"),
+        ] {
+            reads(&owner(name, Some(1)), form, &[(entry, Foreign)]);
+        }
+        // The check refused them all the same: each is also QEMU's log of a VM named
+        // `<rest>-virtiofsd` (`Form::Name(".log")` of the same directory).
+        assert!(matches!(
+            owner("web", Some(1))
+                .check(Path::new("/var/log/libvirt/qemu/web-db-fs0-virtiofsd.log")),
+            Err(Refusal::Foreign { .. })
+        ));
+    }
+
+    #[test]
+    fn short_form_with_an_id_needs_both_id_and_name_part() {
+        let form = Form::Short("domain-", "");
+        reads(
+            &owner("vm", Some(1)),
+            form,
+            &[
+                ("domain-1-vm", Own),
+                ("domain-2-vm", Foreign),
+                ("domain--1-vm", Foreign),
+                ("domain-1-vmx", Foreign),
+                ("domain-1-v", Foreign),
+                ("domain-1-other", Foreign),
+                ("domain-1-1-vm", Foreign),
+                // The pre-short-name layout, never created by libvirt 9.0.
+                ("domain-vm", NotThisForm),
+                ("domain-1-", NotThisForm),
+                ("domain-x1-vm", NotThisForm),
+                ("1-vm", NotThisForm),
+            ],
+        );
+        // A domain named like another's short name: `7-other` is domain 7's.
+        reads(
+            &owner("7-other", Some(3)),
+            form,
+            &[("domain-3-7-other", Own), ("domain-7-other", Foreign)],
+        );
+        let form = Form::Short("", "-swtpm.sock");
+        reads(
+            &owner("vm", Some(1)),
+            form,
+            &[
+                ("1-vm-swtpm.sock", Own),
+                ("2-vm-swtpm.sock", Foreign),
+                ("1-vm-x-swtpm.sock", Foreign),
+                ("1-vm-swtpm.pid", NotThisForm),
+                ("vm-swtpm.sock", NotThisForm),
+                ("1--swtpm.sock", NotThisForm),
+            ],
+        );
+        // A name of more than 20 characters: only its first 20, as libvirt cuts it.
+        let long = owner(&format!("{TWENTY}uv"), Some(12));
+        reads(
+            &long,
+            Form::Short("", ""),
+            &[
+                ("12-abcdefghijklmnopqrst", Own),
+                ("12-abcdefghijklmnopqrstuv", Foreign),
+                ("12-abcdefghijklmnopqrstu", Foreign),
+                ("12-abcdefghijklmnopqrs", Foreign),
+                ("13-abcdefghijklmnopqrst", Foreign),
+            ],
+        );
+        reads(
+            &owner(TWENTY, Some(12)),
+            Form::Short("", ""),
+            &[("12-abcdefghijklmnopqrst", Own)],
+        );
+    }
+
+    #[test]
+    fn short_form_with_multibyte_names_takes_both_cuts() {
+        // 11 characters, 22 bytes: `1-<all 11>` in a UTF-8 locale, `1-<10>` (20 bytes)
+        // where libvirtd cannot convert the name.
+        let e10 = "é".repeat(10);
+        let e11 = "é".repeat(11);
+        let o = owner(&e11, Some(1));
+        let form = Form::Short("", "");
+        reads(
+            &o,
+            form,
+            &[
+                (&format!("1-{e11}"), Own),
+                (&format!("1-{e10}"), Own),
+                (&format!("2-{e10}"), Foreign),
+                (&format!("2-{e11}"), Foreign),
+                (&format!("1-{}", "é".repeat(9)), Foreign),
+            ],
+        );
+        // 21 characters: 20 of them, or 10 by bytes.
+        let o = owner(&"é".repeat(21), Some(1));
+        reads(
+            &o,
+            form,
+            &[
+                (&format!("1-{}", "é".repeat(20)), Own),
+                (&format!("1-{e10}"), Own),
+                (&format!("1-{}", "é".repeat(21)), Foreign),
+            ],
+        );
+    }
+
+    #[test]
+    fn short_form_without_an_id_compares_only_a_whole_name() {
+        let form = Form::Short("domain-", "");
+        // Shorter than 20 characters: libvirt's short name of this name alone, whatever
+        // the id of the run that made it.
+        reads(
+            &owner("vm", None),
+            form,
+            &[
+                ("domain-1-vm", Own),
+                ("domain-7-vm", Own),
+                ("domain--1-vm", Own),
+                ("domain-1-vmx", Foreign),
+                ("domain-1-v", Foreign),
+                ("domain-1-other", Foreign),
+                ("domain-vm", NotThisForm),
+            ],
+        );
+        let nineteen = &TWENTY[..19];
+        reads(
+            &owner(nineteen, None),
+            form,
+            &[
+                ("domain-5-abcdefghijklmnopqrs", Own),
+                ("domain-5-abcdefghijklmnopqrst", Foreign),
+            ],
+        );
+        // 20 characters: also the short name of every longer name that starts with them.
+        reads(
+            &owner(TWENTY, None),
+            form,
+            &[
+                ("domain-5-abcdefghijklmnopqrst", Unknown),
+                ("domain-5-abcdefghijklmnopqrs", Foreign),
+            ],
+        );
+        // 21: only its first 20 are in an entry, and those are another's short name too.
+        reads(
+            &owner(&format!("{TWENTY}u"), None),
+            form,
+            &[
+                ("domain-5-abcdefghijklmnopqrst", Unknown),
+                ("domain-5-abcdefghijklmnopqrstu", Foreign),
+                ("domain-5-abc", Foreign),
+            ],
+        );
+        // 20 characters of which one is 2 bytes: a 21-character name cuts to it.
+        let cut = format!("{}é", &TWENTY[..19]);
+        reads(
+            &owner(&cut, None),
+            Form::Short("", ""),
+            &[(&format!("5-{cut}"), Unknown)],
+        );
+        // 11 characters, 22 bytes: whole by characters, while its byte cut (10 of them) is
+        // also the whole name of a domain named with those 10.
+        let e10 = "é".repeat(10);
+        let e11 = "é".repeat(11);
+        reads(
+            &owner(&e11, None),
+            Form::Short("", ""),
+            &[
+                (&format!("5-{e11}"), Own),
+                (&format!("5-{e10}"), Unknown),
+                (&format!("5-{}", "é".repeat(9)), Foreign),
+            ],
+        );
+        // 10 characters, 20 bytes: whole by characters, and also the byte cut of every
+        // longer name that starts with it (`<its id>-<these 20 bytes>` for a VM named with
+        // 11 of them, where libvirtd cannot convert the name).
+        reads(
+            &owner(&e10, None),
+            Form::Short("", ""),
+            &[
+                (&format!("5-{e10}"), Unknown),
+                (&format!("5-{e11}"), Foreign),
+            ],
+        );
+        reads(
+            &owner(&e10, Some(5)),
+            Form::Short("", ""),
+            &[(&format!("5-{e10}"), Own), (&format!("6-{e10}"), Foreign)],
+        );
+        assert_eq!(
+            owner(&e10, None).check(Path::new(&format!(
+                "/var/lib/libvirt/qemu/domain-5-{e10}/monitor.sock"
+            ))),
+            Err(Refusal::Ambiguous {
+                dir: "/var/lib/libvirt/qemu",
+                holds: "every domain's private directory",
+            })
+        );
+    }
+
+    #[test]
+    fn short_alias_form_is_only_read_with_an_id() {
+        let form = Form::ShortAlias("-passt.pid");
+        reads(
+            &owner("vm", Some(1)),
+            form,
+            &[
+                ("1-vm-net0-passt.pid", Own),
+                ("1-vm-ua-net-x-passt.pid", Own),
+                // An alias of one character.
+                ("1-vm-a-passt.pid", Own),
+                // No alias: nobody's.
+                ("1-vm--passt.pid", Foreign),
+                ("1-vmx-net0-passt.pid", Foreign),
+                ("1-v-net0-passt.pid", Foreign),
+                ("1-other-net0-passt.pid", Foreign),
+                ("2-vm-net0-passt.pid", Foreign),
+                ("-1-vm-net0-passt.pid", Foreign),
+                // A short name without an alias.
+                ("1-vm-passt.pid", NotThisForm),
+                ("vm-net0-passt.pid", NotThisForm),
+                ("1-vm-net0.socket", NotThisForm),
+                ("1-vm-net0-slirp.pid", NotThisForm),
+            ],
+        );
+        // Without an id, `vm` and `vm-net0` both read `<id>-vm-net0-...`.
+        reads(
+            &owner("vm", None),
+            form,
+            &[
+                ("1-vm-net0-passt.pid", Unknown),
+                ("1-vm-a-passt.pid", Unknown),
+                ("1-vm-passt.pid", NotThisForm),
+                ("vm-net0-passt.pid", NotThisForm),
+            ],
+        );
+        // A long name: its first 20 characters, then the alias.
+        reads(
+            &owner(&format!("{TWENTY}uv"), Some(12)),
+            form,
+            &[
+                ("12-abcdefghijklmnopqrst-net0-passt.pid", Own),
+                ("12-abcdefghijklmnopqrstuv-net0-passt.pid", Foreign),
+                ("13-abcdefghijklmnopqrst-net0-passt.pid", Foreign),
+            ],
+        );
+        // Either cut of a multibyte name.
+        let e11 = "é".repeat(11);
+        let e10 = "é".repeat(10);
+        reads(
+            &owner(&e11, Some(1)),
+            form,
+            &[
+                (&format!("1-{e11}-net0-passt.pid"), Own),
+                (&format!("1-{e10}-net0-passt.pid"), Own),
+                (&format!("1-{}-net0-passt.pid", "é".repeat(9)), Foreign),
+            ],
+        );
+        // An automatic crash dump: `<short>-<time>`.
+        reads(
+            &owner("vm", Some(1)),
+            Form::ShortAlias(""),
+            &[
+                ("1-vm-2026-01-01-00:00:00", Own),
+                ("1-vmx-2026-01-01-00:00:00", Foreign),
+                ("1-vm", NotThisForm),
+            ],
+        );
+    }
+
+    #[test]
+    fn uuid_fixed_and_daemon_forms() {
+        let o = owner("vm", Some(1));
+        reads(
+            &o,
+            Form::Uuid,
+            &[
+                ("00000000-0000-0000-0000-0123456789ab", Own),
+                ("00000000-0000-0000-0000-0123456789ac", Foreign),
+                ("vm", NotThisForm),
+            ],
+        );
+        let cases = [("driver.pid", Foreign), ("vm.pid", NotThisForm)];
+        reads(&o, Form::Fixed("driver.pid"), &cases);
+        reads(&owner("driver", Some(1)), Form::Fixed("driver.pid"), &cases);
+        // The daemons' records: never QEMU's, its own included.
+        let xml = Form::Daemon(&Form::Name(".xml"));
+        reads(
+            &o,
+            xml,
+            &[
+                ("vm.xml", Foreign),
+                ("other.xml", Foreign),
+                (".xml", NotThisForm),
+                ("vm.pid", NotThisForm),
+            ],
+        );
+        let dev = Form::Daemon(&Form::Short("", ".dev"));
+        reads(
+            &o,
+            dev,
+            &[
+                ("1-vm.dev", Foreign),
+                ("2-other.dev", Foreign),
+                ("vm.dev", NotThisForm),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_domain_named_like_a_daemon_file_is_refused_it() {
+        // `driver.pid` is the QEMU driver's lock, and would be the pid file of a VM named
+        // `driver`: it is never that VM's.
+        let driver = owner("driver", Some(1));
+        assert_eq!(driver.read(Form::Name(".pid"), "driver.pid"), Own);
+        assert!(matches!(
+            driver.check(Path::new("/run/libvirt/qemu/driver.pid")),
+            Err(Refusal::Foreign {
+                dir: "/run/libvirt/qemu",
+                ..
+            })
+        ));
+        assert!(matches!(
+            owner("vm", Some(1)).check(Path::new("/run/libvirt/qemu/driver.pid")),
+            Err(Refusal::Foreign { .. })
+        ));
+        // A helper's pid file of this very domain that is also the pid file of a VM named
+        // `1-vm-fs0-fs`: one reading is another domain's.
+        let vm = owner("vm", Some(1));
+        assert_eq!(vm.read(Form::ShortAlias("-fs.pid"), "1-vm-fs0-fs.pid"), Own);
+        assert!(matches!(
+            vm.check(Path::new("/run/libvirt/qemu/1-vm-fs0-fs.pid")),
+            Err(Refusal::Foreign { .. })
+        ));
+        assert!(ok(&vm, "/run/libvirt/qemu/vm.pid"));
+    }
+
+    #[test]
+    fn refusals_name_the_directory_and_this_domains_entries() {
+        let vm = owner("vm", Some(1));
+        let swtpm = "/run/libvirt/qemu/swtpm";
+        let holds = "every domain's swtpm sockets";
+        assert_eq!(
+            vm.check(Path::new("/run/libvirt/qemu/swtpm/2-vm-swtpm.sock")),
+            Err(Refusal::Foreign {
+                dir: swtpm,
+                holds,
+                own: vec!["1-vm-swtpm.sock".into(), "1-vm-swtpm.pid".into()],
+            })
+        );
+        assert_eq!(
+            vm.check(Path::new("/run/libvirt/qemu/swtpm/x")),
+            Err(Refusal::NotOwn {
+                dir: swtpm,
+                holds,
+                own: vec!["1-vm-swtpm.sock".into(), "1-vm-swtpm.pid".into()],
+            })
+        );
+        assert_eq!(
+            vm.check(Path::new(swtpm)),
+            Err(Refusal::SharedItself { dir: swtpm, holds })
+        );
+        let no_id = owner("vm", None);
+        assert_eq!(
+            no_id.check(Path::new("/run/libvirt/qemu/swtpm/x")),
+            Err(Refusal::NotOwn {
+                dir: swtpm,
+                holds,
+                own: vec!["<id>-vm-swtpm.sock".into(), "<id>-vm-swtpm.pid".into()],
+            })
+        );
+        assert_eq!(
+            no_id.check(Path::new("/run/libvirt/qemu/passt/1-vm-net0.socket")),
+            Err(Refusal::Ambiguous {
+                dir: "/run/libvirt/qemu/passt",
+                holds: "every domain's passt sockets",
+            })
+        );
+        assert_eq!(
+            no_id.check(Path::new("/var/lib/libvirt/qemu/domain-3-other/x")),
+            Err(Refusal::Foreign {
+                dir: "/var/lib/libvirt/qemu",
+                holds: "every domain's private directory",
+                own: vec!["domain-<id>-vm".into()],
+            })
+        );
+        // Every form's own entry; none for the daemons' files.
+        let own = |p: &str| match vm.check(Path::new(p)) {
+            Err(Refusal::NotOwn { own, .. } | Refusal::Foreign { own, .. }) => own,
+            r => panic!("{p}: {r:?}"),
+        };
+        assert_eq!(
+            own("/run/libvirt/qemu/x"),
+            [
+                "vm.pid",
+                "1-vm-...-fs.pid",
+                "1-vm-...-vhost-user-gpu.pid",
+                "1-vm-pr-helper0.pid"
+            ]
+        );
+        assert_eq!(
+            own("/var/log/libvirt/qemu/x"),
+            ["vm.log", "vm-<alias>-virtiofsd.log"]
+        );
+        assert_eq!(
+            own("/var/lib/libvirt/qemu/nvram/x"),
+            ["vm_VARS.fd", "vm_VARS.raw", "vm_VARS.qcow2"]
+        );
+        assert_eq!(
+            own("/var/lib/libvirt/swtpm/x"),
+            ["00000000-0000-0000-0000-0123456789ab"]
+        );
+        assert_eq!(own("/var/lib/libvirt/qemu/snapshot/x"), [""; 0]);
+        // A directory none of whose entries is a domain's.
+        assert_eq!(own("/var/log/libvirt/x.log"), [""; 0]);
+    }
+
+    #[test]
+    fn only_running_state_lives_with_the_vm() {
+        let vm = owner("vm", Some(1));
+        for (p, dir) in [
+            (
+                "/var/lib/libvirt/qemu/domain-1-vm/monitor.sock",
+                Some("/var/lib/libvirt/qemu"),
+            ),
+            (
+                "/var/lib/libvirt/qemu/domain-1-vm",
+                Some("/var/lib/libvirt/qemu"),
+            ),
+            (
+                "/run/libvirt/qemu/swtpm/1-vm-swtpm.sock",
+                Some("/run/libvirt/qemu/swtpm"),
+            ),
+            (
+                "/dev/hugepages/libvirt/qemu/1-vm",
+                Some("/dev/hugepages/libvirt/qemu"),
+            ),
+            // Its own, but kept after it stops.
+            ("/var/lib/libvirt/qemu/save/vm.save", None),
+            ("/run/libvirt/qemu/vm.pid", None),
+            // Another's.
+            ("/run/libvirt/qemu/swtpm/2-vm-swtpm.sock", None),
+            ("/var/lib/libvirt/qemu/domain-2-other/monitor.sock", None),
+            // The directory itself, and outside every shared directory.
+            ("/run/libvirt/qemu/swtpm", None),
+            ("/srv/vm/disk.img", None),
+        ] {
+            assert_eq!(vm.lives_with_vm(Path::new(p)), dir, "{p}");
+            assert_eq!(vm.runtime_entry(Path::new(p)), dir, "{p}");
+        }
+        // Without an id: not running, so nothing lives with it; its entries are still its
+        // own when its whole name says so.
+        let no_id = owner("vm", None);
+        let p = Path::new("/var/lib/libvirt/qemu/domain-1-vm/monitor.sock");
+        assert_eq!(no_id.lives_with_vm(p), None);
+        assert_eq!(no_id.runtime_entry(p), Some("/var/lib/libvirt/qemu"));
+        let p = Path::new("/run/libvirt/qemu/passt/1-vm-net0.socket");
+        assert_eq!(no_id.runtime_entry(p), None);
+    }
+
     #[test]
     fn ids_split_at_the_first_dash_after_the_digits() {
         assert_eq!(split_id("7-other"), Some((7, "other")));
@@ -324,6 +930,15 @@ mod tests {
         assert_eq!(split_id("other"), None);
         assert_eq!(split_id("7-"), None);
         assert_eq!(split_id("x7-a"), None);
+        // libvirt prints the id with `%d`: never a sign but `-`, never anything but digits.
+        assert_eq!(split_id("+5-x"), None);
+        assert_eq!(split_id("--x"), None);
+        assert_eq!(split_id("-x"), None);
+        assert_eq!(split_id("- 1-x"), None);
+        assert_eq!(split_id("1a-x"), None);
+        assert_eq!(split_id("99999999999999999999-x"), None);
+        assert_eq!(split_id("12-a-b"), Some((12, "a-b")));
+        assert_eq!(split_id("-12-a"), Some((-12, "a")));
     }
 
     #[test]
