@@ -315,6 +315,7 @@ mod tests {
     use super::*;
     use crate::path::CanonicalPath;
     use crate::policy::{ElementFamily, Grant, Scope};
+    use Reading::{Foreign, NotThisForm, Own, Unknown};
 
     fn owner(name: &str, id: Option<i64>) -> Owner {
         Owner {
@@ -341,8 +342,6 @@ mod tests {
             assert_eq!(o.read(form, entry), *want, "{o:?} {form:?} {entry:?}");
         }
     }
-
-    use Reading::{Foreign, NotThisForm, Own, Unknown};
 
     /// 20 ASCII characters: libvirt's short name of a longer name that starts with them.
     const TWENTY: &str = "abcdefghijklmnopqrst";
